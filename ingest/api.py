@@ -1,0 +1,47 @@
+"""Library entry points for scripts and notebooks."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+from .nessus import NessusReader
+from .profiles import Profile, resolve_profile
+from .records import Finding, Host
+from .sources import expand_inputs
+
+if TYPE_CHECKING:  # pandas is imported only when frames are asked for
+    import pandas as pd
+
+
+def _profile(profile: Profile | str) -> Profile:
+    return profile if isinstance(profile, Profile) else resolve_profile(profile)
+
+
+def iter_scan(inputs: Iterable[str | Path] | str | Path, profile: Profile | str = "l2tp"
+              ) -> Iterator[tuple[Host, list[Finding]]]:
+    """Every host of every input, with its selected findings, streamed in file order."""
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    prof = _profile(profile)
+    for source in expand_inputs(inputs):
+        yield from NessusReader(source, prof).hosts()
+
+
+def iter_findings(inputs: Iterable[str | Path] | str | Path, profile: Profile | str = "l2tp"
+                  ) -> Iterator[Finding]:
+    """The findings that ``profile`` selects, streamed in file order."""
+    for _host, findings in iter_scan(inputs, profile):
+        yield from findings
+
+
+def read_frames(inputs: Iterable[str | Path] | str | Path, profile: Profile | str = "all"
+                ) -> "tuple[pd.DataFrame, pd.DataFrame]":
+    """``(hosts, findings)`` as pandas DataFrames with explicit dtypes (see :mod:`ingest.frames`)."""
+    from .frames import findings_frame, hosts_frame
+
+    hosts: list[Host] = []
+    findings: list[Finding] = []
+    for host, items in iter_scan(inputs, profile):
+        hosts.append(host)
+        findings.extend(items)
+    return hosts_frame(hosts), findings_frame(findings)

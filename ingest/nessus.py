@@ -1,0 +1,460 @@
+"""Streaming reader for Nessus v2 (``NessusClientData_v2``) exports.
+
+Memory stays flat whatever the file size: ``lxml.etree.iterparse`` delivers one
+``ReportHost`` at a time, which is turned into records and then released together with
+everything before it. XML is parsed with entity resolution, DTD loading and network
+access off, so an entity is never expanded and an external reference never read.
+"""
+from __future__ import annotations
+
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import BinaryIO, Iterator
+
+from lxml import etree
+
+from .addresses import normalize_hostname, normalize_ip, normalize_macs
+from .errors import ParseError
+from .profiles import ALL, Profile
+from .records import (SCANNER_NESSUS, SCANNER_SC, SCANNER_TVM, Compliance, Finding, Host,
+                      Policy, Report)
+from .sources import HashingReader, Source
+
+ROOT_V2 = "NessusClientData_v2"
+CM_NS = "{http://www.nessus.org/cm}"
+L2TP_PLUGIN_ID = 11387
+ELSA_68453 = 68453
+SCAN_INFO_PLUGIN = 19506
+
+_LIST_TAGS = frozenset({"cve", "xref", "see_also", "bid", "cwe"})
+_TEXT_TAGS = frozenset({"risk_factor", "plugin_type", "synopsis", "description", "solution",
+                        "plugin_output"})
+_FLOAT_TAGS = frozenset({"cvss3_base_score", "cvss_base_score"})
+_SNIFF_BYTES = 4096
+_PROLOG_BYTES = 1 << 16
+
+
+@dataclass
+class ParseStats:
+    """Counts over every item of a file, whatever the profile kept."""
+
+    reports: int = 0
+    hosts: int = 0
+    items: int = 0
+    severity: Counter = field(default_factory=Counter)   # '0'..'4', 'other'
+    plugin_counts: Counter = field(default_factory=Counter)  # only the watched plugins
+    port_1701: int = 0
+    compliance_items: int = 0          # among the selected findings
+    selected: int = 0
+    elsa_68453_name: str | None = None
+    sha256: str | None = None
+    size: int = 0
+
+
+def _text(el) -> str | None:
+    if len(el):
+        return "".join(el.itertext())
+    return el.text
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def _float(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value.strip())
+    except ValueError:
+        return None
+
+
+def _epoch(value: str | None) -> datetime | None:
+    n = _int(value)
+    if n is None or n <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(n, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _ctime(value: str | None) -> datetime | None:
+    """``Tue Nov 25 08:00:00 2025`` (scanner local time, taken as UTC), else None."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(" ".join(value.split()), "%a %b %d %H:%M:%S %Y").replace(
+            tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _truthy(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v in ("true", "yes", "1"):
+        return True
+    if v in ("false", "no", "0"):
+        return False
+    return None
+
+
+def _scanner_kind(prefs: dict[str, str]) -> str:
+    if "sc_version" in prefs:
+        return SCANNER_SC
+    if any(k.startswith("tenableio.") for k in prefs):
+        return SCANNER_TVM
+    return SCANNER_NESSUS
+
+
+def parse_plugin_set(text: str | None) -> frozenset[int] | None:
+    if text is None:
+        return None
+    ids = set()
+    for part in text.replace(",", ";").split(";"):
+        n = _int(part)
+        if n is not None:
+            ids.add(n)
+    return frozenset(ids)
+
+
+def _policy(el) -> Policy:
+    name = None
+    prefs: list[tuple[str, str]] = []
+    families: list[tuple[str, str]] = []
+    plugins: list[tuple[int, str, str]] = []
+    for child in el:
+        tag = child.tag
+        if tag == "policyName":
+            name = (child.text or "").strip() or None
+        elif tag == "Preferences":
+            server = child.find("ServerPreferences")
+            if server is not None:
+                for pref in server.iterfind("preference"):
+                    key = pref.findtext("name")
+                    if key is not None:
+                        prefs.append((key.strip(), (pref.findtext("value") or "").strip()))
+        elif tag == "FamilySelection":
+            for item in child.iterfind("FamilyItem"):
+                families.append(((item.findtext("FamilyName") or "").strip(),
+                                 (item.findtext("Status") or "").strip().lower()))
+        elif tag == "IndividualPluginSelection":
+            for item in child.iterfind("PluginItem"):
+                pid = _int(item.findtext("PluginId"))
+                if pid is not None:
+                    plugins.append((pid, (item.findtext("Family") or "").strip(),
+                                    (item.findtext("Status") or "").strip().lower()))
+    pref_map = dict(prefs)
+    return Policy(
+        name=name,
+        plugin_set=parse_plugin_set(pref_map.get("plugin_set")),
+        port_range=pref_map.get("port_range"),
+        targets=pref_map.get("TARGET"),
+        scanner_kind=_scanner_kind(pref_map),
+        families=tuple(families),
+        plugins=tuple(plugins),
+        preferences=tuple(prefs),
+    )
+
+
+def _sniff(head: bytes, name: str) -> None:
+    """Refuse inputs that are plainly not XML exports, with a message that says what they are."""
+    if not head.strip():
+        raise ParseError("the file is empty", path=name,
+                         hint="export the scan again from Nessus as a .nessus file")
+    probe = head[:_SNIFF_BYTES].lstrip(b"\xef\xbb\xbf").lstrip().lower()
+    if probe.startswith(b"\xff\xfe") or probe.startswith(b"\xfe\xff"):
+        return  # UTF-16 with a BOM: let the XML parser decode it
+    if probe.startswith(b"<!doctype html") or probe.startswith(b"<html") or b"<html" in probe[:512]:
+        raise ParseError("this is an HTML page, not a .nessus export", path=name,
+                         hint="a failed download or a login page was saved; download the "
+                              "export again")
+    if probe.startswith(b"pk\x03\x04"):
+        raise ParseError("this is a zip archive without a .zip name", path=name,
+                         hint="rename it to .zip so its members are read")
+    if probe.startswith(b"\x1f\x8b"):
+        raise ParseError("this is gzip data without a .gz name", path=name,
+                         hint="rename it to .gz")
+    if not probe.startswith(b"<"):
+        raise ParseError("not XML: the file does not start with '<'", path=name,
+                         hint="give a Nessus v2 export (.nessus)")
+    if b"<!entity" in head.lower():
+        raise ParseError("the file declares XML entities in a DOCTYPE, which Nessus exports "
+                         "never do; refused as unsafe (entity expansion, external reads)",
+                         path=name, hint="export the scan again from the scanner")
+
+
+def _root_error(tag: str, name: str) -> ParseError:
+    if tag == "NessusClientData":
+        return ParseError("Nessus v1 export (NessusClientData) is not supported", path=name,
+                          line=1, hint="export the scan again as .nessus (v2)")
+    return ParseError(f"root element is <{tag}>, not <{ROOT_V2}>", path=name,
+                      hint="give a complete Nessus v2 export (.nessus), not a fragment or "
+                           "another XML file")
+
+
+class NessusReader:
+    """Reads one scan document, host by host.
+
+    >>> reader = NessusReader(source, profile)          # doctest: +SKIP
+    >>> for host, findings in reader.hosts(): ...        # doctest: +SKIP
+    >>> reader.reports, reader.stats                     # filled as reading goes on
+
+    Raises :class:`ParseError` (one clear line) for anything that is not a readable
+    Nessus v2 export. Hosts already yielded before a late error must be discarded by the
+    caller (the CLI and the store only commit a file once it has been read to the end).
+    """
+
+    def __init__(self, source: Source, profile: Profile = ALL, *, keep_raw: bool = False) -> None:
+        self.source = source
+        self.profile = profile
+        self.keep_raw = keep_raw
+        self.reports: list[Report] = []
+        self.policy: Policy | None = None
+        self.stats = ParseStats()
+        self._hasher: HashingReader | None = None
+
+    # -- public -------------------------------------------------------------------------
+    def hosts(self) -> Iterator[tuple[Host, list[Finding]]]:
+        name = self.source.name
+        try:
+            raw = self.source.open()
+        except OSError as exc:
+            raise ParseError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
+        self._hasher = HashingReader(raw)
+        stream = io.BufferedReader(self._hasher, buffer_size=1 << 20)
+        try:
+            _sniff(stream.peek(_PROLOG_BYTES), name)
+            yield from self._iterate(stream)
+            # drain anything after the root element so the hash covers the whole file
+            while stream.read(1 << 20):
+                pass
+        finally:
+            stream.close()
+        self.stats.sha256 = self._hasher.sha256.hexdigest()
+        self.stats.size = self._hasher.size
+
+    def read_all(self) -> tuple[list[Host], list[Finding]]:
+        """Every host and selected finding (small files and tests; large files: use hosts())."""
+        hosts, findings = [], []
+        for host, items in self.hosts():
+            hosts.append(host)
+            findings.extend(items)
+        return hosts, findings
+
+    # -- internals ----------------------------------------------------------------------
+    def _iterate(self, stream) -> Iterator[tuple[Host, list[Finding]]]:
+        name = self.source.name
+        context = etree.iterparse(
+            stream, events=("start", "end"), tag=("Report", "Policy", "ReportHost"),
+            resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True,
+            remove_comments=True, remove_pis=True)
+        report: Report | None = None
+        root = None
+        try:
+            for event, el in context:
+                if root is None:
+                    root = el.getroottree().getroot()
+                    self._check_root(root, name)
+                tag = el.tag
+                if event == "start":
+                    if tag == "Report" and el.getparent() is root:
+                        report = Report(scan_file=name, name=el.get("name"),
+                                        index=len(self.reports), policy=self.policy)
+                        self.reports.append(report)
+                        self.stats.reports += 1
+                    continue
+                if tag == "Policy":
+                    if el.getparent() is root:
+                        self.policy = _policy(el)
+                    self._release(el)
+                elif tag == "ReportHost":
+                    if report is None:
+                        raise ParseError("<ReportHost> outside a <Report>", path=name,
+                                         line=el.sourceline, hint="the export is damaged")
+                    yield self._host(el, report)
+                    self._release(el)
+            if root is None:
+                self._check_root(context.root, name)
+        except etree.XMLSyntaxError as exc:
+            raise self._syntax_error(exc, stream) from None
+
+    @staticmethod
+    def _release(el) -> None:
+        el.clear(keep_tail=False)
+        parent = el.getparent()
+        if parent is not None:
+            while el.getprevious() is not None:
+                del parent[0]
+
+    def _check_root(self, root, name: str) -> None:
+        if root is None:
+            raise ParseError("the file holds no XML element", path=name,
+                             hint="give a Nessus v2 export (.nessus)")
+        tag = root.tag if isinstance(root.tag, str) else ""
+        if tag != ROOT_V2:
+            raise _root_error(etree.QName(root).localname if tag else "?", name)
+
+    def _syntax_error(self, exc: etree.XMLSyntaxError, stream) -> ParseError:
+        msg = (exc.msg or str(exc)).split(", line ")[0].strip()
+        low = msg.lower()
+        at_end = False
+        try:
+            while stream.read(1 << 20):
+                pass
+            at_end = bool(exc.lineno) and self._hasher is not None and \
+                exc.lineno >= self._hasher.lines - 1
+        except OSError:
+            pass
+        if "premature end" in low or "end of data" in low or "eof" in low or at_end:
+            hint = "the file is truncated: export or download it again"
+        elif "utf-8" in low or "encoding" in low or "bytes:" in low:
+            hint = "the file is not valid UTF-8: export it again without re-encoding"
+        else:
+            hint = "the XML is not well-formed: export or download the scan again"
+        return ParseError(f"not well-formed XML: {msg}", path=self.source.name,
+                          line=exc.lineno or None, hint=hint)
+
+    def _host(self, el, report: Report) -> tuple[Host, list[Finding]]:
+        stats = self.stats
+        stats.hosts += 1
+        props: dict[str, str] = {}
+        items = []
+        for child in el:
+            tag = child.tag
+            if tag == "HostProperties":
+                for t in child:
+                    if t.tag == "tag":
+                        key = t.get("name")
+                        if key is not None:
+                            props[key] = (t.text or "").strip()
+            elif tag == "ReportItem":
+                items.append(child)
+        host = self._make_host(el.get("name") or "", props, report, items)
+        profile = self.profile
+        watch_ids = (L2TP_PLUGIN_ID, ELSA_68453)
+        findings: list[Finding] = []
+        for item in items:
+            attrib = item.attrib
+            stats.items += 1
+            sev = attrib.get("severity")
+            stats.severity[sev if sev in ("0", "1", "2", "3", "4") else "other"] += 1
+            pid = _int(attrib.get("pluginID"))
+            port = _int(attrib.get("port"))
+            if pid in watch_ids:
+                stats.plugin_counts[pid] += 1
+                if pid == ELSA_68453 and stats.elsa_68453_name is None:
+                    stats.elsa_68453_name = attrib.get("pluginName")
+            if port == 1701:
+                stats.port_1701 += 1
+            role = profile.role(pid, attrib.get("pluginName"), attrib.get("pluginFamily"), port,
+                                attrib.get("protocol"))
+            if role is None:
+                continue
+            finding = self._finding(item, host, pid, port, role)
+            if finding.compliance is not None:
+                stats.compliance_items += 1
+            stats.selected += 1
+            findings.append(finding)
+        return host, findings
+
+    def _make_host(self, name: str, props: dict[str, str], report: Report, items) -> Host:
+        ip = normalize_ip(props.get("host-ip")) or normalize_ip(name)
+        credentialed = _truthy(props.get("Credentialed_Scan"))
+        if credentialed is None:
+            for item in items:
+                if item.get("pluginID") == str(SCAN_INFO_PLUGIN):
+                    out = item.findtext("plugin_output") or ""
+                    for line in out.splitlines():
+                        if line.strip().lower().startswith("credentialed checks"):
+                            credentialed = line.split(":", 1)[-1].strip().lower().startswith("yes")
+                            break
+                    break
+        start = _epoch(props.get("HOST_START_TIMESTAMP")) or _ctime(props.get("HOST_START"))
+        end = _epoch(props.get("HOST_END_TIMESTAMP")) or _ctime(props.get("HOST_END"))
+        return Host(
+            scan_file=report.scan_file,
+            report_name=report.name,
+            name=name,
+            host_ip=ip,
+            host_fqdn=normalize_hostname(props.get("host-fqdn")),
+            hostname=normalize_hostname(props.get("hostname")),
+            netbios_name=(props.get("netbios-name") or None),
+            mac_addresses=normalize_macs(props.get("mac-address")),
+            os=(props.get("operating-system") or None),
+            credentialed=credentialed,
+            host_start=start,
+            host_end=end,
+            properties=tuple(sorted(props.items())),
+        )
+
+    def _finding(self, item, host: Host, pid: int | None, port: int | None, role: str) -> Finding:
+        a = item.attrib
+        values: dict[str, object] = {}
+        lists: dict[str, list[str]] = {}
+        cm: dict[str, str | None] = {}
+        extra: list[tuple[str, str]] = []
+        for child in item:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            if tag in _TEXT_TAGS:
+                values[tag] = _text(child)
+            elif tag in _LIST_TAGS:
+                text = (_text(child) or "").strip()
+                if tag == "see_also":
+                    lists.setdefault(tag, []).extend(s.strip() for s in text.splitlines() if s.strip())
+                elif text:
+                    lists.setdefault(tag, []).append(text)
+            elif tag in _FLOAT_TAGS:
+                values[tag] = _float(child.text)
+            elif tag.startswith(CM_NS):
+                cm[tag[len(CM_NS):]] = _text(child)
+            else:
+                extra.append((tag, _text(child) or ""))
+        compliance = None
+        if cm:
+            compliance = Compliance(
+                check_name=cm.get("compliance-check-name"),
+                result=cm.get("compliance-result"),
+                actual_value=cm.get("compliance-actual-value"),
+                policy_value=cm.get("compliance-policy-value"),
+            )
+        return Finding(
+            host=host,
+            plugin_id=pid,
+            plugin_name=a.get("pluginName"),
+            plugin_family=a.get("pluginFamily"),
+            severity=_int(a.get("severity")),
+            port=port,
+            protocol=a.get("protocol"),
+            svc_name=a.get("svc_name"),
+            risk_factor=values.get("risk_factor"),  # type: ignore[arg-type]
+            plugin_type=values.get("plugin_type"),  # type: ignore[arg-type]
+            synopsis=values.get("synopsis"),  # type: ignore[arg-type]
+            description=values.get("description"),  # type: ignore[arg-type]
+            solution=values.get("solution"),  # type: ignore[arg-type]
+            plugin_output=values.get("plugin_output"),  # type: ignore[arg-type]
+            cvss3_base_score=values.get("cvss3_base_score"),  # type: ignore[arg-type]
+            cvss_base_score=values.get("cvss_base_score"),  # type: ignore[arg-type]
+            cve=tuple(lists.get("cve", ())),
+            xref=tuple(lists.get("xref", ())),
+            see_also=tuple(lists.get("see_also", ())),
+            bid=tuple(lists.get("bid", ())),
+            cwe=tuple(lists.get("cwe", ())),
+            compliance=compliance,
+            extra=tuple(extra),
+            profile_role=role or None,
+            raw_xml=etree.tostring(item, encoding="utf-8", with_tail=False) if self.keep_raw else None,
+        )
+

@@ -1,0 +1,25 @@
+"""Warnings about scan content that users must not miss."""
+from __future__ import annotations
+
+from .nessus import ELSA_68453, L2TP_PLUGIN_ID, ParseStats
+from .profiles import Profile
+
+
+def plugin_68453_note(profile: Profile, stats: list[tuple[str, ParseStats]]) -> str | None:
+    """One sentence when scans hold plugin 68453 findings that the profile rightly ignores.
+
+    Plugin 68453 is "Oracle Linux 6 : mysql (ELSA-2012-0105)"; it is often cited for L2TP
+    by mistake. L2TP Network Server Detection is plugin 11387.
+    """
+    if profile.select_all or ELSA_68453 in profile.plugin_ids:
+        return None
+    files = [(name, s) for name, s in stats if s.plugin_counts.get(ELSA_68453)]
+    if not files:
+        return None
+    total = sum(s.plugin_counts[ELSA_68453] for _, s in files)
+    title = next((s.elsa_68453_name for _, s in files if s.elsa_68453_name), None)
+    where = files[0][0] + (f" (and {len(files) - 1} more file(s))" if len(files) > 1 else "")
+    return (f"{where} holds {total} finding(s) of plugin {ELSA_68453}"
+            f"{f' ({title})' if title else ''}, an Oracle Linux mysql advisory, not L2TP: "
+            f"L2TP Network Server Detection is plugin {L2TP_PLUGIN_ID}, which profile "
+            f"'{profile.name}' uses; those advisories are left out.")

@@ -1,0 +1,156 @@
+"""The records the parser produces: frozen, typed, independent of any output format."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: Field names of one finding record, in output order (``vulnpipe parse``, ``vulnpipe findings``).
+#: They are a stable interface: later stages and users' scripts rely on them.
+FINDING_FIELDS: tuple[str, ...] = (
+    "scan_file", "report_name", "host", "host_ip", "host_fqdn", "netbios_name", "mac_address",
+    "os", "credentialed", "host_start", "host_end", "plugin_id", "plugin_name", "plugin_family",
+    "severity", "risk_factor", "port", "protocol", "svc_name", "synopsis", "solution",
+    "plugin_output", "cve", "cvss3_base_score", "profile_role",
+)
+
+SCANNER_NESSUS = "nessus"
+SCANNER_SC = "tenable.sc"
+SCANNER_TVM = "tenable.vm"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What a scan's policy enabled: the facts coverage decisions rest on."""
+
+    name: str | None
+    plugin_set: frozenset[int] | None          # ServerPreferences plugin_set, None when absent
+    port_range: str | None                     # 'default', 'all', '1-65535', '22,80,1701' ...
+    targets: str | None                        # ServerPreferences TARGET
+    scanner_kind: str                          # nessus | tenable.sc | tenable.vm
+    families: tuple[tuple[str, str], ...] = ()          # (family, enabled|disabled|mixed)
+    plugins: tuple[tuple[int, str, str], ...] = ()      # (plugin id, family, enabled|disabled)
+    preferences: tuple[tuple[str, str], ...] = ()       # every ServerPreferences name/value
+
+    def preference(self, name: str) -> str | None:
+        for key, value in self.preferences:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One ``Report`` element of a file (a file can hold several), with the file's policy."""
+
+    scan_file: str
+    name: str | None
+    index: int
+    policy: Policy | None
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """One ``ReportHost``: identity, platform and scan window."""
+
+    scan_file: str
+    report_name: str | None
+    name: str                               # ReportHost@name as written by the scanner
+    host_ip: str | None                     # normalised address (IPv6 compressed)
+    host_fqdn: str | None
+    hostname: str | None
+    netbios_name: str | None
+    mac_addresses: tuple[str, ...]
+    os: str | None
+    credentialed: bool | None
+    host_start: datetime | None             # UTC
+    host_end: datetime | None               # UTC
+    properties: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def address(self) -> str:
+        """The normalised address used to match this host across scans."""
+        return self.host_ip or self.name.strip().lower()
+
+    @property
+    def mac_address(self) -> str | None:
+        return ";".join(self.mac_addresses) or None
+
+
+@dataclass(frozen=True, slots=True)
+class Compliance:
+    check_name: str | None
+    result: str | None
+    actual_value: str | None
+    policy_value: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One ``ReportItem`` on a host, with every attribute and child element kept."""
+
+    host: Host
+    plugin_id: int | None
+    plugin_name: str | None
+    plugin_family: str | None
+    severity: int | None
+    port: int | None
+    protocol: str | None
+    svc_name: str | None
+    risk_factor: str | None = None
+    plugin_type: str | None = None
+    synopsis: str | None = None
+    description: str | None = None
+    solution: str | None = None
+    plugin_output: str | None = None
+    cvss3_base_score: float | None = None
+    cvss_base_score: float | None = None
+    cve: tuple[str, ...] = ()
+    xref: tuple[str, ...] = ()
+    see_also: tuple[str, ...] = ()
+    bid: tuple[str, ...] = ()
+    cwe: tuple[str, ...] = ()
+    compliance: Compliance | None = None
+    extra: tuple[tuple[str, str], ...] = ()     # every other child element, in order
+    profile_role: str | None = None             # primary | related | None (profile 'all')
+    raw_xml: bytes | None = field(default=None, compare=False, repr=False)
+
+    def record(self) -> dict[str, Any]:
+        """The flat record with :data:`FINDING_FIELDS` (datetimes as ISO 8601 UTC text)."""
+        h = self.host
+        rec: dict[str, Any] = {
+            "scan_file": h.scan_file,
+            "report_name": h.report_name,
+            "host": h.name,
+            "host_ip": h.host_ip,
+            "host_fqdn": h.host_fqdn,
+            "netbios_name": h.netbios_name,
+            "mac_address": h.mac_address,
+            "os": h.os,
+            "credentialed": h.credentialed,
+            "host_start": iso(h.host_start),
+            "host_end": iso(h.host_end),
+            "plugin_id": self.plugin_id,
+            "plugin_name": self.plugin_name,
+            "plugin_family": self.plugin_family,
+            "severity": self.severity,
+            "risk_factor": self.risk_factor,
+            "port": self.port,
+            "protocol": self.protocol,
+            "svc_name": self.svc_name,
+            "synopsis": self.synopsis,
+            "solution": self.solution,
+            "plugin_output": self.plugin_output,
+            "cve": list(self.cve),
+            "cvss3_base_score": self.cvss3_base_score,
+        }
+        if self.profile_role is not None:
+            rec["profile_role"] = self.profile_role
+        return rec
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 text in UTC with a ``Z`` suffix, or None."""
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,178 @@
+"""Writers for finding records (``vulnpipe parse`` / ``vulnpipe findings``).
+
+Each format implements :class:`RecordWriter`. Records arrive file by file: a file's
+records are only kept once :meth:`commit_file` is called, so a scan that turns out to be
+broken half-way leaves nothing of itself in the output.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, BinaryIO, Sequence
+
+from ingest.records import FINDING_FIELDS
+
+from .cells import csv_text
+from .output import atomic_path, open_output
+
+FORMATS = ("jsonl", "csv", "xlsx", "parquet")
+
+
+def _json_line(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+class RecordWriter(ABC):
+    """Collects records per input file and writes them to ``out`` on :meth:`close`."""
+
+    def __init__(self, out: str | Path, fields: Sequence[str] = FINDING_FIELDS) -> None:
+        self.out = out
+        self.fields = list(fields)
+        self.count = 0
+
+    @abstractmethod
+    def begin_file(self) -> None:
+        """Start collecting the records of one input file."""
+
+    @abstractmethod
+    def add(self, record: dict[str, Any]) -> None:
+        """One record of the current file."""
+
+    @abstractmethod
+    def commit_file(self) -> None:
+        """The current file was read to the end: keep its records."""
+
+    @abstractmethod
+    def rollback_file(self) -> None:
+        """The current file is broken: drop its records."""
+
+    @abstractmethod
+    def close(self, ok: bool = True) -> None:
+        """Finish the output (``ok=False``: leave no output behind)."""
+
+
+class _SpoolWriter(RecordWriter):
+    """Text formats: each file's records are encoded into a spool, copied out on commit."""
+
+    def __init__(self, out, fields=FINDING_FIELDS) -> None:
+        super().__init__(out, fields)
+        self._ctx = open_output(out)
+        self._stream: BinaryIO = self._ctx.__enter__()
+        self._spool: Any = None
+        self._pending = 0
+        self._header()
+
+    def _header(self) -> None:
+        """Write what comes before the first record (nothing by default)."""
+
+    @abstractmethod
+    def _encode(self, record: dict[str, Any]) -> bytes:
+        """One record as bytes."""
+
+    def begin_file(self) -> None:
+        self._spool = tempfile.SpooledTemporaryFile(max_size=64 << 20)
+        self._pending = 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        self._spool.write(self._encode(record))
+        self._pending += 1
+
+    def commit_file(self) -> None:
+        self._spool.seek(0)
+        shutil.copyfileobj(self._spool, self._stream, 1 << 20)
+        self._spool.close()
+        self.count += self._pending
+
+    def rollback_file(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+    def close(self, ok: bool = True) -> None:
+        if ok:
+            self._ctx.__exit__(None, None, None)
+        else:
+            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+
+class JsonlWriter(_SpoolWriter):
+    def _encode(self, record):
+        return _json_line(record)
+
+
+class CsvWriter(_SpoolWriter):
+    def _header(self) -> None:
+        self._stream.write(self._encode(dict(zip(self.fields, self.fields)), header=True))
+
+    def _encode(self, record, header: bool = False):
+        buf = io.StringIO()
+        row = [(name if header else csv_text(record.get(name))) for name in self.fields]
+        csv.writer(buf, lineterminator="\r\n").writerow(row)
+        return buf.getvalue().encode("utf-8")
+
+
+class _TableWriter(RecordWriter):
+    """Binary formats: rows are held (these formats are for results that fit in memory)."""
+
+    def __init__(self, out, fields=FINDING_FIELDS) -> None:
+        super().__init__(out, fields)
+        self.rows: list[dict[str, Any]] = []
+        self._file_rows: list[dict[str, Any]] = []
+
+    def begin_file(self) -> None:
+        self._file_rows = []
+
+    def add(self, record) -> None:
+        self._file_rows.append(record)
+
+    def commit_file(self) -> None:
+        self.rows.extend(self._file_rows)
+        self.count += len(self._file_rows)
+        self._file_rows = []
+
+    def rollback_file(self) -> None:
+        self._file_rows = []
+
+
+class XlsxWriter(_TableWriter):
+    def close(self, ok: bool = True) -> None:
+        if not ok:
+            return
+        from .xlsx import Sheet, write_xlsx
+
+        rows = ([r.get(f) for f in self.fields] for r in self.rows)
+        write_xlsx(self.out, [Sheet("Findings", self.fields, rows,
+                                    wrap=frozenset({"synopsis", "solution", "plugin_output"}))])
+
+
+class ParquetWriter(_TableWriter):
+    def close(self, ok: bool = True) -> None:
+        if not ok:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from ingest.frames import FINDING_DTYPES
+
+        types = {"Int64": pa.int64(), "Float64": pa.float64(), "boolean": pa.bool_(),
+                 "object": pa.list_(pa.string())}
+        schema = pa.schema([(f, types.get(FINDING_DTYPES.get(f, "string"), pa.string()))
+                            for f in self.fields])
+        table = pa.Table.from_pylist([{f: r.get(f) for f in self.fields} for r in self.rows],
+                                     schema=schema)
+        with atomic_path(self.out) as tmp:
+            pq.write_table(table, tmp)
+
+
+WRITERS = {"jsonl": JsonlWriter, "csv": CsvWriter, "xlsx": XlsxWriter, "parquet": ParquetWriter}
+
+
+def make_writer(fmt: str, out: str | Path, fields: Sequence[str] = FINDING_FIELDS) -> RecordWriter:
+    if fmt in ("xlsx", "parquet") and str(out) == "-":
+        from ingest.errors import InputError
+        raise InputError(f"--format {fmt} needs a file: give --out PATH")
+    return WRITERS[fmt](out, fields)

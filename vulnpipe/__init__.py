@@ -1,0 +1,2 @@
+"""vulnpipe: Nessus exports in, owned and verified remediation out."""
+__version__ = "0.1.0"

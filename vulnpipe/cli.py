@@ -1,0 +1,56 @@
+"""The ``vulnpipe`` command line: a thin layer over the ``ingest`` and ``reports`` libraries.
+
+Exit codes: 0 success; 1 an input or data problem (one clear line on stderr);
+2 a usage error (unknown option, missing argument); 130 interrupted.
+"""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from . import __version__, console
+
+app = typer.Typer(
+    name="vulnpipe",
+    help="Turn Nessus scan exports into owned, verified remediation (L2TP exposure first).",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"vulnpipe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors and notes on stderr."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="More detail on stderr."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    console.configure(quiet=quiet, verbose=verbose)
+
+
+# Each command lives in its own module under vulnpipe.commands and registers itself on `app`.
+from .commands import inspect_cmd, parse_cmd  # noqa: E402,F401
+
+
+def main() -> None:
+    from ingest.errors import VulnpipeError
+
+    try:
+        app()
+    except VulnpipeError as exc:
+        console.error(str(exc))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)

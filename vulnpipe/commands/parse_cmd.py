@@ -1,0 +1,74 @@
+"""``vulnpipe parse``: findings of a profile from .nessus exports, as JSONL/CSV/XLSX/Parquet."""
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .. import console
+from ..cli import app
+from .common import PluginOpt, ProfileOpt, ProfilesFileOpt, pick_profile
+
+
+class Format(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+    xlsx = "xlsx"
+    parquet = "parquet"
+
+
+@app.command("parse")
+def parse(
+    inputs: List[Path] = typer.Argument(..., help=".nessus files, directories, .zip or .gz."),
+    profile: Optional[str] = ProfileOpt,
+    plugin: Optional[List[int]] = PluginOpt,
+    profiles_file: Optional[List[Path]] = ProfilesFileOpt,
+    fmt: Format = typer.Option(Format.jsonl, "--format", "-f", help="Output format."),
+    out: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
+) -> None:
+    """Read exports and write one record per selected finding.
+
+    Example: vulnpipe parse scans/ --profile l2tp --format csv --out l2tp.csv
+    """
+    from ingest.errors import VulnpipeError
+    from ingest.nessus import NessusReader
+    from ingest.notes import plugin_68453_note
+    from ingest.sources import iter_sources
+    from reports.findings_out import make_writer
+
+    prof = pick_profile(profile, plugin, profiles_file)
+    errors: list[VulnpipeError] = []
+    stats = []
+    writer = make_writer(fmt.value, out)
+    ok = False
+    try:
+        with console.progress() as bar:
+            task = bar.add_task("parsing", total=None)
+            for source in iter_sources(inputs, errors):
+                reader = NessusReader(source, prof)
+                writer.begin_file()
+                try:
+                    for _host, findings in reader.hosts():
+                        for finding in findings:
+                            writer.add(finding.record())
+                except VulnpipeError as exc:
+                    writer.rollback_file()
+                    errors.append(exc)
+                    continue
+                writer.commit_file()
+                stats.append((source.name, reader.stats))
+                bar.advance(task)
+        ok = True
+    finally:
+        writer.close(ok=ok)
+    for exc in errors:
+        console.error(str(exc))
+    message = plugin_68453_note(prof, stats)
+    if message:
+        console.note(message)
+    console.info(f"{writer.count} finding(s) from {len(stats)} file(s), profile '{prof.name}'"
+                 + (f", {len(errors)} file(s) refused" if errors else ""))
+    if errors:
+        raise typer.Exit(1)
