@@ -37,8 +37,19 @@ def _root(
     console.configure(quiet=quiet, verbose=verbose)
 
 
-# Each command lives in its own module under vulnpipe.commands and registers itself on `app`.
-from .commands import inspect_cmd, parse_cmd  # noqa: E402,F401
+def _register_commands() -> None:
+    """Import every ``vulnpipe/commands/*_cmd.py``: each registers itself on :data:`app`."""
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    for mod in sorted(m.name for m in pkgutil.iter_modules(commands.__path__)):
+        if mod.endswith("_cmd"):
+            importlib.import_module(f"{commands.__name__}.{mod}")
+
+
+_register_commands()
 
 
 def main() -> None:
