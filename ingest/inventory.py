@@ -1,0 +1,657 @@
+"""Asset inventories (CSV or XLSX, as a CMDB or a spreadsheet exports them) as typed frames.
+
+>>> inv = load_inventory("assets.xlsx", sheet="Servers")          # doctest: +SKIP
+>>> inv.assets[["asset_id", "owner", "criticality", "ips"]]        # one row per asset
+>>> inv.lookups["ip"]       # one row per (normalised IP, asset_id); also fqdn, short, mac, cidr
+>>> inv.issues              # non-fatal data-quality findings (duplicate IPs, rows without identity)
+
+What users rely on:
+
+* Headers are recognised whatever their case, spacing or underscores (``IP Address``,
+  ``ip_address``, ``IPv4`` ...); see :data:`HEADER_ALIASES`. An explicit mapping
+  (``[inventory.columns]`` in ``vulnpipe.toml``: canonical key -> header) wins.
+* A cell may hold several IPs, names or MACs separated by ``;``, ``,`` or new lines. An IP
+  cell holding a CIDR range (``10.20.0.0/16``) makes the row own that network.
+* Nothing is ever evaluated: an XLSX formula gives its cached value, or its text when the
+  workbook holds no cached value; CSV cells are plain text.
+* Bad inventories raise :class:`InventoryError` (one line: file, row, what, what to do).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import ipaddress
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .addresses import normalize_hostname, normalize_ip, normalize_mac, short_name
+from .errors import VulnpipeError
+
+
+class InventoryError(VulnpipeError):
+    """An inventory file that cannot be used as it is."""
+
+
+@dataclass(frozen=True)
+class DataQualityIssue:
+    """A problem in the inventory that does not stop the join (reported, not raised).
+
+    ``kind`` is one of :data:`ISSUE_KINDS`; ``row`` is the spreadsheet row number (the
+    header row counts, so the first data row under a top header is row 2), or None for a
+    problem with the whole file.
+    """
+
+    kind: str
+    row: int | None
+    asset_id: str | None
+    detail: str
+
+    def line(self) -> str:
+        where = f"row {self.row}" if self.row is not None else "file"
+        who = f" ({self.asset_id})" if self.asset_id else ""
+        return f"{where}{who}: {self.kind}: {self.detail}"
+
+
+ISSUE_KINDS = ("encoding", "no_identity", "missing_asset_id", "bad_ip", "bad_mac",
+               "duplicate_ip", "duplicate_fqdn", "duplicate_mac", "duplicate_cidr")
+
+#: Canonical inventory keys and the headers recognised for each (compared after lower-casing
+#: and dropping everything that is not a letter or digit, so ``IP_Address`` = ``ip address``).
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "asset_id": ("asset id", "asset tag", "asset", "id", "asset number", "ci id", "tag"),
+    "name": ("name", "hostname", "host name", "host", "computer name", "device name",
+             "server name"),
+    "fqdn": ("fqdn", "dns name", "dns", "fully qualified domain name"),
+    "ip": ("ip", "ip address", "ip addresses", "ips", "ipv4", "ipv4 address", "ipv6",
+           "ipv6 address"),
+    "mac": ("mac", "mac address", "mac addresses", "macs"),
+    "owner": ("owner", "assigned to", "owned by", "owner name"),
+    "owner_email": ("owner email", "email", "owner e-mail", "e-mail", "email address"),
+    "team": ("team", "support group", "assignment group", "group"),
+    "business_unit": ("business unit", "bu", "department", "dept", "division"),
+    "environment": ("environment", "env", "stage"),
+    "criticality": ("criticality", "business criticality", "asset criticality", "tier"),
+    "internet_facing": ("internet facing", "exposure", "external", "internet exposed",
+                        "external facing", "public"),
+    "os": ("os", "operating system", "platform"),
+    "location": ("location", "site", "data center", "datacenter"),
+}
+CANONICAL_KEYS: tuple[str, ...] = tuple(HEADER_ALIASES)
+IDENTITY_KEYS: tuple[str, ...] = ("ip", "fqdn", "name", "mac")
+MULTI_VALUED = frozenset({"ip", "fqdn", "name", "mac"})
+
+#: Criticality words accepted (after lower-casing and collapsing spaces, ``-`` and ``_``).
+CRITICALITY_SYNONYMS: dict[str, str] = {
+    **{w: "critical" for w in ("critical", "crit", "very high", "mission critical", "1",
+                               "tier 1", "tier1", "t1", "p1")},
+    **{w: "high" for w in ("high", "2", "tier 2", "tier2", "t2", "p2")},
+    **{w: "medium" for w in ("medium", "med", "moderate", "3", "tier 3", "tier3", "t3", "p3")},
+    **{w: "low" for w in ("low", "4", "tier 4", "tier4", "t4", "p4")},
+}
+CRITICALITY_LEVELS: tuple[str, ...] = ("critical", "high", "medium", "low")
+
+#: Internet-facing words accepted (same normalisation as criticality); blank = unknown.
+EXPOSURE_WORDS: dict[str, bool] = {
+    **{w: True for w in ("yes", "y", "true", "t", "1", "x", "external", "internet",
+                         "internet facing", "public", "exposed", "dmz")},
+    **{w: False for w in ("no", "n", "false", "f", "0", "internal", "private",
+                          "not exposed", "none")},
+}
+
+ASSET_COLUMNS: tuple[str, ...] = (
+    "asset_id", "name", "fqdn", "ips", "macs", "cidrs", "owner", "owner_email", "team",
+    "business_unit", "environment", "criticality", "internet_facing", "os", "location",
+    "source_row",
+)
+_TEXT_COLUMNS = ("owner", "owner_email", "team", "business_unit", "environment", "os",
+                 "location")
+_HEADER_SCAN_ROWS = 10
+_SPLIT_NAMES = r"[;,\r\n]+"
+_SPLIT_ADDRESSES = r"[;,\s]+"
+_WORD = re.compile(r"[\s_\-]+")
+_UINT64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """A loaded inventory.
+
+    ``assets``: one row per asset, columns :data:`ASSET_COLUMNS` (``ips``, ``macs``,
+    ``cidrs`` hold lists of normalised text; ``internet_facing`` is a nullable boolean;
+    ``criticality`` is one of :data:`CRITICALITY_LEVELS` or missing).
+    ``lookups``: ``ip``, ``fqdn``, ``short``, ``mac`` frames with columns ``key`` and
+    ``asset_id`` (one row per pair), and ``cidr`` with ``asset_id``, ``cidr``, ``version``,
+    ``prefixlen``, ``net_hi``, ``net_lo`` (the network address as two unsigned 64-bit halves).
+    ``columns``: canonical key -> the header it was read from.
+    """
+
+    assets: pd.DataFrame
+    lookups: Mapping[str, pd.DataFrame]
+    issues: list[DataQualityIssue] = field(default_factory=list)
+    source: str = "inventory"
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+# -- public entry points ------------------------------------------------------------------
+
+def load_inventory(path: str | Path, *, sheet: str | None = None,
+                   columns: Mapping[str, str] | None = None) -> Inventory:
+    """Read a CSV or XLSX inventory; ``sheet`` picks an XLSX sheet (default: the first);
+    ``columns`` maps canonical keys (:data:`CANONICAL_KEYS`) to headers of the file."""
+    path = Path(path)
+    name = path.name
+    kind = _file_kind(path)
+    notes: list[DataQualityIssue] = []
+    if kind == "xlsx":
+        rows, merges = _read_xlsx(path, sheet)
+    else:
+        if sheet is not None:
+            raise InventoryError(f"--sheet {sheet!r} only applies to XLSX workbooks", path=name,
+                                 hint="drop --sheet for a CSV inventory")
+        rows, merges = _read_csv(path, notes), []
+    return inventory_from_rows(rows, source=name, columns=columns, merges=merges, notes=notes)
+
+
+def inventory_from_frame(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
+                         source: str = "inventory") -> Inventory:
+    """An :class:`Inventory` from a DataFrame whose column names are the headers."""
+    headers = [str(c) for c in frame.columns]
+    body = frame.astype(object).where(frame.notna(), None).values.tolist()
+    return inventory_from_rows([headers, *body], source=source, columns=columns)
+
+
+def inventory_from_rows(rows: Sequence[Sequence[Any]], *, source: str = "inventory",
+                        columns: Mapping[str, str] | None = None,
+                        merges: Iterable[tuple[int, int, int, int]] = (),
+                        notes: Iterable[DataQualityIssue] = ()) -> Inventory:
+    """An :class:`Inventory` from raw rows (the header row among the first ten rows).
+
+    ``merges`` are merged cell ranges ``(first_row, first_col, last_row, last_col)``,
+    0-based and inclusive: a merged header names every column it spans.
+    """
+    if not rows:
+        raise InventoryError("the inventory is empty", path=source,
+                             hint="export the asset list with a header row")
+    header_at, mapping, headers = _find_header(rows, columns or {}, source, list(merges))
+    table = _column_texts(rows, header_at, mapping, headers)
+    return _build(table, header_at, mapping, headers, source, list(notes))
+
+
+# -- reading files ------------------------------------------------------------------------
+
+def _file_kind(path: Path) -> str:
+    name = path.name
+    if path.is_dir():
+        raise InventoryError("is a directory, not an inventory file", path=name,
+                             hint="give the CSV or XLSX file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except FileNotFoundError:
+        raise InventoryError("no such file", path=path, hint="check the --inventory path") from None
+    except OSError as exc:
+        raise InventoryError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
+    suffix = path.suffix.lower()
+    if suffix == ".xls" or head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InventoryError("old Excel 97-2003 (.xls) workbooks are not read", path=name,
+                             hint="save it as .xlsx or CSV")
+    if suffix in (".xlsx", ".xlsm"):
+        if not head.startswith(b"PK"):
+            raise InventoryError("not an XLSX workbook (it is not a zip file)", path=name,
+                                 hint="save it from Excel as .xlsx, or rename a CSV to .csv")
+        return "xlsx"
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if suffix in (".ods", ".numbers", ".json", ".parquet"):
+        raise InventoryError(f"{suffix} files are not read", path=name,
+                             hint="export the inventory as CSV or XLSX")
+    return "csv"
+
+
+def _decode(data: bytes, name: str, notes: list[DataQualityIssue]) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+        label = "Windows-1252"
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+        label = "Latin-1"
+    notes.append(DataQualityIssue("encoding", None, None,
+                                  f"{name} is not UTF-8; read as {label} (save it as UTF-8 "
+                                  "to be sure accents are right)"))
+    return text
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The delimiter (``,``, ``;`` or tab) that splits the first lines into most columns."""
+    sample = [line for line in text.splitlines()[:_HEADER_SCAN_ROWS] if line.strip()]
+    best, best_width = ",", 0
+    for delim in (",", ";", "\t"):
+        widths = [len(r) for r in csv.reader(sample, delimiter=delim)]
+        width = max(widths, default=0)
+        if width > best_width:
+            best, best_width = delim, width
+    return best
+
+
+def _read_csv(path: Path, notes: list[DataQualityIssue]) -> list[list[str]]:
+    data = path.read_bytes()
+    if not data.strip():
+        raise InventoryError("the file is empty", path=path.name,
+                             hint="export the asset list with a header row")
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InventoryError("not a CSV text file (it holds binary data)", path=path.name,
+                             hint="give a CSV or XLSX export of the inventory")
+    text = _decode(data, path.name, notes)
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text)))
+    except csv.Error as exc:
+        raise InventoryError(f"not a readable CSV file: {exc}", path=path.name,
+                             hint="export it again as CSV") from None
+
+
+def _cell_text(value: Any) -> str:
+    """Spreadsheet cell -> text (never evaluated; ``1.0`` -> ``1``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _read_xlsx(path: Path, sheet: str | None) -> tuple[list[list[str]], list]:
+    from openpyxl import load_workbook
+
+    name = path.name
+
+    def open_book(data_only: bool):
+        try:
+            return load_workbook(path, read_only=True, data_only=data_only)
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
+            raise InventoryError(f"not a readable XLSX workbook ({type(exc).__name__})",
+                                 path=name, hint="open it in Excel and save it as .xlsx "
+                                                 "again, or export CSV") from None
+
+    book = open_book(False)
+    try:
+        if sheet is None:
+            ws = book.worksheets[0]
+        elif sheet in book.sheetnames:
+            ws = book[sheet]
+        else:
+            raise InventoryError(f"no sheet named {sheet!r}", path=name,
+                                 hint="sheets: " + ", ".join(book.sheetnames))
+        title = ws.title
+        raw = [list(r) for r in ws.iter_rows(values_only=True)]
+        merges = _merged_ranges(book, ws)
+    finally:
+        book.close()
+    formulas = [(r, c) for r, row in enumerate(raw) for c, v in enumerate(row)
+                if isinstance(v, str) and v.startswith("=")]
+    if formulas:  # use cached values where the workbook holds them; else keep the text
+        cached_book = open_book(True)
+        try:
+            cached = [list(r) for r in cached_book[title].iter_rows(values_only=True)]
+        finally:
+            cached_book.close()
+        for r, c in formulas:
+            value = cached[r][c] if r < len(cached) and c < len(cached[r]) else None
+            if value is not None:
+                raw[r][c] = value
+    return [[_cell_text(v) for v in row] for row in raw], merges
+
+
+_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
+
+
+def _merged_ranges(book, ws) -> list[tuple[int, int, int, int]]:
+    """Merged cell ranges of a read-only sheet, 0-based inclusive (read from the sheet XML,
+    which read-only openpyxl does not expose)."""
+    from openpyxl.utils import column_index_from_string
+
+    member = getattr(ws, "_worksheet_path", None)
+    archive = getattr(book, "_archive", None)
+    if not member or archive is None:
+        return []
+    found = []
+    tail = b""
+    with archive.open(member) as fh:
+        while chunk := fh.read(1 << 20):
+            buf = tail + chunk
+            for m in _MERGE_REF.finditer(buf):
+                c1, r1, c2, r2 = m.groups()
+                c2, r2 = c2 or c1, r2 or r1
+                found.append((int(r1) - 1, column_index_from_string(c1.decode()) - 1,
+                              int(r2) - 1, column_index_from_string(c2.decode()) - 1))
+            tail = buf[-64:]
+    return sorted(set(found))
+
+
+# -- headers ------------------------------------------------------------------------------
+
+def _header_key(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", str(text).lower())
+
+
+_ALIAS_INDEX = {_header_key(a): key for key, aliases in HEADER_ALIASES.items()
+                for a in (*aliases, key)}
+
+
+def _merged_top_values(rows, merges) -> dict[tuple[int, int], str]:
+    """Top-left text of every merged range, keyed by each (row, col) it covers."""
+    values = {}
+    for r1, c1, r2, c2 in merges:
+        text = _cell_text(rows[r1][c1]) if r1 < len(rows) and c1 < len(rows[r1]) else ""
+        for r in range(r1, r2 + 1):
+            for c in range(c1, c2 + 1):
+                values[(r, c)] = text
+    return values
+
+
+def _map_headers(cells: list[str], explicit: Mapping[str, str]
+                 ) -> tuple[dict[str, list[int]], list[str]]:
+    wanted = {_header_key(h): key for key, h in explicit.items()}
+    mapping: dict[str, list[int]] = {}
+    for c, text in enumerate(cells):
+        hk = _header_key(text)
+        if not hk:
+            continue
+        key = wanted.get(hk)
+        if key is None and hk not in wanted:
+            key = _ALIAS_INDEX.get(hk)
+            if key in explicit:      # an explicit mapping replaces recognition for that key
+                key = None
+        if key:
+            mapping.setdefault(key, []).append(c)
+    return mapping, cells
+
+
+def _find_header(rows, explicit: Mapping[str, str], source: str, merges: list
+                 ) -> tuple[int, dict[str, list[int]], list[str]]:
+    unknown = sorted(set(explicit) - set(CANONICAL_KEYS))
+    if unknown:
+        raise InventoryError(f"unknown key(s) in the column mapping: {', '.join(unknown)}",
+                             path=source, hint="keys: " + ", ".join(CANONICAL_KEYS))
+    tops = _merged_top_values(rows, merges)
+    best = None
+    for index, row in enumerate(rows[:_HEADER_SCAN_ROWS]):
+        width = max([len(row)] + [c + 1 for (r, c) in tops if r == index])
+        cells = [tops.get((index, c)) or (_cell_text(row[c]) if c < len(row) else "")
+                 for c in range(width)]
+        if not any(cells):
+            continue
+        mapping, cells = _map_headers(cells, explicit)
+        score = (sum(k in mapping for k in IDENTITY_KEYS), len(mapping))
+        if best is None or score > best[0]:
+            best = (score, index, mapping, cells)
+    if best is None:
+        raise InventoryError("the inventory has no rows", path=source,
+                             hint="export the asset list with a header row")
+    _score, index, mapping, cells = best
+    missing = [f"{k} = {h!r}" for k, h in explicit.items() if k not in mapping]
+    if missing:
+        raise InventoryError(f"mapped column(s) not found: {', '.join(missing)}", path=source,
+                             line=index + 1, hint="columns found: " + _listing(cells))
+    if not any(k in mapping for k in IDENTITY_KEYS):
+        raise InventoryError(
+            "no identity column (IP, FQDN, host name or MAC)", path=source,
+            hint=f"columns found: {_listing(cells)}; name one in [inventory.columns] with a "
+                 f"key among {', '.join(IDENTITY_KEYS)} (all keys: {', '.join(CANONICAL_KEYS)})")
+    return index, mapping, cells
+
+
+def _listing(cells: Sequence[str]) -> str:
+    shown = [repr(c) for c in cells if c]
+    return ", ".join(shown[:40]) + (f" and {len(shown) - 40} more" if len(shown) > 40 else "") \
+        if shown else "(none)"
+
+
+# -- building the frames -----------------------------------------------------------------
+
+def _column_texts(rows, header_at: int, mapping: dict[str, list[int]], headers: list[str]
+                  ) -> pd.DataFrame:
+    body = rows[header_at + 1:]
+    width = len(headers)
+    frame = pd.DataFrame([list(r[:width]) + [""] * (width - len(r)) for r in body],
+                         columns=range(width), dtype=object)
+    frame = frame.map(_cell_text) if len(frame) else frame
+    out = pd.DataFrame(index=frame.index)
+    out["source_row"] = np.arange(header_at + 2, header_at + 2 + len(frame), dtype="int64")
+    for key in CANONICAL_KEYS:
+        cols = mapping.get(key, [])
+        if not cols:
+            out[key] = ""
+            continue
+        if key in MULTI_VALUED:
+            joined = frame[cols[0]].astype(str)
+            for c in cols[1:]:
+                joined = joined.str.cat(frame[c].astype(str), sep=";")
+            out[key] = joined
+        else:
+            value = frame[cols[0]].astype(str)
+            for c in cols[1:]:
+                value = value.where(value != "", frame[c].astype(str))
+            out[key] = value
+    blank = (frame.astype(str).apply(lambda s: s.str.strip()) == "").all(axis=1) \
+        if len(frame) else pd.Series([], dtype=bool)
+    return out[~blank.values].reset_index(drop=True)
+
+
+def _tokens(series: pd.Series, pattern: str) -> pd.DataFrame:
+    """(row position, token) for every non-empty token of every cell."""
+    parts = series.str.split(pattern, regex=True).explode()
+    parts = parts.str.strip()
+    parts = parts[parts.notna() & (parts != "")]
+    return pd.DataFrame({"pos": parts.index.to_numpy(dtype="int64"),
+                         "token": parts.to_numpy(dtype=object)})
+
+
+def _vocabulary(series: pd.Series, words: Mapping[str, Any], what: str, rows: pd.Series,
+                source: str, allowed: str) -> pd.Series:
+    norm = series.astype(str).str.lower().str.replace(_WORD.pattern, " ", regex=True).str.strip()
+    mapped = norm.map(words)
+    bad = (norm != "") & mapped.isna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InventoryError(f"unknown {what} value {series.iloc[i]!r}", path=source,
+                             line=int(rows.iloc[i]),
+                             hint=f"use one of {allowed}")
+    return mapped
+
+
+def _classify_address(token: str) -> tuple[str, Any]:
+    """('ip', text) | ('cidr', network) | ('bad', token) for one IP-cell token."""
+    ip = normalize_ip(token)
+    if ip:
+        return "ip", ip
+    if "/" in token:
+        try:
+            net = ipaddress.ip_network(token.strip(), strict=False)
+        except ValueError:
+            return "bad", token
+        if net.prefixlen == net.max_prefixlen:
+            return "ip", normalize_ip(str(net.network_address))
+        return "cidr", net
+    return "bad", token
+
+
+def _net_parts(net) -> tuple[int, int, int, int]:
+    value = int(net.network_address)
+    return net.version, net.prefixlen, value >> 64, value & _UINT64
+
+
+def _lists(pairs: pd.DataFrame, n: int) -> list[list[str]]:
+    out: list[list[str]] = [[] for _ in range(n)]
+    for pos, value in zip(pairs["pos"].tolist(), pairs["value"].tolist()):
+        if value not in out[pos]:
+            out[pos].append(value)
+    return out
+
+
+def _build(table: pd.DataFrame, header_at: int, mapping: dict[str, list[int]],
+           headers: list[str], source: str, issues: list[DataQualityIssue]) -> Inventory:
+    n = len(table)
+    rows = table["source_row"]
+
+    # asset ids: given, or made from the row number; duplicates are fatal
+    ids = table["asset_id"].astype(str).str.strip()
+    if "asset_id" in mapping:
+        for pos in np.flatnonzero((ids == "").to_numpy()):
+            issues.append(DataQualityIssue(
+                "missing_asset_id", int(rows.iloc[pos]), None,
+                f"no asset id; called 'row-{int(rows.iloc[pos])}' in the output"))
+    ids = ids.where(ids != "", "row-" + rows.astype(str))
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        first = ids[dup].iloc[0]
+        where = rows[ids == first].tolist()
+        raise InventoryError(
+            f"duplicate asset id {first!r} on rows {', '.join(map(str, where))}"
+            + (f" ({int(dup.sum())} rows share an id in all)" if dup.sum() > len(where) else ""),
+            path=source, hint="asset ids must be unique: fix or remove the repeated rows")
+
+    criticality = _vocabulary(table["criticality"], CRITICALITY_SYNONYMS, "criticality", rows,
+                              source, "critical, high, medium, low (or 1-4, Tier 1-4), "
+                                      "or leave it blank")
+    exposure = _vocabulary(table["internet_facing"], EXPOSURE_WORDS, "internet-facing", rows,
+                           source, "yes/no, true/false, external/internal, or leave it blank")
+
+    # addresses
+    ip_tokens = _tokens(table["ip"], _SPLIT_ADDRESSES)
+    name_tokens = _tokens(table["name"], _SPLIT_NAMES)
+    fqdn_tokens = _tokens(table["fqdn"], _SPLIT_NAMES)
+    mac_tokens = _tokens(table["mac"], _SPLIT_ADDRESSES)
+
+    # host names that are really addresses count as IPs
+    hostish = pd.concat([name_tokens.assign(src="name"), fqdn_tokens.assign(src="fqdn")],
+                        ignore_index=True)
+    uniq_names = pd.unique(hostish["token"]) if len(hostish) else []
+    name_ip = {t: normalize_ip(t) for t in uniq_names}
+    hostish["ip"] = hostish["token"].map(name_ip)
+    as_ip = hostish[hostish["ip"].notna()]
+    hostish = hostish[hostish["ip"].isna()].copy()
+    hostish["key"] = hostish["token"].map(normalize_hostname)
+    hostish = hostish[hostish["key"].notna()]
+    dotted = hostish["key"].str.contains(".", regex=False)
+    fqdn_pairs = pd.DataFrame({"pos": hostish.loc[dotted, "pos"],
+                               "value": hostish.loc[dotted, "key"]})
+    short_pairs = pd.DataFrame({"pos": hostish["pos"],
+                                "value": hostish["key"].map(short_name)}).dropna()
+
+    classified = {t: _classify_address(t) for t in pd.unique(ip_tokens["token"])} \
+        if len(ip_tokens) else {}
+    kinds = ip_tokens["token"].map(lambda t: classified[t][0])
+    ip_pairs = pd.concat([
+        pd.DataFrame({"pos": ip_tokens.loc[kinds == "ip", "pos"],
+                      "value": ip_tokens.loc[kinds == "ip", "token"].map(
+                          lambda t: classified[t][1])}),
+        pd.DataFrame({"pos": as_ip["pos"], "value": as_ip["ip"]}),
+    ], ignore_index=True)
+    cidr_src = ip_tokens[kinds == "cidr"]
+    for pos, token in ip_tokens[kinds == "bad"][["pos", "token"]].itertuples(index=False):
+        issues.append(DataQualityIssue("bad_ip", int(rows.iloc[pos]), ids.iloc[pos],
+                                       f"{token!r} is neither an IP address nor a CIDR range; "
+                                       "ignored"))
+
+    mac_norm = {t: normalize_mac(t) for t in pd.unique(mac_tokens["token"])} \
+        if len(mac_tokens) else {}
+    mac_values = mac_tokens["token"].map(mac_norm)
+    for pos, token in mac_tokens[mac_values.isna()][["pos", "token"]].itertuples(index=False):
+        issues.append(DataQualityIssue("bad_mac", int(rows.iloc[pos]), ids.iloc[pos],
+                                       f"{token!r} is not a MAC address; ignored"))
+    mac_pairs = pd.DataFrame({"pos": mac_tokens["pos"], "value": mac_values}).dropna()
+
+    cidr_rows = []
+    for pos, token in cidr_src[["pos", "token"]].itertuples(index=False):
+        net = classified[token][1]
+        cidr_rows.append((pos, str(net), *_net_parts(net)))
+    cidr_frame = pd.DataFrame(cidr_rows, columns=["pos", "cidr", "version", "prefixlen",
+                                                  "net_hi", "net_lo"])
+    cidr_frame = cidr_frame.drop_duplicates(["pos", "cidr"])
+
+    # the asset frame
+    first_name = name_tokens.drop_duplicates("pos").set_index("pos")["token"]
+    first_fqdn = fqdn_pairs.drop_duplicates("pos").set_index("pos")["value"]
+    assets = pd.DataFrame({
+        "asset_id": ids.astype("string"),
+        "name": pd.Series(first_name.reindex(range(n)).to_numpy(), dtype="string"),
+        "fqdn": pd.Series(first_fqdn.reindex(range(n)).to_numpy(), dtype="string"),
+        "ips": _lists(ip_pairs, n),
+        "macs": _lists(mac_pairs, n),
+        "cidrs": _lists(cidr_frame.rename(columns={"cidr": "value"}), n),
+    })
+    for col in _TEXT_COLUMNS:
+        text = table[col].astype(str).str.strip()
+        assets[col] = text.where(text != "").astype("string")
+    assets["criticality"] = criticality.astype("string")
+    assets["internet_facing"] = exposure.astype("boolean")
+    assets["source_row"] = rows.astype("int64")
+    assets = assets[list(ASSET_COLUMNS)]
+
+    no_identity = np.array([not (a or b or c) for a, b, c in
+                            zip(assets["ips"], assets["macs"], assets["cidrs"])], dtype=bool)
+    no_identity &= ~np.isin(np.arange(n), short_pairs["pos"].to_numpy())
+    for pos in np.flatnonzero(no_identity):
+        issues.append(DataQualityIssue("no_identity", int(rows.iloc[pos]), ids.iloc[pos],
+                                       "no IP, name, FQDN or MAC: this asset cannot match "
+                                       "any scanned host"))
+
+    def lookup(pairs: pd.DataFrame) -> pd.DataFrame:
+        frame = pd.DataFrame({"key": pairs["value"].astype("string"),
+                              "asset_id": ids.iloc[pairs["pos"].to_numpy()].to_numpy()})
+        frame["asset_id"] = frame["asset_id"].astype("string")
+        return frame.drop_duplicates().reset_index(drop=True)
+
+    lookups = {"ip": lookup(ip_pairs), "fqdn": lookup(fqdn_pairs),
+               "short": lookup(short_pairs), "mac": lookup(mac_pairs)}
+    cidr_lookup = cidr_frame.assign(asset_id=ids.iloc[cidr_frame["pos"].to_numpy()].to_numpy())
+    cidr_lookup = cidr_lookup[["asset_id", "cidr", "version", "prefixlen", "net_hi", "net_lo"]]
+    lookups["cidr"] = cidr_lookup.astype({"asset_id": "string", "cidr": "string",
+                                          "version": "int64", "prefixlen": "int64",
+                                          "net_hi": "uint64", "net_lo": "uint64"}
+                                         ).reset_index(drop=True)
+
+    row_of = dict(zip(assets["asset_id"].tolist(), assets["source_row"].tolist()))
+    for kind, label in (("ip", "IP"), ("fqdn", "FQDN"), ("mac", "MAC")):
+        issues.extend(_duplicates(lookups[kind], "key", kind, label, row_of))
+    issues.extend(_duplicates(lookups["cidr"], "cidr", "cidr", "CIDR range", row_of))
+
+    issues.sort(key=lambda i: (i.row or 0, ISSUE_KINDS.index(i.kind), i.detail))
+    used = {key: headers[cols[0]] for key, cols in mapping.items()}
+    return Inventory(assets=assets, lookups=lookups, issues=issues, source=source, columns=used)
+
+
+def _duplicates(frame: pd.DataFrame, key: str, kind: str, label: str,
+                row_of: Mapping[str, int]) -> list[DataQualityIssue]:
+    counts = frame.groupby(key, sort=True, observed=True)["asset_id"].nunique()
+    shared = counts[counts > 1].index
+    if not len(shared):
+        return []
+    dup = frame[frame[key].isin(shared)].sort_values([key, "asset_id"])
+    out = []
+    for value, group in dup.groupby(key, sort=True, observed=True):
+        owners = sorted(group["asset_id"].tolist(), key=lambda a: (row_of[a], a))
+        listed = ", ".join(f"{a} (row {row_of[a]})" for a in owners)
+        out.append(DataQualityIssue(
+            f"duplicate_{kind}", row_of[owners[1]], owners[1],
+            f"{label} {value} is listed on {len(owners)} assets: {listed}; hosts it identifies "
+            "are reported as ambiguous"))
+    return out
