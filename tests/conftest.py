@@ -51,3 +51,45 @@ def generated(tmp_path_factory, shared):
                     "--seed", "7", "--l2tp-fraction", "0.1", "--related-fraction", "0.08",
                     "--out", str(out), "--truth", str(truth)], check=True)
     return out, json.loads(truth.read_text())
+
+
+PG_URL = os.environ.get("VULNPIPE_TEST_PG_URL")
+
+
+def _new_pg_database(name: str) -> str:
+    """Create a fresh PostgreSQL database next to VULNPIPE_TEST_PG_URL; return its URL."""
+    import psycopg
+
+    base = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop_pg_database(name: str) -> None:
+    import psycopg
+
+    base = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh, empty store: a SQLite file, and a new database on the real PostgreSQL server
+    at VULNPIPE_TEST_PG_URL (skipped only when that variable is unset; CI sets it)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.db")
+        return
+    if not PG_URL:
+        pytest.skip("VULNPIPE_TEST_PG_URL is not set (CI sets it): PostgreSQL tests skipped")
+    import uuid
+
+    name = f"vp_test_{uuid.uuid4().hex[:12]}"
+    url = _new_pg_database(name)
+    try:
+        yield url
+    finally:
+        from sqlalchemy.pool import NullPool  # noqa: F401  (engines are disposed by GC)
+        _drop_pg_database(name)

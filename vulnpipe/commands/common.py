@@ -23,3 +23,7 @@ def pick_profile(name: Optional[str], plugins: Optional[List[int]],
     if name is None:
         name = "plugins" if plugins else "l2tp"
     return resolve_profile(name, profiles_files=files or (), extra_plugins=plugins or ())
+
+DbOpt = typer.Option(None, "--db", envvar="VULNPIPE_DB",
+                     help="Database: a SQLite file path (default vulnpipe.db) or a "
+                          "postgresql://user@host:port/db URL.")

@@ -1,0 +1,23 @@
+"""The history store: every scan ever ingested, in SQLite (default) or PostgreSQL.
+
+    from ingest.store import open_store, ingest_source
+    engine = open_store("vulnpipe.db")           # or "postgresql://user@host/db"
+"""
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from .engine import StoreError, display_url, ensure_schema, make_engine, resolve_url, upgrade
+from .writer import IngestResult, ingest_source
+
+
+def open_store(url: str | None = None, *, create: bool = True) -> Engine:
+    """An engine for the store at ``url`` (``--db`` / ``VULNPIPE_DB`` / ``vulnpipe.db``),
+    checked to speak the current schema (a new database is created when ``create``)."""
+    engine = make_engine(url)
+    ensure_schema(engine, create=create)
+    return engine
+
+
+__all__ = ["IngestResult", "StoreError", "display_url", "ensure_schema", "ingest_source",
+           "make_engine", "open_store", "resolve_url", "upgrade"]

@@ -1,0 +1,156 @@
+"""Connecting to the store: SQLite by default, PostgreSQL (psycopg 3) for teams.
+
+``vulnpipe.db`` in the working directory unless ``--db URL`` or ``VULNPIPE_DB`` says
+otherwise. A new database is created at the newest schema; an older one is refused with a
+clear message until ``vulnpipe db upgrade`` has been run.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from ..errors import VulnpipeError
+from .schema import HEAD
+
+DEFAULT_DB = "vulnpipe.db"
+ENV_VAR = "VULNPIPE_DB"
+SQLITE_BUSY_MS = 300_000   # concurrent writers wait their turn (one transaction per file)
+
+
+class StoreError(VulnpipeError):
+    """The database cannot be used: unreachable, wrong credentials, old or unknown schema."""
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The SQLAlchemy URL for ``--db`` / ``VULNPIPE_DB`` / the default SQLite file.
+
+    A plain path means a SQLite file; ``postgresql://`` URLs use the psycopg 3 driver.
+    """
+    raw = url or os.environ.get(ENV_VAR) or DEFAULT_DB
+    if "://" not in raw:
+        return "sqlite:///" + str(Path(raw))
+    if raw.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + raw.split("://", 1)[1]
+    return raw
+
+
+def display_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True).replace("+psycopg", "")
+    except ArgumentError:
+        return re.sub(r":[^:@/]*@", ":***@", url)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None     # transactions are begun below, explicitly
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        # take the write lock up front: two writers never deadlock on a lock upgrade
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str | None = None) -> Engine:
+    resolved = resolve_url(url)
+    try:
+        if resolved.startswith("sqlite"):
+            db_path = make_url(resolved).database
+            if db_path and db_path != ":memory:":
+                parent = Path(db_path).parent
+                if not parent.exists():
+                    raise StoreError(f"folder {parent} does not exist", path=db_path,
+                                     hint="create it or give another --db path")
+            engine = create_engine(resolved)
+            _sqlite_pragmas(engine)
+        else:
+            engine = create_engine(resolved, pool_pre_ping=True)
+    except ArgumentError:
+        raise StoreError(f"not a database URL: {display_url(resolved)}",
+                         hint="use a file path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB") from None
+    except ModuleNotFoundError as exc:
+        raise StoreError(f"no driver for {display_url(resolved)}: {exc.name} is not installed") from None
+    return engine
+
+
+def connect_error(exc: Exception, url: str) -> StoreError:
+    first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    return StoreError(f"cannot use the database {display_url(url)}: {first}",
+                      hint="check the URL, that the server is running and the credentials")
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision stamped in the database, or None for an empty database."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return "unversioned" if inspect(conn).has_table("scans") else None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _alembic_config(connection):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the migrations up to ``revision`` (the newest by default)."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), revision)
+
+
+def known_revisions() -> list[str]:
+    from alembic.script import ScriptDirectory
+
+    from alembic.config import Config
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    return [s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()]
+
+
+def ensure_schema(engine: Engine, *, create: bool = True) -> None:
+    """Make sure the database speaks the current schema.
+
+    An empty database is created at the newest revision (when ``create``); an older schema
+    is refused with the command that upgrades it; a newer one with a plain explanation.
+    """
+    url = engine.url.render_as_string(hide_password=False)
+    try:
+        current = schema_revision(engine)
+        if current == HEAD:
+            return
+        if current is None:
+            if create:
+                upgrade(engine)
+                return
+            raise StoreError(f"the database {display_url(url)} holds no vulnpipe data yet",
+                             hint="run `vulnpipe ingest SCAN...` first")
+    except StoreError:
+        raise
+    except (OperationalError, SQLAlchemyError, OSError) as exc:
+        raise connect_error(exc, url) from None
+    if current in known_revisions():
+        raise StoreError(f"the database {display_url(url)} has an older vulnpipe schema "
+                         f"(revision {current}, this version needs {HEAD})",
+                         hint="back it up, then run `vulnpipe db upgrade`")
+    raise StoreError(f"the database {display_url(url)} has schema revision {current}, which "
+                     f"this vulnpipe does not know (it needs {HEAD})",
+                     hint="it was written by a newer vulnpipe: upgrade vulnpipe")

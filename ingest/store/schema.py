@@ -1,0 +1,105 @@
+"""The history store's tables (SQLAlchemy Core), one schema for SQLite and PostgreSQL.
+
+Times are stored as naive UTC datetimes. Hosts and findings are keyed by the scan and their
+position in it (``scan_id, host_seq[, item_seq]``), so bulk paths (executemany, ``COPY``)
+need no round trip for generated keys and the same file always gives the same rows.
+
+Schema changes go through Alembic migrations in ``ingest/store/migrations``; this module
+always describes the newest revision (:data:`HEAD`).
+"""
+from __future__ import annotations
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Float, ForeignKey,
+                        ForeignKeyConstraint, Index, Integer, MetaData, String, Table, Text)
+
+#: The Alembic revision this code reads and writes.
+HEAD = "0001"
+
+metadata = MetaData()
+
+scans = Table(
+    "scans", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("file_name", String(512), nullable=False),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("size", BigInteger, nullable=False),
+    Column("report_name", Text),                     # first Report's name
+    Column("report_names", JSON, nullable=False),    # every Report's name, in file order
+    Column("policy_name", Text),
+    Column("scanner_kind", String(32)),
+    Column("profile", String(128), nullable=False),  # which findings were stored
+    Column("profile_plugins", JSON, nullable=False), # plugin IDs the profile names ([] for all)
+    Column("first_host_start", DateTime),
+    Column("last_host_start", DateTime),
+    Column("first_host_end", DateTime),
+    Column("last_host_end", DateTime),
+    Column("hosts_count", Integer, nullable=False, default=0),
+    Column("items_count", Integer, nullable=False, default=0),
+    Column("findings_count", Integer, nullable=False, default=0),
+    Column("ingested_at", DateTime, nullable=False),
+)
+
+scan_coverage = Table(
+    "scan_coverage", metadata,
+    Column("scan_id", Integer, ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True),
+    Column("has_policy", Boolean, nullable=False),
+    Column("plugin_set", JSON),                      # sorted plugin IDs, null when absent
+    Column("port_range", Text),
+    Column("targets", Text),
+    Column("families", JSON, nullable=False),        # [[family, status], ...]
+    Column("plugins", JSON, nullable=False),         # [[plugin_id, family, status], ...]
+    Column("preferences", JSON, nullable=False),     # [[name, value], ...] (ServerPreferences)
+)
+
+hosts = Table(
+    "hosts", metadata,
+    Column("scan_id", Integer, ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True),
+    Column("host_seq", Integer, primary_key=True, autoincrement=False),
+    Column("report_name", Text),
+    Column("name", Text, nullable=False),            # ReportHost@name as written
+    Column("address", Text, nullable=False),         # normalised address used across scans
+    Column("host_ip", Text),
+    Column("host_fqdn", Text),
+    Column("hostname", Text),
+    Column("netbios_name", Text),
+    Column("mac_address", Text),
+    Column("os", Text),
+    Column("credentialed", Boolean),
+    Column("host_start", DateTime),
+    Column("host_end", DateTime),
+    Index("ix_hosts_address", "address"),
+)
+
+findings = Table(
+    "findings", metadata,
+    Column("scan_id", Integer, primary_key=True, autoincrement=False),
+    Column("host_seq", Integer, primary_key=True, autoincrement=False),
+    Column("item_seq", Integer, primary_key=True, autoincrement=False),
+    Column("plugin_id", Integer),
+    Column("plugin_name", Text),
+    Column("plugin_family", Text),
+    Column("severity", Integer),
+    Column("risk_factor", Text),
+    Column("port", Integer),
+    Column("protocol", String(16)),
+    Column("svc_name", Text),
+    Column("plugin_type", Text),
+    Column("synopsis", Text),
+    Column("description", Text),
+    Column("solution", Text),
+    Column("plugin_output", Text),
+    Column("cvss3_base_score", Float),
+    Column("cvss_base_score", Float),
+    Column("cve", JSON, nullable=False),
+    Column("xref", JSON, nullable=False),
+    Column("see_also", JSON, nullable=False),
+    Column("bid", JSON, nullable=False),
+    Column("cwe", JSON, nullable=False),
+    Column("compliance", JSON),
+    Column("extra", JSON, nullable=False),
+    Column("profile_role", String(16)),
+    Column("raw_xml", Text),
+    ForeignKeyConstraint(["scan_id", "host_seq"], ["hosts.scan_id", "hosts.host_seq"],
+                         ondelete="CASCADE"),
+    Index("ix_findings_plugin", "plugin_id"),
+)

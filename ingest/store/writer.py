@@ -1,0 +1,213 @@
+"""Ingesting scan files into the store: one transaction per file, bulk writes, no duplicates."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from ..errors import VulnpipeError
+from ..nessus import NessusReader, ParseStats
+from ..profiles import Profile
+from ..records import Finding, Host
+from ..sources import Source
+from .engine import connect_error
+from .schema import findings, hosts, scan_coverage, scans
+
+BATCH_FINDINGS = 5000
+BATCH_HOSTS = 2000
+
+STORED, SKIPPED, FAILED = "stored", "skipped", "failed"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    file: str
+    status: str                    # stored | skipped | failed
+    scan_id: int | None = None
+    hosts: int = 0
+    findings: int = 0
+    detail: str = ""
+    stats: ParseStats | None = field(default=None, compare=False, repr=False)
+
+
+def _naive(dt: datetime | None) -> datetime | None:
+    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt is not None else None
+
+
+def _host_row(scan_id: int, seq: int, h: Host) -> dict:
+    return {
+        "scan_id": scan_id, "host_seq": seq, "report_name": h.report_name, "name": h.name,
+        "address": h.address, "host_ip": h.host_ip, "host_fqdn": h.host_fqdn,
+        "hostname": h.hostname, "netbios_name": h.netbios_name, "mac_address": h.mac_address,
+        "os": h.os, "credentialed": h.credentialed, "host_start": _naive(h.host_start),
+        "host_end": _naive(h.host_end),
+    }
+
+
+def _finding_row(scan_id: int, host_seq: int, item_seq: int, f: Finding) -> dict:
+    c = f.compliance
+    return {
+        "scan_id": scan_id, "host_seq": host_seq, "item_seq": item_seq,
+        "plugin_id": f.plugin_id, "plugin_name": f.plugin_name, "plugin_family": f.plugin_family,
+        "severity": f.severity, "risk_factor": f.risk_factor, "port": f.port,
+        "protocol": f.protocol, "svc_name": f.svc_name, "plugin_type": f.plugin_type,
+        "synopsis": f.synopsis, "description": f.description, "solution": f.solution,
+        "plugin_output": f.plugin_output, "cvss3_base_score": f.cvss3_base_score,
+        "cvss_base_score": f.cvss_base_score, "cve": list(f.cve), "xref": list(f.xref),
+        "see_also": list(f.see_also), "bid": list(f.bid), "cwe": list(f.cwe),
+        "compliance": ({"check_name": c.check_name, "result": c.result,
+                        "actual_value": c.actual_value, "policy_value": c.policy_value}
+                       if c else None),
+        "extra": [list(p) for p in f.extra], "profile_role": f.profile_role,
+        "raw_xml": f.raw_xml.decode("utf-8") if f.raw_xml else None,
+    }
+
+
+class _Bulk:
+    """Buffers rows and writes them in batches (COPY on PostgreSQL, executemany elsewhere)."""
+
+    JSON_COLS = {"cve", "xref", "see_also", "bid", "cwe", "compliance", "extra"}
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pg = conn.dialect.name == "postgresql"
+        self.host_rows: list[dict] = []
+        self.finding_rows: list[dict] = []
+
+    def add(self, host_row: dict, finding_rows: list[dict]) -> None:
+        self.host_rows.append(host_row)
+        self.finding_rows.extend(finding_rows)
+        if len(self.finding_rows) >= BATCH_FINDINGS or len(self.host_rows) >= BATCH_HOSTS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.host_rows:
+            self._write(hosts, self.host_rows)
+        if self.finding_rows:
+            self._write(findings, self.finding_rows)
+        self.host_rows, self.finding_rows = [], []
+
+    def _write(self, table, rows: list[dict]) -> None:
+        if not self.pg:
+            self.conn.execute(table.insert(), rows)
+            return
+        cols = [c.name for c in table.columns]
+        raw = self.conn.connection.driver_connection
+        with raw.cursor() as cur:
+            with cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([
+                        (json.dumps(row[c]) if row[c] is not None else None)
+                        if c in self.JSON_COLS else row[c]
+                        for c in cols])
+
+
+def _file_sha256(source: Source) -> str:
+    digest = hashlib.sha256()
+    with source.open() as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _already_stored(engine: Engine, source: Source) -> int | None:
+    """The scan id of an identical file already stored (checked by size, then SHA-256)."""
+    try:
+        size = source.path.stat().st_size if source.name == source.path.name else None
+    except OSError:
+        size = None
+    with engine.connect() as conn:
+        if size is not None:
+            same_size = conn.execute(select(func.count()).select_from(scans)
+                                     .where(scans.c.size == size)).scalar()
+            if not same_size:
+                return None
+        sha = _file_sha256(source)
+        return conn.execute(select(scans.c.id).where(scans.c.sha256 == sha)).scalar()
+
+
+def ingest_source(engine: Engine, source: Source, profile: Profile, *,
+                  keep_raw: bool = True, on_host: Callable[[], None] | None = None,
+                  now: datetime | None = None) -> IngestResult:
+    """Store one scan file: its scan row, coverage, every host, and the profile's findings.
+
+    One transaction: a broken file, a killed process or a lost connection leaves the store
+    as it was before this file. A file already stored (same SHA-256) is skipped.
+    """
+    url = engine.url.render_as_string(hide_password=False)
+    try:
+        existing = _already_stored(engine, source)
+    except (OperationalError, SQLAlchemyError) as exc:
+        raise connect_error(exc, url) from None
+    except OSError as exc:
+        return IngestResult(source.name, FAILED, detail=f"{source.name}: cannot read: {exc}")
+    if existing is not None:
+        return IngestResult(source.name, SKIPPED, scan_id=existing,
+                            detail=f"already ingested as scan {existing}")
+    reader = NessusReader(source, profile, keep_raw=keep_raw)
+    ingested_at = _naive(now or datetime.now(timezone.utc))
+    try:
+        with engine.begin() as conn:
+            scan_id = conn.execute(scans.insert().values(
+                file_name=source.name, sha256=f"pending:{id(reader)}:{ingested_at.timestamp()}",
+                size=0, report_names=[], profile=profile.name,
+                profile_plugins=sorted(profile.plugin_ids), hosts_count=0, items_count=0,
+                findings_count=0, ingested_at=ingested_at).returning(scans.c.id)).scalar_one()
+            bulk = _Bulk(conn)
+            n_hosts = n_findings = 0
+            starts: list[datetime] = []
+            ends: list[datetime] = []
+            for host, items in reader.hosts():
+                bulk.add(_host_row(scan_id, n_hosts, host),
+                         [_finding_row(scan_id, n_hosts, i, f) for i, f in enumerate(items)])
+                if host.host_start:
+                    starts.append(host.host_start)
+                if host.host_end:
+                    ends.append(host.host_end)
+                n_hosts += 1
+                n_findings += len(items)
+                if on_host:
+                    on_host()
+            bulk.flush()
+            policy = reader.policy
+            conn.execute(scan_coverage.insert().values(
+                scan_id=scan_id, has_policy=policy is not None,
+                plugin_set=sorted(policy.plugin_set) if policy and policy.plugin_set is not None else None,
+                port_range=policy.port_range if policy else None,
+                targets=policy.targets if policy else None,
+                families=[list(x) for x in policy.families] if policy else [],
+                plugins=[list(x) for x in policy.plugins] if policy else [],
+                preferences=[list(x) for x in policy.preferences] if policy else []))
+            conn.execute(update(scans).where(scans.c.id == scan_id).values(
+                sha256=reader.stats.sha256, size=reader.stats.size,
+                report_name=reader.reports[0].name if reader.reports else None,
+                report_names=[r.name for r in reader.reports],
+                policy_name=policy.name if policy else None,
+                scanner_kind=policy.scanner_kind if policy else None,
+                first_host_start=_naive(min(starts)) if starts else None,
+                last_host_start=_naive(max(starts)) if starts else None,
+                first_host_end=_naive(min(ends)) if ends else None,
+                last_host_end=_naive(max(ends)) if ends else None,
+                hosts_count=n_hosts, items_count=reader.stats.items,
+                findings_count=n_findings))
+    except VulnpipeError as exc:
+        return IngestResult(source.name, FAILED, detail=str(exc))
+    except IntegrityError:
+        # the same file was committed by another process while this one read it
+        with engine.connect() as conn:
+            other = conn.execute(select(scans.c.id).where(
+                scans.c.sha256 == reader.stats.sha256)).scalar()
+        if other is not None:
+            return IngestResult(source.name, SKIPPED, scan_id=other,
+                                detail=f"already ingested as scan {other}")
+        raise
+    except (OperationalError, SQLAlchemyError) as exc:
+        raise connect_error(exc, url) from None
+    return IngestResult(source.name, STORED, scan_id=scan_id, hosts=n_hosts, findings=n_findings,
+                        stats=reader.stats)

@@ -1,0 +1,187 @@
+"""The history store, on SQLite and on the real PostgreSQL: same tests, same results."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select, text
+
+from ingest import NessusReader, resolve_profile
+from ingest.sources import expand_inputs
+from ingest.store import StoreError, ingest_source, open_store
+from ingest.store.read import iter_finding_records, list_scans
+from ingest.store.schema import findings, hosts, scans
+from tests import nessus_builder as nb
+from tests.conftest import ROOT, SHARED, run_cli
+
+
+def _counts(url):
+    engine = open_store(url)
+    with engine.connect() as conn:
+        out = tuple(conn.execute(select(func.count()).select_from(t)).scalar()
+                    for t in (scans, hosts, findings))
+    engine.dispose()
+    return out
+
+
+def _parse_records(path, profile):
+    reader = NessusReader(next(expand_inputs([path])), resolve_profile(profile))
+    return [f.record() for _h, items in reader.hosts() for f in items]
+
+
+@pytest.mark.parametrize("profile", ["all", "l2tp"])
+def test_stored_findings_read_back_exactly_as_parsed(db_url, generated, profile):
+    path, truth = generated
+    engine = open_store(db_url)
+    result = ingest_source(engine, next(expand_inputs([path])), resolve_profile(profile))
+    assert result.status == "stored"
+    assert result.hosts == truth["hosts"]
+    with engine.connect() as conn:
+        stored = list(iter_finding_records(conn))
+        n_hosts = conn.execute(select(func.count()).select_from(hosts)).scalar()
+    engine.dispose()
+    assert n_hosts == truth["hosts"], "every host is stored, with or without findings"
+    assert stored == _parse_records(path, profile)
+
+
+def test_corpus_files_store_and_read_back(db_url, shared):
+    files = [shared / "corpus" / p for p in ("pytenable/example.nessus",
+                                             "defectdojo/nessus_v_unknown.xml",
+                                             "python-libnessus/nessus_report_localpci.nessus")]
+    result = run_cli("ingest", *files, "--db", db_url, "--profile", "all")
+    assert result.returncode == 0, result.stderr.decode()
+    out = run_cli("findings", "--db", db_url, "--format", "jsonl")
+    stored = [json.loads(x) for x in out.stdout.decode().splitlines()]
+    expected = [r for f in files for r in _parse_records(f, "all")]
+    assert len(stored) == len(expected) == 230 + 296 + 167
+    assert stored == json.loads(json.dumps(expected))
+
+
+def test_reingest_is_skipped_never_duplicated(db_url, generated):
+    path, _ = generated
+    first = run_cli("ingest", path, "--db", db_url)
+    assert first.returncode == 0, first.stderr.decode()
+    before = _counts(db_url)
+    again = run_cli("ingest", path, path, "--db", db_url)
+    assert again.returncode == 0
+    assert b"skipped" in again.stderr
+    assert _counts(db_url) == before
+
+
+def test_bad_file_refused_good_ones_kept(db_url, generated, tmp_path):
+    path, truth = generated
+    bad = tmp_path / "cut.nessus"
+    bad.write_bytes(path.read_bytes()[:200_000])
+    result = run_cli("ingest", bad, path, "--db", db_url)
+    err = result.stderr.decode()
+    assert result.returncode == 1
+    assert "cut.nessus" in err and "truncated" in err and "Traceback" not in err
+    n_scans, n_hosts, _ = _counts(db_url)
+    assert (n_scans, n_hosts) == (1, truth["hosts"])
+
+
+def test_scans_lists_what_is_stored(db_url, generated):
+    path, truth = generated
+    run_cli("ingest", path, "--db", db_url)
+    out = run_cli("scans", "--db", db_url, "--format", "jsonl")
+    rows = [json.loads(x) for x in out.stdout.decode().splitlines()]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["file_name"] == path.name and row["hosts_count"] == truth["hosts"]
+    assert row["items_count"] == truth["report_items"]
+    assert row["findings_count"] == len(truth["l2tp"]) + len(truth["related"])
+    assert row["policy_name"] == "Weekly external VPN exposure"
+    assert row["first_host_start"].startswith("2025-11-25T08:00")
+
+
+def test_unreachable_postgresql_is_one_clear_line():
+    result = run_cli("scans", "--db", "postgresql://postgres:secret@127.0.0.1:1/nothing")
+    err = result.stderr.decode()
+    assert result.returncode == 1
+    assert err.count("\n") == 1 and err.startswith("error: cannot use the database")
+    assert "secret" not in err and "Traceback" not in err
+
+
+def test_wrong_credentials_are_one_clear_line():
+    if not os.environ.get("VULNPIPE_TEST_PG_URL"):
+        pytest.skip("VULNPIPE_TEST_PG_URL is not set (CI sets it)")
+    result = run_cli("scans", "--db", "postgresql://no_such_role_vp@127.0.0.1:5432/test")
+    err = result.stderr.decode()
+    assert result.returncode == 1 and err.startswith("error: cannot use the database")
+    assert "no_such_role_vp" in err and "Traceback" not in err
+
+
+def test_unknown_schema_revision_is_refused_clearly(db_url):
+    engine = open_store(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    result = run_cli("scans", "--db", db_url)
+    assert result.returncode == 1
+    assert b"newer vulnpipe" in result.stderr
+
+
+def test_sigkill_during_ingest_leaves_the_store_as_before(db_url, generated, tmp_path):
+    small, _ = generated
+    assert run_cli("ingest", small, "--db", db_url).returncode == 0
+    before = _counts(db_url)
+    # feed the scan through a named pipe and stop half-way: the ingest is then certainly in
+    # the middle of its transaction (hosts and findings written, file not finished)
+    hosts = [nb.HostSpec(f"10.9.{i // 250}.{i % 250}", ip=f"10.9.{i // 250}.{i % 250}",
+                         items=[nb.l2tp(), nb.item(plugin_id=19506, output="x" * 200)])
+             for i in range(3000)]
+    data = nb.document(hosts)
+    fifo = tmp_path / "scan.nessus"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-m", "vulnpipe", "ingest", str(fifo), "--db", db_url,
+                             "--profile", "all"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(fifo, "wb") as pipe:
+        pipe.write(data[: len(data) * 3 // 4])
+        pipe.flush()
+        time.sleep(3)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    time.sleep(0.5)
+    assert _counts(db_url) == before
+    whole = tmp_path / "whole.nessus"
+    whole.write_bytes(data)
+    again = run_cli("ingest", whole, "--db", db_url, "--profile", "all")
+    assert again.returncode == 0, again.stderr.decode()
+    assert _counts(db_url) == (before[0] + 1, before[1] + 3000, before[2] + 6000)
+
+
+def test_two_concurrent_ingests_both_succeed(db_url, tmp_path, shared):
+    files = []
+    for seed in (11, 12):
+        out = tmp_path / f"c{seed}.nessus"
+        subprocess.run([sys.executable, str(shared / "bench" / "gen_nessus.py"), "--hosts", "250",
+                        "--seed", str(seed), "--out", str(out)], check=True)
+        files.append(out)
+    open_store(db_url).dispose()   # create the schema first, as a team's DBA would
+    procs = [subprocess.Popen([sys.executable, "-m", "vulnpipe", "ingest", str(f), str(files[0]),
+                               "--db", db_url, "--profile", "all"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for f in files]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1].decode() for o in outs]
+    engine = open_store(db_url)
+    with engine.connect() as conn:
+        rows = list_scans(conn)
+        n_hosts = conn.execute(select(func.count()).select_from(hosts)).scalar()
+    engine.dispose()
+    assert sorted(r["file_name"] for r in rows) == ["c11.nessus", "c12.nessus"]
+    assert n_hosts == 500
+
+
+def test_default_store_is_vulnpipe_db_in_working_directory(tmp_path, generated):
+    path, _ = generated
+    env = {k: v for k, v in os.environ.items() if k != "VULNPIPE_DB"}
+    result = subprocess.run([sys.executable, "-m", "vulnpipe", "ingest", str(path)], cwd=tmp_path,
+                            env=env, capture_output=True)
+    assert result.returncode == 0, result.stderr.decode()
+    assert (tmp_path / "vulnpipe.db").exists()
