@@ -1,0 +1,172 @@
+"""``vulnpipe.toml``: settings shared by commands, validated once.
+
+>>> cfg = load_config()                  # ./vulnpipe.toml when present, else defaults
+>>> cfg.owners.default_owner, cfg.inventory.columns, cfg.priority.rules
+
+Every key is documented, with its default, in ``docs/config.md``. Unknown sections or keys
+and values of the wrong type are errors naming the key. The loader is table-driven: a new
+section is a frozen dataclass, a ``{key: checker}`` table in :data:`SECTIONS`, and a field
+of :class:`Config`.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+from ingest.errors import VulnpipeError
+from ingest.inventory import CANONICAL_KEYS
+from ingest.priority import (DEFAULT_FALLBACK, DEFAULT_RULES, Rule, check_priority, check_sla,
+                             rules_from_config)
+
+CONFIG_NAME = "vulnpipe.toml"
+
+
+class ConfigError(VulnpipeError):
+    """A ``vulnpipe.toml`` that cannot be used."""
+
+
+@dataclass(frozen=True)
+class InventorySettings:
+    path: Path | None = None                 # relative paths are read from the config's folder
+    sheet: str | None = None
+    columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class OwnerSettings:
+    default_owner: str | None = None
+    default_owner_email: str | None = None
+
+
+@dataclass(frozen=True)
+class PrioritySettings:
+    rules: tuple[Rule, ...] = DEFAULT_RULES
+    fallback_priority: str = DEFAULT_FALLBACK[0]
+    fallback_sla_days: int = DEFAULT_FALLBACK[1]
+
+    @property
+    def fallback(self) -> tuple[str, int]:
+        return self.fallback_priority, self.fallback_sla_days
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every section, with defaults for what the file leaves out. ``path`` is the file read
+    (None when no file was used)."""
+
+    path: Path | None = None
+    inventory: InventorySettings = field(default_factory=InventorySettings)
+    owners: OwnerSettings = field(default_factory=OwnerSettings)
+    priority: PrioritySettings = field(default_factory=PrioritySettings)
+
+
+# -- value checkers: (value, key path, config folder) -> value ---------------------------
+
+Checker = Callable[[Any, str, Path], Any]
+
+
+def _text(value: Any, key: str, base: Path) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} must be text, not {_kind(value)}")
+    return value
+
+
+def _path(value: Any, key: str, base: Path) -> Path:
+    path = Path(_text(value, key, base)).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _columns(value: Any, key: str, base: Path) -> Mapping[str, str]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a table (canonical key = \"Header in the file\")")
+    for name, header in value.items():
+        if name not in CANONICAL_KEYS:
+            raise ConfigError(f"{key}.{name} is not a known column key",
+                              hint="keys: " + ", ".join(CANONICAL_KEYS))
+        _text(header, f"{key}.{name}", base)
+    return MappingProxyType(dict(value))
+
+
+def _rules(value: Any, key: str, base: Path) -> tuple[Rule, ...]:
+    return rules_from_config(value, key)
+
+
+def _priority(value: Any, key: str, base: Path) -> str:
+    return check_priority(value, key)
+
+
+def _sla(value: Any, key: str, base: Path) -> int:
+    return check_sla(value, key)
+
+
+def _kind(value: Any) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", list: "a list",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+#: section name -> (settings class, {key: checker}). Keys are the dataclass field names.
+SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
+    "inventory": (InventorySettings, {"path": _path, "sheet": _text, "columns": _columns}),
+    "owners": (OwnerSettings, {"default_owner": _text, "default_owner_email": _text}),
+    "priority": (PrioritySettings, {"rules": _rules, "fallback_priority": _priority,
+                                    "fallback_sla_days": _sla}),
+}
+
+
+def _section(name: str, table: Any, base: Path) -> Any:
+    cls, checkers = SECTIONS[name]
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] must be a table, not {_kind(table)}")
+    unknown = sorted(set(table) - set(checkers))
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} in [{name}]",
+                          hint="known keys: " + ", ".join(checkers))
+    key_path = "[[priority.rules]]" if name == "priority" else None
+    values = {}
+    for key, value in table.items():
+        label = key_path if key == "rules" and key_path else f"[{name}] {key}"
+        values[key] = checkers[key](value, label, base)
+    return cls(**values)
+
+
+def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
+    """A :class:`Config` from parsed TOML (errors name the file when ``path`` is given)."""
+    base = path.parent if path else Path.cwd()
+    unknown = sorted(set(data) - set(SECTIONS))
+    try:
+        if unknown:
+            raise ConfigError(f"unknown section [{unknown[0]}]",
+                              hint="sections: " + ", ".join(f"[{s}]" for s in SECTIONS))
+        sections = {name: _section(name, data[name], base) for name in SECTIONS if name in data}
+    except VulnpipeError as exc:
+        raise ConfigError(exc.what, path=path, hint=exc.hint) from None
+    return Config(path=path, **sections)
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Settings from ``path``; without it, ``./vulnpipe.toml`` when present, else defaults."""
+    if path is None:
+        found = Path.cwd() / CONFIG_NAME
+        if not found.is_file():
+            return Config()
+        path = found
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError("no such config file", path=path, hint="check --config") from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a config file", path=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file: {exc.strerror or exc}",
+                          path=path) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text", path=path, hint="save it as UTF-8") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=path) from None
+    return config_from_mapping(data, path=path)
