@@ -235,15 +235,15 @@ def _decode(data: bytes, name: str, notes: list[DataQualityIssue]) -> str:
 
 
 def _sniff_delimiter(text: str) -> str:
-    """The delimiter (``,``, ``;`` or tab) that splits the first lines into most columns."""
-    sample = [line for line in text.splitlines()[:_HEADER_SCAN_ROWS] if line.strip()]
-    best, best_width = ",", 0
-    for delim in (",", ";", "\t"):
-        widths = [len(r) for r in csv.reader(sample, delimiter=delim)]
-        width = max(widths, default=0)
-        if width > best_width:
-            best, best_width = delim, width
-    return best
+    """The delimiter (``,``, ``;`` or tab) that splits the header into most columns: the
+    first of the first lines that any of them splits (a title line above is skipped)."""
+    lines = [line for line in text.splitlines()[:_HEADER_SCAN_ROWS] if line.strip()]
+    for line in lines:
+        widths = {d: len(next(csv.reader([line], delimiter=d))) for d in (",", ";", "\t")}
+        best = max(widths, key=lambda d: widths[d])
+        if widths[best] > 1:
+            return best
+    return ","
 
 
 def _read_csv(path: Path, notes: list[DataQualityIssue]) -> list[list[str]]:
