@@ -1,7 +1,8 @@
 """The ``vulnpipe`` command line: a thin layer over the ``ingest`` and ``reports`` libraries.
 
 Exit codes: 0 success; 1 an input or data problem (one clear line on stderr);
-2 a usage error (unknown option, missing argument); 130 interrupted.
+2 a usage error (unknown option, missing argument); 70 an internal error (a bug);
+130 interrupted.
 """
 from __future__ import annotations
 
@@ -65,3 +66,9 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - a bug must still end in one line, not a traceback
+        if console.is_verbose():
+            raise
+        console.error(f"internal error: {type(exc).__name__}: {exc} "
+                      "(a bug in vulnpipe: run again with --verbose for the traceback and report it)")
+        sys.exit(70)

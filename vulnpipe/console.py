@@ -14,6 +14,10 @@ def configure(quiet: bool = False, verbose: bool = False) -> None:
     _state["verbose"] = verbose
 
 
+def is_verbose() -> bool:
+    return _state["verbose"]
+
+
 def is_tty() -> bool:
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 

@@ -13,7 +13,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Float, Fore
                         ForeignKeyConstraint, Index, Integer, MetaData, String, Table, Text)
 
 #: The Alembic revision this code reads and writes.
-HEAD = "0001"
+HEAD = "0002"
 
 metadata = MetaData()
 
@@ -102,4 +102,92 @@ findings = Table(
     ForeignKeyConstraint(["scan_id", "host_seq"], ["hosts.scan_id", "hosts.host_seq"],
                          ondelete="CASCADE"),
     Index("ix_findings_plugin", "plugin_id"),
+)
+
+
+# -- 0002: tickets ---------------------------------------------------------------------------
+
+assets = Table(
+    "assets", metadata,            # the inventory snapshot tickets were last built with
+    Column("asset_id", String(256), primary_key=True),
+    Column("name", Text), Column("fqdn", Text),
+    Column("ips", JSON, nullable=False), Column("macs", JSON, nullable=False),
+    Column("cidrs", JSON, nullable=False),
+    Column("owner", Text), Column("owner_email", Text), Column("team", Text),
+    Column("business_unit", Text), Column("environment", Text), Column("criticality", String(32)),
+    Column("internet_facing", Boolean), Column("os", Text), Column("location", Text),
+    Column("source", Text),
+)
+
+tickets = Table(
+    "tickets", metadata,
+    Column("key", String(32), primary_key=True),
+    Column("profile", String(128), nullable=False),
+    Column("asset_key", Text, nullable=False),
+    Column("asset_id", String(256)),
+    Column("host", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("os", Text),
+    Column("state", String(32), nullable=False),
+    Column("first_seen", DateTime, nullable=False),
+    Column("last_seen", DateTime, nullable=False),
+    Column("fixed_at", DateTime),
+    Column("fixed_scan_id", Integer),
+    Column("match_method", String(32)),
+    Column("owner", Text), Column("owner_email", Text), Column("team", Text),
+    Column("business_unit", Text), Column("environment", Text), Column("criticality", String(32)),
+    Column("internet_facing", Boolean),
+    Column("priority", String(8)), Column("sla_days", Integer), Column("due_date", DateTime),
+    Column("acceptance", JSON), Column("false_positive", JSON),
+    Index("ix_tickets_profile", "profile"),
+)
+
+ticket_findings = Table(
+    "ticket_findings", metadata,
+    Column("ticket_key", String(32), ForeignKey("tickets.key", ondelete="CASCADE"), primary_key=True),
+    Column("plugin_id", Integer, primary_key=True, autoincrement=False),
+    Column("port", Integer, primary_key=True, autoincrement=False),
+    Column("protocol", String(16), primary_key=True),
+    Column("plugin_name", Text), Column("family", Text), Column("plugin_type", Text),
+    Column("role", String(16)), Column("severity", Integer),
+    Column("first_seen", DateTime, nullable=False), Column("last_seen", DateTime, nullable=False),
+    Column("first_scan_id", Integer, nullable=False), Column("last_scan_id", Integer, nullable=False),
+    Column("scans", JSON, nullable=False),
+    Column("plugin_output", Text),
+    Column("fixed_at", DateTime), Column("fixed_scan_id", Integer),
+)
+
+ticket_events = Table(
+    "ticket_events", metadata,
+    Column("ticket_key", String(32), ForeignKey("tickets.key", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", DateTime, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("scan_id", Integer),
+    Column("detail", JSON, nullable=False),
+)
+
+ticket_checks = Table(
+    "ticket_checks", metadata,     # what each scan holding the asset said about each finding
+    Column("ticket_key", String(32), ForeignKey("tickets.key", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", DateTime, nullable=False),
+    Column("scan_id", Integer, nullable=False),
+    Column("plugin_id", Integer, nullable=False), Column("port", Integer, nullable=False),
+    Column("protocol", String(16), nullable=False),
+    Column("result", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+decisions = Table(
+    "decisions", metadata,         # people's decisions: never rebuilt, replayed into history
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_key", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("approver", Text),
+    Column("until", DateTime),
+    Index("ix_decisions_ticket", "ticket_key"),
 )

@@ -27,3 +27,34 @@ def pick_profile(name: Optional[str], plugins: Optional[List[int]],
 DbOpt = typer.Option(None, "--db", envvar="VULNPIPE_DB",
                      help="Database: a SQLite file path (default vulnpipe.db) or a "
                           "postgresql://user@host:port/db URL.")
+
+InventoryOpt = typer.Option(None, "--inventory", "-i",
+                            help="Asset inventory (CSV or XLSX). Default: [inventory] path in "
+                                 "vulnpipe.toml, else the inventory stored by the last run.")
+SheetOpt = typer.Option(None, "--sheet", help="XLSX inventory sheet (default: the first).")
+ConfigOpt = typer.Option(None, "--config", "-c",
+                         help="Config file (default: ./vulnpipe.toml when present).")
+AsOfOpt = typer.Option(None, "--as-of", help="Judge states as of this date/time (ISO 8601, "
+                                             "UTC). Default: now.")
+
+
+def parse_when(text: str | None, *, end_of_day: bool = False, what: str = "date"):
+    """An ISO 8601 date or date-time as an aware UTC datetime (None stays None).
+
+    A bare date means the start of that day, or with ``end_of_day`` the start of the next
+    (an acceptance "until 2026-12-31" is valid through that whole day).
+    """
+    from datetime import datetime, timedelta, timezone
+
+    from ingest.errors import InputError
+
+    if text is None:
+        return None
+    try:
+        if len(text.strip()) == 10:
+            day = datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=timezone.utc)
+            return day + timedelta(days=1) if end_of_day else day
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{what} {text!r} is not a date", hint="write it as YYYY-MM-DD") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

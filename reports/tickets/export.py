@@ -1,0 +1,191 @@
+"""Ticket exports: JSONL, Markdown (one file per ticket), Jira CSV, Excel.
+
+All four render the dicts from :func:`reports.tickets.view.ticket_views`. Files are written
+atomically; rows are sorted by ticket key; nothing depends on the clock.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+from typing import Sequence
+
+from ..cells import csv_text
+from ..output import atomic_path, open_output
+from ..xlsx import Sheet, write_xlsx
+from .model import STATES
+from .view import TICKET_FIELDS, summary_rows
+
+JIRA_PRIORITY = {"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"}
+JIRA_COLUMNS = ("Summary", "Description", "Issue Type", "Priority", "Labels", "Assignee",
+                "Due Date", "External ID")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+# -- escaping ----------------------------------------------------------------------------------
+
+def md(text: object) -> str:
+    """Scanner/inventory text made inert in Markdown: HTML escaped, specials backslashed,
+    on one line."""
+    s = " ".join(str(text if text is not None else "").split())
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", s)
+
+
+def fence(text: object) -> str:
+    """A fenced code block longer than any backtick run inside ``text``."""
+    s = str(text or "")
+    longest = max((len(m) for m in re.findall(r"`+", s)), default=0)
+    bar = "`" * max(3, longest + 1)
+    return f"{bar}text\n{s}\n{bar}"
+
+
+_JIRA_SPECIAL = re.compile(r"([{}\[\]|*_+^~?!#\-])")
+
+
+def jira_text(text: object) -> str:
+    """Scanner text made inert in Jira wiki markup (macros, links, formatting escaped)."""
+    s = " ".join(str(text if text is not None else "").split())
+    return _JIRA_SPECIAL.sub(r"\\\1", s)
+
+
+def jira_block(text: object) -> str:
+    s = str(text or "").replace("{noformat}", "{ noformat }")
+    return "{noformat}\n" + s + "\n{noformat}"
+
+
+def jira_label(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text.strip()).strip("-").lower()
+
+
+# -- writers ---------------------------------------------------------------------------------
+
+def write_jsonl(views: Sequence[dict], out: str | Path) -> None:
+    with open_output(out) as fh:
+        for v in views:
+            fh.write((json.dumps({k: v[k] for k in TICKET_FIELDS}, ensure_ascii=False,
+                                 sort_keys=False) + "\n").encode("utf-8"))
+
+
+def _env():
+    from importlib import resources
+
+    import jinja2
+
+    loader = jinja2.FunctionLoader(
+        lambda name: resources.files("templates").joinpath(name).read_text("utf-8"))
+    env = jinja2.Environment(loader=loader, autoescape=False, keep_trailing_newline=True,
+                             trim_blocks=False, lstrip_blocks=False,
+                             undefined=jinja2.StrictUndefined)
+    env.filters["md"] = md
+    env.filters["fence"] = fence
+    return env
+
+
+def render_markdown(view: dict) -> str:
+    return _env().get_template("ticket.md.j2").render(t=view)
+
+
+def write_markdown(views: Sequence[dict], directory: str | Path) -> list[Path]:
+    """One ``KEY.md`` per ticket (named by ticket key, never by scanner text)."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    env = _env()
+    template = env.get_template("ticket.md.j2")
+    written = []
+    for v in views:
+        path = d / f"{v['key']}.md"
+        with atomic_path(path) as tmp:
+            tmp.write_text(template.render(t=v), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def jira_description(v: dict) -> str:
+    lines = [f"h2. {v['key']}: {jira_text(v['title'])}", "",
+             f"*Priority:* {v['priority'] or '-'} | *Due:* {v['due_date'] or '-'} | "
+             f"*State:* {v['state']}",
+             f"*Host:* {jira_text(v['host'])} ({jira_text(v['address'])}) | *OS:* {jira_text(v['os'] or 'unknown')}",
+             f"*Owner:* {jira_text(v['owner'] or 'unowned')} | *Team:* {jira_text(v['team'] or '-')} | "
+             f"*Asset:* {jira_text(v['asset_id'] or 'not in inventory')}", "", "h3. Findings"]
+    for f in v["findings"]:
+        lines.append(f"* Plugin {f['plugin_id']} {jira_text(f['plugin_name'])} on "
+                     f"{f['port']}/{f['protocol']} ({f['role'] or 'finding'}, {f['state']}), "
+                     f"first seen {f['first_seen']}, last seen {f['last_seen']}")
+        if f["plugin_output_excerpt"]:
+            lines.append(jira_block(f["plugin_output_excerpt"]))
+    if v["why"]:
+        lines += ["", "h3. Why it matters", jira_text(v["why"])]
+    for r in v["remediation"]:
+        lines += ["", f"h3. Remediation: {jira_text(r['title'])} ({jira_text(r['platform_label'])})"]
+        for part, heading in (("steps", "Fix"), ("verify_local", "Verify on the host"),
+                              ("verify_rescan", "Verify by rescan"), ("rollback", "Roll back"),
+                              ("if_needed", "If the service is needed")):
+            if r[part]:
+                lines.append(f"h4. {heading}")
+                for s in r[part]:
+                    lines.append(f"# {jira_text(s['text'])}")
+                    if s["commands"]:
+                        lines.append(jira_block("\n".join(s["commands"])))
+    return "\n".join(lines)
+
+
+def write_jira_csv(views: Sequence[dict], out: str | Path) -> None:
+    """Jira's CSV importer format; map ``External ID`` to a custom field so re-imports update."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(JIRA_COLUMNS)
+    for v in views:
+        labels = ["vulnpipe", jira_label(v["profile"]), (v["priority"] or "").lower()]
+        if v["team"]:
+            labels.append(jira_label("team-" + v["team"]))
+        w.writerow([csv_text(x) for x in (
+            f"[{v['key']}] {v['title']}", jira_description(v), "Task",
+            JIRA_PRIORITY.get(v["priority"] or "", "Medium"), " ".join(l for l in labels if l),
+            v["owner_email"] or "", v["due_date"] or "", v["key"])])
+    with open_output(out) as fh:
+        fh.write(buf.getvalue().encode("utf-8"))
+
+
+def _date(text: str | None):
+    from datetime import date, datetime
+
+    if not text:
+        return None
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+
+
+TICKET_SHEET_COLUMNS = ("Key", "Title", "Status", "Priority", "Due date", "Overdue", "Owner",
+                        "Owner email", "Team", "Business unit", "Criticality", "Internet facing",
+                        "Asset ID", "Match", "Host", "Address", "OS", "Platform", "First seen",
+                        "Last seen", "Fixed at", "Findings")
+FINDING_SHEET_COLUMNS = ("Key", "Host", "Address", "Plugin ID", "Plugin name", "Port", "Protocol",
+                         "Role", "State", "First seen", "Last seen", "Scans", "Plugin output")
+
+
+def write_xlsx_tickets(views: Sequence[dict], out: str | Path, data_quality: Sequence[tuple] = ()) -> None:
+    ticket_rows = [[v["key"], v["title"], v["state"], v["priority"], _date(v["due_date"]),
+                    "yes" if v["overdue"] else "no", v["owner"], v["owner_email"], v["team"],
+                    v["business_unit"], v["criticality"],
+                    None if v["internet_facing"] is None else ("yes" if v["internet_facing"] else "no"),
+                    v["asset_id"], v["match_method"], v["host"], v["address"], v["os"],
+                    v["platform"], _date(v["first_seen"]), _date(v["last_seen"]),
+                    _date(v["fixed_at"]), len(v["findings"])] for v in views]
+    finding_rows = [[v["key"], v["host"], v["address"], f["plugin_id"], f["plugin_name"], f["port"],
+                     f["protocol"], f["role"], f["state"], _date(f["first_seen"]),
+                     _date(f["last_seen"]), "; ".join(f["scans"]), f["plugin_output"]]
+                    for v in views for f in v["findings"]]
+    sheets = [
+        Sheet("Tickets", TICKET_SHEET_COLUMNS, ticket_rows,
+              widths={"Title": 60, "Key": 16}, wrap=frozenset({"Title"}),
+              choices={"Status": STATES}),
+        Sheet("Findings", FINDING_SHEET_COLUMNS, finding_rows, wrap=frozenset({"Plugin output"})),
+        Sheet("Summary", ("Measure", "Count"), summary_rows(views), widths={"Measure": 40}),
+        Sheet("Data quality", ("Kind", "Host or asset", "Detail"), list(data_quality),
+              widths={"Detail": 80}, wrap=frozenset({"Detail"})),
+    ]
+    write_xlsx(out, sheets)

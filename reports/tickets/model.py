@@ -1,0 +1,150 @@
+"""Ticket records: what the timeline produces and the exports read."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# ticket states
+OPEN = "open"
+FIXED = "fixed"
+RESURFACED = "resurfaced"
+RISK_ACCEPTED = "risk_accepted"
+FALSE_POSITIVE = "false_positive"
+STATES = (OPEN, RESURFACED, RISK_ACCEPTED, FALSE_POSITIVE, FIXED)
+OPEN_STATES = frozenset({OPEN, RESURFACED})
+
+# decision kinds (user input: `vulnpipe accept`, `vulnpipe false-positive`, `vulnpipe reopen`)
+ACCEPT = "risk_accepted"
+FALSE_POS = "false_positive"
+REVOKE = "revoked"
+
+# check results: what a scan that held the asset said about one finding
+PRESENT = "present"
+ABSENT_COVERED = "fixed"
+
+
+def ticket_key(profile: str, asset_key: str) -> str:
+    """``VP-`` and 10 hex digits of SHA-256 over the profile and asset identity.
+
+    Derived only from what identifies the exposure, so the same host gets the same key every
+    week, on every machine, and re-running never creates a duplicate.
+    """
+    digest = hashlib.sha256(f"vulnpipe-ticket|{profile}|{asset_key}".encode("utf-8")).hexdigest()
+    return "VP-" + digest[:10].upper()
+
+
+def asset_key_for(asset_id: str | None, address: str) -> str:
+    """The ticket's asset identity: the inventory asset when matched, else the host address."""
+    return f"asset:{asset_id}" if asset_id else f"host:{address}"
+
+
+@dataclass(frozen=True, order=True)
+class FindingKey:
+    plugin_id: int
+    port: int
+    protocol: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.plugin_id} on {self.port}/{self.protocol}"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One selected finding as one scan reported it on one asset."""
+
+    key: FindingKey
+    plugin_name: str
+    family: str | None
+    plugin_type: str | None
+    role: str | None
+    severity: int | None
+    seen_at: datetime
+    plugin_output: str | None
+    host_name: str
+    address: str
+
+
+@dataclass
+class Check:
+    """What one scan said about one finding of a ticket."""
+
+    at: datetime
+    scan_id: int
+    scan_name: str
+    key: FindingKey
+    result: str               # present | fixed | not_covered | unknown
+    reason: str = ""
+
+
+@dataclass
+class TicketFinding:
+    key: FindingKey
+    plugin_name: str
+    family: str | None
+    plugin_type: str | None
+    role: str | None
+    severity: int | None
+    first_seen: datetime
+    last_seen: datetime
+    first_scan_id: int
+    last_scan_id: int
+    scans: list[str] = field(default_factory=list)     # scan file names that reported it
+    plugin_output: str | None = None                   # from the latest report
+    fixed_at: datetime | None = None
+    fixed_scan_id: int | None = None
+    fixed_reason: str = ""
+
+    @property
+    def is_fixed(self) -> bool:
+        return self.fixed_at is not None
+
+
+@dataclass
+class Event:
+    at: datetime
+    state: str                 # the ticket's state after the event
+    kind: str                  # opened | fixed | resurfaced | risk_accepted | ... | finding_added
+    scan_id: int | None = None
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass
+class Ticket:
+    key: str
+    profile: str
+    asset_key: str
+    host_name: str             # as the latest scan named it
+    address: str
+    os: str | None
+    first_seen: datetime
+    last_seen: datetime
+    state: str = OPEN
+    findings: dict[FindingKey, TicketFinding] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    acceptance: dict | None = None          # the decision in force (reason, approver, until)
+    false_positive: dict | None = None
+
+    def state_at(self, when: datetime) -> str | None:
+        """The ticket's state at ``when`` (None before it was opened)."""
+        state = None
+        for ev in self.events:
+            if ev.at > when:
+                break
+            state = ev.state
+        return state
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A person's decision about a ticket (kept forever; the timeline replays it)."""
+
+    ticket_key: str
+    kind: str                   # risk_accepted | false_positive | revoked
+    at: datetime
+    reason: str
+    approver: str | None = None
+    until: datetime | None = None
+    id: int = 0
