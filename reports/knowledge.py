@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 
 from ingest.errors import VulnpipeError
@@ -132,8 +133,8 @@ class _Entry:
 class KnowledgeBase:
     """Remediation entries by plugin ID and by profile; build it with :func:`load_knowledge`."""
 
-    plugins: Mapping[int, _Entry] = field(default_factory=dict)
-    profiles: Mapping[str, _Entry] = field(default_factory=dict)
+    plugins: Mapping[int, _Entry] = field(default_factory=lambda: MappingProxyType({}))
+    profiles: Mapping[str, _Entry] = field(default_factory=lambda: MappingProxyType({}))
 
     def plugin_ids(self) -> tuple[int, ...]:
         """Every plugin ID with its own entry, sorted."""
@@ -202,7 +203,7 @@ def load_knowledge(extra_dirs: Sequence[Path] = ()) -> KnowledgeBase:
         for key, file_data in layer.items():
             target = plugins if isinstance(key, int) else profiles
             target[key] = _merge(target.get(key), file_data)
-    return KnowledgeBase(plugins=plugins, profiles=profiles)
+    return KnowledgeBase(plugins=MappingProxyType(plugins), profiles=MappingProxyType(profiles))
 
 
 @lru_cache(maxsize=1)
@@ -399,4 +400,4 @@ def _merge(old: _Entry | None, new: dict) -> _Entry:
     return _Entry(plugin_ids=ids, profile=new["profile"] or (old.profile if old else ""),
                   title=title, why=why, references=new["references"] or
                   (old.references if old else ()), default_rescan=default_rescan,
-                  sections=sections, source=where)
+                  sections=MappingProxyType(sections), source=where)
