@@ -7,11 +7,12 @@ access off, so an entity is never expanded and an external reference never read.
 """
 from __future__ import annotations
 
+import gc
 import io
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import BinaryIO, Iterator
+from typing import Callable, Iterator
 
 from lxml import etree
 
@@ -27,11 +28,14 @@ CM_NS = "{http://www.nessus.org/cm}"
 L2TP_PLUGIN_ID = 11387
 ELSA_68453 = 68453
 SCAN_INFO_PLUGIN = 19506
+_SCAN_INFO_ID = str(SCAN_INFO_PLUGIN)
+_SEVERITIES = frozenset({"0", "1", "2", "3", "4"})
 
 _LIST_TAGS = frozenset({"cve", "xref", "see_also", "bid", "cwe"})
 _TEXT_TAGS = frozenset({"risk_factor", "plugin_type", "synopsis", "description", "solution",
                         "plugin_output"})
 _FLOAT_TAGS = frozenset({"cvss3_base_score", "cvss_base_score"})
+_CM_LEN = len(CM_NS)
 _SNIFF_BYTES = 4096
 _PROLOG_BYTES = 1 << 16
 
@@ -106,6 +110,21 @@ def _truthy(value: str | None) -> bool | None:
         return True
     if v in ("false", "no", "0"):
         return False
+    return None
+
+
+def credentials_from_scan_info(output: str) -> bool | None:
+    """Plugin 19506's "Credentialed checks : yes|no" line, else None."""
+    for line in output.splitlines():
+        if line.strip().lower().startswith("credentialed checks"):
+            return line.split(":", 1)[-1].strip().lower().startswith("yes")
+    return None
+
+
+def _scan_info_output(items) -> str | None:
+    for item in items:
+        if item.get("pluginID") == _SCAN_INFO_ID:
+            return item.findtext("plugin_output") or ""
     return None
 
 
@@ -215,10 +234,18 @@ class NessusReader:
     caller (the CLI and the store only commit a file once it has been read to the end).
     """
 
-    def __init__(self, source: Source, profile: Profile = ALL, *, keep_raw: bool = False) -> None:
+    def __init__(self, source: Source, profile: Profile = ALL, *, keep_raw: bool = False,
+                 fast: bool | None = None) -> None:
         self.source = source
         self.profile = profile
         self.keep_raw = keep_raw
+        #: ``None`` (default): use the byte-scanning fast path (:mod:`ingest.fastpath`) when
+        #: the input allows it; ``False``: always the full streaming parser; ``True``: the
+        #: fast path whenever it applies (same as ``None``; kept for explicit tests/benchmarks).
+        self.fast = fast
+        #: Which reader produced the hosts: ``'full'``, ``'fast'``, or ``'fast+full'`` when
+        #: the fast path met something it does not handle and the full parser took over.
+        self.path_used: str | None = None
         self.reports: list[Report] = []
         self.policy: Policy | None = None
         self.stats = ParseStats()
@@ -226,6 +253,49 @@ class NessusReader:
 
     # -- public -------------------------------------------------------------------------
     def hosts(self) -> Iterator[tuple[Host, list[Finding]]]:
+        """Every ``ReportHost`` as ``(Host, [selected Finding])``, in file order.
+
+        Results are identical whichever path reads the file; ``stats`` is complete once the
+        iteration has ended.
+        """
+        gc_was_enabled = gc.isenabled()
+        gc.disable()   # records are acyclic: collections during a file only cost time
+        try:
+            if self.fast is not False and not self.keep_raw:
+                from .fastpath import open_fast
+
+                fast = open_fast(self)
+                if fast is not None:
+                    yield from self._fast_then_full(fast)
+                    return
+            self.path_used = "full"
+            yield from self._hosts_full()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _fast_then_full(self, fast) -> Iterator[tuple[Host, list[Finding]]]:
+        from .fastpath import FastPathUnsupported
+
+        self.path_used = "fast"
+        done = 0
+        try:
+            with fast:
+                for pair in fast.hosts():
+                    done += 1
+                    yield pair
+            return
+        except FastPathUnsupported:
+            pass
+        # Something the fast path does not handle (or a broken file): the full parser reads
+        # the file again from the start; hosts already handed out are identical and skipped.
+        self.path_used = "fast+full"
+        self.reports, self.policy, self.stats = [], None, ParseStats()
+        for index, pair in enumerate(self._hosts_full()):
+            if index >= done:
+                yield pair
+
+    def _hosts_full(self) -> Iterator[tuple[Host, list[Finding]]]:
         name = self.source.name
         try:
             raw = self.source.open()
@@ -268,15 +338,11 @@ class NessusReader:
                     self._check_root(root, name)
                 tag = el.tag
                 if event == "start":
-                    if tag == "Report" and el.getparent() is root:
-                        report = Report(scan_file=name, name=el.get("name"),
-                                        index=len(self.reports), policy=self.policy)
-                        self.reports.append(report)
-                        self.stats.reports += 1
+                    if tag == "Report":
+                        report = self._report_started(el, root) or report
                     continue
                 if tag == "Policy":
-                    if el.getparent() is root:
-                        self.policy = _policy(el)
+                    self._policy_ended(el, root)
                     self._release(el)
                 elif tag == "ReportHost":
                     if report is None:
@@ -288,6 +354,20 @@ class NessusReader:
                 self._check_root(context.root, name)
         except etree.XMLSyntaxError as exc:
             raise self._syntax_error(exc, stream) from None
+
+    def _report_started(self, el, root) -> Report | None:
+        """A ``Report`` start event: a new report when it is a child of the root."""
+        if el.getparent() is not root:
+            return None
+        report = Report(scan_file=self.source.name, name=el.get("name"),
+                        index=len(self.reports), policy=self.policy)
+        self.reports.append(report)
+        self.stats.reports += 1
+        return report
+
+    def _policy_ended(self, el, root) -> None:
+        if el.getparent() is root:
+            self.policy = _policy(el)
 
     @staticmethod
     def _release(el) -> None:
@@ -340,7 +420,8 @@ class NessusReader:
                             props[key] = (t.text or "").strip()
             elif tag == "ReportItem":
                 items.append(child)
-        host = self._make_host(el.get("name") or "", props, report, items)
+        host = self._make_host(el.get("name") or "", props, report,
+                               lambda: _scan_info_output(items))
         profile = self.profile
         watch_ids = (L2TP_PLUGIN_ID, ELSA_68453)
         findings: list[Finding] = []
@@ -368,18 +449,17 @@ class NessusReader:
             findings.append(finding)
         return host, findings
 
-    def _make_host(self, name: str, props: dict[str, str], report: Report, items) -> Host:
+    def _make_host(self, name: str, props: dict[str, str], report: Report,
+                   scan_info_output: Callable[[], str | None]) -> Host:
+        """The host record. ``scan_info_output()`` gives the ``plugin_output`` of the host's
+        first plugin 19506 item ('' when it has none, None without such an item); it is only
+        called when ``Credentialed_Scan`` does not say."""
         ip = normalize_ip(props.get("host-ip")) or normalize_ip(name)
         credentialed = _truthy(props.get("Credentialed_Scan"))
         if credentialed is None:
-            for item in items:
-                if item.get("pluginID") == str(SCAN_INFO_PLUGIN):
-                    out = item.findtext("plugin_output") or ""
-                    for line in out.splitlines():
-                        if line.strip().lower().startswith("credentialed checks"):
-                            credentialed = line.split(":", 1)[-1].strip().lower().startswith("yes")
-                            break
-                    break
+            out = scan_info_output()
+            if out is not None:
+                credentialed = credentials_from_scan_info(out)
         start = _epoch(props.get("HOST_START_TIMESTAMP")) or _ctime(props.get("HOST_START"))
         end = _epoch(props.get("HOST_END_TIMESTAMP")) or _ctime(props.get("HOST_END"))
         return Host(
@@ -399,62 +479,78 @@ class NessusReader:
         )
 
     def _finding(self, item, host: Host, pid: int | None, port: int | None, role: str) -> Finding:
-        a = item.attrib
-        values: dict[str, object] = {}
-        lists: dict[str, list[str]] = {}
-        cm: dict[str, str | None] = {}
-        extra: list[tuple[str, str]] = []
+        children = []
         for child in item:
             tag = child.tag
-            if not isinstance(tag, str):
-                continue
-            if tag in _TEXT_TAGS:
-                values[tag] = _text(child)
-            elif tag in _LIST_TAGS:
-                text = (_text(child) or "").strip()
-                if tag == "see_also":
-                    lists.setdefault(tag, []).extend(s.strip() for s in text.splitlines() if s.strip())
-                elif text:
-                    lists.setdefault(tag, []).append(text)
-            elif tag in _FLOAT_TAGS:
-                values[tag] = _float(child.text)
-            elif tag.startswith(CM_NS):
-                cm[tag[len(CM_NS):]] = _text(child)
-            else:
-                extra.append((tag, _text(child) or ""))
-        compliance = None
-        if cm:
-            compliance = Compliance(
-                check_name=cm.get("compliance-check-name"),
-                result=cm.get("compliance-result"),
-                actual_value=cm.get("compliance-actual-value"),
-                policy_value=cm.get("compliance-policy-value"),
-            )
-        return Finding(
-            host=host,
-            plugin_id=pid,
-            plugin_name=a.get("pluginName"),
-            plugin_family=a.get("pluginFamily"),
-            severity=_int(a.get("severity")),
-            port=port,
-            protocol=a.get("protocol"),
-            svc_name=a.get("svc_name"),
-            risk_factor=values.get("risk_factor"),  # type: ignore[arg-type]
-            plugin_type=values.get("plugin_type"),  # type: ignore[arg-type]
-            synopsis=values.get("synopsis"),  # type: ignore[arg-type]
-            description=values.get("description"),  # type: ignore[arg-type]
-            solution=values.get("solution"),  # type: ignore[arg-type]
-            plugin_output=values.get("plugin_output"),  # type: ignore[arg-type]
-            cvss3_base_score=values.get("cvss3_base_score"),  # type: ignore[arg-type]
-            cvss_base_score=values.get("cvss_base_score"),  # type: ignore[arg-type]
-            cve=tuple(lists.get("cve", ())),
-            xref=tuple(lists.get("xref", ())),
-            see_also=tuple(lists.get("see_also", ())),
-            bid=tuple(lists.get("bid", ())),
-            cwe=tuple(lists.get("cwe", ())),
-            compliance=compliance,
-            extra=tuple(extra),
-            profile_role=role or None,
-            raw_xml=etree.tostring(item, encoding="utf-8", with_tail=False) if self.keep_raw else None,
-        )
+            if tag.__class__ is str:
+                text = child.text
+                children.append((tag, "".join(child.itertext()) if len(child) else text, text))
+        raw = etree.tostring(item, encoding="utf-8", with_tail=False) if self.keep_raw else None
+        return build_finding(item.attrib, children, host, pid, port, role, raw)
 
+
+def build_finding(attrib, children, host: Host, pid: int | None, port: int | None, role: str,
+                  raw_xml: bytes | None = None) -> Finding:
+    """One finding from a ReportItem's attributes (a mapping) and its child elements as
+    ``(tag, all text, direct text)`` tuples in document order (tags in ``{uri}local`` form).
+
+    Both readers (the streaming parser and the fast path) build findings here, so they
+    cannot disagree on what a child element means.
+    """
+    values: dict[str, object] = {}
+    lists: dict[str, list[str]] = {}
+    cm: dict[str, str | None] = {}
+    extra: list[tuple[str, str]] = []
+    for tag, text, direct in children:
+        if tag in _TEXT_TAGS:
+            values[tag] = text
+        elif tag in _LIST_TAGS:
+            text = (text or "").strip()
+            if tag == "see_also":
+                lists.setdefault(tag, []).extend(s.strip() for s in text.splitlines() if s.strip())
+            elif text:
+                lists.setdefault(tag, []).append(text)
+        elif tag in _FLOAT_TAGS:
+            values[tag] = _float(direct)
+        elif tag.startswith(CM_NS):
+            cm[tag[_CM_LEN:]] = text
+        else:
+            extra.append((tag, text or ""))
+    compliance = None
+    if cm:
+        compliance = Compliance(
+            check_name=cm.get("compliance-check-name"),
+            result=cm.get("compliance-result"),
+            actual_value=cm.get("compliance-actual-value"),
+            policy_value=cm.get("compliance-policy-value"),
+        )
+    get = attrib.get
+    vget = values.get
+    lget = lists.get
+    return Finding(
+        host=host,
+        plugin_id=pid,
+        plugin_name=get("pluginName"),
+        plugin_family=get("pluginFamily"),
+        severity=_int(get("severity")),
+        port=port,
+        protocol=get("protocol"),
+        svc_name=get("svc_name"),
+        risk_factor=vget("risk_factor"),  # type: ignore[arg-type]
+        plugin_type=vget("plugin_type"),  # type: ignore[arg-type]
+        synopsis=vget("synopsis"),  # type: ignore[arg-type]
+        description=vget("description"),  # type: ignore[arg-type]
+        solution=vget("solution"),  # type: ignore[arg-type]
+        plugin_output=vget("plugin_output"),  # type: ignore[arg-type]
+        cvss3_base_score=vget("cvss3_base_score"),  # type: ignore[arg-type]
+        cvss_base_score=vget("cvss_base_score"),  # type: ignore[arg-type]
+        cve=tuple(lget("cve", ())),
+        xref=tuple(lget("xref", ())),
+        see_also=tuple(lget("see_also", ())),
+        bid=tuple(lget("bid", ())),
+        cwe=tuple(lget("cwe", ())),
+        compliance=compliance,
+        extra=tuple(extra),
+        profile_role=role or None,
+        raw_xml=raw_xml,
+    )

@@ -1,0 +1,578 @@
+"""The fast path of :class:`~ingest.nessus.NessusReader`: read a plain ``.nessus`` file by
+scanning its bytes, and build records only for what the profile selects.
+
+How it works (all of it is invisible to callers: the records are identical to the full
+streaming parser's, which tests check on every corpus, generated and random document):
+
+* The file is memory-mapped. ``ReportHost`` and ``ReportItem`` boundaries and the item
+  attributes are found with regular expressions over the raw bytes; an item's attributes
+  decide (through :meth:`Profile.role`, cached per distinct attribute text) whether it is
+  kept. Dropped items cost no Python object of their own: statistics are counted per
+  distinct attribute text.
+* Host properties and kept items are decoded from their bytes (simple elements by regex,
+  anything more involved with lxml), through the same record builders as the full parser.
+* libxml2 checks the whole file for well-formedness with the same options as the full
+  parser (no entities, no DTD, no network) and computes the SHA-256 at the same time —
+  in a second process for big files, so both cores work. A host is only handed out once
+  the check has passed the host's last byte.
+* Anything the fast path does not handle — comments, CDATA, processing instructions or a
+  DOCTYPE, encodings other than UTF-8 (or a BOM), default namespaces, unusual nesting, and
+  every kind of broken file — raises :class:`FastPathUnsupported`. The reader then lets
+  the full parser read the file from the start (skipping the hosts already handed out),
+  so results and error messages are exactly the full parser's.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import mmap
+import multiprocessing
+import re
+from collections import Counter
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from lxml import etree
+
+from .nessus import (_SEVERITIES, ELSA_68453, L2TP_PLUGIN_ID, _int, build_finding,
+                     credentials_from_scan_info)
+from .records import Finding, Host
+
+if TYPE_CHECKING:
+    from .nessus import NessusReader
+
+#: Files at least this big are checked by libxml2 in a second process while the bytes are
+#: scanned; smaller ones are checked first, in-process.
+ASYNC_CHECK_BYTES = 24 << 20
+#: Bytes libxml2 checks per step (and the granularity at which hosts are released).
+CHECK_CHUNK = 4 << 20
+#: Scanned bytes after which mapped pages are handed back to the OS (flat memory).
+_RELEASE_BYTES = 64 << 20
+
+
+class FastPathUnsupported(Exception):
+    """The fast path cannot read this file (or this part of it); use the full parser."""
+
+
+# -- byte patterns -------------------------------------------------------------------------
+_ATTRS = rb'(?:\s+[^\s=/>]+\s*=\s*(?:"[^"<]*"|\'[^\'<]*\'))*'
+_NOT_ITEM_TAG = rb'<(?!/?ReportItem[\s/>])'
+_CONTENT = rb'[^<]*(?:' + _NOT_ITEM_TAG + rb'[^<]*)*'
+# One item, for tiling a host body: (attributes, stray non-space byte).
+_RX_TILE = re.compile(rb'\s*(?:<ReportItem(' + _ATTRS + rb')\s*(?:/>|>' + _CONTENT
+                      + rb'</ReportItem\s*>)|(\S))')
+# The same with the item's inner content: (attributes, content, stray byte).
+_RX_TILE_FULL = re.compile(rb'\s*(?:<ReportItem(' + _ATTRS + rb')\s*(?:/>|>(' + _CONTENT
+                           + rb')</ReportItem\s*>)|(\S))')
+# Simple child elements (text only): (tag, attributes, text, stray byte).
+_RX_CHILD = re.compile(rb'\s*(?:<([^\s/>!?<]+)(' + _ATTRS + rb')\s*(?:/>|>([^<]*)</\1\s*>)|(\S))')
+_RX_ATTR = re.compile(rb'([^\s=]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
+_RX_HOST_START = re.compile(rb'<ReportHost(' + _ATTRS + rb')\s*(/?)>')
+_RX_HOST_END = re.compile(rb'</ReportHost\s*>')
+_RX_PROPS = re.compile(rb'\s*<HostProperties(' + _ATTRS + rb')\s*(?:/>|>(.*?)</HostProperties\s*>)',
+                       re.S)
+_RX_PROLOG = re.compile(rb'(?:<\?xml(' + _ATTRS + rb')\s*\?>)?\s*<NessusClientData_v2('
+                        + _ATTRS + rb')\s*>')
+_RX_REF = re.compile(r'&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);')
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+_HOST_TAG_FOLLOW = frozenset(b" \t\r\n/>")
+
+
+def _ref(m: re.Match) -> str:
+    ref = m.group(1)
+    if ref[0] != "#":
+        return _NAMED[ref]
+    return chr(int(ref[2:], 16) if ref[1] in "xX" else int(ref[1:]))
+
+
+def _text(raw: bytes) -> str | None:
+    """Element text as an XML parser reports it (None when empty)."""
+    if not raw:
+        return None
+    s = raw.decode("utf-8")
+    if "\r" in s:
+        s = s.replace("\r\n", "\n").replace("\r", "\n")
+    if "&" in s:
+        s = _RX_REF.sub(_ref, s)
+    return s
+
+
+def _attr_text(raw: bytes) -> str:
+    """An attribute value as an XML parser reports it (whitespace normalised, refs decoded)."""
+    s = raw.decode("utf-8")
+    if "\r" in s or "\n" in s or "\t" in s:
+        s = s.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    if "&" in s:
+        s = _RX_REF.sub(_ref, s)
+    return s
+
+
+def _attrs(raw: bytes) -> dict[str, str]:
+    """Attributes of a start tag's attribute text (namespace declarations excluded)."""
+    out: dict[str, str] = {}
+    for name, dq, sq in _RX_ATTR.findall(raw):
+        key = name.decode("utf-8")
+        if key == "xmlns" or key.startswith("xmlns:"):
+            continue
+        out[key] = _attr_text(dq or sq)
+    return out
+
+
+def _children(content: bytes, nsmap: dict[str, str]) -> list[tuple[str, str | None, str | None]] | None:
+    """An element's children as ``(tag, text, text)`` when all are simple text elements;
+    None when something needs a real XML parser (nesting, namespace declarations...)."""
+    out = []
+    for tag, attrs, text, stray in _RX_CHILD.findall(content):
+        if stray or b"xmlns" in attrs:
+            return None
+        name = tag.decode("utf-8")
+        if ":" in name:
+            prefix, local = name.split(":", 1)
+            uri = nsmap.get(prefix)
+            if uri is None:
+                return None
+            name = f"{{{uri}}}{local}"
+        value = _text(text)
+        out.append((name, value, value))
+    return out
+
+
+def _escape_attr(value: str) -> str:
+    return (value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+            .replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;"))
+
+
+# -- the well-formedness check ------------------------------------------------------------
+class _Watch:
+    """libxml2 SAX target: no callbacks for elements or text (so nothing is built), only
+    for the rare constructs the fast path does not handle."""
+
+    def __init__(self) -> None:
+        self.odd = False
+
+    def comment(self, text) -> None:
+        self.odd = True
+
+    def pi(self, target, data=None) -> None:
+        self.odd = True
+
+    def doctype(self, *args) -> None:
+        self.odd = True
+
+    def close(self) -> None:
+        return None
+
+
+def check_bytes(mm, size: int, progress: Callable[[int], None]) -> tuple[str, str | None]:
+    """Feed the whole file to libxml2 and hash it. ``progress(n)`` reports that bytes
+    ``[0, n)`` are well-formed and hold nothing unusual. Returns ``('ok', sha256)``, or
+    ``('odd', None)`` / ``('bad', None)`` when the fast path must give way."""
+    watch = _Watch()
+    parser = etree.XMLParser(target=watch, resolve_entities=False, no_network=True,
+                             load_dtd=False, huge_tree=True)
+    digest = hashlib.sha256()
+    pos = 0
+    while pos < size:
+        end = min(pos + CHECK_CHUNK, size)
+        chunk = mm[pos:end]
+        digest.update(chunk)
+        lo = max(0, pos - 8)
+        if mm.find(b"<![CDATA[", lo, end) >= 0 or mm.find(b"<!--", lo, end) >= 0:
+            return "odd", None
+        try:
+            parser.feed(chunk)
+        except etree.XMLSyntaxError:
+            return "bad", None
+        if watch.odd:
+            return "odd", None
+        progress(pos)      # libxml2 may still hold back the end of this chunk
+        pos = end
+    try:
+        parser.close()
+    except etree.XMLSyntaxError:
+        return "bad", None
+    if watch.odd:
+        return "odd", None
+    return "ok", digest.hexdigest()
+
+
+def _check_child(mm, size: int, conn) -> None:
+    try:
+        status, sha = check_bytes(mm, size, conn.send)
+        conn.send((status, sha))
+    except BaseException:          # the parent falls back to the full parser
+        conn.send(("bad", None))
+    finally:
+        conn.close()
+
+
+class _Gate:
+    """Knows how far the file has been checked; blocks until a given offset is."""
+
+    def __init__(self, mm, size: int) -> None:
+        self.size = size
+        self.checked = 0
+        self.sha256: str | None = None
+        self._proc = None
+        self._conn = None
+        if size >= ASYNC_CHECK_BYTES and "fork" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("fork")
+            parent, child = ctx.Pipe(duplex=False)
+            self._proc = ctx.Process(target=_check_child, args=(mm, size, child), daemon=True)
+            self._proc.start()
+            child.close()
+            self._conn = parent
+        else:
+            status, sha = check_bytes(mm, size, lambda n: None)
+            self._finish(status, sha)
+
+    def _finish(self, status: str, sha: str | None) -> None:
+        if status != "ok":
+            raise FastPathUnsupported(status)
+        self.checked = self.size + 1
+        self.sha256 = sha
+
+    def wait(self, offset: int) -> None:
+        while self.checked < offset:
+            try:
+                msg = self._conn.recv()
+            except (EOFError, OSError):
+                raise FastPathUnsupported("check process ended") from None
+            if isinstance(msg, int):
+                self.checked = msg
+            else:
+                self._finish(*msg)
+
+    def close(self) -> None:
+        if self._proc is not None:
+            if self._proc.is_alive():
+                self._proc.terminate()
+            self._proc.join()
+            self._conn.close()
+            self._proc = None
+
+
+# -- the skeleton: everything but the hosts, through the full parser's handlers -----------------
+class _Skeleton:
+    """Parses the bytes around the hosts (root, Policy, Report elements) with lxml and
+    hands Report starts and Policy ends to the reader's own handlers."""
+
+    def __init__(self, reader: "NessusReader") -> None:
+        self.reader = reader
+        self.parser = etree.XMLPullParser(
+            events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
+            huge_tree=True, remove_comments=True, remove_pis=True)
+        self.stack: list = []
+        self.root = None
+        self.report = None
+
+    def feed(self, data: bytes) -> None:
+        self.parser.feed(data)
+        self._events()
+
+    def close(self) -> None:
+        self.parser.close()
+        self._events()
+
+    def _events(self) -> None:
+        for event, el in self.parser.read_events():
+            if self.root is None:
+                self.root = el
+            tag = el.tag
+            if event == "start":
+                self.stack.append(el)
+                if tag == "Report":
+                    self.report = self.reader._report_started(el, self.root) or self.report
+            else:
+                self.stack.pop()
+                if tag == "Policy":
+                    self.reader._policy_ended(el, self.root)
+
+    def nsmap(self) -> dict[str, str]:
+        """Namespace prefixes in scope where the next host starts."""
+        if not self.stack:
+            raise FastPathUnsupported("host outside the root")
+        ns = self.stack[-1].nsmap
+        if None in ns:
+            raise FastPathUnsupported("default namespace")
+        return ns
+
+
+# -- the reader -----------------------------------------------------------------------------------
+def open_fast(reader: "NessusReader") -> "FastFile | None":
+    """A fast reader for ``reader.source`` when it is a plain UTF-8 file the fast path can
+    take on, else None (the full parser reads it)."""
+    try:
+        raw = reader.source.open()
+    except OSError:
+        return None
+    if not (isinstance(raw, io.BufferedReader) and isinstance(raw.raw, io.FileIO)):
+        raw.close()
+        return None
+    try:
+        size = __import__("os").fstat(raw.fileno()).st_size
+        if size == 0:
+            raise ValueError("empty")
+        mm = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        raw.close()
+        return None
+    prolog = _RX_PROLOG.match(mm, 0, min(size, 1 << 16))
+    if prolog is None or not _utf8_declaration(prolog.group(1)) or b"xmlns" in (prolog.group(2) or b""):
+        mm.close()
+        raw.close()
+        return None
+    return FastFile(reader, raw, mm, size, prolog.end())
+
+
+def _utf8_declaration(attrs: bytes | None) -> bool:
+    if not attrs:
+        return True
+    enc = _attrs(attrs).get("encoding")
+    return enc is None or enc.strip().lower() in ("utf-8", "utf8")
+
+
+class FastFile:
+    """One file opened for the fast path (a context manager; :meth:`hosts` reads it)."""
+
+    def __init__(self, reader: "NessusReader", raw, mm, size: int, body_start: int) -> None:
+        self.reader = reader
+        self.raw = raw
+        self.mm = mm
+        self.size = size
+        self.body_start = body_start
+        self.gate: _Gate | None = None
+        # per distinct ReportItem attribute text: (severity key, plugin id, port, raw plugin
+        # id, plugin name, role, attributes)
+        self._info: dict[bytes, tuple] = {}
+        self._selected: set[bytes] = set()
+        self._counts: Counter = Counter()
+        self._released = 0
+
+    def __enter__(self) -> "FastFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.gate is not None:
+            self.gate.close()
+        self.mm.close()
+        self.raw.close()
+
+    # -- reading ---------------------------------------------------------------------------
+    def hosts(self) -> Iterator[tuple[Host, list[Finding]]]:
+        try:
+            yield from self._hosts()
+        except (FastPathUnsupported, etree.XMLSyntaxError, UnicodeDecodeError, ValueError,
+                KeyError, IndexError, OverflowError) as exc:
+            raise FastPathUnsupported(str(exc)) from None
+
+    def _hosts(self) -> Iterator[tuple[Host, list[Finding]]]:
+        mm, size = self.mm, self.size
+        reader = self.reader
+        self.gate = _Gate(mm, size)
+        skeleton = _Skeleton(reader)
+        select_all = reader.profile.select_all
+        pos = 0
+        while True:
+            start = self._next_host(pos)
+            if start < 0:
+                break
+            skeleton.feed(mm[pos:start])
+            report = skeleton.report
+            if report is None:
+                raise FastPathUnsupported("host outside a report")
+            nsmap = skeleton.nsmap()
+            host, findings, pos = self._host(start, report, nsmap, select_all)
+            self.gate.wait(pos)
+            yield host, findings
+            if pos - self._released >= _RELEASE_BYTES:
+                self._release(pos)
+        skeleton.feed(mm[pos:size])
+        skeleton.close()
+        self.gate.wait(size + 1)       # the end of the check, with the file's SHA-256
+        self._finish_stats()
+
+    def _next_host(self, pos: int) -> int:
+        mm = self.mm
+        i = mm.find(b"<ReportHost", pos)
+        if i >= 0 and mm[i + 11] not in _HOST_TAG_FOLLOW:
+            raise FastPathUnsupported("element named like ReportHost")
+        return i
+
+    def _release(self, pos: int) -> None:
+        """Give mapped pages before ``pos`` back (they stay in the page cache)."""
+        upto = pos - pos % mmap.PAGESIZE
+        if upto > self._released and hasattr(self.mm, "madvise"):
+            try:
+                self.mm.madvise(mmap.MADV_DONTNEED, self._released, upto - self._released)
+            except (OSError, ValueError, AttributeError):
+                pass
+            self._released = upto
+
+    def _host(self, start: int, report, nsmap: dict[str, str], select_all: bool
+              ) -> tuple[Host, list[Finding], int]:
+        mm = self.mm
+        reader = self.reader
+        m = _RX_HOST_START.match(mm, start)
+        if m is None or b"xmlns" in m.group(1):
+            raise FastPathUnsupported("host start tag")
+        name = _attrs(m.group(1)).get("name") or ""
+        reader.stats.hosts += 1
+        if m.group(2):                                  # <ReportHost .../>
+            host = reader._make_host(name, {}, report, lambda: None)
+            return host, [], m.end()
+        end_tag = mm.find(b"</ReportHost", m.end())
+        e = _RX_HOST_END.match(mm, end_tag) if end_tag >= 0 else None
+        if e is None:
+            raise FastPathUnsupported("host not closed")
+        body = m.end()
+        props: dict[str, str] = {}
+        p = _RX_PROPS.match(mm, body, end_tag)
+        if p is not None:
+            self._props(p, props, nsmap)
+            body = p.end()
+        tile = (_RX_TILE_FULL if select_all else _RX_TILE).findall(mm, body, end_tag)
+        if not tile:
+            keys: tuple = ()
+            contents: tuple = ()
+        elif select_all:
+            keys, contents, stray = zip(*tile)
+            if any(stray):
+                raise FastPathUnsupported("unexpected markup in a host")
+        else:
+            keys, stray = zip(*tile)
+            contents = ()
+            if any(stray):
+                raise FastPathUnsupported("unexpected markup in a host")
+        info = self._info
+        if keys:
+            self._counts.update(keys)
+            new = set(keys).difference(info)
+            if new:
+                self._learn(sorted(new, key=keys.index) if len(new) > 1 else new)
+        if not select_all and (not keys or self._selected.isdisjoint(keys)):
+            wanted: list[int] = []
+        elif select_all:
+            wanted = list(range(len(keys)))
+        else:
+            selected = self._selected
+            wanted = [i for i, k in enumerate(keys) if k in selected]
+        spans: list[tuple[int, int]] | None = None
+
+        def spans_of() -> list[tuple[int, int]]:
+            nonlocal spans
+            if spans is None:
+                spans = [s.span() for s in _RX_ITEM_SPAN.finditer(mm, body, end_tag)]
+                if len(spans) != len(keys):
+                    raise FastPathUnsupported("item boundaries")
+            return spans
+
+        def item_content(i: int) -> bytes:
+            if contents:
+                return contents[i]
+            a, b = spans_of()[i]
+            return _inner(mm[a:b])
+
+        def item_children(i: int):
+            children = _children(item_content(i), nsmap)
+            if children is None:
+                return None, self._lxml_item(spans_of()[i], nsmap)
+            return children, None
+
+        def scan_info() -> str | None:
+            for i, key in enumerate(keys):
+                if info[key][3] == "19506":
+                    children, el = item_children(i)
+                    if el is not None:
+                        return el.findtext("plugin_output") or ""
+                    return next((t for tag, t, _ in children if tag == "plugin_output"), "") or ""
+            return None
+
+        host = reader._make_host(name, props, report, scan_info)
+        findings: list[Finding] = []
+        stats = reader.stats
+        for i in wanted:
+            key = keys[i]
+            sev, pid, port, pid_raw, pname, role, attrs = info[key]
+            children, el = item_children(i)
+            if el is not None:
+                finding = reader._finding(el, host, pid, port, role)
+            else:
+                finding = build_finding(attrs, children, host, pid, port, role)
+            if finding.compliance is not None:
+                stats.compliance_items += 1
+            findings.append(finding)
+        stats.selected += len(findings)
+        return host, findings, e.end()
+
+    def _lxml_item(self, span: tuple[int, int], nsmap: dict[str, str]):
+        """One item parsed by lxml (inside a wrapper that declares the prefixes in scope)."""
+        a, b = span
+        decls = "".join(f' xmlns:{k}="{_escape_attr(v)}"' for k, v in nsmap.items() if k)
+        doc = b"<w" + decls.encode("utf-8") + b">" + self.mm[a:b] + b"</w>"
+        wrapper = etree.fromstring(doc, _FRAGMENT_PARSER)
+        return wrapper[0]
+
+    def _props(self, m: re.Match, props: dict[str, str], nsmap: dict[str, str]) -> None:
+        if b"xmlns" in m.group(1):
+            raise FastPathUnsupported("namespace on HostProperties")
+        content = m.group(2) or b""
+        for tag, attrs, text, stray in _RX_CHILD.findall(content):
+            if stray or b"xmlns" in attrs:
+                raise FastPathUnsupported("host properties")
+            if tag != b"tag":
+                if b":" in tag:
+                    raise FastPathUnsupported("namespaced host property")
+                continue
+            key = _attrs(attrs).get("name")
+            if key is not None:
+                props[key] = (_text(text) or "").strip()
+
+    def _learn(self, keys) -> None:
+        """Decode the attributes of item start tags not seen before, in file order."""
+        profile = self.reader.profile
+        stats = self.reader.stats
+        for key in keys:
+            if b"xmlns" in key:
+                raise FastPathUnsupported("namespace declaration on an item")
+            a = _attrs(key)
+            sev = a.get("severity")
+            pid_raw = a.get("pluginID")
+            pid = _int(pid_raw)
+            port = _int(a.get("port"))
+            name = a.get("pluginName")
+            role = profile.role(pid, name, a.get("pluginFamily"), port, a.get("protocol"))
+            if pid == ELSA_68453 and stats.elsa_68453_name is None:
+                stats.elsa_68453_name = name
+            self._info[key] = (sev if sev in _SEVERITIES else "other", pid, port, pid_raw,
+                               name, role, a)
+            if role is not None:
+                self._selected.add(key)
+
+    def _finish_stats(self) -> None:
+        stats = self.reader.stats
+        info = self._info
+        for key, n in self._counts.items():
+            sev, pid, port = info[key][:3]
+            stats.items += n
+            stats.severity[sev] += n
+            if pid == L2TP_PLUGIN_ID or pid == ELSA_68453:
+                stats.plugin_counts[pid] += n
+            if port == 1701:
+                stats.port_1701 += n
+        stats.sha256 = self.gate.sha256
+        stats.size = self.size
+
+
+_RX_ITEM_SPAN = re.compile(rb'<ReportItem' + _ATTRS + rb'\s*(?:/>|>' + _CONTENT
+                           + rb'</ReportItem\s*>)')
+_RX_INNER = re.compile(rb'<ReportItem' + _ATTRS + rb'\s*(?:/>|>(' + _CONTENT
+                       + rb')</ReportItem\s*>)')
+_FRAGMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                                   huge_tree=True, remove_comments=True, remove_pis=True)
+
+
+def _inner(item: bytes) -> bytes:
+    m = _RX_INNER.fullmatch(item)
+    if m is None:
+        raise FastPathUnsupported("item")
+    return m.group(1) or b""

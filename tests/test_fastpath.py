@@ -1,0 +1,221 @@
+"""The fast path reads exactly what the full streaming parser reads: same hosts, findings,
+reports, policy and statistics, and the same one-line errors for broken files."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ingest import NessusReader, ParseError, resolve_profile
+from ingest import fastpath
+from ingest.sources import expand_inputs
+from tests import nessus_builder as nb
+from tests.conftest import SHARED, run_cli
+
+ENTRIES = json.loads((SHARED / "corpus" / "INDEX.json").read_text()) if SHARED else []
+
+
+def read_both(path, profile="all"):
+    """``(full, fast)`` outcomes: each ``(reader, hosts, findings)`` or the ParseError text."""
+    out = []
+    for fast in (False, None):
+        source = next(expand_inputs([path]))
+        reader = NessusReader(source, resolve_profile(profile), fast=fast)
+        try:
+            hosts, findings = reader.read_all()
+        except ParseError as exc:
+            out.append(("error", str(exc), exc.line))
+        else:
+            out.append((reader, hosts, findings))
+    return out
+
+
+def assert_same(path, profile="all"):
+    full, fast = read_both(path, profile)
+    if full[0] == "error":
+        assert fast == full
+        return None
+    assert fast[0] != "error", fast
+    rf, rq = full[0], fast[0]
+    assert rq.stats == rf.stats
+    assert rq.policy == rf.policy
+    assert rq.reports == rf.reports
+    assert fast[1] == full[1]
+    assert fast[2] == full[2]
+    return rq
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e["path"] for e in ENTRIES])
+@pytest.mark.parametrize("profile", ["all", "l2tp"])
+def test_fast_path_matches_full_parser_on_corpus_file(entry, profile):
+    reader = assert_same(SHARED / "corpus" / entry["path"], profile)
+    if reader is not None and entry["size_bytes"] > 10_000:
+        # real exports are plain UTF-8 Nessus files: the fast path must really read them
+        assert reader.path_used == "fast"
+
+
+@pytest.mark.parametrize("profile", ["all", "l2tp"])
+def test_fast_path_matches_full_parser_on_generated_export(generated, profile):
+    path, truth = generated
+    reader = assert_same(path, profile)
+    assert reader.path_used == "fast"
+    assert reader.stats.items == truth["report_items"]
+
+
+def test_fast_path_with_check_in_a_second_process_matches(generated, monkeypatch):
+    path, truth = generated
+    monkeypatch.setattr(fastpath, "ASYNC_CHECK_BYTES", 0)
+    monkeypatch.setattr(fastpath, "CHECK_CHUNK", 64 << 10)
+    reader = assert_same(path, "l2tp")
+    assert reader.path_used == "fast"
+    assert reader.stats.sha256 and reader.stats.hosts == truth["hosts"]
+
+
+def _hosts(n=30, **kw):
+    return [nb.HostSpec(f"10.0.0.{i}", ip=f"10.0.0.{i}",
+                        items=[nb.l2tp(), nb.item(plugin_id=19506, name="Nessus Scan Information",
+                                                  output="Credentialed checks : yes\n"),
+                               nb.item(**nb.ELSA), nb.item(**nb.PPTP, output="pptp & <more>")],
+                        **kw) for i in range(1, n)]
+
+
+GOOD = nb.document(_hosts())
+ODD = {
+    "comment": GOOD.replace(b"<HostProperties>", b"<!-- </ReportHost> --><HostProperties>", 3),
+    "cdata": GOOD.replace(b"pptp &amp; &lt;more&gt;", b"<![CDATA[pptp & <more>]]>"),
+    "pi": GOOD.replace(b"</ReportHost>", b"<?skip me?></ReportHost>", 2),
+    "doctype": GOOD.replace(b"<NessusClientData_v2>",
+                            b"<!DOCTYPE NessusClientData_v2><NessusClientData_v2>", 1),
+    "utf8 bom": b"\xef\xbb\xbf" + GOOD,
+    "crlf": GOOD.replace(b"\n", b"\r\n"),
+    "latin-1": GOOD.replace(b"encoding='UTF-8'", b"encoding='ISO-8859-1'")
+                   .replace(b"pptp &amp;", "pptp \u00e9 &amp;".encode("latin-1")),
+    "entity in attributes": GOOD.replace(b'pluginName="PPTP Detection"',
+                                         b'pluginName="PPTP &amp; &#x4C;2TP &lt;x&gt;"'),
+    "char refs in port": GOOD.replace(b'port="1723"', b'port="&#49;701"'),
+    "single quotes": GOOD.replace(b'pluginID="11387"', b"pluginID='11387'"),
+    "spaces around =": GOOD.replace(b'pluginID="10622"', b'pluginID =\n "10622"'),
+    "tab in name": GOOD.replace(b'pluginName="L2TP', b'pluginName="\tL2TP'),
+    "item in unknown wrapper": GOOD.replace(b"<ReportItem port=\"1723\"",
+                                            b"<Wrap/><ReportItem port=\"1723\"", 1),
+    "item nested in item": GOOD.replace(b"<plugin_output>pptp",
+                                        b"<ReportItem pluginID='11387'/><plugin_output>pptp", 1),
+    "default namespace": GOOD.replace(b"<Report name=", b"<Report xmlns='urn:x' name=", 1),
+    "self-closing host": GOOD.replace(b"</Report>", b"<ReportHost name='10.9.9.9'/></Report>"),
+    "several reports": GOOD.replace(b"</Report>", b"</Report><Report name='second'>"
+                                    + GOOD.split(b"<Report ", 1)[1].split(b">", 1)[1]
+                                    .rsplit(b"</NessusClientData_v2>", 1)[0], 1),
+    "compliance": GOOD.replace(b"<solution>n/a</solution>",
+                               b"<solution>n/a</solution><cm:compliance-result>FAILED"
+                               b"</cm:compliance-result><cm:compliance-check-name>x &lt; y"
+                               b"</cm:compliance-check-name>"),
+    "nested child text": GOOD.replace(b"<plugin_output>pptp",
+                                      b"<plugin_output><b>bold</b> tail pptp", 1),
+    "no host properties": GOOD.replace(b"<HostProperties>", b"<HostProperties/><Gone>", 1)
+                              .replace(b"</HostProperties>", b"</Gone>", 1),
+    "ipv6 host": GOOD.replace(b'name="10.0.0.1"', b'name="2001:DB8:0:0::1"', 1),
+    "report without name": GOOD.replace(b'<Report name="Test scan"', b"<Report", 1),
+}
+
+
+@pytest.mark.parametrize("name", ODD)
+@pytest.mark.parametrize("profile", ["all", "l2tp"])
+def test_unusual_markup_reads_the_same_on_both_paths(tmp_path, name, profile):
+    path = tmp_path / "scan.nessus"
+    path.write_bytes(ODD[name])
+    assert_same(path, profile)
+
+
+@pytest.mark.parametrize("name", ["comment", "cdata", "pi", "doctype", "utf8 bom", "latin-1"])
+def test_fast_path_gives_way_on_constructs_it_does_not_handle(tmp_path, name):
+    path = tmp_path / "scan.nessus"
+    path.write_bytes(ODD[name])
+    reader = NessusReader(next(expand_inputs([path])), resolve_profile("l2tp"))
+    reader.read_all()
+    assert reader.path_used in ("full", "fast+full")
+
+
+BROKEN = {
+    "empty": b"",
+    "html": b"<!DOCTYPE html><html><body>login</body></html>",
+    "v1": b"<?xml version='1.0'?><NessusClientData><Report/></NessusClientData>",
+    "truncated": GOOD[: len(GOOD) * 2 // 3],
+    "truncated in a tag": GOOD[: GOOD.index(b"<ReportItem", len(GOOD) // 2) + 20],
+    "mismatched in a dropped item": GOOD.replace(b"</solution>", b"</solutio>", 5),
+    "undeclared entity in a dropped item": GOOD.replace(b"Synopsis of PPTP", b"&bad; PPTP", 1),
+    "invalid utf-8 in a dropped item": GOOD.replace(b"Synopsis of Oracle", b"\xff\xfe Oracle", 1),
+    "trailing garbage": GOOD + b"<extra/>",
+    "duplicate attribute": GOOD.replace(b'protocol="tcp"', b'protocol="tcp" protocol="udp"', 1),
+    "host outside report": GOOD.replace(b"<Report name=\"Test scan\"", b"<Other", 1)
+                               .replace(b"</Report>", b"</Other>", 1),
+}
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_broken_file_gives_the_same_error_on_both_paths(tmp_path, name):
+    path = tmp_path / "scan.nessus"
+    path.write_bytes(BROKEN[name])
+    full, fast = read_both(path, "l2tp")
+    assert full[0] == "error"
+    assert fast == full
+
+
+def test_broken_big_file_checked_in_a_second_process_gives_the_same_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(fastpath, "ASYNC_CHECK_BYTES", 0)
+    monkeypatch.setattr(fastpath, "CHECK_CHUNK", 4096)
+    data = nb.document(_hosts(200))
+    path = tmp_path / "scan.nessus"
+    at = data.index(b"</solution>", len(data) * 4 // 5)
+    path.write_bytes(data[:at] + b"</solutio>" + data[at + len(b"</solution>"):])
+    full, fast = read_both(path, "l2tp")
+    assert full[0] == "error" and fast == full
+
+
+def test_comment_late_in_a_big_file_switches_to_the_full_parser_mid_way(tmp_path, monkeypatch):
+    monkeypatch.setattr(fastpath, "ASYNC_CHECK_BYTES", 0)
+    monkeypatch.setattr(fastpath, "CHECK_CHUNK", 4096)
+    data = nb.document(_hosts(200))
+    cut = data.index(b"<ReportHost", len(data) * 3 // 4)
+    path = tmp_path / "scan.nessus"
+    path.write_bytes(data[:cut] + b"<!-- </ReportHost><ReportHost name='x'> -->" + data[cut:])
+    reader = assert_same(path, "l2tp")
+    assert reader.path_used == "fast+full"
+
+
+def test_cli_emits_nothing_from_a_file_broken_in_a_dropped_item(tmp_path):
+    path = tmp_path / "scan.nessus"
+    path.write_bytes(BROKEN["mismatched in a dropped item"])
+    out = tmp_path / "out.jsonl"
+    result = run_cli("parse", path, "--profile", "l2tp", "--out", out)
+    assert result.returncode == 1
+    assert out.read_text() == ""
+    assert result.stderr.decode().startswith("error: scan.nessus")
+
+
+def test_gzip_and_zip_inputs_use_the_full_parser(tmp_path):
+    import gzip
+
+    path = tmp_path / "scan.nessus.gz"
+    path.write_bytes(gzip.compress(GOOD))
+    reader = NessusReader(next(expand_inputs([path])), resolve_profile("l2tp"))
+    hosts, findings = reader.read_all()
+    assert reader.path_used == "full" and len(hosts) == 29 and findings
+
+
+def test_forcing_the_full_parser(tmp_path):
+    path = tmp_path / "scan.nessus"
+    path.write_bytes(GOOD)
+    reader = NessusReader(next(expand_inputs([path])), resolve_profile("l2tp"), fast=False)
+    reader.read_all()
+    assert reader.path_used == "full"
+
+
+def test_credentials_from_scan_information_plugin_on_both_paths(tmp_path):
+    path = tmp_path / "scan.nessus"
+    path.write_bytes(GOOD)
+    reader = assert_same(path, "l2tp")
+    assert reader.path_used == "fast"
+    _r, hosts, _f = read_both(path, "l2tp")[1]
+    assert all(h.credentialed is True for h in hosts)
