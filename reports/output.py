@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 import zipfile
@@ -14,6 +15,7 @@ from ingest.errors import VulnpipeError
 #: The timestamp written into every zip entry (zip's epoch): outputs do not depend on when
 #: they were made.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_CORE_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
 
 
 @contextlib.contextmanager
@@ -64,5 +66,8 @@ def normalize_zip(path: str | os.PathLike) -> None:
             fixed = zipfile.ZipInfo(info.filename, date_time=ZIP_EPOCH)
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = 0o600 << 16
-            zout.writestr(fixed, zin.read(info.filename))
+            data = zin.read(info.filename)
+            if info.filename == "docProps/core.xml":   # openpyxl stamps the save time here
+                data = _CORE_TIMES.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+            zout.writestr(fixed, data)
     os.replace(tmp, src)

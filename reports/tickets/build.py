@@ -59,6 +59,7 @@ class BuiltTickets:
     asset_info: dict[str, AssetInfo]           # asset key -> facts
     priority: dict[str, tuple[str, int, datetime | None]] = field(default_factory=dict)
     host_matches: "pd.DataFrame | None" = None  # every stored host with its match
+    inventory: "Inventory | None" = None        # the inventory used (given or stored)
 
 
 def _naive(dt: datetime | None) -> datetime | None:
@@ -259,7 +260,7 @@ def compute_tickets(conn: Connection, profile: Profile, inventory: "Inventory | 
     built = BuiltTickets(profile=profile.name,
                          tickets=build_tickets(profile.name, facts, load_decisions(conn),
                                                        as_of=as_of),
-                         asset_info=info, host_matches=matched)
+                         asset_info=info, host_matches=matched, inventory=inventory)
     _priorities(built, settings)
     return built
 

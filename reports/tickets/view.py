@@ -98,7 +98,7 @@ def ticket_views(built: BuiltTickets, kb: KnowledgeBase, *, as_of: datetime) -> 
             "why": remediation[0]["why"] if remediation else "",
             "remediation": remediation,
             "history": [{"at": _iso(e.at), "state": e.state, "event": e.kind,
-                         "scan_id": e.scan_id, "detail": e.detail} for e in t.events],
+                         "detail": e.detail} for e in t.events],
             "acceptance": t.acceptance, "false_positive": t.false_positive,
         })
     return out
@@ -120,9 +120,10 @@ def summary_rows(views: Sequence[dict]) -> list[tuple[str, int]]:
     return rows
 
 
-def data_quality_rows(built: BuiltTickets, inventory=None) -> list[tuple[str, str, str]]:
+def data_quality_rows(built: BuiltTickets) -> list[tuple[str, str, str]]:
     """Unmatched and ambiguous hosts (distinct addresses) and the inventory's own issues."""
     rows: list[tuple[str, str, str]] = []
+    inventory = built.inventory
     frame = built.host_matches
     if frame is not None and len(frame):
         bad = frame[frame["match_method"].isin(["unmatched", "ambiguous"])]

@@ -19,7 +19,7 @@ def inspect(
     """Summarise each scan: scanner, policy, hosts, findings by severity, whether the
     policy could detect L2TP (plugin 11387), and the L2TP findings found.
 
-    Example: vulnpipe inspect sample_data/week-48.nessus
+    Example: vulnpipe inspect sample_data/scans/2026-W48-weekly.nessus
     """
     from ingest.errors import VulnpipeError
     from ingest.inspect import render_text, summarize

@@ -1,0 +1,216 @@
+"""Tickets: stable keys, grouping, every state transition, exports a person opens."""
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timedelta, timezone
+
+import openpyxl
+import pytest
+
+from reports.tickets.model import ticket_key
+from tests import nessus_builder as nb
+from tests.conftest import run_cli
+
+T0 = datetime(2026, 10, 26, 8, 0, tzinfo=timezone.utc)   # Monday of 2026-W44
+COVERS = nb.policy_element(name="weekly", plugin_set=[11387, 10622, 11935, 19506])
+BLIND = nb.policy_element(name="no-l2tp", plugin_set=[19506])
+
+
+def week(n: int) -> datetime:
+    return T0 + timedelta(weeks=n)
+
+
+def scan(tmp_path, name, when, hosts, policy=COVERS):
+    specs = []
+    for i, (addr, items) in enumerate(hosts):
+        specs.append(nb.HostSpec(addr, ip=addr, os="Microsoft Windows Server 2019 Standard",
+                                 start=when + timedelta(minutes=i), end=when + timedelta(minutes=i + 5),
+                                 items=items))
+    return nb.write(tmp_path / name, specs, policy=policy, report_name=name)
+
+
+def ingest(db, *files):
+    r = run_cli("ingest", *files, "--db", db)
+    assert r.returncode == 0, r.stderr.decode()
+
+
+def tickets_jsonl(db, *extra):
+    r = run_cli("tickets", "--db", db, "--jsonl", "-", *extra)
+    assert r.returncode == 0, r.stderr.decode()
+    return {t["key"]: t for t in map(json.loads, r.stdout.decode().splitlines())}
+
+
+def test_ticket_key_is_the_same_on_every_machine():
+    # derived from the identity alone: this literal must never change
+    assert ticket_key("l2tp", "host:10.0.0.1") == "VP-196492EA6F"
+    assert ticket_key("l2tp", "host:10.0.0.1") != ticket_key("l2tp", "host:10.0.0.2")
+    assert ticket_key("l2tp", "asset:A1") != ticket_key("all", "asset:A1")
+
+
+def test_key_stable_across_weeks_and_grouping_per_host(tmp_path):
+    db = str(tmp_path / "s.db")
+    w1 = scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp(), nb.Item(**nb.PPTP)]),
+                                               ("10.0.0.2", [nb.l2tp()])])
+    w2 = scan(tmp_path, "w2.nessus", week(1), [("10.0.0.1", [nb.l2tp(), nb.Item(**nb.PPTP)]),
+                                               ("10.0.0.2", [nb.l2tp()])])
+    ingest(db, w1)
+    first = tickets_jsonl(db)
+    ingest(db, w2)
+    second = tickets_jsonl(db)
+    assert set(first) == set(second) and len(second) == 2
+    by_host = {t["address"]: t for t in second.values()}
+    assert [f["plugin_id"] for f in by_host["10.0.0.1"]["findings"]] == [11387, 10622]
+    assert by_host["10.0.0.1"]["findings"][0]["scans"] == ["w1.nessus", "w2.nessus"]
+    assert by_host["10.0.0.1"]["key"] == ticket_key("l2tp", "host:10.0.0.1")
+    # re-running never duplicates
+    assert tickets_jsonl(db) == second
+
+
+def test_fixed_only_by_a_covering_rescan_then_resurfaced(tmp_path):
+    db = str(tmp_path / "s.db")
+    files = [
+        scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp()]), ("10.0.0.9", [])]),
+        # host rescanned by a policy without 11387: absence proves nothing
+        scan(tmp_path, "w2.nessus", week(1), [("10.0.0.1", [])], policy=BLIND),
+        # host not in this scan at all: nothing proved
+        scan(tmp_path, "w3.nessus", week(2), [("10.0.0.9", [])]),
+    ]
+    ingest(db, *files)
+    t = next(iter(tickets_jsonl(db).values()))
+    assert t["state"] == "open"
+    ingest(db, scan(tmp_path, "w4.nessus", week(3), [("10.0.0.1", [])]))
+    t = next(iter(tickets_jsonl(db).values()))
+    assert t["state"] == "fixed"
+    fixed = [h for h in t["history"] if h["event"] == "fixed"][0]
+    assert fixed["detail"]["scan"] == "w4.nessus" and fixed["at"].startswith("2026-11-16")
+    ingest(db, scan(tmp_path, "w5.nessus", week(4), [("10.0.0.1", [nb.l2tp()])]))
+    t = next(iter(tickets_jsonl(db).values()))
+    assert t["state"] == "resurfaced"
+    assert [h["event"] for h in t["history"]] == ["opened", "fixed", "resurfaced"]
+
+
+def test_history_follows_scan_time_not_ingest_order(tmp_path):
+    files = [scan(tmp_path, f"w{i}.nessus", week(i), hosts) for i, hosts in enumerate([
+        [("10.0.0.1", [nb.l2tp()]), ("10.0.0.2", [nb.l2tp(), nb.Item(**nb.IKE1)])],
+        [("10.0.0.1", []), ("10.0.0.2", [nb.l2tp()])],
+        [("10.0.0.1", [nb.l2tp()]), ("10.0.0.3", [nb.l2tp()])],
+        [("10.0.0.2", []), ("10.0.0.3", [nb.l2tp()])],
+    ])]
+    a, b = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    ingest(a, *files)
+    for f in (files[3], files[1], files[2], files[0]):
+        ingest(b, f)
+    run_cli("reconcile", "--db", b)   # reconciling (twice) changes nothing either
+    ta, tb = tickets_jsonl(a), tickets_jsonl(b)
+    assert ta == tb
+    states = sorted((t["address"], t["state"]) for t in ta.values())
+    assert states == [("10.0.0.1", "resurfaced"), ("10.0.0.2", "fixed"), ("10.0.0.3", "open")]
+
+
+def test_risk_acceptance_then_expiry_reopens(tmp_path):
+    db = str(tmp_path / "s.db")
+    ingest(db, scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp()])]))
+    key = next(iter(tickets_jsonl(db)))
+    r = run_cli("accept", key, "--until", "2026-11-10", "--reason", "partner VPN until cutover",
+                "--approver", "CISO", "--db", db, "--at", "2026-10-28")
+    assert r.returncode == 0, r.stderr.decode()
+    during = tickets_jsonl(db, "--as-of", "2026-11-05")[key]
+    assert during["state"] == "risk_accepted"
+    assert during["acceptance"]["approver"] == "CISO" and during["acceptance"]["until"] == "2026-11-11"
+    after = tickets_jsonl(db, "--as-of", "2026-11-12")[key]
+    assert after["state"] == "open"
+    assert after["history"][-1]["event"] == "acceptance_expired"
+
+
+def test_false_positive_stays_closed_while_still_reported_and_can_be_reopened(tmp_path):
+    db = str(tmp_path / "s.db")
+    ingest(db, scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp()])]))
+    key = next(iter(tickets_jsonl(db)))
+    assert run_cli("false-positive", key, "--reason", "NAT-T test responder", "--db", db,
+                   "--at", "2026-10-27").returncode == 0
+    ingest(db, scan(tmp_path, "w2.nessus", week(1), [("10.0.0.1", [nb.l2tp()])]))
+    assert tickets_jsonl(db)[key]["state"] == "false_positive"
+    assert run_cli("reopen", key, "--reason", "it was real", "--db", db,
+                   "--at", "2026-11-05").returncode == 0
+    assert tickets_jsonl(db)[key]["state"] == "open"
+
+
+def test_decision_on_unknown_ticket_is_a_clear_error(tmp_path):
+    db = str(tmp_path / "s.db")
+    ingest(db, scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp()])]))
+    r = run_cli("accept", "VP-0000000000", "--until", "2026-12-01", "--reason", "x",
+                "--approver", "y", "--db", db)
+    assert r.returncode == 1 and b"no ticket VP-0000000000" in r.stderr
+
+
+HOSTILE = ["=HYPERLINK(\"http://evil.example/\",\"click\")", "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd",
+           "\tleading-tab", "-2+3", "<img src=x onerror=alert(1)>"]
+
+
+def test_exports_keep_hostile_scanner_text_as_plain_text(tmp_path):
+    out = tmp_path / "out"
+    hosts = [nb.HostSpec(name, ip=f"10.0.1.{i + 1}", fqdn=None, os=name,
+                         start=week(0), end=week(0) + timedelta(minutes=5),
+                         items=[nb.l2tp(output=name)]) for i, name in enumerate(HOSTILE)]
+    # ReportHost name is scanner text: use the hostile strings as names
+    path = nb.write(tmp_path / "hostile.nessus", hosts, policy=COVERS)
+    r = run_cli("tickets", "--scan", path, "--xlsx", out / "t.xlsx", "--jira-csv", out / "j.csv",
+                "--jsonl", out / "t.jsonl", "--markdown", out / "md")
+    assert r.returncode == 0, r.stderr.decode()
+    wb = openpyxl.load_workbook(out / "t.xlsx")
+    ws = wb["Tickets"]
+    header = [c.value for c in ws[1]]
+    hosts_in_sheet = {ws.cell(row=i, column=header.index("Host") + 1).value
+                      for i in range(2, ws.max_row + 1)}
+    assert hosts_in_sheet == set(HOSTILE)
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            assert cell.data_type != "f", f"formula written in {cell.coordinate}: {cell.value!r}"
+    findings = wb["Findings"]
+    outputs = {c.value for c in findings["M"][1:]}
+    assert outputs == set(HOSTILE)
+    with open(out / "j.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+    assert any(r["Summary"].startswith("[VP-") for r in rows)
+    names = sorted(p.name for p in (out / "md").iterdir())
+    assert all(n.startswith("VP-") and n.endswith(".md") for n in names) and len(names) == len(HOSTILE)
+    md = "".join((out / "md" / n).read_text() for n in names)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in md          # shown, inert
+    outside_fences = "".join(part for i, part in enumerate(md.split("```")) if i % 2 == 0)
+    assert "<img" not in outside_fences                        # never live HTML in Markdown
+
+
+def test_every_export_is_byte_identical_on_rerun(tmp_path):
+    db = str(tmp_path / "s.db")
+    ingest(db, scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp()]),
+                                                     ("10.0.0.2", [nb.Item(**nb.PPTP)])]))
+    outs = []
+    for run in ("a", "b"):
+        d = tmp_path / run
+        r = run_cli("tickets", "--db", db, "--as-of", "2026-11-27", "--xlsx", d / "t.xlsx",
+                    "--jira-csv", d / "j.csv", "--jsonl", d / "t.jsonl", "--markdown", d / "md")
+        assert r.returncode == 0, r.stderr.decode()
+        outs.append({p.relative_to(d): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()})
+    assert outs[0] == outs[1] and len(outs[0]) == 5
+
+
+def test_windows_ticket_has_rras_remediation_expecting_stopped_and_disabled(tmp_path):
+    db = str(tmp_path / "s.db")
+    ingest(db, scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp()])]))
+    t = next(iter(tickets_jsonl(db).values()))
+    assert t["platform"].startswith("windows")
+    text = json.dumps(t["remediation"])
+    assert "RemoteAccess" in text and "STOPPED" in text and "DISABLED" in text
+    assert "L2TP Network Server\\\"" not in text
+
+
+def test_stateless_tickets_need_no_database(tmp_path):
+    path = scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp()])])
+    r = run_cli("tickets", "--scan", path, "--jsonl", "-", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    assert len(r.stdout.decode().splitlines()) == 1
+    assert not (tmp_path / "vulnpipe.db").exists()
