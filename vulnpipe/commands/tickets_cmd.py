@@ -35,7 +35,7 @@ def build_and_export(engine, prof, *, inventory, settings, as_of, xlsx, jira_csv
         write_jira_csv(views, jira_csv)
         written.append(str(jira_csv))
     if xlsx:
-        write_xlsx_tickets(views, xlsx, data_quality_rows(built, inventory))
+        write_xlsx_tickets(views, xlsx, data_quality_rows(built))
         written.append(str(xlsx))
     if markdown:
         write_markdown(views, markdown)
