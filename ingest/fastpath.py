@@ -117,23 +117,43 @@ def _attrs(raw: bytes) -> dict[str, str]:
     return out
 
 
-def _children(content: bytes, nsmap: dict[str, str]) -> list[tuple[str, str | None, str | None]] | None:
-    """An element's children as ``(tag, text, text)`` when all are simple text elements;
-    None when something needs a real XML parser (nesting, namespace declarations...)."""
-    out = []
-    for tag, attrs, text, stray in _RX_CHILD.findall(content):
-        if stray or b"xmlns" in attrs:
-            return None
-        name = tag.decode("utf-8")
-        if ":" in name:
-            prefix, local = name.split(":", 1)
-            uri = nsmap.get(prefix)
-            if uri is None:
-                return None
-            name = f"{{{uri}}}{local}"
-        value = _text(text)
-        out.append((name, value, value))
-    return out
+_NAMES: dict[bytes, str] = {}
+
+
+def _children(content: bytes, nsmap: dict[str, str]) -> tuple[list[str], list] | None:
+    """An element's children as ``(tags, texts)`` when all are simple text elements; None
+    when something needs a real XML parser (nesting, namespace declarations...)."""
+    if b"xmlns" in content:
+        return None
+    found = _RX_CHILD.findall(content)
+    if not found:
+        return [], []
+    tags, _attrs_, raw_texts, strays = zip(*found)
+    if any(strays):
+        return None
+    names = list(map(_NAMES.get, tags))
+    if None in names:
+        for index, tag in enumerate(tags):
+            if names[index] is None:
+                name = tag.decode("utf-8")
+                if ":" in name:
+                    prefix, local = name.split(":", 1)
+                    uri = nsmap.get(prefix)
+                    if uri is None:
+                        return None
+                    name = f"{{{uri}}}{local}"
+                else:
+                    _NAMES[tag] = name
+                names[index] = name
+    text = b"\x00".join(raw_texts).decode("utf-8")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "&" in text:
+        text = _RX_REF.sub(_ref, text)
+    texts = text.split("\x00")
+    if len(texts) != len(names):
+        return None
+    return names, [t or None for t in texts]
 
 
 def _escape_attr(value: str) -> str:
@@ -484,7 +504,8 @@ class FastFile:
                     children, el = item_children(i)
                     if el is not None:
                         return el.findtext("plugin_output") or ""
-                    return next((t for tag, t, _ in children if tag == "plugin_output"), "") or ""
+                    tags, texts = children
+                    return texts[tags.index("plugin_output")] or "" if "plugin_output" in tags else ""
             return None
 
         host = reader._make_host(name, props, report, scan_info)
@@ -497,7 +518,8 @@ class FastFile:
             if el is not None:
                 finding = reader._finding(el, host, pid, port, role)
             else:
-                finding = build_finding(attrs, children, host, pid, port, role)
+                finding = build_finding(attrs, children[0], children[1], None, host, pid, port,
+                                        role)
             if finding.compliance is not None:
                 stats.compliance_items += 1
             findings.append(finding)

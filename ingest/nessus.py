@@ -36,6 +36,9 @@ _TEXT_TAGS = frozenset({"risk_factor", "plugin_type", "synopsis", "description",
                         "plugin_output"})
 _FLOAT_TAGS = frozenset({"cvss3_base_score", "cvss_base_score"})
 _CM_LEN = len(CM_NS)
+# child element -> 0 text, 1 list, 2 see_also (one entry per line), 3 float; others: 4
+_KINDS = {**{t: 0 for t in _TEXT_TAGS}, **{t: 1 for t in _LIST_TAGS if t != "see_also"},
+          "see_also": 2, **{t: 3 for t in _FLOAT_TAGS}}
 _SNIFF_BYTES = 4096
 _PROLOG_BYTES = 1 << 16
 
@@ -479,20 +482,24 @@ class NessusReader:
         )
 
     def _finding(self, item, host: Host, pid: int | None, port: int | None, role: str) -> Finding:
-        children = []
+        tags, texts, directs = [], [], []
         for child in item:
             tag = child.tag
             if tag.__class__ is str:
                 text = child.text
-                children.append((tag, "".join(child.itertext()) if len(child) else text, text))
+                tags.append(tag)
+                texts.append("".join(child.itertext()) if len(child) else text)
+                directs.append(text)
         raw = etree.tostring(item, encoding="utf-8", with_tail=False) if self.keep_raw else None
-        return build_finding(item.attrib, children, host, pid, port, role, raw)
+        return build_finding(item.attrib, tags, texts, directs, host, pid, port, role, raw)
 
 
-def build_finding(attrib, children, host: Host, pid: int | None, port: int | None, role: str,
-                  raw_xml: bytes | None = None) -> Finding:
-    """One finding from a ReportItem's attributes (a mapping) and its child elements as
-    ``(tag, all text, direct text)`` tuples in document order (tags in ``{uri}local`` form).
+def build_finding(attrib, tags, texts, directs, host: Host, pid: int | None, port: int | None,
+                  role: str, raw_xml: bytes | None = None) -> Finding:
+    """One finding from a ReportItem's attributes (a mapping) and its child elements, given
+    as parallel sequences in document order: ``tags`` (``{uri}local`` for namespaced ones),
+    ``texts`` (all text inside each child, None when empty) and ``directs`` (each child's
+    own text before any sub-element; ``None`` means "same as ``texts``").
 
     Both readers (the streaming parser and the fast path) build findings here, so they
     cannot disagree on what a child element means.
@@ -501,21 +508,26 @@ def build_finding(attrib, children, host: Host, pid: int | None, port: int | Non
     lists: dict[str, list[str]] = {}
     cm: dict[str, str | None] = {}
     extra: list[tuple[str, str]] = []
-    for tag, text, direct in children:
-        if tag in _TEXT_TAGS:
+    kinds = _KINDS
+    for index, tag in enumerate(tags):
+        kind = kinds.get(tag, 4)
+        text = texts[index]
+        if kind == 0:
             values[tag] = text
-        elif tag in _LIST_TAGS:
+        elif kind == 4:
+            if tag.startswith(CM_NS):
+                cm[tag[_CM_LEN:]] = text
+            else:
+                extra.append((tag, text or ""))
+        elif kind == 1:
             text = (text or "").strip()
-            if tag == "see_also":
-                lists.setdefault(tag, []).extend(s.strip() for s in text.splitlines() if s.strip())
-            elif text:
+            if text:
                 lists.setdefault(tag, []).append(text)
-        elif tag in _FLOAT_TAGS:
-            values[tag] = _float(direct)
-        elif tag.startswith(CM_NS):
-            cm[tag[_CM_LEN:]] = text
+        elif kind == 2:
+            text = (text or "").strip()
+            lists.setdefault(tag, []).extend(s.strip() for s in text.splitlines() if s.strip())
         else:
-            extra.append((tag, text or ""))
+            values[tag] = _float(text if directs is None else directs[index])
     compliance = None
     if cm:
         compliance = Compliance(
