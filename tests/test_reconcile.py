@@ -1,0 +1,154 @@
+"""Reconcile: a fix counts only when a rescan could have seen the finding."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import openpyxl
+import pytest
+
+from reports.reconcile import by_address, load_scans, reconcile
+from tests import nessus_builder as nb
+from tests.conftest import ROOT, run_cli
+
+SAMPLE = ROOT / "sample_data"
+EXPECTED = json.loads((SAMPLE / "expected.json").read_text())
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)
+FULL = dict(plugin_set=[11387, 10622, 11935, 68453, 19506])
+
+
+def write(tmp_path, name, hosts, day=0, **policy):
+    specs = [nb.HostSpec(h.get("name", h["ip"]), ip=h["ip"], fqdn=h.get("fqdn"),
+                         mac=h.get("mac"), credentialed=h.get("cred"),
+                         start=T0 + timedelta(days=day, minutes=i),
+                         end=T0 + timedelta(days=day, minutes=i + 3), items=h.get("items", []))
+             for i, h in enumerate(hosts)]
+    kw = {}
+    if policy.get("no_policy"):
+        kw["no_policy"] = True
+    else:
+        kw["policy"] = nb.policy_element(**{**FULL, **policy})
+    return nb.write(tmp_path / name, specs, **kw)
+
+
+def statuses(result):
+    return {(r.host_ip or r.host, r.plugin_id, r.port, r.protocol): (r.status, r.reason, r.rescan_scan)
+            for r in result.rows}
+
+
+def test_sample_rescans_give_every_expected_status():
+    scans = SAMPLE / "scans"
+    result = reconcile(load_scans([scans / EXPECTED["reconcile"]["baseline"]], "l2tp"),
+                       load_scans([scans / n for n in EXPECTED["reconcile"]["rescans"]], "l2tp"))
+    got = statuses(result)
+    want = {(e["address"], e["plugin_id"], e["port"], e["protocol"]): e for e in EXPECTED["reconcile"]["l2tp"]}
+    assert set(got) == set(want)
+    for key, e in want.items():
+        status, reason, rescan = got[key]
+        assert status == e["status"], key
+        if e["status"] == "not_covered":
+            assert e["reason"] in reason
+    assert {s for s, _r, _x in got.values()} == {"still_open", "fixed", "not_rescanned", "not_covered", "new"}
+
+
+def test_sample_68453_under_profile_all_and_local_check_without_credentials():
+    scans = SAMPLE / "scans"
+    result = reconcile(load_scans([scans / EXPECTED["reconcile"]["baseline"]], "all"),
+                       load_scans([scans / n for n in EXPECTED["reconcile"]["rescans"]], "all"))
+    got = statuses(result)
+    for e in EXPECTED["reconcile"]["all_68453"]:
+        status, reason, _ = got[(e["address"], 68453, 0, "tcp")]
+        assert status == e["status"]
+        if status == "not_covered":
+            assert "local check without credentials" in reason
+
+
+def test_l2tp_profile_never_lets_an_oracle_linux_68453_finding_in(tmp_path):
+    elsa = nb.Item(**nb.ELSA)
+    base = write(tmp_path, "b.nessus", [{"ip": "10.0.0.5", "items": [elsa, nb.l2tp()]}])
+    again = write(tmp_path, "r.nessus", [{"ip": "10.0.0.5", "items": [elsa]}], day=2)
+    result = reconcile(load_scans([base]), load_scans([again]))
+    assert [(r.plugin_id, r.status) for r in result.rows] == [(11387, "fixed")]
+
+
+def test_every_not_covered_reason(tmp_path):
+    hosts = [{"ip": f"10.0.0.{i}", "items": [nb.l2tp()]} for i in (1, 2, 3)]
+    base = write(tmp_path, "b.nessus", hosts + [{"ip": "10.0.0.4", "items": [nb.Item(**nb.ELSA)]}])
+    plugin_off = write(tmp_path, "r1.nessus", [{"ip": "10.0.0.1"}], day=1, plugin_set=[19506])
+    port_out = write(tmp_path, "r2.nessus", [{"ip": "10.0.0.2"}], day=1, port_range="1-1024")
+    no_policy = write(tmp_path, "r3.nessus", [{"ip": "10.0.0.3"}], day=1, no_policy=True)
+    no_creds = write(tmp_path, "r4.nessus", [{"ip": "10.0.0.4", "cred": False}], day=1)
+    result = reconcile(load_scans([base], "all"),
+                       load_scans([plugin_off, port_out, no_policy, no_creds], "all"))
+    got = statuses(result)
+    assert got[("10.0.0.1", 11387, 1701, "udp")][:2] == ("not_covered", "plugin not enabled (r1.nessus)")
+    assert got[("10.0.0.2", 11387, 1701, "udp")][:2] == ("not_covered", "port outside the scan's port range (r2.nessus)")
+    assert got[("10.0.0.3", 11387, 1701, "udp")][:2] == ("not_covered", "no policy information (r3.nessus)")
+    assert got[("10.0.0.4", 68453, 0, "tcp")][:2] == ("not_covered", "local check without credentials (r4.nessus)")
+
+
+def test_one_covering_rescan_among_several_is_enough(tmp_path):
+    base = write(tmp_path, "b.nessus", [{"ip": "10.0.0.1", "items": [nb.l2tp()]}])
+    blind = write(tmp_path, "r1.nessus", [{"ip": "10.0.0.1"}], day=1, plugin_set=[19506])
+    sees = write(tmp_path, "r2.nessus", [{"ip": "10.0.0.1"}], day=2)
+    got = statuses(reconcile(load_scans([base]), load_scans([blind, sees])))
+    assert got[("10.0.0.1", 11387, 1701, "udp")] == (
+        "fixed", "absent from a rescan that covered it (plugin enabled, port in range, host scanned)",
+        "r2.nessus")
+
+
+def test_ipv6_written_two_ways_and_fqdn_named_host_are_the_same_host(tmp_path):
+    base = write(tmp_path, "b.nessus", [
+        {"ip": "2001:db8:0:0::25", "name": "2001:DB8::25", "items": [nb.l2tp()]},
+        {"ip": "10.0.0.7", "name": "vpn1.corp.example", "fqdn": "vpn1.corp.example", "items": [nb.l2tp()]},
+    ])
+    again = write(tmp_path, "r.nessus", [
+        {"ip": "2001:0db8:0000:0000:0000:0000:0000:0025", "items": [nb.l2tp()]},
+        {"ip": "10.0.0.7", "name": "10.0.0.7"},
+    ], day=1)
+    got = statuses(reconcile(load_scans([base]), load_scans([again])))
+    assert got[("2001:db8::25", 11387, 1701, "udp")][0] == "still_open"
+    assert got[("10.0.0.7", 11387, 1701, "udp")][0] == "fixed"
+    assert len(got) == 2
+
+
+def test_address_change_with_and_without_inventory(tmp_path):
+    mac = "00:50:56:aa:bb:cc"
+    base = write(tmp_path, "b.nessus", [{"ip": "10.40.0.57", "name": "10.40.0.57", "mac": mac,
+                                          "fqdn": "eng-ws.corp.example", "items": [nb.l2tp()]}])
+    again = write(tmp_path, "r.nessus", [{"ip": "10.40.0.131", "name": "10.40.0.131", "mac": mac,
+                                           "fqdn": "eng-ws.corp.example"}], day=1)
+    inv = tmp_path / "inv.csv"
+    inv.write_text("Asset ID,Hostname,FQDN,IP Address,MAC Address,Owner\n"
+                   "AST-1,eng-ws,eng-ws.corp.example,10.40.0.57,00:50:56:AA:BB:CC,Eng\n")
+    without = json.loads(run_cli("reconcile", "--baseline", base, "--rescan", again).stdout)
+    assert without["summary"]["not_rescanned"] == 1 and without["summary"]["fixed"] == 0
+    with_inv = json.loads(run_cli("reconcile", "--baseline", base, "--rescan", again,
+                                  "--inventory", inv).stdout)
+    assert with_inv["summary"]["fixed"] == 1
+    assert with_inv["findings"][0]["asset_id"] == "AST-1"
+
+
+def test_cli_json_shape_xlsx_and_targets(tmp_path):
+    base = write(tmp_path, "b.nessus", [{"ip": "10.0.0.1", "items": [nb.l2tp()]},
+                                        {"ip": "10.0.0.2", "items": [nb.l2tp()]},
+                                        {"ip": "10.0.0.3", "items": [nb.l2tp(output="=HYPERLINK(\"x\")")]}])
+    again = write(tmp_path, "r.nessus", [{"ip": "10.0.0.1"}, {"ip": "10.0.0.3", "items": [nb.l2tp()]},
+                                         {"ip": "10.0.0.9", "items": [nb.l2tp()]}], day=1)
+    r = run_cli("reconcile", "--baseline", base, "--rescan", again, "--format", "json",
+                "--out", tmp_path / "r.json", "--targets-out", tmp_path / "t.txt")
+    assert r.returncode == 0, r.stderr.decode()
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["summary"] == {"still_open": 1, "fixed": 1, "not_rescanned": 1, "not_covered": 0, "new": 1}
+    assert set(data["findings"][0]) == {"host", "host_ip", "asset_id", "plugin_id", "plugin_name", "port",
+                                        "protocol", "status", "reason", "baseline_scan", "rescan_scan",
+                                        "baseline_seen", "rescan_seen"}
+    assert (tmp_path / "t.txt").read_text() == "10.0.0.2\n10.0.0.3\n"
+    r = run_cli("reconcile", "--baseline", base, "--rescan", again, "--format", "xlsx",
+                "--out", tmp_path / "r.xlsx")
+    assert r.returncode == 0
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    assert wb.sheetnames == ["Reconciliation", "Summary"]
+    ws = wb["Reconciliation"]
+    assert ws.max_row == 5 and all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+    assert isinstance(ws["K2"].value, datetime)
