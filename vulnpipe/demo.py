@@ -1,0 +1,97 @@
+"""``make demo``: the whole pipeline on ``sample_data/``, writing everything into ``out/``.
+
+Runs the real ``vulnpipe`` program step by step, as a user would, and ends with a summary of
+what was written where. Safe to run again: ``out/`` is rebuilt from scratch.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+SCANS = SAMPLE / "scans"
+OUT = ROOT / "out"
+DB = OUT / "vulnpipe.db"
+INVENTORY = SAMPLE / "inventory.csv"
+W48 = SCANS / "2026-W48-weekly.nessus"
+RESCANS = sorted(SCANS.glob("2026-W48-rescan-*.nessus"))
+AS_OF = "2026-11-27"   # the sample company's "today": Friday of 2026-W48
+
+
+def step(title: str, *args: str, stdout: Path | None = None, optional: bool = False) -> bool:
+    """Run ``vulnpipe ARGS``; print its title and output. Returns whether it succeeded."""
+    print(f"\n== {title}\n$ vulnpipe {' '.join(args)}" + (f" > {stdout.relative_to(ROOT)}" if stdout else ""),
+          flush=True)
+    result = subprocess.run([sys.executable, "-m", "vulnpipe", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE if stdout else None)
+    if stdout is not None:
+        stdout.write_bytes(result.stdout or b"")
+    if result.returncode != 0:
+        if optional:
+            print(f"(skipped: exit {result.returncode})")
+            return False
+        sys.exit(f"demo step failed: {title} (exit {result.returncode})")
+    return True
+
+
+def has_command(*words: str) -> bool:
+    result = subprocess.run([sys.executable, "-m", "vulnpipe", *words, "--help"],
+                            capture_output=True, cwd=ROOT)
+    return result.returncode == 0
+
+
+def main() -> None:
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir()
+    rel = lambda p: str(Path(p).relative_to(ROOT))  # noqa: E731
+    step("What is in this week's scan?", "inspect", rel(W48))
+    step("The L2TP findings (plugin 11387) and related VPN exposures, as JSONL and Excel",
+         "parse", rel(SCANS), "--profile", "l2tp", "--out", "out/l2tp-findings.jsonl")
+    step("", "parse", rel(W48), "--format", "xlsx", "--out", "out/l2tp-findings.xlsx")
+    step("Who owns each exposed host? (inventory join)", "join", rel(W48),
+         "--inventory", rel(INVENTORY), "--format", "xlsx", "--out", "out/joined.xlsx")
+    step("Ingest five weeks of scans, a DMZ scan and three rescans into the history database",
+         "ingest", rel(SCANS), "--db", "out/vulnpipe.db")
+    step("Stored scans", "scans", "--db", "out/vulnpipe.db")
+    step("Per-host tickets in every format", "tickets", "--db", "out/vulnpipe.db",
+         "--inventory", rel(INVENTORY), "--as-of", AS_OF,
+         "--xlsx", "out/tickets.xlsx", "--jira-csv", "out/tickets-jira.csv",
+         "--jsonl", "out/tickets.jsonl", "--markdown", "out/tickets")
+    step("Reconcile this week's scan against the three rescans", "reconcile",
+         "--baseline", rel(W48), *[a for r in RESCANS for a in ("--rescan", rel(r))],
+         "--inventory", rel(INVENTORY), "--format", "xlsx", "--out", "out/reconcile.xlsx",
+         "--targets-out", "out/rescan-targets.txt")
+    step("", "reconcile", "--baseline", rel(W48), *[a for r in RESCANS for a in ("--rescan", rel(r))],
+         "--format", "json", "--out", "out/reconcile.json")
+    step("Update ticket states from the history (verified fixes, resurfaced)", "reconcile",
+         "--db", "out/vulnpipe.db", "--as-of", AS_OF)
+    written = ["l2tp-findings.jsonl", "l2tp-findings.xlsx", "joined.xlsx", "vulnpipe.db",
+               "tickets.xlsx", "tickets-jira.csv", "tickets.jsonl", "tickets/",
+               "reconcile.xlsx", "reconcile.json", "rescan-targets.txt"]
+    if has_command("report", "weekly"):
+        step("The weekly report for 2026-W48", "report", "weekly", "--db", "out/vulnpipe.db",
+             "--week", "2026-W48", "--html", "out/weekly-2026-W48.html",
+             "--xlsx", "out/weekly-2026-W48.xlsx", "--markdown", "out/weekly-2026-W48.md",
+             "--json", "out/weekly-2026-W48.json")
+        written += ["weekly-2026-W48.html", "weekly-2026-W48.xlsx", "weekly-2026-W48.md",
+                    "weekly-2026-W48.json"]
+    if has_command("evidence", "build"):
+        step("An auditor evidence pack for 2026-Q4, then its verification", "evidence", "build",
+             "--db", "out/vulnpipe.db", "--quarter", "2026-Q4", "--out", "out/evidence-2026-Q4.zip")
+        step("", "evidence", "verify", "out/evidence-2026-Q4.zip")
+        written.append("evidence-2026-Q4.zip")
+    print("\n== Written to out/")
+    for name in written:
+        path = OUT / name
+        size = (sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir()
+                else path.stat().st_size if path.exists() else 0)
+        print(f"  out/{name:<28} {size:>10,} bytes")
+    print("\nOpen out/tickets.xlsx or out/weekly-2026-W48.html to look around.")
+
+
+if __name__ == "__main__":
+    main()
