@@ -228,13 +228,14 @@ def _check_child(mm, size: int, conn) -> None:
 class _Gate:
     """Knows how far the file has been checked; blocks until a given offset is."""
 
-    def __init__(self, mm, size: int) -> None:
+    def __init__(self, mm, size: int, in_process: bool = False) -> None:
         self.size = size
         self.checked = 0
         self.sha256: str | None = None
         self._proc = None
         self._conn = None
-        if size >= ASYNC_CHECK_BYTES and "fork" in multiprocessing.get_all_start_methods():
+        if (not in_process and size >= ASYNC_CHECK_BYTES
+                and "fork" in multiprocessing.get_all_start_methods()):
             ctx = multiprocessing.get_context("fork")
             parent, child = ctx.Pipe(duplex=False)
             self._proc = ctx.Process(target=_check_child, args=(mm, size, child), daemon=True)
@@ -354,8 +355,12 @@ def _utf8_declaration(attrs: bytes | None) -> bool:
 class FastFile:
     """One file opened for the fast path (a context manager; :meth:`hosts` reads it)."""
 
-    def __init__(self, reader: "NessusReader", raw, mm, size: int, body_start: int) -> None:
+    def __init__(self, reader: "NessusReader", raw, mm, size: int, body_start: int,
+                 in_process_check: bool = False) -> None:
+        """``mm`` is a memory map (or any bytes-like object); ``raw`` the file it maps, or
+        None. ``in_process_check`` keeps the well-formedness check in this process."""
         self.reader = reader
+        self.in_process_check = in_process_check
         self.raw = raw
         self.mm = mm
         self.size = size
@@ -374,8 +379,9 @@ class FastFile:
     def __exit__(self, *exc) -> None:
         if self.gate is not None:
             self.gate.close()
-        self.mm.close()
-        self.raw.close()
+        if self.raw is not None:
+            self.mm.close()
+            self.raw.close()
 
     # -- reading ---------------------------------------------------------------------------
     def hosts(self) -> Iterator[tuple[Host, list[Finding]]]:
@@ -388,7 +394,7 @@ class FastFile:
     def _hosts(self) -> Iterator[tuple[Host, list[Finding]]]:
         mm, size = self.mm, self.size
         reader = self.reader
-        self.gate = _Gate(mm, size)
+        self.gate = _Gate(mm, size, self.in_process_check)
         skeleton = _Skeleton(reader)
         select_all = reader.profile.select_all
         pos = 0

@@ -219,3 +219,34 @@ def test_credentials_from_scan_information_plugin_on_both_paths(tmp_path):
     assert reader.path_used == "fast"
     _r, hosts, _f = read_both(path, "l2tp")[1]
     assert all(h.credentialed is True for h in hosts)
+
+
+def test_parallel_reader_splits_one_file_and_matches_the_ordinary_reader(generated, monkeypatch):
+    from ingest import parallel
+
+    monkeypatch.setattr(parallel, "PIECE_BYTES", 256 << 10)
+    path, truth = generated
+    source = next(expand_inputs([path]))
+    reader = parallel.ParallelReader(source, resolve_profile("l2tp"), workers=2)
+    hosts, findings = reader.read_all()
+    assert reader.path_used == "parallel"
+    full = NessusReader(source, resolve_profile("l2tp"), fast=False)
+    assert (hosts, findings) == full.read_all()
+    assert reader.stats == full.stats and reader.reports == full.reports
+    assert reader.policy == full.policy
+
+
+def test_parallel_reader_gives_the_ordinary_error_for_a_broken_file(tmp_path, monkeypatch):
+    from ingest import parallel
+
+    monkeypatch.setattr(parallel, "PIECE_BYTES", 8 << 10)
+    data = nb.document(_hosts(120))
+    at = data.index(b"</solution>", len(data) // 2)
+    path = tmp_path / "scan.nessus"
+    path.write_bytes(data[:at] + b"</solutio>" + data[at + len(b"</solution>"):])
+    source = next(expand_inputs([path]))
+    with pytest.raises(ParseError) as par:
+        parallel.ParallelReader(source, resolve_profile("l2tp"), workers=2).read_all()
+    with pytest.raises(ParseError) as full:
+        NessusReader(source, resolve_profile("l2tp"), fast=False).read_all()
+    assert str(par.value) == str(full.value)

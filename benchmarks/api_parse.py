@@ -1,0 +1,26 @@
+"""The parse API alone: ``NessusReader(...).hosts()`` over one file, counting findings.
+
+    python benchmarks/api_parse.py FILE PROFILE [fast|full|parallel]
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ingest import NessusReader, resolve_profile  # noqa: E402
+from ingest.sources import expand_inputs  # noqa: E402
+
+
+def run(path: str, profile: str, mode: str) -> int:
+    prof = resolve_profile(profile)
+    if mode == "parallel":
+        from ingest.parallel import iter_hosts_parallel
+
+        return sum(len(f) for _h, f in iter_hosts_parallel([path], prof))
+    source = next(expand_inputs([path]))
+    reader = NessusReader(source, prof, fast=None if mode == "fast" else False)
+    return sum(len(f) for _h, f in reader.hosts())
+
+
+if __name__ == "__main__":
+    print(run(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "fast"))
