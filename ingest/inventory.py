@@ -163,7 +163,8 @@ def inventory_from_frame(frame: pd.DataFrame, *, columns: Mapping[str, str] | No
                          source: str = "inventory") -> Inventory:
     """An :class:`Inventory` from a DataFrame whose column names are the headers."""
     headers = [str(c) for c in frame.columns]
-    body = frame.astype(object).where(frame.notna(), None).values.tolist()
+    body = [[_cell_text(v) for v in row]
+            for row in frame.astype(object).where(frame.notna(), None).values.tolist()]
     return inventory_from_rows([headers, *body], source=source, columns=columns)
 
 
@@ -182,6 +183,60 @@ def inventory_from_rows(rows: Sequence[Sequence[Any]], *, source: str = "invento
     header_at, mapping, headers = _find_header(rows, columns or {}, source, list(merges))
     table = _column_texts(rows, header_at, mapping, headers)
     return _build(table, header_at, mapping, headers, source, list(notes))
+
+
+# -- normalising whole columns -----------------------------------------------------------
+# Same results as the one-value functions of ingest.addresses (a property test checks it),
+# but text already in canonical form takes a vectorised path: no Python call per value.
+
+_V4_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = rf"{_V4_OCTET}(?:\.{_V4_OCTET}){{3}}"
+_MAYBE_IP = r"(?s)[\s\[]*[0-9.]+[\]\s]*|.*[:%].*"
+_CANONICAL_MAC = r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}"
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    obj = values.astype(object)
+    return obj.where(obj.notna(), "").astype(str).astype(object)
+
+
+def _apply(values: pd.Series, fast: str, maybe: str | None, scalar) -> pd.Series:
+    text = _as_text(values)
+    raw = text.to_numpy(dtype=object)
+    out = np.full(len(raw), None, dtype=object)
+    is_fast = text.str.fullmatch(fast).fillna(False).to_numpy(dtype=bool)
+    out[is_fast] = raw[is_fast]
+    slow = ~is_fast & (text != "").to_numpy(dtype=bool)
+    if maybe is not None:
+        slow = slow & text.str.fullmatch(maybe).fillna(False).to_numpy(dtype=bool)
+    if slow.any():
+        out[slow] = np.array([scalar(v) for v in raw[slow]] + [None], dtype=object)[:-1]
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def normalize_ips(values: pd.Series) -> pd.Series:
+    """:func:`~ingest.addresses.normalize_ip` of every value (None where not an IP)."""
+    return _apply(values, _CANONICAL_V4, _MAYBE_IP, normalize_ip)
+
+
+def normalize_macs_column(values: pd.Series) -> pd.Series:
+    """:func:`~ingest.addresses.normalize_mac` of every value (None where not one MAC)."""
+    return _apply(values, _CANONICAL_MAC, None, normalize_mac)
+
+
+def normalize_hostnames(values: pd.Series) -> pd.Series:
+    """:func:`~ingest.addresses.normalize_hostname` of every value (None when empty)."""
+    text = _as_text(values)
+    norm = text.str.strip().str.rstrip(".").str.lower()
+    return norm.where(norm != "", None).astype(object)
+
+
+def short_names(values: pd.Series) -> pd.Series:
+    """:func:`~ingest.addresses.short_name` of every value (None for IPs and empty names)."""
+    norm = normalize_hostnames(values)
+    is_ip = normalize_ips(norm).notna().to_numpy(dtype=bool)
+    first = norm.str.split(".", n=1).str[0].astype(object)
+    return first.where(norm.notna().to_numpy(dtype=bool) & ~is_ip, None).astype(object)
 
 
 # -- reading files ------------------------------------------------------------------------
@@ -428,31 +483,40 @@ def _listing(cells: Sequence[str]) -> str:
 
 def _column_texts(rows, header_at: int, mapping: dict[str, list[int]], headers: list[str]
                   ) -> pd.DataFrame:
+    """One text column per canonical key (several source columns: multi-valued keys are
+    joined with ``;``, others take the first non-empty); blank rows are dropped."""
     body = rows[header_at + 1:]
-    width = len(headers)
-    frame = pd.DataFrame([list(r[:width]) + [""] * (width - len(r)) for r in body],
-                         columns=range(width), dtype=object)
-    frame = frame.map(_cell_text) if len(frame) else frame
-    out = pd.DataFrame(index=frame.index)
-    out["source_row"] = np.arange(header_at + 2, header_at + 2 + len(frame), dtype="int64")
+    used = sorted({c for cols in mapping.values() for c in cols})
+
+    def column(c: int) -> pd.Series:
+        values = [r[c] if c < len(r) else "" for r in body]
+        if not all(type(v) is str for v in values):
+            values = [_cell_text(v) for v in values]
+        return pd.Series(values, dtype=object).str.strip()
+
+    source = {c: column(c) for c in used}
+    out = pd.DataFrame(index=pd.RangeIndex(len(body)))
+    out["source_row"] = np.arange(header_at + 2, header_at + 2 + len(body), dtype="int64")
     for key in CANONICAL_KEYS:
         cols = mapping.get(key, [])
         if not cols:
-            out[key] = ""
-            continue
-        if key in MULTI_VALUED:
-            joined = frame[cols[0]].astype(str)
+            out[key] = pd.Series("", index=out.index, dtype=object)
+        elif key in MULTI_VALUED:
+            joined = source[cols[0]]
             for c in cols[1:]:
-                joined = joined.str.cat(frame[c].astype(str), sep=";")
-            out[key] = joined
+                joined = joined.str.cat(source[c], sep=";")
+            out[key] = joined.str.strip(";")
         else:
-            value = frame[cols[0]].astype(str)
+            value = source[cols[0]]
             for c in cols[1:]:
-                value = value.where(value != "", frame[c].astype(str))
+                value = value.where(value != "", source[c])
             out[key] = value
-    blank = (frame.astype(str).apply(lambda s: s.str.strip()) == "").all(axis=1) \
-        if len(frame) else pd.Series([], dtype=bool)
-    return out[~blank.values].reset_index(drop=True)
+    if not len(body):
+        return out
+    filled = np.zeros(len(body), dtype=bool)
+    for series in source.values():
+        filled |= (series != "").to_numpy(dtype=bool)
+    return out[filled].reset_index(drop=True)
 
 
 def _tokens(series: pd.Series, pattern: str) -> pd.DataFrame:
@@ -541,28 +605,30 @@ def _build(table: pd.DataFrame, header_at: int, mapping: dict[str, list[int]],
     mac_tokens = _tokens(table["mac"], _SPLIT_ADDRESSES)
 
     # host names that are really addresses count as IPs
-    hostish = pd.concat([name_tokens.assign(src="name"), fqdn_tokens.assign(src="fqdn")],
-                        ignore_index=True)
-    uniq_names = pd.unique(hostish["token"]) if len(hostish) else []
-    name_ip = {t: normalize_ip(t) for t in uniq_names}
-    hostish["ip"] = hostish["token"].map(name_ip)
+    hostish = pd.concat([name_tokens, fqdn_tokens], ignore_index=True)
+    hostish["ip"] = normalize_ips(hostish["token"]).to_numpy()
     as_ip = hostish[hostish["ip"].notna()]
     hostish = hostish[hostish["ip"].isna()].copy()
-    hostish["key"] = hostish["token"].map(normalize_hostname)
+    hostish["key"] = normalize_hostnames(hostish["token"]).to_numpy()
     hostish = hostish[hostish["key"].notna()]
-    dotted = hostish["key"].str.contains(".", regex=False)
-    fqdn_pairs = pd.DataFrame({"pos": hostish.loc[dotted, "pos"],
-                               "value": hostish.loc[dotted, "key"]})
-    short_pairs = pd.DataFrame({"pos": hostish["pos"],
-                                "value": hostish["key"].map(short_name)}).dropna()
+    dotted = hostish["key"].str.contains(".", regex=False).to_numpy(dtype=bool)
+    fqdn_pairs = pd.DataFrame({"pos": hostish["pos"].to_numpy()[dotted],
+                               "value": hostish["key"].to_numpy()[dotted]})
+    short_pairs = pd.DataFrame({"pos": hostish["pos"].to_numpy(),
+                                "value": short_names(hostish["key"]).to_numpy()})
+    short_pairs = short_pairs[short_pairs["value"].notna() & (short_pairs["value"] != "")]
 
-    classified = {t: _classify_address(t) for t in pd.unique(ip_tokens["token"])} \
-        if len(ip_tokens) else {}
-    kinds = ip_tokens["token"].map(lambda t: classified[t][0])
+    ip_norm = normalize_ips(ip_tokens["token"])
+    other = ip_tokens[ip_norm.isna().to_numpy()]
+    classified = {t: _classify_address(t) for t in pd.unique(other["token"])}
+    kinds = pd.Series("ip", index=ip_tokens.index, dtype=object)
+    kinds[other.index] = [classified[t][0] for t in other["token"]]
+    values = ip_norm.copy()
+    values[other.index] = [classified[t][1] if classified[t][0] == "ip" else None
+                           for t in other["token"]]
     ip_pairs = pd.concat([
         pd.DataFrame({"pos": ip_tokens.loc[kinds == "ip", "pos"],
-                      "value": ip_tokens.loc[kinds == "ip", "token"].map(
-                          lambda t: classified[t][1])}),
+                      "value": values[kinds == "ip"]}),
         pd.DataFrame({"pos": as_ip["pos"], "value": as_ip["ip"]}),
     ], ignore_index=True)
     cidr_src = ip_tokens[kinds == "cidr"]
@@ -571,9 +637,7 @@ def _build(table: pd.DataFrame, header_at: int, mapping: dict[str, list[int]],
                                        f"{token!r} is neither an IP address nor a CIDR range; "
                                        "ignored"))
 
-    mac_norm = {t: normalize_mac(t) for t in pd.unique(mac_tokens["token"])} \
-        if len(mac_tokens) else {}
-    mac_values = mac_tokens["token"].map(mac_norm)
+    mac_values = normalize_macs_column(mac_tokens["token"])
     for pos, token in mac_tokens[mac_values.isna()][["pos", "token"]].itertuples(index=False):
         issues.append(DataQualityIssue("bad_mac", int(rows.iloc[pos]), ids.iloc[pos],
                                        f"{token!r} is not a MAC address; ignored"))

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
-from .addresses import normalize_hostname, normalize_ip, normalize_mac, short_name
-from .inventory import Inventory
+from .inventory import (Inventory, normalize_hostnames, normalize_ips, normalize_macs_column,
+                        short_names)
 
 if TYPE_CHECKING:
     from .priority import Rule
@@ -65,31 +65,25 @@ def _raw(series: pd.Series, split: str | None = None) -> pd.DataFrame:
 
 
 def _keys(frames: Sequence[pd.DataFrame], normalise) -> pd.DataFrame:
-    """(pos, key) pairs: raw values normalised once per distinct value, empty keys dropped."""
+    """(pos, key) pairs: raw values normalised (a column function, run once per distinct
+    value), empty keys dropped."""
     frame = pd.concat(frames, ignore_index=True)
     if frame.empty:
         return pd.DataFrame({"pos": pd.Series([], dtype="int64"),
                              "key": pd.Series([], dtype="string")})
-    uniq = pd.unique(frame["raw"])
-    table = dict(zip(uniq, map(normalise, uniq)))
+    uniq = pd.Series(pd.unique(frame["raw"]), dtype=object)
+    table = pd.Series(normalise(uniq).to_numpy(), index=uniq.to_numpy())
     frame["key"] = frame["raw"].map(table)
-    frame = frame.dropna(subset=["key"])
+    frame = frame[frame["key"].notna() & (frame["key"] != "")]
     return frame[["pos", "key"]].astype({"pos": "int64", "key": "string"}).drop_duplicates()
 
 
-def _dotted_name(text) -> str | None:
-    name = normalize_hostname(text) if isinstance(text, str) else None
-    if not name or "." not in name or normalize_ip(name):
-        return None
-    return name
-
-
-def _ip_key(text) -> str | None:
-    return normalize_ip(text) if isinstance(text, str) else None
-
-
-def _short_key(text) -> str | None:
-    return short_name(text) if isinstance(text, str) else None
+def _dotted_names(values: pd.Series) -> pd.Series:
+    """Normalised host names that hold a dot and are not IP addresses (else None)."""
+    names = normalize_hostnames(values)
+    keep = names.str.contains(".", regex=False).fillna(False).to_numpy(dtype=bool)
+    keep = keep & normalize_ips(names).isna().to_numpy(dtype=bool)
+    return names.where(keep, None)
 
 
 def _host_keys(hosts: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -99,14 +93,10 @@ def _host_keys(hosts: pd.DataFrame) -> dict[str, pd.DataFrame]:
     hostname = _raw(_column(hosts, "hostname"))
     netbios = _raw(_column(hosts, "netbios_name"))
     macs = _raw(_column(hosts, "mac_address"), split=r"[;,\s]+")
-    return {"ip": _keys([ip, host], _ip_key),
-            "fqdn": _keys([fqdn, hostname, host], _dotted_name),
-            "hostname": _keys([netbios, hostname, fqdn, host], _short_key),
-            "mac": _keys([macs], _mac_key)}
-
-
-def _mac_key(text) -> str | None:
-    return normalize_mac(text) if isinstance(text, str) else None
+    return {"ip": _keys([ip, host], normalize_ips),
+            "fqdn": _keys([fqdn, hostname, host], _dotted_names),
+            "hostname": _keys([netbios, hostname, fqdn, host], short_names),
+            "mac": _keys([macs], normalize_macs_column)}
 
 
 def _ip_halves(keys: pd.Series) -> pd.DataFrame:

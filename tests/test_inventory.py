@@ -268,3 +268,40 @@ def test_xlsx_formula_gives_its_cached_value_when_excel_saved_one(tmp_path):
                     b"<c r=\"C2\">", b'<c r="C2" t="str">')
             zout.writestr(info, data)
     assert _asset(load_inventory(path), "C-1")["owner"] == "Ada"
+
+
+# -- column normalisers agree with the one-value functions --------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ingest.addresses import normalize_hostname, normalize_ip, normalize_mac, short_name  # noqa: E402
+from ingest.inventory import (normalize_hostnames, normalize_ips,  # noqa: E402
+                              normalize_macs_column, short_names)
+
+_address_text = st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=6).map(lambda a: a.exploded.upper()),
+    st.ip_addresses(v=4).map(lambda a: f" [{a}] "),
+    st.ip_addresses(v=4).map(lambda a: f"{a}%eth0"),
+    st.lists(st.integers(0, 999), min_size=4, max_size=4).map(lambda p: ".".join(map(str, p))),
+    st.text(alphabet="0123456789.:abcdefABCDEF%[] ", max_size=20),
+    st.text(max_size=12),
+    st.from_regex(r"[A-Za-z0-9-]{1,8}(\.[A-Za-z0-9-]{1,8}){0,3}\.? ?", fullmatch=True),
+    st.binary(min_size=6, max_size=6).map(lambda b: ":".join(f"{x:02x}" for x in b)),
+    st.binary(min_size=6, max_size=6).map(lambda b: "-".join(f"{x:02X}" for x in b)),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.none() | _address_text, max_size=40))
+def test_property_column_normalisers_equal_the_one_value_functions(values):
+    import pandas as pd
+
+    series = pd.Series(values, dtype=object)
+    pairs = [(normalize_ips, normalize_ip), (normalize_hostnames, normalize_hostname),
+             (short_names, short_name), (normalize_macs_column, normalize_mac)]
+    for column_fn, scalar in pairs:
+        expected = [scalar(v) if v is not None else None for v in values]
+        got = [None if v is None or v is pd.NA else v for v in column_fn(series).tolist()]
+        assert got == expected, column_fn.__name__
