@@ -185,3 +185,27 @@ def test_default_store_is_vulnpipe_db_in_working_directory(tmp_path, generated):
                             env=env, capture_output=True)
     assert result.returncode == 0, result.stderr.decode()
     assert (tmp_path / "vulnpipe.db").exists()
+
+
+def test_database_from_the_first_schema_is_refused_then_upgraded(db_url, generated):
+    from ingest.store import make_engine, upgrade
+
+    path, truth = generated
+    engine = make_engine(db_url)
+    upgrade(engine, "0001")                      # a database made by the first release
+    result = ingest_source(engine, next(expand_inputs([path])), resolve_profile("l2tp"))
+    assert result.status == "stored"
+    engine.dispose()
+    old = run_cli("tickets", "--db", db_url, "--jsonl", "-")
+    assert old.returncode == 1
+    assert b"older vulnpipe schema" in old.stderr and b"vulnpipe db upgrade" in old.stderr
+    up = run_cli("db", "upgrade", "--db", db_url)
+    assert up.returncode == 0, up.stderr.decode()
+    assert b"0001 -> 0002" in up.stderr
+    scans_out = run_cli("scans", "--db", db_url, "--format", "jsonl")
+    assert json.loads(scans_out.stdout)["hosts_count"] == truth["hosts"]
+    tickets = run_cli("tickets", "--db", db_url, "--jsonl", "-")
+    assert tickets.returncode == 0, tickets.stderr.decode()
+    assert len(tickets.stdout.splitlines()) == len({t["host_ip"] for t in truth["l2tp"] + truth["related"]})
+    status = run_cli("db", "status", "--db", db_url)
+    assert b"(current)" in status.stdout
