@@ -1,0 +1,215 @@
+"""Building an evidence pack: collect, render, hash, sign, zip (atomically).
+
+    from reports.evidence import PackOptions, build_pack
+    with engine.connect() as conn:
+        summary = build_pack(conn, "evidence.zip", PackOptions(profile=resolve_profile("l2tp")))
+"""
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Connection
+
+from ingest.errors import InputError
+from ingest.profiles import Profile
+from ingest.records import iso
+from reports.output import atomic_path
+from reports.tickets.build import TicketSettings
+
+from . import names
+from .collect import Evidence, collect
+from .manifest import FileEntry, manifest_bytes
+from .packzip import Content, stream_sha256, write_zip
+from .period import Period
+from .render import json_bytes, render_index, render_readme, render_ticket_md
+
+if TYPE_CHECKING:
+    from ingest.inventory import Inventory
+
+
+@dataclass(frozen=True)
+class PackOptions:
+    """What to put in a pack. ``raw_dir`` set means: include the original scan files found
+    there (matched by SHA-256). ``database`` is recorded as given: pass it without password."""
+
+    profile: Profile
+    period: Period = Period()
+    tickets: tuple[str, ...] = ()
+    generated_at: datetime | None = None
+    raw_dir: Path | None = None
+    sign_key: Path | None = None
+    inventory: "Inventory | None" = None
+    settings: TicketSettings = TicketSettings()
+    knowledge_dirs: tuple[Path, ...] = ()
+    database: str = ""
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class PackSummary:
+    """What was written."""
+
+    path: Path
+    files: int
+    size: int
+    tickets: int
+    scans: int
+    originals: int
+    signed: bool
+    states: dict[str, int]
+
+
+def find_originals(raw_dir: Path, wanted: dict[int, tuple[str, int, str]]) -> dict[int, Content]:
+    """The original file of each wanted scan (id -> (sha256, size, file name)) found under
+    ``raw_dir`` (``.nessus``, ``.nessus.gz``, ``.zip`` members), matched by SHA-256 of the
+    document. Refuses, naming every scan, when one is missing."""
+    from ingest.sources import expand_inputs
+
+    by_sha = {sha: sid for sid, (sha, _size, _name) in wanted.items()}
+    sizes = {size for _sha, size, _name in wanted.values()}
+    found: dict[int, Content] = {}
+    for source in expand_inputs([raw_dir]):
+        plain = source.name == source.path.name and not source.path.name.lower().endswith(".gz")
+        if plain and source.path.stat().st_size not in sizes:
+            continue
+        sha, _size = stream_sha256(source)
+        sid = by_sha.get(sha)
+        if sid is not None and sid not in found:
+            found[sid] = source
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        listed = ", ".join(f"scan {sid} ({wanted[sid][2]}, sha256 {wanted[sid][0][:12]}…)" for sid in missing)
+        raise InputError(f"--raw-dir holds no original for {listed}", path=raw_dir,
+                         hint="put the original .nessus files there, or build without --include-raw")
+    return found
+
+
+def _scan_covered(doc: dict) -> str:
+    parts = []
+    for p in doc["profile_plugins"]:
+        word = {True: "yes", False: "no", None: "unknown"}[p["covered"]]
+        parts.append(f"{p['plugin_id']}: {word}")
+    return ", ".join(parts) or "-"
+
+
+def _period_text(period: Period) -> str:
+    if not period.bounded:
+        return period.label
+    return (f"{period.label} ({iso(period.start) if period.start else 'the beginning'} to "
+            f"{iso(period.end) if period.end else 'the latest scan'}, end exclusive)")
+
+
+def _pack_context(ev: Evidence, opts: PackOptions, raw: dict[int, str]) -> dict[str, Any]:
+    states = Counter(d["state"] for d in ev.tickets.values())
+    return {
+        "profile": ev.profile, "period": _period_text(ev.period), "bounded": ev.period.bounded,
+        "as_of": iso(ev.as_of), "requested_tickets": list(ev.requested_tickets),
+        "database": opts.database, "version": opts.version,
+        "generated_at": iso(opts.generated_at) if opts.generated_at else None,
+        "states": sorted(states.items()),
+        "tickets": [ev.tickets[k] for k in sorted(ev.tickets)],
+        "scans": [{**{k: s.doc[k] for k in ("scan_id", "file_name", "policy_name",
+                                            "first_host_start", "hosts_count", "sha256")},
+                   "covered": _scan_covered(s.doc), "raw": raw.get(sid)}
+                  for sid, s in sorted(ev.scans.items())],
+        "signed": opts.sign_key is not None, "raw": bool(raw),
+    }
+
+
+def _workbooks(ev: Evidence, views: list[dict]) -> dict[str, bytes]:
+    from reports.reconcile import ReconcileResult, write_xlsx_result
+    from reports.tickets.export import write_xlsx_tickets
+    from reports.tickets.view import data_quality_rows
+    from reports.xlsx import write_xlsx
+
+    from .poam import poam_sheets
+
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="vulnpipe-evidence-") as tmp:
+        d = Path(tmp)
+        write_xlsx(d / names.POAM, poam_sheets(ev.tickets, views))
+        write_xlsx_tickets(views, d / names.TICKETS_XLSX, data_quality_rows(ev.built))
+        write_xlsx_result(ReconcileResult(list(ev.reconcile_rows)), d / names.RECONCILIATION_XLSX)
+        for name in (names.POAM, names.TICKETS_XLSX, names.RECONCILIATION_XLSX):
+            out[name] = (d / name).read_bytes()
+    return out
+
+
+def pack_entries(conn: Connection, opts: PackOptions) -> tuple[dict[str, Content], Evidence]:
+    """Every member of the pack (name -> bytes, or a source streamed at write time)."""
+    if opts.sign_key is not None:
+        from .signing import load_private_key
+
+        load_private_key(opts.sign_key)          # a bad key fails before any work
+    ev, views = collect(conn, opts.profile, period=opts.period, ticket_keys=opts.tickets,
+                        generated_at=opts.generated_at, inventory=opts.inventory,
+                        settings=opts.settings, knowledge_dirs=opts.knowledge_dirs)
+    entries: dict[str, Content] = {}
+    originals: dict[int, Content] = {}
+    if opts.raw_dir is not None:
+        originals = find_originals(Path(opts.raw_dir), {sid: (s.sha256, s.size, s.file_name)
+                                                        for sid, s in ev.scans.items()})
+    raw_names = {sid: names.scan_entry(sid, "nessus") for sid in originals}
+    for sid, s in ev.scans.items():
+        doc = dict(s.doc, original_file=raw_names.get(sid))
+        entries[names.scan_entry(sid, "json")] = json_bytes(doc)
+    for sid, src in originals.items():
+        entries[raw_names[sid]] = src
+    for key, doc in ev.tickets.items():
+        entries[names.ticket_entry(key, "json")] = json_bytes(doc)
+        entries[names.ticket_entry(key, "md")] = render_ticket_md(doc)
+    entries.update(_workbooks(ev, views))
+    context = _pack_context(ev, opts, raw_names)
+    entries[names.INDEX] = render_index(context)
+    entries[names.README] = render_readme(context)
+    files = []
+    for name, content in entries.items():
+        if isinstance(content, bytes):
+            files.append(FileEntry.of(name, content))
+        else:       # an original: its hash and size were checked against the store
+            s = ev.scans[int(name.split("/")[1].split(".")[0])]
+            files.append(FileEntry(name, s.sha256, s.size))
+    about: dict[str, Any] = {"vulnpipe_version": opts.version}
+    if opts.generated_at is not None:
+        about["generated_at"] = iso(opts.generated_at)
+    about.update({
+        "database": opts.database, "profile": ev.profile,
+        "scope": {"period": ev.period.label,
+                  "from": iso(ev.period.start) if ev.period.start else None,
+                  "to": iso(ev.period.end) if ev.period.end else None,
+                  "tickets": list(ev.requested_tickets) or None,
+                  "judged_as_of": iso(ev.as_of)},
+        "counts": {"tickets": len(ev.tickets), "scans": len(ev.scans),
+                   "originals": len(originals)},
+        "scans_used": [{"scan_id": sid, "file_name": s.file_name, "sha256": s.sha256,
+                        "size": s.size, "original_file": raw_names.get(sid)}
+                       for sid, s in sorted(ev.scans.items())],
+    })
+    manifest = manifest_bytes(about, files)
+    entries[names.MANIFEST] = manifest
+    if opts.sign_key is not None:
+        from .signing import sign
+
+        entries[names.SIGNATURE] = sign(manifest, opts.sign_key)
+    for name in entries:
+        if names.unsafe_reason(name) or not names.SAFE_NAME.match(name):
+            raise InputError(f"refusing to write the pack entry {name!r}")   # never reached by design
+    return entries, ev
+
+
+def build_pack(conn: Connection, out: str | Path, opts: PackOptions) -> PackSummary:
+    """Write the pack to ``out`` atomically (the old file stays until the new one is whole)."""
+    entries, ev = pack_entries(conn, opts)
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        write_zip(tmp, entries)
+    states = Counter(d["state"] for d in ev.tickets.values())
+    return PackSummary(path=out, files=len(entries), size=out.stat().st_size,
+                       tickets=len(ev.tickets), scans=len(ev.scans),
+                       originals=sum(1 for c in entries.values() if not isinstance(c, bytes)),
+                       signed=names.SIGNATURE in entries, states=dict(sorted(states.items())))

@@ -1,0 +1,58 @@
+"""Rendering the pack's readable files: ``index.html``, ``README.txt``, ``tickets/<KEY>.md``.
+
+``index.html`` is rendered with Jinja2 autoescaping on and nothing marked safe; its CSP
+meta tag allows no scripts and no remote content. Markdown escapes scanner text with the
+same filters as the ticket exports.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+INDEX_TEMPLATE = "evidence_index.html.j2"
+README_TEMPLATE = "evidence_README.txt.j2"
+TICKET_TEMPLATE = "evidence_ticket.md.j2"
+
+
+@lru_cache(maxsize=1)
+def environment():
+    """The Jinja2 environment: templates from the ``templates`` package, HTML autoescaped."""
+    from importlib import resources
+
+    import jinja2
+
+    from reports.tickets.export import fence, md
+
+    loader = jinja2.FunctionLoader(
+        lambda name: resources.files("templates").joinpath(name).read_text("utf-8"))
+    env = jinja2.Environment(loader=loader,
+                             autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters["md"] = md
+    env.filters["fence"] = fence
+    env.filters["yesno"] = yesno
+    return env
+
+
+def yesno(value: object) -> str:
+    """True/False/None as yes/no/unknown."""
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
+def render_index(pack: dict[str, Any]) -> bytes:
+    return environment().get_template(INDEX_TEMPLATE).render(pack=pack).encode("utf-8")
+
+
+def render_readme(pack: dict[str, Any]) -> bytes:
+    text = environment().get_template(README_TEMPLATE).render(pack=pack)
+    return text.replace("\n", "\r\n").encode("utf-8")     # readable in Notepad too
+
+
+def render_ticket_md(doc: dict[str, Any]) -> bytes:
+    return environment().get_template(TICKET_TEMPLATE).render(t=doc).encode("utf-8")
+
+
+def json_bytes(doc: Any) -> bytes:
+    """Pretty, stable JSON (key order as built, UTF-8, trailing newline)."""
+    return (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")

@@ -1,0 +1,133 @@
+"""``vulnpipe evidence build|verify|keygen``: auditor evidence packs."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .. import __version__, console
+from ..cli import app
+from .common import ConfigOpt, DbOpt, InventoryOpt, ProfileOpt, ProfilesFileOpt, SheetOpt, parse_when
+
+evidence_app = typer.Typer(help="Auditor evidence packs: build, verify, sign.", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
+
+
+def _period(date_from: Optional[str], date_to: Optional[str], quarter: Optional[str]):
+    from ingest.errors import InputError
+    from reports.evidence import Period, between
+    from reports.evidence import quarter as parse_quarter
+
+    if quarter and (date_from or date_to):
+        raise InputError("give either --quarter or --from/--to, not both")
+    if quarter:
+        return parse_quarter(quarter)
+    if not (date_from or date_to):
+        return Period()
+    start = parse_when(date_from, what="--from")
+    end = parse_when(date_to, end_of_day=True, what="--to")
+    return between(start, end, f"{date_from or 'beginning'}..{date_to or 'latest'}")
+
+
+@evidence_app.command("build")
+def build(
+    out: Path = typer.Option(..., "--out", "-o", help="The pack to write (PACK.zip)."),
+    db: Optional[str] = DbOpt,
+    profile: Optional[str] = ProfileOpt,
+    profiles_file: Optional[List[Path]] = ProfilesFileOpt,
+    date_from: Optional[str] = typer.Option(None, "--from", help="First day of the period (YYYY-MM-DD)."),
+    date_to: Optional[str] = typer.Option(None, "--to", help="Last day of the period (inclusive)."),
+    quarter: Optional[str] = typer.Option(None, "--quarter", help="A calendar quarter, e.g. 2026-Q4."),
+    ticket: Optional[List[str]] = typer.Option(None, "--ticket", help="Only this ticket (repeatable)."),
+    include_raw: bool = typer.Option(False, "--include-raw", help="Include the original .nessus files "
+                                     "(found in --raw-dir by SHA-256)."),
+    raw_dir: Optional[Path] = typer.Option(None, "--raw-dir", help="Where the original scan files are."),
+    generated_at: Optional[str] = typer.Option(None, "--generated-at", help="A date-time to record "
+                                               "as the pack's creation time (nothing else is stamped)."),
+    sign_key: Optional[Path] = typer.Option(None, "--sign-key", help="Ed25519 private key (PEM) to "
+                                            "sign manifest.json with."),
+    inventory: Optional[Path] = InventoryOpt,
+    sheet: Optional[str] = SheetOpt,
+    config: Optional[Path] = ConfigOpt,
+    knowledge: Optional[List[Path]] = typer.Option(
+        None, "--knowledge", help="Folder of extra/overriding remediation TOML files (repeatable)."),
+) -> None:
+    """Build a reproducible, tamper-evident evidence pack (zip) from the history database:
+    tickets with before/after proof, scans with their coverage, POA&M and workbooks.
+
+    The database is only read. The same database state gives a byte-identical pack.
+
+    Example: vulnpipe evidence build --quarter 2026-Q4 --out evidence-2026-Q4.zip
+    """
+    from ingest.errors import InputError
+    from ingest.store import display_url, open_store
+    from reports.evidence import PackOptions, build_pack
+
+    from ..setup import load_config, load_inventory_option, ticket_settings
+    from .common import pick_profile
+
+    if include_raw and raw_dir is None:
+        raise InputError("--include-raw needs --raw-dir DIR (the store keeps only the files' SHA-256)",
+                         hint="give the folder holding the original .nessus files")
+    if raw_dir is not None and not include_raw:
+        raise InputError("--raw-dir is used only with --include-raw")
+    period = _period(date_from, date_to, quarter)
+    cfg = load_config(config)
+    prof = pick_profile(profile, None, profiles_file)
+    inv = load_inventory_option(cfg, inventory, sheet)
+    engine = open_store(db, create=False)
+    url = display_url(engine.url.render_as_string(hide_password=False))
+    opts = PackOptions(profile=prof, period=period, tickets=tuple(dict.fromkeys(ticket or ())),
+                       generated_at=parse_when(generated_at, what="--generated-at"),
+                       raw_dir=raw_dir, sign_key=sign_key, inventory=inv,
+                       settings=ticket_settings(cfg), knowledge_dirs=tuple(knowledge or ()),
+                       database=url, version=__version__)
+    try:
+        with engine.connect() as conn:
+            summary = build_pack(conn, out, opts)
+    finally:
+        engine.dispose()
+    states = ", ".join(f"{n} {s}" for s, n in summary.states.items()) or "no tickets"
+    console.info(f"wrote {summary.path}: {summary.files} files, {summary.size} bytes; "
+                 f"{summary.tickets} ticket(s) ({states}), {summary.scans} scan(s)"
+                 + (f", {summary.originals} original(s)" if summary.originals else "")
+                 + (", signed" if summary.signed else ""))
+
+
+@evidence_app.command("verify")
+def verify(
+    pack: Path = typer.Argument(..., help="The pack (zip) to check."),
+    pub_key: Optional[Path] = typer.Option(None, "--pub-key", help="Ed25519 public key (PEM) "
+                                           "to check manifest.json.sig with."),
+) -> None:
+    """Recompute every hash against manifest.json; print each missing, extra or altered
+    file (one line each). Exit 0 only when the pack is intact. Nothing is extracted.
+
+    Example: vulnpipe evidence verify evidence-2026-Q4.zip --pub-key evidence-signing.pub
+    """
+    from reports.evidence import describe, verify_pack
+
+    result = verify_pack(pack, pub_key)
+    for p in result.problems:
+        print(p.line())
+    if result.intact:
+        console.info(describe(result, pack))
+        return
+    console.error(describe(result, pack))
+    raise typer.Exit(1)
+
+
+@evidence_app.command("keygen")
+def keygen(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the new key pair."),
+) -> None:
+    """Create an Ed25519 key pair for signing packs: evidence-signing.pem (private, keep it
+    secret) and evidence-signing.pub (give it to auditors).
+
+    Example: vulnpipe evidence keygen --out keys/
+    """
+    from reports.evidence.signing import generate_keypair
+
+    private, public = generate_keypair(out)
+    console.info(f"wrote {private} (private: keep it secret) and {public} (public)")
