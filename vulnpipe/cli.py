@@ -66,6 +66,11 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as exc:   # the environment, not a bug: disk full, permissions, a lost file
+        where = f"{exc.filename}: " if exc.filename else ""
+        console.error(f"{where}{exc.strerror or exc} (check free disk space, permissions and "
+                      "paths; nothing was half-written)")
+        sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - a bug must still end in one line, not a traceback
         if console.is_verbose():
             raise
