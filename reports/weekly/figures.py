@@ -1,0 +1,204 @@
+"""The weekly figures: exact definitions, computed from tickets as of a week's cut-off.
+
+Every figure counts per-host tickets of one profile (one ticket = one host). For a week
+``W`` with cut-off ``C`` (the end of the week, or an earlier ``--as-of``), and tickets built
+as of ``C``:
+
+* ``open_tickets``: state ``open`` or ``resurfaced`` at ``C``.
+* ``exposed_hosts``: state ``open``, ``resurfaced`` or ``risk_accepted`` at ``C`` (the
+  exposure is still there, accepted or not).
+* ``new``: the ticket's ``opened`` event (first scan that reported it) falls in ``W``.
+* ``fixed_verified``: a ``fixed`` event in ``W`` (a scan that ran in ``W`` and could see the
+  findings no longer reported them), counted once per ticket.
+* ``resurfaced``: a ``resurfaced`` event in ``W`` (reported again after a verified fix).
+* ``overdue``: open at ``C`` with a due date before ``C``.
+* ``risk_accepted``: state ``risk_accepted`` at ``C``.
+* ``expiring_30d``: of those, acceptances that end within 30 days after ``C``.
+* ``not_verifiable``: open at ``C`` and no scan in ``W`` could check the host: no check of
+  the ticket in ``W`` came back ``present`` or ``fixed`` (the host was not scanned, or only
+  by scans whose policy could not see its findings).
+* ``sla_compliance_pct``: ``100 × met / judged``, one decimal, over the tickets the SLA
+  applies to this week: those open at ``C`` (met when not overdue) and those fixed in ``W``
+  and still fixed at ``C`` (met when the fix came on or before the due date). Risk-accepted
+  and false-positive tickets are not judged. ``None`` when nothing is judged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from reports.tickets.build import AssetInfo, BuiltTickets
+from reports.tickets.model import (ABSENT_COVERED, FIXED, OPEN_STATES, PRESENT, RISK_ACCEPTED,
+                                   Ticket)
+
+from .weeks import Week
+
+#: The figures of one week, in the order the report and the JSON show them.
+FIGURE_FIELDS = ("exposed_hosts", "open_tickets", "new", "fixed_verified", "resurfaced",
+                 "overdue", "risk_accepted", "expiring_30d", "not_verifiable",
+                 "sla_compliance_pct")
+EXPIRY_HORIZON = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Figures:
+    exposed_hosts: int
+    open_tickets: int
+    new: int
+    fixed_verified: int
+    resurfaced: int
+    overdue: int
+    risk_accepted: int
+    expiring_30d: int
+    not_verifiable: int
+    sla_compliance_pct: float | None
+    sla_met: int
+    sla_judged: int
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in FIGURE_FIELDS}
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    """One ticket as the report's tables show it (text fields come from scans/inventory)."""
+
+    key: str
+    host: str
+    address: str
+    state: str
+    priority: str | None
+    sla_days: int | None
+    due: date | None
+    first_seen: datetime
+    last_seen: datetime
+    days_open: int
+    overdue: bool
+    new: bool                   # opened this week
+    fixed_this_week: bool       # fixed event this week
+    resurfaced_this_week: bool
+    verified: bool              # some scan this week checked it (present or fixed)
+    owner: str | None
+    owner_email: str | None
+    team: str | None
+    business_unit: str | None
+    asset_id: str | None
+    match_method: str
+    criticality: str | None
+    accepted_through: date | None    # last day an acceptance in force holds
+    acceptance_ends: datetime | None
+    approver: str | None
+    acceptance_reason: str | None
+    fixed_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def status(self) -> str:
+        """State plus the flags a reader acts on, e.g. ``resurfaced, overdue``."""
+        flags = [self.state.replace("_", " ")]
+        if self.is_open and self.overdue:
+            flags.append("overdue")
+        if self.is_open and not self.verified:
+            flags.append("not verified this week")
+        return ", ".join(flags)
+
+
+def _event_in(t: Ticket, week: Week, kind: str) -> datetime | None:
+    """The last ``kind`` event of ``t`` inside ``week`` (None if there is none)."""
+    found = None
+    for e in t.events:
+        if e.kind == kind and week.contains(e.at):
+            found = e.at
+    return found
+
+
+def _acceptance_end(t: Ticket) -> datetime | None:
+    """When the acceptance in force stops holding (exclusive), from its stored ``until``."""
+    until = (t.acceptance or {}).get("until")
+    if not until:
+        return None
+    return datetime.combine(date.fromisoformat(until), datetime.min.time(), tzinfo=timezone.utc)
+
+
+def ticket_rows(built: BuiltTickets, week: Week, keys: set[str] | None = None) -> list[TicketRow]:
+    """Every ticket of ``built`` (or only ``keys``) as a :class:`TicketRow`, sorted by key."""
+    rows = []
+    for key in sorted(built.tickets):
+        if keys is not None and key not in keys:
+            continue
+        t = built.tickets[key]
+        a = built.asset_info.get(t.asset_key, AssetInfo())
+        prio, sla, due = built.priority.get(key, (None, None, None))
+        is_open = t.state in OPEN_STATES
+        ends = _acceptance_end(t) if t.state == RISK_ACCEPTED else None
+        fixed_events = [e.at for e in t.events if e.kind == "fixed"]
+        rows.append(TicketRow(
+            key=key, host=t.host_name, address=t.address, state=t.state, priority=prio,
+            sla_days=sla, due=due.date() if due is not None else None,
+            first_seen=t.first_seen, last_seen=t.last_seen,
+            days_open=max(0, (week.cutoff - t.first_seen).days),
+            overdue=bool(is_open and due is not None and due < week.cutoff),
+            new=_event_in(t, week, "opened") is not None,
+            fixed_this_week=_event_in(t, week, "fixed") is not None,
+            resurfaced_this_week=_event_in(t, week, "resurfaced") is not None,
+            verified=any(c.result in (PRESENT, ABSENT_COVERED) and week.contains(c.at)
+                         for c in t.checks),
+            owner=a.owner, owner_email=a.owner_email, team=a.team,
+            business_unit=a.business_unit, asset_id=a.asset_id, match_method=a.match_method,
+            criticality=a.criticality,
+            accepted_through=(ends - timedelta(days=1)).date() if ends else None,
+            acceptance_ends=ends,
+            approver=(t.acceptance or {}).get("approver") if t.state == RISK_ACCEPTED else None,
+            acceptance_reason=(t.acceptance or {}).get("reason") if t.state == RISK_ACCEPTED else None,
+            fixed_at=fixed_events[-1] if t.state == FIXED and fixed_events else None))
+    return rows
+
+
+def _fix_in_time(built: BuiltTickets, row: TicketRow, week: Week) -> bool:
+    due = built.priority.get(row.key, (None, None, None))[2]
+    fixed_at = _event_in(built.tickets[row.key], week, "fixed")
+    return due is None or fixed_at is None or fixed_at <= due
+
+
+def figures(built: BuiltTickets, week: Week, keys: set[str] | None = None) -> Figures:
+    """The week's figures (see the module docstring for each definition)."""
+    rows = ticket_rows(built, week, keys)
+    open_rows = [r for r in rows if r.is_open]
+    accepted = [r for r in rows if r.state == RISK_ACCEPTED]
+    horizon = week.cutoff + EXPIRY_HORIZON
+    fixed_now = [r for r in rows if r.fixed_this_week and r.state == FIXED]
+    met = sum(1 for r in open_rows if not r.overdue)
+    met += sum(1 for r in fixed_now if _fix_in_time(built, r, week))
+    judged = len(open_rows) + len(fixed_now)
+    return Figures(
+        exposed_hosts=len(open_rows) + len(accepted),
+        open_tickets=len(open_rows),
+        new=sum(r.new for r in rows),
+        fixed_verified=sum(r.fixed_this_week for r in rows),
+        resurfaced=sum(r.resurfaced_this_week for r in rows),
+        overdue=sum(r.overdue for r in open_rows),
+        risk_accepted=len(accepted),
+        expiring_30d=sum(1 for r in accepted
+                         if r.acceptance_ends is not None and r.acceptance_ends <= horizon),
+        not_verifiable=sum(1 for r in open_rows if not r.verified),
+        sla_compliance_pct=round(100.0 * met / judged, 1) if judged else None,
+        sla_met=met, sla_judged=judged)
+
+
+#: One-line meaning of each figure (shown beside it in the HTML, the workbook and the docs).
+FIGURE_LABELS: dict[str, tuple[str, str]] = {
+    "exposed_hosts": ("Exposed hosts", "open, resurfaced or risk-accepted at the end of the week"),
+    "open_tickets": ("Open tickets", "open or resurfaced at the end of the week"),
+    "new": ("New", "first reported by a scan this week"),
+    "fixed_verified": ("Fixed (verified)", "proved fixed by a covering scan that ran this week"),
+    "resurfaced": ("Resurfaced", "reported again this week after a verified fix"),
+    "overdue": ("Overdue", "open past the SLA due date at the end of the week"),
+    "risk_accepted": ("Risk accepted", "an acceptance in force at the end of the week"),
+    "expiring_30d": ("Acceptances expiring", "risk acceptances ending within 30 days"),
+    "not_verifiable": ("Not verifiable", "open, and no scan this week could check the host"),
+    "sla_compliance_pct": ("SLA compliance", "open tickets within SLA plus this week's fixes made "
+                                             "in time, as a share of both"),
+}

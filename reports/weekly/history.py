@@ -1,0 +1,142 @@
+"""What the weekly report reads from the store: the scans, and tickets as of each week's end.
+
+Tickets come from :func:`reports.tickets.build.compute_tickets` with ``as_of`` = the week's
+cut-off, so a scan, decision or acceptance expiry after the cut-off never leaks into an
+earlier week's figures. Weeks without any scan are not computed at all: they are gaps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ingest.coverage import plugin_enabled, port_in_range
+from ingest.errors import InputError
+from ingest.store.read import load_policy, utc
+from ingest.store.schema import scans
+from reports.tickets.build import BuiltTickets, TicketSettings, compute_tickets, load_inventory_snapshot
+
+from .weeks import Week, week_of, window
+
+if TYPE_CHECKING:
+    from ingest.inventory import Inventory
+    from ingest.profiles import Profile
+
+#: What "could detect L2TP" means for a scan's policy: Tenable plugin 11387 (family
+#: Firewalls) enabled and udp/1701 inside the port range.
+L2TP_PLUGIN, L2TP_FAMILY, L2TP_PORT, L2TP_PROTOCOL = 11387, "Firewalls", 1701, "udp"
+
+
+@dataclass(frozen=True)
+class ScanRow:
+    """One stored scan as the report shows it.
+
+    ``l2tp_detectable`` is True when its policy enables plugin 11387 and its port range holds
+    udp/1701, False when the policy rules it out, None when the file cannot tell (no policy
+    element, or settings vulnpipe cannot read); ``reason`` says why when not True.
+    """
+
+    scan_id: int
+    file_name: str
+    time: datetime                 # first host start (else ingest time), aware UTC
+    policy_name: str | None
+    hosts: int
+    l2tp_detectable: bool | None
+    reason: str
+
+
+def l2tp_detectability(policy, stored_profile: str, stored_plugins) -> tuple[bool | None, str]:
+    """(detectable, reason) for a scan with ``policy`` (None: the file had no policy)."""
+    if stored_profile != "all" and L2TP_PLUGIN not in set(stored_plugins or ()):
+        return False, (f"stored with profile '{stored_profile}', which leaves plugin "
+                       f"{L2TP_PLUGIN} out")
+    if policy is None:
+        return None, "no policy in the file: cannot tell whether plugin 11387 ran"
+    enabled = plugin_enabled(policy, L2TP_PLUGIN, L2TP_FAMILY)
+    if enabled is False:
+        return False, "plugin 11387 (L2TP Network Server Detection) not enabled"
+    if enabled is None:
+        return None, "the policy does not say whether plugin 11387 ran"
+    in_range = port_in_range(policy.port_range, L2TP_PORT, L2TP_PROTOCOL)
+    if in_range is False:
+        return False, f"udp/1701 outside the port range '{policy.port_range}'"
+    if in_range is None:
+        return None, f"unreadable port range '{policy.port_range}'"
+    return True, ""
+
+
+def load_scans(conn: Connection) -> list[ScanRow]:
+    """Every stored scan, oldest first (scan time, then id), with its L2TP detectability."""
+    rows = conn.execute(select(scans.c.id, scans.c.file_name, scans.c.policy_name,
+                               scans.c.hosts_count, scans.c.first_host_start, scans.c.ingested_at,
+                               scans.c.profile, scans.c.profile_plugins)
+                        ).mappings().all()
+    out = []
+    for r in rows:
+        detectable, reason = l2tp_detectability(load_policy(conn, r["id"]), r["profile"],
+                                                r["profile_plugins"])
+        out.append(ScanRow(scan_id=r["id"], file_name=r["file_name"],
+                           time=utc(r["first_host_start"] or r["ingested_at"]),
+                           policy_name=r["policy_name"], hosts=r["hosts_count"] or 0,
+                           l2tp_detectable=detectable, reason=reason))
+    return sorted(out, key=lambda s: (s.time, s.scan_id))
+
+
+@dataclass(frozen=True)
+class History:
+    """Everything a weekly report (or a set of per-team slices) is computed from.
+
+    ``builds`` holds the tickets as of the cut-off of the chosen week and of every earlier
+    week in the window that had at least one scan (keyed by week label).
+    """
+
+    profile: str
+    week: Week
+    weeks: tuple[Week, ...]                 # the trend window, oldest first, ending with week
+    scans: tuple[ScanRow, ...]              # every stored scan up to the chosen cut-off
+    builds: dict[str, BuiltTickets]
+
+    def scans_in(self, week: Week) -> list[ScanRow]:
+        return [s for s in self.scans if week.contains(s.time)]
+
+    @property
+    def current(self) -> BuiltTickets:
+        return self.builds[self.week.label]
+
+    @property
+    def period_start(self) -> datetime:
+        return self.weeks[0].start
+
+
+def newest_scan_week(conn: Connection) -> Week:
+    """The ISO week of the newest stored scan (the report's default week)."""
+    stored = load_scans(conn)
+    if not stored:
+        raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
+    return week_of(stored[-1].time)
+
+
+def load_history(conn: Connection, profile: "Profile", week: Week, *, weeks: int = 12,
+                 inventory: "Inventory | None" = None,
+                 settings: TicketSettings = TicketSettings()) -> History:
+    """Scans and per-week tickets for a report on ``week`` with a ``weeks``-long trend.
+
+    Without ``inventory`` the one stored by the last ticket build is used (as
+    ``vulnpipe tickets`` does), loaded once for every week.
+    """
+    span = window(week, weeks)
+    all_scans = load_scans(conn)
+    if not all_scans:
+        raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
+    if inventory is None:
+        inventory = load_inventory_snapshot(conn)
+    known = tuple(s for s in all_scans if s.time <= week.cutoff)
+    builds: dict[str, BuiltTickets] = {}
+    for w in span:
+        if w == week or any(w.contains(s.time) for s in known):
+            builds[w.label] = compute_tickets(conn, profile, inventory, settings, as_of=w.cutoff)
+    return History(profile=profile.name, week=week, weeks=tuple(span), scans=known,
+                   builds=builds)

@@ -1,0 +1,131 @@
+"""The weekly report as one self-contained HTML page (``templates/weekly.html.j2``).
+
+Jinja2 renders with autoescape always on and nothing is marked safe: host names, plugin
+output and inventory values are attacker-influenced text. The page has no script, loads
+nothing (a ``default-src 'none'`` Content-Security-Policy), and draws its charts as inline
+SVG from :mod:`reports.weekly.charts`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from ..output import atomic_path
+from .charts import aging_chart, trend_chart
+from .figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
+from .history import ScanRow
+from .report import WeeklyReport
+
+TREND_FIELDS = ("open_tickets", "new", "fixed_verified", "resurfaced", "overdue",
+                "risk_accepted", "not_verifiable", "sla_compliance_pct")
+
+
+def template_env(*, html: bool):
+    """The Jinja2 environment for the report templates (autoescape on for HTML)."""
+    from importlib import resources
+
+    import jinja2
+
+    loader = jinja2.FunctionLoader(
+        lambda name: resources.files("templates").joinpath(name).read_text("utf-8"))
+    env = jinja2.Environment(loader=loader, autoescape=html, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters.update(day=day, when=when, num=num, detect=detect)
+    return env
+
+
+def day(value: date | datetime | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, datetime):
+        value = value.astimezone(timezone.utc).date()
+    return value.isoformat()
+
+
+def when(value: datetime | None) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if value else "–"
+
+
+def num(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def detect(scan: ScanRow) -> str:
+    if scan.l2tp_detectable is True:
+        return "yes"
+    return ("no: " if scan.l2tp_detectable is False else "unknown: ") + scan.reason
+
+
+def as_of_text(r: WeeklyReport) -> str:
+    if r.week.complete:
+        return f"the end of {r.week.last_day.isoformat()} (UTC)"
+    return r.week.cutoff.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@dataclass(frozen=True)
+class Card:
+    field: str
+    name: str
+    value: str
+    meaning: str
+    delta: str
+    tone: str
+
+
+def _cards(r: WeeklyReport) -> list[Card]:
+    f = r.figures
+    previous = r.trend[-2] if len(r.trend) > 1 else None
+    cards = []
+    for key in FIGURE_FIELDS:
+        name, meaning = FIGURE_LABELS[key]
+        value = getattr(f, key)
+        shown = "–" if value is None else (f"{value:.1f}%" if key == "sla_compliance_pct" else str(value))
+        if key == "sla_compliance_pct":
+            meaning = f"{meaning} ({f.sla_met} of {f.sla_judged})"
+        delta = ""
+        if previous is not None:
+            if previous.figures is None:
+                delta = f"no scan in {previous.week.label}"
+            else:
+                before = getattr(previous.figures, key)
+                if before is not None and value is not None:
+                    diff = value - before
+                    sign = "+" if diff > 0 else ("−" if diff < 0 else "±")
+                    amount = f"{abs(diff):.1f}" if isinstance(diff, float) else str(abs(diff))
+                    delta = f"{sign}{amount} vs {previous.week.label}"
+        tone = ""
+        if key in ("overdue", "resurfaced", "not_verifiable", "expiring_30d") and value:
+            tone = "bad"
+        elif key == "fixed_verified" and value:
+            tone = "good"
+        cards.append(Card(key, name, shown, meaning, delta, tone))
+    return cards
+
+
+def render_html(r: WeeklyReport) -> str:
+    """The page as text (same report, same bytes)."""
+    env = template_env(html=True)
+    trend_fields = [Card(k, FIGURE_LABELS[k][0], "", "", "", "") for k in TREND_FIELDS]
+    changes = [("New this week", r.new_tickets), ("Fixed and verified this week", r.fixed_tickets),
+               ("Resurfaced this week", r.resurfaced_tickets)]
+    breakdowns = [("By business unit", ("Business unit",), r.by_business_unit, True),
+                  ("By priority", ("Priority",), r.by_priority, True),
+                  ("By team and owner", ("Team", "Owner"), r.by_team_owner, True)]
+    definitions = [Card(k, FIGURE_LABELS[k][0], "", FIGURE_LABELS[k][1], "", "")
+                   for k in FIGURE_FIELDS]
+    return env.get_template("weekly.html.j2").render(
+        r=r, as_of=as_of_text(r), cards=_cards(r), trend_chart=trend_chart(r.trend),
+        aging_chart=aging_chart(r.aging), trend_fields=trend_fields,
+        breakdowns=breakdowns, changes=changes, definitions=definitions,
+        horizon=r.week.cutoff + EXPIRY_HORIZON)
+
+
+def write_html(r: WeeklyReport, out: str | Path) -> None:
+    """Write the page atomically (UTF-8)."""
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(render_html(r).encode("utf-8"))

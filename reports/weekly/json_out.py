@@ -1,0 +1,53 @@
+"""The weekly figures as JSON for dashboards and scripts (field names are a stable contract).
+
+See ``docs/weekly-report.md`` for every field's meaning.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..output import open_output
+from .figures import FIGURE_FIELDS
+from .history import ScanRow
+from .report import WeeklyReport
+
+
+def iso(dt: datetime) -> str:
+    """UTC, to the second, with a ``Z`` (a cut-off at 23:59:59.999999 shows as 23:59:59Z)."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def scan_json(s: ScanRow) -> dict[str, Any]:
+    return {"file_name": s.file_name, "scan_time": iso(s.time), "policy_name": s.policy_name,
+            "hosts": s.hosts, "l2tp_detectable": s.l2tp_detectable, "reason": s.reason or None}
+
+
+def report_json(r: WeeklyReport) -> dict[str, Any]:
+    """The report's figures: the chosen week's at the top level, then ``scans`` and ``trend``."""
+    out: dict[str, Any] = {
+        "week": r.week.label, "week_start": r.week.start.date().isoformat(),
+        "week_end": r.week.last_day.isoformat(), "as_of": iso(r.week.cutoff),
+        "profile": r.profile,
+        "slice": None if r.slice.by is None else {"by": r.slice.by, "value": r.slice.value},
+    }
+    out.update(r.figures.as_dict())
+    out["sla"] = {"met": r.figures.sla_met, "judged": r.figures.sla_judged}
+    out["scans"] = [scan_json(s) for s in r.scans]
+    out["trend"] = [
+        {"week": p.week.label, "week_start": p.week.start.date().isoformat(), "scans": p.scans,
+         **({k: None for k in FIGURE_FIELDS} if p.figures is None else p.figures.as_dict())}
+        for p in r.trend]
+    return out
+
+
+def render_json(r: WeeklyReport) -> str:
+    return json.dumps(report_json(r), ensure_ascii=False, indent=2) + "\n"
+
+
+def write_json(r: WeeklyReport, out: str | Path) -> None:
+    """Write the figures (``-`` is standard output), atomically."""
+    with open_output(out) as fh:
+        fh.write(render_json(r).encode("utf-8"))

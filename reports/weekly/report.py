@@ -1,0 +1,328 @@
+"""The weekly report as data: figures, trend, tables and data quality for one week (and slice).
+
+    history = load_history(conn, profile, parse_week("2026-W48"), weeks=12, inventory=inv)
+    report = build_report(history)                       # everything
+    report = build_report(history, Slice("team", "Branch IT"))   # one team's assets
+
+Every renderer (HTML, Excel, Markdown, JSON) reads a :class:`WeeklyReport`, so they all say
+the same thing. Rows are sorted; nothing depends on the clock.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from ingest.errors import InputError
+from reports.tickets.build import AssetInfo, BuiltTickets
+from reports.tickets.model import RISK_ACCEPTED, asset_key_for, ticket_key
+
+from .figures import Figures, TicketRow, figures, ticket_rows
+from .history import History, ScanRow
+from .weeks import Week
+
+SLICE_FIELDS = ("team", "business_unit")
+AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("0–7 days", 0, 7), ("8–14 days", 8, 14), ("15–30 days", 15, 30),
+    ("31–60 days", 31, 60), ("61–90 days", 61, 90), ("over 90 days", 91, None))
+OLDEST_COUNT = 10
+PRIORITY_ORDER = ("P1", "P2", "P3", "P4")
+
+
+def _norm(text: object) -> str:
+    return " ".join(str(text).split()).casefold() if text is not None else ""
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Which assets a report covers: all (``by`` None), or one team / business unit.
+
+    ``value`` None selects the assets with no team (or business unit), including hosts that
+    matched no inventory asset. Values compare case-insensitively, spaces collapsed.
+    """
+
+    by: str | None = None
+    value: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.by is not None and self.by not in SLICE_FIELDS:
+            raise InputError(f"cannot split by {self.by!r}", hint="use team or business_unit")
+
+    @property
+    def label(self) -> str:
+        if self.by is None:
+            return "all assets"
+        what = self.by.replace("_", " ")
+        return f"{what} {self.value}" if self.value is not None else f"no {what}"
+
+    def matches(self, value: object) -> bool:
+        if self.by is None:
+            return True
+        if self.value is None:
+            return value is None or _norm(value) == ""
+        return _norm(value) == _norm(self.value)
+
+    def keys(self, built: BuiltTickets) -> set[str] | None:
+        """The tickets of ``built`` in this slice (None: every ticket)."""
+        if self.by is None:
+            return None
+        return {k for k, t in built.tickets.items()
+                if self.matches(getattr(built.asset_info.get(t.asset_key, AssetInfo()), self.by))}
+
+
+ALL = Slice()
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    week: Week
+    scans: int
+    figures: Figures | None        # None: no scan ran that week (a gap, not zeros)
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One line of a breakdown: ``labels`` (e.g. team, owner) and counts this week."""
+
+    labels: tuple[str, ...]
+    open: int
+    overdue: int
+    new: int
+    fixed: int
+    resurfaced: int
+    risk_accepted: int
+    not_verifiable: int
+    oldest_days: int | None
+
+
+@dataclass(frozen=True)
+class HostIssue:
+    address: str
+    host: str
+    scan_file: str                 # the latest scan in the period that held the host
+    detail: str
+    ticket: str | None             # the host's ticket key, when it has one
+
+
+@dataclass(frozen=True)
+class AssetGap:
+    asset_id: str
+    name: str | None
+    owner: str | None
+    team: str | None
+    business_unit: str | None
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    has_inventory: bool
+    unowned_hosts: tuple[HostIssue, ...]
+    ambiguous_hosts: tuple[HostIssue, ...]
+    unscanned_assets: tuple[AssetGap, ...]
+    blind_scans: tuple[ScanRow, ...]
+
+
+@dataclass(frozen=True)
+class WeeklyReport:
+    profile: str
+    week: Week
+    weeks: tuple[Week, ...]
+    slice: Slice
+    figures: Figures
+    scans: tuple[ScanRow, ...]               # scans that ran this week
+    trend: tuple[TrendPoint, ...]            # oldest first, ending with this week
+    aging: tuple[tuple[str, int], ...]
+    by_business_unit: tuple[GroupRow, ...]
+    by_team_owner: tuple[GroupRow, ...]
+    by_priority: tuple[GroupRow, ...]
+    oldest: tuple[TicketRow, ...]
+    open_tickets: tuple[TicketRow, ...]      # per host, by priority then due date
+    new_tickets: tuple[TicketRow, ...]
+    fixed_tickets: tuple[TicketRow, ...]
+    resurfaced_tickets: tuple[TicketRow, ...]
+    acceptances: tuple[TicketRow, ...]
+    quality: DataQuality
+
+    @property
+    def title(self) -> str:
+        base = f"L2TP exposure: weekly report {self.week.label}"
+        if self.profile != "l2tp":
+            base = f"Exposure (profile {self.profile}): weekly report {self.week.label}"
+        return base if self.slice.by is None else f"{base} ({self.slice.label})"
+
+    @property
+    def overdue_tickets(self) -> tuple[TicketRow, ...]:
+        return tuple(sorted((r for r in self.open_tickets if r.overdue),
+                            key=lambda r: (r.due, r.key)))
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+def _groups(rows: Sequence[TicketRow], label_of, order=None) -> tuple[GroupRow, ...]:
+    grouped: dict[tuple[str, ...], list[TicketRow]] = {}
+    for r in rows:
+        grouped.setdefault(label_of(r), []).append(r)
+    out = []
+    for labels, members in grouped.items():
+        open_rows = [r for r in members if r.is_open]
+        g = GroupRow(labels=labels, open=len(open_rows), overdue=sum(r.overdue for r in open_rows),
+                     new=sum(r.new for r in members), fixed=sum(r.fixed_this_week for r in members),
+                     resurfaced=sum(r.resurfaced_this_week for r in members),
+                     risk_accepted=sum(r.state == RISK_ACCEPTED for r in members),
+                     not_verifiable=sum(not r.verified for r in open_rows),
+                     oldest_days=max((r.days_open for r in open_rows), default=None))
+        if g.open or g.new or g.fixed or g.resurfaced or g.risk_accepted:
+            out.append(g)
+    if order is not None:
+        return tuple(sorted(out, key=order))
+    return tuple(sorted(out, key=lambda g: (-g.open, -g.overdue, [_norm(x) for x in g.labels],
+                                            g.labels)))
+
+
+def _priority_rank(g: GroupRow) -> tuple:
+    p = g.labels[0]
+    return (PRIORITY_ORDER.index(p) if p in PRIORITY_ORDER else len(PRIORITY_ORDER), p)
+
+
+def _aging(open_rows: Sequence[TicketRow]) -> tuple[tuple[str, int], ...]:
+    return tuple((label, sum(1 for r in open_rows
+                             if r.days_open >= lo and (hi is None or r.days_open <= hi)))
+                 for label, lo, hi in AGING_BUCKETS)
+
+
+def _open_order(r: TicketRow) -> tuple:
+    rank = PRIORITY_ORDER.index(r.priority) if r.priority in PRIORITY_ORDER else len(PRIORITY_ORDER)
+    return (rank, r.due is None, r.due, _norm(r.host), r.key)
+
+
+# -- data quality -------------------------------------------------------------------------------
+
+def _quality(history: History, sl: Slice) -> DataQuality:
+    built = history.current
+    period = [s for s in history.scans if history.period_start <= s.time <= history.week.cutoff]
+    blind = tuple(s for s in period if s.l2tp_detectable is not True)
+    frame = built.host_matches
+    if frame is None or built.inventory is None:
+        return DataQuality(False, (), (), (), blind)
+    names = {s.scan_id: s.file_name for s in period}
+    order = {s.scan_id: i for i, s in enumerate(period)}
+    seen = frame[frame["scan_id"].isin(list(names))]
+    latest: dict[str, dict] = {}
+    for rec in seen.to_dict("records"):
+        addr = str(rec["address"])
+        if addr not in latest or order[rec["scan_id"]] >= order[latest[addr]["scan_id"]]:
+            latest[addr] = rec
+    unowned, ambiguous = [], []
+    for addr in sorted(latest):
+        rec = latest[addr]
+        method = _text(rec.get("match_method")) or "unmatched"
+        if method not in ("unmatched", "ambiguous") and not _truthy(rec.get("unowned")):
+            continue
+        if not sl.matches(_text(rec.get(sl.by)) if sl.by else None):
+            continue
+        key = ticket_key(built.profile, asset_key_for(_text(rec.get("asset_id")), addr))
+        issue = HostIssue(address=addr, host=str(rec["host"]), scan_file=names[rec["scan_id"]],
+                          ticket=key if key in built.tickets else None,
+                          detail=(f"matches several assets: {_text(rec.get('match_candidates'))}"
+                                  if method == "ambiguous" else
+                                  "in no inventory row" if method == "unmatched" else
+                                  f"asset {_text(rec.get('asset_id'))} has no owner"))
+        (ambiguous if method == "ambiguous" else unowned).append(issue)
+    scanned = {str(a) for a in seen["asset_id"].dropna().tolist()}
+    for cands in seen["match_candidates"].dropna().tolist():     # seen, if ambiguously
+        scanned.update(c for c in str(cands).split(";") if c)
+    gaps = []
+    for rec in built.inventory.assets.to_dict("records"):
+        asset_id = str(rec["asset_id"])
+        if asset_id in scanned or (sl.by and not sl.matches(_text(rec.get(sl.by)))):
+            continue
+        gaps.append(AssetGap(asset_id=asset_id, name=_text(rec.get("name")) or _text(rec.get("fqdn")),
+                             owner=_text(rec.get("owner")), team=_text(rec.get("team")),
+                             business_unit=_text(rec.get("business_unit"))))
+    gaps.sort(key=lambda g: g.asset_id)
+    return DataQuality(True, tuple(unowned), tuple(ambiguous), tuple(gaps), blind)
+
+
+def _text(value) -> str | None:
+    """A DataFrame cell as text, missing values (None, NaN, pd.NA) as None."""
+    if value is None:
+        return None
+    try:
+        import pandas as pd
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _truthy(value) -> bool:
+    return _text(value) is not None and bool(value)
+
+
+# -- the report -------------------------------------------------------------------------------
+
+def build_report(history: History, sl: Slice = ALL) -> WeeklyReport:
+    """The report on ``history``'s week, narrowed to ``sl``."""
+    week = history.week
+    built = history.current
+    rows = ticket_rows(built, week, sl.keys(built))
+    open_rows = sorted((r for r in rows if r.is_open), key=_open_order)
+    trend = []
+    for w in history.weeks:
+        count = len(history.scans_in(w))
+        b = history.builds.get(w.label)
+        trend.append(TrendPoint(w, count, figures(b, w, sl.keys(b)) if count and b else None))
+    none = "(none)"
+    return WeeklyReport(
+        profile=history.profile, week=week, weeks=history.weeks, slice=sl,
+        figures=figures(built, week, sl.keys(built)),
+        scans=tuple(history.scans_in(week)), trend=tuple(trend),
+        aging=_aging(open_rows),
+        by_business_unit=_groups(rows, lambda r: (r.business_unit or none,)),
+        by_team_owner=_groups(rows, lambda r: (r.team or none, r.owner or none)),
+        by_priority=_groups(rows, lambda r: (r.priority or none,), order=_priority_rank),
+        oldest=tuple(sorted(open_rows, key=lambda r: (r.first_seen, r.key))[:OLDEST_COUNT]),
+        open_tickets=tuple(open_rows),
+        new_tickets=tuple(sorted((r for r in rows if r.new), key=_open_order)),
+        fixed_tickets=tuple(sorted((r for r in rows if r.fixed_this_week), key=_open_order)),
+        resurfaced_tickets=tuple(sorted((r for r in rows if r.resurfaced_this_week), key=_open_order)),
+        acceptances=tuple(sorted((r for r in rows if r.state == RISK_ACCEPTED),
+                                 key=lambda r: (r.acceptance_ends is None, r.acceptance_ends, r.key))),
+        quality=_quality(history, sl))
+
+
+def slices(history: History, by: str) -> list[Slice]:
+    """One slice per distinct ``by`` value among the tickets and the inventory (spelled as
+    first met, sorted), plus the "none" slice when some ticket or host has no value."""
+    Slice(by)     # validates ``by``
+    values: dict[str, str] = {}
+    missing = False
+    for built in history.builds.values():
+        for t in built.tickets.values():
+            v = getattr(built.asset_info.get(t.asset_key, AssetInfo()), by)
+            if v is None or _norm(v) == "":
+                missing = True
+            else:
+                values.setdefault(_norm(v), str(v))
+    inv = history.current.inventory
+    if inv is not None:
+        for v in inv.assets[by].tolist():
+            t = _text(v)
+            if t is not None and _norm(t):
+                values.setdefault(_norm(t), t)
+    out = [Slice(by, values[k]) for k in sorted(values)]
+    if missing or _quality(history, Slice(by, None)).unowned_hosts:
+        out.append(Slice(by, None))
+    return out
+
+
+def check_slice(history: History, sl: Slice) -> None:
+    """A clear error when no ticket and no inventory asset has ``sl``'s value (a typo)."""
+    if sl.by is None or sl.value is None:
+        return
+    known = slices(history, sl.by)
+    if any(s.value is not None and sl.matches(s.value) for s in known):
+        return
+    names = ", ".join(s.value for s in known if s.value is not None)[:300] or "none"
+    raise InputError(f"no ticket or inventory asset has {sl.by.replace('_', ' ')} {sl.value!r}",
+                     hint=f"known: {names}")
