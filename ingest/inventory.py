@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .addresses import normalize_hostname, normalize_ip, normalize_mac, short_name
+from .addresses import normalize_ip, normalize_mac
 from .errors import VulnpipeError
 
 

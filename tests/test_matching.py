@@ -111,7 +111,7 @@ def test_unmatched_host_gets_the_default_owner(basic):
     assert pd.isna(m["asset_id"]) and pd.isna(m["criticality"]) and m["unowned"]
 
 
-def test_matched_asset_without_owner_is_unowned_and_gets_the_default(tmp_path):
+def test_matched_asset_without_owner_is_unowned_and_gets_the_default():
     inv = inventory_from_frame(pd.DataFrame({"asset_id": ["Z-1"], "ip": ["10.0.0.1"],
                                              "owner": [None]}))
     m = one(inv, host_ip="10.0.0.1")
