@@ -129,6 +129,7 @@ class WeeklyReport:
     slice: Slice
     figures: Figures
     scans: tuple[ScanRow, ...]               # scans that ran this week
+    period_scans: tuple[ScanRow, ...]        # scans that ran in the trend window
     trend: tuple[TrendPoint, ...]            # oldest first, ending with this week
     aging: tuple[tuple[str, int], ...]
     by_business_unit: tuple[GroupRow, ...]
@@ -196,9 +197,13 @@ def _open_order(r: TicketRow) -> tuple:
 
 # -- data quality -------------------------------------------------------------------------------
 
+def _period(history: History) -> list[ScanRow]:
+    return [s for s in history.scans if history.period_start <= s.time <= history.week.cutoff]
+
+
 def _quality(history: History, sl: Slice) -> DataQuality:
     built = history.current
-    period = [s for s in history.scans if history.period_start <= s.time <= history.week.cutoff]
+    period = _period(history)
     blind = tuple(s for s in period if s.l2tp_detectable is not True)
     frame = built.host_matches
     if frame is None or built.inventory is None:
@@ -277,6 +282,7 @@ def build_report(history: History, sl: Slice = ALL) -> WeeklyReport:
         profile=history.profile, week=week, weeks=history.weeks, slice=sl,
         figures=figures(built, week, sl.keys(built)),
         scans=tuple(history.scans_in(week)), trend=tuple(trend),
+        period_scans=tuple(_period(history)),
         aging=_aging(open_rows),
         by_business_unit=_groups(rows, lambda r: (r.business_unit or none,)),
         by_team_owner=_groups(rows, lambda r: (r.team or none, r.owner or none)),

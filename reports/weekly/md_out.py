@@ -1,0 +1,60 @@
+"""The weekly summary in Markdown: the headline figures and the top items, for e-mail or chat.
+
+Scanner and inventory text is escaped with :func:`reports.tickets.export.md` (HTML and
+Markdown specials made inert), so pasting the summary into a Markdown renderer is safe.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..output import atomic_path
+from ..tickets.export import md
+from .figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
+from .html_out import as_of_text, num, template_env
+from .report import WeeklyReport
+
+TOP_ITEMS = 10
+
+
+@dataclass(frozen=True)
+class _Row:
+    name: str
+    value: str
+    before: str
+
+
+def _shown(key: str, value) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f}%" if key == "sla_compliance_pct" else num(value)
+
+
+def render_markdown(r: WeeklyReport) -> str:
+    env = template_env(html=False)
+    env.filters["md"] = md
+    previous = r.trend[-2] if len(r.trend) > 1 else None
+    rows = []
+    for key in FIGURE_FIELDS:
+        before = "–"
+        if previous is not None:
+            before = "no scan" if previous.figures is None else _shown(key, getattr(previous.figures, key))
+        rows.append(_Row(FIGURE_LABELS[key][0], _shown(key, getattr(r.figures, key)), before))
+    horizon = r.week.cutoff + EXPIRY_HORIZON
+    expiring = [t for t in r.acceptances
+                if t.acceptance_ends is not None and t.acceptance_ends <= horizon]
+    unverified = [t for t in r.open_tickets if not t.verified]
+    lists = []
+    for title, items in (("Overdue", r.overdue_tickets), ("Resurfaced this week", r.resurfaced_tickets),
+                         ("New this week", r.new_tickets),
+                         ("Fixed and verified this week", r.fixed_tickets),
+                         ("Risk acceptances expiring within 30 days", tuple(expiring)),
+                         ("Open but not verifiable this week", tuple(unverified))):
+        lists.append((title, items[:TOP_ITEMS], max(0, len(items) - TOP_ITEMS)))
+    return env.get_template("weekly_summary.md.j2").render(
+        r=r, as_of=as_of_text(r), previous=previous, rows=rows, lists=lists)
+
+
+def write_markdown(r: WeeklyReport, out: str | Path) -> None:
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(render_markdown(r).encode("utf-8"))
