@@ -135,7 +135,7 @@ def builtin_profiles() -> dict[str, Profile]:
 
 
 def resolve_profile(name: str = "l2tp", *, profiles_files: Iterable[Path] = (),
-                    extra_plugins: Iterable[int] = ()) -> Profile:
+                    extra_plugins: Iterable[int] = (), inline: Mapping | None = None) -> Profile:
     """The profile called ``name`` (built-in or from ``profiles_files``), widened by ``extra_plugins``.
 
     ``--plugin ID`` options add plugins as primary findings; with no profile name given
@@ -148,6 +148,8 @@ def resolve_profile(name: str = "l2tp", *, profiles_files: Iterable[Path] = (),
         except OSError as exc:
             raise InputError(f"cannot read profiles file: {exc.strerror}", path=path) from None
         known.update(load_profiles_toml(text, str(path)))
+    for pname, body in (inline or {}).items():
+        known[pname] = profile_from_mapping(pname, body, f"[profiles.{pname}]")
     extra = frozenset(int(p) for p in extra_plugins)
     if name not in known:
         if extra and name == "plugins":

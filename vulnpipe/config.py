@@ -53,6 +53,33 @@ class PrioritySettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    url: str | None = None                   # --db / VULNPIPE_DB win over it
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    default: str = "l2tp"
+    files: tuple[Path, ...] = ()
+    inline: Mapping[str, Mapping] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class TicketSettingsConfig:
+    knowledge_dirs: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    weeks: int = 12
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    out_dir: Path = Path("out")
+
+
+@dataclass(frozen=True)
 class Config:
     """Every section, with defaults for what the file leaves out. ``path`` is the file read
     (None when no file was used)."""
@@ -61,6 +88,11 @@ class Config:
     inventory: InventorySettings = field(default_factory=InventorySettings)
     owners: OwnerSettings = field(default_factory=OwnerSettings)
     priority: PrioritySettings = field(default_factory=PrioritySettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    profiles: ProfileSettings = field(default_factory=ProfileSettings)
+    tickets: TicketSettingsConfig = field(default_factory=TicketSettingsConfig)
+    report: ReportSettings = field(default_factory=ReportSettings)
+    run: RunSettings = field(default_factory=RunSettings)
 
 
 # -- value checkers: (value, key path, config folder) -> value ---------------------------
@@ -102,6 +134,18 @@ def _sla(value: Any, key: str, base: Path) -> int:
     return check_sla(value, key)
 
 
+def _paths(value: Any, key: str, base: Path) -> tuple[Path, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list of paths, not {_kind(value)}")
+    return tuple(_path(v, f"{key}[{i}]", base) for i, v in enumerate(value))
+
+
+def _weeks(value: Any, key: str, base: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 260:
+        raise ConfigError(f"{key} must be a whole number of weeks from 1 to 260, not {value!r}")
+    return value
+
+
 def _kind(value: Any) -> str:
     return {bool: "true/false", int: "a number", float: "a number", list: "a list",
             dict: "a table"}.get(type(value), type(value).__name__)
@@ -113,6 +157,11 @@ SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
     "owners": (OwnerSettings, {"default_owner": _text, "default_owner_email": _text}),
     "priority": (PrioritySettings, {"rules": _rules, "fallback_priority": _priority,
                                     "fallback_sla_days": _sla}),
+    "store": (StoreSettings, {"url": _text}),
+    "profiles": (ProfileSettings, {"default": _text, "files": _paths}),
+    "tickets": (TicketSettingsConfig, {"knowledge_dirs": _paths}),
+    "report": (ReportSettings, {"weeks": _weeks}),
+    "run": (RunSettings, {"out_dir": _path}),
 }
 
 
@@ -120,6 +169,10 @@ def _section(name: str, table: Any, base: Path) -> Any:
     cls, checkers = SECTIONS[name]
     if not isinstance(table, dict):
         raise ConfigError(f"[{name}] must be a table, not {_kind(table)}")
+    inline = {}
+    if name == "profiles":   # [profiles.NAME] tables define profiles (checked when used)
+        inline = {k: v for k, v in table.items() if isinstance(v, dict)}
+        table = {k: v for k, v in table.items() if k not in inline}
     unknown = sorted(set(table) - set(checkers))
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r} in [{name}]",
@@ -129,6 +182,11 @@ def _section(name: str, table: Any, base: Path) -> Any:
     for key, value in table.items():
         label = key_path if key == "rules" and key_path else f"[{name}] {key}"
         values[key] = checkers[key](value, label, base)
+    if name == "profiles":
+        from ingest.profiles import profile_from_mapping
+        for pname, body in inline.items():
+            profile_from_mapping(pname, body, f"[profiles.{pname}]")   # fail early, clearly
+        values["inline"] = MappingProxyType(inline)
     return cls(**values)
 
 

@@ -16,13 +16,23 @@ ProfilesFileOpt = typer.Option(None, "--profiles-file",
 
 
 def pick_profile(name: Optional[str], plugins: Optional[List[int]],
-                 files: Optional[List[Path]]):
-    """The profile the options ask for: --profile, else only --plugin IDs, else l2tp."""
+                 files: Optional[List[Path]], cfg=None):
+    """The profile the options ask for: --profile, else only --plugin IDs, else the config's
+    default (``l2tp``). Profiles come from the built-ins, ``[profiles]`` in vulnpipe.toml
+    (inline tables and ``files``) and ``--profiles-file``."""
     from ingest.profiles import resolve_profile
 
     if name is None:
-        name = "plugins" if plugins else "l2tp"
-    return resolve_profile(name, profiles_files=files or (), extra_plugins=plugins or ())
+        name = "plugins" if plugins else (cfg.profiles.default if cfg else "l2tp")
+    inline = dict(cfg.profiles.inline) if cfg else {}
+    all_files = [*(cfg.profiles.files if cfg else ()), *(files or ())]
+    return resolve_profile(name, profiles_files=all_files, extra_plugins=plugins or (),
+                           inline=inline)
+
+
+def pick_db(db: Optional[str], cfg=None) -> Optional[str]:
+    """--db (or VULNPIPE_DB), else [store] url from vulnpipe.toml, else None (vulnpipe.db)."""
+    return db or (cfg.store.url if cfg else None)
 
 DbOpt = typer.Option(None, "--db", envvar="VULNPIPE_DB",
                      help="Database: a SQLite file path (default vulnpipe.db) or a "

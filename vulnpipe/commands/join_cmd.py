@@ -64,7 +64,7 @@ def join(
                               "vulnpipe.toml")
     inv = load_inventory(inv_path, sheet=sheet if sheet is not None else cfg.inventory.sheet,
                          columns=cfg.inventory.columns)
-    prof = pick_profile(profile, plugin, profiles_file)
+    prof = pick_profile(profile, plugin, profiles_file, cfg)
     if fmt.value == "xlsx" and out == "-":
         raise InputError("--format xlsx needs a file: give --out PATH")
 

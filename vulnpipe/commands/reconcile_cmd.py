@@ -10,7 +10,7 @@ import typer
 from .. import console
 from ..cli import app
 from .common import (AsOfOpt, ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
-                     ProfilesFileOpt, SheetOpt, parse_when, pick_profile)
+                     ProfilesFileOpt, SheetOpt, parse_when, pick_db, pick_profile)
 
 
 class ReconcileFormat(str, Enum):
@@ -54,7 +54,7 @@ def reconcile(
     from ..setup import load_config, load_inventory_option, ticket_settings
 
     cfg = load_config(config)
-    prof = pick_profile(profile, plugin, profiles_file)
+    prof = pick_profile(profile, plugin, profiles_file, cfg)
     inv = load_inventory_option(cfg, inventory, sheet)
     if baseline or rescan:
         if not (baseline and rescan):
@@ -66,7 +66,7 @@ def reconcile(
     from reports.reconcile import NEEDS_RESCAN  # noqa: F401  (documented statuses)
     from reports.tickets.build import rebuild_tickets
 
-    engine = open_store(db, create=False)
+    engine = open_store(pick_db(db, cfg), create=False)
     built, changes = rebuild_tickets(engine, prof, inventory=inv, settings=ticket_settings(cfg),
                                      as_of=parse_when(as_of))
     engine.dispose()

@@ -10,35 +10,21 @@ import typer
 
 from .. import console
 from ..cli import app
-from .common import DbOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, pick_profile
+from .common import ConfigOpt, DbOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, pick_db, pick_profile
 
 db_app = typer.Typer(help="Manage the history database (schema upgrades).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
-@app.command("ingest")
-def ingest(
-    inputs: List[Path] = typer.Argument(..., help=".nessus files, directories, .zip or .gz."),
-    db: Optional[str] = DbOpt,
-    profile: Optional[str] = ProfileOpt,
-    plugin: Optional[List[int]] = PluginOpt,
-    profiles_file: Optional[List[Path]] = ProfilesFileOpt,
-) -> None:
-    """Store scans in the history database: every host, and the profile's findings.
+def ingest_inputs(engine, inputs, prof):
+    """Ingest every scan named by ``inputs`` (one transaction each), reporting as it goes.
 
-    One transaction per file; a file already stored (same SHA-256) is skipped; a bad file is
-    refused while the good ones are kept.
-
-    Example: vulnpipe ingest sample_data/scans/ --db vulnpipe.db
-    """
+    Returns ``(results, input_errors)``; a bad file never stops the others."""
     from ingest.errors import VulnpipeError
-    from ingest.notes import plugin_68453_note
     from ingest.sources import iter_sources
-    from ingest.store import display_url, ingest_source, open_store
-    from ingest.store.writer import FAILED, SKIPPED, STORED
+    from ingest.store import ingest_source
+    from ingest.store.writer import FAILED, SKIPPED
 
-    prof = pick_profile(profile, plugin, profiles_file)
-    engine = open_store(db)
     errors: list[VulnpipeError] = []
     sources = list(iter_sources(inputs, errors))
     for exc in errors:
@@ -55,6 +41,35 @@ def ingest(
             elif result.status == SKIPPED:
                 console.info(f"skipped {source.name}: {result.detail}")
             bar.advance(task)
+    return results, errors
+
+
+@app.command("ingest")
+def ingest(
+    inputs: List[Path] = typer.Argument(..., help=".nessus files, directories, .zip or .gz."),
+    db: Optional[str] = DbOpt,
+    profile: Optional[str] = ProfileOpt,
+    plugin: Optional[List[int]] = PluginOpt,
+    profiles_file: Optional[List[Path]] = ProfilesFileOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Store scans in the history database: every host, and the profile's findings.
+
+    One transaction per file; a file already stored (same SHA-256) is skipped; a bad file is
+    refused while the good ones are kept.
+
+    Example: vulnpipe ingest sample_data/scans/ --db vulnpipe.db
+    """
+    from ingest.notes import plugin_68453_note
+    from ingest.store import display_url, open_store
+    from ingest.store.writer import FAILED, SKIPPED, STORED
+
+    from ..config import load_config
+
+    cfg = load_config(config)
+    prof = pick_profile(profile, plugin, profiles_file, cfg)
+    engine = open_store(pick_db(db, cfg))
+    results, errors = ingest_inputs(engine, inputs, prof)
     stored = [r for r in results if r.status == STORED]
     console.info(
         f"{len(stored)} file(s) stored ({sum(r.hosts for r in stored)} hosts, "
@@ -67,6 +82,13 @@ def ingest(
         console.note(note)
     if errors or any(r.status == FAILED for r in results):
         raise typer.Exit(1)
+
+
+def _db(db):
+    """--db / VULNPIPE_DB, else [store] url of ./vulnpipe.toml, else vulnpipe.db."""
+    from ..config import load_config
+
+    return pick_db(db, load_config(None)) if db is None else db
 
 
 class ScanFormat(str, Enum):
@@ -87,7 +109,7 @@ def list_scans(
     from ingest.store import open_store
     from ingest.store.read import list_scans as _list
 
-    engine = open_store(db, create=False)
+    engine = open_store(_db(db), create=False)
     with engine.connect() as conn:
         rows = _list(conn)
     if fmt is ScanFormat.jsonl:
@@ -127,7 +149,7 @@ def stored_findings(
     from ingest.store.read import iter_finding_records, resolve_scan
     from reports.findings_out import make_writer
 
-    engine = open_store(db, create=False)
+    engine = open_store(_db(db), create=False)
     with engine.connect() as conn:
         scan_id = resolve_scan(conn, scan)
         records = iter_finding_records(conn, scan_id)
@@ -161,7 +183,7 @@ def db_upgrade(db: Optional[str] = DbOpt) -> None:
     from ingest.store.engine import connect_error, schema_revision
     from ingest.store.schema import HEAD
 
-    engine = make_engine(db)
+    engine = make_engine(_db(db))
     url = engine.url.render_as_string(hide_password=False)
     try:
         before = schema_revision(engine)
@@ -184,7 +206,7 @@ def db_status(db: Optional[str] = DbOpt) -> None:
     from ingest.store.engine import connect_error, schema_revision
     from ingest.store.schema import HEAD
 
-    engine = make_engine(db)
+    engine = make_engine(_db(db))
     url = engine.url.render_as_string(hide_password=False)
     try:
         current = schema_revision(engine)

@@ -9,7 +9,7 @@ import typer
 from .. import console
 from ..cli import app
 from .common import (AsOfOpt, ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
-                     ProfilesFileOpt, SheetOpt, parse_when, pick_profile)
+                     ProfilesFileOpt, SheetOpt, parse_when, pick_db, pick_profile)
 
 
 def build_and_export(engine, prof, *, inventory, settings, as_of, xlsx, jira_csv, jsonl, markdown,
@@ -78,7 +78,7 @@ def tickets(
     if not any((xlsx, jira_csv, jsonl, markdown)):
         raise InputError("nothing to write", hint="give --xlsx, --jira-csv, --jsonl and/or --markdown")
     cfg = load_config(config)
-    prof = pick_profile(profile, plugin, profiles_file)
+    prof = pick_profile(profile, plugin, profiles_file, cfg)
     inv = load_inventory_option(cfg, inventory, sheet)
     when = parse_when(as_of)
     tmp = None
@@ -97,11 +97,12 @@ def tickets(
         if errors:
             raise typer.Exit(1)
     else:
-        engine = open_store(db, create=False)
+        engine = open_store(pick_db(db, cfg), create=False)
     try:
         built, views, changes, written = build_and_export(
             engine, prof, inventory=inv, settings=ticket_settings(cfg), as_of=when, xlsx=xlsx,
-            jira_csv=jira_csv, jsonl=jsonl, markdown=markdown, knowledge_dirs=knowledge or ())
+            jira_csv=jira_csv, jsonl=jsonl, markdown=markdown,
+            knowledge_dirs=[*cfg.tickets.knowledge_dirs, *(knowledge or ())])
     finally:
         engine.dispose()
         if tmp is not None:
@@ -123,7 +124,7 @@ def _decide(db, key: str, kind: str, reason: str, approver: Optional[str], until
 
     if not reason.strip():
         raise InputError("--reason must not be empty", hint="say why, for the audit trail")
-    engine = open_store(db, create=False)
+    engine = open_store(pick_db(db, cfg), create=False)
     with engine.begin() as conn:
         row = conn.execute(select(tickets.c.key, tickets.c.state).where(tickets.c.key == key)).first()
         if row is None:
