@@ -97,14 +97,19 @@ def _active(t: Ticket, period: Period) -> bool:
     return False
 
 
+def _asset_id(value: Any) -> str | None:
+    """A matched asset id from the match frame (missing values are pandas NA)."""
+    import pandas as pd
+
+    return None if value is None or pd.isna(value) else str(value)
+
+
 def _host_index(conn: Connection, built: BuiltTickets) -> dict[tuple[int, str], list[int]]:
     """(scan id, ticket asset key) -> host positions in that scan, as the tickets matched them."""
     index: dict[tuple[int, str], list[int]] = {}
     if built.host_matches is not None:
-        from reports.tickets.build import _clean
-
         for rec in built.host_matches[["scan_id", "host_seq", "address", "asset_id"]].to_dict("records"):
-            key = asset_key_for(_clean(rec["asset_id"]), rec["address"])
+            key = asset_key_for(_asset_id(rec["asset_id"]), rec["address"])
             index.setdefault((int(rec["scan_id"]), key), []).append(int(rec["host_seq"]))
     else:
         for sid, seq, address in conn.execute(select(hosts.c.scan_id, hosts.c.host_seq, hosts.c.address)):

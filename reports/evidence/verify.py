@@ -58,6 +58,28 @@ def _digest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> tuple[str
     return digest.hexdigest(), size
 
 
+def _check_signature(zf: zipfile.ZipFile, sig_info: zipfile.ZipInfo | None, manifest: bytes,
+                     pub_key: str | os.PathLike | None, result: VerifyResult) -> None:
+    """Whether ``manifest.json.sig`` signs the manifest's exact bytes (checked even when the
+    manifest itself cannot be read, so a damaged manifest also fails the signature)."""
+    if pub_key is None:
+        result.signature = "not checked" if sig_info is not None else "absent"
+        return
+    if sig_info is None:
+        result.signature = "absent"
+        result.problems.append(Problem(MISSING, SIGNATURE, "--pub-key given but the pack is not signed"))
+        return
+    from .signing import signature_valid
+
+    sig = zf.read(sig_info) if sig_info.file_size <= 4096 else b""
+    if signature_valid(manifest, sig, pub_key):
+        result.signature = "valid"
+    else:
+        result.signature = "invalid"
+        result.problems.append(Problem(BAD_SIGNATURE, SIGNATURE,
+                                       "does not match manifest.json for this public key"))
+
+
 def verify_pack(path: str | os.PathLike, pub_key: str | os.PathLike | None = None) -> VerifyResult:
     """Recompute every hash of the pack at ``path`` against its manifest.
 
@@ -97,6 +119,7 @@ def verify_pack(path: str | os.PathLike, pub_key: str | os.PathLike | None = Non
             result.problems.append(Problem(BAD_MANIFEST, MANIFEST, "too large"))
             return result
         manifest = zf.read(members[MANIFEST])
+        _check_signature(zf, members.get(SIGNATURE), manifest, pub_key, result)
         try:
             _about, files = read_manifest(manifest)
         except ManifestError as exc:
@@ -128,22 +151,6 @@ def verify_pack(path: str | os.PathLike, pub_key: str | os.PathLike | None = Non
             result.checked += 1
         for name in sorted(set(members) - listed - {MANIFEST, SIGNATURE}):
             result.problems.append(Problem(EXTRA, name, "not listed in the manifest"))
-        sig_info = members.get(SIGNATURE)
-        if pub_key is None:
-            result.signature = "not checked" if sig_info is not None else "absent"
-        elif sig_info is None:
-            result.signature = "absent"
-            result.problems.append(Problem(MISSING, SIGNATURE, "--pub-key given but the pack is not signed"))
-        else:
-            from .signing import signature_valid
-
-            sig = zf.read(sig_info) if sig_info.file_size <= 4096 else b""
-            if signature_valid(manifest, sig, pub_key):
-                result.signature = "valid"
-            else:
-                result.signature = "invalid"
-                result.problems.append(Problem(BAD_SIGNATURE, SIGNATURE,
-                                               "does not match manifest.json for this public key"))
     return result
 
 
