@@ -14,9 +14,12 @@ from ingest.sources import expand_inputs  # noqa: E402
 def run(path: str, profile: str, mode: str) -> int:
     prof = resolve_profile(profile)
     if mode == "parallel":
-        from ingest.parallel import iter_hosts_parallel
+        import os
 
-        return sum(len(f) for _h, f in iter_hosts_parallel([path], prof))
+        from ingest.parallel import ParallelReader
+
+        reader = ParallelReader(next(expand_inputs([path])), prof, workers=os.cpu_count())
+        return sum(len(f) for _h, f in reader.hosts())
     source = next(expand_inputs([path]))
     reader = NessusReader(source, prof, fast=None if mode == "fast" else False)
     return sum(len(f) for _h, f in reader.hosts())

@@ -46,7 +46,7 @@ ASYNC_CHECK_BYTES = 24 << 20
 #: Bytes libxml2 checks per step (and the granularity at which hosts are released).
 CHECK_CHUNK = 4 << 20
 #: Scanned bytes after which mapped pages are handed back to the OS (flat memory).
-_RELEASE_BYTES = 64 << 20
+_RELEASE_BYTES = 16 << 20
 
 
 class FastPathUnsupported(Exception):
@@ -205,6 +205,11 @@ def check_bytes(mm, size: int, progress: Callable[[int], None]) -> tuple[str, st
         if watch.odd:
             return "odd", None
         progress(pos)      # libxml2 may still hold back the end of this chunk
+        if pos and hasattr(mm, "madvise"):      # hand checked pages back: flat memory
+            try:
+                mm.madvise(mmap.MADV_DONTNEED, 0, pos - pos % mmap.PAGESIZE)
+            except (OSError, ValueError):
+                pass
         pos = end
     try:
         parser.close()
