@@ -186,8 +186,8 @@ def test_manifest_lists_every_other_file_and_the_original_scan_hashes(sample_pac
     originals = {s["file_name"]: s["sha256"] for s in manifest["scans_used"]}
     for p in (SAMPLE / "scans").glob("*.nessus"):
         assert originals[p.name] == hashlib.sha256(p.read_bytes()).hexdigest()
-    assert manifest["vulnpipe_version"] and manifest["database"].endswith("sample.db")
-    assert ":" not in manifest["database"].split("//", 1)[-1].split("@")[0] or "@" not in manifest["database"]
+    assert manifest["vulnpipe_version"] == "0.1.0"
+    assert manifest["database"].startswith("sqlite:///") and manifest["database"].endswith("sample.db")
 
 
 # -- verify ------------------------------------------------------------------------------------
