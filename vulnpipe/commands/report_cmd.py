@@ -9,7 +9,7 @@ import typer
 from .. import console
 from ..cli import app
 from .common import (ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt, ProfilesFileOpt,
-                     SheetOpt, parse_when, pick_profile)
+                     SheetOpt, parse_when, pick_db, pick_profile)
 
 report_app = typer.Typer(help="Reports built from the history store.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
@@ -44,7 +44,9 @@ def weekly(
     as_of: Optional[str] = typer.Option(
         None, "--as-of", help="Report on the week holding this date (ISO 8601, UTC), counting "
                               "nothing after it (a bare date counts that whole day)."),
-    weeks: int = typer.Option(12, "--weeks", min=1, max=520, help="Weeks in the trend."),
+    weeks: Optional[int] = typer.Option(
+        None, "--weeks", min=1, max=520,
+        help="Weeks in the trend (default: [report] weeks in vulnpipe.toml, else 12)."),
     profile: Optional[str] = ProfileOpt,
     plugin: Optional[List[int]] = PluginOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
@@ -84,13 +86,14 @@ def weekly(
         raise InputError(f"--split-by {split_by[0]!r} is not team or business_unit",
                          hint="e.g. --split-by team out/teams")
     cfg = load_config(config)
-    prof = pick_profile(profile, plugin, profiles_file)
+    prof = pick_profile(profile, plugin, profiles_file, cfg)
     inv = load_inventory_option(cfg, inventory, sheet)
-    engine = open_store(db, create=False)
+    engine = open_store(pick_db(db, cfg), create=False)
     try:
         with engine.connect() as conn:
             chosen = choose_week(conn, week, as_of)
-            history = load_history(conn, prof, chosen, weeks=weeks, inventory=inv,
+            history = load_history(conn, prof, chosen, weeks=weeks or cfg.report.weeks,
+                                   inventory=inv,
                                    settings=ticket_settings(cfg))
     finally:
         engine.dispose()
