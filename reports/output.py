@@ -34,6 +34,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
                             hint="choose a writable output path") from None
     os.close(fd)
     tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)     # like any new file, not mkstemp's 0600
     try:
         yield tmp_path
         os.replace(tmp_path, target)

@@ -81,7 +81,8 @@ def main() -> None:
                     "weekly-2026-W48.json"]
     if has_command("evidence", "build"):
         step("An auditor evidence pack for 2026-Q4, then its verification", "evidence", "build",
-             "--db", "out/vulnpipe.db", "--quarter", "2026-Q4", "--out", "out/evidence-2026-Q4.zip")
+             "--db", "out/vulnpipe.db", "--quarter", "2026-Q4", "--include-raw",
+             "--raw-dir", rel(SCANS), "--out", "out/evidence-2026-Q4.zip")
         step("", "evidence", "verify", "out/evidence-2026-Q4.zip")
         written.append("evidence-2026-Q4.zip")
     print("\n== Written to out/")
