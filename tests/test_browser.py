@@ -73,7 +73,8 @@ def render_page(binary: str, page: Path, workdir: Path, *, width: int = 1366,
     workdir.mkdir(parents=True, exist_ok=True)
     dom_run = _run(binary, workdir / "profile-dom", "--virtual-time-budget=2000", "--dump-dom", url)
     shot = workdir / (page.stem + ".png")
-    shot_run = _run(binary, workdir / "profile-shot", f"--window-size={width},{height}",
+    shot_run = _run(binary, workdir / "profile-shot", "--virtual-time-budget=2000",
+                    f"--window-size={width},{height}",
                     f"--screenshot={shot}", url)
     assert dom_run.returncode == 0, dom_run.stderr.decode(errors="replace")[-2000:]
     assert shot_run.returncode == 0 and shot.exists(), shot_run.stderr.decode(errors="replace")[-2000:]

@@ -88,7 +88,7 @@ def nice_max(value: float) -> int:
     return int(math.ceil(value / 4) * 4)
 
 
-def trend_chart(points: Sequence[TrendPoint], width: int = 760, height: int = 280) -> Chart:
+def trend_chart(points: Sequence[TrendPoint], width: int = 700, height: int = 280) -> Chart:
     """Bars for new and fixed, a line for open tickets; weeks without scans are gaps."""
     left, right, top, bottom = 44, 12, 16, 44
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -137,13 +137,14 @@ def trend_chart(points: Sequence[TrendPoint], width: int = 760, height: int = 28
                                f"{p.figures.open_tickets} open, {p.figures.new} new, "
                                f"{p.figures.fixed_verified} fixed")
         for p in points)
+    legend = (("open", "Open tickets (end of week)"), ("new", "New"), ("fixed", "Fixed (verified)"))
+    if any(p.figures is None for p in points):
+        legend += (("gap", "No scan that week"),)
     return Chart(width, height, "Trend per week. " + described, tuple(rects), tuple(lines),
-                 paths, tuple(dots), tuple(texts),
-                 (("open", "Open tickets (end of week)"), ("new", "New"),
-                  ("fixed", "Fixed (verified)"), ("gap", "No scan that week")))
+                 paths, tuple(dots), tuple(texts), legend)
 
 
-def aging_chart(buckets: Sequence[tuple[str, int]], width: int = 520, row: int = 30) -> Chart:
+def aging_chart(buckets: Sequence[tuple[str, int]], width: int = 420, row: int = 30) -> Chart:
     """One horizontal bar per age bucket of the open tickets."""
     label_w, right, top = 110, 40, 8
     height = top * 2 + row * len(buckets)

@@ -124,6 +124,8 @@ def load_history(conn: Connection, profile: "Profile", week: Week, *, weeks: int
                  settings: TicketSettings = TicketSettings()) -> History:
     """Scans and per-week tickets for a report on ``week`` with a ``weeks``-long trend.
 
+    The trend starts no earlier than the week of the first stored scan; after that, a week
+    without scans is a gap.
     Without ``inventory`` the one stored by the last ticket build is used (as
     ``vulnpipe tickets`` does), loaded once for every week.
     """
@@ -134,6 +136,8 @@ def load_history(conn: Connection, profile: "Profile", week: Week, *, weeks: int
     if inventory is None:
         inventory = load_inventory_snapshot(conn)
     known = tuple(s for s in all_scans if s.time <= week.cutoff)
+    if known:     # no trend weeks before the first stored scan: there was no history yet
+        span = [w for w in span if w.cutoff >= known[0].time or w == week]
     builds: dict[str, BuiltTickets] = {}
     for w in span:
         if w == week or any(w.contains(s.time) for s in known):
