@@ -15,6 +15,7 @@ from .html_out import as_of_text, num, template_env
 from .report import WeeklyReport
 
 TOP_ITEMS = 10
+OLDEST = 5
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,10 @@ def render_markdown(r: WeeklyReport) -> str:
                          ("Fixed and verified this week", r.fixed_tickets),
                          ("Risk acceptances expiring within 30 days", tuple(expiring)),
                          ("Open but not verifiable this week", tuple(unverified))):
-        lists.append((title, items[:TOP_ITEMS], max(0, len(items) - TOP_ITEMS)))
+        lists.append((f"{title} ({len(items)})", items[:TOP_ITEMS], max(0, len(items) - TOP_ITEMS)))
+    if r.open_tickets:
+        lists.append((f"Oldest open tickets ({min(OLDEST, len(r.oldest))} of {len(r.open_tickets)})",
+                      r.oldest[:OLDEST], 0))
     return env.get_template("weekly_summary.md.j2").render(
         r=r, as_of=as_of_text(r), previous=previous, rows=rows, lists=lists)
 
