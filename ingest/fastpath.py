@@ -182,6 +182,30 @@ class _Watch:
         return None
 
 
+def _markup_declaration(mm, start: int, end: int) -> bool:
+    """Whether ``<!`` (a comment, CDATA section or DOCTYPE) starts in ``[start, end)``.
+
+    Searches for the byte ``!`` (memchr speed; it is rare in exports) and looks back."""
+    i = mm.find(b"!", max(start, 1), end)
+    while i >= 0:
+        if mm[i - 1] == 0x3C:          # '<'
+            return True
+        i = mm.find(b"!", i + 1, end)
+    return False
+
+
+def _find_tag(mm, needle: bytes, tail: bytes, pos: int, end: int = -1) -> int:
+    """Position of ``needle + tail`` from ``pos``; the search runs on ``needle``, whose
+    last byte is rare in exports, which makes the skip search fast."""
+    if end < 0:
+        end = len(mm)
+    n = len(needle)
+    i = mm.find(needle, pos, end)
+    while i >= 0 and mm[i + n:i + n + len(tail)] != tail:
+        i = mm.find(needle, i + 1, end)
+    return i
+
+
 def check_bytes(mm, size: int, progress: Callable[[int], None]) -> tuple[str, str | None]:
     """Feed the whole file to libxml2 and hash it. ``progress(n)`` reports that bytes
     ``[0, n)`` are well-formed and hold nothing unusual. Returns ``('ok', sha256)``, or
@@ -195,8 +219,7 @@ def check_bytes(mm, size: int, progress: Callable[[int], None]) -> tuple[str, st
         end = min(pos + CHECK_CHUNK, size)
         chunk = mm[pos:end]
         digest.update(chunk)
-        lo = max(0, pos - 8)
-        if mm.find(b"<![CDATA[", lo, end) >= 0 or mm.find(b"<!--", lo, end) >= 0:
+        if _markup_declaration(mm, pos, end):
             return "odd", None
         try:
             parser.feed(chunk)
@@ -424,7 +447,7 @@ class FastFile:
 
     def _next_host(self, pos: int) -> int:
         mm = self.mm
-        i = mm.find(b"<ReportHost", pos)
+        i = _find_tag(mm, b"<ReportH", b"ost", pos)
         if i >= 0 and mm[i + 11] not in _HOST_TAG_FOLLOW:
             raise FastPathUnsupported("element named like ReportHost")
         return i
@@ -451,7 +474,7 @@ class FastFile:
         if m.group(2):                                  # <ReportHost .../>
             host = reader._make_host(name, {}, report, lambda: None)
             return host, [], m.end()
-        end_tag = mm.find(b"</ReportHost", m.end())
+        end_tag = _find_tag(mm, b"</ReportH", b"ost", m.end())
         e = _RX_HOST_END.match(mm, end_tag) if end_tag >= 0 else None
         if e is None:
             raise FastPathUnsupported("host not closed")
