@@ -21,7 +21,7 @@ def run(path: str, profile: str, mode: str) -> int:
         reader = ParallelReader(next(expand_inputs([path])), prof, workers=os.cpu_count())
         return sum(len(f) for _h, f in reader.hosts())
     source = next(expand_inputs([path]))
-    reader = NessusReader(source, prof, fast=None if mode == "fast" else False)
+    reader = NessusReader(source, prof, fast=mode == "fast")
     return sum(len(f) for _h, f in reader.hosts())
 
 

@@ -242,9 +242,11 @@ class NessusReader:
         self.source = source
         self.profile = profile
         self.keep_raw = keep_raw
-        #: ``None`` (default): use the byte-scanning fast path (:mod:`ingest.fastpath`) when
-        #: the input allows it; ``False``: always the full streaming parser; ``True``: the
-        #: fast path whenever it applies (same as ``None``; kept for explicit tests/benchmarks).
+        #: ``None`` (default): the byte-scanning fast path (:mod:`ingest.fastpath`) for
+        #: filtering profiles when the input allows it, the streaming parser for ``all``
+        #: (which keeps every item, so skipping bytes gains nothing and it is faster);
+        #: ``False``: always the streaming parser; ``True``: the fast path whenever the
+        #: input allows it, whatever the profile (tests, benchmarks).
         self.fast = fast
         #: Which reader produced the hosts: ``'full'``, ``'fast'``, or ``'fast+full'`` when
         #: the fast path met something it does not handle and the full parser took over.
@@ -264,7 +266,8 @@ class NessusReader:
         gc_was_enabled = gc.isenabled()
         gc.disable()   # records are acyclic: collections during a file only cost time
         try:
-            if self.fast is not False and not self.keep_raw:
+            use_fast = self.fast is True or (self.fast is None and not self.profile.select_all)
+            if use_fast and not self.keep_raw:
                 from .fastpath import open_fast
 
                 fast = open_fast(self)

@@ -20,7 +20,7 @@ ENTRIES = json.loads((SHARED / "corpus" / "INDEX.json").read_text()) if SHARED e
 def read_both(path, profile="all"):
     """``(full, fast)`` outcomes: each ``(reader, hosts, findings)`` or the ParseError text."""
     out = []
-    for fast in (False, None):
+    for fast in (False, True):
         source = next(expand_inputs([path]))
         reader = NessusReader(source, resolve_profile(profile), fast=fast)
         try:

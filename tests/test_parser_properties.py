@@ -126,14 +126,14 @@ SETTINGS = settings(max_examples=40, deadline=None,
 @given(documents, st.sampled_from(["all", "l2tp"]))
 def test_fast_path_and_full_parser_agree_on_random_documents(reports, profile):
     data = build(reports)
-    assert read(data, profile, None) == read(data, profile, False)
+    assert read(data, profile, True) == read(data, profile, False)
 
 
 @SETTINGS
 @given(documents)
 def test_random_documents_round_trip_through_the_parser(reports):
     data = build(reports)
-    stats, got_reports, _policy, got_hosts, findings = read(data, "all", None)
+    stats, got_reports, _policy, got_hosts, findings = read(data, "all", True)
     flat = [h for report in reports for h in report]
     assert [r.name for r in got_reports] == [f"report {i}" for i in range(len(reports))]
     assert [h.name for h in got_hosts] == [h["name"] for h in flat]
