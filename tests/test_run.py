@@ -1,0 +1,108 @@
+"""The weekly job in one command, and the configuration it reads."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from tests.conftest import ROOT, run_cli
+
+SCANS = ROOT / "sample_data" / "scans"
+INVENTORY = ROOT / "sample_data" / "inventory.csv"
+
+
+def _config(tmp_path, extra=""):
+    cfg = tmp_path / "vulnpipe.toml"
+    cfg.write_text(f'[inventory]\npath = "{INVENTORY}"\n[owners]\ndefault_owner = "SecOps"\n'
+                   f'[store]\nurl = "history.db"\n[run]\nout_dir = "weekly"\n{extra}')
+    return cfg
+
+
+def test_run_does_the_weekly_job_and_summarises_it(tmp_path):
+    _config(tmp_path)
+    r = run_cli("run", SCANS, "--summary-json", "summary.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["ok"] is True and len(summary["scans"]["stored"]) == 9
+    assert summary["tickets"]["total"] == 23 and summary["report"]["week"] == "2026-W48"
+    assert (tmp_path / "history.db").exists()
+    written = sorted(p.name for p in (tmp_path / "weekly").iterdir())
+    assert written == ["tickets", "tickets-jira.csv", "tickets.jsonl", "tickets.xlsx",
+                       "weekly-2026-W48.html", "weekly-2026-W48.json", "weekly-2026-W48.md",
+                       "weekly-2026-W48.xlsx"]
+    # the same scans again: nothing new, nothing changed, still success
+    again = run_cli("run", SCANS, "--summary-json", "-", cwd=tmp_path)
+    assert again.returncode == 0
+    second = json.loads(again.stdout)
+    assert len(second["scans"]["skipped"]) == 9 and second["changes"] == []
+
+
+def test_run_exits_non_zero_when_a_scan_is_refused_but_does_the_rest(tmp_path):
+    _config(tmp_path)
+    bad = tmp_path / "broken.nessus"
+    bad.write_bytes((SCANS / "2026-W48-weekly.nessus").read_bytes()[:5000])
+    r = run_cli("run", SCANS / "2026-W48-weekly.nessus", bad, "--summary-json", "-", cwd=tmp_path)
+    assert r.returncode == 1
+    summary = json.loads(r.stdout)
+    assert summary["ok"] is False and summary["scans"]["stored"] == ["2026-W48-weekly.nessus"]
+    assert "broken.nessus" in summary["scans"]["refused"][0]
+    assert (tmp_path / "weekly" / "tickets.xlsx").exists()
+
+
+def test_config_check_reports_settings_and_names_unknown_keys(tmp_path):
+    _config(tmp_path)
+    ok = run_cli("config", "check", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr.decode()
+    assert b"233 assets" in ok.stdout and b"sqlite:///history.db" in ok.stdout
+    _config(tmp_path, "[report]\nweekz = 3\n")
+    bad = run_cli("config", "check", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert b"unknown key 'weekz' in [report]" in bad.stderr and b"Traceback" not in bad.stderr
+    _config(tmp_path, "[report]\nweeks = \"twelve\"\n")
+    typed = run_cli("config", "check", cwd=tmp_path)
+    assert typed.returncode == 1 and b"[report] weeks must be a whole number" in typed.stderr
+
+
+def test_profiles_defined_in_the_config_are_usable(tmp_path):
+    _config(tmp_path, '[profiles]\ndefault = "pptp"\n[profiles.pptp]\nprimary_plugins = [10622]\n')
+    r = run_cli("parse", SCANS / "2026-W48-weekly.nessus", "--profile", "l2tp", "--out", "-", cwd=tmp_path)
+    assert r.returncode == 0
+    r = run_cli("ingest", SCANS / "2026-W48-weekly.nessus", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"profile 'pptp'" in r.stderr
+
+
+def _ticket_rows(db):
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return (conn.execute("SELECT key, state, last_seen FROM tickets ORDER BY key").fetchall(),
+                conn.execute("SELECT count(*) FROM ticket_events").fetchone()[0])
+
+
+def test_sigkill_during_reconcile_leaves_old_or_new_state(tmp_path):
+    db = tmp_path / "s.db"
+    assert run_cli("ingest", *sorted(SCANS.glob("2026-W4[4-7]-weekly.nessus")), "--db", db).returncode == 0
+    assert run_cli("reconcile", "--db", db, "--inventory", INVENTORY).returncode == 0
+    assert run_cli("ingest", SCANS / "2026-W48-weekly.nessus", "--db", db).returncode == 0
+    old = _ticket_rows(db)
+    done = tmp_path / "done.db"
+    shutil.copy(db, done)
+    assert run_cli("reconcile", "--db", done).returncode == 0
+    new = _ticket_rows(done)
+    assert old != new
+    for delay in (0.5, 1.0, 1.5, 2.0, 3.0):
+        snapshot = tmp_path / f"copy-{delay}.db"
+        shutil.copy(db, snapshot)
+        proc = subprocess.Popen([sys.executable, "-m", "vulnpipe", "reconcile", "--db", str(snapshot)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert _ticket_rows(snapshot) in (old, new)
+        assert run_cli("reconcile", "--db", snapshot).returncode == 0
+        assert _ticket_rows(snapshot) == new
