@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench fuzz clean sample
+.PHONY: demo test bench bench-quick bench-big fuzz clean sample
+FUZZ_SECONDS ?= 300
+FUZZ_SEEDS ?= ../shared/corpus
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +29,19 @@ test: $(DEVSTAMP)
 
 bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/run.py
+
+bench-quick: $(DEVSTAMP)
+	$(BIN)/python benchmarks/run.py --quick
+
+bench-big: $(DEVSTAMP)
+	$(BIN)/python benchmarks/run.py --big
+
+fuzz: $(DEVSTAMP)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	mkdir -p fuzz/work-corpus
+	-find $(FUZZ_SEEDS) -type f \( -name '*.nessus' -o -name '*.xml' \) -size -2M -exec cp {} fuzz/work-corpus/ \;
+	cp tests/fixtures/fuzz-seeds/* fuzz/work-corpus/ 2>/dev/null || true
+	cd fuzz && ../$(BIN)/python fuzz_parser.py -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 work-corpus
 
 sample: $(STAMP)
 	$(BIN)/python sample_data/make_sample.py

@@ -72,6 +72,7 @@ _RX_PROPS = re.compile(rb'\s*<HostProperties(' + _ATTRS + rb')\s*(?:/>|>(.*?)</H
                        re.S)
 _RX_PROLOG = re.compile(rb'(?:<\?xml(' + _ATTRS + rb')\s*\?>)?\s*<NessusClientData_v2('
                         + _ATTRS + rb')\s*>')
+_RX_PREFIXED = re.compile(rb'<[A-Za-z_][^\s>/:<]*:')
 _RX_REF = re.compile(r'&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);')
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _HOST_TAG_FOLLOW = frozenset(b" \t\r\n/>")
@@ -113,6 +114,8 @@ def _attrs(raw: bytes) -> dict[str, str]:
         key = name.decode("utf-8")
         if key == "xmlns" or key.startswith("xmlns:"):
             continue
+        if ":" in key:      # a prefixed attribute: only a namespace-aware parser can judge it
+            raise FastPathUnsupported(f"prefixed attribute {key}")
         out[key] = _attr_text(dq or sq)
     return out
 
@@ -220,6 +223,10 @@ def check_bytes(mm, size: int, progress: Callable[[int], None]) -> tuple[str, st
         chunk = mm[pos:end]
         digest.update(chunk)
         if _markup_declaration(mm, pos, end):
+            return "odd", None
+        # prefixed element names (compliance cm:..., or an undefined prefix, which libxml2's
+        # SAX mode does not report): the full, namespace-aware parser must read the file
+        if _RX_PREFIXED.search(mm, max(0, pos - 256), end):
             return "odd", None
         try:
             parser.feed(chunk)

@@ -186,3 +186,23 @@ def test_postgres_connection_lost_mid_ingest_then_next_run_succeeds(tmp_path):
         assert again.returncode == 0, again.stderr.decode()
     finally:
         _drop_pg_database(name)
+
+
+@pytest.mark.parametrize("mutation", [
+    (b'protocol="udp"', b'pr:otocol="udp"'),                      # found by `make fuzz`
+    (b"<plugin_type>", b"<zz:plugin_type>"),                         # undefined element prefix
+])
+def test_fast_path_and_full_parser_agree_on_undefined_namespace_prefixes(tmp_path, mutation):
+    path = tmp_path / "ns.nessus"
+    path.write_bytes(DOC.replace(*mutation, 1).replace(b"</plugin_type>", b"</zz:plugin_type>", 1)
+                     if mutation[1].startswith(b"<zz") else DOC.replace(*mutation, 1))
+    outcomes = []
+    for fast in (False, True):
+        reader = NessusReader(next(expand_inputs([path])), resolve_profile("l2tp"), fast=fast)
+        try:
+            reader.read_all()
+            outcomes.append("ok")
+        except ParseError as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]
+    assert "not well-formed" in outcomes[0]

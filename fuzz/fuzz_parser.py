@@ -1,0 +1,58 @@
+"""Coverage-guided fuzzing of the .nessus parser (atheris / libFuzzer), run by ``make fuzz``.
+
+Every input must either parse or be refused with a :class:`ingest.errors.VulnpipeError`
+(never another exception), and the fast path and the full streaming parser must agree on it:
+same hosts, findings and statistics, or the same error message.
+
+    .venv/bin/python fuzz/fuzz_parser.py -max_total_time=300 fuzz/work-corpus
+"""
+from __future__ import annotations
+
+import io
+import sys
+import tempfile
+from pathlib import Path
+
+import atheris
+
+with atheris.instrument_imports():
+    from ingest.errors import VulnpipeError
+    from ingest.nessus import NessusReader
+    from ingest.profiles import resolve_profile
+    from ingest.sources import Source
+
+PROFILES = [resolve_profile("l2tp"), resolve_profile("all")]
+_TMP = Path(tempfile.mkdtemp(prefix="vulnpipe-fuzz-"))
+
+
+def _outcome(path: Path, profile, fast: bool):
+    source = Source(name="fuzz.nessus", path=path, opener=lambda: open(path, "rb"))
+    reader = NessusReader(source, profile, fast=fast)
+    try:
+        hosts, findings = reader.read_all()
+    except VulnpipeError as exc:
+        return ("error", str(exc))
+    st = reader.stats
+    return ("ok", hosts, [f.record() for f in findings], st.items, dict(st.severity),
+            dict(st.plugin_counts), st.sha256)
+
+
+def test_one_input(data: bytes) -> None:
+    fdp = atheris.FuzzedDataProvider(data)
+    profile = PROFILES[fdp.ConsumeIntInRange(0, 1)]
+    body = fdp.ConsumeBytes(fdp.remaining_bytes())
+    path = _TMP / "input.nessus"       # the fast path works on real files (mmap)
+    path.write_bytes(body)
+    full = _outcome(path, profile, fast=False)
+    fast = _outcome(path, profile, fast=True)
+    if full != fast:
+        raise AssertionError(f"fast path and full parser disagree:\n full={full!r:.500}\n fast={fast!r:.500}")
+
+
+def main() -> None:
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
