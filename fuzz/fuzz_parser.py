@@ -8,7 +8,6 @@ same hosts, findings and statistics, or the same error message.
 """
 from __future__ import annotations
 
-import io
 import sys
 import tempfile
 from pathlib import Path

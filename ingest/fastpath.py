@@ -33,8 +33,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from lxml import etree
 
-from .nessus import (_SEVERITIES, ELSA_68453, L2TP_PLUGIN_ID, _int, build_finding,
-                     credentials_from_scan_info)
+from .nessus import _SEVERITIES, ELSA_68453, L2TP_PLUGIN_ID, _int, build_finding
 from .records import Finding, Host
 
 if TYPE_CHECKING:

@@ -102,12 +102,7 @@ class ParallelReader:
         self.stats = ParseStats()
         self.path_used: str | None = None
 
-    def read_all(self) -> tuple[list[Host], list[Finding]]:
-        hosts, findings = [], []
-        for host, items in self.hosts():
-            hosts.append(host)
-            findings.extend(items)
-        return hosts, findings
+    read_all = NessusReader.read_all      # the same collecting loop over self.hosts()
 
     def hosts(self) -> Iterator[tuple[Host, list[Finding]]]:
         done = 0

@@ -91,5 +91,4 @@ def db_url(request, tmp_path):
     try:
         yield url
     finally:
-        from sqlalchemy.pool import NullPool  # noqa: F401  (engines are disposed by GC)
         _drop_pg_database(name)

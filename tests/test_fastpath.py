@@ -3,8 +3,6 @@ reports, policy and statistics, and the same one-line errors for broken files.""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 

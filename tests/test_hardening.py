@@ -1,10 +1,8 @@
 """Hostile and broken input, faults mid-run: refused clearly or parsed, nothing lost or half-written."""
 from __future__ import annotations
 
-import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -13,7 +11,6 @@ import zipfile
 import pytest
 
 from ingest import NessusReader, ParseError, resolve_profile
-from ingest.errors import InputError
 from ingest.sources import expand_inputs
 from tests import nessus_builder as nb
 from tests.conftest import run_cli

@@ -5,9 +5,8 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import openpyxl
-import pytest
 
-from reports.reconcile import by_address, load_scans, reconcile
+from reports.reconcile import load_scans, reconcile
 from tests import nessus_builder as nb
 from tests.conftest import ROOT, run_cli
 

@@ -13,11 +13,11 @@ from sqlalchemy import func, select, text
 
 from ingest import NessusReader, resolve_profile
 from ingest.sources import expand_inputs
-from ingest.store import StoreError, ingest_source, open_store
+from ingest.store import ingest_source, open_store
 from ingest.store.read import iter_finding_records, list_scans
 from ingest.store.schema import findings, hosts, scans
 from tests import nessus_builder as nb
-from tests.conftest import ROOT, SHARED, run_cli
+from tests.conftest import run_cli
 
 
 def _counts(url):

@@ -6,7 +6,6 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import openpyxl
-import pytest
 
 from reports.tickets.model import ticket_key
 from tests import nessus_builder as nb

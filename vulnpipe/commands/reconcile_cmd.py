@@ -63,7 +63,6 @@ def reconcile(
         _stateless(baseline, rescan, prof, inv, fmt.value, out or "-", targets_out)
         return
     from ingest.store import open_store
-    from reports.reconcile import NEEDS_RESCAN  # noqa: F401  (documented statuses)
     from reports.tickets.build import rebuild_tickets
 
     engine = open_store(pick_db(db, cfg), create=False)
@@ -82,7 +81,6 @@ def reconcile(
 
 
 def _stateless(baseline, rescan, prof, inv, fmt, out, targets_out) -> None:
-    from ingest.notes import plugin_68453_note  # noqa: F401
     from reports.output import open_output
     from reports.reconcile import (by_address, inventory_asset_of, load_scans, reconcile,
                                    write_outputs)

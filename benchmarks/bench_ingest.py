@@ -1,0 +1,91 @@
+"""Ingest benchmark: ``vulnpipe ingest`` of a ~200 MB export into SQLite and PostgreSQL,
+with profiles ``l2tp`` and ``all``, against ``vulnpipe parse`` of the same file in the same run.
+
+    .venv/bin/python benchmarks/bench_ingest.py [--runs 3] [--pg postgresql://postgres@127.0.0.1:5432/test]
+
+Each ingest starts from an empty database (a new SQLite file; a new PostgreSQL database
+created next to the --pg URL, or VULNPIPE_TEST_PG_URL). Prints a table with the ratio to
+``parse`` and findings per second. Timings are reported, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import PY, ROOT, ensure_input, measure  # noqa: E402
+
+
+def _pg_db(base: str) -> tuple[str, str]:
+    import psycopg
+
+    name = f"vp_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, base.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop(base: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _findings(path: Path, profile: str) -> int:
+    sys.path.insert(0, str(ROOT))
+    from ingest import NessusReader, resolve_profile
+    from ingest.sources import expand_inputs
+
+    reader = NessusReader(next(expand_inputs([path])), resolve_profile(profile))
+    return sum(len(items) for _h, items in reader.hosts())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--pg", default=os.environ.get("VULNPIPE_TEST_PG_URL"))
+    args = ap.parse_args()
+    path = ensure_input("200MB")
+    rows = []
+    for profile in ("l2tp", "all"):
+        n = _findings(path, profile)
+        parse = [measure([PY, "-m", "vulnpipe", "parse", str(path), "--profile", profile,
+                          "--out", "/dev/null"]) for _ in range(args.runs)]
+        base = statistics.median(w for w, _r, _s in parse)
+        rows.append((f"parse --profile {profile}", base, max(r for _w, r, _s in parse), 1.0, n / base))
+        for engine in ("sqlite", "postgresql"):
+            if engine == "postgresql" and not args.pg:
+                continue
+            walls, rss = [], []
+            for _ in range(args.runs):
+                with tempfile.TemporaryDirectory() as tmp:
+                    if engine == "sqlite":
+                        url, name = str(Path(tmp) / "b.db"), None
+                    else:
+                        name, url = _pg_db(args.pg)
+                    try:
+                        wall, peak, status = measure([PY, "-m", "vulnpipe", "ingest", str(path),
+                                                      "--db", url, "--profile", profile])
+                    finally:
+                        if name:
+                            _drop(args.pg, name)
+                    if status != 0:
+                        sys.exit(f"ingest into {engine} failed (exit {status})")
+                    walls.append(wall)
+                    rss.append(peak)
+            med = statistics.median(walls)
+            rows.append((f"ingest --profile {profile} -> {engine}", med, max(rss), med / base, n / med))
+    print(f"\ninput: {path.name} ({path.stat().st_size / 1e6:.0f} MB), median of {args.runs} runs")
+    print(f"{'case':<40} {'seconds':>8} {'peak MB':>8} {'x parse':>8} {'findings/s':>11}")
+    for label, sec, mb, ratio, rate in rows:
+        print(f"{label:<40} {sec:>8.2f} {mb:>8.0f} {ratio:>8.2f} {rate:>11,.0f}")
+
+
+if __name__ == "__main__":
+    main()
