@@ -160,7 +160,8 @@ def resolve_profile(name: str = "l2tp", *, profiles_files: Iterable[Path] = (),
                               "profiles TOML file")
     profile = known[name]
     if extra and not profile.select_all:
-        profile = Profile(**{**_fields(profile), "primary_plugins": profile.primary_plugins | extra})
+        profile = Profile(**{**_fields(profile), "primary_plugins": profile.primary_plugins | extra,
+                             "exclude_plugins": profile.exclude_plugins - extra})
     return profile
 
 

@@ -140,6 +140,14 @@ def _paths(value: Any, key: str, base: Path) -> tuple[Path, ...]:
     return tuple(_path(v, f"{key}[{i}]", base) for i, v in enumerate(value))
 
 
+def _db_url(value: Any, key: str, base: Path) -> str:
+    """A database URL; a plain SQLite path is read from the config's folder."""
+    text = _text(value, key, base)
+    if "://" in text:
+        return text
+    return str(_path(text, key, base))
+
+
 def _weeks(value: Any, key: str, base: Path) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 260:
         raise ConfigError(f"{key} must be a whole number of weeks from 1 to 260, not {value!r}")
@@ -157,7 +165,7 @@ SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
     "owners": (OwnerSettings, {"default_owner": _text, "default_owner_email": _text}),
     "priority": (PrioritySettings, {"rules": _rules, "fallback_priority": _priority,
                                     "fallback_sla_days": _sla}),
-    "store": (StoreSettings, {"url": _text}),
+    "store": (StoreSettings, {"url": _db_url}),
     "profiles": (ProfileSettings, {"default": _text, "files": _paths}),
     "tickets": (TicketSettingsConfig, {"knowledge_dirs": _paths}),
     "report": (ReportSettings, {"weeks": _weeks}),

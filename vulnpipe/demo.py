@@ -23,7 +23,9 @@ AS_OF = "2026-11-27"   # the sample company's "today": Friday of 2026-W48
 
 def step(title: str, *args: str, stdout: Path | None = None, optional: bool = False) -> bool:
     """Run ``vulnpipe ARGS``; print its title and output. Returns whether it succeeded."""
-    print(f"\n== {title}\n$ vulnpipe {' '.join(args)}" + (f" > {stdout.relative_to(ROOT)}" if stdout else ""),
+    if title:
+        print(f"\n== {title}")
+    print(f"$ vulnpipe {' '.join(args)}" + (f" > {stdout.relative_to(ROOT)}" if stdout else ""),
           flush=True)
     result = subprocess.run([sys.executable, "-m", "vulnpipe", *args], cwd=ROOT,
                             stdout=subprocess.PIPE if stdout else None)

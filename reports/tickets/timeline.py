@@ -7,7 +7,7 @@ fixed in the week the covering rescan ran, resurfaced in the week the finding ca
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Iterable
 
 from ingest.coverage import COVERED, Coverage, coverage
@@ -38,6 +38,11 @@ def _coverage(scan: ScanFacts, host: Host, tf: TicketFinding) -> Coverage:
                         f"scan stored with profile '{scan.stored_profile}', which omits this finding")
     return coverage(scan.policy, host, plugin_id=tf.key.plugin_id, family=tf.family,
                     port=tf.key.port, protocol=tf.key.protocol, plugin_type=tf.plugin_type)
+
+
+def _last_day(until: datetime | None) -> str | None:
+    """The last day an acceptance holds (``until`` is the first moment it no longer does)."""
+    return (until - timedelta(microseconds=1)).date().isoformat() if until else None
 
 
 def _set_state(ticket: Ticket, at: datetime, state: str, kind: str, scan_id: int | None = None,
@@ -142,7 +147,7 @@ class Timeline:
         if ticket is None:
             return
         info = {"reason": d.reason, "approver": d.approver,
-                "until": d.until.date().isoformat() if d.until else None, "decision": d.id}
+                "until": _last_day(d.until), "decision": d.id}
         if d.kind == ACCEPT:
             if ticket.state in (FIXED, FALSE_POSITIVE):
                 return
@@ -165,7 +170,7 @@ class Timeline:
             return
         ticket.acceptance = None
         _set_state(ticket, d.until, self._open_state(ticket), "acceptance_expired",
-                   decision=d.id, until=d.until.date().isoformat())
+                   decision=d.id, until=_last_day(d.until))
 
     @staticmethod
     def _open_state(ticket: Ticket) -> str:

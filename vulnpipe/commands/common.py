@@ -6,12 +6,12 @@ from typing import List, Optional
 
 import typer
 
-ProfileOpt = typer.Option(None, "--profile", "-p",
+ProfileOpt = typer.Option(None, "--profile", "-p", metavar="NAME",
                           help="Which findings to keep: l2tp (default), all, or a profile "
                                "from --profiles-file.")
-PluginOpt = typer.Option(None, "--plugin",
+PluginOpt = typer.Option(None, "--plugin", metavar="ID",
                          help="Also keep this plugin ID (repeatable). Alone, keeps only these.")
-ProfilesFileOpt = typer.Option(None, "--profiles-file",
+ProfilesFileOpt = typer.Option(None, "--profiles-file", metavar="PATH",
                                help="TOML file with [profiles.NAME] tables (repeatable).")
 
 
@@ -34,17 +34,17 @@ def pick_db(db: Optional[str], cfg=None) -> Optional[str]:
     """--db (or VULNPIPE_DB), else [store] url from vulnpipe.toml, else None (vulnpipe.db)."""
     return db or (cfg.store.url if cfg else None)
 
-DbOpt = typer.Option(None, "--db", envvar="VULNPIPE_DB",
+DbOpt = typer.Option(None, "--db", envvar="VULNPIPE_DB", metavar="URL",
                      help="Database: a SQLite file path (default vulnpipe.db) or a "
                           "postgresql://user@host:port/db URL.")
 
-InventoryOpt = typer.Option(None, "--inventory", "-i",
+InventoryOpt = typer.Option(None, "--inventory", "-i", metavar="PATH",
                             help="Asset inventory (CSV or XLSX). Default: [inventory] path in "
                                  "vulnpipe.toml, else the inventory stored by the last run.")
-SheetOpt = typer.Option(None, "--sheet", help="XLSX inventory sheet (default: the first).")
-ConfigOpt = typer.Option(None, "--config", "-c",
+SheetOpt = typer.Option(None, "--sheet", metavar="NAME", help="XLSX inventory sheet (default: the first).")
+ConfigOpt = typer.Option(None, "--config", "-c", metavar="PATH",
                          help="Config file (default: ./vulnpipe.toml when present).")
-AsOfOpt = typer.Option(None, "--as-of", help="Judge states as of this date/time (ISO 8601, "
+AsOfOpt = typer.Option(None, "--as-of", metavar="DATE", help="Judge states as of this date/time (ISO 8601, "
                                              "UTC). Default: now.")
 
 

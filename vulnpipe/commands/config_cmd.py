@@ -19,6 +19,7 @@ def check(config: Optional[Path] = ConfigOpt) -> None:
     """Validate vulnpipe.toml (unknown keys and wrong types are errors naming the key), load
     the inventory and profiles it names, reach the database, and print the settings in force.
 
+
     Example: vulnpipe config check --config /etc/vulnpipe/vulnpipe.toml
     """
     from ingest.store import display_url, make_engine
@@ -41,6 +42,11 @@ def check(config: Optional[Path] = ConfigOpt) -> None:
     print(f"priority      {len(cfg.priority.rules)} rule(s), fallback "
           f"{cfg.priority.fallback_priority}/{cfg.priority.fallback_sla_days} days")
     url = resolve_url(pick_db(None, cfg))
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        print(f"database      {display_url(url)} (does not exist yet: the first ingest creates it)")
+        print(f"report        {cfg.report.weeks} weeks of trend; run output in {cfg.run.out_dir}")
+        console.info("configuration OK")
+        return
     try:
         revision = schema_revision(make_engine(url))
     except Exception as exc:  # noqa: BLE001 - any driver error is one clear line

@@ -58,6 +58,7 @@ def build(
 
     The database is only read. The same database state gives a byte-identical pack.
 
+
     Example: vulnpipe evidence build --quarter 2026-Q4 --out evidence-2026-Q4.zip
     """
     from ingest.errors import InputError
@@ -65,7 +66,7 @@ def build(
     from reports.evidence import PackOptions, build_pack
 
     from ..setup import load_config, load_inventory_option, ticket_settings
-    from .common import pick_profile
+    from .common import pick_db, pick_profile
 
     if include_raw and raw_dir is None:
         raise InputError("--include-raw needs --raw-dir DIR (the store keeps only the files' SHA-256)",
@@ -74,14 +75,14 @@ def build(
         raise InputError("--raw-dir is used only with --include-raw")
     period = _period(date_from, date_to, quarter)
     cfg = load_config(config)
-    prof = pick_profile(profile, None, profiles_file)
+    prof = pick_profile(profile, None, profiles_file, cfg)
     inv = load_inventory_option(cfg, inventory, sheet)
-    engine = open_store(db, create=False)
+    engine = open_store(pick_db(db, cfg), create=False)
     url = display_url(engine.url.render_as_string(hide_password=False))
     opts = PackOptions(profile=prof, period=period, tickets=tuple(dict.fromkeys(ticket or ())),
                        generated_at=parse_when(generated_at, what="--generated-at"),
                        raw_dir=raw_dir, sign_key=sign_key, inventory=inv,
-                       settings=ticket_settings(cfg), knowledge_dirs=tuple(knowledge or ()),
+                       settings=ticket_settings(cfg), knowledge_dirs=(*cfg.tickets.knowledge_dirs, *(knowledge or ())),
                        database=url, version=__version__)
     try:
         with engine.connect() as conn:
@@ -104,7 +105,8 @@ def verify(
     """Recompute every hash against manifest.json; print each missing, extra or altered
     file (one line each). Exit 0 only when the pack is intact. Nothing is extracted.
 
-    Example: vulnpipe evidence verify evidence-2026-Q4.zip --pub-key evidence-signing.pub
+
+    Example: vulnpipe evidence verify q4.zip --pub-key keys/signing.pub
     """
     from reports.evidence import describe, verify_pack
 
@@ -124,6 +126,7 @@ def keygen(
 ) -> None:
     """Create an Ed25519 key pair for signing packs: evidence-signing.pem (private, keep it
     secret) and evidence-signing.pub (give it to auditors).
+
 
     Example: vulnpipe evidence keygen --out keys/
     """

@@ -13,11 +13,12 @@ from ..cli import app
 
 @app.command("inspect")
 def inspect(
-    inputs: List[Path] = typer.Argument(..., help=".nessus files, directories, .zip or .gz."),
+    inputs: List[Path] = typer.Argument(..., metavar="SCAN", help=".nessus files, directories, .zip or .gz."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file instead of text."),
 ) -> None:
     """Summarise each scan: scanner, policy, hosts, findings by severity, whether the
     policy could detect L2TP (plugin 11387), and the L2TP findings found.
+
 
     Example: vulnpipe inspect sample_data/scans/2026-W48-weekly.nessus
     """

@@ -22,7 +22,7 @@ class JoinFormat(str, Enum):
 
 @app.command("join")
 def join(
-    inputs: List[Path] = typer.Argument(..., help=".nessus files, directories, .zip or .gz."),
+    inputs: List[Path] = typer.Argument(..., metavar="SCAN", help=".nessus files, directories, .zip or .gz."),
     inventory: Optional[Path] = typer.Option(
         None, "--inventory", "-i", help="Asset inventory (CSV or XLSX). Default: [inventory] "
                                         "path in vulnpipe.toml."),
@@ -40,6 +40,7 @@ def join(
     """Match each scanned host to the asset inventory (IP, FQDN, host name, MAC, then the
     narrowest CIDR range) and write the selected findings with asset id, owner, team,
     criticality, match method, priority (P1-P4) and due date.
+
 
     Example: vulnpipe join scans/ --inventory assets.xlsx --format xlsx --out joined.xlsx
     """

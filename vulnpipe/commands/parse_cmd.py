@@ -9,7 +9,7 @@ import typer
 
 from .. import console
 from ..cli import app
-from .common import PluginOpt, ProfileOpt, ProfilesFileOpt, pick_profile
+from .common import ConfigOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, pick_profile
 
 
 class Format(str, Enum):
@@ -21,14 +21,16 @@ class Format(str, Enum):
 
 @app.command("parse")
 def parse(
-    inputs: List[Path] = typer.Argument(..., help=".nessus files, directories, .zip or .gz."),
+    inputs: List[Path] = typer.Argument(..., metavar="SCAN", help=".nessus files, directories, .zip or .gz."),
     profile: Optional[str] = ProfileOpt,
     plugin: Optional[List[int]] = PluginOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     fmt: Format = typer.Option(Format.jsonl, "--format", "-f", help="Output format."),
     out: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
+    config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Read exports and write one record per selected finding.
+
 
     Example: vulnpipe parse scans/ --profile l2tp --format csv --out l2tp.csv
     """
@@ -38,7 +40,9 @@ def parse(
     from ingest.sources import iter_sources
     from reports.findings_out import make_writer
 
-    prof = pick_profile(profile, plugin, profiles_file)
+    from ..config import load_config
+
+    prof = pick_profile(profile, plugin, profiles_file, load_config(config))
     errors: list[VulnpipeError] = []
     stats = []
     writer = make_writer(fmt.value, out)

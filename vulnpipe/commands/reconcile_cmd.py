@@ -47,7 +47,8 @@ def reconcile(
     With --baseline/--rescan it works on files alone. Without them it updates the tickets
     in the history database from every scan ingested and prints what changed.
 
-    Example: vulnpipe reconcile --baseline w48.nessus --rescan rescan-a.nessus --rescan rescan-b.nessus --format xlsx --out reconcile.xlsx
+
+    Example: vulnpipe reconcile --baseline w48.nessus --rescan r.nessus --format xlsx --out r.xlsx
     """
     from ingest.errors import InputError
 
@@ -62,6 +63,9 @@ def reconcile(
                              hint="or give neither to reconcile the history database")
         _stateless(baseline, rescan, prof, inv, fmt.value, out or "-", targets_out)
         return
+    if out is not None or fmt is not ReconcileFormat.json:
+        raise InputError("--out and --format apply to stateless reconcile (--baseline/--rescan)",
+                         hint="with the database, export with `vulnpipe tickets` or use --targets-out")
     from ingest.store import open_store
     from reports.tickets.build import rebuild_tickets
 

@@ -45,7 +45,7 @@ def weekly(
         None, "--as-of", help="Report on the week holding this date (ISO 8601, UTC), counting "
                               "nothing after it (a bare date counts that whole day)."),
     weeks: Optional[int] = typer.Option(
-        None, "--weeks", min=1, max=520,
+        None, "--weeks", min=1, max=260,
         help="Weeks in the trend (default: [report] weeks in vulnpipe.toml, else 12)."),
     profile: Optional[str] = ProfileOpt,
     plugin: Optional[List[int]] = PluginOpt,
@@ -67,7 +67,8 @@ def weekly(
     """The weekly L2TP exposure report: headline figures, a trend (weeks without scans are
     gaps), aging, breakdowns, oldest tickets, data quality and the open tickets per host.
 
-    Example: vulnpipe report weekly --inventory assets.csv --html out/weekly.html --xlsx out/weekly.xlsx
+
+    Example: vulnpipe report weekly --week 2026-W48 --html weekly.html --xlsx weekly.xlsx
     """
     from ingest.errors import InputError
     from ingest.store import open_store

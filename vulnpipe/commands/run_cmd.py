@@ -29,7 +29,8 @@ def run(
     the weekly report, for cron or CI. Exits non-zero only when something really failed (a
     scan refused, the database unreachable); everything else still runs.
 
-    Example: vulnpipe run --config vulnpipe.toml /srv/nessus/exports/2026-W48/ --summary-json run.json
+
+    Example: vulnpipe run --config vulnpipe.toml exports/ --summary-json run.json
     """
     from ingest.store import display_url, open_store
     from ingest.store.writer import FAILED, SKIPPED, STORED

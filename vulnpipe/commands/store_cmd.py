@@ -46,7 +46,7 @@ def ingest_inputs(engine, inputs, prof):
 
 @app.command("ingest")
 def ingest(
-    inputs: List[Path] = typer.Argument(..., help=".nessus files, directories, .zip or .gz."),
+    inputs: List[Path] = typer.Argument(..., metavar="SCAN", help=".nessus files, directories, .zip or .gz."),
     db: Optional[str] = DbOpt,
     profile: Optional[str] = ProfileOpt,
     plugin: Optional[List[int]] = PluginOpt,
@@ -57,6 +57,7 @@ def ingest(
 
     One transaction per file; a file already stored (same SHA-256) is skipped; a bad file is
     refused while the good ones are kept.
+
 
     Example: vulnpipe ingest sample_data/scans/ --db vulnpipe.db
     """
@@ -103,6 +104,7 @@ def list_scans(
 ) -> None:
     """List the scans in the history database, oldest first.
 
+
     Example: vulnpipe scans --db vulnpipe.db
     """
     from ingest.records import iso
@@ -143,6 +145,7 @@ def stored_findings(
 ) -> None:
     """Read stored findings back (the same record fields as `vulnpipe parse`).
 
+
     Example: vulnpipe findings --scan latest --format csv --out latest.csv
     """
     from ingest.store import open_store
@@ -177,6 +180,7 @@ def stored_findings(
 def db_upgrade(db: Optional[str] = DbOpt) -> None:
     """Upgrade the database schema to this version of vulnpipe (back it up first).
 
+
     Example: vulnpipe db upgrade --db postgresql://vulnpipe@db.example/vulnpipe
     """
     from ingest.store import display_url, make_engine, upgrade
@@ -199,6 +203,7 @@ def db_upgrade(db: Optional[str] = DbOpt) -> None:
 @db_app.command("status")
 def db_status(db: Optional[str] = DbOpt) -> None:
     """Show the database URL and its schema revision.
+
 
     Example: vulnpipe db status
     """

@@ -65,7 +65,8 @@ def tickets(
     """Build one ticket per exposed host (grouping the L2TP finding and related VPN
     findings), keyed stably week over week, and export them.
 
-    Example: vulnpipe tickets --inventory assets.csv --xlsx out/tickets.xlsx --jira-csv out/jira.csv
+
+    Example: vulnpipe tickets --inventory assets.csv --xlsx tickets.xlsx --jira-csv jira.csv
     """
     import tempfile
 
@@ -151,7 +152,8 @@ def accept(
 ) -> None:
     """Record a risk acceptance; when it expires the ticket opens again.
 
-    Example: vulnpipe accept VP-3F9A1C27B0 --until 2026-12-31 --reason "partner VPN until cutover" --approver "CISO"
+
+    Example: vulnpipe accept VP-3F9A1C27B0 --until 2026-12-31 --reason "cutover" --approver CISO
     """
     _decide(db, key, "risk_accepted", reason, approver, parse_when(until, end_of_day=True, what="--until"),
             parse_when(at, what="--at"))
@@ -167,7 +169,8 @@ def false_positive(
 ) -> None:
     """Mark a ticket as a false positive (it stays closed while the scanner keeps reporting it).
 
-    Example: vulnpipe false-positive VP-3F9A1C27B0 --reason "UDP 1701 is a NAT-T test responder"
+
+    Example: vulnpipe false-positive VP-3F9A1C27B0 --reason "NAT-T test responder"
     """
     _decide(db, key, "false_positive", reason, approver, None, parse_when(at, what="--at"))
 
@@ -180,6 +183,7 @@ def reopen(
     at: Optional[str] = typer.Option(None, "--at", help="When it was decided (default: now)."),
 ) -> None:
     """Withdraw a risk acceptance or false-positive decision.
+
 
     Example: vulnpipe reopen VP-3F9A1C27B0 --reason "partner cutover done early"
     """
