@@ -118,7 +118,7 @@ def test_notebook_builds_tickets_and_renders_markdown(notebook_output):
     assert "tickets: 23 tickets: {'fixed': 4, 'open': 18, 'resurfaced': 1}" in notebook_output
     assert re.search(r"^render: ticket VP-[0-9A-F]{10} for 10\.10\.1\.21 \(windows_server\)",
                      notebook_output, re.M)
-    assert re.search(r"^# VP-[0-9A-F]{10}: L2TP VPN endpoint exposed on 10\.10\.1\.21",
+    assert re.search(r"^# VP-[0-9A-F]{10}: L2TP VPN endpoint exposed on \S+ \(10\.10\.1\.21\)",
                      notebook_output, re.M)
     assert notebook_output.rstrip().endswith(
         "done: parse, join, reconcile, tickets and render all ran")

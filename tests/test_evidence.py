@@ -387,7 +387,7 @@ def test_risk_acceptance_and_false_positive_appear_in_the_evidence(story_db, tmp
     pack = build(story_db, tmp_path / "decided.zip")
     da, dc = ticket_doc(pack, a), ticket_doc(pack, c)
     assert da["state"] == "risk_accepted"
-    assert da["risk_acceptance"]["approver"] == "CISO" and da["risk_acceptance"]["until"] == "2027-01-01"
+    assert da["risk_acceptance"]["approver"] == "CISO" and da["risk_acceptance"]["until"] == "2026-12-31"   # the last day it holds
     assert [d["kind"] for d in da["decisions"]] == ["risk_accepted"]
     assert dc["state"] == "false_positive" and dc["false_positive"]["reason"] == "NAT-T test responder"
     got = members(pack)

@@ -56,7 +56,9 @@ def test_config_check_reports_settings_and_names_unknown_keys(tmp_path):
     _config(tmp_path)
     ok = run_cli("config", "check", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr.decode()
-    assert b"233 assets" in ok.stdout and b"sqlite:///history.db" in ok.stdout
+    assert b"233 assets" in ok.stdout
+    assert f"sqlite:///{tmp_path / 'history.db'}".encode() in ok.stdout   # next to the config
+    assert not (tmp_path / "history.db").exists(), "checking must not create the database"
     _config(tmp_path, "[report]\nweekz = 3\n")
     bad = run_cli("config", "check", cwd=tmp_path)
     assert bad.returncode == 1

@@ -116,7 +116,7 @@ def test_risk_acceptance_then_expiry_reopens(tmp_path):
     assert r.returncode == 0, r.stderr.decode()
     during = tickets_jsonl(db, "--as-of", "2026-11-05")[key]
     assert during["state"] == "risk_accepted"
-    assert during["acceptance"]["approver"] == "CISO" and during["acceptance"]["until"] == "2026-11-11"
+    assert during["acceptance"]["approver"] == "CISO" and during["acceptance"]["until"] == "2026-11-10"
     after = tickets_jsonl(db, "--as-of", "2026-11-12")[key]
     assert after["state"] == "open"
     assert after["history"][-1]["event"] == "acceptance_expired"

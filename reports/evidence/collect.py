@@ -22,6 +22,7 @@ from ingest.store.read import host_from_row, load_policy, utc
 from ingest.store.schema import decisions, findings, hosts, scan_coverage, scans
 from reports.reconcile import Row
 from reports.tickets.build import BuiltTickets, TicketSettings, compute_tickets
+from reports.tickets.timeline import last_day
 from reports.tickets.model import (FIXED, PRESENT, RISK_ACCEPTED, Check, Ticket, TicketFinding,
                                    asset_key_for)
 
@@ -324,7 +325,7 @@ def _decisions(conn: Connection, keys: Sequence[str], as_of: datetime) -> dict[s
         if r["ticket_key"] in wanted and utc(r["at"]) <= as_of:
             out.setdefault(r["ticket_key"], []).append({
                 "decision": r["id"], "kind": r["kind"], "at": iso(r["at"]), "reason": r["reason"],
-                "approver": r["approver"], "until": r["until"].date().isoformat() if r["until"] else None})
+                "approver": r["approver"], "until": last_day(r["until"])})
     return out
 
 

@@ -121,6 +121,7 @@ class Ticket:
     first_seen: datetime
     last_seen: datetime
     state: str = OPEN
+    fqdn: str | None = None    # the host's DNS name when the scan resolved one
     findings: dict[FindingKey, TicketFinding] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)

@@ -40,7 +40,7 @@ def _coverage(scan: ScanFacts, host: Host, tf: TicketFinding) -> Coverage:
                     port=tf.key.port, protocol=tf.key.protocol, plugin_type=tf.plugin_type)
 
 
-def _last_day(until: datetime | None) -> str | None:
+def last_day(until: datetime | None) -> str | None:
     """The last day an acceptance holds (``until`` is the first moment it no longer does)."""
     return (until - timedelta(microseconds=1)).date().isoformat() if until else None
 
@@ -105,7 +105,7 @@ class Timeline:
         if ticket is None:
             ticket = Ticket(key=key, profile=self.profile, asset_key=asset_key,
                             host_name=first.host_name, address=first.address, os=host.os,
-                            first_seen=at, last_seen=at)
+                            first_seen=at, last_seen=at, fqdn=host.host_fqdn)
             self.tickets[key] = ticket
             _set_state(ticket, at, OPEN, "opened", scan.scan_id, scan=scan.name,
                        findings=sorted({o.key.label for o in observations}))
@@ -137,6 +137,7 @@ class Timeline:
         if at >= ticket.last_seen:
             ticket.last_seen = at
             ticket.host_name, ticket.address, ticket.os = first.host_name, first.address, host.os
+            ticket.fqdn = host.host_fqdn
         if ticket.state == FIXED and (came_back or any(not tf.is_fixed for tf in ticket.findings.values())):
             _set_state(ticket, at, RESURFACED, "resurfaced", scan.scan_id, scan=scan.name,
                        findings=[k.label for k in came_back])
@@ -147,7 +148,7 @@ class Timeline:
         if ticket is None:
             return
         info = {"reason": d.reason, "approver": d.approver,
-                "until": _last_day(d.until), "decision": d.id}
+                "until": last_day(d.until), "decision": d.id}
         if d.kind == ACCEPT:
             if ticket.state in (FIXED, FALSE_POSITIVE):
                 return
@@ -170,7 +171,7 @@ class Timeline:
             return
         ticket.acceptance = None
         _set_state(ticket, d.until, self._open_state(ticket), "acceptance_expired",
-                   decision=d.id, until=_last_day(d.until))
+                   decision=d.id, until=last_day(d.until))
 
     @staticmethod
     def _open_state(ticket: Ticket) -> str:

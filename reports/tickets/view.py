@@ -45,7 +45,8 @@ def excerpt(text: str | None, limit: int = EXCERPT) -> str:
 def ticket_title(t: Ticket) -> str:
     """What and where, at a glance: the primary exposure first, then the host."""
     roles = {tf.role for tf in t.findings.values()}
-    where = t.host_name if t.host_name == t.address else f"{t.host_name} ({t.address})"
+    name = t.fqdn or t.host_name
+    where = name if name == t.address else f"{name} ({t.address})"
     if "primary" in roles:
         port = next((tf.key for tf in t.findings.values() if tf.role == "primary"))
         extra = len(t.findings) - 1

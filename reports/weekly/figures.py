@@ -116,11 +116,13 @@ def _event_in(t: Ticket, week: Week, kind: str) -> datetime | None:
 
 
 def _acceptance_end(t: Ticket) -> datetime | None:
-    """When the acceptance in force stops holding (exclusive), from its stored ``until``."""
+    """When the acceptance in force stops holding (exclusive): the day after its ``until``,
+    which is the last day it holds."""
     until = (t.acceptance or {}).get("until")
     if not until:
         return None
-    return datetime.combine(date.fromisoformat(until), datetime.min.time(), tzinfo=timezone.utc)
+    return datetime.combine(date.fromisoformat(until) + timedelta(days=1), datetime.min.time(),
+                            tzinfo=timezone.utc)
 
 
 def ticket_rows(built: BuiltTickets, week: Week, keys: set[str] | None = None) -> list[TicketRow]:
