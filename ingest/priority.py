@@ -15,12 +15,13 @@ See ``docs/config.md`` for the ``[priority]`` section of ``vulnpipe.toml``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .errors import InputError
+
+if TYPE_CHECKING:      # numpy/pandas load only when priorities are computed, not with the config
+    import numpy as np
+    import pandas as pd
 
 PRIORITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4")
 CRITICALITY_VALUES = frozenset({"critical", "high", "medium", "low", "unknown"})
@@ -146,7 +147,9 @@ def rules_from_config(items: Any, where: str = "[[priority.rules]]") -> tuple[Ru
     return tuple(rule_from_mapping(item, f"{where} #{i}") for i, item in enumerate(items, 1))
 
 
-def _text(frame: pd.DataFrame, name: str, missing: str) -> np.ndarray:
+def _text(frame: "pd.DataFrame", name: str, missing: str) -> "np.ndarray":
+    import numpy as np
+
     if name not in frame.columns:
         return np.full(len(frame), missing, dtype=object)
     col = frame[name].astype(object)
@@ -154,10 +157,13 @@ def _text(frame: pd.DataFrame, name: str, missing: str) -> np.ndarray:
     return col.astype(str).str.lower().to_numpy(dtype=object)
 
 
-def assign_priority(frame: pd.DataFrame, rules: Sequence[Rule],
-                    fallback: tuple[str, int] = DEFAULT_FALLBACK) -> tuple[pd.Series, pd.Series]:
+def assign_priority(frame: "pd.DataFrame", rules: Sequence[Rule],
+                    fallback: tuple[str, int] = DEFAULT_FALLBACK) -> "tuple[pd.Series, pd.Series]":
     """``(priority, sla_days)`` for every row of ``frame`` (columns used when present:
     ``criticality``, ``internet_facing``, ``profile_role``, ``severity``), same index."""
+    import numpy as np
+    import pandas as pd
+
     n = len(frame)
     crit = _text(frame, "criticality", "unknown")
     role = _text(frame, "profile_role", "none")
@@ -191,9 +197,11 @@ def assign_priority(frame: pd.DataFrame, rules: Sequence[Rule],
             pd.Series(sla, index=frame.index, dtype="Int64"))
 
 
-def due_dates(first_seen: pd.Series, sla_days: pd.Series) -> pd.Series:
+def due_dates(first_seen: "pd.Series", sla_days: "pd.Series") -> "pd.Series":
     """First-seen UTC calendar day + SLA days, as midnight dates without a zone (NaT when
     the first-seen time is unknown)."""
+    import pandas as pd
+
     start = pd.to_datetime(first_seen, utc=True)
     days = pd.to_timedelta(sla_days.astype("float64"), unit="D")
     return (start.dt.tz_convert(None).dt.normalize() + days).astype("datetime64[us]")

@@ -17,7 +17,6 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from ingest.errors import VulnpipeError
-from ingest.inventory import CANONICAL_KEYS
 from ingest.priority import (DEFAULT_FALLBACK, DEFAULT_RULES, Rule, check_priority, check_sla,
                              rules_from_config)
 
@@ -112,6 +111,8 @@ def _path(value: Any, key: str, base: Path) -> Path:
 
 
 def _columns(value: Any, key: str, base: Path) -> Mapping[str, str]:
+    from ingest.inventory import CANONICAL_KEYS    # pandas: only when columns are mapped
+
     if not isinstance(value, dict):
         raise ConfigError(f"{key} must be a table (canonical key = \"Header in the file\")")
     for name, header in value.items():
