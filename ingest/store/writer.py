@@ -98,14 +98,19 @@ class _Bulk:
             self.conn.execute(table.insert(), rows)
             return
         cols = [c.name for c in table.columns]
+        json_cols = [c in self.JSON_COLS for c in cols]
+        dumps = json.dumps
+
+        def encode(value, is_json):
+            if not is_json or value is None:
+                return value
+            return "[]" if value == [] else dumps(value)
+
         raw = self.conn.connection.driver_connection
         with raw.cursor() as cur:
             with cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row([
-                        (json.dumps(row[c]) if row[c] is not None else None)
-                        if c in self.JSON_COLS else row[c]
-                        for c in cols])
+                    copy.write_row([encode(row[c], j) for c, j in zip(cols, json_cols)])
 
 
 def _file_sha256(source: Source) -> str:

@@ -34,7 +34,7 @@ def ingest_inputs(engine, inputs, prof):
         task = bar.add_task("ingesting", total=len(sources))
         for source in sources:
             bar.update(task, description=f"ingesting {source.name}")
-            result = ingest_source(engine, source, prof)
+            result = ingest_source(engine, source, prof, keep_raw=not prof.select_all)
             results.append(result)
             if result.status == FAILED:
                 console.error(result.detail)
