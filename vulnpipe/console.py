@@ -28,13 +28,20 @@ def info(message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def _label(word: str, colour: str) -> str:
+    """``word:`` in colour on a terminal (NO_COLOR respected), plain when piped."""
+    if is_tty() and not os.environ.get("NO_COLOR"):
+        return f"\033[{colour}m{word}:\033[0m"
+    return f"{word}:"
+
+
 def note(message: str) -> None:
     """Something the user should know even with --quiet."""
-    print(f"note: {message}", file=sys.stderr)
+    print(f"{_label('note', '33')} {message}", file=sys.stderr)
 
 
 def error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"{_label('error', '1;31')} {message}", file=sys.stderr)
 
 
 def verbose(message: str) -> None:
