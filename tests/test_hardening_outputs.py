@@ -126,3 +126,32 @@ def test_inventory_with_an_unrecognised_delimiter_is_one_clear_line(tmp_path):
     assert r.returncode == 1
     err = r.stderr.decode()
     assert err.count("\n") == 1 and "pipes.csv" in err and "Traceback" not in err
+
+
+HOSTILE_CELLS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "@SUM(1+1)",
+                 "-1+2", "\tTAB", "\rCR"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_parse_exports_keep_hostile_scanner_text_as_text(tmp_path, fmt):
+    hosts = [nb.HostSpec(f"10.0.0.{i + 1}", ip=f"10.0.0.{i + 1}", os=text,
+                         items=[nb.l2tp(output=text)]) for i, text in enumerate(HOSTILE_CELLS)]
+    scan = nb.write(tmp_path / "s.nessus", hosts)
+    out = tmp_path / f"o.{fmt}"
+    r = run_cli("parse", scan, "--format", fmt, "--out", out)
+    assert r.returncode == 0, r.stderr.decode()
+    if fmt == "csv":
+        import csv
+
+        with open(out, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        assert [row["plugin_output"] for row in rows] == ["'" + t for t in HOSTILE_CELLS]
+        # host properties are read trimmed; what is left is still quoted when dangerous
+        assert [row["os"] for row in rows] == [("'" if t.strip()[0] in "=+-@" else "") + t.strip()
+                                              for t in HOSTILE_CELLS]
+    else:
+        ws = openpyxl.load_workbook(out)["Findings"]
+        header = [c.value for c in ws[1]]
+        col = header.index("plugin_output") + 1
+        assert [ws.cell(row=i, column=col).value for i in range(2, ws.max_row + 1)] == HOSTILE_CELLS
+        assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
