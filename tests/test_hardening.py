@@ -161,9 +161,18 @@ def test_postgres_connection_lost_mid_ingest_then_next_run_succeeds(tmp_path):
         with open(fifo, "wb") as pipe:
             pipe.write(data[: len(data) // 2])
             pipe.flush()
-            time.sleep(3)
             base = url.replace("postgresql+psycopg://", "postgresql://")
             with psycopg.connect(base, autocommit=True) as admin:
+                # wait until the ingest is inside its transaction, however slow the machine
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    busy = admin.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
+                        "state = 'idle in transaction' AND pid <> pg_backend_pid()", (name,)).fetchone()[0]
+                    if busy:
+                        break
+                    time.sleep(0.2)
+                time.sleep(1)
                 admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                               "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
             try:
