@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 #: Field names of one finding record, in output order (``vulnpipe parse``, ``vulnpipe findings``).
@@ -149,8 +150,10 @@ class Finding:
         return rec
 
 
+@lru_cache(maxsize=8192)
 def iso(value: datetime | None) -> str | None:
-    """ISO 8601 text in UTC with a ``Z`` suffix, or None."""
+    """ISO 8601 text in UTC with a ``Z`` suffix, or None (cached: every finding of a host
+    shares its host's times)."""
     if value is None:
         return None
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")

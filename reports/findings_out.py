@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+
+import orjson
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
@@ -24,7 +25,8 @@ FORMATS = ("jsonl", "csv", "xlsx", "parquet")
 
 
 def _json_line(record: dict[str, Any]) -> bytes:
-    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    """One record as a compact UTF-8 JSON line (orjson: the hot path of ``parse --profile all``)."""
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 
 class RecordWriter(ABC):
