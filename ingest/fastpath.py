@@ -28,6 +28,7 @@ import io
 import mmap
 import multiprocessing
 import re
+from dataclasses import replace
 from collections import Counter
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -560,6 +561,9 @@ class FastFile:
             else:
                 finding = build_finding(attrs, children[0], children[1], None, host, pid, port,
                                         role)
+            if reader.keep_raw:      # the item's bytes, verbatim, for evidence packs
+                a, b = spans_of()[i]
+                finding = replace(finding, raw_xml=bytes(self.mm[a:b]))
             if finding.compliance is not None:
                 stats.compliance_items += 1
             findings.append(finding)

@@ -267,7 +267,7 @@ class NessusReader:
         gc.disable()   # records are acyclic: collections during a file only cost time
         try:
             use_fast = self.fast is True or (self.fast is None and not self.profile.select_all)
-            if use_fast and not self.keep_raw:
+            if use_fast:
                 from .fastpath import open_fast
 
                 fast = open_fast(self)
