@@ -4,6 +4,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
+import stat
 import sys
 import tempfile
 import zipfile
@@ -18,13 +20,35 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _CORE_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
 
 
+def is_special(path: str | os.PathLike) -> bool:
+    """True when ``path`` exists and is not a regular file (``/dev/null``, a FIFO, a tty):
+    such a target is written in place, never replaced by a rename."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    On any error the temporary file is removed and ``path`` is left as it was. A target that
+    is a device or a pipe (``/dev/null``) is not a file to replace: the temporary file is
+    written elsewhere and then copied into it.
     """
     target = Path(path)
+    if is_special(target):
+        with tempfile.TemporaryDirectory(prefix="vulnpipe-") as tmpdir:
+            tmp_path = Path(tmpdir) / target.name
+            yield tmp_path
+            try:
+                with open(tmp_path, "rb") as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            except FileNotFoundError:
+                pass
+        return
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +78,10 @@ def open_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
     if str(path) == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
+        return
+    if is_special(path):          # /dev/null, a pipe: stream straight into it
+        with open(path, "wb") as fh:
+            yield fh
         return
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:

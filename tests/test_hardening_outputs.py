@@ -155,3 +155,20 @@ def test_parse_exports_keep_hostile_scanner_text_as_text(tmp_path, fmt):
         col = header.index("plugin_output") + 1
         assert [ws.cell(row=i, column=col).value for i in range(2, ws.max_row + 1)] == HOSTILE_CELLS
         assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "xlsx"])
+def test_writing_to_dev_null_or_a_pipe_never_replaces_it(tmp_path, fmt):
+    import os
+    import stat
+
+    scan = nb.write(tmp_path / "s.nessus", [nb.HostSpec("10.0.0.1", ip="10.0.0.1", items=[nb.l2tp()])])
+    r = run_cli("parse", scan, "--format", fmt, "--out", "/dev/null")
+    assert r.returncode == 0, r.stderr.decode()
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode), "/dev/null must stay a device"
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    r = run_cli("parse", scan, "--format", "jsonl", "--out", fifo)
+    assert r.returncode == 0 and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert json.loads(reader.communicate(timeout=30)[0].splitlines()[0])["plugin_id"] == 11387
