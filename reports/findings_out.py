@@ -59,13 +59,18 @@ class RecordWriter(ABC):
 
 
 class _SpoolWriter(RecordWriter):
-    """Text formats: each file's records are encoded into a spool, copied out on commit."""
+    """Text formats. Into a regular (temporary) output file, a file's records are written
+    straight away and cut off again if the file turns out broken; into standard output or a
+    pipe, they are held in a spool and copied out once the file was read to the end."""
 
     def __init__(self, out, fields=FINDING_FIELDS) -> None:
         super().__init__(out, fields)
         self._ctx = open_output(out)
         self._stream: BinaryIO = self._ctx.__enter__()
+        self._direct = _is_regular(self._stream)
         self._spool: Any = None
+        self._sink: Any = self._stream
+        self._mark = 0
         self._pending = 0
         self._header()
 
@@ -77,21 +82,28 @@ class _SpoolWriter(RecordWriter):
         """One record as bytes."""
 
     def begin_file(self) -> None:
-        self._spool = tempfile.SpooledTemporaryFile(max_size=64 << 20)
         self._pending = 0
+        if self._direct:
+            self._mark = self._stream.tell()
+        else:
+            self._spool = self._sink = tempfile.SpooledTemporaryFile(max_size=64 << 20)
 
     def add(self, record: dict[str, Any]) -> None:
-        self._spool.write(self._encode(record))
+        self._sink.write(self._encode(record))
         self._pending += 1
 
     def commit_file(self) -> None:
-        self._spool.seek(0)
-        shutil.copyfileobj(self._spool, self._stream, 1 << 20)
-        self._spool.close()
+        if not self._direct:
+            self._spool.seek(0)
+            shutil.copyfileobj(self._spool, self._stream, 1 << 20)
+            self._spool.close()
         self.count += self._pending
 
     def rollback_file(self) -> None:
-        if self._spool is not None:
+        if self._direct:
+            self._stream.seek(self._mark)
+            self._stream.truncate()
+        elif self._spool is not None:
             self._spool.close()
 
     def close(self, ok: bool = True) -> None:
@@ -99,6 +111,16 @@ class _SpoolWriter(RecordWriter):
             self._ctx.__exit__(None, None, None)
         else:
             self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+
+def _is_regular(stream: BinaryIO) -> bool:
+    import os
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 class JsonlWriter(_SpoolWriter):
