@@ -92,10 +92,10 @@ class ReconcileResult:
     def targets(self) -> list[str]:
         """Addresses that still need a covering rescan, sorted, unique."""
         return sorted({r.host_ip or r.host for r in self.rows if r.status in NEEDS_RESCAN},
-                      key=_address_order)
+                      key=address_order)
 
 
-def _address_order(text: str):
+def address_order(text: str):
     import ipaddress
 
     try:
@@ -179,7 +179,7 @@ def reconcile(baseline: Sequence[ScanData], rescans: Sequence[ScanData],
                         protocol=k[3], status=NEW, reason="absent from the baseline",
                         baseline_scan=None, rescan_scan=rscan.name, baseline_seen=None,
                         rescan_seen=iso(f.host.host_start)))
-    rows.sort(key=lambda r: (_address_order(r.host_ip or r.host), r.plugin_id, r.port, r.protocol))
+    rows.sort(key=lambda r: (address_order(r.host_ip or r.host), r.plugin_id, r.port, r.protocol))
     return ReconcileResult(rows)
 
 

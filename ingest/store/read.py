@@ -21,6 +21,11 @@ def utc(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=timezone.utc) if dt is not None else None
 
 
+def stored(dt: datetime | None) -> datetime | None:
+    """An aware datetime as the store keeps it: naive, in UTC (the inverse of :func:`utc`)."""
+    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt is not None else None
+
+
 def list_scans(conn: Connection) -> list[dict[str, Any]]:
     """Every stored scan, oldest scan time first."""
     rows = conn.execute(select(*[scans.c[f] for f in SCAN_FIELDS])

@@ -17,6 +17,7 @@ from ..profiles import Profile
 from ..records import Finding, Host
 from ..sources import Source
 from .engine import connect_error
+from .read import stored as _naive
 from .schema import findings, hosts, scan_coverage, scans
 
 BATCH_FINDINGS = 5000
@@ -34,10 +35,6 @@ class IngestResult:
     findings: int = 0
     detail: str = ""
     stats: ParseStats | None = field(default=None, compare=False, repr=False)
-
-
-def _naive(dt: datetime | None) -> datetime | None:
-    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt is not None else None
 
 
 def _host_row(scan_id: int, seq: int, h: Host) -> dict:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from ingest.priority import DEFAULT_FALLBACK, DEFAULT_RULES, Rule
 from ingest.profiles import Profile
 from ingest.store.read import host_from_row, load_policy, utc
+from ingest.store.read import stored as _naive
 from ingest.store.schema import (assets, decisions, findings, hosts, scans, ticket_checks,
                                  ticket_events, ticket_findings, tickets)
 
@@ -60,10 +61,6 @@ class BuiltTickets:
     priority: dict[str, tuple[str, int, datetime | None]] = field(default_factory=dict)
     host_matches: "pd.DataFrame | None" = None  # every stored host with its match
     inventory: "Inventory | None" = None        # the inventory used (given or stored)
-
-
-def _naive(dt: datetime | None) -> datetime | None:
-    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt is not None else None
 
 
 # -- inventory snapshot --------------------------------------------------------------------

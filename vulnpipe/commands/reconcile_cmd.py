@@ -108,10 +108,10 @@ def _stateless(baseline, rescan, prof, inv, fmt, out, targets_out) -> None:
 def _targets_from_tickets(built, path) -> None:
     """Open tickets whose latest check did not prove anything, or that are still reported."""
     from reports.output import open_output
-    from reports.reconcile import _address_order
+    from reports.reconcile import address_order
     from reports.tickets.model import OPEN_STATES
 
     targets = sorted({t.address for t in built.tickets.values() if t.state in OPEN_STATES},
-                     key=_address_order)
+                     key=address_order)
     with open_output(path) as fh:
         fh.write("".join(t + "\n" for t in targets).encode("utf-8"))

@@ -121,7 +121,7 @@ def _decide(db, key: str, kind: str, reason: str, approver: Optional[str], until
     from ingest.errors import InputError
     from ingest.store import open_store
     from ingest.store.schema import decisions, tickets
-    from reports.tickets.build import _naive
+    from ingest.store.read import stored as _naive
 
     from ..config import load_config
 
