@@ -14,6 +14,16 @@ from .writer import IngestResult, ingest_source
 def open_store(url: str | None = None, *, create: bool = True) -> Engine:
     """An engine for the store at ``url`` (``--db`` / ``VULNPIPE_DB`` / ``vulnpipe.db``),
     checked to speak the current schema (a new database is created when ``create``)."""
+    if not create:
+        from pathlib import Path
+
+        from sqlalchemy.engine import make_url
+
+        resolved = make_url(resolve_url(url))
+        if resolved.get_backend_name() == "sqlite" and resolved.database not in (None, "", ":memory:") \
+                and not Path(resolved.database).exists():
+            raise StoreError(f"no database at {resolved.database}",
+                             hint="run `vulnpipe ingest SCAN...` first, or give --db")
     engine = make_engine(url)
     ensure_schema(engine, create=create)
     return engine
