@@ -245,21 +245,49 @@ def _priorities(built: BuiltTickets, settings: TicketSettings) -> None:
         built.priority[key] = (str(best["priority"]), int(best["sla_days"]), min(dues))
 
 
+@dataclass
+class StoreFacts:
+    """What ticket building reads from the store, loaded once: every scan as the timeline
+    needs it (hosts already matched to assets), the decisions, and the assets' facts.
+    Replaying it to several moments (the weekly report's trend) costs no further reads."""
+
+    profile: Profile
+    scans: list[ScanFacts]
+    decisions: list[Decision]
+    asset_info: dict[str, AssetInfo]
+    host_matches: "pd.DataFrame | None"
+    inventory: "Inventory | None"
+
+
+def load_facts(conn: Connection, profile: Profile, inventory: "Inventory | None" = None,
+               settings: TicketSettings = TicketSettings()) -> StoreFacts:
+    """Read and match everything once (the stored inventory when none is given)."""
+    if inventory is None:
+        inventory = load_inventory_snapshot(conn)
+    mapping, info, matched = _match_hosts(conn, inventory, settings)
+    return StoreFacts(profile=profile, scans=load_scan_facts(conn, profile, mapping),
+                      decisions=load_decisions(conn), asset_info=info, host_matches=matched,
+                      inventory=inventory)
+
+
+def tickets_as_of(facts: StoreFacts, settings: TicketSettings = TicketSettings(),
+                  as_of: datetime | None = None) -> BuiltTickets:
+    """The tickets as they stood at ``as_of`` (default: now); a pure replay of ``facts``."""
+    as_of = as_of or datetime.now(timezone.utc)
+    built = BuiltTickets(profile=facts.profile.name,
+                         tickets=build_tickets(facts.profile.name, facts.scans, facts.decisions,
+                                               as_of=as_of),
+                         asset_info=facts.asset_info, host_matches=facts.host_matches,
+                         inventory=facts.inventory)
+    _priorities(built, settings)
+    return built
+
+
 def compute_tickets(conn: Connection, profile: Profile, inventory: "Inventory | None" = None,
                     settings: TicketSettings = TicketSettings(),
                     as_of: datetime | None = None) -> BuiltTickets:
     """Tickets of ``profile`` from everything in the store up to ``as_of`` (default: now)."""
-    as_of = as_of or datetime.now(timezone.utc)
-    if inventory is None:
-        inventory = load_inventory_snapshot(conn)
-    mapping, info, matched = _match_hosts(conn, inventory, settings)
-    facts = load_scan_facts(conn, profile, mapping)
-    built = BuiltTickets(profile=profile.name,
-                         tickets=build_tickets(profile.name, facts, load_decisions(conn),
-                                                       as_of=as_of),
-                         asset_info=info, host_matches=matched, inventory=inventory)
-    _priorities(built, settings)
-    return built
+    return tickets_as_of(load_facts(conn, profile, inventory, settings), settings, as_of)
 
 
 # -- saving --------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What the weekly report reads from the store: the scans, and tickets as of each week's end.
 
-Tickets come from :func:`reports.tickets.build.compute_tickets` with ``as_of`` = the week's
+Tickets come from :func:`reports.tickets.build.tickets_as_of` with ``as_of`` = the week's
 cut-off, so a scan, decision or acceptance expiry after the cut-off never leaks into an
 earlier week's figures. Weeks without any scan are not computed at all: they are gaps.
 """
@@ -17,7 +17,7 @@ from ingest.coverage import plugin_enabled, port_in_range
 from ingest.errors import InputError
 from ingest.store.read import load_policy, utc
 from ingest.store.schema import scans
-from reports.tickets.build import BuiltTickets, TicketSettings, compute_tickets, load_inventory_snapshot
+from reports.tickets.build import BuiltTickets, TicketSettings, load_facts, tickets_as_of
 
 from .weeks import Week, week_of, window
 
@@ -133,14 +133,13 @@ def load_history(conn: Connection, profile: "Profile", week: Week, *, weeks: int
     all_scans = load_scans(conn)
     if not all_scans:
         raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
-    if inventory is None:
-        inventory = load_inventory_snapshot(conn)
+    facts = load_facts(conn, profile, inventory, settings)   # read and matched once
     known = tuple(s for s in all_scans if s.time <= week.cutoff)
     if known:     # no trend weeks before the first stored scan: there was no history yet
         span = [w for w in span if w.cutoff >= known[0].time or w == week]
     builds: dict[str, BuiltTickets] = {}
     for w in span:
         if w == week or any(w.contains(s.time) for s in known):
-            builds[w.label] = compute_tickets(conn, profile, inventory, settings, as_of=w.cutoff)
+            builds[w.label] = tickets_as_of(facts, settings, as_of=w.cutoff)
     return History(profile=profile.name, week=week, weeks=tuple(span), scans=known,
                    builds=builds)
