@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -152,8 +152,11 @@ class Finding:
 
 @lru_cache(maxsize=8192)
 def iso(value: datetime | None) -> str | None:
-    """ISO 8601 text in UTC with a ``Z`` suffix, or None (cached: every finding of a host
-    shares its host's times)."""
+    """ISO 8601 text in UTC, to the second, with a ``Z`` suffix, or None. Aware datetimes
+    are converted to UTC; naive ones are taken as UTC already (cached: every finding of a
+    host shares its host's times)."""
     if value is None:
         return None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -5,9 +5,10 @@ the same thing.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Sequence
 
+from ingest.records import iso
 from reports.knowledge import KnowledgeBase
 from reports.platform import platform_for
 
@@ -25,12 +26,7 @@ TICKET_FIELDS = (
 )
 
 
-def _iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+_iso = iso      # ISO 8601 UTC text: the one formatter records and exports share
 
 
 def _day(dt: datetime | None) -> str | None:

@@ -5,19 +5,15 @@ See ``docs/weekly-report.md`` for every field's meaning.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from ingest.records import iso   # UTC to the second (a 23:59:59.999999 cut-off shows as 23:59:59Z)
 
 from ..output import open_output
 from .figures import FIGURE_FIELDS
 from .history import ScanRow
 from .report import WeeklyReport
-
-
-def iso(dt: datetime) -> str:
-    """UTC, to the second, with a ``Z`` (a cut-off at 23:59:59.999999 shows as 23:59:59Z)."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def scan_json(s: ScanRow) -> dict[str, Any]:
