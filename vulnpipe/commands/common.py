@@ -31,8 +31,14 @@ def pick_profile(name: Optional[str], plugins: Optional[List[int]],
 
 
 def pick_db(db: Optional[str], cfg=None) -> Optional[str]:
-    """--db (or VULNPIPE_DB), else [store] url from vulnpipe.toml, else None (vulnpipe.db)."""
-    return db or (cfg.store.url if cfg else None)
+    """--db (or VULNPIPE_DB), else [store] url from ``cfg`` (by default ./vulnpipe.toml),
+    else None (vulnpipe.db)."""
+    if db:
+        return db
+    if cfg is None:
+        from ..config import load_config
+        cfg = load_config(None)
+    return cfg.store.url
 
 DbOpt = typer.Option(None, "--db", envvar="VULNPIPE_DB", metavar="URL",
                      help="Database: a SQLite file path (default vulnpipe.db) or a "

@@ -85,13 +85,6 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _db(db):
-    """--db / VULNPIPE_DB, else [store] url of ./vulnpipe.toml, else vulnpipe.db."""
-    from ..config import load_config
-
-    return pick_db(db, load_config(None)) if db is None else db
-
-
 class ScanFormat(str, Enum):
     table = "table"
     jsonl = "jsonl"
@@ -111,7 +104,7 @@ def list_scans(
     from ingest.store import open_store
     from ingest.store.read import list_scans as _list
 
-    engine = open_store(_db(db), create=False)
+    engine = open_store(pick_db(db), create=False)
     with engine.connect() as conn:
         rows = _list(conn)
     if fmt is ScanFormat.jsonl:
@@ -152,7 +145,7 @@ def stored_findings(
     from ingest.store.read import iter_finding_records, resolve_scan
     from reports.findings_out import make_writer
 
-    engine = open_store(_db(db), create=False)
+    engine = open_store(pick_db(db), create=False)
     with engine.connect() as conn:
         scan_id = resolve_scan(conn, scan)
         records = iter_finding_records(conn, scan_id)
@@ -187,7 +180,7 @@ def db_upgrade(db: Optional[str] = DbOpt) -> None:
     from ingest.store.engine import connect_error, schema_revision
     from ingest.store.schema import HEAD
 
-    engine = make_engine(_db(db))
+    engine = make_engine(pick_db(db))
     url = engine.url.render_as_string(hide_password=False)
     try:
         before = schema_revision(engine)
@@ -211,7 +204,7 @@ def db_status(db: Optional[str] = DbOpt) -> None:
     from ingest.store.engine import connect_error, schema_revision
     from ingest.store.schema import HEAD
 
-    engine = make_engine(_db(db))
+    engine = make_engine(pick_db(db))
     url = engine.url.render_as_string(hide_password=False)
     try:
         current = schema_revision(engine)

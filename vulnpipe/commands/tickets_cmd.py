@@ -123,11 +123,9 @@ def _decide(db, key: str, kind: str, reason: str, approver: Optional[str], until
     from ingest.store.schema import decisions, tickets
     from ingest.store.read import stored as _naive
 
-    from ..config import load_config
-
     if not reason.strip():
         raise InputError("--reason must not be empty", hint="say why, for the audit trail")
-    engine = open_store(pick_db(db, load_config(None)), create=False)
+    engine = open_store(pick_db(db), create=False)
     with engine.begin() as conn:
         row = conn.execute(select(tickets.c.key, tickets.c.state).where(tickets.c.key == key)).first()
         if row is None:
