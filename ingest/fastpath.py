@@ -27,7 +27,10 @@ import hashlib
 import io
 import mmap
 import multiprocessing
+import os
 import re
+import stat
+import threading
 from dataclasses import replace
 from collections import Counter
 from typing import TYPE_CHECKING, Callable, Iterator
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
 ASYNC_CHECK_BYTES = 24 << 20
 #: Bytes libxml2 checks per step (and the granularity at which hosts are released).
 CHECK_CHUNK = 4 << 20
+#: Bytes the SHA-256 thread reads at a time.
+_DIGEST_CHUNK = 32 << 20
 #: Scanned bytes after which mapped pages are handed back to the OS (flat memory).
 _RELEASE_BYTES = 16 << 20
 
@@ -65,6 +70,9 @@ _RX_TILE_FULL = re.compile(rb'\s*(?:<ReportItem(' + _ATTRS + rb')\s*(?:/>|>(' + 
                            + rb')</ReportItem\s*>)|(\S))')
 # Simple child elements (text only): (tag, attributes, text, stray byte).
 _RX_CHILD = re.compile(rb'\s*(?:<([^\s/>!?<]+)(' + _ATTRS + rb')\s*(?:/>|>([^<]*)</\1\s*>)|(\S))')
+# Host properties as Nessus writes them (anything else goes through _RX_CHILD).
+_RX_PROP = re.compile(rb'\s*(?:<tag name="([^"<&]*)">([^<]*)</tag>|(\S))')
+_PROP_NAMES: dict[bytes, str] = {}
 _RX_ATTR = re.compile(rb'([^\s=]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
 _RX_HOST_START = re.compile(rb'<ReportHost(' + _ATTRS + rb')\s*(/?)>')
 _RX_HOST_END = re.compile(rb'</ReportHost\s*>')
@@ -75,14 +83,38 @@ _RX_PROLOG = re.compile(rb'(?:<\?xml(' + _ATTRS + rb')\s*\?>)?\s*<NessusClientDa
 _RX_PREFIXED = re.compile(rb'<[A-Za-z_][^\s>/:<]*:')
 _RX_REF = re.compile(r'&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);')
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+# What XML 1.0 refuses in text: C0 controls but tab, LF and CR (NUL is left to the
+# callers, which use it as a separator and count it), U+FFFE/U+FFFF, and "]]>" outside
+# attribute values.
+_RX_FORBIDDEN = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|]]>")
+_RX_FORBIDDEN_ATTR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _HOST_TAG_FOLLOW = frozenset(b" \t\r\n/>")
+_CLOSE_REPORT = b"</Report></NessusClientData_v2>"
 
 
 def _ref(m: re.Match) -> str:
     ref = m.group(1)
     if ref[0] != "#":
         return _NAMED[ref]
-    return chr(int(ref[2:], 16) if ref[1] in "xX" else int(ref[1:]))
+    code = int(ref[2:], 16) if ref[1] in "xX" else int(ref[1:])
+    if code < 0x20 and code not in (9, 10, 13) or 0xD800 <= code <= 0xDFFF or \
+            code in (0xFFFE, 0xFFFF) or code > 0x10FFFF:
+        raise FastPathUnsupported("character reference to a character XML forbids")
+    return chr(code)
+
+
+def _decoded(s: str, forbidden: re.Pattern = _RX_FORBIDDEN) -> str:
+    """Character data with references decoded, refusing what an XML parser refuses: a
+    reference to anything but XML's own entities or allowed characters, control characters,
+    ``]]>`` in text."""
+    if forbidden.search(s):
+        raise FastPathUnsupported("character XML forbids")
+    if "&" in s:
+        amps = s.count("&")
+        s, n = _RX_REF.subn(_ref, s)
+        if n != amps:
+            raise FastPathUnsupported("reference to an undeclared entity")
+    return s
 
 
 def _text(raw: bytes) -> str | None:
@@ -90,11 +122,11 @@ def _text(raw: bytes) -> str | None:
     if not raw:
         return None
     s = raw.decode("utf-8")
+    if "\x00" in s:
+        raise FastPathUnsupported("NUL character")
     if "\r" in s:
         s = s.replace("\r\n", "\n").replace("\r", "\n")
-    if "&" in s:
-        s = _RX_REF.sub(_ref, s)
-    return s
+    return _decoded(s)
 
 
 def _attr_text(raw: bytes) -> str:
@@ -102,20 +134,21 @@ def _attr_text(raw: bytes) -> str:
     s = raw.decode("utf-8")
     if "\r" in s or "\n" in s or "\t" in s:
         s = s.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " ")
-    if "&" in s:
-        s = _RX_REF.sub(_ref, s)
-    return s
+    return _decoded(s, _RX_FORBIDDEN_ATTR)
 
 
 def _attrs(raw: bytes) -> dict[str, str]:
     """Attributes of a start tag's attribute text (namespace declarations excluded)."""
     out: dict[str, str] = {}
-    for name, dq, sq in _RX_ATTR.findall(raw):
+    found = _RX_ATTR.findall(raw)
+    for name, dq, sq in found:
         key = name.decode("utf-8")
         if key == "xmlns" or key.startswith("xmlns:"):
             continue
         if ":" in key:      # a prefixed attribute: only a namespace-aware parser can judge it
             raise FastPathUnsupported(f"prefixed attribute {key}")
+        if key in out:
+            raise FastPathUnsupported(f"attribute {key} twice")
         out[key] = _attr_text(dq or sq)
     return out
 
@@ -151,9 +184,7 @@ def _children(content: bytes, nsmap: dict[str, str]) -> tuple[list[str], list] |
     text = b"\x00".join(raw_texts).decode("utf-8")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "&" in text:
-        text = _RX_REF.sub(_ref, text)
-    texts = text.split("\x00")
+    texts = _decoded(text).split("\x00")
     if len(texts) != len(names):
         return None
     return names, [t or None for t in texts]
@@ -307,6 +338,66 @@ class _Gate:
             self._proc = None
 
 
+class _Digest:
+    """The file's SHA-256, computed by a thread while the main thread scans (hashlib lets
+    go of the GIL, so it runs on another core). It reads with ``pread`` rather than through
+    the map, so the pages it reads are not added to this process's memory."""
+
+    def __init__(self, mm, fd: int | None, size: int) -> None:
+        self.size = size
+        self.sha256: str | None = None
+        self._error: BaseException | None = None
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, args=(mm, fd), daemon=True,
+                                        name="vulnpipe-sha256")
+        self._thread.start()
+
+    def _run(self, mm, fd: int | None) -> None:
+        digest = hashlib.sha256()
+        # big reads: the thread takes the GIL back after each, waiting up to a switch interval
+        buf = bytearray(_DIGEST_CHUNK)
+        view = memoryview(buf)
+        try:
+            pos = 0
+            while pos < self.size and not self._stop:
+                if fd is not None:
+                    n = os.preadv(fd, [buf], pos)
+                    if not n:
+                        raise OSError("the file is shorter than its size")
+                    digest.update(view[:n])
+                else:
+                    n = min(_DIGEST_CHUNK, self.size - pos)
+                    digest.update(mm[pos:pos + n])
+                pos += n
+            self.sha256 = digest.hexdigest()
+        except BaseException as exc:        # noqa: BLE001 - reported by wait()
+            self._error = exc
+
+    def wait(self, offset: int) -> None:
+        """Hosts need no waiting; the end of the file (``offset > size``) waits for the
+        digest."""
+        if offset > self.size:
+            self._thread.join()
+            if self._error is not None:
+                raise FastPathUnsupported(f"hashing the file: {self._error}")
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join()
+
+
+class _NoCheck:
+    """Neither a check nor a digest (pieces of a file read by worker processes)."""
+
+    sha256 = None
+
+    def wait(self, offset: int) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 # -- the skeleton: everything but the hosts, through the full parser's handlers -----------------
 class _Skeleton:
     """Parses the bytes around the hosts (root, Policy, Report elements) with lxml and
@@ -358,14 +449,17 @@ def open_fast(reader: "NessusReader") -> "FastFile | None":
     """A fast reader for ``reader.source`` when it is a plain UTF-8 file the fast path can
     take on, else None (the full parser reads it)."""
     try:
+        # only regular files: opening and closing a pipe or FIFO would lose what it holds
+        if not stat.S_ISREG(os.stat(reader.source.path).st_mode):
+            return None
         raw = reader.source.open()
-    except OSError:
+    except (OSError, TypeError, ValueError):
         return None
     if not (isinstance(raw, io.BufferedReader) and isinstance(raw.raw, io.FileIO)):
         raw.close()
         return None
     try:
-        size = __import__("os").fstat(raw.fileno()).st_size
+        size = os.fstat(raw.fileno()).st_size
         if size == 0:
             raise ValueError("empty")
         mm = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
@@ -377,7 +471,8 @@ def open_fast(reader: "NessusReader") -> "FastFile | None":
         mm.close()
         raw.close()
         return None
-    return FastFile(reader, raw, mm, size, prolog.end())
+    return FastFile(reader, raw, mm, size, prolog.end(), strict=reader.strict,
+                    digest=reader.digest)
 
 
 def _utf8_declaration(attrs: bytes | None) -> bool:
@@ -390,12 +485,23 @@ def _utf8_declaration(attrs: bytes | None) -> bool:
 class FastFile:
     """One file opened for the fast path (a context manager; :meth:`hosts` reads it)."""
 
-    def __init__(self, reader: "NessusReader", raw, mm, size: int, body_start: int,
-                 in_process_check: bool = False) -> None:
+    def __init__(self, reader: "NessusReader", raw, mm, size: int, body_start: int, *,
+                 strict: bool = False, in_process_check: bool = False,
+                 digest: bool = True, piece: tuple[int, int, int] | None = None,
+                 learned: tuple[dict, set] | None = None) -> None:
         """``mm`` is a memory map (or any bytes-like object); ``raw`` the file it maps, or
-        None. ``in_process_check`` keeps the well-formedness check in this process."""
+        None. ``strict``: libxml2 checks every byte (``in_process_check`` keeps that check
+        in this process). ``digest``: compute the file's SHA-256 (``stats.sha256``).
+        ``piece``: ``(head, begin, end)`` reads only the hosts starting in ``[begin, end)``,
+        as a document made of bytes ``[0, head)`` (prolog, policy, report start), those hosts
+        and closing tags (worker processes of :mod:`ingest.parallel`; no check, no digest).
+        ``learned``: ``(info, selected)`` decoded item start tags to share between readers
+        of the same profile (the pieces a worker reads)."""
         self.reader = reader
+        self.strict = strict
         self.in_process_check = in_process_check
+        self.digest = digest
+        self.piece = piece
         self.raw = raw
         self.mm = mm
         self.size = size
@@ -403,8 +509,9 @@ class FastFile:
         self.gate: _Gate | None = None
         # per distinct ReportItem attribute text: (severity key, plugin id, port, raw plugin
         # id, plugin name, role, attributes)
-        self._info: dict[bytes, tuple] = {}
-        self._selected: set[bytes] = set()
+        self._info: dict[bytes, tuple]
+        self._selected: set[bytes]
+        self._info, self._selected = learned if learned is not None else ({}, set())
         self._counts: Counter = Counter()
         self._released = 0
 
@@ -429,32 +536,60 @@ class FastFile:
     def _hosts(self) -> Iterator[tuple[Host, list[Finding]]]:
         mm, size = self.mm, self.size
         reader = self.reader
-        self.gate = _Gate(mm, size, self.in_process_check)
+        if self.strict:
+            self.gate = _Gate(mm, size, self.in_process_check)
+        elif self.digest and self.piece is None:
+            self.gate = _Digest(mm, self.raw.fileno() if self.raw is not None else None, size)
+        else:
+            self.gate = _NoCheck()
+        # without libxml2's check, comments, CDATA and DOCTYPEs are found here
+        declarations = not self.strict
         skeleton = _Skeleton(reader)
         select_all = reader.profile.select_all
-        pos = 0
+        pos, stop = 0, size
+        if self.piece is not None:
+            head, pos, stop = self.piece
+            if _markup_declaration(mm, 0, head):
+                raise FastPathUnsupported("comment, CDATA or DOCTYPE")
+            skeleton.feed(mm[:head])
         while True:
-            start = self._next_host(pos)
+            start = self._next_host(pos, stop)
             if start < 0:
                 break
-            skeleton.feed(mm[pos:start])
+            between = mm[pos:start]
+            if between and not between.isspace():      # libxml2 need not see the usual newline
+                if self.piece is not None and pos > self.piece[1]:
+                    raise FastPathUnsupported("markup between hosts of a piece")
+                skeleton.feed(between)
             report = skeleton.report
             if report is None:
                 raise FastPathUnsupported("host outside a report")
             nsmap = skeleton.nsmap()
-            host, findings, pos = self._host(start, report, nsmap, select_all)
+            host, findings, end = self._host(start, report, nsmap, select_all)
+            if declarations and _markup_declaration(mm, pos, end):
+                raise FastPathUnsupported("comment, CDATA or DOCTYPE")
+            pos = end
             self.gate.wait(pos)
             yield host, findings
             if pos - self._released >= _RELEASE_BYTES:
                 self._release(pos)
+        if self.piece is not None:
+            if mm[pos:stop].strip():
+                raise FastPathUnsupported("markup between hosts")
+            skeleton.feed(_CLOSE_REPORT)
+            skeleton.close()
+            self._finish_stats()
+            return
+        if declarations and _markup_declaration(mm, pos, size):
+            raise FastPathUnsupported("comment, CDATA or DOCTYPE")
         skeleton.feed(mm[pos:size])
         skeleton.close()
         self.gate.wait(size + 1)       # the end of the check, with the file's SHA-256
         self._finish_stats()
 
-    def _next_host(self, pos: int) -> int:
+    def _next_host(self, pos: int, stop: int) -> int:
         mm = self.mm
-        i = _find_tag(mm, b"<ReportH", b"ost", pos)
+        i = _find_tag(mm, b"<ReportH", b"ost", pos, stop)
         if i >= 0 and mm[i + 11] not in _HOST_TAG_FOLLOW:
             raise FastPathUnsupported("element named like ReportHost")
         return i
@@ -491,19 +626,18 @@ class FastFile:
         if p is not None:
             self._props(p, props, nsmap)
             body = p.end()
-        tile = (_RX_TILE_FULL if select_all else _RX_TILE).findall(mm, body, end_tag)
-        if not tile:
-            keys: tuple = ()
-            contents: tuple = ()
-        elif select_all:
-            keys, contents, stray = zip(*tile)
-            if any(stray):
-                raise FastPathUnsupported("unexpected markup in a host")
-        else:
-            keys, stray = zip(*tile)
-            contents = ()
-            if any(stray):
-                raise FastPathUnsupported("unexpected markup in a host")
+        contents: tuple = ()
+        if select_all:          # every item is kept: tile the host with whole items
+            tile = _RX_TILE_FULL.findall(mm, body, end_tag)
+            keys: tuple | list = ()
+            if tile:
+                keys, contents, stray = zip(*tile)
+                if any(stray):
+                    raise FastPathUnsupported("unexpected markup in a host")
+        else:                   # only the start tags: most items are dropped unread
+            keys = _RX_ITEM_START.findall(mm, body, end_tag)
+            if b"" in keys:
+                raise FastPathUnsupported("item start tag")
         info = self._info
         if keys:
             self._counts.update(keys)
@@ -518,6 +652,14 @@ class FastFile:
             selected = self._selected
             wanted = [i for i, k in enumerate(keys) if k in selected]
         spans: list[tuple[int, int]] | None = None
+        if wanted and not select_all:
+            # a host with findings to hand out must hold nothing but whole items
+            tiles = list(_RX_TILE_FULL.finditer(mm, body, end_tag))
+            if len(tiles) != len(keys) or any(t.group(3) for t in tiles) or \
+                    any(t.group(1) != _start_attrs(k) for t, k in zip(tiles, keys)):
+                raise FastPathUnsupported("unexpected markup in a host")
+            contents = tuple(t.group(2) or b"" for t in tiles)
+            spans = [(t.start(1) - len(b"<ReportItem"), t.end()) for t in tiles]
 
         def spans_of() -> list[tuple[int, int]]:
             nonlocal spans
@@ -582,6 +724,20 @@ class FastFile:
         if b"xmlns" in m.group(1):
             raise FastPathUnsupported("namespace on HostProperties")
         content = m.group(2) or b""
+        found = _RX_PROP.findall(content)
+        if found:
+            names, values, strays = zip(*found)
+            if not any(strays):        # the usual <tag name="...">value</tag> list
+                cache = _PROP_NAMES
+                keys = [cache.get(n) or cache.setdefault(n, _attr_text(n)) for n in names]
+                text = b"\x00".join(values).decode("utf-8")
+                if "\r" in text:
+                    text = text.replace("\r\n", "\n").replace("\r", "\n")
+                texts = _decoded(text).split("\x00")
+                if len(texts) != len(keys):
+                    raise FastPathUnsupported("NUL character")
+                props.update(zip(keys, map(str.strip, texts)))
+                return
         for tag, attrs, text, stray in _RX_CHILD.findall(content):
             if stray or b"xmlns" in attrs:
                 raise FastPathUnsupported("host properties")
@@ -596,19 +752,16 @@ class FastFile:
     def _learn(self, keys) -> None:
         """Decode the attributes of item start tags not seen before, in file order."""
         profile = self.reader.profile
-        stats = self.reader.stats
         for key in keys:
             if b"xmlns" in key:
                 raise FastPathUnsupported("namespace declaration on an item")
-            a = _attrs(key)
+            a = _attrs(_start_attrs(key))
             sev = a.get("severity")
             pid_raw = a.get("pluginID")
             pid = _int(pid_raw)
             port = _int(a.get("port"))
             name = a.get("pluginName")
             role = profile.role(pid, name, a.get("pluginFamily"), port, a.get("protocol"))
-            if pid == ELSA_68453 and stats.elsa_68453_name is None:
-                stats.elsa_68453_name = name
             self._info[key] = (sev if sev in _SEVERITIES else "other", pid, port, pid_raw,
                                name, role, a)
             if role is not None:
@@ -617,8 +770,10 @@ class FastFile:
     def _finish_stats(self) -> None:
         stats = self.reader.stats
         info = self._info
-        for key, n in self._counts.items():
+        for key, n in self._counts.items():         # in the order first seen in the file
             sev, pid, port = info[key][:3]
+            if pid == ELSA_68453 and stats.elsa_68453_name is None:
+                stats.elsa_68453_name = info[key][4]
             stats.items += n
             stats.severity[sev] += n
             if pid == L2TP_PLUGIN_ID or pid == ELSA_68453:
@@ -627,6 +782,21 @@ class FastFile:
                 stats.port_1701 += n
         stats.sha256 = self.gate.sha256
         stats.size = self.size
+
+
+# Every "<ReportI" in a host: the text of an item's start tag between the name and ">"
+# (checked against _ATTRS when first seen, see _start_attrs), or b"" for anything else.
+_RX_ITEM_START = re.compile(rb'<ReportI(?:tem(\s[^>]*)>)?')
+_RX_START_ATTRS = re.compile(rb'(' + _ATTRS + rb')\s*/?')
+
+
+def _start_attrs(key: bytes) -> bytes:
+    """The attribute text of a start tag's text as _RX_ITEM_START found it (which stops at
+    the first ">", even one inside a quoted value: then this does not match)."""
+    m = _RX_START_ATTRS.fullmatch(key)
+    if m is None:
+        raise FastPathUnsupported("item start tag")
+    return m.group(1)
 
 
 _RX_ITEM_SPAN = re.compile(rb'<ReportItem' + _ATTRS + rb'\s*(?:/>|>' + _CONTENT

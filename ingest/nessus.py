@@ -238,10 +238,19 @@ class NessusReader:
     """
 
     def __init__(self, source: Source, profile: Profile = ALL, *, keep_raw: bool = False,
-                 fast: bool | None = None) -> None:
+                 fast: bool | None = None, strict: bool = False, digest: bool = True) -> None:
         self.source = source
         self.profile = profile
         self.keep_raw = keep_raw
+        #: With a filtering profile the fast path checks the file's structure (prolog,
+        #: root, policy, reports, every host, every item's start tag, the end) and fully
+        #: only what it keeps: a defect inside an item the profile drops is not reported.
+        #: ``strict=True`` has libxml2 check every byte as well (slower), so such a file
+        #: is refused exactly as the streaming parser refuses it.
+        self.strict = strict
+        #: ``False``: the caller has no use for ``stats.sha256``; the fast path then leaves
+        #: it None instead of hashing the file on another core.
+        self.digest = digest
         #: ``None`` (default): the byte-scanning fast path (:mod:`ingest.fastpath`) for
         #: filtering profiles when the input allows it, the streaming parser for ``all``
         #: (which keeps every item, so skipping bytes gains nothing and it is faster);

@@ -15,17 +15,16 @@ Use :func:`open_reader` where a ``NessusReader`` is made: it returns a
 from __future__ import annotations
 
 import gc
-import hashlib
 import io
 import mmap
 import multiprocessing
 import os
 import re
-import threading
+import time
 from collections import deque
 from typing import Iterator
 
-from .fastpath import FastFile, FastPathUnsupported
+from .fastpath import FastFile, FastPathUnsupported, _Digest
 from .nessus import NessusReader, ParseStats
 from .profiles import ALL, Profile
 from .records import Finding, Host, Policy, Report
@@ -34,44 +33,75 @@ from .sources import Source
 #: Plain files at least this big are read by several processes.
 MIN_PARALLEL_BYTES = 50 << 20
 #: :func:`open_reader` splits files only with at least this many cores.
-MIN_WORKERS = 4
-#: Target size of one piece.
-PIECE_BYTES = 16 << 20
+MIN_WORKERS = 2
+#: Pieces are about a quarter of a worker's share of the file, within these bounds (each
+#: piece re-reads the file's head: prolog, policy, report start).
+PIECE_BYTES = (8 << 20, 64 << 20)
 _RX_REPORT = re.compile(rb"<Report[\s>/]|</Report\s*>")
 _RX_TAIL = re.compile(rb"\s*</Report\s*>\s*</NessusClientData_v2\s*>\s*")
 _CLOSE = b"</Report></NessusClientData_v2>"
 
 
-def open_reader(source: Source, profile: Profile = ALL, *, workers: int | None = None):
-    """The best reader for ``source``: :class:`ParallelReader` for big plain files on a
-    multi-core machine, else :class:`NessusReader` (same interface: ``hosts()``,
-    ``stats``, ``reports``, ``policy``)."""
-    workers = workers or os.cpu_count() or 1
-    # On two cores the fast path already keeps both busy (scan + libxml2 check), and for
-    # profile 'all' shipping records between processes costs more than it saves there.
-    if workers >= MIN_WORKERS and not profile.select_all and \
+def open_reader(source: Source, profile: Profile = ALL, *, workers: int | None = None,
+                strict: bool = False, keep_raw: bool = False, digest: bool = True):
+    """The best reader for ``source``: :class:`ParallelReader` for big plain files read with
+    a filtering profile on a multi-core machine, else :class:`NessusReader` (same interface:
+    ``hosts()``, ``stats``, ``reports``, ``policy``, ``path_used``)."""
+    workers = workers or cores()
+    # Profile 'all' keeps every item: shipping its records between processes costs more
+    # than it saves. --strict: the single reader already checks on a second core.
+    if workers >= MIN_WORKERS and not profile.select_all and not strict and \
             "fork" in multiprocessing.get_all_start_methods():
         try:
-            if source.path.is_file() and source.name == source.path.name and \
+            if source.name == source.path.name and source.path.is_file() and \
                     source.path.stat().st_size >= MIN_PARALLEL_BYTES:
-                return ParallelReader(source, profile, workers=workers)
+                return ParallelReader(source, profile, workers=workers, keep_raw=keep_raw,
+                                      digest=digest)
         except OSError:
             pass
-    return NessusReader(source, profile)
+    return NessusReader(source, profile, strict=strict, keep_raw=keep_raw, digest=digest)
 
 
-def _piece(path: str, name: str, profile: Profile, head: int, start: int, end: int):
+def cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+#: Per worker process: item start tags decoded so far, per reading (see FastFile's learned).
+_LEARNED: dict[str, tuple[dict, set]] = {}
+
+
+def _piece(token: str, path: str, name: str, profile: Profile, strict: bool, keep_raw: bool,
+           head: int, start: int, end: int):
     """Worker: read hosts ``[start, end)`` of the file as a document of their own."""
     gc.disable()
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        if _RX_REPORT.search(mm, start, end):
-            return None                                   # several reports: not split
-        doc = mm[:head] + mm[start:end] + _CLOSE
-    reader = NessusReader(Source(name=name, path=path, opener=lambda: io.BytesIO(doc)), profile)
-    body = _body_start(doc)
-    if body is None:
-        return None
-    fast = FastFile(reader, None, doc, len(doc), body, in_process_check=True)
+        if strict:       # libxml2 checks the piece as a document: it needs the bytes together
+            if _RX_REPORT.search(mm, start, end):
+                return None                               # several reports: not split
+            doc = mm[:head] + mm[start:end] + _CLOSE
+            body = _body_start(doc)
+            if body is None:
+                return None
+            source = Source(name=name, path=path, opener=lambda: io.BytesIO(doc))
+            reader = NessusReader(source, profile, strict=True, keep_raw=keep_raw)
+            fast = FastFile(reader, None, doc, len(doc), body, strict=True,
+                            in_process_check=True)
+            return _read_piece(reader, fast)
+        if _body_start(mm[:head]) is None:
+            return None
+        # (several reports: markup between hosts, which a piece refuses)
+        reader = NessusReader(Source(name=name, path=path, opener=lambda: open(path, "rb")),
+                              profile, keep_raw=keep_raw)
+        learned = _LEARNED.setdefault(token, ({}, set()))
+        return _read_piece(reader, FastFile(reader, None, mm, len(mm), 0, digest=False,
+                                            piece=(head, start, end), learned=learned))
+
+
+def _read_piece(reader: NessusReader, fast: FastFile):
     try:
         with fast:
             hosts = list(fast.hosts())
@@ -92,10 +122,13 @@ def _body_start(doc: bytes) -> int | None:
 class ParallelReader:
     """Reads one plain file with several processes; same interface as ``NessusReader``."""
 
-    def __init__(self, source: Source, profile: Profile = ALL, *, workers: int | None = None
-                 ) -> None:
+    def __init__(self, source: Source, profile: Profile = ALL, *, workers: int | None = None,
+                 strict: bool = False, keep_raw: bool = False, digest: bool = True) -> None:
         self.source = source
         self.profile = profile
+        self.strict = strict
+        self.keep_raw = keep_raw
+        self.digest = digest
         self.workers = workers or os.cpu_count() or 1
         self.reports: list[Report] = []
         self.policy: Policy | None = None
@@ -113,7 +146,8 @@ class ParallelReader:
             return
         except FastPathUnsupported:
             pass
-        reader = NessusReader(self.source, self.profile)
+        reader = NessusReader(self.source, self.profile, strict=self.strict,
+                              keep_raw=self.keep_raw, digest=self.digest)
         for index, pair in enumerate(reader.hosts()):
             if index >= done:
                 yield pair
@@ -126,7 +160,9 @@ class ParallelReader:
         if first < 0 or last < 0 or not _RX_TAIL.fullmatch(mm, last + 13, size):
             return None
         end = last + 13
-        count = max(self.workers, (end - first) // PIECE_BYTES)
+        low, high = PIECE_BYTES
+        piece = max(low, min(high, (end - first) // (self.workers * 4)))
+        count = max(self.workers, (end - first) // piece)
         bounds = [first]
         for k in range(1, count):
             at = mm.find(b"<ReportHost", max(bounds[-1] + 1, first + (end - first) * k // count),
@@ -145,17 +181,17 @@ class ParallelReader:
             if cuts is None:
                 raise FastPathUnsupported("layout")
             head, pieces, _end = cuts
-            digest = hashlib.sha256()
-            hasher = threading.Thread(target=_hash, args=(mm, size, digest), daemon=True)
-            hasher.start()
+            hasher = _Digest(mm, f.fileno(), size) if self.digest else None
             ctx = multiprocessing.get_context("fork")
             pool = ctx.Pool(self.workers)
+            token = f"{os.getpid()}:{id(self)}:{time.monotonic_ns()}"
+            args = (token, path, self.source.name, self.profile, self.strict, self.keep_raw, head)
+            completed = False
             try:
                 pending: deque = deque()
                 todo = iter(pieces)
                 for a, b in todo:
-                    pending.append(pool.apply_async(
-                        _piece, (path, self.source.name, self.profile, head, a, b)))
+                    pending.append(pool.apply_async(_piece, (*args, a, b)))
                     if len(pending) >= self.workers * 2:
                         break
                 first = True
@@ -163,8 +199,7 @@ class ParallelReader:
                     result = pending.popleft().get()
                     nxt = next(todo, None)
                     if nxt is not None:
-                        pending.append(pool.apply_async(
-                            _piece, (path, self.source.name, self.profile, head, *nxt)))
+                        pending.append(pool.apply_async(_piece, (*args, *nxt)))
                     if result is None:
                         raise FastPathUnsupported("piece")
                     hosts, stats, reports, policy = result
@@ -174,22 +209,17 @@ class ParallelReader:
                         first = False
                     _add(self.stats, stats)
                     yield from hosts
+                completed = True
             finally:
                 pool.terminate()
                 pool.join()
-                hasher.join()
-            self.stats.sha256 = digest.hexdigest()
+                if hasher is not None and not completed:
+                    hasher.close()         # stopped early: do not wait for the whole file
+            if hasher is not None:
+                hasher.wait(size + 1)
+                self.stats.sha256 = hasher.sha256
             self.stats.size = size
             self.path_used = "parallel"
-
-
-def _hash(mm, size: int, digest) -> None:
-    view = memoryview(mm)
-    try:
-        for pos in range(0, size, 8 << 20):
-            digest.update(view[pos:pos + (8 << 20)])
-    finally:
-        view.release()
 
 
 def _add(total: ParseStats, part: ParseStats) -> None:

@@ -3,6 +3,7 @@ reports, policy and statistics, and the same one-line errors for broken files.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -15,12 +16,12 @@ from tests.conftest import SHARED, run_cli
 ENTRIES = json.loads((SHARED / "corpus" / "INDEX.json").read_text()) if SHARED else []
 
 
-def read_both(path, profile="all"):
+def read_both(path, profile="all", strict=False):
     """``(full, fast)`` outcomes: each ``(reader, hosts, findings)`` or the ParseError text."""
     out = []
     for fast in (False, True):
         source = next(expand_inputs([path]))
-        reader = NessusReader(source, resolve_profile(profile), fast=fast)
+        reader = NessusReader(source, resolve_profile(profile), fast=fast, strict=strict)
         try:
             hosts, findings = reader.read_all()
         except ParseError as exc:
@@ -30,8 +31,8 @@ def read_both(path, profile="all"):
     return out
 
 
-def assert_same(path, profile="all"):
-    full, fast = read_both(path, profile)
+def assert_same(path, profile="all", strict=False):
+    full, fast = read_both(path, profile, strict)
     if full[0] == "error":
         assert fast == full
         return None
@@ -66,7 +67,7 @@ def test_fast_path_with_check_in_a_second_process_matches(generated, monkeypatch
     path, truth = generated
     monkeypatch.setattr(fastpath, "ASYNC_CHECK_BYTES", 0)
     monkeypatch.setattr(fastpath, "CHECK_CHUNK", 64 << 10)
-    reader = assert_same(path, "l2tp")
+    reader = assert_same(path, "l2tp", strict=True)
     assert reader.path_used == "fast"
     assert reader.stats.sha256 and reader.stats.hosts == truth["hosts"]
 
@@ -141,23 +142,64 @@ BROKEN = {
     "v1": b"<?xml version='1.0'?><NessusClientData><Report/></NessusClientData>",
     "truncated": GOOD[: len(GOOD) * 2 // 3],
     "truncated in a tag": GOOD[: GOOD.index(b"<ReportItem", len(GOOD) // 2) + 20],
-    "mismatched in a dropped item": GOOD.replace(b"</solution>", b"</solutio>", 5),
-    "undeclared entity in a dropped item": GOOD.replace(b"Synopsis of PPTP", b"&bad; PPTP", 1),
-    "invalid utf-8 in a dropped item": GOOD.replace(b"Synopsis of Oracle", b"\xff\xfe Oracle", 1),
     "trailing garbage": GOOD + b"<extra/>",
+    "unquoted attribute": GOOD.replace(b"<ReportItem port=\"1723\"", b"<ReportItem port=1723", 1),
+    "undeclared entity in an attribute": GOOD.replace(b'pluginName="PPTP', b'pluginName="&bad; PPTP', 1),
+    "control character in a host property": GOOD.replace(b"</tag>", b"\x01</tag>", 1),
+    "undeclared entity in a kept item": GOOD.replace(b"Synopsis of L2TP", b"&bad; L2TP", 1),
+    "invalid utf-8 in a kept item": GOOD.replace(b"Synopsis of L2TP", b"\xff\xfe L2TP", 1),
     "duplicate attribute": GOOD.replace(b'protocol="tcp"', b'protocol="tcp" protocol="udp"', 1),
     "host outside report": GOOD.replace(b"<Report name=\"Test scan\"", b"<Other", 1)
                                .replace(b"</Report>", b"</Other>", 1),
 }
 
 
+# Defects inside items a filtering profile drops: the fast path does not read those items'
+# content, so by default it reads the file as if they were not there; --strict (libxml2
+# checks every byte) refuses it as the streaming parser does.
+DROPPED_DEFECTS = {
+    # the ELSA-2012-0105 item (68453), which the l2tp profile drops
+    "mismatched in a dropped item": GOOD.replace(b"Synopsis of Oracle",
+                                                 b"Synopsis of Oracle</synopsi><synopsis>"),
+    "undeclared entity in a dropped item": GOOD.replace(b"Synopsis of Oracle", b"&bad; Oracle", 1),
+    "invalid utf-8 in a dropped item": GOOD.replace(b"Synopsis of Oracle", b"\xff\xfe Oracle", 1),
+}
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
 @pytest.mark.parametrize("name", BROKEN)
-def test_broken_file_gives_the_same_error_on_both_paths(tmp_path, name):
+def test_broken_file_gives_the_same_error_on_both_paths(tmp_path, name, strict):
     path = tmp_path / "scan.nessus"
     path.write_bytes(BROKEN[name])
-    full, fast = read_both(path, "l2tp")
+    full, fast = read_both(path, "l2tp", strict)
     assert full[0] == "error"
     assert fast == full
+
+
+@pytest.mark.parametrize("name", DROPPED_DEFECTS)
+def test_defect_inside_a_dropped_item_is_refused_in_strict_mode(tmp_path, name):
+    path = tmp_path / "scan.nessus"
+    path.write_bytes(DROPPED_DEFECTS[name])
+    full, fast = read_both(path, "l2tp", strict=True)
+    assert full[0] == "error"
+    assert fast == full
+
+
+@pytest.mark.parametrize("name", DROPPED_DEFECTS)
+def test_defect_inside_a_dropped_item_does_not_change_what_the_fast_path_reads(tmp_path, name):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    damaged, intact = tmp_path / "a" / "scan.nessus", tmp_path / "b" / "scan.nessus"
+    damaged.write_bytes(DROPPED_DEFECTS[name])
+    intact.write_bytes(GOOD)
+    reader = NessusReader(next(expand_inputs([damaged])), resolve_profile("l2tp"))
+    hosts, findings = reader.read_all()
+    assert reader.path_used == "fast"
+    expected = NessusReader(next(expand_inputs([intact])), resolve_profile("l2tp"), fast=False)
+    assert (hosts, findings) == expected.read_all() and findings
+    reader.stats.sha256 = expected.stats.sha256 = None        # the files differ, of course
+    reader.stats.size = expected.stats.size = 0
+    assert reader.stats == expected.stats
 
 
 def test_broken_big_file_checked_in_a_second_process_gives_the_same_error(tmp_path, monkeypatch):
@@ -167,24 +209,39 @@ def test_broken_big_file_checked_in_a_second_process_gives_the_same_error(tmp_pa
     path = tmp_path / "scan.nessus"
     at = data.index(b"</solution>", len(data) * 4 // 5)
     path.write_bytes(data[:at] + b"</solutio>" + data[at + len(b"</solution>"):])
-    full, fast = read_both(path, "l2tp")
+    full, fast = read_both(path, "l2tp", strict=True)
     assert full[0] == "error" and fast == full
 
 
-def test_comment_late_in_a_big_file_switches_to_the_full_parser_mid_way(tmp_path, monkeypatch):
+@pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
+def test_comment_late_in_a_big_file_switches_to_the_full_parser_mid_way(tmp_path, monkeypatch,
+                                                                        strict):
     monkeypatch.setattr(fastpath, "ASYNC_CHECK_BYTES", 0)
     monkeypatch.setattr(fastpath, "CHECK_CHUNK", 4096)
     data = nb.document(_hosts(200))
     cut = data.index(b"<ReportHost", len(data) * 3 // 4)
     path = tmp_path / "scan.nessus"
     path.write_bytes(data[:cut] + b"<!-- </ReportHost><ReportHost name='x'> -->" + data[cut:])
-    reader = assert_same(path, "l2tp")
+    reader = assert_same(path, "l2tp", strict)
     assert reader.path_used == "fast+full"
 
 
-def test_cli_emits_nothing_from_a_file_broken_in_a_dropped_item(tmp_path):
+def test_cli_strict_emits_nothing_from_a_file_broken_in_a_dropped_item(tmp_path):
     path = tmp_path / "scan.nessus"
-    path.write_bytes(BROKEN["mismatched in a dropped item"])
+    path.write_bytes(DROPPED_DEFECTS["mismatched in a dropped item"])
+    out = tmp_path / "out.jsonl"
+    result = run_cli("parse", path, "--profile", "l2tp", "--strict", "--out", out)
+    assert result.returncode == 1
+    assert out.read_text() == ""
+    assert result.stderr.decode().startswith("error: scan.nessus")
+    assert "not well-formed" in result.stderr.decode()
+    lenient = run_cli("parse", path, "--profile", "l2tp", "--out", out)
+    assert lenient.returncode == 0 and out.read_text().count("\n") == 2 * 29   # L2TP + PPTP
+
+
+def test_cli_emits_nothing_from_a_file_broken_in_a_kept_item(tmp_path):
+    path = tmp_path / "scan.nessus"
+    path.write_bytes(BROKEN["undeclared entity in a kept item"])
     out = tmp_path / "out.jsonl"
     result = run_cli("parse", path, "--profile", "l2tp", "--out", out)
     assert result.returncode == 1
@@ -222,7 +279,7 @@ def test_credentials_from_scan_information_plugin_on_both_paths(tmp_path):
 def test_parallel_reader_splits_one_file_and_matches_the_ordinary_reader(generated, monkeypatch):
     from ingest import parallel
 
-    monkeypatch.setattr(parallel, "PIECE_BYTES", 256 << 10)
+    monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
     path, truth = generated
     source = next(expand_inputs([path]))
     reader = parallel.ParallelReader(source, resolve_profile("l2tp"), workers=2)
@@ -234,17 +291,57 @@ def test_parallel_reader_splits_one_file_and_matches_the_ordinary_reader(generat
     assert reader.policy == full.policy
 
 
-def test_parallel_reader_gives_the_ordinary_error_for_a_broken_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
+@pytest.mark.parametrize("damage", [(b"Synopsis of L2TP", b"&bad; L2TP"),       # a kept item
+                                    (b"</ReportHost>", b"</ReportHos>")])       # structure
+def test_parallel_reader_gives_the_ordinary_error_for_a_broken_file(tmp_path, monkeypatch,
+                                                                     strict, damage):
     from ingest import parallel
 
-    monkeypatch.setattr(parallel, "PIECE_BYTES", 8 << 10)
+    monkeypatch.setattr(parallel, "PIECE_BYTES", (8 << 10, 8 << 10))
     data = nb.document(_hosts(120))
-    at = data.index(b"</solution>", len(data) // 2)
+    at = data.index(damage[0], len(data) // 2)
     path = tmp_path / "scan.nessus"
-    path.write_bytes(data[:at] + b"</solutio>" + data[at + len(b"</solution>"):])
+    path.write_bytes(data[:at] + damage[1] + data[at + len(damage[0]):])
     source = next(expand_inputs([path]))
     with pytest.raises(ParseError) as par:
-        parallel.ParallelReader(source, resolve_profile("l2tp"), workers=2).read_all()
+        parallel.ParallelReader(source, resolve_profile("l2tp"), workers=2,
+                                strict=strict).read_all()
     with pytest.raises(ParseError) as full:
         NessusReader(source, resolve_profile("l2tp"), fast=False).read_all()
     assert str(par.value) == str(full.value)
+
+
+@pytest.mark.parametrize("name", ["several reports", "comment", "pi", "compliance",
+                                  "self-closing host"])
+def test_parallel_reader_reads_unusual_files_like_the_ordinary_reader(tmp_path, monkeypatch, name):
+    from ingest import parallel
+
+    monkeypatch.setattr(parallel, "PIECE_BYTES", (4 << 10, 4 << 10))
+    path = tmp_path / "scan.nessus"
+    path.write_bytes(ODD[name])
+    source = next(expand_inputs([path]))
+    reader = parallel.ParallelReader(source, resolve_profile("l2tp"), workers=2, keep_raw=True)
+    hosts, findings = reader.read_all()
+    full = NessusReader(source, resolve_profile("l2tp"), fast=False, keep_raw=True)
+    expected = full.read_all()
+    assert hosts == expected[0]
+    # kept XML: the fast path keeps the item's bytes verbatim, lxml re-serialises them
+    assert [replace(f, raw_xml=None) for f in findings] == \
+        [replace(f, raw_xml=None) for f in expected[1]]
+    assert reader.stats == full.stats and reader.reports == full.reports
+
+
+def test_big_files_are_read_on_every_core_with_a_filtering_profile(generated, monkeypatch):
+    from ingest import parallel
+
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
+    path, _truth = generated
+    source = next(expand_inputs([path]))
+    l2tp = resolve_profile("l2tp")
+    assert isinstance(parallel.open_reader(source, l2tp, workers=2), parallel.ParallelReader)
+    # not for 'all', not with --strict, not on one core
+    for reader in (parallel.open_reader(source, resolve_profile("all"), workers=2),
+                   parallel.open_reader(source, l2tp, workers=2, strict=True),
+                   parallel.open_reader(source, l2tp, workers=1)):
+        assert isinstance(reader, NessusReader)

@@ -106,11 +106,12 @@ def build(reports) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def read(data: bytes, profile: str, fast: bool | None):
+def read(data: bytes, profile: str, fast: bool | None, strict: bool = False):
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "random.nessus"
         path.write_bytes(data)
-        reader = NessusReader(next(expand_inputs([path])), resolve_profile(profile), fast=fast)
+        reader = NessusReader(next(expand_inputs([path])), resolve_profile(profile), fast=fast,
+                              strict=strict)
         try:
             hosts, findings = reader.read_all()
         except ParseError as exc:
@@ -126,7 +127,9 @@ SETTINGS = settings(max_examples=40, deadline=None,
 @given(documents, st.sampled_from(["all", "l2tp"]))
 def test_fast_path_and_full_parser_agree_on_random_documents(reports, profile):
     data = build(reports)
-    assert read(data, profile, True) == read(data, profile, False)
+    full = read(data, profile, False)
+    assert read(data, profile, True) == full
+    assert read(data, profile, True, strict=True) == full
 
 
 @SETTINGS

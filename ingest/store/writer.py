@@ -12,7 +12,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from ..errors import VulnpipeError
-from ..nessus import NessusReader, ParseStats
+from ..nessus import ParseStats
+from ..parallel import open_reader
 from ..profiles import Profile
 from ..records import Finding, Host
 from ..sources import Source
@@ -136,7 +137,7 @@ def _already_stored(engine: Engine, source: Source) -> int | None:
 
 def ingest_source(engine: Engine, source: Source, profile: Profile, *,
                   keep_raw: bool = True, on_host: Callable[[], None] | None = None,
-                  now: datetime | None = None) -> IngestResult:
+                  now: datetime | None = None, strict: bool = False) -> IngestResult:
     """Store one scan file: its scan row, coverage, every host, and the profile's findings.
 
     One transaction: a broken file, a killed process or a lost connection leaves the store
@@ -152,7 +153,7 @@ def ingest_source(engine: Engine, source: Source, profile: Profile, *,
     if existing is not None:
         return IngestResult(source.name, SKIPPED, scan_id=existing,
                             detail=f"already ingested as scan {existing}")
-    reader = NessusReader(source, profile, keep_raw=keep_raw)
+    reader = open_reader(source, profile, keep_raw=keep_raw, strict=strict)
     ingested_at = _naive(now or datetime.now(timezone.utc))
     try:
         with engine.begin() as conn:

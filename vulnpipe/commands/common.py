@@ -14,6 +14,12 @@ PluginOpt = typer.Option(None, "--plugin", metavar="ID",
 ProfilesFileOpt = typer.Option(None, "--profiles-file", metavar="PATH",
                                help="TOML file with [profiles.NAME] tables (repeatable).")
 
+StrictOpt = typer.Option(False, "--strict",
+                         help="Have libxml2 check every byte of each file (slower). By default a "
+                              "filtering profile checks the file's structure and fully reads only "
+                              "the items it keeps, so a defect inside a dropped item is not "
+                              "reported.")
+
 
 def pick_profile(name: Optional[str], plugins: Optional[List[int]],
                  files: Optional[List[Path]], cfg=None):

@@ -9,7 +9,7 @@ import typer
 
 from .. import console
 from ..cli import app
-from .common import ConfigOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, pick_profile
+from .common import ConfigOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, StrictOpt, pick_profile
 
 
 class Format(str, Enum):
@@ -28,6 +28,7 @@ def parse(
     fmt: Format = typer.Option(Format.jsonl, "--format", "-f", help="Output format."),
     out: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
     config: Optional[Path] = ConfigOpt,
+    strict: bool = StrictOpt,
 ) -> None:
     """Read exports and write one record per selected finding.
 
@@ -35,7 +36,7 @@ def parse(
     Example: vulnpipe parse scans/ --profile l2tp --format csv --out l2tp.csv
     """
     from ingest.errors import VulnpipeError
-    from ingest.nessus import NessusReader
+    from ingest.parallel import open_reader
     from ingest.notes import plugin_68453_note
     from ingest.sources import iter_sources
     from reports.findings_out import make_writer
@@ -51,7 +52,7 @@ def parse(
         with console.progress() as bar:
             task = bar.add_task("parsing", total=None)
             for source in iter_sources(inputs, errors):
-                reader = NessusReader(source, prof)
+                reader = open_reader(source, prof, strict=strict, digest=False)
                 writer.begin_file()
                 try:
                     for _host, findings in reader.hosts():

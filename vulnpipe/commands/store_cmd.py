@@ -10,13 +10,14 @@ import typer
 
 from .. import console
 from ..cli import app
-from .common import ConfigOpt, DbOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, pick_db, pick_profile
+from .common import (ConfigOpt, DbOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, StrictOpt, pick_db,
+                     pick_profile)
 
 db_app = typer.Typer(help="Manage the history database (schema upgrades).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
-def ingest_inputs(engine, inputs, prof):
+def ingest_inputs(engine, inputs, prof, *, strict: bool = False):
     """Ingest every scan named by ``inputs`` (one transaction each), reporting as it goes.
 
     Returns ``(results, input_errors)``; a bad file never stops the others."""
@@ -34,7 +35,8 @@ def ingest_inputs(engine, inputs, prof):
         task = bar.add_task("ingesting", total=len(sources))
         for source in sources:
             bar.update(task, description=f"ingesting {source.name}")
-            result = ingest_source(engine, source, prof, keep_raw=not prof.select_all)
+            result = ingest_source(engine, source, prof, keep_raw=not prof.select_all,
+                                   strict=strict)
             results.append(result)
             if result.status == FAILED:
                 console.error(result.detail)
@@ -52,6 +54,7 @@ def ingest(
     plugin: Optional[List[int]] = PluginOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     config: Optional[Path] = ConfigOpt,
+    strict: bool = StrictOpt,
 ) -> None:
     """Store scans in the history database: every host, and the profile's findings.
 
@@ -70,7 +73,7 @@ def ingest(
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
     engine = open_store(pick_db(db, cfg))
-    results, errors = ingest_inputs(engine, inputs, prof)
+    results, errors = ingest_inputs(engine, inputs, prof, strict=strict)
     stored = [r for r in results if r.status == STORED]
     console.info(
         f"{len(stored)} file(s) stored ({sum(r.hosts for r in stored)} hosts, "
