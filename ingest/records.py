@@ -118,19 +118,8 @@ class Finding:
 
     def record(self) -> dict[str, Any]:
         """The flat record with :data:`FINDING_FIELDS` (datetimes as ISO 8601 UTC text)."""
-        h = self.host
         rec: dict[str, Any] = {
-            "scan_file": h.scan_file,
-            "report_name": h.report_name,
-            "host": h.name,
-            "host_ip": h.host_ip,
-            "host_fqdn": h.host_fqdn,
-            "netbios_name": h.netbios_name,
-            "mac_address": h.mac_address,
-            "os": h.os,
-            "credentialed": h.credentialed,
-            "host_start": iso(h.host_start),
-            "host_end": iso(h.host_end),
+            **_host_fields(self.host),
             "plugin_id": self.plugin_id,
             "plugin_name": self.plugin_name,
             "plugin_family": self.plugin_family,
@@ -148,6 +137,33 @@ class Finding:
         if self.profile_role is not None:
             rec["profile_role"] = self.profile_role
         return rec
+
+
+_last_host: tuple = (None, {})
+
+
+def _host_fields(h: Host) -> dict[str, Any]:
+    """The host's part of a finding record (kept for the last host: a host's findings come
+    one after the other)."""
+    global _last_host
+    host, fields = _last_host
+    if host is h:
+        return fields
+    fields = {
+        "scan_file": h.scan_file,
+        "report_name": h.report_name,
+        "host": h.name,
+        "host_ip": h.host_ip,
+        "host_fqdn": h.host_fqdn,
+        "netbios_name": h.netbios_name,
+        "mac_address": h.mac_address,
+        "os": h.os,
+        "credentialed": h.credentialed,
+        "host_start": iso(h.host_start),
+        "host_end": iso(h.host_end),
+    }
+    _last_host = (h, fields)
+    return fields
 
 
 @lru_cache(maxsize=8192)

@@ -67,7 +67,8 @@ class _SpoolWriter(RecordWriter):
         super().__init__(out, fields)
         self._ctx = open_output(out)
         self._stream: BinaryIO = self._ctx.__enter__()
-        self._direct = _is_regular(self._stream)
+        self._discard = _is_null_device(self._stream)     # nothing to hold back for
+        self._direct = self._discard or _is_regular(self._stream)
         self._spool: Any = None
         self._sink: Any = self._stream
         self._mark = 0
@@ -83,6 +84,8 @@ class _SpoolWriter(RecordWriter):
 
     def begin_file(self) -> None:
         self._pending = 0
+        if self._discard:
+            return
         if self._direct:
             self._mark = self._stream.tell()
         else:
@@ -100,6 +103,8 @@ class _SpoolWriter(RecordWriter):
         self.count += self._pending
 
     def rollback_file(self) -> None:
+        if self._discard:
+            return
         if self._direct:
             self._stream.seek(self._mark)
             self._stream.truncate()
@@ -111,6 +116,17 @@ class _SpoolWriter(RecordWriter):
             self._ctx.__exit__(None, None, None)
         else:
             self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+
+def _is_null_device(stream: BinaryIO) -> bool:
+    """Whether ``stream`` is the null device (whatever is written is thrown away)."""
+    import os
+
+    try:
+        st, null = os.fstat(stream.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (st.st_dev, st.st_ino) == (null.st_dev, null.st_ino)
 
 
 def _is_regular(stream: BinaryIO) -> bool:

@@ -172,3 +172,21 @@ def test_writing_to_dev_null_or_a_pipe_never_replaces_it(tmp_path, fmt):
     r = run_cli("parse", scan, "--format", "jsonl", "--out", fifo)
     assert r.returncode == 0 and stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert json.loads(reader.communicate(timeout=30)[0].splitlines()[0])["plugin_id"] == 11387
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_broken_file_among_good_ones_written_to_dev_null_or_a_pipe(tmp_path, fmt):
+    import os
+
+    good = nb.write(tmp_path / "a.nessus", [nb.HostSpec("10.0.0.1", ip="10.0.0.1", items=[nb.l2tp()])])
+    broken = tmp_path / "b.nessus"
+    broken.write_bytes(good.read_bytes()[:-40])
+    r = run_cli("parse", good, broken, "--format", fmt, "--out", "/dev/null")
+    assert r.returncode == 1 and "b.nessus" in r.stderr.decode()
+    assert "1 finding(s) from 1 file(s)" in r.stderr.decode() and b"Traceback" not in r.stderr
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    r = run_cli("parse", broken, good, "--format", fmt, "--out", fifo)
+    out = reader.communicate(timeout=30)[0].decode()
+    assert r.returncode == 1 and "10.0.0.1" in out and out.count("11387") == 1
