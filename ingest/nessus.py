@@ -20,7 +20,7 @@ from .addresses import normalize_hostname, normalize_ip, normalize_macs
 from .errors import ParseError
 from .profiles import ALL, Profile
 from .records import (SCANNER_NESSUS, SCANNER_SC, SCANNER_TVM, Compliance, Finding, Host,
-                      Policy, Report)
+                      Policy, Report, make_finding)
 from .sources import HashingReader, Source
 
 ROOT_V2 = "NessusClientData_v2"
@@ -551,7 +551,7 @@ def build_finding(attrib, tags, texts, directs, host: Host, pid: int | None, por
     get = attrib.get
     vget = values.get
     lget = lists.get
-    return Finding(
+    return make_finding(
         host=host,
         plugin_id=pid,
         plugin_name=get("pluginName"),
