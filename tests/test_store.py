@@ -217,3 +217,26 @@ def test_reading_commands_never_create_an_empty_database(tmp_path):
         assert r.returncode == 1
         assert b"no database at vulnpipe.db" in r.stderr, r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_postgresql_copy_rows_hold_the_same_values_as_the_insert_rows(tmp_path):
+    """COPY rows are tuples in the table's column order with JSON already encoded; they must
+    say exactly what the dict rows used with SQLite say."""
+    from ingest.store.writer import FINDING_COPY_COLUMNS, _finding_copy_row, _finding_row
+
+    assert FINDING_COPY_COLUMNS == tuple(c.name for c in findings.columns)
+    item = nb.item(plugin_id=21156, name="Compliance check", output="out\ttab",
+                   children={"cve": ["CVE-2024-1", "CVE-2024-2"], "xref": "IAVA:1",
+                             "see_also": "https://a.example\nhttps://b.example",
+                             "cm:compliance-result": "FAILED", "vendor_note": "x \"q\""})
+    path = nb.write(tmp_path / "c.nessus", [nb.HostSpec("10.0.0.1", ip="10.0.0.1",
+                                                        items=[item, nb.l2tp()])])
+    reader = NessusReader(next(expand_inputs([path])), resolve_profile("all"), keep_raw=True)
+    _hosts, found = reader.read_all()
+    assert len(found) == 2 and found[0].compliance is not None
+    for seq, f in enumerate(found):
+        as_dict = _finding_row(7, 0, seq, f)
+        copied = dict(zip(FINDING_COPY_COLUMNS, _finding_copy_row(7, 0, seq, f)))
+        for col in ("cve", "xref", "see_also", "bid", "cwe", "compliance", "extra"):
+            copied[col] = None if copied[col] is None else json.loads(copied[col])
+        assert copied == as_dict

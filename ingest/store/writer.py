@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
+import orjson
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -67,20 +67,53 @@ def _finding_row(scan_id: int, host_seq: int, item_seq: int, f: Finding) -> dict
     }
 
 
+def _json(value) -> str:
+    return orjson.dumps(value).decode("utf-8")
+
+
+def _finding_copy_row(scan_id: int, host_seq: int, item_seq: int, f: Finding) -> tuple:
+    """:func:`_finding_row` as a tuple in the order of ``findings``' columns, JSON already
+    encoded: what PostgreSQL's COPY takes."""
+    c = f.compliance
+    return (
+        scan_id, host_seq, item_seq, f.plugin_id, f.plugin_name, f.plugin_family, f.severity,
+        f.risk_factor, f.port, f.protocol, f.svc_name, f.plugin_type, f.synopsis,
+        f.description, f.solution, f.plugin_output, f.cvss3_base_score, f.cvss_base_score,
+        _json(f.cve) if f.cve else "[]", _json(f.xref) if f.xref else "[]",
+        _json(f.see_also) if f.see_also else "[]", _json(f.bid) if f.bid else "[]",
+        _json(f.cwe) if f.cwe else "[]",
+        _json({"check_name": c.check_name, "result": c.result, "actual_value": c.actual_value,
+               "policy_value": c.policy_value}) if c else None,
+        _json(f.extra) if f.extra else "[]", f.profile_role,
+        f.raw_xml.decode("utf-8") if f.raw_xml else None,
+    )
+
+
+#: The columns :func:`_finding_copy_row` fills, in its order (checked against the table).
+FINDING_COPY_COLUMNS = (
+    "scan_id", "host_seq", "item_seq", "plugin_id", "plugin_name", "plugin_family", "severity",
+    "risk_factor", "port", "protocol", "svc_name", "plugin_type", "synopsis", "description",
+    "solution", "plugin_output", "cvss3_base_score", "cvss_base_score", "cve", "xref",
+    "see_also", "bid", "cwe", "compliance", "extra", "profile_role", "raw_xml")
+
+
 class _Bulk:
     """Buffers rows and writes them in batches (COPY on PostgreSQL, executemany elsewhere)."""
 
     JSON_COLS = {"cve", "xref", "see_also", "bid", "cwe", "compliance", "extra"}
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, scan_id: int) -> None:
         self.conn = conn
+        self.scan_id = scan_id
         self.pg = conn.dialect.name == "postgresql"
         self.host_rows: list[dict] = []
-        self.finding_rows: list[dict] = []
+        self.finding_rows: list = []
 
-    def add(self, host_row: dict, finding_rows: list[dict]) -> None:
-        self.host_rows.append(host_row)
-        self.finding_rows.extend(finding_rows)
+    def add(self, host_seq: int, host: Host, items: list[Finding]) -> None:
+        scan_id = self.scan_id
+        self.host_rows.append(_host_row(scan_id, host_seq, host))
+        row = _finding_copy_row if self.pg else _finding_row
+        self.finding_rows.extend([row(scan_id, host_seq, i, f) for i, f in enumerate(items)])
         if len(self.finding_rows) >= BATCH_FINDINGS or len(self.host_rows) >= BATCH_HOSTS:
             self.flush()
 
@@ -88,7 +121,10 @@ class _Bulk:
         if self.host_rows:
             self._write(hosts, self.host_rows)
         if self.finding_rows:
-            self._write(findings, self.finding_rows)
+            if self.pg:
+                self._copy(findings.name, FINDING_COPY_COLUMNS, self.finding_rows)
+            else:
+                self.conn.execute(findings.insert(), self.finding_rows)
         self.host_rows, self.finding_rows = [], []
 
     def _write(self, table, rows: list[dict]) -> None:
@@ -97,18 +133,21 @@ class _Bulk:
             return
         cols = [c.name for c in table.columns]
         json_cols = [c in self.JSON_COLS for c in cols]
-        dumps = json.dumps
 
         def encode(value, is_json):
             if not is_json or value is None:
                 return value
-            return "[]" if value == [] else dumps(value)
+            return "[]" if value == [] else _json(value)
 
+        self._copy(table.name, cols, [[encode(row[c], j) for c, j in zip(cols, json_cols)]
+                                      for row in rows])
+
+    def _copy(self, table: str, cols, rows) -> None:
         raw = self.conn.connection.driver_connection
         with raw.cursor() as cur:
-            with cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
+            with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row([encode(row[c], j) for c, j in zip(cols, json_cols)])
+                    copy.write_row(row)
 
 
 def _file_sha256(source: Source) -> str:
@@ -162,13 +201,12 @@ def ingest_source(engine: Engine, source: Source, profile: Profile, *,
                 size=0, report_names=[], profile=profile.name,
                 profile_plugins=sorted(profile.plugin_ids), hosts_count=0, items_count=0,
                 findings_count=0, ingested_at=ingested_at).returning(scans.c.id)).scalar_one()
-            bulk = _Bulk(conn)
+            bulk = _Bulk(conn, scan_id)
             n_hosts = n_findings = 0
             starts: list[datetime] = []
             ends: list[datetime] = []
             for host, items in reader.hosts():
-                bulk.add(_host_row(scan_id, n_hosts, host),
-                         [_finding_row(scan_id, n_hosts, i, f) for i, f in enumerate(items)])
+                bulk.add(n_hosts, host, items)
                 if host.host_start:
                     starts.append(host.host_start)
                 if host.host_end:
