@@ -27,13 +27,16 @@ demo: $(STAMP)
 test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
+# the peers (pyTenable, nessus-file-reader) come from the optional 'bench' extra
 bench: $(DEVSTAMP)
+	-$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
 
 bench-quick: $(DEVSTAMP)
 	$(BIN)/python benchmarks/run.py --quick
 
 bench-big: $(DEVSTAMP)
+	-$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py --big
 
 fuzz: $(DEVSTAMP)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
@@ -98,7 +100,10 @@ FINDING_COPY_COLUMNS = (
 
 
 class _Bulk:
-    """Buffers rows and writes them in batches (COPY on PostgreSQL, executemany elsewhere)."""
+    """Buffers rows and writes them in batches: executemany on SQLite; on PostgreSQL, COPY
+    from a second thread, so the server stores one batch while this thread parses the next
+    (at most two batches wait: memory stays flat). Use as a context manager: leaving it
+    waits for the copier, so the transaction never ends under a COPY."""
 
     JSON_COLS = {"cve", "xref", "see_also", "bid", "cwe", "compliance", "extra"}
 
@@ -108,6 +113,23 @@ class _Bulk:
         self.pg = conn.dialect.name == "postgresql"
         self.host_rows: list[dict] = []
         self.finding_rows: list = []
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        if self.pg:
+            self._queue = queue.Queue(maxsize=1)
+            self._thread = threading.Thread(target=self._copier, name="vulnpipe-copy",
+                                            daemon=True)
+            self._thread.start()
+
+    def __enter__(self) -> "_Bulk":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
     def add(self, host_seq: int, host: Host, items: list[Finding]) -> None:
         scan_id = self.scan_id
@@ -118,19 +140,51 @@ class _Bulk:
             self.flush()
 
     def flush(self) -> None:
-        if self.host_rows:
-            self._write(hosts, self.host_rows)
-        if self.finding_rows:
-            if self.pg:
-                self._copy(findings.name, FINDING_COPY_COLUMNS, self.finding_rows)
-            else:
-                self.conn.execute(findings.insert(), self.finding_rows)
+        """Hand the buffered rows over (PostgreSQL) or write them (SQLite)."""
+        batch = (self.host_rows, self.finding_rows)
         self.host_rows, self.finding_rows = [], []
-
-    def _write(self, table, rows: list[dict]) -> None:
-        if not self.pg:
-            self.conn.execute(table.insert(), rows)
+        if self._queue is not None:
+            self._raise_copier_error()
+            if batch[0] or batch[1]:
+                self._queue.put(batch)
             return
+        if batch[0]:
+            self.conn.execute(hosts.insert(), batch[0])
+        if batch[1]:
+            self.conn.execute(findings.insert(), batch[1])
+
+    def finish(self) -> None:
+        """Write everything still buffered and wait until it is stored."""
+        self.flush()
+        self.__exit__()
+        self._raise_copier_error()
+
+    def _raise_copier_error(self) -> None:
+        exc = self._error
+        if exc is None:
+            return
+        if isinstance(exc, SQLAlchemyError):
+            raise exc
+        # a driver error (connection lost...): as SQLAlchemy reports it for any statement
+        raise OperationalError("COPY", None, exc) from exc
+
+    def _copier(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            if self._error is not None:
+                continue                    # drain: the main thread raises the error
+            try:
+                host_rows, finding_rows = batch
+                if host_rows:
+                    self._copy_dicts(hosts, host_rows)
+                if finding_rows:
+                    self._copy(findings.name, FINDING_COPY_COLUMNS, finding_rows)
+            except BaseException as exc:    # noqa: BLE001 - handed to the main thread
+                self._error = exc
+
+    def _copy_dicts(self, table, rows: list[dict]) -> None:
         cols = [c.name for c in table.columns]
         json_cols = [c in self.JSON_COLS for c in cols]
 
@@ -201,21 +255,21 @@ def ingest_source(engine: Engine, source: Source, profile: Profile, *,
                 size=0, report_names=[], profile=profile.name,
                 profile_plugins=sorted(profile.plugin_ids), hosts_count=0, items_count=0,
                 findings_count=0, ingested_at=ingested_at).returning(scans.c.id)).scalar_one()
-            bulk = _Bulk(conn, scan_id)
-            n_hosts = n_findings = 0
-            starts: list[datetime] = []
-            ends: list[datetime] = []
-            for host, items in reader.hosts():
-                bulk.add(n_hosts, host, items)
-                if host.host_start:
-                    starts.append(host.host_start)
-                if host.host_end:
-                    ends.append(host.host_end)
-                n_hosts += 1
-                n_findings += len(items)
-                if on_host:
-                    on_host()
-            bulk.flush()
+            with _Bulk(conn, scan_id) as bulk:
+                n_hosts = n_findings = 0
+                starts: list[datetime] = []
+                ends: list[datetime] = []
+                for host, items in reader.hosts():
+                    bulk.add(n_hosts, host, items)
+                    if host.host_start:
+                        starts.append(host.host_start)
+                    if host.host_end:
+                        ends.append(host.host_end)
+                    n_hosts += 1
+                    n_findings += len(items)
+                    if on_host:
+                        on_host()
+                bulk.finish()
             policy = reader.policy
             conn.execute(scan_coverage.insert().values(
                 scan_id=scan_id, has_policy=policy is not None,
