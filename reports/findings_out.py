@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-
-import orjson
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, BinaryIO, Sequence
+
+import orjson
 
 from ingest.records import FINDING_FIELDS
 
