@@ -13,6 +13,7 @@ never asserted.
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import os
 import statistics
 import subprocess
@@ -56,6 +57,7 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("VULNPIPE_TEST_PG_URL"))
     ap.add_argument("--size", choices=["200MB", "1GB"], default="200MB")
     ap.add_argument("--profiles", default="l2tp,all", help="comma-separated (default l2tp,all)")
+    ap.add_argument("--out", help="also append the table to this Markdown file")
     args = ap.parse_args()
     path = ensure_input(args.size)
     rows = []
@@ -89,10 +91,17 @@ def main() -> None:
                     rss.append(peak)
             med = statistics.median(walls)
             rows.append((f"ingest --profile {profile} -> {engine}", med, max(rss), med / base, n / med))
-    print(f"\ninput: {path.name} ({path.stat().st_size / 1e6:.0f} MB), median of {args.runs} runs")
-    print(f"{'case':<40} {'seconds':>8} {'peak MB':>8} {'x parse':>8} {'findings/s':>11}")
+    lines = [f"### {path.name} ({path.stat().st_size / 1e6:.0f} MB), median of {args.runs} runs, "
+             f"{_dt.date.today().isoformat()}", "",
+             "| case | seconds | peak RSS MB | x parse | findings/s |", "|---|---:|---:|---:|---:|"]
     for label, sec, mb, ratio, rate in rows:
-        print(f"{label:<40} {sec:>8.2f} {mb:>8.0f} {ratio:>8.2f} {rate:>11,.0f}")
+        lines.append(f"| {label} | {sec:.2f} | {mb:.0f} | {ratio:.2f} | {rate:,.0f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "a", encoding="utf-8") as fh:
+            fh.write("\n" + text)
+        print(f"appended to {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -59,28 +59,29 @@ class FastPathUnsupported(Exception):
 
 
 # -- byte patterns -------------------------------------------------------------------------
-_ATTRS = rb'(?:\s+[^\s=/>]+\s*=\s*(?:"[^"<]*"|\'[^\'<]*\'))*'
-_NOT_ITEM_TAG = rb'<(?!/?ReportItem[\s/>])'
+_ATTRS = rb'(?:[ \t\r\n]+[^ \t\r\n=/>]+[ \t\r\n]*=[ \t\r\n]*(?:"[^"<]*"|\'[^\'<]*\'))*'
+_NOT_ITEM_TAG = rb'<(?!/?ReportItem[ \t\r\n/>])'
 _CONTENT = rb'[^<]*(?:' + _NOT_ITEM_TAG + rb'[^<]*)*'
 # One item, for tiling a host body: (attributes, stray non-space byte).
-_RX_TILE = re.compile(rb'\s*(?:<ReportItem(' + _ATTRS + rb')\s*(?:/>|>' + _CONTENT
-                      + rb'</ReportItem\s*>)|(\S))')
+_RX_TILE = re.compile(rb'[ \t\r\n]*(?:<ReportItem(' + _ATTRS + rb')[ \t\r\n]*(?:/>|>' + _CONTENT
+                      + rb'</ReportItem[ \t\r\n]*>)|([^ \t\r\n]))')
 # The same with the item's inner content: (attributes, content, stray byte).
-_RX_TILE_FULL = re.compile(rb'\s*(?:<ReportItem(' + _ATTRS + rb')\s*(?:/>|>(' + _CONTENT
-                           + rb')</ReportItem\s*>)|(\S))')
+_RX_TILE_FULL = re.compile(rb'[ \t\r\n]*(?:<ReportItem(' + _ATTRS + rb')[ \t\r\n]*(?:/>|>('
+                           + _CONTENT + rb')</ReportItem[ \t\r\n]*>)|([^ \t\r\n]))')
 # Simple child elements (text only): (tag, attributes, text, stray byte).
-_RX_CHILD = re.compile(rb'\s*(?:<([^\s/>!?<]+)(' + _ATTRS + rb')\s*(?:/>|>([^<]*)</\1\s*>)|(\S))')
+_RX_CHILD = re.compile(rb'[ \t\r\n]*(?:<([^ \t\r\n/>!?<]+)(' + _ATTRS
+                       + rb')[ \t\r\n]*(?:/>|>([^<]*)</\1[ \t\r\n]*>)|([^ \t\r\n]))')
 # Host properties as Nessus writes them (anything else goes through _RX_CHILD).
-_RX_PROP = re.compile(rb'\s*(?:<tag name="([^"<&]*)">([^<]*)</tag>|(\S))')
+_RX_PROP = re.compile(rb'[ \t\r\n]*(?:<tag name="([^"<&]*)">([^<]*)</tag>|([^ \t\r\n]))')
 _PROP_NAMES: dict[bytes, str] = {}
-_RX_ATTR = re.compile(rb'([^\s=]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
-_RX_HOST_START = re.compile(rb'<ReportHost(' + _ATTRS + rb')\s*(/?)>')
-_RX_HOST_END = re.compile(rb'</ReportHost\s*>')
-_RX_PROPS = re.compile(rb'\s*<HostProperties(' + _ATTRS + rb')\s*(?:/>|>(.*?)</HostProperties\s*>)',
-                       re.S)
-_RX_PROLOG = re.compile(rb'(?:<\?xml(' + _ATTRS + rb')\s*\?>)?\s*<NessusClientData_v2('
-                        + _ATTRS + rb')\s*>')
-_RX_PREFIXED = re.compile(rb'<[A-Za-z_][^\s>/:<]*:')
+_RX_ATTR = re.compile(rb'([^ \t\r\n=]+)[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|\'([^\']*)\')')
+_RX_HOST_START = re.compile(rb'<ReportHost(' + _ATTRS + rb')[ \t\r\n]*(/?)>')
+_RX_HOST_END = re.compile(rb'</ReportHost[ \t\r\n]*>')
+_RX_PROPS = re.compile(rb'[ \t\r\n]*<HostProperties(' + _ATTRS
+                       + rb')[ \t\r\n]*(?:/>|>(.*?)</HostProperties[ \t\r\n]*>)', re.S)
+_RX_PROLOG = re.compile(rb'(?:<\?xml(' + _ATTRS + rb')[ \t\r\n]*\?>)?[ \t\r\n]*'
+                        + rb'<NessusClientData_v2(' + _ATTRS + rb')[ \t\r\n]*>')
+_RX_PREFIXED = re.compile(rb'<[A-Za-z_][^ \t\r\n>/:<]*:')
 _RX_REF = re.compile(r'&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);')
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 # What XML 1.0 refuses in text: C0 controls but tab, LF and CR (NUL is left to the
@@ -89,6 +90,7 @@ _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _RX_FORBIDDEN = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|]]>")
 _RX_FORBIDDEN_ATTR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _HOST_TAG_FOLLOW = frozenset(b" \t\r\n/>")
+_XML_SPACE = b" \t\r\n"      # XML's white space (not Python's, which has \v and \f too)
 _CLOSE_REPORT = b"</Report></NessusClientData_v2>"
 
 
@@ -228,6 +230,12 @@ def _markup_declaration(mm, start: int, end: int) -> bool:
     return False
 
 
+def _unusual_markup(mm, start: int, end: int) -> bool:
+    """Whether a comment, CDATA section, DOCTYPE (``<!``) or processing instruction (``<?``)
+    starts in ``[start, end)``: without libxml2's check, the fast path finds them here."""
+    return _markup_declaration(mm, start, end) or mm.find(b"<?", start, end) >= 0
+
+
 def _find_tag(mm, needle: bytes, tail: bytes, pos: int, end: int = -1) -> int:
     """Position of ``needle + tail`` from ``pos``; the search runs on ``needle``, whose
     last byte is rare in exports, which makes the skip search fast."""
@@ -361,8 +369,8 @@ class _Digest:
             pos = 0
             while pos < self.size and not self._stop:
                 if fd is not None:
-                    n = os.preadv(fd, [buf], pos)
-                    if not n:
+                    n = min(os.preadv(fd, [buf], pos), self.size - pos)
+                    if n <= 0:
                         raise OSError("the file is shorter than its size")
                     digest.update(view[:n])
                 else:
@@ -467,7 +475,8 @@ def open_fast(reader: "NessusReader") -> "FastFile | None":
         raw.close()
         return None
     prolog = _RX_PROLOG.match(mm, 0, min(size, 1 << 16))
-    if prolog is None or not _utf8_declaration(prolog.group(1)) or b"xmlns" in (prolog.group(2) or b""):
+    if prolog is None or not _utf8_declaration(prolog.group(1)) or \
+            b"xmlns" in (prolog.group(2) or b""):
         mm.close()
         raw.close()
         return None
@@ -476,9 +485,14 @@ def open_fast(reader: "NessusReader") -> "FastFile | None":
 
 
 def _utf8_declaration(attrs: bytes | None) -> bool:
+    """Whether an XML declaration's attributes say UTF-8 (or nothing); False for anything the
+    fast path cannot read, which the full parser then judges."""
     if not attrs:
         return True
-    enc = _attrs(attrs).get("encoding")
+    try:
+        enc = _attrs(attrs).get("encoding")
+    except (FastPathUnsupported, UnicodeDecodeError):
+        return False
     return enc is None or enc.strip().lower() in ("utf-8", "utf8")
 
 
@@ -542,22 +556,22 @@ class FastFile:
             self.gate = _Digest(mm, self.raw.fileno() if self.raw is not None else None, size)
         else:
             self.gate = _NoCheck()
-        # without libxml2's check, comments, CDATA and DOCTYPEs are found here
+        # without libxml2's check, comments, CDATA, DOCTYPEs and PIs are found here
         declarations = not self.strict
         skeleton = _Skeleton(reader)
         select_all = reader.profile.select_all
         pos, stop = 0, size
         if self.piece is not None:
             head, pos, stop = self.piece
-            if _markup_declaration(mm, 0, head):
-                raise FastPathUnsupported("comment, CDATA or DOCTYPE")
+            if _unusual_markup(mm, self.body_start, head):
+                raise FastPathUnsupported("comment, CDATA, DOCTYPE or processing instruction")
             skeleton.feed(mm[:head])
         while True:
             start = self._next_host(pos, stop)
             if start < 0:
                 break
             between = mm[pos:start]
-            if between and not between.isspace():      # libxml2 need not see the usual newline
+            if between.strip(_XML_SPACE):      # libxml2 need not see the usual newline
                 if self.piece is not None and pos > self.piece[1]:
                     raise FastPathUnsupported("markup between hosts of a piece")
                 skeleton.feed(between)
@@ -566,22 +580,22 @@ class FastFile:
                 raise FastPathUnsupported("host outside a report")
             nsmap = skeleton.nsmap()
             host, findings, end = self._host(start, report, nsmap, select_all)
-            if declarations and _markup_declaration(mm, pos, end):
-                raise FastPathUnsupported("comment, CDATA or DOCTYPE")
+            if declarations and _unusual_markup(mm, max(pos, self.body_start), end):
+                raise FastPathUnsupported("comment, CDATA, DOCTYPE or processing instruction")
             pos = end
             self.gate.wait(pos)
             yield host, findings
             if pos - self._released >= _RELEASE_BYTES:
                 self._release(pos)
         if self.piece is not None:
-            if mm[pos:stop].strip():
+            if mm[pos:stop].strip(_XML_SPACE):
                 raise FastPathUnsupported("markup between hosts")
             skeleton.feed(_CLOSE_REPORT)
             skeleton.close()
             self._finish_stats()
             return
-        if declarations and _markup_declaration(mm, pos, size):
-            raise FastPathUnsupported("comment, CDATA or DOCTYPE")
+        if declarations and _unusual_markup(mm, max(pos, self.body_start), size):
+            raise FastPathUnsupported("comment, CDATA, DOCTYPE or processing instruction")
         skeleton.feed(mm[pos:size])
         skeleton.close()
         self.gate.wait(size + 1)       # the end of the check, with the file's SHA-256
@@ -634,10 +648,15 @@ class FastFile:
                 keys, contents, stray = zip(*tile)
                 if any(stray):
                     raise FastPathUnsupported("unexpected markup in a host")
+        elif self.strict:       # nothing but whole items, each a child of the host
+            tile = _RX_TILE.findall(mm, body, end_tag)
+            keys = [k for k, _ in tile]
+            if any(stray for _, stray in tile):
+                raise FastPathUnsupported("unexpected markup in a host")
         else:                   # only the start tags: most items are dropped unread
             keys = _RX_ITEM_START.findall(mm, body, end_tag)
             if b"" in keys:
-                raise FastPathUnsupported("item start tag")
+                raise FastPathUnsupported("unexpected start tag in a host")
         info = self._info
         if keys:
             self._counts.update(keys)
@@ -784,10 +803,11 @@ class FastFile:
         stats.size = self.size
 
 
-# Every "<ReportI" in a host: the text of an item's start tag between the name and ">"
-# (checked against _ATTRS when first seen, see _start_attrs), or b"" for anything else.
-_RX_ITEM_START = re.compile(rb'<ReportI(?:tem(\s[^>]*)>)?')
-_RX_START_ATTRS = re.compile(rb'(' + _ATTRS + rb')\s*/?')
+# Every "<Report" in a host: the text of an item's start tag between the name and ">"
+# (checked against _ATTRS when first seen, see _start_attrs), or b"" for anything else
+# (a host or report starting inside a host: a missing end tag, an appended copy...).
+_RX_ITEM_START = re.compile(rb'<Report(?:Item([ \t\r\n][^>]*)>)?')
+_RX_START_ATTRS = re.compile(rb'(' + _ATTRS + rb')[ \t\r\n]*/?')
 
 
 def _start_attrs(key: bytes) -> bytes:
@@ -799,10 +819,10 @@ def _start_attrs(key: bytes) -> bytes:
     return m.group(1)
 
 
-_RX_ITEM_SPAN = re.compile(rb'<ReportItem' + _ATTRS + rb'\s*(?:/>|>' + _CONTENT
-                           + rb'</ReportItem\s*>)')
-_RX_INNER = re.compile(rb'<ReportItem' + _ATTRS + rb'\s*(?:/>|>(' + _CONTENT
-                       + rb')</ReportItem\s*>)')
+_RX_ITEM_SPAN = re.compile(rb'<ReportItem' + _ATTRS + rb'[ \t\r\n]*(?:/>|>' + _CONTENT
+                           + rb'</ReportItem[ \t\r\n]*>)')
+_RX_INNER = re.compile(rb'<ReportItem' + _ATTRS + rb'[ \t\r\n]*(?:/>|>(' + _CONTENT
+                       + rb')</ReportItem[ \t\r\n]*>)')
 _FRAGMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                                    huge_tree=True, remove_comments=True, remove_pis=True)
 

@@ -22,6 +22,8 @@ import os
 import re
 import time
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Iterator
 
 from .fastpath import FastFile, FastPathUnsupported, _Digest
@@ -37,8 +39,9 @@ MIN_WORKERS = 2
 #: Pieces are about a quarter of a worker's share of the file, within these bounds (each
 #: piece re-reads the file's head: prolog, policy, report start).
 PIECE_BYTES = (8 << 20, 64 << 20)
-_RX_REPORT = re.compile(rb"<Report[\s>/]|</Report\s*>")
-_RX_TAIL = re.compile(rb"\s*</Report\s*>\s*</NessusClientData_v2\s*>\s*")
+_RX_REPORT = re.compile(rb"<Report[ \t\r\n>/]|</Report[ \t\r\n]*>")
+_RX_TAIL = re.compile(rb"[ \t\r\n]*</Report[ \t\r\n]*>[ \t\r\n]*"
+                      rb"</NessusClientData_v2[ \t\r\n]*>[ \t\r\n]*")
 _CLOSE = b"</Report></NessusClientData_v2>"
 
 
@@ -78,6 +81,14 @@ def _piece(token: str, path: str, name: str, profile: Profile, strict: bool, kee
            head: int, start: int, end: int):
     """Worker: read hosts ``[start, end)`` of the file as a document of their own."""
     gc.disable()
+    try:
+        return _read_range(token, path, name, profile, strict, keep_raw, head, start, end)
+    finally:
+        gc.enable()
+
+
+def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool,
+                keep_raw: bool, head: int, start: int, end: int):
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         if strict:       # libxml2 checks the piece as a document: it needs the bytes together
             if _RX_REPORT.search(mm, start, end):
@@ -91,13 +102,14 @@ def _piece(token: str, path: str, name: str, profile: Profile, strict: bool, kee
             fast = FastFile(reader, None, doc, len(doc), body, strict=True,
                             in_process_check=True)
             return _read_piece(reader, fast)
-        if _body_start(mm[:head]) is None:
+        body = _body_start(mm[:head])
+        if body is None:
             return None
         # (several reports: markup between hosts, which a piece refuses)
         reader = NessusReader(Source(name=name, path=path, opener=lambda: open(path, "rb")),
                               profile, keep_raw=keep_raw)
         learned = _LEARNED.setdefault(token, ({}, set()))
-        return _read_piece(reader, FastFile(reader, None, mm, len(mm), 0, digest=False,
+        return _read_piece(reader, FastFile(reader, None, mm, len(mm), body, digest=False,
                                             piece=(head, start, end), learned=learned))
 
 
@@ -181,25 +193,31 @@ class ParallelReader:
             if cuts is None:
                 raise FastPathUnsupported("layout")
             head, pieces, _end = cuts
-            hasher = _Digest(mm, f.fileno(), size) if self.digest else None
-            ctx = multiprocessing.get_context("fork")
-            pool = ctx.Pool(self.workers)
             token = f"{os.getpid()}:{id(self)}:{time.monotonic_ns()}"
             args = (token, path, self.source.name, self.profile, self.strict, self.keep_raw, head)
-            completed = False
-            try:
-                pending: deque = deque()
-                todo = iter(pieces)
+            pending: deque = deque()
+            todo = iter(pieces)
+            try:        # the first submissions fork every worker (before any thread starts)
+                pool = ProcessPoolExecutor(self.workers,
+                                           mp_context=multiprocessing.get_context("fork"))
                 for a, b in todo:
-                    pending.append(pool.apply_async(_piece, (*args, a, b)))
+                    pending.append(pool.submit(_piece, *args, a, b))
                     if len(pending) >= self.workers * 2:
                         break
+            except OSError as exc:
+                raise FastPathUnsupported(f"no worker processes: {exc}") from None
+            hasher = _Digest(mm, f.fileno(), size) if self.digest else None
+            completed = False
+            try:
                 first = True
                 while pending:
-                    result = pending.popleft().get()
+                    try:
+                        result = pending.popleft().result()
+                    except BrokenProcessPool:       # a worker died (killed, out of memory)
+                        raise FastPathUnsupported("a worker process ended") from None
                     nxt = next(todo, None)
                     if nxt is not None:
-                        pending.append(pool.apply_async(_piece, (*args, *nxt)))
+                        pending.append(pool.submit(_piece, *args, *nxt))
                     if result is None:
                         raise FastPathUnsupported("piece")
                     hosts, stats, reports, policy = result
@@ -211,8 +229,9 @@ class ParallelReader:
                     yield from hosts
                 completed = True
             finally:
-                pool.terminate()
-                pool.join()
+                for future in pending:
+                    future.cancel()
+                pool.shutdown(wait=True, cancel_futures=True)
                 if hasher is not None and not completed:
                     hasher.close()         # stopped early: do not wait for the whole file
             if hasher is not None:

@@ -115,6 +115,10 @@ ODD = {
     "no host properties": GOOD.replace(b"<HostProperties>", b"<HostProperties/><Gone>", 1)
                               .replace(b"</HostProperties>", b"</Gone>", 1),
     "ipv6 host": GOOD.replace(b'name="10.0.0.1"', b'name="2001:DB8:0:0::1"', 1),
+    "host inside a processing instruction": GOOD.replace(
+        b"</ReportHost>", b"</ReportHost><?x <ReportHost name='10.6.6.6'/> ?>", 1),
+    "item inside a processing instruction": GOOD.replace(
+        b"<ReportItem port=\"1723\"", b"<?x <ReportItem pluginID='11387'/> ?><ReportItem port=\"1723\"", 1),
     "report without name": GOOD.replace(b'<Report name="Test scan"', b"<Report", 1),
 }
 
@@ -147,6 +151,10 @@ BROKEN = {
     "undeclared entity in an attribute": GOOD.replace(b'pluginName="PPTP', b'pluginName="&bad; PPTP', 1),
     "control character in a host property": GOOD.replace(b"</tag>", b"\x01</tag>", 1),
     "undeclared entity in a kept item": GOOD.replace(b"Synopsis of L2TP", b"&bad; L2TP", 1),
+    "host end tag missing": GOOD.replace(b"</ReportHost>", b"", 1),
+    "form feed in an item tag": GOOD.replace(b'<ReportItem port="1723"', b'<ReportItem\x0cport="1723"', 1),
+    "duplicate attribute in the declaration": GOOD.replace(b"<?xml version='1.0'",
+                                                           b"<?xml version='1.0' version='1.0'", 1),
     "invalid utf-8 in a kept item": GOOD.replace(b"Synopsis of L2TP", b"\xff\xfe L2TP", 1),
     "duplicate attribute": GOOD.replace(b'protocol="tcp"', b'protocol="tcp" protocol="udp"', 1),
     "host outside report": GOOD.replace(b"<Report name=\"Test scan\"", b"<Other", 1)
@@ -345,3 +353,34 @@ def test_big_files_are_read_on_every_core_with_a_filtering_profile(generated, mo
                    parallel.open_reader(source, l2tp, workers=2, strict=True),
                    parallel.open_reader(source, l2tp, workers=1)):
         assert isinstance(reader, NessusReader)
+
+
+def _die(*_args):
+    import os
+
+    os._exit(3)                     # as a worker killed by the out-of-memory killer
+
+
+def test_a_dying_worker_sends_the_file_to_the_ordinary_reader(generated, monkeypatch):
+    from ingest import parallel
+
+    monkeypatch.setattr(parallel, "_piece", _die)
+    monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
+    path, _truth = generated
+    source = next(expand_inputs([path]))
+    reader = parallel.ParallelReader(source, resolve_profile("l2tp"), workers=2)
+    hosts, findings = reader.read_all()
+    assert reader.path_used.startswith("parallel+")
+    full = NessusReader(source, resolve_profile("l2tp"), fast=False)
+    assert (hosts, findings) == full.read_all() and reader.stats == full.stats
+
+
+def test_cli_goes_on_after_a_file_with_a_bad_xml_declaration(tmp_path):
+    bad, good = tmp_path / "a.nessus", tmp_path / "b.nessus"
+    bad.write_bytes(BROKEN["duplicate attribute in the declaration"])
+    good.write_bytes(GOOD)
+    out = tmp_path / "out.jsonl"
+    result = run_cli("parse", bad, good, "--profile", "l2tp", "--out", out)
+    err = result.stderr.decode()
+    assert result.returncode == 1 and "Traceback" not in err and "internal error" not in err
+    assert err.startswith("error: a.nessus") and out.read_text().count("\n") == 2 * 29

@@ -11,7 +11,7 @@ from typing import Callable
 import orjson
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from ..errors import VulnpipeError
 from ..nessus import ParseStats
@@ -116,6 +116,7 @@ class _Bulk:
         self._queue: queue.Queue | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._cancelled = False
         if self.pg:
             self._queue = queue.Queue(maxsize=1)
             self._thread = threading.Thread(target=self._copier, name="vulnpipe-copy",
@@ -125,8 +126,10 @@ class _Bulk:
     def __enter__(self) -> "_Bulk":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type=None, *exc) -> None:
         if self._thread is not None:
+            if exc_type is not None:
+                self._cancelled = True     # the transaction is being given up: copy no more
             self._queue.put(None)
             self._thread.join()
             self._thread = None
@@ -165,16 +168,19 @@ class _Bulk:
             return
         if isinstance(exc, SQLAlchemyError):
             raise exc
-        # a driver error (connection lost...): as SQLAlchemy reports it for any statement
-        raise OperationalError("COPY", None, exc) from exc
+        import psycopg
+
+        if isinstance(exc, psycopg.Error):  # as SQLAlchemy reports a driver error (same class)
+            raise DBAPIError.instance("COPY", None, exc, psycopg.Error) from exc
+        raise exc
 
     def _copier(self) -> None:
         while True:
             batch = self._queue.get()
             if batch is None:
                 return
-            if self._error is not None:
-                continue                    # drain: the main thread raises the error
+            if self._error is not None or self._cancelled:
+                continue                    # drain: the main thread raises or gives up
             try:
                 host_rows, finding_rows = batch
                 if host_rows:
