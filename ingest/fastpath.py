@@ -218,22 +218,23 @@ class _Watch:
         return None
 
 
-def _markup_declaration(mm, start: int, end: int) -> bool:
-    """Whether ``<!`` (a comment, CDATA section or DOCTYPE) starts in ``[start, end)``.
+def _markup_declaration(mm, start: int, end: int, mark: bytes = b"!") -> bool:
+    """Whether ``<`` + ``mark`` starts in ``[start, end)``: ``<!`` a comment, CDATA section
+    or DOCTYPE, ``<?`` a processing instruction.
 
-    Searches for the byte ``!`` (memchr speed; it is rare in exports) and looks back."""
-    i = mm.find(b"!", max(start, 1), end)
+    Searches for the byte ``mark`` (memchr speed; both are rare in exports) and looks back."""
+    i = mm.find(mark, max(start, 1), end)
     while i >= 0:
         if mm[i - 1] == 0x3C:          # '<'
             return True
-        i = mm.find(b"!", i + 1, end)
+        i = mm.find(mark, i + 1, end)
     return False
 
 
 def _unusual_markup(mm, start: int, end: int) -> bool:
     """Whether a comment, CDATA section, DOCTYPE (``<!``) or processing instruction (``<?``)
     starts in ``[start, end)``: without libxml2's check, the fast path finds them here."""
-    return _markup_declaration(mm, start, end) or mm.find(b"<?", start, end) >= 0
+    return _markup_declaration(mm, start, end) or _markup_declaration(mm, start, end, b"?")
 
 
 def _find_tag(mm, needle: bytes, tail: bytes, pos: int, end: int = -1) -> int:
