@@ -99,6 +99,11 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
+        if not Path(args.out).exists():
+            Path(args.out).write_text(
+                "# Ingest benchmark results\n\nMade by `benchmarks/bench_ingest.py`; each "
+                "ingest goes into a store whose schema was made beforehand. The machine is the "
+                "one of RESULTS.md's latest run.\n", encoding="utf-8")
         with open(args.out, "a", encoding="utf-8") as fh:
             fh.write("\n" + text)
         print(f"appended to {args.out}", file=sys.stderr)
