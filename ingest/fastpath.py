@@ -1,25 +1,30 @@
 """The fast path of :class:`~ingest.nessus.NessusReader`: read a plain ``.nessus`` file by
 scanning its bytes, and build records only for what the profile selects.
 
-How it works (all of it is invisible to callers: the records are identical to the full
-streaming parser's, which tests check on every corpus, generated and random document):
+How it works (invisible to callers on well-formed exports: the records are identical to the
+full streaming parser's, which tests check on every corpus, generated and random document):
 
-* The file is memory-mapped. ``ReportHost`` and ``ReportItem`` boundaries and the item
-  attributes are found with regular expressions over the raw bytes; an item's attributes
-  decide (through :meth:`Profile.role`, cached per distinct attribute text) whether it is
-  kept. Dropped items cost no Python object of their own: statistics are counted per
-  distinct attribute text.
-* Host properties and kept items are decoded from their bytes (simple elements by regex,
-  anything more involved with lxml), through the same record builders as the full parser.
-* libxml2 checks the whole file for well-formedness with the same options as the full
-  parser (no entities, no DTD, no network) and computes the SHA-256 at the same time —
-  in a second process for big files, so both cores work. A host is only handed out once
-  the check has passed the host's last byte.
+* The file is memory-mapped. ``ReportHost`` boundaries and every item's start tag are found
+  with byte searches and regular expressions; an item's attributes decide (through
+  :meth:`Profile.role`, cached per distinct attribute text) whether it is kept. Dropped
+  items cost no Python object of their own: statistics are counted per distinct
+  attribute text.
+* The bytes around the hosts (prolog, policy, reports) go through lxml; host properties and
+  kept items are decoded from their bytes (simple elements by regex, anything more
+  involved with lxml), through the same record builders as the full parser. A host with
+  kept items must be made of whole items only.
+* What is checked by default: that structure, every item start tag and its attributes,
+  the host properties, the kept items and the end of the file. The content of dropped
+  items is not read, so a defect there is not reported. With ``strict`` libxml2 also
+  checks every byte (in a second process for big files; a host is only handed out once
+  the check has passed its last byte) and every host is tiled item by item, so a file is
+  read or refused exactly as the full parser does.
+* The SHA-256 of the file is computed by a thread on another core, when wanted.
 * Anything the fast path does not handle — comments, CDATA, processing instructions or a
   DOCTYPE, encodings other than UTF-8 (or a BOM), default namespaces, unusual nesting, and
-  every kind of broken file — raises :class:`FastPathUnsupported`. The reader then lets
-  the full parser read the file from the start (skipping the hosts already handed out),
-  so results and error messages are exactly the full parser's.
+  broken structure — raises :class:`FastPathUnsupported`. The reader then lets the full
+  parser read the file from the start (skipping the hosts already handed out), so results
+  and error messages are the full parser's.
 """
 from __future__ import annotations
 

@@ -1,16 +1,18 @@
 """Reading one big ``.nessus`` file on every core.
 
 The file is cut at ``ReportHost`` boundaries into pieces; worker processes read each piece
-with the fast path (as a small document: the file's prolog, policy and report start, the
-piece's hosts, closing tags), the main process hashes the whole file meanwhile and hands
-the hosts out in file order. Results, statistics and errors are the same as
-:class:`~ingest.nessus.NessusReader`'s: whenever a piece cannot be read that way (a broken
-file, several reports, markup the fast path does not handle) the ordinary reader takes
-over, skipping the hosts already handed out.
+with the fast path (from their own map of the file: the file's prolog, policy and report
+start, then the piece's hosts), the main process hashes the whole file meanwhile (when the
+caller wants the SHA-256) and hands the hosts out in file order. Results, statistics and
+errors are the same as :class:`~ingest.nessus.NessusReader`'s with the same options:
+whenever a piece cannot be read that way (a broken file, several reports, markup the fast
+path does not handle, a worker that dies) the ordinary reader takes over, skipping the
+hosts already handed out.
 
 Use :func:`open_reader` where a ``NessusReader`` is made: it returns a
 :class:`ParallelReader` only where that pays off (plain files of at least
-:data:`MIN_PARALLEL_BYTES`, more than one core, ``fork`` available).
+:data:`MIN_PARALLEL_BYTES`, a filtering profile, not strict, more than one core, ``fork``
+available).
 """
 from __future__ import annotations
 
