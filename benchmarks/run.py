@@ -91,10 +91,9 @@ def cases(path: Path, quick: bool, peers: bool = True) -> list[tuple[str, list[s
                                                   "--format", "jsonl", "--out", "/dev/null")),
         ("API l2tp (fast path)", [PY, str(HERE / "api_parse.py"), f, "l2tp", "fast"]),
         ("API all (fast path)", [PY, str(HERE / "api_parse.py"), f, "all", "fast"]),
+        ("API l2tp (parallel)", [PY, str(HERE / "api_parse.py"), f, "l2tp", "parallel"]),
+        ("API all (parallel)", [PY, str(HERE / "api_parse.py"), f, "all", "parallel"]),
     ]
-    if importlib.util.find_spec("ingest.parallel") is not None or (ROOT / "ingest" / "parallel.py").exists():
-        out += [("API l2tp (parallel)", [PY, str(HERE / "api_parse.py"), f, "l2tp", "parallel"]),
-                ("API all (parallel)", [PY, str(HERE / "api_parse.py"), f, "all", "parallel"])]
     if not quick:
         out += [("API l2tp (full parser)", [PY, str(HERE / "api_parse.py"), f, "l2tp", "full"]),
                 ("API all (full parser)", [PY, str(HERE / "api_parse.py"), f, "all", "full"])]

@@ -28,7 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Iterator
 
-from .fastpath import FastFile, FastPathUnsupported, _Digest
+from .fastpath import _CLOSE_REPORT, FastFile, FastPathUnsupported, _Digest
 from .nessus import NessusReader, ParseStats
 from .profiles import ALL, Profile
 from .records import Finding, Host, Policy, Report
@@ -44,7 +44,6 @@ PIECE_BYTES = (8 << 20, 64 << 20)
 _RX_REPORT = re.compile(rb"<Report[ \t\r\n>/]|</Report[ \t\r\n]*>")
 _RX_TAIL = re.compile(rb"[ \t\r\n]*</Report[ \t\r\n]*>[ \t\r\n]*"
                       rb"</NessusClientData_v2[ \t\r\n]*>[ \t\r\n]*")
-_CLOSE = b"</Report></NessusClientData_v2>"
 
 
 def open_reader(source: Source, profile: Profile = ALL, *, workers: int | None = None,
@@ -95,7 +94,7 @@ def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool
         if strict:       # libxml2 checks the piece as a document: it needs the bytes together
             if _RX_REPORT.search(mm, start, end):
                 return None                               # several reports: not split
-            doc = mm[:head] + mm[start:end] + _CLOSE
+            doc = mm[:head] + mm[start:end] + _CLOSE_REPORT
             body = _body_start(doc)
             if body is None:
                 return None

@@ -50,53 +50,46 @@ def _host_row(scan_id: int, seq: int, h: Host) -> dict:
     }
 
 
-def _finding_row(scan_id: int, host_seq: int, item_seq: int, f: Finding) -> dict:
-    c = f.compliance
-    return {
-        "scan_id": scan_id, "host_seq": host_seq, "item_seq": item_seq,
-        "plugin_id": f.plugin_id, "plugin_name": f.plugin_name, "plugin_family": f.plugin_family,
-        "severity": f.severity, "risk_factor": f.risk_factor, "port": f.port,
-        "protocol": f.protocol, "svc_name": f.svc_name, "plugin_type": f.plugin_type,
-        "synopsis": f.synopsis, "description": f.description, "solution": f.solution,
-        "plugin_output": f.plugin_output, "cvss3_base_score": f.cvss3_base_score,
-        "cvss_base_score": f.cvss_base_score, "cve": list(f.cve), "xref": list(f.xref),
-        "see_also": list(f.see_also), "bid": list(f.bid), "cwe": list(f.cwe),
-        "compliance": ({"check_name": c.check_name, "result": c.result,
-                        "actual_value": c.actual_value, "policy_value": c.policy_value}
-                       if c else None),
-        "extra": [list(p) for p in f.extra], "profile_role": f.profile_role,
-        "raw_xml": f.raw_xml.decode("utf-8") if f.raw_xml else None,
-    }
+#: The columns of ``findings``, in the order :func:`_finding_values` fills them.
+FINDING_COPY_COLUMNS = tuple(c.name for c in findings.columns)
 
 
 def _json(value) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
-def _finding_copy_row(scan_id: int, host_seq: int, item_seq: int, f: Finding) -> tuple:
-    """:func:`_finding_row` as a tuple in the order of ``findings``' columns, JSON already
-    encoded: what PostgreSQL's COPY takes."""
+def _finding_values(scan_id: int, host_seq: int, item_seq: int, f: Finding,
+                    encode: Callable | None = None) -> tuple:
+    """A finding's row as a tuple in :data:`FINDING_COPY_COLUMNS` order. ``encode`` turns
+    the JSON columns into text (PostgreSQL's COPY); without it they stay Python lists and
+    dicts (SQLAlchemy's JSON type encodes them)."""
     c = f.compliance
-    return (
-        scan_id, host_seq, item_seq, f.plugin_id, f.plugin_name, f.plugin_family, f.severity,
-        f.risk_factor, f.port, f.protocol, f.svc_name, f.plugin_type, f.synopsis,
-        f.description, f.solution, f.plugin_output, f.cvss3_base_score, f.cvss_base_score,
-        _json(f.cve) if f.cve else "[]", _json(f.xref) if f.xref else "[]",
-        _json(f.see_also) if f.see_also else "[]", _json(f.bid) if f.bid else "[]",
-        _json(f.cwe) if f.cwe else "[]",
-        _json({"check_name": c.check_name, "result": c.result, "actual_value": c.actual_value,
-               "policy_value": c.policy_value}) if c else None,
-        _json(f.extra) if f.extra else "[]", f.profile_role,
-        f.raw_xml.decode("utf-8") if f.raw_xml else None,
-    )
+    compliance = ({"check_name": c.check_name, "result": c.result,
+                   "actual_value": c.actual_value, "policy_value": c.policy_value}
+                  if c else None)
+    lists = (f.cve, f.xref, f.see_also, f.bid, f.cwe)
+    if encode is None:
+        lists = tuple(map(list, lists))
+        extra = [list(p) for p in f.extra]
+    else:
+        lists = tuple(encode(v) if v else "[]" for v in lists)
+        extra = encode(f.extra) if f.extra else "[]"
+        compliance = encode(compliance) if compliance else None
+    return (scan_id, host_seq, item_seq, f.plugin_id, f.plugin_name, f.plugin_family,
+            f.severity, f.risk_factor, f.port, f.protocol, f.svc_name, f.plugin_type,
+            f.synopsis, f.description, f.solution, f.plugin_output, f.cvss3_base_score,
+            f.cvss_base_score, *lists, compliance, extra, f.profile_role,
+            f.raw_xml.decode("utf-8") if f.raw_xml else None)
 
 
-#: The columns :func:`_finding_copy_row` fills, in its order (checked against the table).
-FINDING_COPY_COLUMNS = (
-    "scan_id", "host_seq", "item_seq", "plugin_id", "plugin_name", "plugin_family", "severity",
-    "risk_factor", "port", "protocol", "svc_name", "plugin_type", "synopsis", "description",
-    "solution", "plugin_output", "cvss3_base_score", "cvss_base_score", "cve", "xref",
-    "see_also", "bid", "cwe", "compliance", "extra", "profile_role", "raw_xml")
+def _finding_row(scan_id: int, host_seq: int, item_seq: int, f: Finding) -> dict:
+    """A finding's row for an INSERT (SQLite)."""
+    return dict(zip(FINDING_COPY_COLUMNS, _finding_values(scan_id, host_seq, item_seq, f)))
+
+
+def _finding_copy_row(scan_id: int, host_seq: int, item_seq: int, f: Finding) -> tuple:
+    """A finding's row for PostgreSQL's COPY (JSON already encoded)."""
+    return _finding_values(scan_id, host_seq, item_seq, f, _json)
 
 
 class _Bulk:
@@ -104,8 +97,6 @@ class _Bulk:
     from a second thread, so the server stores one batch while this thread parses the next
     (at most two batches wait: memory stays flat). Use as a context manager: leaving it
     waits for the copier, so the transaction never ends under a COPY."""
-
-    JSON_COLS = {"cve", "xref", "see_also", "bid", "cwe", "compliance", "extra"}
 
     def __init__(self, conn: Connection, scan_id: int) -> None:
         self.conn = conn
@@ -192,15 +183,7 @@ class _Bulk:
 
     def _copy_dicts(self, table, rows: list[dict]) -> None:
         cols = [c.name for c in table.columns]
-        json_cols = [c in self.JSON_COLS for c in cols]
-
-        def encode(value, is_json):
-            if not is_json or value is None:
-                return value
-            return "[]" if value == [] else _json(value)
-
-        self._copy(table.name, cols, [[encode(row[c], j) for c, j in zip(cols, json_cols)]
-                                      for row in rows])
+        self._copy(table.name, cols, [[row[c] for c in cols] for row in rows])
 
     def _copy(self, table: str, cols, rows) -> None:
         raw = self.conn.connection.driver_connection
