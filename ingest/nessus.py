@@ -316,7 +316,7 @@ class NessusReader:
             raw = self.source.open()
         except OSError as exc:
             raise ParseError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
-        self._hasher = HashingReader(raw)
+        self._hasher = HashingReader(raw, digest=self.digest)
         stream = io.BufferedReader(self._hasher, buffer_size=1 << 20)
         try:
             _sniff(stream.peek(_PROLOG_BYTES), name)
@@ -326,7 +326,8 @@ class NessusReader:
                 pass
         finally:
             stream.close()
-        self.stats.sha256 = self._hasher.sha256.hexdigest()
+        sha256 = self._hasher.sha256
+        self.stats.sha256 = sha256.hexdigest() if sha256 is not None else None
         self.stats.size = self._hasher.size
 
     def read_all(self) -> tuple[list[Host], list[Finding]]:

@@ -26,7 +26,7 @@ import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 from .fastpath import _CLOSE_REPORT, FastFile, FastPathUnsupported, _Digest
 from .nessus import NessusReader, ParseStats
@@ -41,29 +41,44 @@ MIN_WORKERS = 2
 #: Pieces are about a quarter of a worker's share of the file, within these bounds (each
 #: piece re-reads the file's head: prolog, policy, report start).
 PIECE_BYTES = (8 << 20, 64 << 20)
+#: With profile ``all`` (every item kept, encoded output held until written) pieces are
+#: smaller, so the pieces in flight stay small.
+PIECE_BYTES_ALL = (2 << 20, 8 << 20)
 _RX_REPORT = re.compile(rb"<Report[ \t\r\n>/]|</Report[ \t\r\n]*>")
 _RX_TAIL = re.compile(rb"[ \t\r\n]*</Report[ \t\r\n]*>[ \t\r\n]*"
                       rb"</NessusClientData_v2[ \t\r\n]*>[ \t\r\n]*")
 
 
 def open_reader(source: Source, profile: Profile = ALL, *, workers: int | None = None,
-                strict: bool = False, keep_raw: bool = False, digest: bool = True):
-    """The best reader for ``source``: :class:`ParallelReader` for big plain files read with
-    a filtering profile on a multi-core machine, else :class:`NessusReader` (same interface:
-    ``hosts()``, ``stats``, ``reports``, ``policy``, ``path_used``)."""
+                strict: bool = False, keep_raw: bool = False, digest: bool = True,
+                encoded: bool = False):
+    """The best reader for ``source``: :class:`ParallelReader` for big plain files on a
+    multi-core machine, else :class:`NessusReader` (same interface: ``hosts()``, ``stats``,
+    ``reports``, ``policy``, ``path_used``). ``encoded=True``: the caller reads the findings
+    through :func:`iter_encoded`, so profile ``all`` is split too."""
     workers = workers or cores()
     # Profile 'all' keeps every item: shipping its records between processes costs more
-    # than it saves. --strict: the single reader already checks on a second core.
-    if workers >= MIN_WORKERS and not profile.select_all and not strict and \
+    # than it saves, shipping encoded output does not. --strict: the single reader already
+    # checks on a second core.
+    if workers >= MIN_WORKERS and (encoded or not profile.select_all) and not strict and \
             "fork" in multiprocessing.get_all_start_methods():
         try:
             if source.name == source.path.name and source.path.is_file() and \
-                    source.path.stat().st_size >= MIN_PARALLEL_BYTES:
+                    source.path.stat().st_size >= _min_parallel_bytes():
                 return ParallelReader(source, profile, workers=workers, keep_raw=keep_raw,
                                       digest=digest)
         except OSError:
             pass
     return NessusReader(source, profile, strict=strict, keep_raw=keep_raw, digest=digest)
+
+
+def _min_parallel_bytes() -> int:
+    """:data:`MIN_PARALLEL_BYTES`, or the environment's ``VULNPIPE_PARALLEL_MIN_BYTES``
+    (tests and tuning; a very large value keeps every file in one process)."""
+    try:
+        return int(os.environ.get("VULNPIPE_PARALLEL_MIN_BYTES", MIN_PARALLEL_BYTES))
+    except ValueError:
+        return MIN_PARALLEL_BYTES
 
 
 def cores() -> int:
@@ -77,21 +92,35 @@ def cores() -> int:
 #: Per worker process: item start tags decoded so far, per reading (see FastFile's learned).
 _LEARNED: dict[str, tuple[dict, set]] = {}
 
+#: ``encode(pairs) -> (bytes, findings)``: turns ``(Host, [Finding])`` pairs into output
+#: bytes in a worker (see :meth:`ParallelReader.encoded`); a module-level function or a
+#: ``functools.partial`` of one, as it is sent to the worker processes.
+Encoder = Callable[[Iterable[tuple[Host, list[Finding]]]], tuple[bytes, int]]
+
 
 def _piece(token: str, path: str, name: str, profile: Profile, strict: bool, keep_raw: bool,
-           head: int, start: int, end: int):
-    """Worker: read hosts ``[start, end)`` of the file as a document of their own."""
+           head: int, start: int, end: int, encode: Encoder | None = None):
+    """Worker: read hosts ``[start, end)`` of the file as a document of their own.
+
+    Returns ``(hosts, n_hosts, stats, reports, policy)``, where ``hosts`` is the list of
+    ``(Host, [Finding])`` pairs, or ``(bytes, findings)`` when ``encode`` is given; None
+    when the piece cannot be read this way (the ordinary reader then decides)."""
     gc.disable()
     try:
-        return _read_range(token, path, name, profile, strict, keep_raw, head, start, end)
+        return _read_range(token, path, name, profile, strict, keep_raw, head, start, end,
+                           encode)
+    except Exception:          # anything unexpected: the ordinary reader decides
+        return None
     finally:
         gc.enable()
 
 
 def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool,
-                keep_raw: bool, head: int, start: int, end: int):
+                keep_raw: bool, head: int, start: int, end: int, encode: Encoder | None):
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        if strict:       # libxml2 checks the piece as a document: it needs the bytes together
+        if strict or profile.select_all:
+            # libxml2 reads the piece as a document of its own (strict: it checks every
+            # byte; 'all': the streaming parser is the faster reader when every item is kept)
             if _RX_REPORT.search(mm, start, end):
                 return None                               # several reports: not split
             doc = mm[:head] + mm[start:end] + _CLOSE_REPORT
@@ -99,10 +128,13 @@ def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool
             if body is None:
                 return None
             source = Source(name=name, path=path, opener=lambda: io.BytesIO(doc))
-            reader = NessusReader(source, profile, strict=True, keep_raw=keep_raw)
+            reader = NessusReader(source, profile, strict=strict, keep_raw=keep_raw,
+                                  fast=False, digest=False)
+            if not strict:
+                return _read_piece(reader, reader.hosts(), encode)
             fast = FastFile(reader, None, doc, len(doc), body, strict=True,
                             in_process_check=True)
-            return _read_piece(reader, fast)
+            return _read_piece(reader, fast, encode)
         body = _body_start(mm[:head])
         if body is None:
             return None
@@ -111,16 +143,38 @@ def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool
                               profile, keep_raw=keep_raw)
         learned = _LEARNED.setdefault(token, ({}, set()))
         return _read_piece(reader, FastFile(reader, None, mm, len(mm), body, digest=False,
-                                            piece=(head, start, end), learned=learned))
+                                            piece=(head, start, end), learned=learned),
+                           encode)
 
 
-def _read_piece(reader: NessusReader, fast: FastFile):
-    try:
+def _read_piece(reader: NessusReader, fast, encode: Encoder | None):
+    """``fast``: a FastFile (a context manager with ``hosts()``) or an iterator of hosts."""
+    if isinstance(fast, FastFile):
         with fast:
-            hosts = list(fast.hosts())
-    except Exception:          # anything unexpected: the ordinary reader decides
-        return None
-    return hosts, reader.stats, reader.reports, reader.policy
+            return _collect(reader, fast.hosts(), encode)
+    return _collect(reader, fast, encode)
+
+
+def _collect(reader: NessusReader, pairs, encode: Encoder | None):
+    if encode is None:
+        hosts = list(pairs)
+        return hosts, len(hosts), reader.stats, reader.reports, reader.policy
+    counted = _Counted(pairs)
+    data = encode(counted)
+    return data, counted.count, reader.stats, reader.reports, reader.policy
+
+
+class _Counted:
+    """Iterates over ``pairs``, counting them."""
+
+    def __init__(self, pairs) -> None:
+        self._pairs = pairs
+        self.count = 0
+
+    def __iter__(self):
+        for pair in self._pairs:
+            self.count += 1
+            yield pair
 
 
 def _body_start(doc: bytes) -> int | None:
@@ -153,12 +207,31 @@ class ParallelReader:
     def hosts(self) -> Iterator[tuple[Host, list[Finding]]]:
         done = 0
         try:
-            for pair in self._parallel():
-                done += 1
-                yield pair
+            for hosts, _count in self._parallel(None):
+                for pair in hosts:
+                    done += 1
+                    yield pair
             return
         except FastPathUnsupported:
             pass
+        yield from self._ordinary(done)
+
+    def encoded(self, encode: Encoder) -> Iterator[tuple[bytes, int]]:
+        """The selected findings as output bytes, made by ``encode`` in the worker processes
+        (see :data:`Encoder`): ``(bytes, findings)`` pieces in file order. Only bytes cross
+        between processes, which is what makes profile ``all`` worth splitting."""
+        done = 0
+        try:
+            for (data, findings), count in self._parallel(encode):
+                done += count
+                yield data, findings
+            return
+        except FastPathUnsupported:
+            pass
+        yield from encode_in_batches(self._ordinary(done), encode)
+
+    def _ordinary(self, done: int) -> Iterator[tuple[Host, list[Finding]]]:
+        """The ordinary reader's hosts after the first ``done`` (already handed out)."""
         reader = NessusReader(self.source, self.profile, strict=self.strict,
                               keep_raw=self.keep_raw, digest=self.digest)
         for index, pair in enumerate(reader.hosts()):
@@ -173,7 +246,7 @@ class ParallelReader:
         if first < 0 or last < 0 or not _RX_TAIL.fullmatch(mm, last + 13, size):
             return None
         end = last + 13
-        low, high = PIECE_BYTES
+        low, high = PIECE_BYTES_ALL if self.profile.select_all else PIECE_BYTES
         piece = max(low, min(high, (end - first) // (self.workers * 4)))
         count = max(self.workers, (end - first) // piece)
         bounds = [first]
@@ -186,7 +259,9 @@ class ParallelReader:
         bounds.append(end)
         return first, list(zip(bounds, bounds[1:])), end
 
-    def _parallel(self) -> Iterator[tuple[Host, list[Finding]]]:
+    def _parallel(self, encode: Encoder | None) -> Iterator[tuple[object, int]]:
+        """Each piece's result (a list of hosts, or ``encode``'s output) and its number of
+        hosts, in file order."""
         path = str(self.source.path)
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             size = len(mm)
@@ -202,7 +277,7 @@ class ParallelReader:
                 pool = ProcessPoolExecutor(self.workers,
                                            mp_context=multiprocessing.get_context("fork"))
                 for a, b in todo:
-                    pending.append(pool.submit(_piece, *args, a, b))
+                    pending.append(pool.submit(_piece, *args, a, b, encode))
                     if len(pending) >= self.workers * 2:
                         break
             except OSError as exc:
@@ -218,16 +293,16 @@ class ParallelReader:
                         raise FastPathUnsupported("a worker process ended") from None
                     nxt = next(todo, None)
                     if nxt is not None:
-                        pending.append(pool.submit(_piece, *args, *nxt))
+                        pending.append(pool.submit(_piece, *args, *nxt, encode))
                     if result is None:
                         raise FastPathUnsupported("piece")
-                    hosts, stats, reports, policy = result
+                    output, count, stats, reports, policy = result
                     if first:
                         self.reports, self.policy = reports, policy
                         self.stats.reports = stats.reports
                         first = False
                     _add(self.stats, stats)
-                    yield from hosts
+                    yield output, count
                 completed = True
             finally:
                 for future in pending:
@@ -240,6 +315,28 @@ class ParallelReader:
                 self.stats.sha256 = hasher.sha256
             self.stats.size = size
             self.path_used = "parallel"
+
+
+def encode_in_batches(pairs: Iterable[tuple[Host, list[Finding]]], encode: Encoder,
+                      batch: int = 200) -> Iterator[tuple[bytes, int]]:
+    """``encode`` applied in this process to ``batch`` hosts at a time."""
+    chunk: list[tuple[Host, list[Finding]]] = []
+    for pair in pairs:
+        chunk.append(pair)
+        if len(chunk) >= batch:
+            yield encode(chunk)
+            chunk = []
+    if chunk:
+        yield encode(chunk)
+
+
+def iter_encoded(reader, encode: Encoder) -> Iterator[tuple[bytes, int]]:
+    """The selected findings of ``reader`` (from :func:`open_reader`) as ``encode``'s output
+    pieces, in file order: made by the worker processes of a :class:`ParallelReader`, in
+    this process otherwise."""
+    if isinstance(reader, ParallelReader):
+        return reader.encoded(encode)
+    return encode_in_batches(reader.hosts(), encode)
 
 
 def _add(total: ParseStats, part: ParseStats) -> None:

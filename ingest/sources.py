@@ -35,11 +35,12 @@ class Source:
 
 
 class HashingReader(io.RawIOBase):
-    """A read-only stream that hashes (SHA-256) and counts the bytes read through it."""
+    """A read-only stream that counts the bytes and lines read through it and hashes them
+    (SHA-256; ``digest=False``: no hash, ``sha256`` is None)."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, digest: bool = True) -> None:
         self._raw = raw
-        self.sha256 = hashlib.sha256()
+        self.sha256 = hashlib.sha256() if digest else None
         self.size = 0
         self.lines = 1
 
@@ -59,7 +60,8 @@ class HashingReader(io.RawIOBase):
         return data
 
     def _count(self, data: bytes) -> None:
-        self.sha256.update(data)
+        if self.sha256 is not None:
+            self.sha256.update(data)
         self.size += len(data)
         self.lines += data.count(b"\n")
 

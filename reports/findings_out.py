@@ -12,7 +12,8 @@ import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, BinaryIO, Sequence
+from functools import partial
+from typing import Any, BinaryIO, Callable, Sequence
 
 import orjson
 
@@ -24,9 +25,30 @@ from .output import atomic_path, open_output
 FORMATS = ("jsonl", "csv", "xlsx", "parquet")
 
 
-def _json_line(record: dict[str, Any]) -> bytes:
+def _json_line(record: dict[str, Any], fields: Sequence[str] = ()) -> bytes:
     """One record as a compact UTF-8 JSON line (orjson: the hot path of ``parse --profile all``)."""
     return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _csv_line(record: dict[str, Any], fields: Sequence[str], header: bool = False) -> bytes:
+    buf = io.StringIO()
+    row = [(name if header else csv_text(record.get(name))) for name in fields]
+    csv.writer(buf, lineterminator="\r\n").writerow(row)
+    return buf.getvalue().encode("utf-8")
+
+
+def encode_findings(line: Callable[[dict[str, Any], Sequence[str]], bytes],
+                    fields: Sequence[str], pairs) -> tuple[bytes, int]:
+    """The records of ``(Host, [Finding])`` pairs as output bytes, and how many records.
+    Picklable as ``partial(encode_findings, line, fields)``: the parallel reader runs it in
+    its worker processes (see :meth:`RecordWriter.encoder`)."""
+    out = io.BytesIO()            # (not a list of lines: orjson's bytes carry spare capacity)
+    count = 0
+    for _host, findings in pairs:
+        for finding in findings:
+            out.write(line(finding.record(), fields))
+            count += 1
+    return out.getvalue(), count
 
 
 class RecordWriter(ABC):
@@ -57,6 +79,16 @@ class RecordWriter(ABC):
     def close(self, ok: bool = True) -> None:
         """Finish the output (``ok=False``: leave no output behind)."""
 
+    def encoder(self) -> Callable | None:
+        """A picklable ``encode(pairs) -> (bytes, records)`` making this format's output of
+        ``(Host, [Finding])`` pairs (for :meth:`add_encoded`), or None when the format is
+        not written record by record."""
+        return None
+
+    def add_encoded(self, data: bytes, records: int) -> None:
+        """``records`` records of the current file, already encoded by :meth:`encoder`."""
+        raise NotImplementedError
+
 
 class _SpoolWriter(RecordWriter):
     """Text formats. Into a regular (temporary) output file, a file's records are written
@@ -78,9 +110,18 @@ class _SpoolWriter(RecordWriter):
     def _header(self) -> None:
         """Write what comes before the first record (nothing by default)."""
 
-    @abstractmethod
+    #: One record as bytes: ``line(record, fields)`` (a module-level function).
+    line: Callable[[dict[str, Any], Sequence[str]], bytes]
+
     def _encode(self, record: dict[str, Any]) -> bytes:
-        """One record as bytes."""
+        return type(self).line(record, self.fields)
+
+    def encoder(self) -> Callable:
+        return partial(encode_findings, type(self).line, self.fields)
+
+    def add_encoded(self, data: bytes, records: int) -> None:
+        self._sink.write(data)
+        self._pending += records
 
     def begin_file(self) -> None:
         self._pending = 0
@@ -140,19 +181,14 @@ def _is_regular(stream: BinaryIO) -> bool:
 
 
 class JsonlWriter(_SpoolWriter):
-    def _encode(self, record):
-        return _json_line(record)
+    line = staticmethod(_json_line)
 
 
 class CsvWriter(_SpoolWriter):
-    def _header(self) -> None:
-        self._stream.write(self._encode(dict(zip(self.fields, self.fields)), header=True))
+    line = staticmethod(_csv_line)
 
-    def _encode(self, record, header: bool = False):
-        buf = io.StringIO()
-        row = [(name if header else csv_text(record.get(name))) for name in self.fields]
-        csv.writer(buf, lineterminator="\r\n").writerow(row)
-        return buf.getvalue().encode("utf-8")
+    def _header(self) -> None:
+        self._stream.write(_csv_line({}, self.fields, header=True))
 
 
 class _TableWriter(RecordWriter):

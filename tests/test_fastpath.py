@@ -3,6 +3,7 @@ reports, policy and statistics, and the same one-line errors for broken files.""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 
 import pytest
@@ -348,8 +349,12 @@ def test_big_files_are_read_on_every_core_with_a_filtering_profile(generated, mo
     source = next(expand_inputs([path]))
     l2tp = resolve_profile("l2tp")
     assert isinstance(parallel.open_reader(source, l2tp, workers=2), parallel.ParallelReader)
-    # not for 'all', not with --strict, not on one core
-    for reader in (parallel.open_reader(source, resolve_profile("all"), workers=2),
+    # 'all' only when the caller takes encoded output (records would cost more to ship than
+    # to make); not with --strict, not on one core
+    everything = resolve_profile("all")
+    assert isinstance(parallel.open_reader(source, everything, workers=2, encoded=True),
+                      parallel.ParallelReader)
+    for reader in (parallel.open_reader(source, everything, workers=2),
                    parallel.open_reader(source, l2tp, workers=2, strict=True),
                    parallel.open_reader(source, l2tp, workers=1)):
         assert isinstance(reader, NessusReader)
@@ -384,3 +389,112 @@ def test_cli_goes_on_after_a_file_with_a_bad_xml_declaration(tmp_path):
     err = result.stderr.decode()
     assert result.returncode == 1 and "Traceback" not in err and "internal error" not in err
     assert err.startswith("error: a.nessus") and out.read_text().count("\n") == 2 * 29
+
+
+def _encoded(reader, fmt="jsonl"):
+    """What ``parse --format fmt`` writes for ``reader``'s findings, and how many records."""
+    from ingest.parallel import iter_encoded
+    from reports.findings_out import make_writer
+
+    encode = make_writer(fmt, os.devnull).encoder()
+    pieces = list(iter_encoded(reader, encode))
+    return b"".join(p[0] for p in pieces), sum(p[1] for p in pieces)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+@pytest.mark.parametrize("profile", ["all", "l2tp"])
+def test_parallel_encoded_output_equals_the_ordinary_reader(generated, monkeypatch, profile, fmt):
+    from ingest import parallel
+
+    monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
+    monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (128 << 10, 128 << 10))
+    path, truth = generated
+    source = next(expand_inputs([path]))
+    reader = parallel.ParallelReader(source, resolve_profile(profile), workers=2)
+    data, count = _encoded(reader, fmt)
+    assert reader.path_used == "parallel"
+    full = NessusReader(source, resolve_profile(profile), fast=False)
+    assert (data, count) == _encoded(full, fmt)
+    assert reader.stats == full.stats and reader.reports == full.reports
+    assert reader.policy == full.policy
+    if profile == "all":
+        assert count == truth["report_items"] and data.count(b"\n") >= count
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
+def test_parallel_encoded_output_gives_the_ordinary_error_for_a_broken_file(tmp_path,
+                                                                            monkeypatch, strict):
+    from ingest import parallel
+
+    monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (8 << 10, 8 << 10))
+    data = nb.document(_hosts(120))
+    at = data.index(b"Credentialed checks", len(data) // 2)    # inside an item ('all' keeps it)
+    path = tmp_path / "scan.nessus"
+    path.write_bytes(data[:at] + b"&bad;" + data[at:])
+    source = next(expand_inputs([path]))
+    with pytest.raises(ParseError) as par:
+        _encoded(parallel.ParallelReader(source, resolve_profile("all"), workers=2,
+                                         strict=strict))
+    with pytest.raises(ParseError) as full:
+        NessusReader(source, resolve_profile("all"), fast=False).read_all()
+    assert str(par.value) == str(full.value)
+
+
+@pytest.mark.parametrize("name", ["several reports", "comment", "pi", "compliance",
+                                  "self-closing host"])
+def test_parallel_encoded_output_of_unusual_files_equals_the_ordinary_reader(tmp_path,
+                                                                              monkeypatch, name):
+    from ingest import parallel
+
+    monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (4 << 10, 4 << 10))
+    path = tmp_path / "scan.nessus"
+    path.write_bytes(ODD[name])
+    source = next(expand_inputs([path]))
+    reader = parallel.ParallelReader(source, resolve_profile("all"), workers=2)
+    full = NessusReader(source, resolve_profile("all"), fast=False)
+    assert _encoded(reader) == _encoded(full)
+    assert reader.stats == full.stats and reader.reports == full.reports
+
+
+def test_a_dying_worker_leaves_encoded_output_to_the_ordinary_reader(generated, monkeypatch):
+    from ingest import parallel
+
+    monkeypatch.setattr(parallel, "_piece", _die)
+    path, _truth = generated
+    source = next(expand_inputs([path]))
+    reader = parallel.ParallelReader(source, resolve_profile("all"), workers=2)
+    full = NessusReader(source, resolve_profile("all"), fast=False)
+    assert _encoded(reader) == _encoded(full)
+    assert reader.path_used.startswith("parallel+") and reader.stats == full.stats
+
+
+def test_the_full_parser_hashes_only_when_asked(generated):
+    import hashlib
+
+    path, _truth = generated
+    source = next(expand_inputs([path]))
+    hashed = NessusReader(source, resolve_profile("all"), fast=False)
+    hashed.read_all()
+    assert hashed.stats.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    plain = NessusReader(source, resolve_profile("all"), fast=False, digest=False)
+    plain.read_all()
+    assert plain.stats.sha256 is None and plain.stats.size == hashed.stats.size
+
+
+def test_cli_parse_all_on_every_core_writes_what_one_process_writes(generated, tmp_path):
+    """``parse --profile all`` of a big file splits it (VULNPIPE_PARALLEL_MIN_BYTES lowers
+    the threshold for the test); the bytes written are the same either way."""
+    path, _truth = generated
+    outs = {}
+    for label, env in (("split", {"VULNPIPE_PARALLEL_MIN_BYTES": "0"}),
+                       ("single", {"VULNPIPE_PARALLEL_MIN_BYTES": str(1 << 40)})):
+        for fmt in ("jsonl", "csv"):
+            out = tmp_path / f"{label}.{fmt}"
+            result = run_cli("-v", "parse", path, "--profile", "all", "--format", fmt,
+                             "--out", out, env=env)
+            assert result.returncode == 0, result.stderr
+            reader = "parallel" if label == "split" else "full"
+            assert f"read by the {reader} reader" in result.stderr.decode()
+            outs[label, fmt] = out.read_bytes()
+    assert outs["split", "jsonl"] == outs["single", "jsonl"]
+    assert outs["split", "csv"] == outs["single", "csv"]

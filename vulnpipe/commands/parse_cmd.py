@@ -36,7 +36,7 @@ def parse(
     Example: vulnpipe parse scans/ --profile l2tp --format csv --out l2tp.csv
     """
     from ingest.errors import VulnpipeError
-    from ingest.parallel import open_reader
+    from ingest.parallel import iter_encoded, open_reader
     from ingest.notes import plugin_68453_note
     from ingest.sources import iter_sources
     from reports.findings_out import make_writer
@@ -47,22 +47,30 @@ def parse(
     errors: list[VulnpipeError] = []
     stats = []
     writer = make_writer(fmt.value, out)
+    encode = writer.encoder()          # text formats: records are encoded where they are read
     ok = False
     try:
         with console.progress() as bar:
             task = bar.add_task("parsing", total=None)
             for source in iter_sources(inputs, errors):
-                reader = open_reader(source, prof, strict=strict, digest=False)
+                reader = open_reader(source, prof, strict=strict, digest=False,
+                                     encoded=encode is not None)
                 writer.begin_file()
                 try:
-                    for _host, findings in reader.hosts():
-                        for finding in findings:
-                            writer.add(finding.record())
+                    if encode is not None:
+                        for data, records in iter_encoded(reader, encode):
+                            writer.add_encoded(data, records)
+                    else:
+                        for _host, findings in reader.hosts():
+                            for finding in findings:
+                                writer.add(finding.record())
                 except VulnpipeError as exc:
                     writer.rollback_file()
                     errors.append(exc)
                     continue
                 writer.commit_file()
+                console.verbose(f"{source.name}: {reader.stats.selected} finding(s), "
+                                f"read by the {reader.path_used} reader")
                 stats.append((source.name, reader.stats))
                 bar.advance(task)
         ok = True
