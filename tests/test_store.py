@@ -34,9 +34,30 @@ def _parse_records(path, profile):
     return [f.record() for _h, items in reader.hosts() for f in items]
 
 
+def _scan_row(conn) -> dict:
+    row = dict(conn.execute(select(scans)).mappings().one())
+    return {k: v for k, v in row.items() if k not in ("id", "ingested_at")}
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-process", "split"])
 @pytest.mark.parametrize("profile", ["all", "l2tp"])
-def test_stored_findings_read_back_exactly_as_parsed(db_url, generated, profile):
+def test_stored_findings_read_back_exactly_as_parsed(db_url, generated, profile, split,
+                                                     monkeypatch):
+    """Also when a big file is split between worker processes (filtering profiles)."""
+    from ingest import parallel
+    from ingest.store import writer
+
     path, truth = generated
+    readers = []
+
+    def recording_open_reader(*args, **kwargs):
+        readers.append(parallel.open_reader(*args, **kwargs))
+        return readers[-1]
+
+    monkeypatch.setattr(writer, "open_reader", recording_open_reader)
+    if split:
+        monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
+        monkeypatch.setattr(parallel, "PIECE_BYTES", (512 << 10, 512 << 10))
     engine = open_store(db_url)
     result = ingest_source(engine, next(expand_inputs([path])), resolve_profile(profile))
     assert result.status == "stored"
@@ -44,9 +65,24 @@ def test_stored_findings_read_back_exactly_as_parsed(db_url, generated, profile)
     with engine.connect() as conn:
         stored = list(iter_finding_records(conn))
         n_hosts = conn.execute(select(func.count()).select_from(hosts)).scalar()
+        seqs = conn.execute(select(hosts.c.host_seq).order_by(hosts.c.host_seq)).scalars().all()
+        scan = _scan_row(conn)
     engine.dispose()
+    expected_split = split and profile != "all"
+    assert isinstance(readers[0], parallel.ParallelReader) == expected_split
+    assert readers[0].path_used == ("parallel" if expected_split else "full" if profile == "all"
+                                    else "fast")
     assert n_hosts == truth["hosts"], "every host is stored, with or without findings"
+    assert seqs == list(range(truth["hosts"]))
     assert stored == _parse_records(path, profile)
+    full = NessusReader(next(expand_inputs([path])), resolve_profile(profile))
+    found = full.read_all()[1]
+    assert (scan["hosts_count"], scan["items_count"], scan["findings_count"]) == \
+        (truth["hosts"], truth["report_items"], len(found))
+    assert scan["sha256"] == full.stats.sha256 and scan["size"] == full.stats.size
+    starts = [h.host_start for h, _f in full.hosts() if h.host_start]
+    assert (scan["first_host_start"], scan["last_host_start"]) == \
+        tuple(s.replace(tzinfo=None) for s in (min(starts), max(starts)))
 
 
 def test_corpus_files_store_and_read_back(db_url, shared):
@@ -221,8 +257,8 @@ def test_reading_commands_never_create_an_empty_database(tmp_path):
 
 def test_postgresql_copy_rows_hold_the_same_values_as_the_insert_rows(tmp_path):
     """COPY rows are tuples in the table's column order with JSON already encoded; they must
-    say exactly what the dict rows used with SQLite say."""
-    from ingest.store.writer import FINDING_COPY_COLUMNS, _finding_copy_row, _finding_row
+    say exactly what the rows inserted into SQLite say."""
+    from ingest.store.writer import FINDING_COPY_COLUMNS, _finding_copy_row, _finding_values
 
     assert FINDING_COPY_COLUMNS == tuple(c.name for c in findings.columns)
     item = nb.item(plugin_id=21156, name="Compliance check", output="out\ttab",
@@ -235,7 +271,7 @@ def test_postgresql_copy_rows_hold_the_same_values_as_the_insert_rows(tmp_path):
     _hosts, found = reader.read_all()
     assert len(found) == 2 and found[0].compliance is not None
     for seq, f in enumerate(found):
-        as_dict = _finding_row(7, 0, seq, f)
+        as_dict = dict(zip(FINDING_COPY_COLUMNS, _finding_values(7, 0, seq, f)))
         copied = dict(zip(FINDING_COPY_COLUMNS, _finding_copy_row(7, 0, seq, f)))
         for col in ("cve", "xref", "see_also", "bid", "cwe", "compliance", "extra"):
             copied[col] = None if copied[col] is None else json.loads(copied[col])
