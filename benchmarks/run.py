@@ -183,8 +183,8 @@ def main() -> None:
               "all at most 2x `lxml-bare`; peak memory at most 150 MB and flat from 200 MB "
               "to 1 GB; `vulnpipe --help` under 0.5 s.", "",
               "Peak RSS is that of the largest process (the reader's main process or one of its "
-              "workers; `parse --profile l2tp` runs one worker per core on files of 50 MB or "
-              "more).", ""]
+              "workers; `parse` runs one worker per core on files of 50 MB or more, with "
+              "`--profile all` too since its workers write the JSONL themselves).", ""]
     Path(args.out).write_text("\n".join(lines))
     print(f"written to {args.out}", file=sys.stderr)
 

@@ -1,18 +1,20 @@
 """Reading one big ``.nessus`` file on every core.
 
 The file is cut at ``ReportHost`` boundaries into pieces; worker processes read each piece
-with the fast path (from their own map of the file: the file's prolog, policy and report
-start, then the piece's hosts), the main process hashes the whole file meanwhile (when the
-caller wants the SHA-256) and hands the hosts out in file order. Results, statistics and
-errors are the same as :class:`~ingest.nessus.NessusReader`'s with the same options:
-whenever a piece cannot be read that way (a broken file, several reports, markup the fast
-path does not handle, a worker that dies) the ordinary reader takes over, skipping the
-hosts already handed out.
+(from their own map of the file: the file's prolog, policy and report start, then the
+piece's hosts) with the fast path, or with the streaming parser for profile ``all`` and
+``strict``; the main process hashes the whole file meanwhile (when the caller wants the
+SHA-256) and hands the hosts out in file order, or, through :func:`iter_encoded`, what the
+workers made of them (output bytes: records themselves cost more to send between processes
+than to make). Results, statistics and errors are the same as
+:class:`~ingest.nessus.NessusReader`'s with the same options: whenever a piece cannot be
+read that way (a broken file, several reports, markup the fast path does not handle, a
+worker that dies) the ordinary reader takes over, skipping the hosts already handed out.
 
 Use :func:`open_reader` where a ``NessusReader`` is made: it returns a
 :class:`ParallelReader` only where that pays off (plain files of at least
-:data:`MIN_PARALLEL_BYTES`, a filtering profile, not strict, more than one core, ``fork``
-available).
+:data:`MIN_PARALLEL_BYTES`, a filtering profile or encoded output, not strict, more than
+one core, ``fork`` available).
 """
 from __future__ import annotations
 
@@ -359,3 +361,117 @@ def iter_hosts_parallel(inputs, profile: Profile = ALL, *, workers: int | None =
 
     for source in expand_inputs([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs):
         yield from open_reader(source, profile, workers=workers).hosts()
+
+
+# -- many files -----------------------------------------------------------------------------
+
+#: The sources of the current :func:`iter_files_encoded` call, inherited by its forked
+#: workers (a Source opens its file through a closure, which cannot be sent to a process).
+_FILES: list[Source] = []
+#: Input bytes of small files read ahead of the one being written, at most.
+AHEAD_BYTES = 64 << 20
+
+
+class FileOutcome:
+    """One input of :func:`iter_files_encoded`: ``chunks()`` gives ``encode``'s results in
+    file order (raising the file's :class:`~ingest.errors.ParseError`, if any); ``stats``
+    and ``path_used`` are complete once ``chunks()`` is exhausted."""
+
+    def __init__(self, chunks: Callable[[], Iterator], reader=None) -> None:
+        self._chunks = chunks
+        self._reader = reader
+        self.stats: ParseStats | None = None
+        self.path_used: str | None = None
+
+    def chunks(self) -> Iterator:
+        yield from self._chunks(self)
+        if self._reader is not None:
+            self.stats, self.path_used = self._reader.stats, self._reader.path_used
+
+
+def _whole_file(index: int, profile: Profile, keep_raw: bool, encode: Encoder):
+    """Worker: one small file read whole: ``(result, error, stats, path_used)``."""
+    from .errors import VulnpipeError
+
+    gc.disable()
+    try:
+        reader = NessusReader(_FILES[index], profile, keep_raw=keep_raw, digest=False)
+        try:
+            result = encode(reader.hosts())
+        except VulnpipeError as exc:
+            return None, exc, reader.stats, reader.path_used
+        return result, None, reader.stats, reader.path_used
+    finally:
+        gc.enable()
+
+
+def _size(source: Source) -> int | None:
+    try:
+        if source.name == source.path.name and source.path.is_file():
+            return source.path.stat().st_size
+    except OSError:
+        pass
+    return None
+
+
+def iter_files_encoded(sources: list[Source], profile: Profile, encode: Encoder, *,
+                       strict: bool = False, keep_raw: bool = False,
+                       workers: int | None = None) -> Iterator[tuple[Source, FileOutcome]]:
+    """Every source with its :class:`FileOutcome`, in the order given, reading on every
+    core: big plain files are split (:func:`open_reader`), the others are read whole, several
+    at a time, by worker processes (up to :data:`AHEAD_BYTES` ahead of the one being
+    written). One core, ``strict`` or a single input: one file after the other."""
+    workers = workers or cores()
+    small = [(_size(s) or 0) < _min_parallel_bytes() for s in sources]
+    pooled = (workers >= MIN_WORKERS and not strict and sum(small) >= 2
+              and "fork" in multiprocessing.get_all_start_methods())
+    if not pooled:
+        for source in sources:
+            reader = open_reader(source, profile, strict=strict, keep_raw=keep_raw,
+                                 digest=False, encoded=True)
+            yield source, FileOutcome(lambda _o, r=reader: iter_encoded(r, encode), reader)
+        return
+    global _FILES
+    _FILES = list(sources)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pending: dict[int, object] = {}
+    try:
+        for index, source in enumerate(sources):
+            # read ahead: the small files up to the next big one, within AHEAD_BYTES
+            budget = 0
+            for later in range(index, len(sources)):
+                if not small[later]:
+                    break
+                budget += _size(sources[later]) or (8 << 20)
+                if later not in pending and (later == index or (
+                        budget <= AHEAD_BYTES and len(pending) < workers * 2)):
+                    pending[later] = pool.submit(_whole_file, later, profile, keep_raw, encode)
+            if not small[index]:
+                reader = open_reader(source, profile, keep_raw=keep_raw, digest=False,
+                                     encoded=True)
+                yield source, FileOutcome(lambda _o, r=reader: iter_encoded(r, encode), reader)
+                continue
+            try:
+                result, error, stats, path_used = pending.pop(index).result()
+            except BrokenProcessPool:           # a worker died: this file in this process
+                reader = NessusReader(source, profile, keep_raw=keep_raw, digest=False)
+                yield source, FileOutcome(
+                    lambda _o, r=reader: encode_in_batches(r.hosts(), encode), reader)
+                pool.shutdown(wait=False, cancel_futures=True)
+                yield from iter_files_encoded(sources[index + 1:], profile, encode,
+                                              keep_raw=keep_raw, workers=1)
+                return
+            outcome = FileOutcome(lambda o, r=result, e=error: _replay(o, r, e))
+            outcome.stats, outcome.path_used = stats, path_used
+            yield source, outcome
+    finally:
+        for future in pending.values():
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        _FILES = []
+
+
+def _replay(_outcome: FileOutcome, result, error) -> Iterator:
+    if error is not None:
+        raise error
+    yield result

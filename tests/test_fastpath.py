@@ -498,3 +498,82 @@ def test_cli_parse_all_on_every_core_writes_what_one_process_writes(generated, t
             outs[label, fmt] = out.read_bytes()
     assert outs["split", "jsonl"] == outs["single", "jsonl"]
     assert outs["split", "csv"] == outs["single", "csv"]
+
+
+def _many_files(tmp_path, generated):
+    """Small inputs of every kind: generated, hand-built, broken, zipped, gzipped."""
+    import gzip
+    import zipfile
+
+    gen, _truth = generated
+    files = [gen]
+    for i in range(5):
+        path = tmp_path / f"s{i}.nessus"
+        path.write_bytes(nb.document(_hosts(10 + i)))
+        files.append(path)
+    broken = tmp_path / "broken.nessus"
+    broken.write_bytes(nb.document(_hosts(12))[:-200])
+    files.insert(3, broken)
+    with zipfile.ZipFile(tmp_path / "z.zip", "w") as z:
+        z.writestr("in-zip.nessus", nb.document(_hosts(7)))
+    (tmp_path / "g.nessus.gz").write_bytes(gzip.compress(nb.document(_hosts(9))))
+    return files + [tmp_path / "z.zip", tmp_path / "g.nessus.gz"]
+
+
+def _outcomes(sources, profile, workers):
+    from ingest.parallel import iter_files_encoded
+    from reports.findings_out import make_writer
+
+    encode = make_writer("jsonl", os.devnull).encoder()
+    out = []
+    for source, outcome in iter_files_encoded(sources, resolve_profile(profile), encode,
+                                              workers=workers):
+        try:
+            data = b"".join(chunk for chunk, _n in outcome.chunks())
+        except ParseError as exc:
+            out.append((source.name, "error", str(exc)))
+        else:
+            out.append((source.name, data, outcome.stats))
+    return out
+
+
+@pytest.mark.parametrize("profile", ["all", "l2tp"])
+def test_many_files_read_on_every_core_equal_one_after_the_other(tmp_path, generated, profile):
+    sources = list(expand_inputs(_many_files(tmp_path, generated)))
+    assert len(sources) == 9
+    together = _outcomes(sources, profile, workers=2)
+    assert together == _outcomes(sources, profile, workers=1)
+    assert [o[1] for o in together].count("error") == 1
+
+
+def _pid_file(index, *_args):
+    from ingest.nessus import ParseStats
+
+    return (str(os.getpid()).encode(), 0), None, ParseStats(), "worker"
+
+
+def test_many_small_files_go_to_worker_processes(tmp_path, generated, monkeypatch):
+    from ingest import parallel
+
+    monkeypatch.setattr(parallel, "_whole_file", _pid_file)
+    sources = list(expand_inputs(_many_files(tmp_path, generated)))
+    read = _outcomes(sources, "l2tp", workers=2)
+    pids = {data for _name, data, _stats in read}
+    assert str(os.getpid()).encode() not in pids and 1 <= len(pids) <= 2
+
+
+def test_cli_parse_of_many_files_writes_what_one_file_at_a_time_writes(tmp_path, generated):
+    files = _many_files(tmp_path, generated)
+    out = tmp_path / "all.jsonl"
+    result = run_cli("parse", *files, "--profile", "all", "--out", out)
+    assert result.returncode == 1                         # the broken file is refused...
+    err = result.stderr.decode()
+    assert err.count("error: ") == 1 and "broken.nessus" in err and "Traceback" not in err
+    expected = b""
+    for path in files:                                    # ...and the others are all written
+        one = tmp_path / "one.jsonl"
+        single = run_cli("parse", path, "--profile", "all", "--out", one)
+        if path.name != "broken.nessus":
+            assert single.returncode == 0, single.stderr
+            expected += one.read_bytes()
+    assert out.read_bytes() == expected and expected.count(b"\n") > 1000

@@ -36,7 +36,7 @@ def parse(
     Example: vulnpipe parse scans/ --profile l2tp --format csv --out l2tp.csv
     """
     from ingest.errors import VulnpipeError
-    from ingest.parallel import iter_encoded, open_reader
+    from ingest.parallel import iter_files_encoded, open_reader
     from ingest.notes import plugin_68453_note
     from ingest.sources import iter_sources
     from reports.findings_out import make_writer
@@ -47,31 +47,32 @@ def parse(
     errors: list[VulnpipeError] = []
     stats = []
     writer = make_writer(fmt.value, out)
-    encode = writer.encoder()          # text formats: records are encoded where they are read
+    encode = writer.encoder()
     ok = False
     try:
         with console.progress() as bar:
             task = bar.add_task("parsing", total=None)
-            for source in iter_sources(inputs, errors):
-                reader = open_reader(source, prof, strict=strict, digest=False,
-                                     encoded=encode is not None)
+            if encode is not None:      # text formats: records are encoded where they are read
+                sources = list(iter_sources(inputs, errors))
+                files = ((s.name, o, o.chunks(), lambda c: writer.add_encoded(*c))
+                         for s, o in iter_files_encoded(sources, prof, encode, strict=strict))
+            else:
+                files = ((s.name, r, (f.record() for _h, fs in r.hosts() for f in fs), writer.add)
+                         for s in iter_sources(inputs, errors)
+                         for r in [open_reader(s, prof, strict=strict, digest=False)])
+            for name, reader, items, add in files:
                 writer.begin_file()
                 try:
-                    if encode is not None:
-                        for data, records in iter_encoded(reader, encode):
-                            writer.add_encoded(data, records)
-                    else:
-                        for _host, findings in reader.hosts():
-                            for finding in findings:
-                                writer.add(finding.record())
+                    for item in items:
+                        add(item)
                 except VulnpipeError as exc:
                     writer.rollback_file()
                     errors.append(exc)
                     continue
                 writer.commit_file()
-                console.verbose(f"{source.name}: {reader.stats.selected} finding(s), "
-                                f"read by the {reader.path_used} reader")
-                stats.append((source.name, reader.stats))
+                console.verbose(f"{name}: {reader.stats.selected} finding(s), read by the "
+                                f"{reader.path_used} reader")
+                stats.append((name, reader.stats))
                 bar.advance(task)
         ok = True
     finally:
@@ -85,3 +86,4 @@ def parse(
                  + (f", {len(errors)} file(s) refused" if errors else ""))
     if errors:
         raise typer.Exit(1)
+
