@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from .nessus import NessusReader
+from .parallel import open_reader
 from .profiles import Profile, resolve_profile
 from .records import Finding, Host
 from .sources import expand_inputs
@@ -24,7 +24,7 @@ def iter_scan(inputs: Iterable[str | Path] | str | Path, profile: Profile | str 
         inputs = [inputs]
     prof = _profile(profile)
     for source in expand_inputs(inputs):
-        yield from NessusReader(source, prof).hosts()
+        yield from open_reader(source, prof, digest=False).hosts()
 
 
 def iter_findings(inputs: Iterable[str | Path] | str | Path, profile: Profile | str = "l2tp"

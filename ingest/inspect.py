@@ -5,7 +5,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .coverage import plugin_enabled
-from .nessus import ELSA_68453, L2TP_PLUGIN_ID, NessusReader
+from .nessus import ELSA_68453, L2TP_PLUGIN_ID
+from .parallel import open_reader
 from .profiles import PRIMARY, resolve_profile
 from .sources import Source
 
@@ -37,7 +38,7 @@ class ScanSummary:
 
 
 def summarize(source: Source) -> ScanSummary:
-    reader = NessusReader(source, resolve_profile("l2tp"))
+    reader = open_reader(source, resolve_profile("l2tp"))
     hosts = credentialed = 0
     roles: Counter = Counter()
     related: Counter = Counter()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from ingest.coverage import COVERED, coverage
-from ingest.nessus import NessusReader
+from ingest.parallel import open_reader
 from ingest.profiles import Profile, resolve_profile
 from ingest.records import Finding, Host, Policy, iso
 from ingest.sources import expand_inputs
@@ -47,7 +47,7 @@ def load_scans(inputs: Iterable[str | Path], profile: Profile | str = "l2tp") ->
     prof = profile if isinstance(profile, Profile) else resolve_profile(profile)
     out = []
     for source in expand_inputs(inputs):
-        reader = NessusReader(source, prof)
+        reader = open_reader(source, prof, digest=False)
         hosts, findings = reader.read_all()
         starts = [h.host_start for h in hosts if h.host_start]
         out.append(ScanData(source.name, reader.policy, hosts, findings,

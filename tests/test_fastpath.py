@@ -577,3 +577,23 @@ def test_cli_parse_of_many_files_writes_what_one_file_at_a_time_writes(tmp_path,
             assert single.returncode == 0, single.stderr
             expected += one.read_bytes()
     assert out.read_bytes() == expected and expected.count(b"\n") > 1000
+
+
+def test_library_api_and_inspect_read_big_files_on_every_core_with_the_same_results(
+        generated, monkeypatch):
+    from ingest import parallel
+    from ingest.api import iter_scan
+    from ingest.inspect import summarize
+
+    if parallel.cores() < 2:
+        pytest.skip("one core: files are never split")
+    path, truth = generated
+    source = next(expand_inputs([path]))
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 1 << 40)
+    whole = (list(iter_scan(path, "l2tp")), summarize(source))
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
+    assert isinstance(parallel.open_reader(source, resolve_profile("l2tp")),
+                      parallel.ParallelReader)
+    split = (list(iter_scan(path, "l2tp")), summarize(source))
+    assert split == whole and whole[1].hosts == truth["hosts"] and whole[1].sha256

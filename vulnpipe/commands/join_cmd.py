@@ -50,7 +50,7 @@ def join(
     from ingest.frames import findings_frame
     from ingest.inventory import load_inventory
     from ingest.matching import join_findings, match_summary
-    from ingest.nessus import NessusReader
+    from ingest.parallel import open_reader
     from ingest.notes import plugin_68453_note
     from ingest.sources import iter_sources
     from reports.join_out import write_joined
@@ -75,7 +75,7 @@ def join(
     with console.progress() as bar:
         task = bar.add_task("reading scans", total=None)
         for source in iter_sources(inputs, errors):
-            reader = NessusReader(source, prof)
+            reader = open_reader(source, prof, digest=False)
             kept = []
             try:
                 for _host, items in reader.hosts():
