@@ -341,6 +341,7 @@ class NessusReader:
     # -- internals ----------------------------------------------------------------------
     def _iterate(self, stream) -> Iterator[tuple[Host, list[Finding]]]:
         name = self.source.name
+        etree.clear_error_log()      # what the error log holds next is about this document
         context = etree.iterparse(
             stream, events=("start", "end"), tag=("Report", "Policy", "ReportHost"),
             resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True,
@@ -403,13 +404,21 @@ class NessusReader:
 
     def _syntax_error(self, exc: etree.XMLSyntaxError, stream) -> ParseError:
         msg = (exc.msg or str(exc)).split(", line ")[0].strip()
+        line = exc.lineno
+        # After some errors (an undeclared entity) libxml2 raises a misleading "Start tag
+        # expected" at line 1 (ERR_DOCUMENT_EMPTY): report the first error it logged instead
+        if exc.code == etree.ErrorTypes.ERR_DOCUMENT_EMPTY:
+            first = next((e for e in exc.error_log if e.level >= etree.ErrorLevels.ERROR and
+                          e.type != etree.ErrorTypes.ERR_DOCUMENT_EMPTY), None)
+            if first is not None and first.message:
+                msg, line = first.message.strip(), first.line or line
         low = msg.lower()
         at_end = False
         try:
             while stream.read(1 << 20):
                 pass
-            at_end = bool(exc.lineno) and self._hasher is not None and \
-                exc.lineno >= self._hasher.lines - 1
+            at_end = bool(line) and self._hasher is not None and \
+                line >= self._hasher.lines - 1
         except OSError:
             pass
         if "premature end" in low or "end of data" in low or "eof" in low or at_end:
@@ -419,7 +428,7 @@ class NessusReader:
         else:
             hint = "the XML is not well-formed: export or download the scan again"
         return ParseError(f"not well-formed XML: {msg}", path=self.source.name,
-                          line=exc.lineno or None, hint=hint)
+                          line=line or None, hint=hint)
 
     def _host(self, el, report: Report) -> tuple[Host, list[Finding]]:
         stats = self.stats

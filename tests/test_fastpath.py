@@ -597,3 +597,17 @@ def test_library_api_and_inspect_read_big_files_on_every_core_with_the_same_resu
                       parallel.ParallelReader)
     split = (list(iter_scan(path, "l2tp")), summarize(source))
     assert split == whole and whole[1].hosts == truth["hosts"] and whole[1].sha256
+
+
+def test_an_undeclared_entity_is_reported_where_it_is(tmp_path):
+    """libxml2 raises a misleading "Start tag expected" at line 1 after an undeclared
+    entity; the one line names the entity and its line instead, on every path."""
+    path = tmp_path / "scan.nessus"
+    data = DROPPED_DEFECTS["undeclared entity in a dropped item"]
+    path.write_bytes(data)
+    line = data[:data.index(b"&bad;")].count(b"\n") + 1
+    for fast in (False, True):
+        with pytest.raises(ParseError) as info:
+            NessusReader(next(expand_inputs([path])), resolve_profile("l2tp"), fast=fast,
+                         strict=True).read_all()
+        assert info.value.line == line and "Entity 'bad' not defined" in str(info.value)

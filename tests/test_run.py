@@ -107,3 +107,29 @@ def test_sigkill_during_reconcile_leaves_old_or_new_state(tmp_path):
         assert _ticket_rows(snapshot) in (old, new)
         assert run_cli("reconcile", "--db", snapshot).returncode == 0
         assert _ticket_rows(snapshot) == new
+
+
+def test_parse_strict_in_the_config_applies_to_run_ingest_and_parse(tmp_path):
+    """[parse] strict = true: a defect inside an item the profile drops is refused, as with
+    --strict; --no-strict on the command line wins over the file."""
+    from tests.test_fastpath import DROPPED_DEFECTS
+
+    scan = tmp_path / "dropped-defect.nessus"
+    scan.write_bytes(DROPPED_DEFECTS["undeclared entity in a dropped item"])
+    _config(tmp_path, "[parse]\nstrict = true\n")
+    check = run_cli("config", "check", cwd=tmp_path)
+    assert check.returncode == 0 and b"strict: libxml2 checks every byte" in check.stdout
+    refused = run_cli("run", scan, "--summary-json", "-", cwd=tmp_path)
+    assert refused.returncode == 1
+    summary = json.loads(refused.stdout)
+    assert summary["scans"]["stored"] == [] and "dropped-defect.nessus" in \
+        summary["scans"]["refused"][0] and "bad" in summary["scans"]["refused"][0]
+    parsed = run_cli("parse", scan, "--out", tmp_path / "p.jsonl", cwd=tmp_path)
+    assert parsed.returncode == 1 and b"Traceback" not in parsed.stderr
+    lenient = run_cli("parse", scan, "--no-strict", "--out", tmp_path / "p.jsonl", cwd=tmp_path)
+    assert lenient.returncode == 0, lenient.stderr
+    stored = run_cli("ingest", scan, "--no-strict", cwd=tmp_path)
+    assert stored.returncode == 0 and b"1 file(s) stored" in stored.stderr, stored.stderr
+    _config(tmp_path, "[parse]\nstrict = \"yes\"\n")
+    typed = run_cli("config", "check", cwd=tmp_path)
+    assert typed.returncode == 1 and b"[parse] strict must be true or false" in typed.stderr

@@ -79,6 +79,11 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
+class ParseSettings:
+    strict: bool = False                     # --strict / --no-strict win over it
+
+
+@dataclass(frozen=True)
 class Config:
     """Every section, with defaults for what the file leaves out. ``path`` is the file read
     (None when no file was used)."""
@@ -92,6 +97,7 @@ class Config:
     tickets: TicketSettingsConfig = field(default_factory=TicketSettingsConfig)
     report: ReportSettings = field(default_factory=ReportSettings)
     run: RunSettings = field(default_factory=RunSettings)
+    parse: ParseSettings = field(default_factory=ParseSettings)
 
 
 # -- value checkers: (value, key path, config folder) -> value ---------------------------
@@ -102,6 +108,12 @@ Checker = Callable[[Any, str, Path], Any]
 def _text(value: Any, key: str, base: Path) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{key} must be text, not {_kind(value)}")
+    return value
+
+
+def _bool(value: Any, key: str, base: Path) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, not {_kind(value)}")
     return value
 
 
@@ -171,6 +183,7 @@ SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
     "tickets": (TicketSettingsConfig, {"knowledge_dirs": _paths}),
     "report": (ReportSettings, {"weeks": _weeks}),
     "run": (RunSettings, {"out_dir": _path}),
+    "parse": (ParseSettings, {"strict": _bool}),
 }
 
 

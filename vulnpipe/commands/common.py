@@ -14,11 +14,18 @@ PluginOpt = typer.Option(None, "--plugin", metavar="ID",
 ProfilesFileOpt = typer.Option(None, "--profiles-file", metavar="PATH",
                                help="TOML file with [profiles.NAME] tables (repeatable).")
 
-StrictOpt = typer.Option(False, "--strict",
+StrictOpt = typer.Option(None, "--strict/--no-strict", show_default=False,
                          help="Have libxml2 check every byte of each file (slower). By default a "
                               "filtering profile checks the file's structure and fully reads only "
                               "the items it keeps, so a defect inside a dropped item is not "
-                              "reported.")
+                              "reported. Default: [parse] strict in vulnpipe.toml, else off.")
+
+
+def pick_strict(strict: Optional[bool], cfg=None) -> bool:
+    """--strict / --no-strict, else [parse] strict from ``cfg``, else off."""
+    if strict is not None:
+        return strict
+    return bool(cfg is not None and cfg.parse.strict)
 
 
 def pick_profile(name: Optional[str], plugins: Optional[List[int]],

@@ -32,6 +32,8 @@ def check(config: Optional[Path] = ConfigOpt) -> None:
     print(f"config        {cfg.path or '(none: defaults)'}")
     prof = pick_profile(None, None, None, cfg)
     print(f"profile       {prof.name} ({len(prof.plugin_ids)} plugins named)")
+    print("parse         " + ("strict: libxml2 checks every byte" if cfg.parse.strict else
+                              "structure checked, dropped items not read (strict = false)"))
     inv = load_inventory_option(cfg, None, None)
     if inv is None:
         print("inventory     (none: the inventory stored by the last run is used)")

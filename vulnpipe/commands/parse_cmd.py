@@ -9,7 +9,8 @@ import typer
 
 from .. import console
 from ..cli import app
-from .common import ConfigOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, StrictOpt, pick_profile
+from .common import (ConfigOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, StrictOpt, pick_profile,
+                     pick_strict)
 
 
 class Format(str, Enum):
@@ -28,7 +29,7 @@ def parse(
     fmt: Format = typer.Option(Format.jsonl, "--format", "-f", help="Output format."),
     out: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
     config: Optional[Path] = ConfigOpt,
-    strict: bool = StrictOpt,
+    strict: Optional[bool] = StrictOpt,
 ) -> None:
     """Read exports and write one record per selected finding.
 
@@ -43,7 +44,9 @@ def parse(
 
     from ..config import load_config
 
-    prof = pick_profile(profile, plugin, profiles_file, load_config(config))
+    cfg = load_config(config)
+    prof = pick_profile(profile, plugin, profiles_file, cfg)
+    strict = pick_strict(strict, cfg)
     errors: list[VulnpipeError] = []
     stats = []
     writer = make_writer(fmt.value, out)

@@ -9,7 +9,8 @@ import typer
 
 from .. import console
 from ..cli import app
-from .common import ConfigOpt, DbOpt, InventoryOpt, ProfileOpt, SheetOpt, pick_db, pick_profile
+from .common import (ConfigOpt, DbOpt, InventoryOpt, ProfileOpt, SheetOpt, StrictOpt, pick_db,
+                     pick_profile, pick_strict)
 
 
 @app.command("run")
@@ -24,6 +25,7 @@ def run(
                                        help="Output folder (default: [run] out_dir, else out/)."),
     summary_json: Optional[str] = typer.Option(
         None, "--summary-json", help="Write a machine-readable summary here (- for stdout)."),
+    strict: Optional[bool] = StrictOpt,
 ) -> None:
     """Ingest the scans, update ticket states from every rescan, export the tickets and write
     the weekly report, for cron or CI. Exits non-zero only when something really failed (a
@@ -47,7 +49,7 @@ def run(
     folder.mkdir(parents=True, exist_ok=True)
     engine = open_store(pick_db(db, cfg))
     url = display_url(engine.url.render_as_string(hide_password=False))
-    results, input_errors = ingest_inputs(engine, scans, prof)
+    results, input_errors = ingest_inputs(engine, scans, prof, strict=pick_strict(strict, cfg))
     refused = [str(e) for e in input_errors] + [r.detail for r in results if r.status == FAILED]
     built, views, changes, written = build_and_export(
         engine, prof, inventory=inv, settings=ticket_settings(cfg), as_of=None,

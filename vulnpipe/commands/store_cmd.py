@@ -11,7 +11,7 @@ import typer
 from .. import console
 from ..cli import app
 from .common import (ConfigOpt, DbOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, StrictOpt, pick_db,
-                     pick_profile)
+                     pick_profile, pick_strict)
 
 db_app = typer.Typer(help="Manage the history database (schema upgrades).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -54,7 +54,7 @@ def ingest(
     plugin: Optional[List[int]] = PluginOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     config: Optional[Path] = ConfigOpt,
-    strict: bool = StrictOpt,
+    strict: Optional[bool] = StrictOpt,
 ) -> None:
     """Store scans in the history database: every host, and the profile's findings.
 
@@ -73,7 +73,7 @@ def ingest(
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
     engine = open_store(pick_db(db, cfg))
-    results, errors = ingest_inputs(engine, inputs, prof, strict=strict)
+    results, errors = ingest_inputs(engine, inputs, prof, strict=pick_strict(strict, cfg))
     stored = [r for r in results if r.status == STORED]
     console.info(
         f"{len(stored)} file(s) stored ({sum(r.hosts for r in stored)} hosts, "
