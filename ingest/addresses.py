@@ -6,6 +6,11 @@ import re
 
 _MAC_HEX = re.compile(r"[0-9a-fA-F]")
 _MAC_SPLIT = re.compile(r"[\s,;]+")
+_MAC_SEPARATORS = re.compile(r"[\s:.\-]")
+# the usual spellings, answered without the general rules below (same results: tested)
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PLAIN_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+_PLAIN_MAC = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")
 
 
 def normalize_ip(text: str | None) -> str | None:
@@ -18,6 +23,8 @@ def normalize_ip(text: str | None) -> str | None:
     """
     if not text:
         return None
+    if _PLAIN_IPV4.fullmatch(text):
+        return text
     s = text.strip()
     if s.startswith("[") and s.endswith("]"):
         s = s[1:-1]
@@ -51,8 +58,10 @@ def normalize_mac(text: str | None) -> str | None:
     """One MAC address as ``aa:bb:cc:dd:ee:ff``; None when it is not 12 hex digits."""
     if not text:
         return None
+    if _PLAIN_MAC.fullmatch(text):
+        return text.lower()
     digits = "".join(_MAC_HEX.findall(text))
-    stripped = re.sub(r"[\s:.\-]", "", text)
+    stripped = _MAC_SEPARATORS.sub("", text)
     if len(digits) != 12 or len(stripped) != 12:
         return None
     d = digits.lower()

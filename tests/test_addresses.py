@@ -40,3 +40,43 @@ def test_mac_in_any_common_form_normalises_alike(raw, sep, upper):
 def test_several_macs_in_one_tag_keep_order_without_duplicates():
     assert normalize_macs("00:50:56:AA:BB:CC\n00-50-56-aa-bb-cc, 0050.56aa.bbcd") == (
         "00:50:56:aa:bb:cc", "00:50:56:aa:bb:cd")
+
+
+def _ip_by_the_rules(text):
+    """What normalize_ip answers, from the rules alone (ipaddress), for comparison with its
+    shortcut for plain dotted IPv4."""
+    s = text.strip()
+    if s.startswith("[") and s.endswith("]"):
+        s = s[1:-1]
+    try:
+        addr = ipaddress.ip_address(s.split("%", 1)[0])
+    except ValueError:
+        return None
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return str(mapped) if mapped else str(addr)
+
+
+_octets = st.one_of(st.integers(0, 300).map(str), st.sampled_from(["00", "01", "010", "-1", ""]))
+
+
+@given(st.one_of(st.lists(_octets, min_size=3, max_size=5).map(".".join),
+                 st.text(alphabet="0123456789.:abcdefABCDEF []%\n", max_size=24),
+                 st.ip_addresses().map(str)))
+def test_the_shortcut_for_plain_ipv4_answers_as_the_rules_do(text):
+    if text:
+        assert normalize_ip(text) == _ip_by_the_rules(text)
+
+
+def _mac_by_the_rules(text):
+    digits = "".join(c for c in text if c in "0123456789abcdefABCDEF")
+    stripped = "".join(c for c in text if c not in " \t\n\r\f\v:.-")
+    if len(digits) != 12 or len(stripped) != 12:
+        return None
+    return ":".join(digits.lower()[i:i + 2] for i in range(0, 12, 2))
+
+
+@given(st.one_of(st.text(alphabet="0123456789abcdefABCDEFxyz:-. ", max_size=20),
+                 st.lists(st.text(alphabet="0123456789abcdefABCDEFg", min_size=1, max_size=3),
+                          min_size=5, max_size=7).map(":".join)))
+def test_the_shortcut_for_plain_macs_answers_as_the_rules_do(text):
+    assert normalize_mac(text) == _mac_by_the_rules(text)
