@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import io
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -225,6 +226,9 @@ def _root_error(tag: str, name: str) -> ParseError:
                            "another XML file")
 
 
+_DOCUMENTS = itertools.count()
+
+
 class NessusReader:
     """Reads one scan document, host by host.
 
@@ -264,6 +268,7 @@ class NessusReader:
         self.policy: Policy | None = None
         self.stats = ParseStats()
         self._hasher: HashingReader | None = None
+        self._log_name = f"vulnpipe-document-{id(self)}-{next(_DOCUMENTS)}"
 
     # -- public -------------------------------------------------------------------------
     def hosts(self) -> Iterator[tuple[Host, list[Finding]]]:
@@ -317,6 +322,7 @@ class NessusReader:
         except OSError as exc:
             raise ParseError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
         self._hasher = HashingReader(raw, digest=self.digest)
+        self._hasher.name = self._log_name     # libxml2 names its errors after the stream
         stream = io.BufferedReader(self._hasher, buffer_size=1 << 20)
         try:
             _sniff(stream.peek(_PROLOG_BYTES), name)
@@ -341,7 +347,6 @@ class NessusReader:
     # -- internals ----------------------------------------------------------------------
     def _iterate(self, stream) -> Iterator[tuple[Host, list[Finding]]]:
         name = self.source.name
-        etree.clear_error_log()      # what the error log holds next is about this document
         context = etree.iterparse(
             stream, events=("start", "end"), tag=("Report", "Policy", "ReportHost"),
             resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True,
@@ -405,13 +410,18 @@ class NessusReader:
     def _syntax_error(self, exc: etree.XMLSyntaxError, stream) -> ParseError:
         msg = (exc.msg or str(exc)).split(", line ")[0].strip()
         line = exc.lineno
-        # After some errors (an undeclared entity) libxml2 raises a misleading "Start tag
-        # expected" at line 1 (ERR_DOCUMENT_EMPTY): report the first error it logged instead
-        if exc.code == etree.ErrorTypes.ERR_DOCUMENT_EMPTY:
-            first = next((e for e in exc.error_log if e.level >= etree.ErrorLevels.ERROR and
-                          e.type != etree.ErrorTypes.ERR_DOCUMENT_EMPTY), None)
-            if first is not None and first.message:
-                msg, line = first.message.strip(), first.line or line
+        # After an undeclared entity libxml2 goes on and raises a later, misleading error
+        # ("Start tag expected" at line 1, "Extra content at the end", "no element found"):
+        # report the first error it logged about this document instead (the exception's log
+        # is the thread's: entries are told apart by the name _hosts_full gave the stream)
+        first = next((e for e in exc.error_log if e.level >= etree.ErrorLevels.ERROR and
+                      (e.filename or "").endswith(self._log_name)), None)
+        if first is not None and first.message and first.line and (
+                first.type == etree.ErrorTypes.ERR_UNDECLARED_ENTITY or
+                exc.code in (etree.ErrorTypes.ERR_DOCUMENT_EMPTY,
+                             etree.ErrorTypes.ERR_DOCUMENT_END) or
+                "no element found" in msg.lower()):
+            msg, line = first.message.strip(), first.line
         low = msg.lower()
         at_end = False
         try:

@@ -63,15 +63,24 @@ def open_reader(source: Source, profile: Profile = ALL, *, workers: int | None =
     # than it saves, shipping encoded output does not. --strict: the single reader already
     # checks on a second core.
     if workers >= MIN_WORKERS and (encoded or not profile.select_all) and not strict and \
-            "fork" in multiprocessing.get_all_start_methods():
-        try:
-            if source.name == source.path.name and source.path.is_file() and \
-                    source.path.stat().st_size >= _min_parallel_bytes():
-                return ParallelReader(source, profile, workers=workers, keep_raw=keep_raw,
-                                      digest=digest)
-        except OSError:
-            pass
+            _can_fork():
+        size = _size(source)
+        if size is not None and size >= _min_parallel_bytes():
+            return ParallelReader(source, profile, workers=workers, keep_raw=keep_raw,
+                                  digest=digest)
     return NessusReader(source, profile, strict=strict, keep_raw=keep_raw, digest=digest)
+
+
+def _size(source: Source) -> int | None:
+    """The size of a plain file read as it is; None for an archive member, a compressed
+    file (whose content may be many times its size) or anything else."""
+    try:
+        if source.name == source.path.name and source.path.is_file() and \
+                not source.path.name.lower().endswith(".gz"):
+            return source.path.stat().st_size
+    except OSError:
+        pass
+    return None
 
 
 def _min_parallel_bytes() -> int:
@@ -249,6 +258,12 @@ class ParallelReader:
             return None
         end = last + 13
         low, high = PIECE_BYTES_ALL if self.profile.select_all else PIECE_BYTES
+        # every piece reads the head (prolog, policy) again: pieces at least 8 times as big
+        low = max(low, 8 * first)
+        if low > high:
+            if self.profile.select_all:
+                return None         # a huge policy: the pieces' output would be too big
+            high = low
         piece = max(low, min(high, (end - first) // (self.workers * 4)))
         count = max(self.workers, (end - first) // piece)
         bounds = [first]
@@ -275,14 +290,15 @@ class ParallelReader:
             args = (token, path, self.source.name, self.profile, self.strict, self.keep_raw, head)
             pending: deque = deque()
             todo = iter(pieces)
+            pool = None
             try:        # the first submissions fork every worker (before any thread starts)
-                pool = ProcessPoolExecutor(self.workers,
-                                           mp_context=multiprocessing.get_context("fork"))
+                pool = _new_pool(self.workers)
                 for a, b in todo:
                     pending.append(pool.submit(_piece, *args, a, b, encode))
                     if len(pending) >= self.workers * 2:
                         break
-            except OSError as exc:
+            except (OSError, BrokenProcessPool, RuntimeError) as exc:
+                _give_up(pool, dict(enumerate(pending)))
                 raise FastPathUnsupported(f"no worker processes: {exc}") from None
             hasher = _Digest(mm, f.fileno(), size) if self.digest else None
             completed = False
@@ -295,7 +311,10 @@ class ParallelReader:
                         raise FastPathUnsupported("a worker process ended") from None
                     nxt = next(todo, None)
                     if nxt is not None:
-                        pending.append(pool.submit(_piece, *args, *nxt, encode))
+                        try:
+                            pending.append(pool.submit(_piece, *args, *nxt, encode))
+                        except BrokenProcessPool:   # a worker died since: as above
+                            raise FastPathUnsupported("a worker process ended") from None
                     if result is None:
                         raise FastPathUnsupported("piece")
                     output, count, stats, reports, policy = result
@@ -320,14 +339,17 @@ class ParallelReader:
 
 
 def encode_in_batches(pairs: Iterable[tuple[Host, list[Finding]]], encode: Encoder,
-                      batch: int = 200) -> Iterator[tuple[bytes, int]]:
-    """``encode`` applied in this process to ``batch`` hosts at a time."""
+                      hosts: int = 200, findings: int = 1000) -> Iterator:
+    """``encode`` applied in this process to a few hosts at a time (up to ``hosts`` hosts or
+    ``findings`` findings: what is held between two writes stays small)."""
     chunk: list[tuple[Host, list[Finding]]] = []
+    held = 0
     for pair in pairs:
         chunk.append(pair)
-        if len(chunk) >= batch:
+        held += len(pair[1])
+        if len(chunk) >= hosts or held >= findings:
             yield encode(chunk)
-            chunk = []
+            chunk, held = [], 0
     if chunk:
         yield encode(chunk)
 
@@ -370,6 +392,8 @@ def iter_hosts_parallel(inputs, profile: Profile = ALL, *, workers: int | None =
 _FILES: list[Source] = []
 #: Input bytes of small files read ahead of the one being written, at most.
 AHEAD_BYTES = 64 << 20
+#: Plain files under this size are read whole by a worker (whose output is held whole).
+POOL_FILE_BYTES = 16 << 20
 
 
 class FileOutcome:
@@ -405,70 +429,94 @@ def _whole_file(index: int, profile: Profile, keep_raw: bool, encode: Encoder):
         gc.enable()
 
 
-def _size(source: Source) -> int | None:
-    try:
-        if source.name == source.path.name and source.path.is_file():
-            return source.path.stat().st_size
-    except OSError:
-        pass
-    return None
+
 
 
 def iter_files_encoded(sources: list[Source], profile: Profile, encode: Encoder, *,
                        strict: bool = False, keep_raw: bool = False,
                        workers: int | None = None) -> Iterator[tuple[Source, FileOutcome]]:
     """Every source with its :class:`FileOutcome`, in the order given, reading on every
-    core: big plain files are split (:func:`open_reader`), the others are read whole, several
-    at a time, by worker processes (up to :data:`AHEAD_BYTES` ahead of the one being
-    written). One core, ``strict`` or a single input: one file after the other."""
+    core: big plain files are split (:func:`open_reader`); plain files under
+    :data:`POOL_FILE_BYTES` are read whole, several at a time, by worker processes (up to
+    :data:`AHEAD_BYTES` ahead of the one being written); the others (mid-sized, compressed,
+    archive members) are streamed by this process. One core, ``strict`` or fewer than two
+    small files: one file after the other."""
     workers = workers or cores()
-    small = [(_size(s) or 0) < _min_parallel_bytes() for s in sources]
-    pooled = (workers >= MIN_WORKERS and not strict and sum(small) >= 2
-              and "fork" in multiprocessing.get_all_start_methods())
-    if not pooled:
-        for source in sources:
-            reader = open_reader(source, profile, strict=strict, keep_raw=keep_raw,
-                                 digest=False, encoded=True)
-            yield source, FileOutcome(lambda _o, r=reader: iter_encoded(r, encode), reader)
-        return
+    sizes = [_size(s) for s in sources]
+    # a whole file's output is held in memory: only small files of known size
+    small = [n is not None and n < min(POOL_FILE_BYTES, _min_parallel_bytes()) for n in sizes]
+    pooled = workers >= MIN_WORKERS and not strict and sum(small) >= 2 and _can_fork()
     global _FILES
     _FILES = list(sources)
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pool: ProcessPoolExecutor | None = None
     pending: dict[int, object] = {}
     try:
         for index, source in enumerate(sources):
-            # read ahead: the small files up to the next big one, within AHEAD_BYTES
-            budget = 0
-            for later in range(index, len(sources)):
-                if not small[later]:
-                    break
-                budget += _size(sources[later]) or (8 << 20)
-                if later not in pending and (later == index or (
-                        budget <= AHEAD_BYTES and len(pending) < workers * 2)):
-                    pending[later] = pool.submit(_whole_file, later, profile, keep_raw, encode)
-            if not small[index]:
-                reader = open_reader(source, profile, keep_raw=keep_raw, digest=False,
-                                     encoded=True)
-                yield source, FileOutcome(lambda _o, r=reader: iter_encoded(r, encode), reader)
-                continue
-            try:
-                result, error, stats, path_used = pending.pop(index).result()
-            except BrokenProcessPool:           # a worker died: this file in this process
-                reader = NessusReader(source, profile, keep_raw=keep_raw, digest=False)
-                yield source, FileOutcome(
-                    lambda _o, r=reader: encode_in_batches(r.hosts(), encode), reader)
-                pool.shutdown(wait=False, cancel_futures=True)
-                yield from iter_files_encoded(sources[index + 1:], profile, encode,
-                                              keep_raw=keep_raw, workers=1)
-                return
-            outcome = FileOutcome(lambda o, r=result, e=error: _replay(o, r, e))
-            outcome.stats, outcome.path_used = stats, path_used
-            yield source, outcome
+            if pooled and small[index]:
+                if pool is None:
+                    pool = _new_pool(workers)
+                # read ahead: the small files up to the next other one, within AHEAD_BYTES
+                budget = 0
+                for later in range(index, len(sources)):
+                    budget += sizes[later] or 0
+                    if not small[later] or (later > index and (
+                            budget > AHEAD_BYTES or len(pending) >= workers * 2)):
+                        break
+                    if later not in pending and pool is not None:
+                        try:
+                            pending[later] = pool.submit(_whole_file, later, profile, keep_raw,
+                                                         encode)
+                        except (BrokenProcessPool, OSError, RuntimeError):
+                            pooled = False           # no more workers: the rest in here
+                            pool = _give_up(pool, pending)
+                            break
+                future = pending.pop(index, None)
+                try:
+                    if future is None:
+                        raise BrokenProcessPool("not submitted")
+                    result, error, stats, path_used = future.result()
+                except BrokenProcessPool:           # a worker died: the rest in here
+                    pooled = False
+                    pool = _give_up(pool, pending)
+                else:
+                    outcome = FileOutcome(lambda o, r=result, e=error: _replay(o, r, e))
+                    outcome.stats, outcome.path_used = stats, path_used
+                    yield source, outcome
+                    continue
+            if pool is not None and not pending:
+                # no pool's threads may run while a reader forks its own workers
+                pool.shutdown(wait=True)
+                pool = None
+            reader = open_reader(source, profile, strict=strict, keep_raw=keep_raw,
+                                 digest=False, encoded=True)
+            yield source, FileOutcome(lambda _o, r=reader: iter_encoded(r, encode), reader)
     finally:
         for future in pending.values():
             future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         _FILES = []
+
+
+def _give_up(pool: ProcessPoolExecutor | None, pending: dict) -> None:
+    """Stop a pool that cannot go on (its results are not used)."""
+    for future in pending.values():
+        future.cancel()
+    pending.clear()
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return None
+
+
+def _can_fork() -> bool:
+    """Worker processes are possible: ``fork`` exists and this is not a daemon process
+    (a multiprocessing pool's or a task queue's worker may not have children)."""
+    return ("fork" in multiprocessing.get_all_start_methods()
+            and not multiprocessing.current_process().daemon)
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
 
 def _replay(_outcome: FileOutcome, result, error) -> Iterator:

@@ -557,9 +557,15 @@ def test_many_small_files_go_to_worker_processes(tmp_path, generated, monkeypatc
 
     monkeypatch.setattr(parallel, "_whole_file", _pid_file)
     sources = list(expand_inputs(_many_files(tmp_path, generated)))
-    read = _outcomes(sources, "l2tp", workers=2)
-    pids = {data for _name, data, _stats in read}
-    assert str(os.getpid()).encode() not in pids and 1 <= len(pids) <= 2
+    read = {name: data for name, data, _stats in _outcomes(sources, "l2tp", workers=2)}
+    # small plain files went to worker processes; the generated file (over
+    # POOL_FILE_BYTES), the zip member and the .gz file were streamed here
+    small = {s.name for s in sources if parallel._size(s) is not None and
+             parallel._size(s) < parallel.POOL_FILE_BYTES}
+    assert small == {f"s{i}.nessus" for i in range(5)} | {"broken.nessus"}
+    pids = {read[name] for name in small}
+    assert all(p.isdigit() for p in pids) and str(os.getpid()).encode() not in pids
+    assert not any(read[s.name].isdigit() for s in sources if s.name not in small)
 
 
 def test_cli_parse_of_many_files_writes_what_one_file_at_a_time_writes(tmp_path, generated):
@@ -581,33 +587,110 @@ def test_cli_parse_of_many_files_writes_what_one_file_at_a_time_writes(tmp_path,
 
 def test_library_api_and_inspect_read_big_files_on_every_core_with_the_same_results(
         generated, monkeypatch):
-    from ingest import parallel
+    from ingest import api, inspect, parallel
     from ingest.api import iter_scan
     from ingest.inspect import summarize
 
     if parallel.cores() < 2:
         pytest.skip("one core: files are never split")
+    used = []
+
+    def recording_open_reader(*args, **kwargs):
+        used.append(parallel.open_reader(*args, **kwargs))
+        return used[-1]
+
+    monkeypatch.setattr(api, "open_reader", recording_open_reader)
+    monkeypatch.setattr(inspect, "open_reader", recording_open_reader)
     path, truth = generated
     source = next(expand_inputs([path]))
     monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 1 << 40)
     whole = (list(iter_scan(path, "l2tp")), summarize(source))
+    assert [type(r) for r in used] == [NessusReader, NessusReader]
     monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
     monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
-    assert isinstance(parallel.open_reader(source, resolve_profile("l2tp")),
-                      parallel.ParallelReader)
     split = (list(iter_scan(path, "l2tp")), summarize(source))
+    assert [r.path_used for r in used[2:]] == ["parallel", "parallel"]
     assert split == whole and whole[1].hosts == truth["hosts"] and whole[1].sha256
 
 
-def test_an_undeclared_entity_is_reported_where_it_is(tmp_path):
-    """libxml2 raises a misleading "Start tag expected" at line 1 after an undeclared
-    entity; the one line names the entity and its line instead, on every path."""
+def test_a_worker_dying_between_two_submissions_leaves_the_rest_to_this_process(
+        tmp_path, generated, monkeypatch):
+    """The pool may break after a result came back and before the next submission."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from ingest import parallel
+
+    real = parallel._new_pool
+
+    def pool_that_breaks(workers):
+        pool = real(workers)
+        submit, calls = pool.submit, []
+
+        def breaking_submit(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 4:
+                raise BrokenProcessPool("a worker was killed")
+            return submit(*args, **kwargs)
+        pool.submit = breaking_submit
+        return pool
+
+    monkeypatch.setattr(parallel, "_new_pool", pool_that_breaks)
+    sources = list(expand_inputs(_many_files(tmp_path, generated)))
+    assert _outcomes(sources, "all", workers=2) == _outcomes(sources, "all", workers=1)
+    monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (128 << 10, 128 << 10))
+    path, _truth = generated
+    source = next(expand_inputs([path]))
+    reader = parallel.ParallelReader(source, resolve_profile("all"), workers=2)
+    assert _encoded(reader) == _encoded(NessusReader(source, resolve_profile("all")))
+    assert reader.path_used == "parallel+full"
+
+
+def test_many_files_are_scheduled_in_linear_time_and_compressed_ones_streamed(tmp_path,
+                                                                              monkeypatch):
+    from ingest import parallel
+
+    doc = nb.document(_hosts(2))
+    for i in range(300):
+        (tmp_path / f"t{i:03}.nessus").write_bytes(doc)
+    import gzip
+    (tmp_path / "z.nessus.gz").write_bytes(gzip.compress(doc))
+    sources = list(expand_inputs([tmp_path]))
+    calls, submitted = [], []
+    real_size = parallel._size
+    monkeypatch.setattr(parallel, "_size", lambda s: calls.append(1) or real_size(s))
+    real_pool = parallel._new_pool
+
+    def recording_pool(workers):
+        pool = real_pool(workers)
+        submit = pool.submit
+
+        def recording_submit(fn, index, *args):
+            submitted.append(sources[index].name)
+            return submit(fn, index, *args)
+        pool.submit = recording_submit
+        return pool
+
+    monkeypatch.setattr(parallel, "_new_pool", recording_pool)
+    read = _outcomes(sources, "l2tp", workers=2)
+    assert len(read) == 301 and len(calls) <= 2 * 301      # (quadratic before: 45,000)
+    assert sorted(submitted) == sorted(s.name for s in sources if s.name.endswith(".nessus"))
+    assert len(read) == 301
+    assert "z.nessus.gz" not in submitted     # size unknown: streamed here, never held whole
+
+
+@pytest.mark.parametrize("hosts,at", [(30, 0.5), (300, 0.95), (3000, 0.5), (3000, 0.02)])
+def test_an_undeclared_entity_is_reported_where_it_is(tmp_path, hosts, at):
+    """After an undeclared entity libxml2 raises a later, misleading error ("Start tag
+    expected" at line 1, "Extra content at the end", "no element found"): the one line
+    names the entity and its line instead, on every path."""
+    data = nb.document(_hosts(hosts))
+    where = data.index(b"Credentialed checks", int(len(data) * at))
+    data = data[:where] + b"&bad;" + data[where:]
     path = tmp_path / "scan.nessus"
-    data = DROPPED_DEFECTS["undeclared entity in a dropped item"]
     path.write_bytes(data)
-    line = data[:data.index(b"&bad;")].count(b"\n") + 1
+    line = data[:where].count(b"\n") + 1
     for fast in (False, True):
         with pytest.raises(ParseError) as info:
             NessusReader(next(expand_inputs([path])), resolve_profile("l2tp"), fast=fast,
                          strict=True).read_all()
-        assert info.value.line == line and "Entity 'bad' not defined" in str(info.value)
+        assert "Entity 'bad' not defined" in str(info.value) and info.value.line == line

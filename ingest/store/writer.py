@@ -86,6 +86,10 @@ def _insert_many(conn: Connection, table, rows: list[tuple]) -> None:
     converted by its column type's own bind processor (the same stored text as SQLAlchemy's
     ``table.insert()`` without its per-row statement work)."""
     dialect = conn.dialect
+    if dialect.name != "sqlite":       # (the ? placeholders are SQLite's)
+        names = [c.name for c in table.columns]
+        conn.execute(table.insert(), [dict(zip(names, row)) for row in rows])
+        return
     procs = [(i, p) for i, c in enumerate(table.columns)
              if (p := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None]
     if procs:
