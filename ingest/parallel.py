@@ -283,6 +283,10 @@ class ParallelReader:
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             size = len(mm)
             cuts = self._cuts(mm, size)
+            if hasattr(mmap, "MADV_DONTNEED"):
+                # the pages read to find the cuts leave this process (not the page cache):
+                # they would count in its memory until the end, more for bigger files
+                mm.madvise(mmap.MADV_DONTNEED)
             if cuts is None:
                 raise FastPathUnsupported("layout")
             head, pieces, _end = cuts
