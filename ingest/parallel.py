@@ -412,7 +412,7 @@ class FileOutcome:
         self.path_used: str | None = None
 
     def chunks(self) -> Iterator:
-        yield from self._chunks(self)
+        yield from self._chunks()
         if self._reader is not None:
             self.stats, self.path_used = self._reader.stats, self._reader.path_used
 
@@ -483,7 +483,7 @@ def iter_files_encoded(sources: list[Source], profile: Profile, encode: Encoder,
                     pooled = False
                     pool = _give_up(pool, pending)
                 else:
-                    outcome = FileOutcome(lambda o, r=result, e=error: _replay(o, r, e))
+                    outcome = FileOutcome(lambda r=result, e=error: _replay(r, e))
                     outcome.stats, outcome.path_used = stats, path_used
                     yield source, outcome
                     continue
@@ -493,7 +493,7 @@ def iter_files_encoded(sources: list[Source], profile: Profile, encode: Encoder,
                 pool = None
             reader = open_reader(source, profile, strict=strict, keep_raw=keep_raw,
                                  digest=False, encoded=True)
-            yield source, FileOutcome(lambda _o, r=reader: iter_encoded(r, encode), reader)
+            yield source, FileOutcome(lambda r=reader: iter_encoded(r, encode), reader)
     finally:
         for future in pending.values():
             future.cancel()
@@ -523,7 +523,7 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
 
-def _replay(_outcome: FileOutcome, result, error) -> Iterator:
+def _replay(result, error) -> Iterator:
     if error is not None:
         raise error
     yield result
