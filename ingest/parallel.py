@@ -142,28 +142,22 @@ def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool
             reader = NessusReader(source, profile, strict=strict, keep_raw=keep_raw,
                                   fast=False, digest=False)
             if not strict:
-                return _read_piece(reader, reader.hosts(), encode)
+                return _collect(reader, reader.hosts(), encode)
             fast = FastFile(reader, None, doc, len(doc), body, strict=True,
                             in_process_check=True)
-            return _read_piece(reader, fast, encode)
-        body = _body_start(mm[:head])
-        if body is None:
-            return None
-        # (several reports: markup between hosts, which a piece refuses)
-        reader = NessusReader(Source(name=name, path=path, opener=lambda: open(path, "rb")),
-                              profile, keep_raw=keep_raw)
-        learned = _LEARNED.setdefault(token, ({}, set()))
-        return _read_piece(reader, FastFile(reader, None, mm, len(mm), body, digest=False,
-                                            piece=(head, start, end), learned=learned),
-                           encode)
-
-
-def _read_piece(reader: NessusReader, fast, encode: Encoder | None):
-    """``fast``: a FastFile (a context manager with ``hosts()``) or an iterator of hosts."""
-    if isinstance(fast, FastFile):
+        else:
+            body = _body_start(mm[:head])
+            if body is None:
+                return None
+            # (several reports: markup between hosts, which a piece refuses)
+            reader = NessusReader(Source(name=name, path=path,
+                                         opener=lambda: open(path, "rb")),
+                                  profile, keep_raw=keep_raw)
+            learned = _LEARNED.setdefault(token, ({}, set()))
+            fast = FastFile(reader, None, mm, len(mm), body, digest=False,
+                            piece=(head, start, end), learned=learned)
         with fast:
             return _collect(reader, fast.hosts(), encode)
-    return _collect(reader, fast, encode)
 
 
 def _collect(reader: NessusReader, pairs, encode: Encoder | None):
@@ -302,7 +296,7 @@ class ParallelReader:
                     if len(pending) >= self.workers * 2:
                         break
             except (OSError, BrokenProcessPool, RuntimeError) as exc:
-                _give_up(pool, dict(enumerate(pending)))
+                _stop(pool)
                 raise FastPathUnsupported(f"no worker processes: {exc}") from None
             hasher = _Digest(mm, f.fileno(), size) if self.digest else None
             completed = False
@@ -330,9 +324,7 @@ class ParallelReader:
                     yield output, count
                 completed = True
             finally:
-                for future in pending:
-                    future.cancel()
-                pool.shutdown(wait=True, cancel_futures=True)
+                _stop(pool)
                 if hasher is not None and not completed:
                     hasher.close()         # stopped early: do not wait for the whole file
             if hasher is not None:
@@ -421,16 +413,12 @@ def _whole_file(index: int, profile: Profile, keep_raw: bool, encode: Encoder):
     """Worker: one small file read whole: ``(result, error, stats, path_used)``."""
     from .errors import VulnpipeError
 
-    gc.disable()
+    reader = NessusReader(_FILES[index], profile, keep_raw=keep_raw, digest=False)
     try:
-        reader = NessusReader(_FILES[index], profile, keep_raw=keep_raw, digest=False)
-        try:
-            result = encode(reader.hosts())
-        except VulnpipeError as exc:
-            return None, exc, reader.stats, reader.path_used
-        return result, None, reader.stats, reader.path_used
-    finally:
-        gc.enable()
+        result = encode(reader.hosts())     # (hosts() keeps the garbage collector off)
+    except VulnpipeError as exc:
+        return None, exc, reader.stats, reader.path_used
+    return result, None, reader.stats, reader.path_used
 
 
 
@@ -472,7 +460,7 @@ def iter_files_encoded(sources: list[Source], profile: Profile, encode: Encoder,
                                                          encode)
                         except (BrokenProcessPool, OSError, RuntimeError):
                             pooled = False           # no more workers: the rest in here
-                            pool = _give_up(pool, pending)
+                            pool = _stop(pool, pending)
                             break
                 future = pending.pop(index, None)
                 try:
@@ -481,32 +469,28 @@ def iter_files_encoded(sources: list[Source], profile: Profile, encode: Encoder,
                     result, error, stats, path_used = future.result()
                 except BrokenProcessPool:           # a worker died: the rest in here
                     pooled = False
-                    pool = _give_up(pool, pending)
+                    pool = _stop(pool, pending)
                 else:
                     outcome = FileOutcome(lambda r=result, e=error: _replay(r, e))
                     outcome.stats, outcome.path_used = stats, path_used
                     yield source, outcome
                     continue
-            if pool is not None and not pending:
+            if not pending:
                 # no pool's threads may run while a reader forks its own workers
-                pool.shutdown(wait=True)
-                pool = None
+                pool = _stop(pool)
             reader = open_reader(source, profile, strict=strict, keep_raw=keep_raw,
                                  digest=False, encoded=True)
             yield source, FileOutcome(lambda r=reader: iter_encoded(r, encode), reader)
     finally:
-        for future in pending.values():
-            future.cancel()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        _stop(pool)
         _FILES = []
 
 
-def _give_up(pool: ProcessPoolExecutor | None, pending: dict) -> None:
-    """Stop a pool that cannot go on (its results are not used)."""
-    for future in pending.values():
-        future.cancel()
-    pending.clear()
+def _stop(pool: ProcessPoolExecutor | None, pending: dict | None = None) -> None:
+    """Shut ``pool`` down, cancelling the work not started (whose results, like those in
+    ``pending``, are then not used). Returns None, for ``pool = _stop(pool)``."""
+    if pending is not None:
+        pending.clear()
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)
     return None

@@ -81,13 +81,9 @@ class RecordWriter(ABC):
 
     def encoder(self) -> Callable | None:
         """A picklable ``encode(pairs) -> (bytes, records)`` making this format's output of
-        ``(Host, [Finding])`` pairs (for :meth:`add_encoded`), or None when the format is
-        not written record by record."""
+        ``(Host, [Finding])`` pairs, for the text formats' ``add_encoded``; None when the
+        format is not written record by record (then records go to :meth:`add`)."""
         return None
-
-    def add_encoded(self, data: bytes, records: int) -> None:
-        """``records`` records of the current file, already encoded by :meth:`encoder`."""
-        raise NotImplementedError
 
 
 class _SpoolWriter(RecordWriter):
@@ -120,6 +116,7 @@ class _SpoolWriter(RecordWriter):
         return partial(encode_findings, type(self).line, self.fields)
 
     def add_encoded(self, data: bytes, records: int) -> None:
+        """``records`` records of the current file, already encoded by :meth:`encoder`."""
         self._sink.write(data)
         self._pending += records
 

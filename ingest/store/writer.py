@@ -86,8 +86,8 @@ def _insert_many(conn: Connection, table, rows: list[tuple]) -> None:
     converted by its column type's own bind processor (the same stored text as SQLAlchemy's
     ``table.insert()`` without its per-row statement work)."""
     dialect = conn.dialect
+    names = [c.name for c in table.columns]
     if dialect.name != "sqlite":       # (the ? placeholders are SQLite's)
-        names = [c.name for c in table.columns]
         conn.execute(table.insert(), [dict(zip(names, row)) for row in rows])
         return
     procs = [(i, p) for i, c in enumerate(table.columns)
@@ -100,9 +100,8 @@ def _insert_many(conn: Connection, table, rows: list[tuple]) -> None:
                 values[i] = proc(values[i])
             converted.append(tuple(values))
         rows = converted
-    names = ", ".join(c.name for c in table.columns)
-    marks = ", ".join("?" * len(table.columns))
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+    marks = ", ".join("?" * len(names))
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", rows)
 
 
 def _finding_copy_row(scan_id: int, host_seq: int, item_seq: int, f: Finding) -> tuple:
