@@ -7,8 +7,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest import NessusReader, resolve_profile  # noqa: E402
-from ingest.sources import expand_inputs  # noqa: E402
+from vulnpipe.ingest import NessusReader, resolve_profile  # noqa: E402
+from vulnpipe.ingest.nessus.sources import expand_inputs  # noqa: E402
 
 
 def run(path: str, profile: str, mode: str) -> int:
@@ -16,7 +16,7 @@ def run(path: str, profile: str, mode: str) -> int:
     if mode == "parallel":
         import os
 
-        from ingest.parallel import ParallelReader
+        from vulnpipe.ingest.nessus.parallel import ParallelReader
 
         reader = ParallelReader(next(expand_inputs([path])), prof, workers=os.cpu_count())
         return sum(len(f) for _h, f in reader.hosts())

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
-from ingest.inventory import load_inventory  # noqa: E402
-from ingest.matching import join_findings, match_summary  # noqa: E402
-from ingest.priority import DEFAULT_RULES  # noqa: E402
+from vulnpipe.ingest.assets.inventory import load_inventory  # noqa: E402
+from vulnpipe.ingest.assets.matching import join_findings, match_summary  # noqa: E402
+from vulnpipe.ingest.assets.priority import DEFAULT_RULES  # noqa: E402
 
 HEADER = ["Asset ID", "Hostname", "FQDN", "IP Address", "MAC Address", "Owner", "Owner Email",
           "Team", "Business Unit", "Environment", "Criticality", "Internet Facing", "OS",

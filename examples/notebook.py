@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-import ingest
+from vulnpipe import ingest
 
 ROOT = Path(__file__).resolve().parents[1] if "__file__" in globals() else Path.cwd()
 SAMPLE = ROOT / "sample_data"
@@ -66,8 +66,8 @@ print(f"parse: plugin 68453 under profile 'all': {n_68453}; "
 # date from a rule table; `ingest.priority.DEFAULT_RULES` is the built-in one.
 
 # %%
-from ingest.matching import join_findings
-from ingest.priority import DEFAULT_RULES
+from vulnpipe.ingest.assets.matching import join_findings
+from vulnpipe.ingest.assets.priority import DEFAULT_RULES
 
 inventory = ingest.load_inventory(INVENTORY)
 print(f"join: inventory {inventory.source}: {len(inventory.assets)} assets, "
@@ -92,7 +92,7 @@ print(primary[["host", "asset_id", "owner", "criticality", "internet_facing", "m
 # `inventory_asset_of`, hosts are compared by inventory asset, so a DHCP move is not a fix.
 
 # %%
-from reports.reconcile import inventory_asset_of, load_scans, reconcile
+from vulnpipe.reports.reconcile import inventory_asset_of, load_scans, reconcile
 
 baseline = load_scans([W48], "l2tp")
 rescans = load_scans(RESCANS, "l2tp")
@@ -114,9 +114,9 @@ print("reconcile: rescan targets:", " ".join(result.targets()))
 # exposed host, with a key that stays the same week after week.
 
 # %%
-from ingest.store import open_store
-from ingest.store.writer import ingest_source
-from reports.tickets.build import TicketSettings, rebuild_tickets
+from vulnpipe.ingest.store import open_store
+from vulnpipe.ingest.store.writer import ingest_source
+from vulnpipe.reports.tickets.build import TicketSettings, rebuild_tickets
 
 profile = ingest.resolve_profile("l2tp")
 workdir = tempfile.TemporaryDirectory(prefix="vulnpipe-notebook-")
@@ -140,9 +140,9 @@ print(f"tickets: {len(built.tickets)} tickets:", dict(sorted(states.items())))
 # Every export (Excel, Jira CSV, JSONL, Markdown) is rendered from these dicts.
 
 # %%
-from reports.knowledge import load_knowledge
-from reports.tickets.export import render_markdown
-from reports.tickets.view import TICKET_FIELDS, ticket_views
+from vulnpipe.reports.remediation.knowledge import load_knowledge
+from vulnpipe.reports.tickets.export import render_markdown
+from vulnpipe.reports.tickets.view import TICKET_FIELDS, ticket_views
 
 views = ticket_views(built, load_knowledge(), as_of=AS_OF)
 assert all(tuple(v) == TICKET_FIELDS for v in views)

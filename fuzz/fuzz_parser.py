@@ -18,10 +18,10 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from ingest.errors import VulnpipeError
-    from ingest.nessus import NessusReader
-    from ingest.profiles import resolve_profile
-    from ingest.sources import Source
+    from vulnpipe.ingest.errors import VulnpipeError
+    from vulnpipe.ingest.nessus.reader import NessusReader
+    from vulnpipe.ingest.profiles import resolve_profile
+    from vulnpipe.ingest.nessus.sources import Source
 
 PROFILES = [resolve_profile("l2tp"), resolve_profile("all")]
 _TMP = Path(tempfile.mkdtemp(prefix="vulnpipe-fuzz-"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .records import Host, Policy
+from vulnpipe.ingest.records import Host, Policy
 
 COVERED = "covered"
 NOT_COVERED = "not_covered"

@@ -1,8 +1,8 @@
 """Warnings about scan content that users must not miss."""
 from __future__ import annotations
 
-from .nessus import ELSA_68453, L2TP_PLUGIN_ID, ParseStats
-from .profiles import Profile
+from vulnpipe.ingest.nessus.reader import ELSA_68453, L2TP_PLUGIN_ID, ParseStats
+from vulnpipe.ingest.profiles import Profile
 
 
 def plugin_68453_note(profile: Profile, stats: list[tuple[str, ParseStats]]) -> str | None:

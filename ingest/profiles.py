@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .errors import InputError
+from vulnpipe.ingest.errors import InputError
 
 PRIMARY = "primary"
 RELATED = "related"
@@ -128,7 +128,7 @@ def load_profiles_toml(text: str, where: str) -> dict[str, Profile]:
 
 
 def builtin_profiles() -> dict[str, Profile]:
-    text = resources.files("ingest").joinpath("builtin_profiles.toml").read_text("utf-8")
+    text = resources.files("vulnpipe.ingest").joinpath("builtin_profiles.toml").read_text("utf-8")
     profiles = load_profiles_toml(text, "builtin_profiles.toml")
     profiles["all"] = ALL
     return profiles

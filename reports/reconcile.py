@@ -5,7 +5,7 @@ the host was in a rescan whose coverage says it could have reported the finding.
 it is ``not_rescanned`` (the host is in no rescan) or ``not_covered`` (every rescan holding
 the host could not have seen it; the reason says why).
 
-    from reports.reconcile import load_scans, reconcile
+    from vulnpipe.reports.reconcile import load_scans, reconcile
     result = reconcile(load_scans(["w48.nessus"], "l2tp"), load_scans(["rescan.nessus"], "l2tp"))
 """
 from __future__ import annotations
@@ -15,11 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from ingest.coverage import COVERED, coverage
-from ingest.parallel import open_reader
-from ingest.profiles import Profile, resolve_profile
-from ingest.records import Finding, Host, Policy, iso
-from ingest.sources import expand_inputs
+from vulnpipe.ingest.coverage import COVERED, coverage
+from vulnpipe.ingest.nessus.parallel import open_reader
+from vulnpipe.ingest.profiles import Profile, resolve_profile
+from vulnpipe.ingest.records import Finding, Host, Policy, iso
+from vulnpipe.ingest.nessus.sources import expand_inputs
 
 STILL_OPEN, FIXED, NOT_RESCANNED, NOT_COVERED, NEW = (
     "still_open", "fixed", "not_rescanned", "not_covered", "new")
@@ -188,8 +188,8 @@ def inventory_asset_of(hosts: Sequence[Host], inventory) -> AssetOf:
     that changed address keeps its history). Unmatched hosts keep their address."""
     import pandas as pd
 
-    from ingest.frames import hosts_frame
-    from ingest.matching import match_hosts
+    from vulnpipe.ingest.nessus.frames import hosts_frame
+    from vulnpipe.ingest.assets.matching import match_hosts
 
     unique = {}
     for h in hosts:
@@ -215,8 +215,8 @@ def write_outputs(result: ReconcileResult, fmt: str, out: str | Path) -> None:
     import io
     import json
 
-    from .cells import csv_text
-    from .output import open_output
+    from vulnpipe.reports.writers.cells import csv_text
+    from vulnpipe.reports.writers.output import open_output
 
     if fmt == "json":
         with open_output(out) as fh:
@@ -238,7 +238,7 @@ def _dt(text: str | None):
 
 
 def write_xlsx_result(result: ReconcileResult, out: str | Path) -> None:
-    from .xlsx import Sheet, write_xlsx
+    from vulnpipe.reports.writers.xlsx import Sheet, write_xlsx
 
     rows = [[r.host, r.host_ip, r.asset_id, r.plugin_id, r.plugin_name, r.port, r.protocol,
              r.status, r.reason, r.baseline_scan, _dt(r.baseline_seen), r.rescan_scan,

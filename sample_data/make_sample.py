@@ -33,9 +33,9 @@ from xml.sax.saxutils import escape, quoteattr
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from reports.cells import csv_text  # noqa: E402
-from reports.output import normalize_zip  # noqa: E402
-from reports.xlsx import FIXED_TIME, Sheet, write_xlsx  # noqa: E402
+from vulnpipe.reports.writers.cells import csv_text  # noqa: E402
+from vulnpipe.reports.writers.output import normalize_zip  # noqa: E402
+from vulnpipe.reports.writers.xlsx import FIXED_TIME, Sheet, write_xlsx  # noqa: E402
 
 SEED = 20261127
 COMPANY = "Kestrel Freight"

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from ingest import NessusReader, ParseError, resolve_profile
-from ingest.sources import expand_inputs
+from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
+from vulnpipe.ingest.nessus.sources import expand_inputs
 from tests.conftest import SHARED, run_cli
 
 ENTRIES = json.loads((SHARED / "corpus" / "INDEX.json").read_text()) if SHARED else []

@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from ingest import NessusReader, resolve_profile
-from ingest.coverage import (COVERED, NOT_COVERED, UNKNOWN, REASON_HOST_ABSENT,
+from vulnpipe.ingest import NessusReader, resolve_profile
+from vulnpipe.ingest.coverage import (COVERED, NOT_COVERED, UNKNOWN, REASON_HOST_ABSENT,
                              REASON_NO_CREDENTIALS, REASON_NO_POLICY, REASON_PLUGIN_DISABLED,
                              REASON_PORT_EXCLUDED, coverage, port_in_range)
-from ingest.records import Host, Policy
-from ingest.sources import expand_inputs
+from vulnpipe.ingest.records import Host, Policy
+from vulnpipe.ingest.nessus.sources import expand_inputs
 from tests.conftest import SHARED, run_cli
 
 HOST = Host(scan_file="s", report_name="r", name="10.0.0.1", host_ip="10.0.0.1", host_fqdn=None,

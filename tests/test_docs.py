@@ -209,10 +209,10 @@ def test_command_reference_is_up_to_date_with_the_help_texts(tmp_path):
 
 
 def test_field_reference_names_every_output_field():
-    from ingest.records import FINDING_FIELDS
-    from reports.join_out import JOINED_FIELDS
-    from reports.reconcile import RESULT_FIELDS
-    from reports.tickets.view import TICKET_FIELDS
+    from vulnpipe.ingest.records import FINDING_FIELDS
+    from vulnpipe.reports.writers.joined import JOINED_FIELDS
+    from vulnpipe.reports.reconcile import RESULT_FIELDS
+    from vulnpipe.reports.tickets.view import TICKET_FIELDS
 
     text = (DOCS / "reference" / "fields.md").read_text("utf-8")
     missing = [f for f in (*FINDING_FIELDS, *JOINED_FIELDS, *TICKET_FIELDS, *RESULT_FIELDS)
@@ -221,14 +221,14 @@ def test_field_reference_names_every_output_field():
 
 
 def test_ticket_reference_names_every_state():
-    from reports.tickets.model import STATES
+    from vulnpipe.reports.tickets.model import STATES
 
     text = (DOCS / "reference" / "tickets.md").read_text("utf-8")
     assert all(f"| `{s}` |" in text for s in STATES)
 
 
 def test_plugin_note_matches_the_profile():
-    from ingest.profiles import builtin_profiles
+    from vulnpipe.ingest.profiles import builtin_profiles
 
     l2tp = builtin_profiles()["l2tp"]
     assert 11387 in l2tp.primary_plugins and 68453 in l2tp.exclude_plugins

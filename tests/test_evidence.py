@@ -12,14 +12,14 @@ import openpyxl
 import pytest
 from sqlalchemy import insert
 
-from ingest.inventory import load_inventory
-from ingest.profiles import resolve_profile
-from ingest.sources import expand_inputs
-from ingest.store import ingest_source, open_store
-from ingest.store.schema import decisions
-from reports.evidence import PackOptions, Period, build_pack, quarter, verify_pack
-from reports.evidence.names import SAFE_NAME
-from reports.tickets.build import save_inventory
+from vulnpipe.ingest.assets.inventory import load_inventory
+from vulnpipe.ingest.profiles import resolve_profile
+from vulnpipe.ingest.nessus.sources import expand_inputs
+from vulnpipe.ingest.store import ingest_source, open_store
+from vulnpipe.ingest.store.schema import decisions
+from vulnpipe.reports.evidence import PackOptions, Period, build_pack, quarter, verify_pack
+from vulnpipe.reports.evidence.names import SAFE_NAME
+from vulnpipe.reports.tickets.build import save_inventory
 from tests import nessus_builder as nb
 from tests.conftest import ROOT, run_cli
 

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from ingest import NessusReader, ParseError, resolve_profile
-from ingest import fastpath
-from ingest.sources import expand_inputs
+from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
+from vulnpipe.ingest.nessus import fastpath
+from vulnpipe.ingest.nessus.sources import expand_inputs
 from tests import nessus_builder as nb
 from tests.conftest import SHARED, run_cli
 
@@ -286,7 +286,7 @@ def test_credentials_from_scan_information_plugin_on_both_paths(tmp_path):
 
 
 def test_parallel_reader_splits_one_file_and_matches_the_ordinary_reader(generated, monkeypatch):
-    from ingest import parallel
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
     path, truth = generated
@@ -305,7 +305,7 @@ def test_parallel_reader_splits_one_file_and_matches_the_ordinary_reader(generat
                                     (b"</ReportHost>", b"</ReportHos>")])       # structure
 def test_parallel_reader_gives_the_ordinary_error_for_a_broken_file(tmp_path, monkeypatch,
                                                                      strict, damage):
-    from ingest import parallel
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "PIECE_BYTES", (8 << 10, 8 << 10))
     data = nb.document(_hosts(120))
@@ -324,7 +324,7 @@ def test_parallel_reader_gives_the_ordinary_error_for_a_broken_file(tmp_path, mo
 @pytest.mark.parametrize("name", ["several reports", "comment", "pi", "compliance",
                                   "self-closing host"])
 def test_parallel_reader_reads_unusual_files_like_the_ordinary_reader(tmp_path, monkeypatch, name):
-    from ingest import parallel
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "PIECE_BYTES", (4 << 10, 4 << 10))
     path = tmp_path / "scan.nessus"
@@ -342,7 +342,7 @@ def test_parallel_reader_reads_unusual_files_like_the_ordinary_reader(tmp_path, 
 
 
 def test_big_files_are_read_on_every_core_with_a_filtering_profile(generated, monkeypatch):
-    from ingest import parallel
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
     path, _truth = generated
@@ -367,7 +367,7 @@ def _die(*_args):
 
 
 def test_a_dying_worker_sends_the_file_to_the_ordinary_reader(generated, monkeypatch):
-    from ingest import parallel
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "_piece", _die)
     monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
@@ -393,8 +393,8 @@ def test_cli_goes_on_after_a_file_with_a_bad_xml_declaration(tmp_path):
 
 def _encoded(reader, fmt="jsonl"):
     """What ``parse --format fmt`` writes for ``reader``'s findings, and how many records."""
-    from ingest.parallel import iter_encoded
-    from reports.findings_out import make_writer
+    from vulnpipe.ingest.nessus.parallel import iter_encoded
+    from vulnpipe.reports.writers.findings import make_writer
 
     encode = make_writer(fmt, os.devnull).encoder()
     pieces = list(iter_encoded(reader, encode))
@@ -404,7 +404,7 @@ def _encoded(reader, fmt="jsonl"):
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 @pytest.mark.parametrize("profile", ["all", "l2tp"])
 def test_parallel_encoded_output_equals_the_ordinary_reader(generated, monkeypatch, profile, fmt):
-    from ingest import parallel
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
     monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (128 << 10, 128 << 10))
@@ -424,7 +424,7 @@ def test_parallel_encoded_output_equals_the_ordinary_reader(generated, monkeypat
 @pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
 def test_parallel_encoded_output_gives_the_ordinary_error_for_a_broken_file(tmp_path,
                                                                             monkeypatch, strict):
-    from ingest import parallel
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (8 << 10, 8 << 10))
     data = nb.document(_hosts(120))
@@ -444,7 +444,7 @@ def test_parallel_encoded_output_gives_the_ordinary_error_for_a_broken_file(tmp_
                                   "self-closing host"])
 def test_parallel_encoded_output_of_unusual_files_equals_the_ordinary_reader(tmp_path,
                                                                               monkeypatch, name):
-    from ingest import parallel
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (4 << 10, 4 << 10))
     path = tmp_path / "scan.nessus"
@@ -457,7 +457,7 @@ def test_parallel_encoded_output_of_unusual_files_equals_the_ordinary_reader(tmp
 
 
 def test_a_dying_worker_leaves_encoded_output_to_the_ordinary_reader(generated, monkeypatch):
-    from ingest import parallel
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "_piece", _die)
     path, _truth = generated
@@ -521,8 +521,8 @@ def _many_files(tmp_path, generated):
 
 
 def _outcomes(sources, profile, workers):
-    from ingest.parallel import iter_files_encoded
-    from reports.findings_out import make_writer
+    from vulnpipe.ingest.nessus.parallel import iter_files_encoded
+    from vulnpipe.reports.writers.findings import make_writer
 
     encode = make_writer("jsonl", os.devnull).encoder()
     out = []
@@ -547,13 +547,13 @@ def test_many_files_read_on_every_core_equal_one_after_the_other(tmp_path, gener
 
 
 def _pid_file(index, *_args):
-    from ingest.nessus import ParseStats
+    from vulnpipe.ingest.nessus.reader import ParseStats
 
     return (str(os.getpid()).encode(), 0), None, ParseStats(), "worker"
 
 
 def test_many_small_files_go_to_worker_processes(tmp_path, generated, monkeypatch):
-    from ingest import parallel
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "_whole_file", _pid_file)
     sources = list(expand_inputs(_many_files(tmp_path, generated)))
@@ -587,9 +587,9 @@ def test_cli_parse_of_many_files_writes_what_one_file_at_a_time_writes(tmp_path,
 
 def test_library_api_and_inspect_read_big_files_on_every_core_with_the_same_results(
         generated, monkeypatch):
-    from ingest import api, inspect, parallel
-    from ingest.api import iter_scan
-    from ingest.inspect import summarize
+    from vulnpipe.ingest.nessus import inspect, parallel, read as api
+    from vulnpipe.ingest.nessus.read import iter_scan
+    from vulnpipe.ingest.nessus.inspect import summarize
 
     if parallel.cores() < 2:
         pytest.skip("one core: files are never split")
@@ -618,7 +618,7 @@ def test_a_worker_dying_between_two_submissions_leaves_the_rest_to_this_process(
     """The pool may break after a result came back and before the next submission."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from ingest import parallel
+    from vulnpipe.ingest.nessus import parallel
 
     real = parallel._new_pool
 
@@ -647,7 +647,7 @@ def test_a_worker_dying_between_two_submissions_leaves_the_rest_to_this_process(
 
 def test_many_files_are_scheduled_in_linear_time_and_compressed_ones_streamed(tmp_path,
                                                                               monkeypatch):
-    from ingest import parallel
+    from vulnpipe.ingest.nessus import parallel
 
     doc = nb.document(_hosts(2))
     for i in range(300):

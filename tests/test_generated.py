@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from ingest import NessusReader, resolve_profile
-from ingest.sources import expand_inputs
+from vulnpipe.ingest import NessusReader, resolve_profile
+from vulnpipe.ingest.nessus.sources import expand_inputs
 from tests.conftest import run_cli
 
 

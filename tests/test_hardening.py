@@ -10,8 +10,8 @@ import zipfile
 
 import pytest
 
-from ingest import NessusReader, ParseError, resolve_profile
-from ingest.sources import expand_inputs
+from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
+from vulnpipe.ingest.nessus.sources import expand_inputs
 from tests import nessus_builder as nb
 from tests.conftest import run_cli
 
@@ -54,8 +54,8 @@ def test_hundred_megabyte_plugin_output_parses_in_bounded_memory(tmp_path):
         fh.write(tail)
     code = (
         "import resource,sys\n"
-        "from ingest import NessusReader, resolve_profile\n"
-        "from ingest.sources import expand_inputs\n"
+        "from vulnpipe.ingest import NessusReader, resolve_profile\n"
+        "from vulnpipe.ingest.nessus.sources import expand_inputs\n"
         "h,f=NessusReader(next(expand_inputs([sys.argv[1]])),resolve_profile('l2tp')).read_all()\n"
         "print(len(h), max(len(x.plugin_output or '') for x in f),"
         " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from ingest.inventory import InventoryError, inventory_from_frame, load_inventory
+from vulnpipe.ingest.assets.inventory import InventoryError, inventory_from_frame, load_inventory
 
 FIX = Path(__file__).parent / "fixtures" / "inventory"
 
@@ -275,8 +275,8 @@ def test_xlsx_formula_gives_its_cached_value_when_excel_saved_one(tmp_path):
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from ingest.addresses import normalize_hostname, normalize_ip, normalize_mac, short_name  # noqa: E402
-from ingest.inventory import (normalize_hostnames, normalize_ips,  # noqa: E402
+from vulnpipe.ingest.addresses import normalize_hostname, normalize_ip, normalize_mac, short_name  # noqa: E402
+from vulnpipe.ingest.assets.inventory import (normalize_hostnames, normalize_ips,  # noqa: E402
                               normalize_macs_column, short_names)
 
 _address_text = st.one_of(

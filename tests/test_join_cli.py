@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from reports.join_out import JOINED_FIELDS
+from vulnpipe.reports.writers.joined import JOINED_FIELDS
 from tests import nessus_builder as nb
 from tests.conftest import run_cli
 from vulnpipe.config import ConfigError, load_config

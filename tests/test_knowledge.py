@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.profiles import builtin_profiles
-from reports.knowledge import (MATCH_GENERIC, MATCH_PLATFORM, MATCH_PROFILE, KnowledgeError,
+from vulnpipe.ingest.profiles import builtin_profiles
+from vulnpipe.reports.remediation.knowledge import (MATCH_GENERIC, MATCH_PLATFORM, MATCH_PROFILE, KnowledgeError,
                                Remediation, load_knowledge)
-from reports.platform import PLATFORMS
+from vulnpipe.reports.remediation.platform import PLATFORMS
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPOGRAPHIC = "\u201c\u201d\u2018\u2019"
@@ -22,7 +22,7 @@ SECTION_LISTS = ("confirm", "steps", "verify_local", "verify_rescan", "rollback"
 
 
 def _builtin_files() -> list:
-    root = resources.files("templates").joinpath("remediation")
+    root = resources.files("vulnpipe.templates").joinpath("remediation")
     return sorted((f for f in root.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
 
 
@@ -262,7 +262,7 @@ def test_builtin_knowledge_ships_inside_the_installed_package(tmp_path):
     pkg = tmp_path / "site" / "templates"
     shutil.copytree(ROOT / "templates", pkg, ignore=shutil.ignore_patterns("__pycache__"))
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import templates; "
-            "from reports.knowledge import load_knowledge; "
+            "from vulnpipe.reports.remediation.knowledge import load_knowledge; "
             "assert templates.__file__.startswith(sys.argv[1]), templates.__file__; "
             "print(len(load_knowledge().plugin_ids()))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site")], cwd=tmp_path,

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from ingest import NessusReader, ParseError, resolve_profile
-from ingest.sources import expand_inputs
+from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
+from vulnpipe.ingest.nessus.sources import expand_inputs
 
 CM = "http://www.nessus.org/cm"
 # XML 1.0 characters only (no controls but tab/newline/CR, no surrogates), plus specials

@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from ingest.errors import VulnpipeError
-from ingest.inventory import inventory_from_frame
-from ingest.matching import JOIN_COLUMNS, join_findings
-from ingest.priority import (DEFAULT_RULES, Rule, assign_priority, due_dates,
+from vulnpipe.ingest.errors import VulnpipeError
+from vulnpipe.ingest.assets.inventory import inventory_from_frame
+from vulnpipe.ingest.assets.matching import JOIN_COLUMNS, join_findings
+from vulnpipe.ingest.assets.priority import (DEFAULT_RULES, Rule, assign_priority, due_dates,
                              rules_from_config)
 
 

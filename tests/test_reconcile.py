@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import openpyxl
 
-from reports.reconcile import load_scans, reconcile
+from vulnpipe.reports.reconcile import load_scans, reconcile
 from tests import nessus_builder as nb
 from tests.conftest import ROOT, run_cli
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import NessusReader, resolve_profile
-from ingest.coverage import coverage
-from ingest.sources import expand_inputs
+from vulnpipe.ingest import NessusReader, resolve_profile
+from vulnpipe.ingest.coverage import coverage
+from vulnpipe.ingest.nessus.sources import expand_inputs
 from tests.conftest import ROOT, run_cli
 
 SAMPLE = ROOT / "sample_data"

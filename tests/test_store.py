@@ -11,11 +11,11 @@ import time
 import pytest
 from sqlalchemy import func, select, text
 
-from ingest import NessusReader, resolve_profile
-from ingest.sources import expand_inputs
-from ingest.store import ingest_source, open_store
-from ingest.store.read import iter_finding_records, list_scans
-from ingest.store.schema import findings, hosts, scans
+from vulnpipe.ingest import NessusReader, resolve_profile
+from vulnpipe.ingest.nessus.sources import expand_inputs
+from vulnpipe.ingest.store import ingest_source, open_store
+from vulnpipe.ingest.store.read import iter_finding_records, list_scans
+from vulnpipe.ingest.store.schema import findings, hosts, scans
 from tests import nessus_builder as nb
 from tests.conftest import run_cli
 
@@ -44,8 +44,8 @@ def _scan_row(conn) -> dict:
 def test_stored_findings_read_back_exactly_as_parsed(db_url, generated, profile, split,
                                                      monkeypatch):
     """Also when a big file is split between worker processes (filtering profiles)."""
-    from ingest import parallel
-    from ingest.store import writer
+    from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.store import writer
 
     path, truth = generated
     readers = []
@@ -224,7 +224,7 @@ def test_default_store_is_vulnpipe_db_in_working_directory(tmp_path, generated):
 
 
 def test_database_from_the_first_schema_is_refused_then_upgraded(db_url, generated):
-    from ingest.store import make_engine, upgrade
+    from vulnpipe.ingest.store import make_engine, upgrade
 
     path, truth = generated
     engine = make_engine(db_url)
@@ -258,7 +258,7 @@ def test_reading_commands_never_create_an_empty_database(tmp_path):
 def test_postgresql_copy_rows_hold_the_same_values_as_the_insert_rows(tmp_path):
     """COPY rows are tuples in the table's column order with JSON already encoded; they must
     say exactly what the rows inserted into SQLite say."""
-    from ingest.store.writer import FINDING_COPY_COLUMNS, _finding_copy_row, _finding_values
+    from vulnpipe.ingest.store.writer import FINDING_COPY_COLUMNS, _finding_copy_row, _finding_values
 
     assert FINDING_COPY_COLUMNS == tuple(c.name for c in findings.columns)
     item = nb.item(plugin_id=21156, name="Compliance check", output="out\ttab",

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 import openpyxl
 import pytest
 
-from reports.tickets.model import ticket_key
+from vulnpipe.reports.tickets.model import ticket_key
 from tests import nessus_builder as nb
 from tests.conftest import run_cli
 

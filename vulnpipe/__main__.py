@@ -1,3 +1,3 @@
-from .cli import main
+from vulnpipe.cli import main
 
 main()

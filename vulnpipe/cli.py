@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from . import __version__, console
+from vulnpipe import __version__, console
 
 app = typer.Typer(
     name="vulnpipe",
@@ -40,22 +40,33 @@ def _root(
 
 
 def _register_commands() -> None:
-    """Import every ``vulnpipe/commands/*_cmd.py``: each registers itself on :data:`app`."""
-    import importlib
-    import pkgutil
+    """Every command, registered explicitly (in the order ``--help`` lists them)."""
+    from vulnpipe.commands import (config_cmd, evidence_cmd, inspect_cmd, join_cmd, parse_cmd,
+                                   reconcile_cmd, report_cmd, run_cmd, store_cmd, tickets_cmd)
 
-    from . import commands
-
-    for mod in sorted(m.name for m in pkgutil.iter_modules(commands.__path__)):
-        if mod.endswith("_cmd"):
-            importlib.import_module(f"{commands.__name__}.{mod}")
+    app.add_typer(config_cmd.config_app, name="config")
+    app.add_typer(evidence_cmd.evidence_app, name="evidence")
+    app.command("inspect")(inspect_cmd.inspect)
+    app.command("join")(join_cmd.join)
+    app.command("parse")(parse_cmd.parse)
+    app.command("reconcile")(reconcile_cmd.reconcile)
+    app.add_typer(report_cmd.report_app, name="report")
+    app.command("run")(run_cmd.run)
+    app.add_typer(store_cmd.db_app, name="db")
+    app.command("ingest")(store_cmd.ingest)
+    app.command("scans")(store_cmd.list_scans)
+    app.command("findings")(store_cmd.stored_findings)
+    app.command("tickets")(tickets_cmd.tickets)
+    app.command("accept")(tickets_cmd.accept)
+    app.command("false-positive")(tickets_cmd.false_positive)
+    app.command("reopen")(tickets_cmd.reopen)
 
 
 _register_commands()
 
 
 def main() -> None:
-    from ingest.errors import VulnpipeError
+    from vulnpipe.ingest.errors import VulnpipeError
 
     try:
         app()

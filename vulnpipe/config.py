@@ -16,8 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from ingest.errors import VulnpipeError
-from ingest.priority import (DEFAULT_FALLBACK, DEFAULT_RULES, Rule, check_priority, check_sla,
+from vulnpipe.ingest.errors import VulnpipeError
+from vulnpipe.ingest.assets.priority import (DEFAULT_FALLBACK, DEFAULT_RULES, Rule, check_priority, check_sla,
                              rules_from_config)
 
 CONFIG_NAME = "vulnpipe.toml"
@@ -123,7 +123,7 @@ def _path(value: Any, key: str, base: Path) -> Path:
 
 
 def _columns(value: Any, key: str, base: Path) -> Mapping[str, str]:
-    from ingest.inventory import CANONICAL_KEYS    # pandas: only when columns are mapped
+    from vulnpipe.ingest.assets.inventory import CANONICAL_KEYS    # pandas: only when columns are mapped
 
     if not isinstance(value, dict):
         raise ConfigError(f"{key} must be a table (canonical key = \"Header in the file\")")
@@ -205,7 +205,7 @@ def _section(name: str, table: Any, base: Path) -> Any:
         label = key_path if key == "rules" and key_path else f"[{name}] {key}"
         values[key] = checkers[key](value, label, base)
     if name == "profiles":
-        from ingest.profiles import profile_from_mapping
+        from vulnpipe.ingest.profiles import profile_from_mapping
         for pname, body in inline.items():
             profile_from_mapping(pname, body, f"[profiles.{pname}]")   # fail early, clearly
         values["inline"] = MappingProxyType(inline)

@@ -1,14 +1,14 @@
 """The history store: every scan ever ingested, in SQLite (default) or PostgreSQL.
 
-    from ingest.store import open_store, ingest_source
+    from vulnpipe.ingest.store import open_store, ingest_source
     engine = open_store("vulnpipe.db")           # or "postgresql://user@host/db"
 """
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from .engine import StoreError, display_url, ensure_schema, make_engine, resolve_url, upgrade
-from .writer import IngestResult, ingest_source
+from vulnpipe.ingest.store.engine import StoreError, display_url, ensure_schema, make_engine, resolve_url, upgrade
+from vulnpipe.ingest.store.writer import IngestResult, ingest_source
 
 
 def open_store(url: str | None = None, *, create: bool = True) -> Engine:

@@ -14,8 +14,8 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-from ..errors import VulnpipeError
-from .schema import HEAD
+from vulnpipe.ingest.errors import VulnpipeError
+from vulnpipe.ingest.store.schema import HEAD
 
 DEFAULT_DB = "vulnpipe.db"
 ENV_VAR = "VULNPIPE_DB"

@@ -7,9 +7,9 @@ from typing import Any, Iterator
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from ..errors import InputError
-from ..records import FINDING_FIELDS, Host, Policy, iso
-from .schema import findings, hosts, scan_coverage, scans
+from vulnpipe.ingest.errors import InputError
+from vulnpipe.ingest.records import FINDING_FIELDS, Host, Policy, iso
+from vulnpipe.ingest.store.schema import findings, hosts, scan_coverage, scans
 
 SCAN_FIELDS = ("id", "file_name", "sha256", "size", "report_name", "policy_name",
                "scanner_kind", "profile", "first_host_start", "last_host_end", "hosts_count",

@@ -13,15 +13,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from ..errors import VulnpipeError
-from ..nessus import ParseStats
-from ..parallel import open_reader
-from ..profiles import Profile
-from ..records import Finding, Host
-from ..sources import Source
-from .engine import connect_error
-from .read import stored as _naive
-from .schema import findings, hosts, scan_coverage, scans
+from vulnpipe.ingest.errors import VulnpipeError
+from vulnpipe.ingest.nessus.reader import ParseStats
+from vulnpipe.ingest.nessus.parallel import open_reader
+from vulnpipe.ingest.profiles import Profile
+from vulnpipe.ingest.records import Finding, Host
+from vulnpipe.ingest.nessus.sources import Source
+from vulnpipe.ingest.store.engine import connect_error
+from vulnpipe.ingest.store.read import stored as _naive
+from vulnpipe.ingest.store.schema import findings, hosts, scan_coverage, scans
 
 BATCH_FINDINGS = 5000
 BATCH_HOSTS = 2000

@@ -5,13 +5,13 @@ other file), ``scans/<id>.json``, ``tickets/<KEY>.json|md``, ``poam.xlsx``, ``ti
 and ``reconciliation.xlsx`` (and optionally the original scans and a signature). The same
 database state gives the same bytes; entry names come only from ticket keys and scan ids.
 
-    from reports.evidence import PackOptions, build_pack, verify_pack
+    from vulnpipe.reports.evidence import PackOptions, build_pack, verify_pack
 """
 from __future__ import annotations
 
-from .build import PackOptions, PackSummary, build_pack, find_originals, pack_entries
-from .period import Period, between, quarter
-from .verify import Problem, VerifyResult, describe, verify_pack
+from vulnpipe.reports.evidence.build import PackOptions, PackSummary, build_pack, find_originals, pack_entries
+from vulnpipe.reports.evidence.period import Period, between, quarter
+from vulnpipe.reports.evidence.verify import Problem, VerifyResult, describe, verify_pack
 
 __all__ = ["PackOptions", "PackSummary", "Period", "Problem", "VerifyResult", "between",
            "build_pack", "describe", "find_originals", "pack_entries", "quarter", "verify_pack"]

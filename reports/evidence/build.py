@@ -1,6 +1,6 @@
 """Building an evidence pack: collect, render, hash, sign, zip (atomically).
 
-    from reports.evidence import PackOptions, build_pack
+    from vulnpipe.reports.evidence import PackOptions, build_pack
     with engine.connect() as conn:
         summary = build_pack(conn, "evidence.zip", PackOptions(profile=resolve_profile("l2tp")))
 """
@@ -15,21 +15,21 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
-from ingest.errors import InputError
-from ingest.profiles import Profile
-from ingest.records import iso
-from reports.output import atomic_path
-from reports.tickets.build import TicketSettings
+from vulnpipe.ingest.errors import InputError
+from vulnpipe.ingest.profiles import Profile
+from vulnpipe.ingest.records import iso
+from vulnpipe.reports.writers.output import atomic_path
+from vulnpipe.reports.tickets.build import TicketSettings
 
-from . import names
-from .collect import Evidence, collect
-from .manifest import FileEntry, manifest_bytes
-from .packzip import Content, stream_sha256, write_zip
-from .period import Period
-from .render import json_bytes, render_index, render_readme, render_ticket_md
+from vulnpipe.reports.evidence import names
+from vulnpipe.reports.evidence.collect import Evidence, collect
+from vulnpipe.reports.evidence.manifest import FileEntry, manifest_bytes
+from vulnpipe.reports.evidence.packzip import Content, stream_sha256, write_zip
+from vulnpipe.reports.evidence.period import Period
+from vulnpipe.reports.evidence.render import json_bytes, render_index, render_readme, render_ticket_md
 
 if TYPE_CHECKING:
-    from ingest.inventory import Inventory
+    from vulnpipe.ingest.assets.inventory import Inventory
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def find_originals(raw_dir: Path, wanted: dict[int, tuple[str, int, str]]) -> di
     """The original file of each wanted scan (id -> (sha256, size, file name)) found under
     ``raw_dir`` (``.nessus``, ``.nessus.gz``, ``.zip`` members), matched by SHA-256 of the
     document. Refuses, naming every scan, when one is missing."""
-    from ingest.sources import expand_inputs
+    from vulnpipe.ingest.nessus.sources import expand_inputs
 
     by_sha = {sha: sid for sid, (sha, _size, _name) in wanted.items()}
     sizes = {size for _sha, size, _name in wanted.values()}
@@ -122,12 +122,12 @@ def _pack_context(ev: Evidence, opts: PackOptions, raw: dict[int, str]) -> dict[
 
 
 def _workbooks(ev: Evidence, views: list[dict]) -> dict[str, bytes]:
-    from reports.reconcile import ReconcileResult, write_xlsx_result
-    from reports.tickets.export import write_xlsx_tickets
-    from reports.tickets.view import data_quality_rows
-    from reports.xlsx import write_xlsx
+    from vulnpipe.reports.reconcile import ReconcileResult, write_xlsx_result
+    from vulnpipe.reports.tickets.export import write_xlsx_tickets
+    from vulnpipe.reports.tickets.view import data_quality_rows
+    from vulnpipe.reports.writers.xlsx import write_xlsx
 
-    from .poam import poam_sheets
+    from vulnpipe.reports.evidence.poam import poam_sheets
 
     out = {}
     with tempfile.TemporaryDirectory(prefix="vulnpipe-evidence-") as tmp:
@@ -143,7 +143,7 @@ def _workbooks(ev: Evidence, views: list[dict]) -> dict[str, bytes]:
 def pack_entries(conn: Connection, opts: PackOptions) -> tuple[dict[str, Content], Evidence]:
     """Every member of the pack (name -> bytes, or a source streamed at write time)."""
     if opts.sign_key is not None:
-        from .signing import load_private_key
+        from vulnpipe.reports.evidence.signing import load_private_key
 
         load_private_key(opts.sign_key)          # a bad key fails before any work
     ev, views = collect(conn, opts.profile, period=opts.period, ticket_keys=opts.tickets,
@@ -193,7 +193,7 @@ def pack_entries(conn: Connection, opts: PackOptions) -> tuple[dict[str, Content
     manifest = manifest_bytes(about, files)
     entries[names.MANIFEST] = manifest
     if opts.sign_key is not None:
-        from .signing import sign
+        from vulnpipe.reports.evidence.signing import sign
 
         entries[names.SIGNATURE] = sign(manifest, opts.sign_key)
     for name in entries:

@@ -14,24 +14,24 @@ from typing import TYPE_CHECKING, Any, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from ingest.coverage import coverage, plugin_enabled, port_in_range
-from ingest.errors import InputError
-from ingest.profiles import Profile
-from ingest.records import Policy, iso
-from ingest.store.read import host_from_row, load_policy, utc
-from ingest.store.schema import decisions, findings, hosts, scan_coverage, scans
-from reports.reconcile import Row
-from reports.tickets.build import BuiltTickets, TicketSettings, compute_tickets
-from reports.tickets.timeline import last_day
-from reports.tickets.model import (FIXED, PRESENT, RISK_ACCEPTED, Check, Ticket, TicketFinding,
+from vulnpipe.ingest.coverage import coverage, plugin_enabled, port_in_range
+from vulnpipe.ingest.errors import InputError
+from vulnpipe.ingest.profiles import Profile
+from vulnpipe.ingest.records import Policy, iso
+from vulnpipe.ingest.store.read import host_from_row, load_policy, utc
+from vulnpipe.ingest.store.schema import decisions, findings, hosts, scan_coverage, scans
+from vulnpipe.reports.reconcile import Row
+from vulnpipe.reports.tickets.build import BuiltTickets, TicketSettings, compute_tickets
+from vulnpipe.reports.tickets.timeline import last_day
+from vulnpipe.reports.tickets.model import (FIXED, PRESENT, RISK_ACCEPTED, Check, Ticket, TicketFinding,
                                    asset_key_for)
 
-from .names import scan_entry, ticket_entry
-from .period import Period
-from .status import finding_status
+from vulnpipe.reports.evidence.names import scan_entry, ticket_entry
+from vulnpipe.reports.evidence.period import Period
+from vulnpipe.reports.evidence.status import finding_status
 
 if TYPE_CHECKING:
-    from ingest.inventory import Inventory
+    from vulnpipe.ingest.assets.inventory import Inventory
 
 #: States in which a ticket still needs attention when a period starts.
 ACTIVE_STATES = frozenset({"open", "resurfaced", RISK_ACCEPTED})
@@ -335,8 +335,8 @@ def collect(conn: Connection, profile: Profile, *, period: Period = Period(),
             knowledge_dirs: Sequence = ()) -> tuple[Evidence, list[dict]]:
     """The evidence for ``profile`` over ``period`` (or only ``ticket_keys``), and the
     tickets' views (as :func:`reports.tickets.view.ticket_views` gives them)."""
-    from reports.knowledge import load_knowledge
-    from reports.tickets.view import ticket_views
+    from vulnpipe.reports.remediation.knowledge import load_knowledge
+    from vulnpipe.reports.tickets.view import ticket_views
 
     latest = latest_time(conn)
     if latest is None:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .names import MANIFEST, SIGNATURE
+from vulnpipe.reports.evidence.names import MANIFEST, SIGNATURE
 
 FORMAT = "vulnpipe-evidence-pack/1"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.errors import VulnpipeError
+from vulnpipe.ingest.errors import VulnpipeError
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.sig"

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO, Mapping, Protocol, Union
 
-from ..output import ZIP_EPOCH
+from vulnpipe.reports.writers.output import ZIP_EPOCH
 
 FILE_MODE = 0o644
 CHUNK = 1 << 20

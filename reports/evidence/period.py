@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ingest.errors import InputError
+from vulnpipe.ingest.errors import InputError
 
 
 @dataclass(frozen=True)

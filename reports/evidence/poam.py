@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Sequence
 
-from reports.reconcile import FIXED
-from reports.xlsx import Sheet
+from vulnpipe.reports.reconcile import FIXED
+from vulnpipe.reports.writers.xlsx import Sheet
 
 POAM_COLUMNS = (
     "POA&M ID", "Weakness Name", "Weakness Description", "Weakness Detector Source",

@@ -22,10 +22,10 @@ def environment():
 
     import jinja2
 
-    from reports.tickets.export import fence, md
+    from vulnpipe.reports.tickets.export import fence, md
 
     loader = jinja2.FunctionLoader(
-        lambda name: resources.files("templates").joinpath(name).read_text("utf-8"))
+        lambda name: resources.files("vulnpipe.templates").joinpath(name).read_text("utf-8"))
     env = jinja2.Environment(loader=loader,
                              autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ingest.errors import InputError
+from vulnpipe.ingest.errors import InputError
 
 PRIVATE_NAME = "evidence-signing.pem"
 PUBLIC_NAME = "evidence-signing.pub"

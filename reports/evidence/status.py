@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
-from ingest.records import iso
-from reports.reconcile import FIXED, NOT_COVERED, NOT_RESCANNED, STILL_OPEN, Row
-from reports.tickets.model import FALSE_POSITIVE, PRESENT, RISK_ACCEPTED, Ticket, TicketFinding
+from vulnpipe.ingest.records import iso
+from vulnpipe.reports.reconcile import FIXED, NOT_COVERED, NOT_RESCANNED, STILL_OPEN, Row
+from vulnpipe.reports.tickets.model import FALSE_POSITIVE, PRESENT, RISK_ACCEPTED, Ticket, TicketFinding
 
 FIXED_REASON = "absent from a rescan that covered it (plugin enabled, port in range, host scanned)"
 

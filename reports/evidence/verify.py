@@ -11,10 +11,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.errors import InputError
+from vulnpipe.ingest.errors import InputError
 
-from .manifest import ManifestError, read_manifest
-from .names import MANIFEST, SIGNATURE, unsafe_reason
+from vulnpipe.reports.evidence.manifest import ManifestError, read_manifest
+from vulnpipe.reports.evidence.names import MANIFEST, SIGNATURE, unsafe_reason
 
 MISSING, EXTRA, ALTERED, UNSAFE, DUPLICATE, BAD_MANIFEST, BAD_SIGNATURE = (
     "missing", "extra", "altered", "unsafe", "duplicate", "bad manifest", "bad signature")
@@ -69,7 +69,7 @@ def _check_signature(zf: zipfile.ZipFile, sig_info: zipfile.ZipInfo | None, mani
         result.signature = "absent"
         result.problems.append(Problem(MISSING, SIGNATURE, "--pub-key given but the pack is not signed"))
         return
-    from .signing import signature_valid
+    from vulnpipe.reports.evidence.signing import signature_valid
 
     sig = zf.read(sig_info) if sig_info.file_size <= 4096 else b""
     if signature_valid(manifest, sig, pub_key):
@@ -87,7 +87,7 @@ def verify_pack(path: str | os.PathLike, pub_key: str | os.PathLike | None = Non
     ``pub_key``, also whether ``manifest.json.sig`` is a valid signature of the manifest.
     """
     if pub_key is not None:
-        from .signing import load_public_key
+        from vulnpipe.reports.evidence.signing import load_public_key
 
         load_public_key(pub_key)               # a bad key is a usage error, not a bad pack
     result = VerifyResult()

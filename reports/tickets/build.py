@@ -1,6 +1,6 @@
 """Building tickets from the history store and saving them back (one transaction).
 
-    from reports.tickets.build import TicketSettings, rebuild_tickets
+    from vulnpipe.reports.tickets.build import TicketSettings, rebuild_tickets
     changes = rebuild_tickets(engine, profile, inventory=inv, settings=TicketSettings())
 """
 from __future__ import annotations
@@ -12,20 +12,20 @@ from typing import TYPE_CHECKING, Sequence
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection, Engine
 
-from ingest.priority import DEFAULT_FALLBACK, DEFAULT_RULES, Rule
-from ingest.profiles import Profile
-from ingest.store.read import host_from_row, load_policy, utc
-from ingest.store.read import stored as _naive
-from ingest.store.schema import (assets, decisions, findings, hosts, scans, ticket_checks,
+from vulnpipe.ingest.assets.priority import DEFAULT_FALLBACK, DEFAULT_RULES, Rule
+from vulnpipe.ingest.profiles import Profile
+from vulnpipe.ingest.store.read import host_from_row, load_policy, utc
+from vulnpipe.ingest.store.read import stored as _naive
+from vulnpipe.ingest.store.schema import (assets, decisions, findings, hosts, scans, ticket_checks,
                                  ticket_events, ticket_findings, tickets)
 
-from .model import Decision, FindingKey, Observation, Ticket, asset_key_for
-from .timeline import ScanFacts, build_tickets
+from vulnpipe.reports.tickets.model import Decision, FindingKey, Observation, Ticket, asset_key_for
+from vulnpipe.reports.tickets.timeline import ScanFacts, build_tickets
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ingest.inventory import Inventory
+    from vulnpipe.ingest.assets.inventory import Inventory
 
 OUTPUT_EXCERPT = 2000
 
@@ -102,7 +102,7 @@ def save_inventory(conn: Connection, inventory: "Inventory") -> None:
 
 def load_inventory_snapshot(conn: Connection) -> "Inventory | None":
     """The inventory stored by the last build, or None."""
-    from ingest.inventory import inventory_from_rows
+    from vulnpipe.ingest.assets.inventory import inventory_from_rows
 
     rows = conn.execute(select(assets).order_by(assets.c.asset_id)).mappings().all()
     if not rows:
@@ -139,7 +139,7 @@ def _match_hosts(conn: Connection, inventory: "Inventory | None", settings: Tick
         return mapping, info, None
     import pandas as pd
 
-    from ingest.matching import match_hosts
+    from vulnpipe.ingest.assets.matching import match_hosts
 
     frame = pd.DataFrame([dict(r) for r in rows],
                          columns=["scan_id", "host_seq", "name", "address", "host_ip", "host_fqdn",
@@ -222,7 +222,7 @@ def load_decisions(conn: Connection) -> list[Decision]:
 def _priorities(built: BuiltTickets, settings: TicketSettings) -> None:
     import pandas as pd
 
-    from ingest.priority import assign_priority
+    from vulnpipe.ingest.assets.priority import assign_priority
 
     rows = []
     for t in built.tickets.values():

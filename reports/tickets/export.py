@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from ..cells import csv_text
-from ..output import atomic_path, open_output
-from ..xlsx import Sheet, write_xlsx
-from .model import STATES
-from .view import TICKET_FIELDS, summary_rows
+from vulnpipe.reports.writers.cells import csv_text
+from vulnpipe.reports.writers.output import atomic_path, open_output
+from vulnpipe.reports.writers.xlsx import Sheet, write_xlsx
+from vulnpipe.reports.tickets.model import STATES
+from vulnpipe.reports.tickets.view import TICKET_FIELDS, summary_rows
 
 JIRA_PRIORITY = {"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"}
 JIRA_COLUMNS = ("Summary", "Description", "Issue Type", "Priority", "Labels", "Assignee",
@@ -75,7 +75,7 @@ def _env():
     import jinja2
 
     loader = jinja2.FunctionLoader(
-        lambda name: resources.files("templates").joinpath(name).read_text("utf-8"))
+        lambda name: resources.files("vulnpipe.templates").joinpath(name).read_text("utf-8"))
     env = jinja2.Environment(loader=loader, autoescape=False, keep_trailing_newline=True,
                              trim_blocks=False, lstrip_blocks=False,
                              undefined=jinja2.StrictUndefined)

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from ingest.coverage import COVERED, Coverage, coverage
-from ingest.records import Host, Policy
+from vulnpipe.ingest.coverage import COVERED, Coverage, coverage
+from vulnpipe.ingest.records import Host, Policy
 
-from .model import (ABSENT_COVERED, ACCEPT, FALSE_POS, FALSE_POSITIVE, FIXED, OPEN, OPEN_STATES,
+from vulnpipe.reports.tickets.model import (ABSENT_COVERED, ACCEPT, FALSE_POS, FALSE_POSITIVE, FIXED, OPEN, OPEN_STATES,
                     PRESENT, RESURFACED, REVOKE, RISK_ACCEPTED, Check, Decision, Event,
                     Observation, Ticket, TicketFinding, ticket_key)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from ingest.records import iso
-from reports.knowledge import KnowledgeBase
-from reports.platform import platform_for
+from vulnpipe.ingest.records import iso
+from vulnpipe.reports.remediation.knowledge import KnowledgeBase
+from vulnpipe.reports.remediation.platform import platform_for
 
-from .build import AssetInfo, BuiltTickets
-from .model import OPEN_STATES, Ticket
+from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
+from vulnpipe.reports.tickets.model import OPEN_STATES, Ticket
 
 EXCERPT = 600
 #: Field names of one ticket in the JSONL export (stable: users' scripts rely on them).

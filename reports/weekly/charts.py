@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .report import TrendPoint
+from vulnpipe.reports.weekly.report import TrendPoint
 
 SERIES = (("open_tickets", "Open tickets", "open"), ("new", "New", "new"),
           ("fixed_verified", "Fixed (verified)", "fixed"))

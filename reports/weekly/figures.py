@@ -27,11 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from reports.tickets.build import AssetInfo, BuiltTickets
-from reports.tickets.model import (ABSENT_COVERED, FIXED, OPEN_STATES, PRESENT, RISK_ACCEPTED,
+from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
+from vulnpipe.reports.tickets.model import (ABSENT_COVERED, FIXED, OPEN_STATES, PRESENT, RISK_ACCEPTED,
                                    Ticket)
 
-from .weeks import Week
+from vulnpipe.reports.weekly.weeks import Week
 
 #: The figures of one week, in the order the report and the JSON show them.
 FIGURE_FIELDS = ("exposed_hosts", "open_tickets", "new", "fixed_verified", "resurfaced",

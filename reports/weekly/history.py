@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from ingest.coverage import plugin_enabled, port_in_range
-from ingest.errors import InputError
-from ingest.store.read import load_policy, utc
-from ingest.store.schema import scans
-from reports.tickets.build import BuiltTickets, TicketSettings, load_facts, tickets_as_of
+from vulnpipe.ingest.coverage import plugin_enabled, port_in_range
+from vulnpipe.ingest.errors import InputError
+from vulnpipe.ingest.store.read import load_policy, utc
+from vulnpipe.ingest.store.schema import scans
+from vulnpipe.reports.tickets.build import BuiltTickets, TicketSettings, load_facts, tickets_as_of
 
-from .weeks import Week, week_of, window
+from vulnpipe.reports.weekly.weeks import Week, week_of, window
 
 if TYPE_CHECKING:
-    from ingest.inventory import Inventory
-    from ingest.profiles import Profile
+    from vulnpipe.ingest.assets.inventory import Inventory
+    from vulnpipe.ingest.profiles import Profile
 
 #: What "could detect L2TP" means for a scan's policy: Tenable plugin 11387 (family
 #: Firewalls) enabled and udp/1701 inside the port range.

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from ..output import atomic_path
-from .charts import aging_chart, trend_chart
-from .figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
-from .history import ScanRow
-from .report import WeeklyReport
+from vulnpipe.reports.writers.output import atomic_path
+from vulnpipe.reports.weekly.charts import aging_chart, trend_chart
+from vulnpipe.reports.weekly.figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
+from vulnpipe.reports.weekly.history import ScanRow
+from vulnpipe.reports.weekly.report import WeeklyReport
 
 TREND_FIELDS = ("open_tickets", "new", "fixed_verified", "resurfaced", "overdue",
                 "risk_accepted", "not_verifiable", "sla_compliance_pct")
@@ -28,7 +28,7 @@ def template_env(*, html: bool):
     import jinja2
 
     loader = jinja2.FunctionLoader(
-        lambda name: resources.files("templates").joinpath(name).read_text("utf-8"))
+        lambda name: resources.files("vulnpipe.templates").joinpath(name).read_text("utf-8"))
     env = jinja2.Environment(loader=loader, autoescape=html, keep_trailing_newline=True,
                              undefined=jinja2.StrictUndefined)
     env.filters.update(day=day, when=when, num=num, detect=detect)

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..output import atomic_path
-from ..tickets.export import md
-from .figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
-from .html_out import as_of_text, num, template_env
-from .report import WeeklyReport
+from vulnpipe.reports.writers.output import atomic_path
+from vulnpipe.reports.tickets.export import md
+from vulnpipe.reports.weekly.figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
+from vulnpipe.reports.weekly.html_out import as_of_text, num, template_env
+from vulnpipe.reports.weekly.report import WeeklyReport
 
 TOP_ITEMS = 10
 OLDEST = 5

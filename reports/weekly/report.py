@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from ingest.errors import InputError
-from reports.tickets.build import AssetInfo, BuiltTickets
-from reports.tickets.model import RISK_ACCEPTED, asset_key_for, ticket_key
+from vulnpipe.ingest.errors import InputError
+from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
+from vulnpipe.reports.tickets.model import RISK_ACCEPTED, asset_key_for, ticket_key
 
-from .figures import Figures, TicketRow, figures, ticket_rows
-from .history import History, ScanRow
-from .weeks import Week
+from vulnpipe.reports.weekly.figures import Figures, TicketRow, figures, ticket_rows
+from vulnpipe.reports.weekly.history import History, ScanRow
+from vulnpipe.reports.weekly.weeks import Week
 
 SLICE_FIELDS = ("team", "business_unit")
 AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (

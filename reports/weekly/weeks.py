@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from ingest.errors import InputError
+from vulnpipe.ingest.errors import InputError
 
 _LABEL = re.compile(r"^\s*(\d{4})-?[Ww](\d{1,2})\s*$")
 TICK = timedelta(microseconds=1)

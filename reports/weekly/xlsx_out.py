@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from ..xlsx import Sheet, build_workbook, save_workbook
-from .figures import FIGURE_FIELDS, FIGURE_LABELS, TicketRow
-from .html_out import as_of_text, detect
-from .report import GroupRow, WeeklyReport
-from .weeks import week_of
+from vulnpipe.reports.writers.xlsx import Sheet, build_workbook, save_workbook
+from vulnpipe.reports.weekly.figures import FIGURE_FIELDS, FIGURE_LABELS, TicketRow
+from vulnpipe.reports.weekly.html_out import as_of_text, detect
+from vulnpipe.reports.weekly.report import GroupRow, WeeklyReport
+from vulnpipe.reports.weekly.weeks import week_of
 
 GROUP_COUNTS = ("Open", "Overdue", "New", "Fixed (verified)", "Resurfaced", "Risk accepted",
                 "Not verifiable", "Oldest open (days)")

@@ -33,7 +33,7 @@ def pick_profile(name: Optional[str], plugins: Optional[List[int]],
     """The profile the options ask for: --profile, else only --plugin IDs, else the config's
     default (``l2tp``). Profiles come from the built-ins, ``[profiles]`` in vulnpipe.toml
     (inline tables and ``files``) and ``--profiles-file``."""
-    from ingest.profiles import resolve_profile
+    from vulnpipe.ingest.profiles import resolve_profile
 
     if name is None:
         name = "plugins" if plugins else (cfg.profiles.default if cfg else "l2tp")
@@ -49,7 +49,7 @@ def pick_db(db: Optional[str], cfg=None) -> Optional[str]:
     if db:
         return db
     if cfg is None:
-        from ..config import load_config
+        from vulnpipe.config import load_config
         cfg = load_config(None)
     return cfg.store.url
 
@@ -75,7 +75,7 @@ def parse_when(text: str | None, *, end_of_day: bool = False, what: str = "date"
     """
     from datetime import datetime, timedelta, timezone
 
-    from ingest.errors import InputError
+    from vulnpipe.ingest.errors import InputError
 
     if text is None:
         return None

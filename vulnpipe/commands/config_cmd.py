@@ -6,12 +6,10 @@ from typing import Optional
 
 import typer
 
-from .. import console
-from ..cli import app
-from .common import ConfigOpt
+from vulnpipe import console
+from vulnpipe.commands.common import ConfigOpt
 
 config_app = typer.Typer(help="Check the configuration file.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
 
 
 @config_app.command("check")
@@ -22,11 +20,11 @@ def check(config: Optional[Path] = ConfigOpt) -> None:
 
     Example: vulnpipe config check --config /etc/vulnpipe/vulnpipe.toml
     """
-    from ingest.store import display_url, make_engine
-    from ingest.store.engine import connect_error, resolve_url, schema_revision
+    from vulnpipe.ingest.store import display_url, make_engine
+    from vulnpipe.ingest.store.engine import connect_error, resolve_url, schema_revision
 
-    from ..setup import load_config, load_inventory_option
-    from .common import pick_db, pick_profile
+    from vulnpipe.workflows import load_config, load_inventory_option
+    from vulnpipe.commands.common import pick_db, pick_profile
 
     cfg = load_config(config)
     print(f"config        {cfg.path or '(none: defaults)'}")
@@ -52,7 +50,7 @@ def check(config: Optional[Path] = ConfigOpt) -> None:
     try:
         revision = schema_revision(make_engine(url))
     except Exception as exc:  # noqa: BLE001 - any driver error is one clear line
-        from ingest.errors import VulnpipeError
+        from vulnpipe.ingest.errors import VulnpipeError
         if isinstance(exc, VulnpipeError):
             raise
         raise connect_error(exc, url) from None

@@ -6,18 +6,16 @@ from typing import List, Optional
 
 import typer
 
-from .. import __version__, console
-from ..cli import app
-from .common import ConfigOpt, DbOpt, InventoryOpt, ProfileOpt, ProfilesFileOpt, SheetOpt, parse_when
+from vulnpipe import __version__, console
+from vulnpipe.commands.common import ConfigOpt, DbOpt, InventoryOpt, ProfileOpt, ProfilesFileOpt, SheetOpt, parse_when
 
 evidence_app = typer.Typer(help="Auditor evidence packs: build, verify, sign.", no_args_is_help=True)
-app.add_typer(evidence_app, name="evidence")
 
 
 def _period(date_from: Optional[str], date_to: Optional[str], quarter: Optional[str]):
-    from ingest.errors import InputError
-    from reports.evidence import Period, between
-    from reports.evidence import quarter as parse_quarter
+    from vulnpipe.ingest.errors import InputError
+    from vulnpipe.reports.evidence import Period, between
+    from vulnpipe.reports.evidence import quarter as parse_quarter
 
     if quarter and (date_from or date_to):
         raise InputError("give either --quarter or --from/--to, not both")
@@ -61,12 +59,12 @@ def build(
 
     Example: vulnpipe evidence build --quarter 2026-Q4 --out evidence-2026-Q4.zip
     """
-    from ingest.errors import InputError
-    from ingest.store import display_url, open_store
-    from reports.evidence import PackOptions, build_pack
+    from vulnpipe.ingest.errors import InputError
+    from vulnpipe.ingest.store import display_url, open_store
+    from vulnpipe.reports.evidence import PackOptions, build_pack
 
-    from ..setup import load_config, load_inventory_option, ticket_settings
-    from .common import pick_db, pick_profile
+    from vulnpipe.workflows import load_config, load_inventory_option, ticket_settings
+    from vulnpipe.commands.common import pick_db, pick_profile
 
     if include_raw and raw_dir is None:
         raise InputError("--include-raw needs --raw-dir DIR (the store keeps only the files' SHA-256)",
@@ -108,7 +106,7 @@ def verify(
 
     Example: vulnpipe evidence verify q4.zip --pub-key keys/signing.pub
     """
-    from reports.evidence import describe, verify_pack
+    from vulnpipe.reports.evidence import describe, verify_pack
 
     result = verify_pack(pack, pub_key)
     for p in result.problems:
@@ -130,7 +128,7 @@ def keygen(
 
     Example: vulnpipe evidence keygen --out keys/
     """
-    from reports.evidence.signing import generate_keypair
+    from vulnpipe.reports.evidence.signing import generate_keypair
 
     private, public = generate_keypair(out)
     console.info(f"wrote {private} (private: keep it secret) and {public} (public)")

@@ -7,11 +7,9 @@ from typing import List
 
 import typer
 
-from .. import console
-from ..cli import app
+from vulnpipe import console
 
 
-@app.command("inspect")
 def inspect(
     inputs: List[Path] = typer.Argument(..., metavar="SCAN", help=".nessus files, directories, .zip or .gz."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file instead of text."),
@@ -22,9 +20,9 @@ def inspect(
 
     Example: vulnpipe inspect sample_data/scans/2026-W48-weekly.nessus
     """
-    from ingest.errors import VulnpipeError
-    from ingest.inspect import render_text, summarize
-    from ingest.sources import iter_sources
+    from vulnpipe.ingest.errors import VulnpipeError
+    from vulnpipe.ingest.nessus.inspect import render_text, summarize
+    from vulnpipe.ingest.nessus.sources import iter_sources
 
     errors: list[VulnpipeError] = []
     for source in iter_sources(inputs, errors):

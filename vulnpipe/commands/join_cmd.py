@@ -7,9 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from .. import console
-from ..cli import app
-from .common import PluginOpt, ProfileOpt, ProfilesFileOpt, pick_profile
+from vulnpipe import console
+from vulnpipe.commands.common import PluginOpt, ProfileOpt, ProfilesFileOpt, pick_profile
 
 MAX_ISSUE_LINES = 20
 
@@ -20,7 +19,6 @@ class JoinFormat(str, Enum):
     xlsx = "xlsx"
 
 
-@app.command("join")
 def join(
     inputs: List[Path] = typer.Argument(..., metavar="SCAN", help=".nessus files, directories, .zip or .gz."),
     inventory: Optional[Path] = typer.Option(
@@ -46,16 +44,16 @@ def join(
     """
     import pandas as pd
 
-    from ingest.errors import InputError, VulnpipeError
-    from ingest.frames import findings_frame
-    from ingest.inventory import load_inventory
-    from ingest.matching import join_findings, match_summary
-    from ingest.parallel import open_reader
-    from ingest.notes import plugin_68453_note
-    from ingest.sources import iter_sources
-    from reports.join_out import write_joined
+    from vulnpipe.ingest.errors import InputError, VulnpipeError
+    from vulnpipe.ingest.nessus.frames import findings_frame
+    from vulnpipe.ingest.assets.inventory import load_inventory
+    from vulnpipe.ingest.assets.matching import join_findings, match_summary
+    from vulnpipe.ingest.nessus.parallel import open_reader
+    from vulnpipe.ingest.notes import plugin_68453_note
+    from vulnpipe.ingest.nessus.sources import iter_sources
+    from vulnpipe.reports.writers.joined import write_joined
 
-    from ..config import load_config
+    from vulnpipe.config import load_config
 
     cfg = load_config(config)
     inv_path = inventory or cfg.inventory.path

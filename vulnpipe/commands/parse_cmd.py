@@ -7,9 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from .. import console
-from ..cli import app
-from .common import (ConfigOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, StrictOpt, pick_profile,
+from vulnpipe import console
+from vulnpipe.commands.common import (ConfigOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, StrictOpt, pick_profile,
                      pick_strict)
 
 
@@ -20,7 +19,6 @@ class Format(str, Enum):
     parquet = "parquet"
 
 
-@app.command("parse")
 def parse(
     inputs: List[Path] = typer.Argument(..., metavar="SCAN", help=".nessus files, directories, .zip or .gz."),
     profile: Optional[str] = ProfileOpt,
@@ -36,13 +34,13 @@ def parse(
 
     Example: vulnpipe parse scans/ --profile l2tp --format csv --out l2tp.csv
     """
-    from ingest.errors import VulnpipeError
-    from ingest.parallel import iter_files_encoded, open_reader
-    from ingest.notes import plugin_68453_note
-    from ingest.sources import iter_sources
-    from reports.findings_out import make_writer
+    from vulnpipe.ingest.errors import VulnpipeError
+    from vulnpipe.ingest.nessus.parallel import iter_files_encoded, open_reader
+    from vulnpipe.ingest.notes import plugin_68453_note
+    from vulnpipe.ingest.nessus.sources import iter_sources
+    from vulnpipe.reports.writers.findings import make_writer
 
-    from ..config import load_config
+    from vulnpipe.config import load_config
 
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)

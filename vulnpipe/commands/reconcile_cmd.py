@@ -7,9 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from .. import console
-from ..cli import app
-from .common import (AsOfOpt, ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
+from vulnpipe import console
+from vulnpipe.commands.common import (AsOfOpt, ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
                      ProfilesFileOpt, SheetOpt, parse_when, pick_db, pick_profile)
 
 
@@ -19,7 +18,6 @@ class ReconcileFormat(str, Enum):
     csv = "csv"
 
 
-@app.command("reconcile")
 def reconcile(
     baseline: Optional[List[Path]] = typer.Option(
         None, "--baseline", help="Baseline scan file(s) (stateless mode; repeatable)."),
@@ -50,9 +48,9 @@ def reconcile(
 
     Example: vulnpipe reconcile --baseline w48.nessus --rescan r.nessus --format xlsx --out r.xlsx
     """
-    from ingest.errors import InputError
+    from vulnpipe.ingest.errors import InputError
 
-    from ..setup import load_config, load_inventory_option, ticket_settings
+    from vulnpipe.workflows import load_config, load_inventory_option, ticket_settings
 
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
@@ -66,8 +64,8 @@ def reconcile(
     if out is not None or fmt is not ReconcileFormat.json:
         raise InputError("--out and --format apply to stateless reconcile (--baseline/--rescan)",
                          hint="with the database, export with `vulnpipe tickets` or use --targets-out")
-    from ingest.store import open_store
-    from reports.tickets.build import rebuild_tickets
+    from vulnpipe.ingest.store import open_store
+    from vulnpipe.reports.tickets.build import rebuild_tickets
 
     engine = open_store(pick_db(db, cfg), create=False)
     built, changes = rebuild_tickets(engine, prof, inventory=inv, settings=ticket_settings(cfg),
@@ -85,8 +83,8 @@ def reconcile(
 
 
 def _stateless(baseline, rescan, prof, inv, fmt, out, targets_out) -> None:
-    from reports.output import open_output
-    from reports.reconcile import (by_address, inventory_asset_of, load_scans, reconcile,
+    from vulnpipe.reports.writers.output import open_output
+    from vulnpipe.reports.reconcile import (by_address, inventory_asset_of, load_scans, reconcile,
                                    write_outputs)
 
     base = load_scans(baseline, prof)
@@ -96,7 +94,7 @@ def _stateless(baseline, rescan, prof, inv, fmt, out, targets_out) -> None:
         asset_of = inventory_asset_of([h for s in base + again for h in s.hosts], inv)
     result = reconcile(base, again, asset_of)
     if fmt == "xlsx" and out == "-":
-        from ingest.errors import InputError
+        from vulnpipe.ingest.errors import InputError
         raise InputError("--format xlsx needs a file: give --out PATH")
     write_outputs(result, fmt, out)
     if targets_out:
@@ -107,9 +105,9 @@ def _stateless(baseline, rescan, prof, inv, fmt, out, targets_out) -> None:
 
 def _targets_from_tickets(built, path) -> None:
     """Open tickets whose latest check did not prove anything, or that are still reported."""
-    from reports.output import open_output
-    from reports.reconcile import address_order
-    from reports.tickets.model import OPEN_STATES
+    from vulnpipe.reports.writers.output import open_output
+    from vulnpipe.reports.reconcile import address_order
+    from vulnpipe.reports.tickets.model import OPEN_STATES
 
     targets = sorted({t.address for t in built.tickets.values() if t.state in OPEN_STATES},
                      key=address_order)

@@ -6,13 +6,11 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from .. import console
-from ..cli import app
-from .common import (ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt, ProfilesFileOpt,
+from vulnpipe import console
+from vulnpipe.commands.common import (ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt, ProfilesFileOpt,
                      SheetOpt, parse_when, pick_db, pick_profile)
 
 report_app = typer.Typer(help="Reports built from the history store.", no_args_is_help=True)
-app.add_typer(report_app, name="report")
 
 
 def choose_week(conn, week: Optional[str], as_of: Optional[str]):
@@ -20,8 +18,8 @@ def choose_week(conn, week: Optional[str], as_of: Optional[str]):
     ISO week of the newest stored scan."""
     from datetime import timedelta
 
-    from ingest.errors import InputError
-    from reports.weekly import cut_week, newest_scan_week, parse_week
+    from vulnpipe.ingest.errors import InputError
+    from vulnpipe.reports.weekly import cut_week, newest_scan_week, parse_week
 
     if week and as_of:
         raise InputError("give --week or --as-of, not both",
@@ -70,12 +68,12 @@ def weekly(
 
     Example: vulnpipe report weekly --week 2026-W48 --html weekly.html --xlsx weekly.xlsx
     """
-    from ingest.errors import InputError
-    from ingest.store import open_store
-    from reports.weekly import (ALL, Slice, build_report, check_slice, load_history, write_html,
+    from vulnpipe.ingest.errors import InputError
+    from vulnpipe.ingest.store import open_store
+    from vulnpipe.reports.weekly import (ALL, Slice, build_report, check_slice, load_history, write_html,
                                 write_json, write_markdown, write_split, write_xlsx)
 
-    from ..setup import load_config, load_inventory_option, ticket_settings
+    from vulnpipe.workflows import load_config, load_inventory_option, ticket_settings
 
     if not any((html, xlsx, markdown, json_out, split_by)):
         raise InputError("nothing to write",

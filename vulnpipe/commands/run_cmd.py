@@ -7,13 +7,11 @@ from typing import List, Optional
 
 import typer
 
-from .. import console
-from ..cli import app
-from .common import (ConfigOpt, DbOpt, InventoryOpt, ProfileOpt, SheetOpt, StrictOpt, pick_db,
+from vulnpipe import console
+from vulnpipe.commands.common import (ConfigOpt, DbOpt, InventoryOpt, ProfileOpt, SheetOpt, StrictOpt, pick_db,
                      pick_profile, pick_strict)
 
 
-@app.command("run")
 def run(
     scans: List[Path] = typer.Argument(..., help="This week's scans: files, directories, .zip, .gz."),
     config: Optional[Path] = ConfigOpt,
@@ -34,13 +32,13 @@ def run(
 
     Example: vulnpipe run --config vulnpipe.toml exports/ --summary-json run.json
     """
-    from ingest.store import display_url, open_store
-    from ingest.store.writer import FAILED, SKIPPED, STORED
-    from reports.output import open_output
+    from vulnpipe.ingest.store import display_url, open_store
+    from vulnpipe.ingest.store.writer import FAILED, SKIPPED, STORED
+    from vulnpipe.reports.writers.output import open_output
 
-    from ..setup import load_config, load_inventory_option, ticket_settings
-    from .store_cmd import ingest_inputs
-    from .tickets_cmd import build_and_export
+    from vulnpipe.workflows import load_config, load_inventory_option, ticket_settings
+    from vulnpipe.commands.store_cmd import ingest_inputs
+    from vulnpipe.commands.tickets_cmd import build_and_export
 
     cfg = load_config(config)
     prof = pick_profile(profile, None, None, cfg)
@@ -88,11 +86,11 @@ def run(
 
 def _weekly(engine, prof, inv, cfg, folder: Path, written: list) -> dict | None:
     """The weekly report for the newest scan's ISO week, into ``folder``."""
-    from reports.weekly import (ALL, build_report, load_history, write_html, write_json,
+    from vulnpipe.reports.weekly import (ALL, build_report, load_history, write_html, write_json,
                                 write_markdown, write_xlsx)
-    from reports.weekly.history import newest_scan_week
+    from vulnpipe.reports.weekly.history import newest_scan_week
 
-    from ..setup import ticket_settings
+    from vulnpipe.workflows import ticket_settings
 
     with engine.connect() as conn:
         try:

@@ -8,23 +8,21 @@ from typing import List, Optional
 
 import typer
 
-from .. import console
-from ..cli import app
-from .common import (ConfigOpt, DbOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, StrictOpt, pick_db,
+from vulnpipe import console
+from vulnpipe.commands.common import (ConfigOpt, DbOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, StrictOpt, pick_db,
                      pick_profile, pick_strict)
 
 db_app = typer.Typer(help="Manage the history database (schema upgrades).", no_args_is_help=True)
-app.add_typer(db_app, name="db")
 
 
 def ingest_inputs(engine, inputs, prof, *, strict: bool = False):
     """Ingest every scan named by ``inputs`` (one transaction each), reporting as it goes.
 
     Returns ``(results, input_errors)``; a bad file never stops the others."""
-    from ingest.errors import VulnpipeError
-    from ingest.sources import iter_sources
-    from ingest.store import ingest_source
-    from ingest.store.writer import FAILED, SKIPPED
+    from vulnpipe.ingest.errors import VulnpipeError
+    from vulnpipe.ingest.nessus.sources import iter_sources
+    from vulnpipe.ingest.store import ingest_source
+    from vulnpipe.ingest.store.writer import FAILED, SKIPPED
 
     errors: list[VulnpipeError] = []
     sources = list(iter_sources(inputs, errors))
@@ -46,7 +44,6 @@ def ingest_inputs(engine, inputs, prof, *, strict: bool = False):
     return results, errors
 
 
-@app.command("ingest")
 def ingest(
     inputs: List[Path] = typer.Argument(..., metavar="SCAN", help=".nessus files, directories, .zip or .gz."),
     db: Optional[str] = DbOpt,
@@ -64,11 +61,11 @@ def ingest(
 
     Example: vulnpipe ingest sample_data/scans/ --db vulnpipe.db
     """
-    from ingest.notes import plugin_68453_note
-    from ingest.store import display_url, open_store
-    from ingest.store.writer import FAILED, SKIPPED, STORED
+    from vulnpipe.ingest.notes import plugin_68453_note
+    from vulnpipe.ingest.store import display_url, open_store
+    from vulnpipe.ingest.store.writer import FAILED, SKIPPED, STORED
 
-    from ..config import load_config
+    from vulnpipe.config import load_config
 
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
@@ -93,7 +90,6 @@ class ScanFormat(str, Enum):
     jsonl = "jsonl"
 
 
-@app.command("scans")
 def list_scans(
     db: Optional[str] = DbOpt,
     fmt: ScanFormat = typer.Option(ScanFormat.table, "--format", "-f", help="table or jsonl."),
@@ -103,9 +99,9 @@ def list_scans(
 
     Example: vulnpipe scans --db vulnpipe.db
     """
-    from ingest.records import iso
-    from ingest.store import open_store
-    from ingest.store.read import list_scans as _list
+    from vulnpipe.ingest.records import iso
+    from vulnpipe.ingest.store import open_store
+    from vulnpipe.ingest.store.read import list_scans as _list
 
     engine = open_store(pick_db(db), create=False)
     with engine.connect() as conn:
@@ -132,7 +128,6 @@ class FindingsFormat(str, Enum):
     xlsx = "xlsx"
 
 
-@app.command("findings")
 def stored_findings(
     db: Optional[str] = DbOpt,
     scan: str = typer.Option("all", "--scan", help="A scan id, 'latest', or 'all'."),
@@ -144,9 +139,9 @@ def stored_findings(
 
     Example: vulnpipe findings --scan latest --format csv --out latest.csv
     """
-    from ingest.store import open_store
-    from ingest.store.read import iter_finding_records, resolve_scan
-    from reports.findings_out import make_writer
+    from vulnpipe.ingest.store import open_store
+    from vulnpipe.ingest.store.read import iter_finding_records, resolve_scan
+    from vulnpipe.reports.writers.findings import make_writer
 
     engine = open_store(pick_db(db), create=False)
     with engine.connect() as conn:
@@ -179,9 +174,9 @@ def db_upgrade(db: Optional[str] = DbOpt) -> None:
 
     Example: vulnpipe db upgrade --db postgresql://vulnpipe@db.example/vulnpipe
     """
-    from ingest.store import display_url, make_engine, upgrade
-    from ingest.store.engine import connect_error, schema_revision
-    from ingest.store.schema import HEAD
+    from vulnpipe.ingest.store import display_url, make_engine, upgrade
+    from vulnpipe.ingest.store.engine import connect_error, schema_revision
+    from vulnpipe.ingest.store.schema import HEAD
 
     engine = make_engine(pick_db(db))
     url = engine.url.render_as_string(hide_password=False)
@@ -189,7 +184,7 @@ def db_upgrade(db: Optional[str] = DbOpt) -> None:
         before = schema_revision(engine)
         upgrade(engine)
     except Exception as exc:  # noqa: BLE001 - any driver error becomes one clear line
-        from ingest.errors import VulnpipeError
+        from vulnpipe.ingest.errors import VulnpipeError
         if isinstance(exc, VulnpipeError):
             raise
         raise connect_error(exc, url) from None
@@ -203,9 +198,9 @@ def db_status(db: Optional[str] = DbOpt) -> None:
 
     Example: vulnpipe db status
     """
-    from ingest.store import display_url, make_engine
-    from ingest.store.engine import connect_error, schema_revision
-    from ingest.store.schema import HEAD
+    from vulnpipe.ingest.store import display_url, make_engine
+    from vulnpipe.ingest.store.engine import connect_error, schema_revision
+    from vulnpipe.ingest.store.schema import HEAD
 
     engine = make_engine(pick_db(db))
     url = engine.url.render_as_string(hide_password=False)

@@ -6,9 +6,8 @@ from typing import List, Optional
 
 import typer
 
-from .. import console
-from ..cli import app
-from .common import (AsOfOpt, ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
+from vulnpipe import console
+from vulnpipe.commands.common import (AsOfOpt, ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
                      ProfilesFileOpt, SheetOpt, parse_when, pick_db, pick_profile)
 
 
@@ -17,11 +16,11 @@ def build_and_export(engine, prof, *, inventory, settings, as_of, xlsx, jira_csv
     """Rebuild the profile's tickets in the store and write the asked-for exports."""
     from datetime import datetime, timezone
 
-    from reports.knowledge import load_knowledge
-    from reports.tickets.build import rebuild_tickets
-    from reports.tickets.export import (write_jira_csv, write_jsonl, write_markdown,
+    from vulnpipe.reports.remediation.knowledge import load_knowledge
+    from vulnpipe.reports.tickets.build import rebuild_tickets
+    from vulnpipe.reports.tickets.export import (write_jira_csv, write_jsonl, write_markdown,
                                         write_xlsx_tickets)
-    from reports.tickets.view import data_quality_rows, ticket_views
+    from vulnpipe.reports.tickets.view import data_quality_rows, ticket_views
 
     as_of = as_of or datetime.now(timezone.utc)
     built, changes = rebuild_tickets(engine, prof, inventory=inventory, settings=settings,
@@ -43,7 +42,6 @@ def build_and_export(engine, prof, *, inventory, settings, as_of, xlsx, jira_csv
     return built, views, changes, written
 
 
-@app.command("tickets")
 def tickets(
     scan: Optional[List[Path]] = typer.Option(
         None, "--scan", help="Work from these scan files alone, without a database (repeatable)."),
@@ -70,11 +68,11 @@ def tickets(
     """
     import tempfile
 
-    from ingest.errors import InputError
-    from ingest.store import ingest_source, open_store
-    from ingest.sources import iter_sources
+    from vulnpipe.ingest.errors import InputError
+    from vulnpipe.ingest.store import ingest_source, open_store
+    from vulnpipe.ingest.nessus.sources import iter_sources
 
-    from ..setup import load_config, load_inventory_option, ticket_settings
+    from vulnpipe.workflows import load_config, load_inventory_option, ticket_settings
 
     if not any((xlsx, jira_csv, jsonl, markdown)):
         raise InputError("nothing to write", hint="give --xlsx, --jira-csv, --jsonl and/or --markdown")
@@ -118,10 +116,10 @@ def _decide(db, key: str, kind: str, reason: str, approver: Optional[str], until
 
     from sqlalchemy import insert, select
 
-    from ingest.errors import InputError
-    from ingest.store import open_store
-    from ingest.store.schema import decisions, tickets
-    from ingest.store.read import stored as _naive
+    from vulnpipe.ingest.errors import InputError
+    from vulnpipe.ingest.store import open_store
+    from vulnpipe.ingest.store.schema import decisions, tickets
+    from vulnpipe.ingest.store.read import stored as _naive
 
     if not reason.strip():
         raise InputError("--reason must not be empty", hint="say why, for the audit trail")
@@ -139,7 +137,6 @@ def _decide(db, key: str, kind: str, reason: str, approver: Optional[str], until
                  "`vulnpipe reconcile` to update exports")
 
 
-@app.command("accept")
 def accept(
     key: str = typer.Argument(..., help="Ticket key, e.g. VP-3F9A1C27B0."),
     until: str = typer.Option(..., "--until", help="Last day the acceptance holds (YYYY-MM-DD)."),
@@ -157,7 +154,6 @@ def accept(
             parse_when(at, what="--at"))
 
 
-@app.command("false-positive")
 def false_positive(
     key: str = typer.Argument(..., help="Ticket key."),
     reason: str = typer.Option(..., "--reason", help="Why the finding is not real."),
@@ -173,7 +169,6 @@ def false_positive(
     _decide(db, key, "false_positive", reason, approver, None, parse_when(at, what="--at"))
 
 
-@app.command("reopen")
 def reopen(
     key: str = typer.Argument(..., help="Ticket key."),
     reason: str = typer.Option(..., "--reason", help="Why the decision is withdrawn."),

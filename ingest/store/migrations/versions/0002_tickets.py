@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from ingest.store.schema import assets, decisions, ticket_checks, ticket_events, ticket_findings, tickets
+from vulnpipe.ingest.store.schema import assets, decisions, ticket_checks, ticket_events, ticket_findings, tickets
 
 revision = "0002"
 down_revision = "0001"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator
 
-from .errors import InputError
+from vulnpipe.ingest.errors import InputError
 
 SCAN_SUFFIXES = (".nessus", ".xml")
 #: A zip member whose uncompressed size is over this many times its compressed size is
@@ -126,7 +126,7 @@ def expand_inputs(inputs: Iterable[str | Path]) -> Iterator[Source]:
 def iter_sources(inputs: Iterable[str | Path], errors: list) -> Iterator[Source]:
     """Like :func:`expand_inputs`, but a bad input is appended to ``errors`` (as a
     :class:`~ingest.errors.VulnpipeError`) and the other inputs go on."""
-    from .errors import VulnpipeError
+    from vulnpipe.ingest.errors import VulnpipeError
 
     for item in inputs:
         try:

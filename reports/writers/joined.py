@@ -6,10 +6,10 @@ from typing import Any, Iterator, Sequence
 
 import pandas as pd
 
-from ingest.matching import JOIN_COLUMNS
-from ingest.records import FINDING_FIELDS
+from vulnpipe.ingest.assets.matching import JOIN_COLUMNS
+from vulnpipe.ingest.records import FINDING_FIELDS
 
-from .findings_out import make_writer
+from vulnpipe.reports.writers.findings import make_writer
 
 #: Output fields of ``vulnpipe join``: the finding fields, then the asset and priority columns.
 JOINED_FIELDS: tuple[str, ...] = FINDING_FIELDS + JOIN_COLUMNS

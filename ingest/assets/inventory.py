@@ -31,8 +31,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .addresses import normalize_ip, normalize_mac
-from .errors import VulnpipeError
+from vulnpipe.ingest.addresses import normalize_ip, normalize_mac
+from vulnpipe.ingest.errors import VulnpipeError
 
 
 class InventoryError(VulnpipeError):

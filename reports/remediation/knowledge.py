@@ -24,11 +24,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 
-from ingest.errors import VulnpipeError
+from vulnpipe.ingest.errors import VulnpipeError
 
-from .platform import GENERIC, PLATFORMS
+from vulnpipe.reports.remediation.platform import GENERIC, PLATFORMS
 
-BUILTIN_PACKAGE = "templates"
+BUILTIN_PACKAGE = "vulnpipe.templates"
 BUILTIN_DIR = "remediation"
 DEFAULT_PROFILE = "l2tp"
 

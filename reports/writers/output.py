@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from ingest.errors import VulnpipeError
+from vulnpipe.ingest.errors import VulnpipeError
 
 #: The timestamp written into every zip entry (zip's epoch): outputs do not depend on when
 #: they were made.

@@ -5,7 +5,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from .records import FINDING_FIELDS, Finding, Host
+from vulnpipe.ingest.records import FINDING_FIELDS, Finding, Host
 
 HOST_DTYPES: dict[str, str] = {
     "scan_file": "string", "report_name": "string", "host": "string", "host_ip": "string",

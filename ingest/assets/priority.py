@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from .errors import InputError
+from vulnpipe.ingest.errors import InputError
 
 if TYPE_CHECKING:      # numpy/pandas load only when priorities are computed, not with the config
     import numpy as np

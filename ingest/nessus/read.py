@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from .parallel import open_reader
-from .profiles import Profile, resolve_profile
-from .records import Finding, Host
-from .sources import expand_inputs
+from vulnpipe.ingest.nessus.parallel import open_reader
+from vulnpipe.ingest.profiles import Profile, resolve_profile
+from vulnpipe.ingest.records import Finding, Host
+from vulnpipe.ingest.nessus.sources import expand_inputs
 
 if TYPE_CHECKING:  # pandas is imported only when frames are asked for
     import pandas as pd
@@ -37,7 +37,7 @@ def iter_findings(inputs: Iterable[str | Path] | str | Path, profile: Profile | 
 def read_frames(inputs: Iterable[str | Path] | str | Path, profile: Profile | str = "all"
                 ) -> "tuple[pd.DataFrame, pd.DataFrame]":
     """``(hosts, findings)`` as pandas DataFrames with explicit dtypes (see :mod:`ingest.frames`)."""
-    from .frames import findings_frame, hosts_frame
+    from vulnpipe.ingest.nessus.frames import findings_frame, hosts_frame
 
     hosts: list[Host] = []
     findings: list[Finding] = []

@@ -17,12 +17,12 @@ from typing import Callable, Iterator
 
 from lxml import etree
 
-from .addresses import normalize_hostname, normalize_ip, normalize_macs
-from .errors import ParseError
-from .profiles import ALL, Profile
-from .records import (SCANNER_NESSUS, SCANNER_SC, SCANNER_TVM, Compliance, Finding, Host,
+from vulnpipe.ingest.addresses import normalize_hostname, normalize_ip, normalize_macs
+from vulnpipe.ingest.errors import ParseError
+from vulnpipe.ingest.profiles import ALL, Profile
+from vulnpipe.ingest.records import (SCANNER_NESSUS, SCANNER_SC, SCANNER_TVM, Compliance, Finding, Host,
                       Policy, Report, make_finding)
-from .sources import HashingReader, Source
+from vulnpipe.ingest.nessus.sources import HashingReader, Source
 
 ROOT_V2 = "NessusClientData_v2"
 CM_NS = "{http://www.nessus.org/cm}"
@@ -282,7 +282,7 @@ class NessusReader:
         try:
             use_fast = self.fast is True or (self.fast is None and not self.profile.select_all)
             if use_fast:
-                from .fastpath import open_fast
+                from vulnpipe.ingest.nessus.fastpath import open_fast
 
                 fast = open_fast(self)
                 if fast is not None:
@@ -295,7 +295,7 @@ class NessusReader:
                 gc.enable()
 
     def _fast_then_full(self, fast) -> Iterator[tuple[Host, list[Finding]]]:
-        from .fastpath import FastPathUnsupported
+        from vulnpipe.ingest.nessus.fastpath import FastPathUnsupported
 
         self.path_used = "fast"
         done = 0

@@ -17,10 +17,10 @@ from typing import Any, BinaryIO, Callable, Sequence
 
 import orjson
 
-from ingest.records import FINDING_FIELDS
+from vulnpipe.ingest.records import FINDING_FIELDS
 
-from .cells import csv_text
-from .output import atomic_path, open_output
+from vulnpipe.reports.writers.cells import csv_text
+from vulnpipe.reports.writers.output import atomic_path, open_output
 
 FORMATS = ("jsonl", "csv", "xlsx", "parquet")
 
@@ -215,7 +215,7 @@ class XlsxWriter(_TableWriter):
     def close(self, ok: bool = True) -> None:
         if not ok:
             return
-        from .xlsx import Sheet, write_xlsx
+        from vulnpipe.reports.writers.xlsx import Sheet, write_xlsx
 
         rows = ([r.get(f) for f in self.fields] for r in self.rows)
         write_xlsx(self.out, [Sheet("Findings", self.fields, rows,
@@ -229,7 +229,7 @@ class ParquetWriter(_TableWriter):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from ingest.frames import FINDING_DTYPES
+        from vulnpipe.ingest.nessus.frames import FINDING_DTYPES
 
         types = {"Int64": pa.int64(), "Float64": pa.float64(), "boolean": pa.bool_(),
                  "object": pa.list_(pa.string())}
@@ -246,6 +246,6 @@ WRITERS = {"jsonl": JsonlWriter, "csv": CsvWriter, "xlsx": XlsxWriter, "parquet"
 
 def make_writer(fmt: str, out: str | Path, fields: Sequence[str] = FINDING_FIELDS) -> RecordWriter:
     if fmt in ("xlsx", "parquet") and str(out) == "-":
-        from ingest.errors import InputError
+        from vulnpipe.ingest.errors import InputError
         raise InputError(f"--format {fmt} needs a file: give --out PATH")
     return WRITERS[fmt](out, fields)

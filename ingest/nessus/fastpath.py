@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from lxml import etree
 
-from .nessus import _SEVERITIES, ELSA_68453, L2TP_PLUGIN_ID, _int, build_finding
-from .records import Finding, Host
+from vulnpipe.ingest.nessus.reader import _SEVERITIES, ELSA_68453, L2TP_PLUGIN_ID, _int, build_finding
+from vulnpipe.ingest.records import Finding, Host
 
 if TYPE_CHECKING:
-    from .nessus import NessusReader
+    from vulnpipe.ingest.nessus.reader import NessusReader
 
 #: Files at least this big are checked by libxml2 in a second process while the bytes are
 #: scanned; smaller ones are checked first, in-process.

@@ -30,11 +30,11 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator
 
-from .fastpath import _CLOSE_REPORT, FastFile, FastPathUnsupported, _Digest
-from .nessus import NessusReader, ParseStats
-from .profiles import ALL, Profile
-from .records import Finding, Host, Policy, Report
-from .sources import Source
+from vulnpipe.ingest.nessus.fastpath import _CLOSE_REPORT, FastFile, FastPathUnsupported, _Digest
+from vulnpipe.ingest.nessus.reader import NessusReader, ParseStats
+from vulnpipe.ingest.profiles import ALL, Profile
+from vulnpipe.ingest.records import Finding, Host, Policy, Report
+from vulnpipe.ingest.nessus.sources import Source
 
 #: Plain files at least this big are read by several processes.
 MIN_PARALLEL_BYTES = 50 << 20
@@ -183,7 +183,7 @@ class _Counted:
 
 
 def _body_start(doc: bytes) -> int | None:
-    from .fastpath import _RX_PROLOG, _utf8_declaration
+    from vulnpipe.ingest.nessus.fastpath import _RX_PROLOG, _utf8_declaration
 
     m = _RX_PROLOG.match(doc, 0, 1 << 16)
     if m is None or not _utf8_declaration(m.group(1)) or b"xmlns" in (m.group(2) or b""):
@@ -375,7 +375,7 @@ def iter_hosts_parallel(inputs, profile: Profile = ALL, *, workers: int | None =
                         ) -> Iterator[tuple[Host, list[Finding]]]:
     """Every host of every input with its selected findings, in file order, reading big
     plain files with several processes (see :func:`open_reader`)."""
-    from .sources import expand_inputs
+    from vulnpipe.ingest.nessus.sources import expand_inputs
 
     for source in expand_inputs([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs):
         yield from open_reader(source, profile, workers=workers).hosts()
@@ -411,7 +411,7 @@ class FileOutcome:
 
 def _whole_file(index: int, profile: Profile, keep_raw: bool, encode: Encoder):
     """Worker: one small file read whole: ``(result, error, stats, path_used)``."""
-    from .errors import VulnpipeError
+    from vulnpipe.ingest.errors import VulnpipeError
 
     reader = NessusReader(_FILES[index], profile, keep_raw=keep_raw, digest=False)
     try:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import Config, load_config
+from vulnpipe.config import Config, load_config
 
 
 def load_inventory_option(cfg: Config, inventory: Path | None, sheet: str | None):
     """The inventory from ``--inventory``, else from the config, else None (use the store's)."""
-    from ingest.inventory import load_inventory
+    from vulnpipe.ingest.assets.inventory import load_inventory
 
     path = inventory or cfg.inventory.path
     if path is None:
@@ -18,7 +18,7 @@ def load_inventory_option(cfg: Config, inventory: Path | None, sheet: str | None
 
 
 def ticket_settings(cfg: Config):
-    from reports.tickets.build import TicketSettings
+    from vulnpipe.reports.tickets.build import TicketSettings
 
     return TicketSettings(rules=cfg.priority.rules, fallback=cfg.priority.fallback,
                           default_owner=cfg.owners.default_owner,

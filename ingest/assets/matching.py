@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
-from .inventory import (Inventory, normalize_hostnames, normalize_ips, normalize_macs_column,
+from vulnpipe.ingest.assets.inventory import (Inventory, normalize_hostnames, normalize_ips, normalize_macs_column,
                         short_names)
 
 if TYPE_CHECKING:
-    from .priority import Rule
+    from vulnpipe.ingest.assets.priority import Rule
 
 #: Columns :func:`match_hosts` adds, in output order.
 MATCH_COLUMNS: tuple[str, ...] = (
@@ -244,7 +244,7 @@ def join_findings(findings: pd.DataFrame, inventory: Inventory, rules: "Sequence
     already has it (e.g. from the history store), else computed by :func:`first_seen`.
     ``due_date`` is the first-seen UTC calendar day plus ``sla_days`` (midnight, no zone).
     """
-    from .priority import DEFAULT_FALLBACK, assign_priority, due_dates
+    from vulnpipe.ingest.assets.priority import DEFAULT_FALLBACK, assign_priority, due_dates
 
     ids = [c for c in IDENTITY_FIELDS if c in findings.columns]
     group = findings.groupby(ids, dropna=False, sort=False).ngroup().to_numpy() \

@@ -11,8 +11,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .cells import excel_value
-from .output import atomic_path, normalize_zip
+from vulnpipe.reports.writers.cells import excel_value
+from vulnpipe.reports.writers.output import atomic_path, normalize_zip
 
 FIXED_TIME = datetime(2000, 1, 1)
 HEADER_FILL = PatternFill("solid", fgColor="1F3864")

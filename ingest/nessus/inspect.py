@@ -4,11 +4,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .coverage import plugin_enabled
-from .nessus import ELSA_68453, L2TP_PLUGIN_ID
-from .parallel import open_reader
-from .profiles import PRIMARY, resolve_profile
-from .sources import Source
+from vulnpipe.ingest.coverage import plugin_enabled
+from vulnpipe.ingest.nessus.reader import ELSA_68453, L2TP_PLUGIN_ID
+from vulnpipe.ingest.nessus.parallel import open_reader
+from vulnpipe.ingest.profiles import PRIMARY, resolve_profile
+from vulnpipe.ingest.nessus.sources import Source
 
 SEVERITY_NAMES = {"4": "critical", "3": "high", "2": "medium", "1": "low", "0": "info"}
 
