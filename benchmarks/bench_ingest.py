@@ -44,10 +44,11 @@ def _drop(base: str, name: str) -> None:
 
 def _findings(path: Path, profile: str) -> int:
     sys.path.insert(0, str(ROOT))
-    from vulnpipe.ingest import NessusReader, resolve_profile
+    from vulnpipe.ingest import resolve_profile
+    from vulnpipe.ingest.nessus.readers import open_reader
     from vulnpipe.ingest.nessus.sources import expand_inputs
 
-    reader = NessusReader(next(expand_inputs([path])), resolve_profile(profile))
+    reader = open_reader(next(expand_inputs([path])), resolve_profile(profile))
     return sum(len(items) for _h, items in reader.hosts())
 
 

@@ -1,7 +1,7 @@
 """Warnings about scan content that users must not miss."""
 from __future__ import annotations
 
-from vulnpipe.ingest.nessus.reader import ELSA_68453, L2TP_PLUGIN_ID, ParseStats
+from vulnpipe.ingest.nessus.build import ELSA_68453, L2TP_PLUGIN_ID, ParseStats
 from vulnpipe.ingest.profiles import Profile
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from vulnpipe.ingest.coverage import COVERED, coverage
-from vulnpipe.ingest.nessus.parallel import open_reader
+from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.profiles import Profile, resolve_profile
 from vulnpipe.ingest.records import Finding, Host, Policy, iso
 from vulnpipe.ingest.nessus.sources import expand_inputs

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
+from vulnpipe.ingest import ParseError, resolve_profile
+from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from tests import nessus_builder as nb
 from tests.conftest import run_cli
@@ -14,7 +15,7 @@ GOOD = nb.document([nb.HostSpec("10.0.0.1", ip="10.0.0.1", items=[nb.l2tp()])])
 
 
 def _read(path):
-    return NessusReader(next(expand_inputs([path])), resolve_profile("all")).read_all()
+    return open_reader(next(expand_inputs([path])), resolve_profile("all")).read_all()
 
 
 CASES = {

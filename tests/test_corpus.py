@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
+from vulnpipe.ingest import ParseError, resolve_profile
+from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from tests.conftest import SHARED, run_cli
 
@@ -16,7 +17,7 @@ REFUSED = [e for e in ENTRIES if e not in VALID]
 
 def _read(entry, profile="all"):
     source = next(expand_inputs([SHARED / "corpus" / entry["path"]]))
-    reader = NessusReader(source, resolve_profile(profile))
+    reader = open_reader(source, resolve_profile(profile))
     hosts, findings = reader.read_all()
     return reader, hosts, findings
 

@@ -5,11 +5,12 @@ import json
 
 import pytest
 
-from vulnpipe.ingest import NessusReader, resolve_profile
+from vulnpipe.ingest import resolve_profile
 from vulnpipe.ingest.coverage import (COVERED, NOT_COVERED, UNKNOWN, REASON_HOST_ABSENT,
                              REASON_NO_CREDENTIALS, REASON_NO_POLICY, REASON_PLUGIN_DISABLED,
                              REASON_PORT_EXCLUDED, coverage, port_in_range)
 from vulnpipe.ingest.records import Host, Policy
+from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from tests.conftest import SHARED, run_cli
 
@@ -95,7 +96,7 @@ POLICIES = [e for e in ENTRIES if e["well_formed"] and e["root_tag"] == "NessusC
 
 @pytest.mark.parametrize("entry", POLICIES, ids=[e["path"] for e in POLICIES])
 def test_corpus_policies_answer_as_their_plugin_set_says(entry):
-    reader = NessusReader(next(expand_inputs([SHARED / "corpus" / entry["path"]])),
+    reader = open_reader(next(expand_inputs([SHARED / "corpus" / entry["path"]])),
                           resolve_profile("l2tp"))
     hosts, _ = reader.read_all()
     host = hosts[0] if hosts else HOST

@@ -136,7 +136,7 @@ def test_unusual_markup_reads_the_same_on_both_paths(tmp_path, name, profile):
 def test_fast_path_gives_way_on_constructs_it_does_not_handle(tmp_path, name):
     path = tmp_path / "scan.nessus"
     path.write_bytes(ODD[name])
-    reader = NessusReader(next(expand_inputs([path])), resolve_profile("l2tp"))
+    reader = NessusReader(next(expand_inputs([path])), resolve_profile("l2tp"), fast=True)
     reader.read_all()
     assert reader.path_used in ("full", "fast+full")
 
@@ -201,7 +201,7 @@ def test_defect_inside_a_dropped_item_does_not_change_what_the_fast_path_reads(t
     damaged, intact = tmp_path / "a" / "scan.nessus", tmp_path / "b" / "scan.nessus"
     damaged.write_bytes(DROPPED_DEFECTS[name])
     intact.write_bytes(GOOD)
-    reader = NessusReader(next(expand_inputs([damaged])), resolve_profile("l2tp"))
+    reader = NessusReader(next(expand_inputs([damaged])), resolve_profile("l2tp"), fast=True)
     hosts, findings = reader.read_all()
     assert reader.path_used == "fast"
     expected = NessusReader(next(expand_inputs([intact])), resolve_profile("l2tp"), fast=False)
@@ -263,7 +263,7 @@ def test_gzip_and_zip_inputs_use_the_full_parser(tmp_path):
 
     path = tmp_path / "scan.nessus.gz"
     path.write_bytes(gzip.compress(GOOD))
-    reader = NessusReader(next(expand_inputs([path])), resolve_profile("l2tp"))
+    reader = NessusReader(next(expand_inputs([path])), resolve_profile("l2tp"), fast=True)
     hosts, findings = reader.read_all()
     assert reader.path_used == "full" and len(hosts) == 29 and findings
 
@@ -286,7 +286,7 @@ def test_credentials_from_scan_information_plugin_on_both_paths(tmp_path):
 
 
 def test_parallel_reader_splits_one_file_and_matches_the_ordinary_reader(generated, monkeypatch):
-    from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.nessus import files, parallel, readers
 
     monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
     path, truth = generated
@@ -305,7 +305,7 @@ def test_parallel_reader_splits_one_file_and_matches_the_ordinary_reader(generat
                                     (b"</ReportHost>", b"</ReportHos>")])       # structure
 def test_parallel_reader_gives_the_ordinary_error_for_a_broken_file(tmp_path, monkeypatch,
                                                                      strict, damage):
-    from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.nessus import files, parallel, readers
 
     monkeypatch.setattr(parallel, "PIECE_BYTES", (8 << 10, 8 << 10))
     data = nb.document(_hosts(120))
@@ -324,7 +324,7 @@ def test_parallel_reader_gives_the_ordinary_error_for_a_broken_file(tmp_path, mo
 @pytest.mark.parametrize("name", ["several reports", "comment", "pi", "compliance",
                                   "self-closing host"])
 def test_parallel_reader_reads_unusual_files_like_the_ordinary_reader(tmp_path, monkeypatch, name):
-    from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.nessus import files, parallel, readers
 
     monkeypatch.setattr(parallel, "PIECE_BYTES", (4 << 10, 4 << 10))
     path = tmp_path / "scan.nessus"
@@ -342,21 +342,21 @@ def test_parallel_reader_reads_unusual_files_like_the_ordinary_reader(tmp_path, 
 
 
 def test_big_files_are_read_on_every_core_with_a_filtering_profile(generated, monkeypatch):
-    from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.nessus import files, parallel, readers
 
     monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
     path, _truth = generated
     source = next(expand_inputs([path]))
     l2tp = resolve_profile("l2tp")
-    assert isinstance(parallel.open_reader(source, l2tp, workers=2), parallel.ParallelReader)
+    assert isinstance(readers.open_reader(source, l2tp, workers=2), parallel.ParallelReader)
     # 'all' only when the caller takes encoded output (records would cost more to ship than
     # to make); not with --strict, not on one core
     everything = resolve_profile("all")
-    assert isinstance(parallel.open_reader(source, everything, workers=2, encoded=True),
+    assert isinstance(readers.open_reader(source, everything, workers=2, encoded=True),
                       parallel.ParallelReader)
-    for reader in (parallel.open_reader(source, everything, workers=2),
-                   parallel.open_reader(source, l2tp, workers=2, strict=True),
-                   parallel.open_reader(source, l2tp, workers=1)):
+    for reader in (readers.open_reader(source, everything, workers=2),
+                   readers.open_reader(source, l2tp, workers=2, strict=True),
+                   readers.open_reader(source, l2tp, workers=1)):
         assert isinstance(reader, NessusReader)
 
 
@@ -367,7 +367,7 @@ def _die(*_args):
 
 
 def test_a_dying_worker_sends_the_file_to_the_ordinary_reader(generated, monkeypatch):
-    from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.nessus import files, parallel, readers
 
     monkeypatch.setattr(parallel, "_piece", _die)
     monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
@@ -393,7 +393,7 @@ def test_cli_goes_on_after_a_file_with_a_bad_xml_declaration(tmp_path):
 
 def _encoded(reader, fmt="jsonl"):
     """What ``parse --format fmt`` writes for ``reader``'s findings, and how many records."""
-    from vulnpipe.ingest.nessus.parallel import iter_encoded
+    from vulnpipe.ingest.nessus.readers import iter_encoded
     from vulnpipe.reports.writers.findings import make_writer
 
     encode = make_writer(fmt, os.devnull).encoder()
@@ -404,7 +404,7 @@ def _encoded(reader, fmt="jsonl"):
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 @pytest.mark.parametrize("profile", ["all", "l2tp"])
 def test_parallel_encoded_output_equals_the_ordinary_reader(generated, monkeypatch, profile, fmt):
-    from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.nessus import files, parallel, readers
 
     monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
     monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (128 << 10, 128 << 10))
@@ -424,7 +424,7 @@ def test_parallel_encoded_output_equals_the_ordinary_reader(generated, monkeypat
 @pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
 def test_parallel_encoded_output_gives_the_ordinary_error_for_a_broken_file(tmp_path,
                                                                             monkeypatch, strict):
-    from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.nessus import files, parallel, readers
 
     monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (8 << 10, 8 << 10))
     data = nb.document(_hosts(120))
@@ -444,7 +444,7 @@ def test_parallel_encoded_output_gives_the_ordinary_error_for_a_broken_file(tmp_
                                   "self-closing host"])
 def test_parallel_encoded_output_of_unusual_files_equals_the_ordinary_reader(tmp_path,
                                                                               monkeypatch, name):
-    from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.nessus import files, parallel, readers
 
     monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (4 << 10, 4 << 10))
     path = tmp_path / "scan.nessus"
@@ -457,7 +457,7 @@ def test_parallel_encoded_output_of_unusual_files_equals_the_ordinary_reader(tmp
 
 
 def test_a_dying_worker_leaves_encoded_output_to_the_ordinary_reader(generated, monkeypatch):
-    from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.nessus import files, parallel, readers
 
     monkeypatch.setattr(parallel, "_piece", _die)
     path, _truth = generated
@@ -521,7 +521,7 @@ def _many_files(tmp_path, generated):
 
 
 def _outcomes(sources, profile, workers):
-    from vulnpipe.ingest.nessus.parallel import iter_files_encoded
+    from vulnpipe.ingest.nessus.files import iter_files_encoded
     from vulnpipe.reports.writers.findings import make_writer
 
     encode = make_writer("jsonl", os.devnull).encoder()
@@ -547,21 +547,21 @@ def test_many_files_read_on_every_core_equal_one_after_the_other(tmp_path, gener
 
 
 def _pid_file(index, *_args):
-    from vulnpipe.ingest.nessus.reader import ParseStats
+    from vulnpipe.ingest.nessus.build import ParseStats
 
     return (str(os.getpid()).encode(), 0), None, ParseStats(), "worker"
 
 
 def test_many_small_files_go_to_worker_processes(tmp_path, generated, monkeypatch):
-    from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.nessus import files, parallel, readers
 
-    monkeypatch.setattr(parallel, "_whole_file", _pid_file)
+    monkeypatch.setattr(files, "_whole_file", _pid_file)
     sources = list(expand_inputs(_many_files(tmp_path, generated)))
     read = {name: data for name, data, _stats in _outcomes(sources, "l2tp", workers=2)}
     # small plain files went to worker processes; the generated file (over
     # POOL_FILE_BYTES), the zip member and the .gz file were streamed here
-    small = {s.name for s in sources if parallel._size(s) is not None and
-             parallel._size(s) < parallel.POOL_FILE_BYTES}
+    small = {s.name for s in sources if parallel.plain_size(s) is not None and
+             parallel.plain_size(s) < files.POOL_FILE_BYTES}
     assert small == {f"s{i}.nessus" for i in range(5)} | {"broken.nessus"}
     pids = {read[name] for name in small}
     assert all(p.isdigit() for p in pids) and str(os.getpid()).encode() not in pids
@@ -587,7 +587,7 @@ def test_cli_parse_of_many_files_writes_what_one_file_at_a_time_writes(tmp_path,
 
 def test_library_api_and_inspect_read_big_files_on_every_core_with_the_same_results(
         generated, monkeypatch):
-    from vulnpipe.ingest.nessus import inspect, parallel, read as api
+    from vulnpipe.ingest.nessus import inspect, parallel, read as api, readers
     from vulnpipe.ingest.nessus.read import iter_scan
     from vulnpipe.ingest.nessus.inspect import summarize
 
@@ -596,7 +596,7 @@ def test_library_api_and_inspect_read_big_files_on_every_core_with_the_same_resu
     used = []
 
     def recording_open_reader(*args, **kwargs):
-        used.append(parallel.open_reader(*args, **kwargs))
+        used.append(readers.open_reader(*args, **kwargs))
         return used[-1]
 
     monkeypatch.setattr(api, "open_reader", recording_open_reader)
@@ -618,9 +618,9 @@ def test_a_worker_dying_between_two_submissions_leaves_the_rest_to_this_process(
     """The pool may break after a result came back and before the next submission."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.nessus import files, parallel, readers
 
-    real = parallel._new_pool
+    real = parallel.new_pool
 
     def pool_that_breaks(workers):
         pool = real(workers)
@@ -634,7 +634,7 @@ def test_a_worker_dying_between_two_submissions_leaves_the_rest_to_this_process(
         pool.submit = breaking_submit
         return pool
 
-    monkeypatch.setattr(parallel, "_new_pool", pool_that_breaks)
+    monkeypatch.setattr(parallel, "new_pool", pool_that_breaks)
     sources = list(expand_inputs(_many_files(tmp_path, generated)))
     assert _outcomes(sources, "all", workers=2) == _outcomes(sources, "all", workers=1)
     monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (128 << 10, 128 << 10))
@@ -647,7 +647,7 @@ def test_a_worker_dying_between_two_submissions_leaves_the_rest_to_this_process(
 
 def test_many_files_are_scheduled_in_linear_time_and_compressed_ones_streamed(tmp_path,
                                                                               monkeypatch):
-    from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.nessus import files, parallel, readers
 
     doc = nb.document(_hosts(2))
     for i in range(300):
@@ -656,9 +656,9 @@ def test_many_files_are_scheduled_in_linear_time_and_compressed_ones_streamed(tm
     (tmp_path / "z.nessus.gz").write_bytes(gzip.compress(doc))
     sources = list(expand_inputs([tmp_path]))
     calls, submitted = [], []
-    real_size = parallel._size
-    monkeypatch.setattr(parallel, "_size", lambda s: calls.append(1) or real_size(s))
-    real_pool = parallel._new_pool
+    real_size = parallel.plain_size
+    monkeypatch.setattr(parallel, "plain_size", lambda s: calls.append(1) or real_size(s))
+    real_pool = parallel.new_pool
 
     def recording_pool(workers):
         pool = real_pool(workers)
@@ -670,7 +670,7 @@ def test_many_files_are_scheduled_in_linear_time_and_compressed_ones_streamed(tm
         pool.submit = recording_submit
         return pool
 
-    monkeypatch.setattr(parallel, "_new_pool", recording_pool)
+    monkeypatch.setattr(parallel, "new_pool", recording_pool)
     read = _outcomes(sources, "l2tp", workers=2)
     assert len(read) == 301 and len(calls) <= 2 * 301      # (quadratic before: 45,000)
     assert sorted(submitted) == sorted(s.name for s in sources if s.name.endswith(".nessus"))

@@ -4,13 +4,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from vulnpipe.ingest import NessusReader, resolve_profile
+from vulnpipe.ingest import resolve_profile
+from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from tests.conftest import run_cli
 
 
 def _read(path, profile):
-    reader = NessusReader(next(expand_inputs([path])), resolve_profile(profile))
+    reader = open_reader(next(expand_inputs([path])), resolve_profile(profile))
     hosts, findings = reader.read_all()
     return reader, hosts, findings
 

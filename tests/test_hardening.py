@@ -11,6 +11,7 @@ import zipfile
 import pytest
 
 from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
+from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from tests import nessus_builder as nb
 from tests.conftest import run_cli
@@ -20,7 +21,7 @@ DOC = nb.document([nb.HostSpec(f"10.0.0.{i}", ip=f"10.0.0.{i}", items=[nb.l2tp(o
 
 
 def _read(path, profile="all"):
-    return NessusReader(next(expand_inputs([path])), resolve_profile(profile)).read_all()
+    return open_reader(next(expand_inputs([path])), resolve_profile(profile)).read_all()
 
 
 @pytest.mark.parametrize("fraction", [0.05, 0.2, 0.33, 0.5, 0.66, 0.8, 0.95, 0.999])
@@ -54,9 +55,10 @@ def test_hundred_megabyte_plugin_output_parses_in_bounded_memory(tmp_path):
         fh.write(tail)
     code = (
         "import resource,sys\n"
-        "from vulnpipe.ingest import NessusReader, resolve_profile\n"
+        "from vulnpipe.ingest import resolve_profile\n"
+        "from vulnpipe.ingest.nessus.readers import open_reader\n"
         "from vulnpipe.ingest.nessus.sources import expand_inputs\n"
-        "h,f=NessusReader(next(expand_inputs([sys.argv[1]])),resolve_profile('l2tp')).read_all()\n"
+        "h,f=open_reader(next(expand_inputs([sys.argv[1]])),resolve_profile('l2tp')).read_all()\n"
         "print(len(h), max(len(x.plugin_output or '') for x in f),"
         " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, timeout=300)

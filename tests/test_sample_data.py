@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from vulnpipe.ingest import NessusReader, resolve_profile
+from vulnpipe.ingest import resolve_profile
 from vulnpipe.ingest.coverage import coverage
+from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from tests.conftest import ROOT, run_cli
 
@@ -31,7 +32,7 @@ SCAN_FILES = sorted(EXPECTED["files"])
 @lru_cache(maxsize=None)
 def read(name: str, profile: str):
     """(reader, hosts, findings) of one sample scan, read once per profile."""
-    reader = NessusReader(next(expand_inputs([SCANS / name])), resolve_profile(profile))
+    reader = open_reader(next(expand_inputs([SCANS / name])), resolve_profile(profile))
     hosts, findings = reader.read_all()
     return reader, hosts, findings
 

@@ -45,13 +45,14 @@ def test_stored_findings_read_back_exactly_as_parsed(db_url, generated, profile,
                                                      monkeypatch):
     """Also when a big file is split between worker processes (filtering profiles)."""
     from vulnpipe.ingest.nessus import parallel
+    from vulnpipe.ingest.nessus import readers as nessus_readers
     from vulnpipe.ingest.store import writer
 
     path, truth = generated
     readers = []
 
     def recording_open_reader(*args, **kwargs):
-        readers.append(parallel.open_reader(*args, **kwargs))
+        readers.append(nessus_readers.open_reader(*args, **kwargs))
         return readers[-1]
 
     monkeypatch.setattr(writer, "open_reader", recording_open_reader)

@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from lxml import etree
 
-from vulnpipe.ingest.nessus.reader import _SEVERITIES, ELSA_68453, L2TP_PLUGIN_ID, _int, build_finding
+from vulnpipe.ingest.nessus.build import (CLOSING_TAGS, ELSA_68453, L2TP_PLUGIN_ID, SEVERITIES,
+                                          build_finding, finding_from_element, make_host, to_int)
 from vulnpipe.ingest.records import Finding, Host
 
 if TYPE_CHECKING:
@@ -96,7 +97,6 @@ _RX_FORBIDDEN = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|]]>")
 _RX_FORBIDDEN_ATTR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _HOST_TAG_FOLLOW = frozenset(b" \t\r\n/>")
 _XML_SPACE = b" \t\r\n"      # XML's white space (not Python's, which has \v and \f too)
-_CLOSE_REPORT = b"</Report></NessusClientData_v2>"
 
 
 def _ref(m: re.Match) -> str:
@@ -352,7 +352,7 @@ class _Gate:
             self._proc = None
 
 
-class _Digest:
+class FileDigest:
     """The file's SHA-256, computed by a thread while the main thread scans (hashlib lets
     go of the GIL, so it runs on another core). It reads with ``pread`` rather than through
     the map, so the pages it reads are not added to this process's memory."""
@@ -480,14 +480,22 @@ def open_fast(reader: "NessusReader") -> "FastFile | None":
     except (OSError, ValueError):
         raw.close()
         return None
-    prolog = _RX_PROLOG.match(mm, 0, min(size, 1 << 16))
-    if prolog is None or not _utf8_declaration(prolog.group(1)) or \
-            b"xmlns" in (prolog.group(2) or b""):
+    body = body_start(mm)
+    if body is None:
         mm.close()
         raw.close()
         return None
-    return FastFile(reader, raw, mm, size, prolog.end(), strict=reader.strict,
-                    digest=reader.digest)
+    return FastFile(reader, raw, mm, size, body, strict=reader.strict, digest=reader.digest)
+
+
+def body_start(doc) -> int | None:
+    """Where the first element after the root's start tag may begin in ``doc`` (bytes or a
+    map), or None when its prolog is not one the fast path reads (a declared encoding other
+    than UTF-8, a namespace on the root, no root in the first 64 KB)."""
+    m = _RX_PROLOG.match(doc, 0, 1 << 16)
+    if m is None or not _utf8_declaration(m.group(1)) or b"xmlns" in (m.group(2) or b""):
+        return None
+    return m.end()
 
 
 def _utf8_declaration(attrs: bytes | None) -> bool:
@@ -559,7 +567,7 @@ class FastFile:
         if self.strict:
             self.gate = _Gate(mm, size, self.in_process_check)
         elif self.digest and self.piece is None:
-            self.gate = _Digest(mm, self.raw.fileno() if self.raw is not None else None, size)
+            self.gate = FileDigest(mm, self.raw.fileno() if self.raw is not None else None, size)
         else:
             self.gate = _NoCheck()
         # without libxml2's check, comments, CDATA, DOCTYPEs and PIs are found here
@@ -596,7 +604,7 @@ class FastFile:
         if self.piece is not None:
             if mm[pos:stop].strip(_XML_SPACE):
                 raise FastPathUnsupported("markup between hosts")
-            skeleton.feed(_CLOSE_REPORT)
+            skeleton.feed(CLOSING_TAGS)
             skeleton.close()
             self._finish_stats()
             return
@@ -634,7 +642,7 @@ class FastFile:
         name = _attrs(m.group(1)).get("name") or ""
         reader.stats.hosts += 1
         if m.group(2):                                  # <ReportHost .../>
-            host = reader._make_host(name, {}, report, lambda: None)
+            host = make_host(name, {}, report, lambda: None)
             return host, [], m.end()
         end_tag = _find_tag(mm, b"</ReportH", b"ost", m.end())
         e = _RX_HOST_END.match(mm, end_tag) if end_tag >= 0 else None
@@ -716,7 +724,7 @@ class FastFile:
                     return texts[tags.index("plugin_output")] or "" if "plugin_output" in tags else ""
             return None
 
-        host = reader._make_host(name, props, report, scan_info)
+        host = make_host(name, props, report, scan_info)
         findings: list[Finding] = []
         stats = reader.stats
         for i in wanted:
@@ -724,7 +732,7 @@ class FastFile:
             sev, pid, port, pid_raw, pname, role, attrs = info[key]
             children, el = item_children(i)
             if el is not None:
-                finding = reader._finding(el, host, pid, port, role)
+                finding = finding_from_element(el, host, pid, port, role, reader.keep_raw)
             else:
                 finding = build_finding(attrs, children[0], children[1], None, host, pid, port,
                                         role)
@@ -783,11 +791,11 @@ class FastFile:
             a = _attrs(_start_attrs(key))
             sev = a.get("severity")
             pid_raw = a.get("pluginID")
-            pid = _int(pid_raw)
-            port = _int(a.get("port"))
+            pid = to_int(pid_raw)
+            port = to_int(a.get("port"))
             name = a.get("pluginName")
             role = profile.role(pid, name, a.get("pluginFamily"), port, a.get("protocol"))
-            self._info[key] = (sev if sev in _SEVERITIES else "other", pid, port, pid_raw,
+            self._info[key] = (sev if sev in SEVERITIES else "other", pid, port, pid_raw,
                                name, role, a)
             if role is not None:
                 self._selected.add(key)

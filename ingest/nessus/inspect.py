@@ -5,8 +5,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from vulnpipe.ingest.coverage import plugin_enabled
-from vulnpipe.ingest.nessus.reader import ELSA_68453, L2TP_PLUGIN_ID
-from vulnpipe.ingest.nessus.parallel import open_reader
+from vulnpipe.ingest.nessus.build import ELSA_68453, L2TP_PLUGIN_ID
+from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.profiles import PRIMARY, resolve_profile
 from vulnpipe.ingest.nessus.sources import Source
 

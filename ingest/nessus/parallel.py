@@ -11,10 +11,10 @@ than to make). Results, statistics and errors are the same as
 read that way (a broken file, several reports, markup the fast path does not handle, a
 worker that dies) the ordinary reader takes over, skipping the hosts already handed out.
 
-Use :func:`open_reader` where a ``NessusReader`` is made: it returns a
+Readers are chosen by :func:`vulnpipe.ingest.nessus.readers.open_reader`, which returns a
 :class:`ParallelReader` only where that pays off (plain files of at least
 :data:`MIN_PARALLEL_BYTES`, a filtering profile or encoded output, not strict, more than
-one core, ``fork`` available).
+one core, ``fork`` available); :mod:`.files` reads many small files at once.
 """
 from __future__ import annotations
 
@@ -30,8 +30,12 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator
 
-from vulnpipe.ingest.nessus.fastpath import _CLOSE_REPORT, FastFile, FastPathUnsupported, _Digest
-from vulnpipe.ingest.nessus.reader import NessusReader, ParseStats
+from lxml import etree
+
+from vulnpipe.ingest.errors import VulnpipeError
+from vulnpipe.ingest.nessus.build import CLOSING_TAGS, ParseStats
+from vulnpipe.ingest.nessus.fastpath import FastFile, FastPathUnsupported, FileDigest, body_start
+from vulnpipe.ingest.nessus.reader import NessusReader
 from vulnpipe.ingest.profiles import ALL, Profile
 from vulnpipe.ingest.records import Finding, Host, Policy, Report
 from vulnpipe.ingest.nessus.sources import Source
@@ -51,27 +55,7 @@ _RX_TAIL = re.compile(rb"[ \t\r\n]*</Report[ \t\r\n]*>[ \t\r\n]*"
                       rb"</NessusClientData_v2[ \t\r\n]*>[ \t\r\n]*")
 
 
-def open_reader(source: Source, profile: Profile = ALL, *, workers: int | None = None,
-                strict: bool = False, keep_raw: bool = False, digest: bool = True,
-                encoded: bool = False):
-    """The best reader for ``source``: :class:`ParallelReader` for big plain files on a
-    multi-core machine, else :class:`NessusReader` (same interface: ``hosts()``, ``stats``,
-    ``reports``, ``policy``, ``path_used``). ``encoded=True``: the caller reads the findings
-    through :func:`iter_encoded`, so profile ``all`` is split too."""
-    workers = workers or cores()
-    # Profile 'all' keeps every item: shipping its records between processes costs more
-    # than it saves, shipping encoded output does not. --strict: the single reader already
-    # checks on a second core.
-    if workers >= MIN_WORKERS and (encoded or not profile.select_all) and not strict and \
-            _can_fork():
-        size = _size(source)
-        if size is not None and size >= _min_parallel_bytes():
-            return ParallelReader(source, profile, workers=workers, keep_raw=keep_raw,
-                                  digest=digest)
-    return NessusReader(source, profile, strict=strict, keep_raw=keep_raw, digest=digest)
-
-
-def _size(source: Source) -> int | None:
+def plain_size(source: Source) -> int | None:
     """The size of a plain file read as it is; None for an archive member, a compressed
     file (whose content may be many times its size) or anything else."""
     try:
@@ -83,7 +67,7 @@ def _size(source: Source) -> int | None:
     return None
 
 
-def _min_parallel_bytes() -> int:
+def min_parallel_bytes() -> int:
     """:data:`MIN_PARALLEL_BYTES`, or the environment's ``VULNPIPE_PARALLEL_MIN_BYTES``
     (tests and tuning; a very large value keeps every file in one process)."""
     try:
@@ -120,8 +104,9 @@ def _piece(token: str, path: str, name: str, profile: Profile, strict: bool, kee
     try:
         return _read_range(token, path, name, profile, strict, keep_raw, head, start, end,
                            encode)
-    except Exception:          # anything unexpected: the ordinary reader decides
-        return None
+    except (FastPathUnsupported, VulnpipeError, etree.LxmlError, OSError, ValueError,
+            LookupError, UnicodeError, OverflowError):
+        return None            # a piece this way cannot read: the ordinary reader decides
     finally:
         gc.enable()
 
@@ -134,8 +119,8 @@ def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool
             # byte; 'all': the streaming parser is the faster reader when every item is kept)
             if _RX_REPORT.search(mm, start, end):
                 return None                               # several reports: not split
-            doc = mm[:head] + mm[start:end] + _CLOSE_REPORT
-            body = _body_start(doc)
+            doc = mm[:head] + mm[start:end] + CLOSING_TAGS
+            body = body_start(doc)
             if body is None:
                 return None
             source = Source(name=name, path=path, opener=lambda: io.BytesIO(doc))
@@ -146,7 +131,7 @@ def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool
             fast = FastFile(reader, None, doc, len(doc), body, strict=True,
                             in_process_check=True)
         else:
-            body = _body_start(mm[:head])
+            body = body_start(mm[:head])
             if body is None:
                 return None
             # (several reports: markup between hosts, which a piece refuses)
@@ -180,15 +165,6 @@ class _Counted:
         for pair in self._pairs:
             self.count += 1
             yield pair
-
-
-def _body_start(doc: bytes) -> int | None:
-    from vulnpipe.ingest.nessus.fastpath import _RX_PROLOG, _utf8_declaration
-
-    m = _RX_PROLOG.match(doc, 0, 1 << 16)
-    if m is None or not _utf8_declaration(m.group(1)) or b"xmlns" in (m.group(2) or b""):
-        return None
-    return m.end()
 
 
 class ParallelReader:
@@ -290,15 +266,15 @@ class ParallelReader:
             todo = iter(pieces)
             pool = None
             try:        # the first submissions fork every worker (before any thread starts)
-                pool = _new_pool(self.workers)
+                pool = new_pool(self.workers)
                 for a, b in todo:
                     pending.append(pool.submit(_piece, *args, a, b, encode))
                     if len(pending) >= self.workers * 2:
                         break
             except (OSError, BrokenProcessPool, RuntimeError) as exc:
-                _stop(pool)
+                stop_pool(pool)
                 raise FastPathUnsupported(f"no worker processes: {exc}") from None
-            hasher = _Digest(mm, f.fileno(), size) if self.digest else None
+            hasher = FileDigest(mm, f.fileno(), size) if self.digest else None
             completed = False
             try:
                 first = True
@@ -324,7 +300,7 @@ class ParallelReader:
                     yield output, count
                 completed = True
             finally:
-                _stop(pool)
+                stop_pool(pool)
                 if hasher is not None and not completed:
                     hasher.close()         # stopped early: do not wait for the whole file
             if hasher is not None:
@@ -350,15 +326,6 @@ def encode_in_batches(pairs: Iterable[tuple[Host, list[Finding]]], encode: Encod
         yield encode(chunk)
 
 
-def iter_encoded(reader, encode: Encoder) -> Iterator[tuple[bytes, int]]:
-    """The selected findings of ``reader`` (from :func:`open_reader`) as ``encode``'s output
-    pieces, in file order: made by the worker processes of a :class:`ParallelReader`, in
-    this process otherwise."""
-    if isinstance(reader, ParallelReader):
-        return reader.encoded(encode)
-    return encode_in_batches(reader.hosts(), encode)
-
-
 def _add(total: ParseStats, part: ParseStats) -> None:
     total.hosts += part.hosts
     total.items += part.items
@@ -371,124 +338,9 @@ def _add(total: ParseStats, part: ParseStats) -> None:
         total.elsa_68453_name = part.elsa_68453_name
 
 
-def iter_hosts_parallel(inputs, profile: Profile = ALL, *, workers: int | None = None
-                        ) -> Iterator[tuple[Host, list[Finding]]]:
-    """Every host of every input with its selected findings, in file order, reading big
-    plain files with several processes (see :func:`open_reader`)."""
-    from vulnpipe.ingest.nessus.sources import expand_inputs
-
-    for source in expand_inputs([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs):
-        yield from open_reader(source, profile, workers=workers).hosts()
-
-
-# -- many files -----------------------------------------------------------------------------
-
-#: The sources of the current :func:`iter_files_encoded` call, inherited by its forked
-#: workers (a Source opens its file through a closure, which cannot be sent to a process).
-_FILES: list[Source] = []
-#: Input bytes of small files read ahead of the one being written, at most.
-AHEAD_BYTES = 64 << 20
-#: Plain files under this size are read whole by a worker (whose output is held whole).
-POOL_FILE_BYTES = 16 << 20
-
-
-class FileOutcome:
-    """One input of :func:`iter_files_encoded`: ``chunks()`` gives ``encode``'s results in
-    file order (raising the file's :class:`~ingest.errors.ParseError`, if any); ``stats``
-    and ``path_used`` are complete once ``chunks()`` is exhausted."""
-
-    def __init__(self, chunks: Callable[[], Iterator], reader=None) -> None:
-        self._chunks = chunks
-        self._reader = reader
-        self.stats: ParseStats | None = None
-        self.path_used: str | None = None
-
-    def chunks(self) -> Iterator:
-        yield from self._chunks()
-        if self._reader is not None:
-            self.stats, self.path_used = self._reader.stats, self._reader.path_used
-
-
-def _whole_file(index: int, profile: Profile, keep_raw: bool, encode: Encoder):
-    """Worker: one small file read whole: ``(result, error, stats, path_used)``."""
-    from vulnpipe.ingest.errors import VulnpipeError
-
-    reader = NessusReader(_FILES[index], profile, keep_raw=keep_raw, digest=False)
-    try:
-        result = encode(reader.hosts())     # (hosts() keeps the garbage collector off)
-    except VulnpipeError as exc:
-        return None, exc, reader.stats, reader.path_used
-    return result, None, reader.stats, reader.path_used
-
-
-
-
-
-def iter_files_encoded(sources: list[Source], profile: Profile, encode: Encoder, *,
-                       strict: bool = False, keep_raw: bool = False,
-                       workers: int | None = None) -> Iterator[tuple[Source, FileOutcome]]:
-    """Every source with its :class:`FileOutcome`, in the order given, reading on every
-    core: big plain files are split (:func:`open_reader`); plain files under
-    :data:`POOL_FILE_BYTES` are read whole, several at a time, by worker processes (up to
-    :data:`AHEAD_BYTES` ahead of the one being written); the others (mid-sized, compressed,
-    archive members) are streamed by this process. One core, ``strict`` or fewer than two
-    small files: one file after the other."""
-    workers = workers or cores()
-    sizes = [_size(s) for s in sources]
-    # a whole file's output is held in memory: only small files of known size
-    small = [n is not None and n < min(POOL_FILE_BYTES, _min_parallel_bytes()) for n in sizes]
-    pooled = workers >= MIN_WORKERS and not strict and sum(small) >= 2 and _can_fork()
-    global _FILES
-    _FILES = list(sources)
-    pool: ProcessPoolExecutor | None = None
-    pending: dict[int, object] = {}
-    try:
-        for index, source in enumerate(sources):
-            if pooled and small[index]:
-                if pool is None:
-                    pool = _new_pool(workers)
-                # read ahead: the small files up to the next other one, within AHEAD_BYTES
-                budget = 0
-                for later in range(index, len(sources)):
-                    budget += sizes[later] or 0
-                    if not small[later] or (later > index and (
-                            budget > AHEAD_BYTES or len(pending) >= workers * 2)):
-                        break
-                    if later not in pending and pool is not None:
-                        try:
-                            pending[later] = pool.submit(_whole_file, later, profile, keep_raw,
-                                                         encode)
-                        except (BrokenProcessPool, OSError, RuntimeError):
-                            pooled = False           # no more workers: the rest in here
-                            pool = _stop(pool, pending)
-                            break
-                future = pending.pop(index, None)
-                try:
-                    if future is None:
-                        raise BrokenProcessPool("not submitted")
-                    result, error, stats, path_used = future.result()
-                except BrokenProcessPool:           # a worker died: the rest in here
-                    pooled = False
-                    pool = _stop(pool, pending)
-                else:
-                    outcome = FileOutcome(lambda r=result, e=error: _replay(r, e))
-                    outcome.stats, outcome.path_used = stats, path_used
-                    yield source, outcome
-                    continue
-            if not pending:
-                # no pool's threads may run while a reader forks its own workers
-                pool = _stop(pool)
-            reader = open_reader(source, profile, strict=strict, keep_raw=keep_raw,
-                                 digest=False, encoded=True)
-            yield source, FileOutcome(lambda r=reader: iter_encoded(r, encode), reader)
-    finally:
-        _stop(pool)
-        _FILES = []
-
-
-def _stop(pool: ProcessPoolExecutor | None, pending: dict | None = None) -> None:
+def stop_pool(pool: ProcessPoolExecutor | None, pending: dict | None = None) -> None:
     """Shut ``pool`` down, cancelling the work not started (whose results, like those in
-    ``pending``, are then not used). Returns None, for ``pool = _stop(pool)``."""
+    ``pending``, are then not used). Returns None, for ``pool = stop_pool(pool)``."""
     if pending is not None:
         pending.clear()
     if pool is not None:
@@ -496,18 +348,12 @@ def _stop(pool: ProcessPoolExecutor | None, pending: dict | None = None) -> None
     return None
 
 
-def _can_fork() -> bool:
+def can_fork() -> bool:
     """Worker processes are possible: ``fork`` exists and this is not a daemon process
     (a multiprocessing pool's or a task queue's worker may not have children)."""
     return ("fork" in multiprocessing.get_all_start_methods()
             and not multiprocessing.current_process().daemon)
 
 
-def _new_pool(workers: int) -> ProcessPoolExecutor:
+def new_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-
-
-def _replay(result, error) -> Iterator:
-    if error is not None:
-        raise error
-    yield result

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from vulnpipe.ingest.nessus.parallel import open_reader
+from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.profiles import Profile, resolve_profile
 from vulnpipe.ingest.records import Finding, Host
 from vulnpipe.ingest.nessus.sources import expand_inputs

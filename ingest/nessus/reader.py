@@ -10,55 +10,22 @@ from __future__ import annotations
 import gc
 import io
 import itertools
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Iterator
 
 from lxml import etree
 
-from vulnpipe.ingest.addresses import normalize_hostname, normalize_ip, normalize_macs
 from vulnpipe.ingest.errors import ParseError
-from vulnpipe.ingest.profiles import ALL, Profile
-from vulnpipe.ingest.records import (SCANNER_NESSUS, SCANNER_SC, SCANNER_TVM, Compliance, Finding, Host,
-                      Policy, Report, make_finding)
+from vulnpipe.ingest.nessus.build import (CM_NS, ELSA_68453, L2TP_PLUGIN_ID, ROOT_V2, SCAN_INFO_ID,
+                                          ParseStats, finding_from_element, make_host,
+                                          to_int)
+from vulnpipe.ingest.nessus.fastpath import FastPathUnsupported, open_fast
 from vulnpipe.ingest.nessus.sources import HashingReader, Source
+from vulnpipe.ingest.profiles import ALL, Profile
+from vulnpipe.ingest.records import (SCANNER_NESSUS, SCANNER_SC, SCANNER_TVM, Finding, Host, Policy,
+                                     Report)
 
-ROOT_V2 = "NessusClientData_v2"
-CM_NS = "{http://www.nessus.org/cm}"
-L2TP_PLUGIN_ID = 11387
-ELSA_68453 = 68453
-SCAN_INFO_PLUGIN = 19506
-_SCAN_INFO_ID = str(SCAN_INFO_PLUGIN)
-_SEVERITIES = frozenset({"0", "1", "2", "3", "4"})
-
-_LIST_TAGS = frozenset({"cve", "xref", "see_also", "bid", "cwe"})
-_TEXT_TAGS = frozenset({"risk_factor", "plugin_type", "synopsis", "description", "solution",
-                        "plugin_output"})
-_FLOAT_TAGS = frozenset({"cvss3_base_score", "cvss_base_score"})
-_CM_LEN = len(CM_NS)
-# child element -> 0 text, 1 list, 2 see_also (one entry per line), 3 float; others: 4
-_KINDS = {**{t: 0 for t in _TEXT_TAGS}, **{t: 1 for t in _LIST_TAGS if t != "see_also"},
-          "see_also": 2, **{t: 3 for t in _FLOAT_TAGS}}
 _SNIFF_BYTES = 4096
 _PROLOG_BYTES = 1 << 16
-
-
-@dataclass
-class ParseStats:
-    """Counts over every item of a file, whatever the profile kept."""
-
-    reports: int = 0
-    hosts: int = 0
-    items: int = 0
-    severity: Counter = field(default_factory=Counter)   # '0'..'4', 'other'
-    plugin_counts: Counter = field(default_factory=Counter)  # only the watched plugins
-    port_1701: int = 0
-    compliance_items: int = 0          # among the selected findings
-    selected: int = 0
-    elsa_68453_name: str | None = None
-    sha256: str | None = None
-    size: int = 0
 
 
 def _text(el) -> str | None:
@@ -67,67 +34,9 @@ def _text(el) -> str | None:
     return el.text
 
 
-def _int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
-
-
-def _float(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value.strip())
-    except ValueError:
-        return None
-
-
-def _epoch(value: str | None) -> datetime | None:
-    n = _int(value)
-    if n is None or n <= 0:
-        return None
-    try:
-        return datetime.fromtimestamp(n, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _ctime(value: str | None) -> datetime | None:
-    """``Tue Nov 25 08:00:00 2025`` (scanner local time, taken as UTC), else None."""
-    if not value:
-        return None
-    try:
-        return datetime.strptime(" ".join(value.split()), "%a %b %d %H:%M:%S %Y").replace(
-            tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
-def _truthy(value: str | None) -> bool | None:
-    if value is None:
-        return None
-    v = value.strip().lower()
-    if v in ("true", "yes", "1"):
-        return True
-    if v in ("false", "no", "0"):
-        return False
-    return None
-
-
-def credentials_from_scan_info(output: str) -> bool | None:
-    """Plugin 19506's "Credentialed checks : yes|no" line, else None."""
-    for line in output.splitlines():
-        if line.strip().lower().startswith("credentialed checks"):
-            return line.split(":", 1)[-1].strip().lower().startswith("yes")
-    return None
-
-
 def _scan_info_output(items) -> str | None:
     for item in items:
-        if item.get("pluginID") == _SCAN_INFO_ID:
+        if item.get("pluginID") == SCAN_INFO_ID:
             return item.findtext("plugin_output") or ""
     return None
 
@@ -145,7 +54,7 @@ def parse_plugin_set(text: str | None) -> frozenset[int] | None:
         return None
     ids = set()
     for part in text.replace(",", ";").split(";"):
-        n = _int(part)
+        n = to_int(part)
         if n is not None:
             ids.add(n)
     return frozenset(ids)
@@ -173,7 +82,7 @@ def _policy(el) -> Policy:
                                  (item.findtext("Status") or "").strip().lower()))
         elif tag == "IndividualPluginSelection":
             for item in child.iterfind("PluginItem"):
-                pid = _int(item.findtext("PluginId"))
+                pid = to_int(item.findtext("PluginId"))
                 if pid is not None:
                     plugins.append((pid, (item.findtext("Family") or "").strip(),
                                     (item.findtext("Status") or "").strip().lower()))
@@ -242,7 +151,7 @@ class NessusReader:
     """
 
     def __init__(self, source: Source, profile: Profile = ALL, *, keep_raw: bool = False,
-                 fast: bool | None = None, strict: bool = False, digest: bool = True) -> None:
+                 fast: bool = False, strict: bool = False, digest: bool = True) -> None:
         self.source = source
         self.profile = profile
         self.keep_raw = keep_raw
@@ -255,11 +164,10 @@ class NessusReader:
         #: ``False``: the caller has no use for ``stats.sha256``; the fast path then leaves
         #: it None instead of hashing the file on another core.
         self.digest = digest
-        #: ``None`` (default): the byte-scanning fast path (:mod:`ingest.fastpath`) for
-        #: filtering profiles when the input allows it, the streaming parser for ``all``
-        #: (which keeps every item, so skipping bytes gains nothing and it is faster);
-        #: ``False``: always the streaming parser; ``True``: the fast path whenever the
-        #: input allows it, whatever the profile (tests, benchmarks).
+        #: ``True``: the byte-scanning fast path (:mod:`.fastpath`) when the input allows it,
+        #: the streaming parser otherwise (and from the start whenever the fast path meets
+        #: something it does not handle); ``False``: the streaming parser. Which to use is
+        #: decided by :func:`vulnpipe.ingest.nessus.open_reader`, the one place that chooses.
         self.fast = fast
         #: Which reader produced the hosts: ``'full'``, ``'fast'``, or ``'fast+full'`` when
         #: the fast path met something it does not handle and the full parser took over.
@@ -280,10 +188,7 @@ class NessusReader:
         gc_was_enabled = gc.isenabled()
         gc.disable()   # records are acyclic: collections during a file only cost time
         try:
-            use_fast = self.fast is True or (self.fast is None and not self.profile.select_all)
-            if use_fast:
-                from vulnpipe.ingest.nessus.fastpath import open_fast
-
+            if self.fast:
                 fast = open_fast(self)
                 if fast is not None:
                     yield from self._fast_then_full(fast)
@@ -295,8 +200,6 @@ class NessusReader:
                 gc.enable()
 
     def _fast_then_full(self, fast) -> Iterator[tuple[Host, list[Finding]]]:
-        from vulnpipe.ingest.nessus.fastpath import FastPathUnsupported
-
         self.path_used = "fast"
         done = 0
         try:
@@ -455,8 +358,7 @@ class NessusReader:
                             props[key] = (t.text or "").strip()
             elif tag == "ReportItem":
                 items.append(child)
-        host = self._make_host(el.get("name") or "", props, report,
-                               lambda: _scan_info_output(items))
+        host = make_host(el.get("name") or "", props, report, lambda: _scan_info_output(items))
         profile = self.profile
         watch_ids = (L2TP_PLUGIN_ID, ELSA_68453)
         findings: list[Finding] = []
@@ -465,8 +367,8 @@ class NessusReader:
             stats.items += 1
             sev = attrib.get("severity")
             stats.severity[sev if sev in ("0", "1", "2", "3", "4") else "other"] += 1
-            pid = _int(attrib.get("pluginID"))
-            port = _int(attrib.get("port"))
+            pid = to_int(attrib.get("pluginID"))
+            port = to_int(attrib.get("port"))
             if pid in watch_ids:
                 stats.plugin_counts[pid] += 1
                 if pid == ELSA_68453 and stats.elsa_68453_name is None:
@@ -477,124 +379,9 @@ class NessusReader:
                                 attrib.get("protocol"))
             if role is None:
                 continue
-            finding = self._finding(item, host, pid, port, role)
+            finding = finding_from_element(item, host, pid, port, role, self.keep_raw)
             if finding.compliance is not None:
                 stats.compliance_items += 1
             stats.selected += 1
             findings.append(finding)
         return host, findings
-
-    def _make_host(self, name: str, props: dict[str, str], report: Report,
-                   scan_info_output: Callable[[], str | None]) -> Host:
-        """The host record. ``scan_info_output()`` gives the ``plugin_output`` of the host's
-        first plugin 19506 item ('' when it has none, None without such an item); it is only
-        called when ``Credentialed_Scan`` does not say."""
-        ip = normalize_ip(props.get("host-ip")) or normalize_ip(name)
-        credentialed = _truthy(props.get("Credentialed_Scan"))
-        if credentialed is None:
-            out = scan_info_output()
-            if out is not None:
-                credentialed = credentials_from_scan_info(out)
-        start = _epoch(props.get("HOST_START_TIMESTAMP")) or _ctime(props.get("HOST_START"))
-        end = _epoch(props.get("HOST_END_TIMESTAMP")) or _ctime(props.get("HOST_END"))
-        return Host(
-            scan_file=report.scan_file,
-            report_name=report.name,
-            name=name,
-            host_ip=ip,
-            host_fqdn=normalize_hostname(props.get("host-fqdn")),
-            hostname=normalize_hostname(props.get("hostname")),
-            netbios_name=(props.get("netbios-name") or None),
-            mac_addresses=normalize_macs(props.get("mac-address")),
-            os=(props.get("operating-system") or None),
-            credentialed=credentialed,
-            host_start=start,
-            host_end=end,
-            properties=tuple(sorted(props.items())),
-        )
-
-    def _finding(self, item, host: Host, pid: int | None, port: int | None, role: str) -> Finding:
-        tags, texts, directs = [], [], []
-        for child in item:
-            tag = child.tag
-            if tag.__class__ is str:
-                text = child.text
-                tags.append(tag)
-                texts.append("".join(child.itertext()) if len(child) else text)
-                directs.append(text)
-        raw = etree.tostring(item, encoding="utf-8", with_tail=False) if self.keep_raw else None
-        return build_finding(item.attrib, tags, texts, directs, host, pid, port, role, raw)
-
-
-def build_finding(attrib, tags, texts, directs, host: Host, pid: int | None, port: int | None,
-                  role: str, raw_xml: bytes | None = None) -> Finding:
-    """One finding from a ReportItem's attributes (a mapping) and its child elements, given
-    as parallel sequences in document order: ``tags`` (``{uri}local`` for namespaced ones),
-    ``texts`` (all text inside each child, None when empty) and ``directs`` (each child's
-    own text before any sub-element; ``None`` means "same as ``texts``").
-
-    Both readers (the streaming parser and the fast path) build findings here, so they
-    cannot disagree on what a child element means.
-    """
-    values: dict[str, object] = {}
-    lists: dict[str, list[str]] = {}
-    cm: dict[str, str | None] = {}
-    extra: list[tuple[str, str]] = []
-    kinds = _KINDS
-    for index, tag in enumerate(tags):
-        kind = kinds.get(tag, 4)
-        text = texts[index]
-        if kind == 0:
-            values[tag] = text
-        elif kind == 4:
-            if tag.startswith(CM_NS):
-                cm[tag[_CM_LEN:]] = text
-            else:
-                extra.append((tag, text or ""))
-        elif kind == 1:
-            text = (text or "").strip()
-            if text:
-                lists.setdefault(tag, []).append(text)
-        elif kind == 2:
-            text = (text or "").strip()
-            lists.setdefault(tag, []).extend(s.strip() for s in text.splitlines() if s.strip())
-        else:
-            values[tag] = _float(text if directs is None else directs[index])
-    compliance = None
-    if cm:
-        compliance = Compliance(
-            check_name=cm.get("compliance-check-name"),
-            result=cm.get("compliance-result"),
-            actual_value=cm.get("compliance-actual-value"),
-            policy_value=cm.get("compliance-policy-value"),
-        )
-    get = attrib.get
-    vget = values.get
-    lget = lists.get
-    return make_finding(
-        host=host,
-        plugin_id=pid,
-        plugin_name=get("pluginName"),
-        plugin_family=get("pluginFamily"),
-        severity=_int(get("severity")),
-        port=port,
-        protocol=get("protocol"),
-        svc_name=get("svc_name"),
-        risk_factor=vget("risk_factor"),  # type: ignore[arg-type]
-        plugin_type=vget("plugin_type"),  # type: ignore[arg-type]
-        synopsis=vget("synopsis"),  # type: ignore[arg-type]
-        description=vget("description"),  # type: ignore[arg-type]
-        solution=vget("solution"),  # type: ignore[arg-type]
-        plugin_output=vget("plugin_output"),  # type: ignore[arg-type]
-        cvss3_base_score=vget("cvss3_base_score"),  # type: ignore[arg-type]
-        cvss_base_score=vget("cvss_base_score"),  # type: ignore[arg-type]
-        cve=tuple(lget("cve", ())),
-        xref=tuple(lget("xref", ())),
-        see_also=tuple(lget("see_also", ())),
-        bid=tuple(lget("bid", ())),
-        cwe=tuple(lget("cwe", ())),
-        compliance=compliance,
-        extra=tuple(extra),
-        profile_role=role or None,
-        raw_xml=raw_xml,
-    )

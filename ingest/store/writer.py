@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 
 from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.ingest.nessus.reader import ParseStats
-from vulnpipe.ingest.nessus.parallel import open_reader
+from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.profiles import Profile
 from vulnpipe.ingest.records import Finding, Host
 from vulnpipe.ingest.nessus.sources import Source

@@ -48,7 +48,7 @@ def join(
     from vulnpipe.ingest.nessus.frames import findings_frame
     from vulnpipe.ingest.assets.inventory import load_inventory
     from vulnpipe.ingest.assets.matching import join_findings, match_summary
-    from vulnpipe.ingest.nessus.parallel import open_reader
+    from vulnpipe.ingest.nessus.readers import open_reader
     from vulnpipe.ingest.notes import plugin_68453_note
     from vulnpipe.ingest.nessus.sources import iter_sources
     from vulnpipe.reports.writers.joined import write_joined

@@ -35,7 +35,8 @@ def parse(
     Example: vulnpipe parse scans/ --profile l2tp --format csv --out l2tp.csv
     """
     from vulnpipe.ingest.errors import VulnpipeError
-    from vulnpipe.ingest.nessus.parallel import iter_files_encoded, open_reader
+    from vulnpipe.ingest.nessus.files import iter_files_encoded
+    from vulnpipe.ingest.nessus.readers import open_reader
     from vulnpipe.ingest.notes import plugin_68453_note
     from vulnpipe.ingest.nessus.sources import iter_sources
     from vulnpipe.reports.writers.findings import make_writer
