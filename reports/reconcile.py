@@ -94,6 +94,10 @@ class ReconcileResult:
         return sorted({r.host_ip or r.host for r in self.rows if r.status in NEEDS_RESCAN},
                       key=address_order)
 
+    def write(self, fmt: str, out: str | Path) -> None:
+        """Write the result as json, csv or xlsx (see :func:`write_outputs`)."""
+        write_outputs(self, fmt, out)
+
 
 def address_order(text: str):
     import ipaddress

@@ -49,26 +49,44 @@ def verbose(message: str) -> None:
         print(message, file=sys.stderr)
 
 
-class _NoProgress:
-    def add_task(self, *a, **k) -> int:
-        return 0
+class _Bar:
+    """A rich progress bar as a :class:`vulnpipe.workflows.Progress`."""
 
-    def update(self, *a, **k) -> None:
-        pass
+    def __init__(self, bar) -> None:
+        self._bar = bar
+        self._task = None
 
-    def advance(self, *a, **k) -> None:
-        pass
+    def start(self, description: str, total: int | None = None) -> None:
+        if self._task is not None:
+            self._bar.remove_task(self._task)
+        self._task = self._bar.add_task(description, total=total)
+
+    def advance(self, description: str | None = None) -> None:
+        if self._task is None:
+            self.start(description or "")
+        if description is not None:
+            self._bar.update(self._task, description=description)
+        self._bar.advance(self._task)
+
+
+class _Silent:
+    def start(self, description: str, total: int | None = None) -> None:
+        return None
+
+    def advance(self, description: str | None = None) -> None:
+        return None
 
 
 @contextmanager
-def progress() -> Iterator:
-    """A rich progress display on a terminal; a silent stand-in when piped or quiet."""
+def progress() -> Iterator[_Bar | _Silent]:
+    """A rich progress display on a terminal; a silent stand-in when piped or quiet. Either
+    is a :class:`vulnpipe.workflows.Progress` (``start``, ``advance``)."""
     if _state["quiet"] or not is_tty():
-        yield _NoProgress()
+        yield _Silent()
         return
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), transient=True) as bar:
-        yield bar
+        yield _Bar(bar)

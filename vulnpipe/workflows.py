@@ -1,23 +1,104 @@
-"""What several commands need from the options and the config: inventory, ticket settings."""
+"""What vulnpipe does, as library calls: each command of the CLI parses its options, calls
+one function here and prints what it returns.
+
+    import vulnpipe
+    cfg = vulnpipe.load_config()                       # ./vulnpipe.toml, or defaults
+    written = vulnpipe.write_findings(["scans/"], "l2tp.jsonl", profile="l2tp")
+    engine = vulnpipe.open_store("vulnpipe.db")
+    outcome = vulnpipe.ingest_scans(engine, ["scans/"], vulnpipe.resolve_profile("l2tp"))
+
+Workflows report as they go through two optional hooks: ``notify(level, text)`` for a
+message a person should see (``error``, ``note``, ``info``, ``verbose``) and a
+:class:`Progress` for long work. Without them they run silently; everything they found is
+also in what they return. Heavy libraries (pandas, openpyxl, SQLAlchemy) are imported
+inside the functions, so importing this module stays cheap.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 from vulnpipe.config import Config, load_config
+from vulnpipe.ingest.errors import InputError, VulnpipeError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy.engine import Engine
+
+    from vulnpipe.ingest.assets.inventory import Inventory
+    from vulnpipe.ingest.nessus.build import ParseStats
+    from vulnpipe.ingest.profiles import Profile
+    from vulnpipe.ingest.store.writer import IngestResult
+    from vulnpipe.reports.reconcile import ReconcileResult
+    from vulnpipe.reports.tickets.build import BuiltTickets, Change, TicketSettings
+    from vulnpipe.reports.weekly.report import WeeklyReport
+
+#: ``notify(level, text)``: level is ``error``, ``note``, ``info`` or ``verbose``.
+Notify = Callable[[str, str], None]
+Inputs = Iterable["str | Path"]
 
 
-def load_inventory_option(cfg: Config, inventory: Path | None, sheet: str | None):
-    """The inventory from ``--inventory``, else from the config, else None (use the store's)."""
+class Progress(Protocol):
+    """Long work reports here: a stage with its size (None: unknown), then each step."""
+
+    def start(self, description: str, total: int | None = None) -> None: ...
+
+    def advance(self, description: str | None = None) -> None: ...
+
+
+def _quiet(_level: str, _text: str) -> None:
+    """The default ``notify``: say nothing."""
+
+
+class _NoProgress:
+    def start(self, description: str, total: int | None = None) -> None:
+        return None
+
+    def advance(self, description: str | None = None) -> None:
+        return None
+
+
+# -- settings: options and config into library objects ---------------------------------------
+
+def resolve_profile_for(cfg: Config | None = None, name: str | None = None,
+                        plugins: Sequence[int] = (), files: Sequence[Path] = ()) -> "Profile":
+    """The profile asked for: ``name``, else only ``plugins``, else the config's default
+    (``l2tp``). Profiles come from the built-ins, ``[profiles]`` in vulnpipe.toml (inline
+    tables and ``files``) and ``files``."""
+    from vulnpipe.ingest.profiles import resolve_profile
+
+    if name is None:
+        name = "plugins" if plugins else (cfg.profiles.default if cfg else "l2tp")
+    inline = dict(cfg.profiles.inline) if cfg else {}
+    all_files = [*(cfg.profiles.files if cfg else ()), *files]
+    return resolve_profile(name, profiles_files=all_files, extra_plugins=plugins, inline=inline)
+
+
+def store_url(cfg: Config | None = None, db: str | None = None) -> str | None:
+    """``db`` (``--db`` or ``VULNPIPE_DB``), else ``[store] url`` of the config (by default
+    ./vulnpipe.toml), else None (the default ``vulnpipe.db``)."""
+    if db:
+        return db
+    return (cfg if cfg is not None else load_config(None)).store.url
+
+
+def load_inventory_for(cfg: Config, path: Path | None = None, sheet: str | None = None
+                       ) -> "Inventory | None":
+    """The inventory at ``path``, else ``[inventory] path`` of the config, else None (the
+    ticket builders then use the one stored by the last run)."""
     from vulnpipe.ingest.assets.inventory import load_inventory
 
-    path = inventory or cfg.inventory.path
+    path = path or cfg.inventory.path
     if path is None:
         return None
     return load_inventory(path, sheet=sheet if sheet is not None else cfg.inventory.sheet,
                           columns=cfg.inventory.columns)
 
 
-def ticket_settings(cfg: Config):
+def ticket_settings(cfg: Config) -> "TicketSettings":
+    """Priority rules and default owner from the config."""
     from vulnpipe.reports.tickets.build import TicketSettings
 
     return TicketSettings(rules=cfg.priority.rules, fallback=cfg.priority.fallback,
@@ -25,4 +106,769 @@ def ticket_settings(cfg: Config):
                           default_owner_email=cfg.owners.default_owner_email)
 
 
-__all__ = ["load_config", "load_inventory_option", "ticket_settings"]
+# -- reading exports ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FileRead:
+    """One input read to the end: its name, statistics, and which reader did the work."""
+
+    name: str
+    stats: "ParseStats"
+    path_used: str | None
+
+
+@dataclass(frozen=True)
+class FindingsWritten:
+    """What :func:`write_findings` wrote."""
+
+    count: int                                   # finding records written
+    files: tuple[FileRead, ...]                  # inputs read to the end
+    errors: tuple[VulnpipeError, ...]            # inputs refused (nothing of them written)
+    note: str | None                             # the plugin-68453 note, when it applies
+
+
+def write_findings(inputs: Inputs, out: str | Path, *, profile: "Profile", fmt: str = "jsonl",
+                   strict: bool = False, notify: Notify = _quiet,
+                   progress: Progress | None = None) -> FindingsWritten:
+    """Write one record per finding ``profile`` selects in ``inputs`` (files, folders,
+    ``.zip``, ``.gz``) to ``out`` (``-``: standard output) as jsonl, csv, xlsx or parquet.
+
+    The fastest way vulnpipe reads: text formats are encoded by worker processes on every
+    core (big files split at host boundaries, many small files read at once); the output is
+    byte for byte what reading one file after the other gives. A broken input is refused
+    (nothing of it is written) and the others are still read. ``vulnpipe parse`` is this.
+    """
+    from vulnpipe.ingest.nessus.files import iter_files_encoded
+    from vulnpipe.ingest.nessus.readers import open_reader
+    from vulnpipe.ingest.nessus.sources import iter_sources
+    from vulnpipe.ingest.notes import plugin_68453_note
+    from vulnpipe.reports.writers.findings import make_writer
+
+    bar = progress or _NoProgress()
+    errors: list[VulnpipeError] = []
+    done: list[FileRead] = []
+    writer = make_writer(fmt, out)
+    encode = writer.encoder()
+    ok = False
+    try:
+        bar.start("parsing")
+        if encode is not None:      # text formats: records are encoded where they are read
+            sources = list(iter_sources(inputs, errors))
+            files: Iterable[tuple[str, Any, Iterable[Any], Callable[[Any], None]]] = (
+                (s.name, o, o.chunks(), lambda c: writer.add_encoded(*c))
+                for s, o in iter_files_encoded(sources, profile, encode, strict=strict))
+        else:
+            files = ((s.name, r, (f.record() for _h, fs in r.hosts() for f in fs), writer.add)
+                     for s in iter_sources(inputs, errors)
+                     for r in [open_reader(s, profile, strict=strict, digest=False)])
+        for name, reader, items, add in files:
+            writer.begin_file()
+            try:
+                for item in items:
+                    add(item)
+            except VulnpipeError as exc:
+                writer.rollback_file()
+                errors.append(exc)
+                continue
+            writer.commit_file()
+            notify("verbose", f"{name}: {reader.stats.selected} finding(s), read by the "
+                              f"{reader.path_used} reader")
+            done.append(FileRead(name, reader.stats, reader.path_used))
+            bar.advance()
+        ok = True
+    finally:
+        writer.close(ok=ok)
+    note = plugin_68453_note(profile, [(f.name, f.stats) for f in done])
+    return FindingsWritten(writer.count, tuple(done), tuple(errors), note)
+
+
+@dataclass(frozen=True)
+class Joined:
+    """What :func:`join_scans` found: one row per selected finding with its asset."""
+
+    frame: "pd.DataFrame"
+    files: tuple[FileRead, ...]
+    errors: tuple[VulnpipeError, ...]
+    note: str | None
+
+    def match_counts(self) -> dict[str, int]:
+        """Hosts by how they matched (ip, fqdn, hostname, mac, cidr, ambiguous, unmatched),
+        with ``hosts``, ``matched`` and ``unowned`` totals."""
+        from vulnpipe.ingest.assets.matching import match_summary
+
+        return match_summary(self.frame)
+
+
+def join_scans(inputs: Inputs, inventory: "Inventory", *, profile: "Profile",
+               settings: "TicketSettings | None" = None,
+               progress: Progress | None = None) -> Joined:
+    """The findings ``profile`` selects in ``inputs``, matched to ``inventory`` (IP, FQDN,
+    host name, MAC, then the narrowest CIDR range) with owner, team, criticality, match
+    method, priority and due date. ``vulnpipe join`` is this, then :func:`write_joined`."""
+    from vulnpipe.ingest.assets.matching import join_findings
+    from vulnpipe.ingest.nessus.frames import findings_frame
+    from vulnpipe.ingest.nessus.readers import open_reader
+    from vulnpipe.ingest.nessus.sources import iter_sources
+    from vulnpipe.ingest.notes import plugin_68453_note
+    from vulnpipe.reports.tickets.build import TicketSettings
+
+    settings = settings or TicketSettings()
+    bar = progress or _NoProgress()
+    errors: list[VulnpipeError] = []
+    done: list[FileRead] = []
+    findings = []
+    bar.start("reading scans")
+    for source in iter_sources(inputs, errors):
+        reader = open_reader(source, profile, digest=False)
+        kept = []
+        try:
+            for _host, items in reader.hosts():
+                kept.extend(items)
+        except VulnpipeError as exc:
+            errors.append(exc)
+            continue
+        findings.extend(kept)
+        done.append(FileRead(source.name, reader.stats, reader.path_used))
+        bar.advance()
+    joined = join_findings(findings_frame(findings), inventory, settings.rules,
+                           settings.default_owner,
+                           default_owner_email=settings.default_owner_email,
+                           fallback=settings.fallback)
+    note = plugin_68453_note(profile, [(f.name, f.stats) for f in done])
+    return Joined(joined, tuple(done), tuple(errors), note)
+
+
+def write_joined(joined: Joined, out: str | Path, fmt: str = "jsonl") -> int:
+    """Write :func:`join_scans`' rows, most urgent first; returns how many."""
+    from vulnpipe.reports.writers.joined import write_joined as _write
+
+    return _write(joined.frame, fmt, out)
+
+
+# -- the history store ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ingested:
+    """What :func:`ingest_scans` did: one result per input file, and inputs refused before
+    reading (a missing path, an unreadable archive)."""
+
+    profile: "Profile"
+    results: tuple["IngestResult", ...]
+    errors: tuple[VulnpipeError, ...]
+
+    def by_status(self, status: str) -> list["IngestResult"]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def refused(self) -> int:
+        from vulnpipe.ingest.store.writer import FAILED
+
+        return len(self.errors) + len(self.by_status(FAILED))
+
+    @property
+    def note(self) -> str | None:
+        """The plugin-68453 note for the files stored (see :mod:`vulnpipe.ingest.notes`)."""
+        from vulnpipe.ingest.notes import plugin_68453_note
+        from vulnpipe.ingest.store.writer import STORED
+
+        return plugin_68453_note(self.profile, [(r.file, r.stats) for r in self.by_status(STORED)
+                                                if r.stats])
+
+
+def ingest_scans(engine: "Engine", inputs: Inputs, profile: "Profile", *, strict: bool = False,
+                 notify: Notify = _quiet, progress: Progress | None = None) -> Ingested:
+    """Store every scan of ``inputs``: every host, and the findings ``profile`` selects.
+
+    One transaction per file; a file already stored (same SHA-256) is skipped; a bad file is
+    refused (and reported through ``notify`` as it happens) while the others are kept.
+    """
+    from vulnpipe.ingest.nessus.sources import iter_sources
+    from vulnpipe.ingest.store import ingest_source
+    from vulnpipe.ingest.store.writer import FAILED, SKIPPED
+
+    bar = progress or _NoProgress()
+    errors: list[VulnpipeError] = []
+    sources = list(iter_sources(inputs, errors))
+    for exc in errors:
+        notify("error", str(exc))
+    results = []
+    bar.start("ingesting", len(sources))
+    for source in sources:
+        result = ingest_source(engine, source, profile, keep_raw=not profile.select_all,
+                               strict=strict)
+        results.append(result)
+        if result.status == FAILED:
+            notify("error", result.detail)
+        elif result.status == SKIPPED:
+            notify("info", f"skipped {source.name}: {result.detail}")
+        bar.advance(f"ingested {source.name}")
+    return Ingested(profile, tuple(results), tuple(errors))
+
+
+@dataclass(frozen=True)
+class TicketOutputs:
+    """Where :func:`export_tickets` writes (each optional)."""
+
+    xlsx: Path | None = None
+    jira_csv: Path | None = None
+    jsonl: str | Path | None = None             # "-": standard output
+    markdown: Path | None = None                # a folder: one KEY.md per ticket
+
+    def any(self) -> bool:
+        return any((self.xlsx, self.jira_csv, self.jsonl, self.markdown))
+
+
+@dataclass(frozen=True)
+class TicketsExported:
+    built: "BuiltTickets"
+    views: tuple[dict[str, Any], ...]           # the tickets as every export shows them
+    changes: tuple["Change", ...]               # state changes since the last build
+    written: tuple[str, ...]                    # what was written, for messages
+
+    def count(self, *states: str) -> int:
+        return sum(1 for v in self.views if v["state"] in states)
+
+
+def export_tickets(engine: "Engine", profile: "Profile", outputs: TicketOutputs, *,
+                   inventory: "Inventory | None" = None,
+                   settings: "TicketSettings | None" = None, as_of: datetime | None = None,
+                   knowledge_dirs: Sequence[Path] = ()) -> TicketsExported:
+    """Bring the profile's tickets up to date with everything stored, and write ``outputs``.
+    ``as_of`` (default: now) is the moment states are judged at (overdue, expired
+    acceptances)."""
+    from vulnpipe.reports.remediation.knowledge import load_knowledge
+    from vulnpipe.reports.tickets.build import TicketSettings, rebuild_tickets
+    from vulnpipe.reports.tickets.export import (write_jira_csv, write_jsonl, write_markdown,
+                                                 write_xlsx_tickets)
+    from vulnpipe.reports.tickets.view import data_quality_rows, ticket_views
+
+    as_of = as_of or datetime.now(timezone.utc)
+    built, changes = rebuild_tickets(engine, profile, inventory=inventory,
+                                     settings=settings or TicketSettings(), as_of=as_of)
+    views = ticket_views(built, load_knowledge(knowledge_dirs), as_of=as_of)
+    written: list[str] = []
+    if outputs.jsonl:
+        write_jsonl(views, outputs.jsonl)
+        written.append(str(outputs.jsonl))
+    if outputs.jira_csv:
+        write_jira_csv(views, outputs.jira_csv)
+        written.append(str(outputs.jira_csv))
+    if outputs.xlsx:
+        write_xlsx_tickets(views, outputs.xlsx, data_quality_rows(built))
+        written.append(str(outputs.xlsx))
+    if outputs.markdown:
+        write_markdown(views, outputs.markdown)
+        written.append(f"{outputs.markdown}/ ({len(views)} files)")
+    return TicketsExported(built, tuple(views), tuple(changes), tuple(written))
+
+
+def tickets_from_scans(scans: Inputs, profile: "Profile", outputs: TicketOutputs, *,
+                       inventory: "Inventory | None" = None,
+                       settings: "TicketSettings | None" = None, as_of: datetime | None = None,
+                       knowledge_dirs: Sequence[Path] = (), notify: Notify = _quiet
+                       ) -> TicketsExported:
+    """:func:`export_tickets` from scan files alone, through a temporary store (nothing is
+    kept). Any refused input is an error: tickets from part of the scans would mislead."""
+    import tempfile
+
+    from vulnpipe.ingest.store import open_store
+    from vulnpipe.ingest.store.writer import FAILED
+
+    with tempfile.TemporaryDirectory(prefix="vulnpipe-") as tmp:
+        engine = open_store(str(Path(tmp) / "stateless.db"))
+        try:
+            done = ingest_scans(engine, scans, profile)
+            for exc in done.errors:
+                notify("error", str(exc))
+            for result in done.by_status(FAILED):
+                notify("error", result.detail)
+            if done.refused:
+                raise ScansRefused(done.refused)
+            return export_tickets(engine, profile, outputs, inventory=inventory,
+                                  settings=settings, as_of=as_of, knowledge_dirs=knowledge_dirs)
+        finally:
+            engine.dispose()
+
+
+class ScansRefused(VulnpipeError):
+    """Some inputs were refused (each already reported); the work was not done."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} input(s) refused")
+        self.count = count
+
+
+DECISION_KINDS = ("risk_accepted", "false_positive", "revoked")
+
+
+def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
+                    approver: str | None = None, until: datetime | None = None,
+                    at: datetime | None = None) -> datetime:
+    """Record a person's decision about ticket ``key`` (``risk_accepted`` until ``until``,
+    ``false_positive``, or ``revoked``) at ``at`` (default: now); the history replays it.
+    Returns the time recorded."""
+    from vulnpipe.ingest.store.decisions import add_decision, ticket_exists
+
+    if kind not in DECISION_KINDS:
+        raise InputError(f"unknown decision {kind!r}", hint=f"one of {', '.join(DECISION_KINDS)}")
+    if not reason.strip():
+        raise InputError("--reason must not be empty", hint="say why, for the audit trail")
+    when = at or datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        if not ticket_exists(conn, key):
+            raise InputError(f"no ticket {key}", hint="see `vulnpipe tickets --jsonl -` for keys")
+        add_decision(conn, ticket_key=key, kind=kind, at=when, reason=reason.strip(),
+                     approver=approver, until=until)
+    return when
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """The store's tickets brought up to date (:func:`reconcile_store`)."""
+
+    built: "BuiltTickets"
+    changes: tuple["Change", ...]
+
+    def states(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for t in self.built.tickets.values():
+            counts[t.state] = counts.get(t.state, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def targets(self) -> list[str]:
+        """Addresses of open tickets: they still need a covering rescan."""
+        from vulnpipe.reports.reconcile import address_order
+        from vulnpipe.reports.tickets.model import OPEN_STATES
+
+        return sorted({t.address for t in self.built.tickets.values() if t.state in OPEN_STATES},
+                      key=address_order)
+
+
+def reconcile_store(engine: "Engine", profile: "Profile", *,
+                    inventory: "Inventory | None" = None,
+                    settings: "TicketSettings | None" = None,
+                    as_of: datetime | None = None) -> Reconciled:
+    """Update the tickets in the store from every scan ingested (verified fixes,
+    resurfaced findings, expired acceptances) and say what changed."""
+    from vulnpipe.reports.tickets.build import TicketSettings, rebuild_tickets
+
+    built, changes = rebuild_tickets(engine, profile, inventory=inventory,
+                                     settings=settings or TicketSettings(), as_of=as_of)
+    return Reconciled(built, tuple(changes))
+
+
+def reconcile_scans(baseline: Inputs, rescans: Inputs, profile: "Profile", *,
+                    inventory: "Inventory | None" = None) -> "ReconcileResult":
+    """Compare a baseline with rescans, from files alone: still_open, fixed (only when a
+    rescan covered the finding and it is gone), not_rescanned, not_covered, new. With an
+    inventory, hosts are compared by asset (a host that changed address is the same)."""
+    from vulnpipe.reports.reconcile import by_address, inventory_asset_of, load_scans, reconcile
+
+    base = load_scans(baseline, profile)
+    again = load_scans(rescans, profile)
+    asset_of = by_address
+    if inventory is not None:
+        asset_of = inventory_asset_of([h for s in base + again for h in s.hosts], inventory)
+    return reconcile(base, again, asset_of)
+
+
+def write_lines(lines: Iterable[str], out: str | Path) -> None:
+    """Text lines into ``out`` (old or new file, never half)."""
+    from vulnpipe.reports.writers.output import open_output
+
+    with open_output(out) as fh:
+        fh.write("".join(line + "\n" for line in lines).encode("utf-8"))
+
+
+# -- the weekly report ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReportOutputs:
+    html: Path | None = None
+    xlsx: Path | None = None
+    markdown: Path | None = None
+    json: str | Path | None = None              # "-": standard output
+
+    def any(self) -> bool:
+        return any((self.html, self.xlsx, self.markdown, self.json))
+
+    def pairs(self) -> list[tuple[str | Path, Callable[..., Any]]]:
+        from vulnpipe.reports.weekly import write_html, write_json, write_markdown, write_xlsx
+
+        return [(p, w) for p, w in ((self.html, write_html), (self.xlsx, write_xlsx),
+                                    (self.markdown, write_markdown), (self.json, write_json))
+                if p]
+
+
+def choose_week(engine: "Engine", week: str | None = None, as_of: datetime | None = None,
+                *, as_of_is_day: bool = False) -> Any:
+    """The report's week: ``week`` (e.g. ``2026-W48``), else the week of ``as_of`` cut off
+    there (``as_of_is_day``: a whole day was given, counted to its end), else the ISO week of
+    the newest stored scan."""
+    from datetime import timedelta
+
+    from vulnpipe.reports.weekly import cut_week, newest_scan_week, parse_week
+
+    if week and as_of:
+        raise InputError("give --week or --as-of, not both",
+                         hint="--week 2026-W48 reports on the whole week")
+    if week:
+        return parse_week(week)
+    if as_of:
+        return cut_week(as_of - timedelta(microseconds=1) if as_of_is_day else as_of)
+    with engine.connect() as conn:
+        return newest_scan_week(conn)
+
+
+@dataclass(frozen=True)
+class WeeklyBuilt:
+    history: Any                                # reports.weekly.history.History
+    report: "WeeklyReport"
+
+
+def weekly_report(engine: "Engine", profile: "Profile", week: Any, *, weeks: int = 12,
+                  inventory: "Inventory | None" = None,
+                  settings: "TicketSettings | None" = None,
+                  team: str | None = None) -> WeeklyBuilt:
+    """The weekly report for ``week`` (a :class:`~vulnpipe.reports.weekly.weeks.Week`) with a
+    ``weeks``-long trend, for every asset or only ``team``'s."""
+    from vulnpipe.reports.tickets.build import TicketSettings
+    from vulnpipe.reports.weekly import ALL, Slice, build_report, check_slice, load_history
+
+    with engine.connect() as conn:
+        history = load_history(conn, profile, week, weeks=weeks, inventory=inventory,
+                               settings=settings or TicketSettings())
+    sl = ALL if team is None else Slice("team", team)
+    check_slice(history, sl)
+    return WeeklyBuilt(history, build_report(history, sl))
+
+
+def write_weekly(built: WeeklyBuilt, outputs: ReportOutputs,
+                 split_by: tuple[str, Path] | None = None) -> list[str]:
+    """Write the report's files (and one report per team or business unit with
+    ``split_by``); returns what was written, for messages."""
+    from vulnpipe.reports.weekly import write_split
+
+    written = []
+    for path, writer in outputs.pairs():
+        writer(built.report, path)
+        written.append(str(path))
+    if split_by:
+        index = write_split(built.history, split_by[0], split_by[1])
+        written.append(f"{split_by[1]}/ ({len(index)} {split_by[0].replace('_', ' ')} reports)")
+    return written
+
+
+# -- the weekly job -------------------------------------------------------------------------------
+
+@dataclass
+class RunSummary:
+    """What :func:`run_week` did, as ``vulnpipe run --summary-json`` writes it."""
+
+    database: str
+    profile: str
+    stored: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    tickets: TicketsExported | None = None
+    report: dict[str, Any] | None = None
+    outputs: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused
+
+    def as_dict(self) -> dict[str, Any]:
+        views = self.tickets.views if self.tickets else ()
+        changes = self.tickets.changes if self.tickets else ()
+        states: dict[str, int] = {}
+        for v in views:
+            states[v["state"]] = states.get(v["state"], 0) + 1
+        return {
+            "database": self.database,
+            "profile": self.profile,
+            "scans": {"stored": self.stored, "skipped": self.skipped, "refused": self.refused},
+            "tickets": {"total": len(views), **dict(sorted(states.items()))},
+            "changes": [{"key": c.key, "host": c.host, "before": c.before, "after": c.after}
+                        for c in changes],
+            "report": self.report,
+            "outputs": self.outputs,
+            "ok": self.ok,
+        }
+
+
+def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Profile",
+             inventory: "Inventory | None" = None, out_dir: Path | None = None,
+             strict: bool = False, notify: Notify = _quiet,
+             progress: Progress | None = None) -> RunSummary:
+    """The weekly job: ingest ``scans``, update every ticket from the history, export the
+    tickets and write the weekly report for the newest scan's week into ``out_dir``
+    (default ``[run] out_dir``). A refused scan is reported and the rest still runs."""
+    from vulnpipe.ingest.store.writer import SKIPPED, STORED
+
+    folder = out_dir or cfg.run.out_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    engine = open_store(store_url(cfg, db))
+    try:
+        summary = RunSummary(database=database_label(engine), profile=profile.name)
+        done = ingest_scans(engine, scans, profile, strict=strict, notify=notify,
+                            progress=progress)
+        summary.stored = [r.file for r in done.by_status(STORED)]
+        summary.skipped = [r.file for r in done.by_status(SKIPPED)]
+        summary.refused = [str(e) for e in done.errors] + [r.detail for r in done.results
+                                                           if r.status == "failed"]
+        settings = ticket_settings(cfg)
+        summary.tickets = export_tickets(
+            engine, profile, TicketOutputs(xlsx=folder / "tickets.xlsx",
+                                           jira_csv=folder / "tickets-jira.csv",
+                                           jsonl=folder / "tickets.jsonl",
+                                           markdown=folder / "tickets"),
+            inventory=inventory, settings=settings, knowledge_dirs=cfg.tickets.knowledge_dirs)
+        summary.outputs = list(summary.tickets.written)
+        summary.report = _run_report(engine, profile, inventory, settings, cfg, folder,
+                                     summary.outputs)
+    finally:
+        engine.dispose()
+    return summary
+
+
+def _run_report(engine: "Engine", profile: "Profile", inventory: "Inventory | None",
+                settings: "TicketSettings", cfg: Config, folder: Path,
+                written: list[str]) -> dict[str, Any] | None:
+    """The weekly report for the newest scan's ISO week into ``folder`` (None: no scans)."""
+    from vulnpipe.ingest.store.read import has_scans
+
+    with engine.connect() as conn:
+        if not has_scans(conn):
+            return None
+    week = choose_week(engine)
+    built = weekly_report(engine, profile, week, weeks=cfg.report.weeks, inventory=inventory,
+                          settings=settings)
+    stem = folder / f"weekly-{built.report.week.label}"
+    outputs = ReportOutputs(html=stem.with_suffix(".html"), xlsx=stem.with_suffix(".xlsx"),
+                            markdown=stem.with_suffix(".md"), json=stem.with_suffix(".json"))
+    written.extend(write_weekly(built, outputs))
+    return {"week": built.report.week.label, **built.report.figures.as_dict()}
+
+
+# -- looking at scans and the store ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Inspected:
+    summaries: tuple[Any, ...]                  # vulnpipe.ingest.nessus.inspect.ScanSummary
+    errors: tuple[VulnpipeError, ...]
+
+
+def inspect_scans(inputs: Inputs) -> Inspected:
+    """Per input file: scanner, policy, hosts, findings by severity, whether the policy
+    could detect L2TP (plugin 11387), and the L2TP findings found (``vulnpipe inspect``)."""
+    from vulnpipe.ingest.nessus.inspect import summarize
+    from vulnpipe.ingest.nessus.sources import iter_sources
+
+    errors: list[VulnpipeError] = []
+    summaries = []
+    for source in iter_sources(inputs, errors):
+        try:
+            summaries.append(summarize(source))
+        except VulnpipeError as exc:
+            errors.append(exc)
+    return Inspected(tuple(summaries), tuple(errors))
+
+
+def inspection_text(summary: Any) -> str:
+    """One :func:`inspect_scans` summary as the text ``vulnpipe inspect`` prints."""
+    from vulnpipe.ingest.nessus.inspect import render_text
+
+    return render_text(summary)
+
+
+def open_store(url: str | None = None, *, create: bool = True) -> "Engine":
+    """The store at ``url`` (a SQLite path or ``postgresql://``; default ``vulnpipe.db``).
+    ``create=False``: a missing or empty database is an error instead of a new one."""
+    from vulnpipe.ingest.store import open_store as _open
+
+    return _open(url, create=create)
+
+
+def database_label(engine: "Engine") -> str:
+    """The engine's URL for messages (no password)."""
+    from vulnpipe.ingest.store import display_url
+
+    return display_url(engine.url.render_as_string(hide_password=False))
+
+
+def stored_scans(engine: "Engine") -> list[dict[str, Any]]:
+    """Every stored scan, oldest scan time first (``vulnpipe scans``)."""
+    from vulnpipe.ingest.store.read import list_scans
+
+    with engine.connect() as conn:
+        return list_scans(conn)
+
+
+def write_stored_findings(engine: "Engine", scan: str, out: str | Path, fmt: str) -> int:
+    """Stored findings (``scan``: an id, ``latest`` or ``all``) written like ``parse`` writes
+    them; returns how many."""
+    from vulnpipe.reports.writers.findings import make_writer
+
+    writer = make_writer(fmt, out)
+    ok = False
+    try:
+        writer.begin_file()
+        for record in stored_findings(engine, scan):
+            writer.add(record)
+        writer.commit_file()
+        ok = True
+    finally:
+        writer.close(ok=ok)
+    return writer.count
+
+
+def stored_findings(engine: "Engine", scan: str) -> Iterable[dict[str, Any]]:
+    """Stored findings as records (the fields ``vulnpipe parse`` writes), in scan, host and
+    item order."""
+    from vulnpipe.ingest.store.read import iter_finding_records, resolve_scan
+
+    with engine.connect() as conn:
+        yield from iter_finding_records(conn, resolve_scan(conn, scan))
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    database: str                               # for messages (no password)
+    revision: str | None                        # None: an empty database
+    head: str                                   # what this vulnpipe speaks
+
+    @property
+    def state(self) -> str:
+        if self.revision == self.head:
+            return "current"
+        return "empty" if self.revision is None else f"needs upgrade to {self.head}"
+
+
+def schema_status(url: str | None) -> SchemaStatus:
+    """The database's schema revision (``vulnpipe db status``)."""
+    from vulnpipe.ingest.store import display_url, make_engine
+    from vulnpipe.ingest.store.engine import schema_revision, store_errors
+    from vulnpipe.ingest.store.schema import HEAD
+
+    engine = make_engine(url)
+    raw = engine.url.render_as_string(hide_password=False)
+    with store_errors(raw):
+        return SchemaStatus(display_url(raw), schema_revision(engine), HEAD)
+
+
+def upgrade_schema(url: str | None) -> tuple[SchemaStatus, SchemaStatus]:
+    """Run the migrations up to this vulnpipe's schema; (before, after)."""
+    from vulnpipe.ingest.store import make_engine, upgrade
+    from vulnpipe.ingest.store.engine import store_errors
+
+    before = schema_status(url)
+    engine = make_engine(url)
+    with store_errors(engine.url.render_as_string(hide_password=False)):
+        upgrade(engine)
+    return before, schema_status(url)
+
+
+def check_config(cfg: Config) -> list[tuple[str, str]]:
+    """Load everything ``cfg`` names (profiles, inventory, database) and describe the
+    settings in force, as (topic, text) lines (``vulnpipe config check``)."""
+    from vulnpipe.ingest.store.engine import resolve_url
+
+    prof = resolve_profile_for(cfg)
+    lines = [("config", str(cfg.path or "(none: defaults)")),
+             ("profile", f"{prof.name} ({len(prof.plugin_ids)} plugins named)"),
+             ("parse", "strict: libxml2 checks every byte" if cfg.parse.strict else
+              "structure checked, dropped items not read (strict = false)")]
+    inv = load_inventory_for(cfg)
+    lines.append(("inventory", "(none: the inventory stored by the last run is used)"
+                  if inv is None else f"{cfg.inventory.path}: {len(inv.assets)} assets, "
+                                      f"{len(inv.issues)} data-quality issue(s)"))
+    lines.append(("owners", f"default owner {cfg.owners.default_owner or '(none)'}"))
+    lines.append(("priority", f"{len(cfg.priority.rules)} rule(s), fallback "
+                              f"{cfg.priority.fallback_priority}/{cfg.priority.fallback_sla_days} days"))
+    url = resolve_url(store_url(cfg))
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        from vulnpipe.ingest.store import display_url
+
+        lines.append(("database", f"{display_url(url)} (does not exist yet: the first ingest "
+                                  "creates it)"))
+    else:
+        status = schema_status(url)
+        lines.append(("database", f"{status.database} (schema {status.revision or 'empty'})"))
+    lines.append(("report", f"{cfg.report.weeks} weeks of trend; run output in {cfg.run.out_dir}"))
+    return lines
+
+
+# -- evidence packs -------------------------------------------------------------------------------
+
+def evidence_period(date_from: datetime | None = None, date_to: datetime | None = None,
+                    quarter: str | None = None, label: str | None = None) -> Any:
+    """The period a pack covers: a calendar ``quarter`` (``2026-Q4``), or from ``date_from``
+    up to (not including) ``date_to``, or the whole history."""
+    from vulnpipe.reports.evidence import Period, between
+    from vulnpipe.reports.evidence import quarter as parse_quarter
+
+    if quarter and (date_from or date_to):
+        raise InputError("give either --quarter or --from/--to, not both")
+    if quarter:
+        return parse_quarter(quarter)
+    if not (date_from or date_to):
+        return Period()
+    return between(date_from, date_to, label or "period")
+
+
+def build_evidence(engine: "Engine", out: Path, *, profile: "Profile", period: Any,
+                   tickets: Sequence[str] = (), generated_at: datetime | None = None,
+                   raw_dir: Path | None = None, sign_key: Path | None = None,
+                   inventory: "Inventory | None" = None,
+                   settings: "TicketSettings | None" = None,
+                   knowledge_dirs: Sequence[Path] = ()) -> Any:
+    """A reproducible, tamper-evident evidence pack (zip) from the store (only read): the
+    same database state gives the same bytes. Returns a
+    :class:`~vulnpipe.reports.evidence.PackSummary`."""
+    from vulnpipe import __version__
+    from vulnpipe.reports.evidence import PackOptions, build_pack
+    from vulnpipe.reports.tickets.build import TicketSettings
+
+    opts = PackOptions(profile=profile, period=period, tickets=tuple(dict.fromkeys(tickets)),
+                       generated_at=generated_at, raw_dir=raw_dir, sign_key=sign_key,
+                       inventory=inventory, settings=settings or TicketSettings(),
+                       knowledge_dirs=tuple(knowledge_dirs), database=database_label(engine),
+                       version=__version__)
+    with engine.connect() as conn:
+        return build_pack(conn, out, opts)
+
+
+def verify_evidence(pack: Path, pub_key: Path | None = None) -> Any:
+    """Every hash of ``pack`` checked against its manifest (and the signature with
+    ``pub_key``). Returns a :class:`~vulnpipe.reports.evidence.VerifyResult`."""
+    from vulnpipe.reports.evidence import verify_pack
+
+    return verify_pack(pack, pub_key)
+
+
+def describe_verification(result: Any, pack: Path) -> str:
+    from vulnpipe.reports.evidence import describe
+
+    return describe(result, pack)
+
+
+def evidence_keygen(folder: Path) -> tuple[Path, Path]:
+    """A new Ed25519 key pair for signing packs: (private, public)."""
+    from vulnpipe.reports.evidence.signing import generate_keypair
+
+    return generate_keypair(folder)
+
+
+__all__ = [
+    "DECISION_KINDS", "FileRead", "FindingsWritten", "Ingested", "Joined", "Notify", "Progress",
+    "Reconciled", "ReportOutputs", "RunSummary", "ScansRefused", "TicketOutputs",
+    "TicketsExported", "WeeklyBuilt", "choose_week", "export_tickets", "ingest_scans",
+    "join_scans", "load_config", "load_inventory_for", "reconcile_scans", "reconcile_store",
+    "record_decision", "resolve_profile_for", "run_week", "store_url", "ticket_settings",
+    "tickets_from_scans", "weekly_report", "write_findings", "write_joined", "write_lines",
+    "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
+    "database_label", "describe_verification", "evidence_keygen", "evidence_period",
+    "inspect_scans", "inspection_text", "open_store", "schema_status", "stored_findings",
+    "stored_scans", "upgrade_schema", "verify_evidence", "write_stored_findings",
+]

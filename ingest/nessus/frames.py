@@ -26,6 +26,10 @@ FINDING_DTYPES: dict[str, str] = {
 }
 assert tuple(FINDING_DTYPES) == FINDING_FIELDS
 
+#: The findings frame: the record fields and the host's ``hostname`` tag (which the
+#: inventory join matches on, like ``vulnpipe join``).
+FRAME_DTYPES: dict[str, str] = {**FINDING_DTYPES, "hostname": "string"}
+
 
 def _typed(rows: list[dict], dtypes: dict[str, str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(dtypes))
@@ -53,5 +57,6 @@ def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
         rec = f.record()
         rec["host_start"], rec["host_end"] = f.host.host_start, f.host.host_end
         rec.setdefault("profile_role", None)
+        rec["hostname"] = f.host.hostname
         rows.append(rec)
-    return _typed(rows, FINDING_DTYPES)
+    return _typed(rows, FRAME_DTYPES)

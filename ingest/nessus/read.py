@@ -34,7 +34,7 @@ def iter_findings(inputs: Iterable[str | Path] | str | Path, profile: Profile | 
         yield from findings
 
 
-def read_frames(inputs: Iterable[str | Path] | str | Path, profile: Profile | str = "all"
+def read_frames(inputs: Iterable[str | Path] | str | Path, profile: Profile | str = "l2tp"
                 ) -> "tuple[pd.DataFrame, pd.DataFrame]":
     """``(hosts, findings)`` as pandas DataFrames with explicit dtypes (see :mod:`ingest.frames`)."""
     from vulnpipe.ingest.nessus.frames import findings_frame, hosts_frame

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
@@ -86,6 +88,17 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
+@contextmanager
+def store_errors(url: str) -> Iterator[None]:
+    """Driver and connection errors inside become one clear :class:`StoreError`."""
+    try:
+        yield
+    except VulnpipeError:
+        raise
+    except (SQLAlchemyError, OSError) as exc:
+        raise connect_error(exc, url) from None
+
+
 def connect_error(exc: Exception, url: str) -> StoreError:
     first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
     return StoreError(f"cannot use the database {display_url(url)}: {first}",
@@ -112,9 +125,15 @@ def _alembic_config(connection):
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Run the migrations up to ``revision`` (the newest by default)."""
     from alembic import command
+    from alembic.util.exc import CommandError
 
-    with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), revision)
+    url = engine.url.render_as_string(hide_password=False)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), revision)
+    except CommandError as exc:
+        raise StoreError(f"cannot upgrade {display_url(url)}: {exc}",
+                         hint="it may have been written by a newer vulnpipe: upgrade vulnpipe") from None
 
 
 def known_revisions() -> list[str]:

@@ -33,6 +33,10 @@ def list_scans(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def has_scans(conn: Connection) -> bool:
+    return conn.execute(select(scans.c.id).limit(1)).first() is not None
+
+
 def resolve_scan(conn: Connection, which: str | int | None) -> int | None:
     """``latest`` (newest scan time), a scan id, or None for every scan."""
     if which is None or which == "all":

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from vulnpipe.ingest.assets.priority import DEFAULT_FALLBACK, DEFAULT_RULES, Rule
 from vulnpipe.ingest.profiles import Profile
+from vulnpipe.ingest.store.decisions import load_decisions
 from vulnpipe.ingest.store.read import host_from_row, load_policy, utc
 from vulnpipe.ingest.store.read import stored as _naive
 from vulnpipe.ingest.store.schema import (assets, decisions, findings, hosts, scans, ticket_checks,
@@ -208,13 +209,6 @@ def load_scan_facts(conn: Connection, profile: Profile, mapping: dict[tuple[int,
             host_name=host.name, address=host.address)
         fact.observations.setdefault(mapping[(r["scan_id"], r["host_seq"])], []).append(obs)
     return list(facts.values())
-
-
-def load_decisions(conn: Connection) -> list[Decision]:
-    rows = conn.execute(select(decisions).order_by(decisions.c.at, decisions.c.id)).mappings()
-    return [Decision(ticket_key=r["ticket_key"], kind=r["kind"], at=utc(r["at"]),
-                     reason=r["reason"], approver=r["approver"], until=utc(r["until"]),
-                     id=r["id"]) for r in rows]
 
 
 # -- priorities ----------------------------------------------------------------------------

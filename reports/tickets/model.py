@@ -5,6 +5,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from vulnpipe.ingest.store.decisions import Decision as Decision  # re-exported
+
 # ticket states
 OPEN = "open"
 FIXED = "fixed"
@@ -136,16 +138,3 @@ class Ticket:
                 break
             state = ev.state
         return state
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A person's decision about a ticket (kept forever; the timeline replays it)."""
-
-    ticket_key: str
-    kind: str                   # risk_accepted | false_positive | revoked
-    at: datetime
-    reason: str
-    approver: str | None = None
-    until: datetime | None = None
-    id: int = 0

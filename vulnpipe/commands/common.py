@@ -1,10 +1,19 @@
-"""Options and helpers shared by several commands."""
+"""Options and option parsing shared by several commands (the library work is in
+:mod:`vulnpipe.workflows`)."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
+
+from vulnpipe import console, workflows
+from vulnpipe.config import Config, load_config
+from vulnpipe.ingest.errors import InputError
+
+if TYPE_CHECKING:
+    from vulnpipe.ingest.profiles import Profile
 
 ProfileOpt = typer.Option(None, "--profile", "-p", metavar="NAME",
                           help="Which findings to keep: l2tp (default), all, or a profile "
@@ -20,39 +29,6 @@ StrictOpt = typer.Option(None, "--strict/--no-strict", show_default=False,
                               "the items it keeps, so a defect inside a dropped item is not "
                               "reported. Default: [parse] strict in vulnpipe.toml, else off.")
 
-
-def pick_strict(strict: Optional[bool], cfg=None) -> bool:
-    """--strict / --no-strict, else [parse] strict from ``cfg``, else off."""
-    if strict is not None:
-        return strict
-    return bool(cfg is not None and cfg.parse.strict)
-
-
-def pick_profile(name: Optional[str], plugins: Optional[List[int]],
-                 files: Optional[List[Path]], cfg=None):
-    """The profile the options ask for: --profile, else only --plugin IDs, else the config's
-    default (``l2tp``). Profiles come from the built-ins, ``[profiles]`` in vulnpipe.toml
-    (inline tables and ``files``) and ``--profiles-file``."""
-    from vulnpipe.ingest.profiles import resolve_profile
-
-    if name is None:
-        name = "plugins" if plugins else (cfg.profiles.default if cfg else "l2tp")
-    inline = dict(cfg.profiles.inline) if cfg else {}
-    all_files = [*(cfg.profiles.files if cfg else ()), *(files or ())]
-    return resolve_profile(name, profiles_files=all_files, extra_plugins=plugins or (),
-                           inline=inline)
-
-
-def pick_db(db: Optional[str], cfg=None) -> Optional[str]:
-    """--db (or VULNPIPE_DB), else [store] url from ``cfg`` (by default ./vulnpipe.toml),
-    else None (vulnpipe.db)."""
-    if db:
-        return db
-    if cfg is None:
-        from vulnpipe.config import load_config
-        cfg = load_config(None)
-    return cfg.store.url
-
 DbOpt = typer.Option(None, "--db", envvar="VULNPIPE_DB", metavar="URL",
                      help="Database: a SQLite file path (default vulnpipe.db) or a "
                           "postgresql://user@host:port/db URL.")
@@ -67,16 +43,31 @@ AsOfOpt = typer.Option(None, "--as-of", metavar="DATE", help="Judge states as of
                                              "UTC). Default: now.")
 
 
-def parse_when(text: str | None, *, end_of_day: bool = False, what: str = "date"):
+def pick_strict(strict: Optional[bool], cfg: Config | None = None) -> bool:
+    """--strict / --no-strict, else [parse] strict from ``cfg``, else off."""
+    if strict is not None:
+        return strict
+    return bool(cfg is not None and cfg.parse.strict)
+
+
+def pick_profile(name: Optional[str], plugins: Optional[List[int]],
+                 files: Optional[List[Path]], cfg: Config | None = None) -> "Profile":
+    """The profile the options ask for (see :func:`vulnpipe.workflows.resolve_profile_for`)."""
+    return workflows.resolve_profile_for(cfg, name, plugins or (), files or ())
+
+
+def pick_db(db: Optional[str], cfg: Config | None = None) -> Optional[str]:
+    """--db (or VULNPIPE_DB), else [store] url from ``cfg`` (by default ./vulnpipe.toml),
+    else None (vulnpipe.db)."""
+    return workflows.store_url(cfg, db)
+
+
+def parse_when(text: str | None, *, end_of_day: bool = False, what: str = "date") -> datetime | None:
     """An ISO 8601 date or date-time as an aware UTC datetime (None stays None).
 
     A bare date means the start of that day, or with ``end_of_day`` the start of the next
     (an acceptance "until 2026-12-31" is valid through that whole day).
     """
-    from datetime import datetime, timedelta, timezone
-
-    from vulnpipe.ingest.errors import InputError
-
     if text is None:
         return None
     try:
@@ -87,3 +78,14 @@ def parse_when(text: str | None, *, end_of_day: bool = False, what: str = "date"
     except ValueError:
         raise InputError(f"{what} {text!r} is not a date", hint="write it as YYYY-MM-DD") from None
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def notify(level: str, text: str) -> None:
+    """The workflows' ``notify`` hook: messages on stderr as :mod:`vulnpipe.console` prints them."""
+    {"error": console.error, "note": console.note, "info": console.info,
+     "verbose": console.verbose}[level](text)
+
+
+__all__ = ["AsOfOpt", "ConfigOpt", "DbOpt", "InventoryOpt", "PluginOpt", "ProfileOpt",
+           "ProfilesFileOpt", "SheetOpt", "StrictOpt", "load_config", "notify", "parse_when",
+           "pick_db", "pick_profile", "pick_strict"]

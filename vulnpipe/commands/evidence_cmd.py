@@ -6,26 +6,18 @@ from typing import List, Optional
 
 import typer
 
-from vulnpipe import __version__, console
-from vulnpipe.commands.common import ConfigOpt, DbOpt, InventoryOpt, ProfileOpt, ProfilesFileOpt, SheetOpt, parse_when
+from vulnpipe import console, workflows
+from vulnpipe.commands.common import (ConfigOpt, DbOpt, InventoryOpt, ProfileOpt, ProfilesFileOpt,
+                                      SheetOpt, load_config, parse_when, pick_db, pick_profile)
+from vulnpipe.ingest.errors import InputError
 
 evidence_app = typer.Typer(help="Auditor evidence packs: build, verify, sign.", no_args_is_help=True)
 
 
 def _period(date_from: Optional[str], date_to: Optional[str], quarter: Optional[str]):
-    from vulnpipe.ingest.errors import InputError
-    from vulnpipe.reports.evidence import Period, between
-    from vulnpipe.reports.evidence import quarter as parse_quarter
-
-    if quarter and (date_from or date_to):
-        raise InputError("give either --quarter or --from/--to, not both")
-    if quarter:
-        return parse_quarter(quarter)
-    if not (date_from or date_to):
-        return Period()
-    start = parse_when(date_from, what="--from")
-    end = parse_when(date_to, end_of_day=True, what="--to")
-    return between(start, end, f"{date_from or 'beginning'}..{date_to or 'latest'}")
+    return workflows.evidence_period(parse_when(date_from, what="--from"),
+                                     parse_when(date_to, end_of_day=True, what="--to"), quarter,
+                                     f"{date_from or 'beginning'}..{date_to or 'latest'}")
 
 
 @evidence_app.command("build")
@@ -59,13 +51,6 @@ def build(
 
     Example: vulnpipe evidence build --quarter 2026-Q4 --out evidence-2026-Q4.zip
     """
-    from vulnpipe.ingest.errors import InputError
-    from vulnpipe.ingest.store import display_url, open_store
-    from vulnpipe.reports.evidence import PackOptions, build_pack
-
-    from vulnpipe.workflows import load_config, load_inventory_option, ticket_settings
-    from vulnpipe.commands.common import pick_db, pick_profile
-
     if include_raw and raw_dir is None:
         raise InputError("--include-raw needs --raw-dir DIR (the store keeps only the files' SHA-256)",
                          hint="give the folder holding the original .nessus files")
@@ -74,17 +59,14 @@ def build(
     period = _period(date_from, date_to, quarter)
     cfg = load_config(config)
     prof = pick_profile(profile, None, profiles_file, cfg)
-    inv = load_inventory_option(cfg, inventory, sheet)
-    engine = open_store(pick_db(db, cfg), create=False)
-    url = display_url(engine.url.render_as_string(hide_password=False))
-    opts = PackOptions(profile=prof, period=period, tickets=tuple(dict.fromkeys(ticket or ())),
-                       generated_at=parse_when(generated_at, what="--generated-at"),
-                       raw_dir=raw_dir, sign_key=sign_key, inventory=inv,
-                       settings=ticket_settings(cfg), knowledge_dirs=(*cfg.tickets.knowledge_dirs, *(knowledge or ())),
-                       database=url, version=__version__)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet)
+    engine = workflows.open_store(pick_db(db, cfg), create=False)
     try:
-        with engine.connect() as conn:
-            summary = build_pack(conn, out, opts)
+        summary = workflows.build_evidence(
+            engine, out, profile=prof, period=period, tickets=ticket or (),
+            generated_at=parse_when(generated_at, what="--generated-at"), raw_dir=raw_dir,
+            sign_key=sign_key, inventory=inv, settings=workflows.ticket_settings(cfg),
+            knowledge_dirs=(*cfg.tickets.knowledge_dirs, *(knowledge or ())))
     finally:
         engine.dispose()
     states = ", ".join(f"{n} {s}" for s, n in summary.states.items()) or "no tickets"
@@ -106,15 +88,13 @@ def verify(
 
     Example: vulnpipe evidence verify q4.zip --pub-key keys/signing.pub
     """
-    from vulnpipe.reports.evidence import describe, verify_pack
-
-    result = verify_pack(pack, pub_key)
+    result = workflows.verify_evidence(pack, pub_key)
     for p in result.problems:
         print(p.line())
     if result.intact:
-        console.info(describe(result, pack))
+        console.info(workflows.describe_verification(result, pack))
         return
-    console.error(describe(result, pack))
+    console.error(workflows.describe_verification(result, pack))
     raise typer.Exit(1)
 
 
@@ -128,7 +108,5 @@ def keygen(
 
     Example: vulnpipe evidence keygen --out keys/
     """
-    from vulnpipe.reports.evidence.signing import generate_keypair
-
-    private, public = generate_keypair(out)
+    private, public = workflows.evidence_keygen(out)
     console.info(f"wrote {private} (private: keep it secret) and {public} (public)")

@@ -7,7 +7,7 @@ from typing import List
 
 import typer
 
-from vulnpipe import console
+from vulnpipe import console, workflows
 
 
 def inspect(
@@ -20,22 +20,11 @@ def inspect(
 
     Example: vulnpipe inspect sample_data/scans/2026-W48-weekly.nessus
     """
-    from vulnpipe.ingest.errors import VulnpipeError
-    from vulnpipe.ingest.nessus.inspect import render_text, summarize
-    from vulnpipe.ingest.nessus.sources import iter_sources
-
-    errors: list[VulnpipeError] = []
-    for source in iter_sources(inputs, errors):
-        try:
-            summary = summarize(source)
-        except VulnpipeError as exc:
-            errors.append(exc)
-            continue
-        if as_json:
-            print(json.dumps(summary.as_dict(), sort_keys=True))
-        else:
-            print(render_text(summary))
-    for exc in errors:
+    done = workflows.inspect_scans(inputs)
+    for summary in done.summaries:
+        print(json.dumps(summary.as_dict(), sort_keys=True) if as_json
+              else workflows.inspection_text(summary))
+    for exc in done.errors:
         console.error(str(exc))
-    if errors:
+    if done.errors:
         raise typer.Exit(1)

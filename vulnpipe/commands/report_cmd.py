@@ -6,31 +6,13 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from vulnpipe import console
-from vulnpipe.commands.common import (ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt, ProfilesFileOpt,
-                     SheetOpt, parse_when, pick_db, pick_profile)
+from vulnpipe import console, workflows
+from vulnpipe.commands.common import (ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
+                                      ProfilesFileOpt, SheetOpt, load_config, parse_when, pick_db,
+                                      pick_profile)
+from vulnpipe.ingest.errors import InputError
 
 report_app = typer.Typer(help="Reports built from the history store.", no_args_is_help=True)
-
-
-def choose_week(conn, week: Optional[str], as_of: Optional[str]):
-    """The report's week: ``--week``, else the week of ``--as-of`` cut off there, else the
-    ISO week of the newest stored scan."""
-    from datetime import timedelta
-
-    from vulnpipe.ingest.errors import InputError
-    from vulnpipe.reports.weekly import cut_week, newest_scan_week, parse_week
-
-    if week and as_of:
-        raise InputError("give --week or --as-of, not both",
-                         hint="--week 2026-W48 reports on the whole week")
-    if week:
-        return parse_week(week)
-    if as_of:
-        text = as_of.strip()
-        when = parse_when(text, end_of_day=len(text) == 10, what="--as-of")
-        return cut_week(when - timedelta(microseconds=1) if len(text) == 10 else when)
-    return newest_scan_week(conn)
 
 
 @report_app.command("weekly")
@@ -68,14 +50,8 @@ def weekly(
 
     Example: vulnpipe report weekly --week 2026-W48 --html weekly.html --xlsx weekly.xlsx
     """
-    from vulnpipe.ingest.errors import InputError
-    from vulnpipe.ingest.store import open_store
-    from vulnpipe.reports.weekly import (ALL, Slice, build_report, check_slice, load_history, write_html,
-                                write_json, write_markdown, write_split, write_xlsx)
-
-    from vulnpipe.workflows import load_config, load_inventory_option, ticket_settings
-
-    if not any((html, xlsx, markdown, json_out, split_by)):
+    outputs = workflows.ReportOutputs(html=html, xlsx=xlsx, markdown=markdown, json=json_out)
+    if not (outputs.any() or split_by):
         raise InputError("nothing to write",
                          hint="give --html, --xlsx, --markdown, --json and/or --split-by")
     if team is not None and split_by:
@@ -86,28 +62,19 @@ def weekly(
                          hint="e.g. --split-by team out/teams")
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
-    inv = load_inventory_option(cfg, inventory, sheet)
-    engine = open_store(pick_db(db, cfg), create=False)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet)
+    day = as_of is not None and len(as_of.strip()) == 10
+    when = parse_when(as_of.strip() if as_of else None, end_of_day=day, what="--as-of")
+    engine = workflows.open_store(pick_db(db, cfg), create=False)
     try:
-        with engine.connect() as conn:
-            chosen = choose_week(conn, week, as_of)
-            history = load_history(conn, prof, chosen, weeks=weeks or cfg.report.weeks,
-                                   inventory=inv,
-                                   settings=ticket_settings(cfg))
+        chosen = workflows.choose_week(engine, week, when, as_of_is_day=day)
+        built = workflows.weekly_report(engine, prof, chosen, weeks=weeks or cfg.report.weeks,
+                                        inventory=inv, settings=workflows.ticket_settings(cfg),
+                                        team=team)
     finally:
         engine.dispose()
-    sl = ALL if team is None else Slice("team", team)
-    check_slice(history, sl)
-    report = build_report(history, sl)
-    written = []
-    for path, writer in ((html, write_html), (xlsx, write_xlsx), (markdown, write_markdown),
-                         (json_out, write_json)):
-        if path:
-            writer(report, path)
-            written.append(str(path))
-    if split_by:
-        index = write_split(history, split_by[0], split_by[1])
-        written.append(f"{split_by[1]}/ ({len(index)} {split_by[0].replace('_', ' ')} reports)")
+    written = workflows.write_weekly(built, outputs, split_by)
+    report = built.report
     f = report.figures
     console.info(f"{report.week.label} ({report.slice.label}): {f.open_tickets} open, {f.new} new, "
                  f"{f.fixed_verified} fixed, {f.resurfaced} resurfaced, {f.overdue} overdue, "

@@ -1,45 +1,17 @@
 """``vulnpipe tickets``, ``accept``, ``false-positive``, ``reopen``: per-host remediation tickets."""
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from vulnpipe import console
+from vulnpipe import console, workflows
 from vulnpipe.commands.common import (AsOfOpt, ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
-                     ProfilesFileOpt, SheetOpt, parse_when, pick_db, pick_profile)
-
-
-def build_and_export(engine, prof, *, inventory, settings, as_of, xlsx, jira_csv, jsonl, markdown,
-                     knowledge_dirs=()):
-    """Rebuild the profile's tickets in the store and write the asked-for exports."""
-    from datetime import datetime, timezone
-
-    from vulnpipe.reports.remediation.knowledge import load_knowledge
-    from vulnpipe.reports.tickets.build import rebuild_tickets
-    from vulnpipe.reports.tickets.export import (write_jira_csv, write_jsonl, write_markdown,
-                                        write_xlsx_tickets)
-    from vulnpipe.reports.tickets.view import data_quality_rows, ticket_views
-
-    as_of = as_of or datetime.now(timezone.utc)
-    built, changes = rebuild_tickets(engine, prof, inventory=inventory, settings=settings,
-                                     as_of=as_of)
-    views = ticket_views(built, load_knowledge(knowledge_dirs), as_of=as_of)
-    written = []
-    if jsonl:
-        write_jsonl(views, jsonl)
-        written.append(str(jsonl))
-    if jira_csv:
-        write_jira_csv(views, jira_csv)
-        written.append(str(jira_csv))
-    if xlsx:
-        write_xlsx_tickets(views, xlsx, data_quality_rows(built))
-        written.append(str(xlsx))
-    if markdown:
-        write_markdown(views, markdown)
-        written.append(f"{markdown}/ ({len(views)} files)")
-    return built, views, changes, written
+                                      ProfilesFileOpt, SheetOpt, load_config, notify, parse_when,
+                                      pick_db, pick_profile)
+from vulnpipe.ingest.errors import InputError
 
 
 def tickets(
@@ -66,73 +38,36 @@ def tickets(
 
     Example: vulnpipe tickets --inventory assets.csv --xlsx tickets.xlsx --jira-csv jira.csv
     """
-    import tempfile
-
-    from vulnpipe.ingest.errors import InputError
-    from vulnpipe.ingest.store import ingest_source, open_store
-    from vulnpipe.ingest.nessus.sources import iter_sources
-
-    from vulnpipe.workflows import load_config, load_inventory_option, ticket_settings
-
-    if not any((xlsx, jira_csv, jsonl, markdown)):
+    outputs = workflows.TicketOutputs(xlsx=xlsx, jira_csv=jira_csv, jsonl=jsonl, markdown=markdown)
+    if not outputs.any():
         raise InputError("nothing to write", hint="give --xlsx, --jira-csv, --jsonl and/or --markdown")
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
-    inv = load_inventory_option(cfg, inventory, sheet)
-    when = parse_when(as_of)
-    tmp = None
+    inv = workflows.load_inventory_for(cfg, inventory, sheet)
+    common = dict(inventory=inv, settings=workflows.ticket_settings(cfg), as_of=parse_when(as_of),
+                  knowledge_dirs=[*cfg.tickets.knowledge_dirs, *(knowledge or ())])
     if scan:
-        tmp = tempfile.TemporaryDirectory(prefix="vulnpipe-")
-        engine = open_store(str(Path(tmp.name) / "stateless.db"))
-        errors: list = []
-        for source in iter_sources(scan, errors):
-            result = ingest_source(engine, source, prof)
-            if result.status == "failed":
-                console.error(result.detail)
-                errors.append(result)
-        for e in errors:
-            if not hasattr(e, "status"):
-                console.error(str(e))
-        if errors:
-            raise typer.Exit(1)
+        try:
+            done = workflows.tickets_from_scans(scan, prof, outputs, notify=notify, **common)
+        except workflows.ScansRefused:
+            raise typer.Exit(1) from None
     else:
-        engine = open_store(pick_db(db, cfg), create=False)
+        engine = workflows.open_store(pick_db(db, cfg), create=False)
+        try:
+            done = workflows.export_tickets(engine, prof, outputs, **common)
+        finally:
+            engine.dispose()
+    console.info(f"{len(done.views)} ticket(s), {done.count('open', 'resurfaced')} open, "
+                 f"profile '{prof.name}'; wrote {', '.join(done.written)}")
+
+
+def _decide(db: Optional[str], key: str, kind: str, reason: str, approver: Optional[str],
+            until: Optional[datetime], at: Optional[datetime]) -> None:
+    engine = workflows.open_store(pick_db(db), create=False)
     try:
-        built, views, changes, written = build_and_export(
-            engine, prof, inventory=inv, settings=ticket_settings(cfg), as_of=when, xlsx=xlsx,
-            jira_csv=jira_csv, jsonl=jsonl, markdown=markdown,
-            knowledge_dirs=[*cfg.tickets.knowledge_dirs, *(knowledge or ())])
+        workflows.record_decision(engine, key, kind, reason, approver=approver, until=until, at=at)
     finally:
         engine.dispose()
-        if tmp is not None:
-            tmp.cleanup()
-    open_count = sum(1 for v in views if v["state"] in ("open", "resurfaced"))
-    console.info(f"{len(views)} ticket(s), {open_count} open, profile '{prof.name}'; "
-                 f"wrote {', '.join(written)}")
-
-
-def _decide(db, key: str, kind: str, reason: str, approver: Optional[str], until, at) -> None:
-    from datetime import datetime, timezone
-
-    from sqlalchemy import insert, select
-
-    from vulnpipe.ingest.errors import InputError
-    from vulnpipe.ingest.store import open_store
-    from vulnpipe.ingest.store.schema import decisions, tickets
-    from vulnpipe.ingest.store.read import stored as _naive
-
-    if not reason.strip():
-        raise InputError("--reason must not be empty", hint="say why, for the audit trail")
-    engine = open_store(pick_db(db), create=False)
-    with engine.begin() as conn:
-        row = conn.execute(select(tickets.c.key, tickets.c.state).where(tickets.c.key == key)).first()
-        if row is None:
-            raise InputError(f"no ticket {key}", hint="see `vulnpipe tickets --jsonl -` for keys")
-        when = at or datetime.now(timezone.utc)
-        conn.execute(insert(decisions).values(ticket_key=key, kind=kind, at=_naive(when),
-                                              reason=reason.strip(), approver=approver,
-                                              until=_naive(until)))
-    engine.dispose()
     console.info(f"{key}: {kind.replace('_', ' ')} recorded; run `vulnpipe tickets` or "
                  "`vulnpipe reconcile` to update exports")
 
