@@ -43,11 +43,67 @@ def corpus_index(shared) -> list[dict]:
     return json.loads((shared / "corpus" / "INDEX.json").read_text())
 
 
+class _Captured(__import__("io").BytesIO):
+    """Captured output that stays readable when the program closes its stream."""
+
+    def close(self) -> None:
+        self.flush()
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
             input: bytes | None = None) -> subprocess.CompletedProcess:
-    """Run the real ``vulnpipe`` program (a subprocess, as a user would)."""
+    """Run the ``vulnpipe`` program in this process, as ``python -m vulnpipe ARGS`` would:
+    the same ``main()`` (exit codes, one-line errors), with its own argv, working folder,
+    environment, stdin, and captured stdout/stderr bytes. ``VULNPIPE_DB`` is unset unless
+    ``env`` sets it. Tests of what only a real process shows (signals, memory, concurrent
+    writers) start ``python -m vulnpipe`` themselves (:func:`run_cli_process`)."""
+    import io
+    import signal
+
+    from vulnpipe import cli
+
+    changes = {"COLUMNS": "80", **(env or {})}
+    saved_env = {k: os.environ.get(k) for k in [*changes, "VULNPIPE_DB"]}
+    if "VULNPIPE_DB" not in changes:
+        os.environ.pop("VULNPIPE_DB", None)
+    os.environ.update({k: str(v) for k, v in changes.items()})
+    out, err = _Captured(), _Captured()
+    streams = (sys.stdin, sys.stdout, sys.stderr, sys.argv)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    here = os.getcwd()
+    sys.stdin = io.TextIOWrapper(io.BytesIO(input or b""), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+    sys.argv = ["vulnpipe", *map(str, args)]
+    code = 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        cli.main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.chdir(here)
+        sys.stdin, sys.stdout, sys.stderr, sys.argv = streams
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return subprocess.CompletedProcess(["vulnpipe", *map(str, args)], code, out.getvalue(),
+                                       err.getvalue())
+
+
+def run_cli_process(*args: str, cwd: Path | None = None, env: dict | None = None,
+                    input: bytes | None = None) -> subprocess.CompletedProcess:
+    """Run the real ``vulnpipe`` program in a process of its own (a user's view)."""
     full_env = {**os.environ, **(env or {})}
-    full_env.pop("VULNPIPE_DB", None) if env is None or "VULNPIPE_DB" not in env else None
+    if env is None or "VULNPIPE_DB" not in env:
+        full_env.pop("VULNPIPE_DB", None)
     return subprocess.run([sys.executable, "-m", "vulnpipe", *map(str, args)], cwd=cwd,
                           env=full_env, input=input, capture_output=True, timeout=600)
 

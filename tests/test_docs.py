@@ -197,6 +197,7 @@ def test_the_tutorial_walks_every_step_of_the_pipeline():
 
 # -- generated and field references -------------------------------------------------------
 
+@pytest.mark.slow
 def test_command_reference_is_up_to_date_with_the_help_texts(tmp_path):
     fresh = tmp_path / "commands.md"
     proc = subprocess.run([sys.executable, str(DOCS / "reference" / "make_reference.py"),

@@ -100,6 +100,7 @@ def test_sigkill_during_evidence_build_leaves_no_pack_or_the_old_one(hostile_sto
         assert all(name.startswith(".pack.zip.") for name in leftovers)  # only temp files
 
 
+@pytest.mark.slow
 def test_million_row_inventory_loads_in_bounded_memory(tmp_path):
     path = tmp_path / "cmdb.csv"
     with open(path, "w") as fh:

@@ -85,6 +85,7 @@ def _ticket_rows(db):
                 conn.execute("SELECT count(*) FROM ticket_events").fetchone()[0])
 
 
+@pytest.mark.slow
 def test_sigkill_during_reconcile_leaves_old_or_new_state(tmp_path):
     db = tmp_path / "s.db"
     assert run_cli("ingest", *sorted(SCANS.glob("2026-W4[4-7]-weekly.nessus")), "--db", db).returncode == 0
