@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import ROOT, run_cli
 
 SCANS = ROOT / "sample_data" / "scans"
