@@ -158,3 +158,41 @@ def db_url(request, tmp_path):
         yield url
     finally:
         _drop_pg_database(name)
+
+
+def old_database(url: str, revision: str, scans) -> None:
+    """Make ``url`` a database at schema ``revision`` holding ``scans`` as that release
+    stored them: the scans are ingested into a store of today's schema, then their rows are
+    copied into the old tables (only the columns those have)."""
+    import tempfile
+
+    from sqlalchemy import MetaData, inspect, insert, select
+
+    from vulnpipe.ingest.nessus.sources import expand_inputs
+    from vulnpipe.ingest.profiles import resolve_profile
+    from vulnpipe.ingest.store import ingest_source, make_engine, open_store, upgrade
+
+    old = make_engine(url)
+    upgrade(old, revision)
+    with tempfile.TemporaryDirectory() as tmp:
+        new = open_store(str(Path(tmp) / "today.db"))
+        for source in expand_inputs(scans):
+            assert ingest_source(new, source, resolve_profile("l2tp")).status == "stored"
+        today = MetaData()
+        today.reflect(new)
+        with new.connect() as src, old.begin() as dst:
+            for name in ("scans", "scan_coverage", "hosts", "findings"):
+                cols = {c["name"] for c in inspect(dst).get_columns(name)}
+                table = today.tables[name]
+                rows = [{k: v for k, v in r.items() if k in cols}
+                        for r in src.execute(select(table)).mappings()]
+                if rows:
+                    dst.execute(insert(_reflect(dst, name)), rows)
+        new.dispose()
+    old.dispose()
+
+
+def _reflect(conn, name: str):
+    from sqlalchemy import MetaData, Table
+
+    return Table(name, MetaData(), autoload_with=conn)

@@ -19,7 +19,7 @@ from vulnpipe.ingest.store import ingest_source, open_store
 from vulnpipe.ingest.store.schema import decisions
 from vulnpipe.reports.evidence import PackOptions, Period, build_pack, quarter, verify_pack
 from vulnpipe.reports.evidence.names import SAFE_NAME
-from vulnpipe.reports.tickets.build import save_inventory
+from vulnpipe.ingest.store.assets import save_inventory
 from tests import nessus_builder as nb
 from tests.conftest import ROOT, run_cli
 

@@ -535,7 +535,7 @@ def weekly_report(engine: "Engine", profile: "Profile", week: Any, *, weeks: int
     from vulnpipe.reports.tickets.build import TicketSettings
     from vulnpipe.reports.weekly import ALL, Slice, build_report, check_slice, load_history
 
-    with engine.connect() as conn:
+    with engine.begin() as conn:         # (the stored ticket state is brought up to date)
         history = load_history(conn, profile, week, weeks=weeks, inventory=inventory,
                                settings=settings or TicketSettings())
     sl = ALL if team is None else Slice("team", team)
@@ -835,7 +835,7 @@ def build_evidence(engine: "Engine", out: Path, *, profile: "Profile", period: A
                        inventory=inventory, settings=settings or TicketSettings(),
                        knowledge_dirs=tuple(knowledge_dirs), database=database_label(engine),
                        version=__version__)
-    with engine.connect() as conn:
+    with engine.begin() as conn:         # (the stored ticket state is brought up to date)
         return build_pack(conn, out, opts)
 
 

@@ -10,10 +10,11 @@ always describes the newest revision (:data:`HEAD`).
 from __future__ import annotations
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Float, ForeignKey,
-                        ForeignKeyConstraint, Index, Integer, MetaData, String, Table, Text)
+                        ForeignKeyConstraint, Index, Integer, LargeBinary, MetaData, String,
+                        Table, Text)
 
 #: The Alembic revision this code reads and writes.
-HEAD = "0002"
+HEAD = "0003"
 
 metadata = MetaData()
 
@@ -67,7 +68,9 @@ hosts = Table(
     Column("credentialed", Boolean),
     Column("host_start", DateTime),
     Column("host_end", DateTime),
+    Column("identity", String(32)),                  # host_identities.identity (0003)
     Index("ix_hosts_address", "address"),
+    Index("ix_hosts_identity", "identity"),
 )
 
 findings = Table(
@@ -139,6 +142,10 @@ tickets = Table(
     Column("internet_facing", Boolean),
     Column("priority", String(8)), Column("sla_days", Integer), Column("due_date", DateTime),
     Column("acceptance", JSON), Column("false_positive", JSON),
+    Column("fqdn", Text),                                          # (0003)
+    Column("ever_fixed", Boolean, nullable=False, default=False),  # (0003) a fix was verified once
+    Column("events_logged", Integer, nullable=False, default=0),   # (0003) ticket_events rows
+    Column("checks_logged", Integer, nullable=False, default=0),   # (0003) ticket_checks rows
     Index("ix_tickets_profile", "profile"),
 )
 
@@ -152,7 +159,6 @@ ticket_findings = Table(
     Column("role", String(16)), Column("severity", Integer),
     Column("first_seen", DateTime, nullable=False), Column("last_seen", DateTime, nullable=False),
     Column("first_scan_id", Integer, nullable=False), Column("last_scan_id", Integer, nullable=False),
-    Column("scans", JSON, nullable=False),
     Column("plugin_output", Text),
     Column("fixed_at", DateTime), Column("fixed_scan_id", Integer),
 )
@@ -166,6 +172,7 @@ ticket_events = Table(
     Column("kind", String(32), nullable=False),
     Column("scan_id", Integer),
     Column("detail", JSON, nullable=False),
+    Column("step_at", DateTime),         # (0003) the time of the scan or decision that made it
 )
 
 ticket_checks = Table(
@@ -178,6 +185,8 @@ ticket_checks = Table(
     Column("protocol", String(16), nullable=False),
     Column("result", String(32), nullable=False),
     Column("reason", Text, nullable=False),
+    Column("step_at", DateTime),         # (0003) the time of the scan that made it
+    Index("ix_ticket_checks_at", "at"),
 )
 
 decisions = Table(
@@ -190,4 +199,60 @@ decisions = Table(
     Column("approver", Text),
     Column("until", DateTime),
     Index("ix_decisions_ticket", "ticket_key"),
+)
+
+
+# -- 0003: history read in seconds ------------------------------------------------------------
+# Hosts are matched to the inventory once per distinct identity (not once per scan), and
+# ticket state is kept current: replayed forward as scans and decisions arrive, with a
+# checkpoint of every ticket at the end of each week, so a read costs what the period and the
+# live tickets hold, never the whole history (see reports/tickets/history.py).
+
+host_identities = Table(
+    "host_identities", metadata,   # every distinct way a host was named in a scan
+    Column("identity", String(32), primary_key=True),    # digest of the fields below
+    Column("name", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("host_ip", Text), Column("host_fqdn", Text), Column("hostname", Text),
+    Column("netbios_name", Text), Column("mac_address", Text),
+    Column("first_scan_id", Integer, nullable=False),     # where it was first seen
+    Column("first_host_seq", Integer, nullable=False),
+)
+
+identity_assets = Table(
+    "identity_assets", metadata,   # each identity matched against the stored inventory
+    Column("identity", String(32), primary_key=True),
+    Column("asset_id", String(256)),
+    Column("match_method", String(32), nullable=False),
+    Column("match_candidates", Text),
+    Column("unowned", Boolean),
+)
+
+store_meta = Table(
+    "store_meta", metadata,        # small facts about derived state (e.g. inventory digest)
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+ticket_state = Table(
+    "ticket_state", metadata,      # how far each profile's tickets have been replayed
+    Column("profile", String(128), primary_key=True),
+    Column("step_at", DateTime),                   # the last step applied (None: nothing yet)
+    Column("step_order", Integer, nullable=False),  # 0 scan, 1 decision, 2 acceptance expiry
+    Column("step_id", Integer, nullable=False),
+    Column("decisions_seen", Integer, nullable=False),   # highest decision id applied
+    Column("matches", String(64), nullable=False),       # digest of the host -> asset mapping
+)
+
+ticket_scans = Table(
+    "ticket_scans", metadata,      # scans applied to a profile's tickets
+    Column("profile", String(128), primary_key=True),
+    Column("scan_id", Integer, primary_key=True, autoincrement=False),
+)
+
+ticket_checkpoints = Table(
+    "ticket_checkpoints", metadata,   # every ticket of a profile as it stood at a week's end
+    Column("profile", String(128), primary_key=True),
+    Column("cutoff", DateTime, primary_key=True),
+    Column("data", LargeBinary, nullable=False),  # zlib-compressed JSON
 )

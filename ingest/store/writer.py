@@ -14,14 +14,15 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from vulnpipe.ingest.errors import VulnpipeError
-from vulnpipe.ingest.nessus.reader import ParseStats
+from vulnpipe.ingest.nessus.build import ParseStats
 from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.profiles import Profile
 from vulnpipe.ingest.records import Finding, Host
 from vulnpipe.ingest.nessus.sources import Source
 from vulnpipe.ingest.store.engine import connect_error
 from vulnpipe.ingest.store.read import stored as _naive
-from vulnpipe.ingest.store.schema import findings, hosts, scan_coverage, scans
+from vulnpipe.ingest.store.identities import IDENTITY_FIELDS, identity_digest, insert_identities
+from vulnpipe.ingest.store.schema import findings, host_identities, hosts, scan_coverage, scans
 
 BATCH_FINDINGS = 5000
 BATCH_HOSTS = 2000
@@ -46,11 +47,18 @@ HOST_COLUMNS = tuple(c.name for c in hosts.columns)
 FINDING_COPY_COLUMNS = tuple(c.name for c in findings.columns)
 
 
-def _host_values(scan_id: int, seq: int, h: Host) -> tuple:
+def _identity(h: Host) -> tuple[str, tuple[str | None, ...]]:
+    """The host's identity digest and its :data:`IDENTITY_FIELDS` values."""
+    values = (h.name, h.address, h.host_ip, h.host_fqdn, h.hostname, h.netbios_name,
+              h.mac_address)
+    return identity_digest(values), values
+
+
+def _host_values(scan_id: int, seq: int, h: Host, identity: str) -> tuple:
     """A host's row as a tuple in :data:`HOST_COLUMNS` order."""
     return (scan_id, seq, h.report_name, h.name, h.address, h.host_ip, h.host_fqdn,
             h.hostname, h.netbios_name, h.mac_address, h.os, h.credentialed,
-            _naive(h.host_start), _naive(h.host_end))
+            _naive(h.host_start), _naive(h.host_end), identity)
 
 
 def _json(value) -> str:
@@ -121,6 +129,7 @@ class _Bulk:
         self.pg = conn.dialect.name == "postgresql"
         self.host_rows: list[tuple] = []
         self.finding_rows: list = []
+        self.identities: dict[str, dict] = {}     # this batch's, for host_identities
         self._queue: queue.Queue | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -144,7 +153,11 @@ class _Bulk:
 
     def add(self, host_seq: int, host: Host, items: list[Finding]) -> None:
         scan_id = self.scan_id
-        self.host_rows.append(_host_values(scan_id, host_seq, host))
+        identity, values = _identity(host)
+        self.host_rows.append(_host_values(scan_id, host_seq, host, identity))
+        if identity not in self.identities:
+            self.identities[identity] = {"identity": identity, **dict(zip(IDENTITY_FIELDS, values)),
+                                         "first_scan_id": scan_id, "first_host_seq": host_seq}
         row = _finding_copy_row if self.pg else _finding_values
         self.finding_rows.extend([row(scan_id, host_seq, i, f) for i, f in enumerate(items)])
         if len(self.finding_rows) >= BATCH_FINDINGS or len(self.host_rows) >= BATCH_HOSTS:
@@ -152,13 +165,14 @@ class _Bulk:
 
     def flush(self) -> None:
         """Hand the buffered rows over (PostgreSQL) or write them (SQLite)."""
-        batch = (self.host_rows, self.finding_rows)
-        self.host_rows, self.finding_rows = [], []
+        batch = (self.host_rows, self.finding_rows, list(self.identities.values()))
+        self.host_rows, self.finding_rows, self.identities = [], [], {}
         if self._queue is not None:
             self._raise_copier_error()
             if batch[0] or batch[1]:
                 self._queue.put(batch)
             return
+        insert_identities(self.conn, batch[2])
         if batch[0]:
             _insert_many(self.conn, hosts, batch[0])
         if batch[1]:
@@ -190,13 +204,23 @@ class _Bulk:
             if self._error is not None or self._cancelled:
                 continue                    # drain: the main thread raises or gives up
             try:
-                host_rows, finding_rows = batch
+                host_rows, finding_rows, identities = batch
+                if identities:
+                    self._insert_identities(identities)
                 if host_rows:
                     self._copy(hosts.name, HOST_COLUMNS, host_rows)
                 if finding_rows:
                     self._copy(findings.name, FINDING_COPY_COLUMNS, finding_rows)
             except BaseException as exc:    # noqa: BLE001 - handed to the main thread
                 self._error = exc
+
+    def _insert_identities(self, rows: list[dict]) -> None:
+        raw = self.conn.connection.driver_connection
+        cols = ("identity", *IDENTITY_FIELDS, "first_scan_id", "first_host_seq")
+        with raw.cursor() as cur:
+            cur.executemany(f"INSERT INTO {host_identities.name} ({', '.join(cols)}) VALUES "
+                            f"({', '.join(['%s'] * len(cols))}) ON CONFLICT DO NOTHING",
+                            [tuple(r[c] for c in cols) for r in rows])
 
     def _copy(self, table: str, cols, rows) -> None:
         raw = self.conn.connection.driver_connection

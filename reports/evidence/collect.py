@@ -18,10 +18,14 @@ from vulnpipe.ingest.coverage import coverage, plugin_enabled, port_in_range
 from vulnpipe.ingest.errors import InputError
 from vulnpipe.ingest.profiles import Profile
 from vulnpipe.ingest.records import Policy, iso
+from vulnpipe.ingest.store.history import finding_rows_of, hosts_of
+from vulnpipe.ingest.store.identities import all_identities
 from vulnpipe.ingest.store.read import host_from_row, load_policy, utc
-from vulnpipe.ingest.store.schema import decisions, findings, hosts, scan_coverage, scans
+from vulnpipe.ingest.store.schema import decisions, findings, scan_coverage, scans
 from vulnpipe.reports.reconcile import Row
-from vulnpipe.reports.tickets.build import BuiltTickets, TicketSettings, compute_tickets
+from vulnpipe.reports.tickets.build import (BuiltTickets, TicketSettings, tickets_as_of,
+                                            update_tickets)
+from vulnpipe.reports.tickets.history import Matching
 from vulnpipe.reports.tickets.timeline import last_day
 from vulnpipe.reports.tickets.model import (FIXED, PRESENT, RISK_ACCEPTED, Check, Ticket, TicketFinding,
                                    asset_key_for)
@@ -98,35 +102,16 @@ def _active(t: Ticket, period: Period) -> bool:
     return False
 
 
-def _asset_id(value: Any) -> str | None:
-    """A matched asset id from the match frame (missing values are pandas NA)."""
-    import pandas as pd
-
-    return None if value is None or pd.isna(value) else str(value)
-
-
-def _host_index(conn: Connection, built: BuiltTickets) -> dict[tuple[int, str], list[int]]:
-    """(scan id, ticket asset key) -> host positions in that scan, as the tickets matched them."""
-    index: dict[tuple[int, str], list[int]] = {}
-    if built.host_matches is not None:
-        for rec in built.host_matches[["scan_id", "host_seq", "address", "asset_id"]].to_dict("records"):
-            key = asset_key_for(_asset_id(rec["asset_id"]), rec["address"])
-            index.setdefault((int(rec["scan_id"]), key), []).append(int(rec["host_seq"]))
-    else:
-        for sid, seq, address in conn.execute(select(hosts.c.scan_id, hosts.c.host_seq, hosts.c.address)):
-            index.setdefault((sid, asset_key_for(None, address)), []).append(seq)
-    for seqs in index.values():
-        seqs.sort()
-    return index
-
-
 class _Store:
     """Cached reads of scans, policies and hosts for one collection."""
 
-    def __init__(self, conn: Connection, built: BuiltTickets) -> None:
+    def __init__(self, conn: Connection, matching: Matching) -> None:
         self.conn = conn
         self.scans = {r["id"]: dict(r) for r in conn.execute(select(scans)).mappings()}
-        self.index = _host_index(conn, built)
+        self.identities: dict[str, list[str]] = {}
+        for r in all_identities(conn):
+            key = matching.asset_key(r["identity"], r["address"])
+            self.identities.setdefault(key, []).append(r["identity"])
         self._policies: dict[int, Policy | None] = {}
 
     def policy(self, scan_id: int) -> Policy | None:
@@ -138,22 +123,14 @@ class _Store:
         return self.scans[scan_id]["file_name"] if scan_id in self.scans else None
 
     def host_rows(self, scan_id: int, asset_key: str) -> list[dict]:
-        seqs = self.index.get((scan_id, asset_key), [])
-        if not seqs:
-            return []
-        rows = self.conn.execute(select(hosts).where(hosts.c.scan_id == scan_id,
-                                                     hosts.c.host_seq.in_(seqs))
-                                 .order_by(hosts.c.host_seq)).mappings()
-        return [dict(r) for r in rows]
+        identities = self.identities.get(asset_key)
+        return hosts_of(self.conn, scan_id, identities) if identities else []
 
     def finding_rows(self, scan_id: int, asset_key: str, tf: TicketFinding) -> list[dict]:
-        seqs = self.index.get((scan_id, asset_key), [])
-        if not seqs:
+        identities = self.identities.get(asset_key)
+        if not identities:
             return []
-        q = (select(findings).where(findings.c.scan_id == scan_id, findings.c.host_seq.in_(seqs),
-                                    findings.c.plugin_id == tf.key.plugin_id)
-             .order_by(findings.c.host_seq, findings.c.item_seq))
-        return [dict(r) for r in self.conn.execute(q).mappings()
+        return [r for r in finding_rows_of(self.conn, scan_id, identities, tf.key.plugin_id)
                 if (r["port"] or 0) == tf.key.port and (r["protocol"] or "").lower() == tf.key.protocol]
 
 
@@ -342,7 +319,8 @@ def collect(conn: Connection, profile: Profile, *, period: Period = Period(),
     if latest is None:
         raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
     as_of = judged_as_of(latest, period, generated_at)
-    built = compute_tickets(conn, profile, inventory, settings, as_of)
+    matching, _changes = update_tickets(conn, profile, inventory, settings)
+    built = tickets_as_of(conn, profile, matching, settings, as_of)
     if ticket_keys:
         scope = {}
         for key in ticket_keys:
@@ -359,7 +337,7 @@ def collect(conn: Connection, profile: Profile, *, period: Period = Period(),
     scope = dict(sorted(scope.items()))
     built = replace(built, tickets=scope)
     views = ticket_views(built, load_knowledge(knowledge_dirs), as_of=as_of)
-    store = _Store(conn, built)
+    store = _Store(conn, matching)
     decided = _decisions(conn, list(scope), as_of)
     docs: dict[str, dict] = {}
     recon: list[Row] = []

@@ -1,34 +1,35 @@
-"""Building tickets from the history store and saving them back (one transaction).
+"""Tickets from the history store: brought up to date, then read as of a moment.
 
     from vulnpipe.reports.tickets.build import TicketSettings, rebuild_tickets
-    changes = rebuild_tickets(engine, profile, inventory=inv, settings=TicketSettings())
+    built, changes = rebuild_tickets(engine, profile, inventory=inv, settings=TicketSettings())
+
+The state is kept current by :mod:`.history` (a read costs what the live tickets hold); the
+full replay of every scan and decision from the start, :func:`reference_tickets`, gives the
+same tickets and is what the tests check the stored path against.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Sequence
 
-from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from vulnpipe.ingest.assets.priority import DEFAULT_FALLBACK, DEFAULT_RULES, Rule
 from vulnpipe.ingest.profiles import Profile
+from vulnpipe.ingest.store import history as store
 from vulnpipe.ingest.store.decisions import load_decisions
-from vulnpipe.ingest.store.read import host_from_row, load_policy, utc
-from vulnpipe.ingest.store.read import stored as _naive
-from vulnpipe.ingest.store.schema import (assets, decisions, findings, hosts, scans, ticket_checks,
-                                 ticket_events, ticket_findings, tickets)
-
-from vulnpipe.reports.tickets.model import Decision, FindingKey, Observation, Ticket, asset_key_for
-from vulnpipe.reports.tickets.timeline import ScanFacts, build_tickets
+from vulnpipe.ingest.store.identities import all_identities
+from vulnpipe.reports.tickets.history import (Change, Matching, Snapshot, bring_up_to_date,
+                                              prepare_matching, scan_facts, tickets_at)
+from vulnpipe.reports.tickets.model import Ticket
+from vulnpipe.reports.tickets.timeline import build_tickets
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from vulnpipe.ingest.assets.inventory import Inventory
 
-OUTPUT_EXCERPT = 2000
+__all__ = ["AssetInfo", "BuiltTickets", "Change", "TicketSettings", "compute_tickets",
+           "rebuild_tickets", "reference_tickets", "tickets_as_of"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,16 @@ class AssetInfo:
     internet_facing: bool | None = None
 
 
+@dataclass(frozen=True)
+class HostIssue:
+    """A host with no owner from the inventory: it matched no asset, or several."""
+
+    address: str
+    host: str
+    match_method: str                 # unmatched | ambiguous
+    candidates: str | None
+
+
 @dataclass
 class BuiltTickets:
     """Tickets with their assets' facts, priorities and due dates."""
@@ -60,18 +71,16 @@ class BuiltTickets:
     tickets: dict[str, Ticket]
     asset_info: dict[str, AssetInfo]           # asset key -> facts
     priority: dict[str, tuple[str, int, datetime | None]] = field(default_factory=dict)
-    host_matches: "pd.DataFrame | None" = None  # every stored host with its match
     inventory: "Inventory | None" = None        # the inventory used (given or stored)
+    host_issues: tuple[HostIssue, ...] = ()     # every stored host no inventory asset owns
+    #: Tickets some scan of the week being reported checked (``present`` or ``fixed``), when
+    #: read from the store without their checks; None: judge from each ticket's checks.
+    verified: set[str] | None = None
 
 
-# -- inventory snapshot --------------------------------------------------------------------
+# -- assets and priorities ------------------------------------------------------------------------
 
-_SNAPSHOT_HEADERS = ("asset_id", "name", "fqdn", "ip", "mac", "owner", "owner_email", "team",
-                     "business_unit", "environment", "criticality", "internet_facing", "os",
-                     "location")
-
-
-def _clean(value):
+def _text(value: Any) -> Any:
     """A DataFrame cell as a plain value: missing (None, NaN, pd.NA) becomes None."""
     if value is None or isinstance(value, (list, tuple)):
         return value
@@ -82,281 +91,170 @@ def _clean(value):
         return value
 
 
-def save_inventory(conn: Connection, inventory: "Inventory") -> None:
-    """Replace the stored inventory snapshot (used when a later run gives no inventory)."""
-    conn.execute(delete(assets))
-    rows = []
-    for rec in inventory.assets.to_dict("records"):
-        rec = {k: _clean(v) for k, v in rec.items()}
-        text = {k: (None if rec.get(k) is None else str(rec[k]))
-                for k in ("name", "fqdn", "owner", "owner_email", "team", "business_unit",
-                          "environment", "criticality", "os", "location")}
-        fac = rec.get("internet_facing")
-        rows.append({"asset_id": str(rec["asset_id"]), **text,
-                     "ips": list(rec.get("ips") or []), "macs": list(rec.get("macs") or []),
-                     "cidrs": list(rec.get("cidrs") or []),
-                     "internet_facing": None if fac is None else bool(fac),
-                     "source": inventory.source})
-    if rows:
-        conn.execute(insert(assets), rows)
-
-
-def load_inventory_snapshot(conn: Connection) -> "Inventory | None":
-    """The inventory stored by the last build, or None."""
-    from vulnpipe.ingest.assets.inventory import inventory_from_rows
-
-    rows = conn.execute(select(assets).order_by(assets.c.asset_id)).mappings().all()
-    if not rows:
-        return None
-    body = []
-    for r in rows:
-        ips = list(r["ips"]) + list(r["cidrs"])
-        body.append([r["asset_id"], r["name"], r["fqdn"], ";".join(ips), ";".join(r["macs"]),
-                     r["owner"], r["owner_email"], r["team"], r["business_unit"],
-                     r["environment"], r["criticality"],
-                     None if r["internet_facing"] is None else ("yes" if r["internet_facing"] else "no"),
-                     r["os"], r["location"]])
-    return inventory_from_rows([list(_SNAPSHOT_HEADERS), *body], source=rows[0]["source"] or "stored inventory",
-                               columns={k: k for k in _SNAPSHOT_HEADERS})
-
-
-# -- loading the scans -----------------------------------------------------------------------
-
-def _match_hosts(conn: Connection, inventory: "Inventory | None", settings: TicketSettings
-                 ) -> tuple[dict[tuple[int, int], str], dict[str, AssetInfo], "pd.DataFrame | None"]:
-    """(scan_id, host_seq) -> asset key, and asset key -> facts."""
-    rows = conn.execute(select(hosts.c.scan_id, hosts.c.host_seq, hosts.c.name, hosts.c.address,
-                               hosts.c.host_ip, hosts.c.host_fqdn, hosts.c.hostname,
-                               hosts.c.netbios_name, hosts.c.mac_address)
-                        .order_by(hosts.c.scan_id, hosts.c.host_seq)).mappings().all()
-    info: dict[str, AssetInfo] = {}
-    mapping: dict[tuple[int, int], str] = {}
-    if inventory is None:
-        for r in rows:
-            key = asset_key_for(None, r["address"])
-            mapping[(r["scan_id"], r["host_seq"])] = key
-            info.setdefault(key, AssetInfo(owner=settings.default_owner,
-                                           owner_email=settings.default_owner_email))
-        return mapping, info, None
+def asset_infos(identities: Sequence[dict[str, Any]], matching: Matching, keys: set[str],
+                settings: TicketSettings) -> dict[str, AssetInfo]:
+    """Each asset key's facts, from the first identity (in the order hosts were first seen)
+    that maps to it, matched against the inventory in force."""
+    reps: dict[str, dict[str, Any]] = {}
+    for r in identities:
+        key = matching.asset_key(r["identity"], r["address"])
+        if key in keys and key not in reps:
+            reps[key] = r
+    if matching.inventory is None:
+        return {k: AssetInfo(owner=settings.default_owner, owner_email=settings.default_owner_email)
+                for k in reps}
+    if not reps:
+        return {}
     import pandas as pd
 
     from vulnpipe.ingest.assets.matching import match_hosts
 
-    frame = pd.DataFrame([dict(r) for r in rows],
-                         columns=["scan_id", "host_seq", "name", "address", "host_ip", "host_fqdn",
-                                  "hostname", "netbios_name", "mac_address"])
-    frame = frame.rename(columns={"name": "host"})
-    matched = match_hosts(frame, inventory, default_owner=settings.default_owner,
+    frame = pd.DataFrame(list(reps.values())).rename(columns={"name": "host"})
+    matched = match_hosts(frame, matching.inventory, default_owner=settings.default_owner,
                           default_owner_email=settings.default_owner_email)
-
-    val = _clean
-    for rec in matched.to_dict("records"):
-        asset_id = val(rec["asset_id"])
-        key = asset_key_for(asset_id, rec["address"])
-        mapping[(rec["scan_id"], rec["host_seq"])] = key
-        if key not in info:
-            fac = val(rec["internet_facing"])
-            info[key] = AssetInfo(
-                asset_id=asset_id, match_method=val(rec["match_method"]) or "unmatched",
-                owner=val(rec["owner"]), owner_email=val(rec["owner_email"]),
-                team=val(rec["team"]), business_unit=val(rec["business_unit"]),
-                environment=val(rec["environment"]), criticality=val(rec["criticality"]),
-                internet_facing=None if fac is None else bool(fac))
-    return mapping, info, matched
+    info = {}
+    for key, rec in zip(reps, matched.to_dict("records")):
+        fac = _text(rec["internet_facing"])
+        info[key] = AssetInfo(
+            asset_id=_text(rec["asset_id"]), match_method=_text(rec["match_method"]) or "unmatched",
+            owner=_text(rec["owner"]), owner_email=_text(rec["owner_email"]),
+            team=_text(rec["team"]), business_unit=_text(rec["business_unit"]),
+            environment=_text(rec["environment"]), criticality=_text(rec["criticality"]),
+            internet_facing=None if fac is None else bool(fac))
+    return info
 
 
-def _complete(scan_row, profile: Profile) -> bool:
-    if scan_row["profile"] == "all" or scan_row["profile"] == profile.name:
-        return True
-    return not profile.select_all and profile.plugin_ids <= set(scan_row["profile_plugins"] or [])
-
-
-def load_scan_facts(conn: Connection, profile: Profile, mapping: dict[tuple[int, int], str]
-                    ) -> list[ScanFacts]:
-    scan_rows = conn.execute(select(scans).order_by(scans.c.first_host_start, scans.c.id)).mappings().all()
-    facts: dict[int, ScanFacts] = {}
-    for s in scan_rows:
-        facts[s["id"]] = ScanFacts(
-            scan_id=s["id"], name=s["file_name"],
-            time=utc(s["first_host_start"] or s["ingested_at"]),
-            policy=load_policy(conn, s["id"]), hosts={},
-            complete_for_profile=_complete(s, profile), stored_profile=s["profile"])
-    host_by_seq: dict[tuple[int, int], object] = {}
-    for r in conn.execute(select(hosts).order_by(hosts.c.scan_id, hosts.c.host_seq)).mappings():
-        fact = facts[r["scan_id"]]
-        host = host_from_row(r, fact.name)
-        host_by_seq[(r["scan_id"], r["host_seq"])] = host
-        fact.hosts.setdefault(mapping[(r["scan_id"], r["host_seq"])], host)
-    q = select(findings.c.scan_id, findings.c.host_seq, findings.c.plugin_id, findings.c.plugin_name,
-               findings.c.plugin_family, findings.c.port, findings.c.protocol,
-               findings.c.plugin_type, findings.c.severity, findings.c.plugin_output)
-    if not profile.select_all and not profile.primary_names and not profile.related_names \
-            and not profile.related_families and not profile.related_ports:
-        q = q.where(findings.c.plugin_id.in_(sorted(profile.plugin_ids)))
-    for r in conn.execute(q.order_by(findings.c.scan_id, findings.c.host_seq, findings.c.item_seq)).mappings():
-        role = profile.role(r["plugin_id"], r["plugin_name"], r["plugin_family"], r["port"], r["protocol"])
-        if role is None or r["plugin_id"] is None:
-            continue
-        host = host_by_seq[(r["scan_id"], r["host_seq"])]
-        fact = facts[r["scan_id"]]
-        output = r["plugin_output"]
-        obs = Observation(
-            key=FindingKey(r["plugin_id"], r["port"] or 0, (r["protocol"] or "").lower()),
-            plugin_name=r["plugin_name"] or "", family=r["plugin_family"],
-            plugin_type=r["plugin_type"], role=role or None, severity=r["severity"],
-            seen_at=host.host_start or fact.time,
-            plugin_output=output[:OUTPUT_EXCERPT] if output else output,
-            host_name=host.name, address=host.address)
-        fact.observations.setdefault(mapping[(r["scan_id"], r["host_seq"])], []).append(obs)
-    return list(facts.values())
-
-
-# -- priorities ----------------------------------------------------------------------------
-
-def _priorities(built: BuiltTickets, settings: TicketSettings) -> None:
+def priorities(tickets: dict[str, Ticket], info: dict[str, AssetInfo], settings: TicketSettings
+               ) -> dict[str, tuple[str, int, datetime | None]]:
+    """Per ticket: the most urgent (priority, SLA days) over its findings, and the earliest
+    due date (first seen, at midnight, plus the SLA), all in one vectorised pass."""
     import pandas as pd
 
     from vulnpipe.ingest.assets.priority import assign_priority
 
     rows = []
-    for t in built.tickets.values():
-        a = built.asset_info.get(t.asset_key, AssetInfo())
+    for t in tickets.values():
+        a = info.get(t.asset_key, AssetInfo())
         for tf in t.findings.values():
-            rows.append({"key": t.key, "criticality": a.criticality,
-                         "internet_facing": a.internet_facing,
-                         "profile_role": tf.role or "none", "severity": tf.severity or 0,
-                         "first_seen": tf.first_seen})
+            rows.append((t.key, a.criticality, a.internet_facing, tf.role or "none",
+                         tf.severity or 0, tf.first_seen))
     if not rows:
-        return
-    frame = pd.DataFrame(rows)
+        return {}
+    frame = pd.DataFrame(rows, columns=["key", "criticality", "internet_facing", "profile_role",
+                                        "severity", "first_seen"])
     frame["internet_facing"] = frame["internet_facing"].astype("boolean")
     prio, sla = assign_priority(frame, settings.rules, settings.fallback)
     frame["priority"], frame["sla_days"] = prio.to_numpy(), sla.to_numpy()
-    for key, group in frame.groupby("key", sort=True):
-        best = group.sort_values(["priority", "sla_days"]).iloc[0]
-        dues = [fs.to_pydatetime().replace(hour=0, minute=0, second=0, microsecond=0)
-                + timedelta(days=int(s)) for fs, s in zip(group["first_seen"], group["sla_days"])]
-        built.priority[key] = (str(best["priority"]), int(best["sla_days"]), min(dues))
+    first = pd.to_datetime(frame["first_seen"], utc=True)
+    frame["due"] = first.dt.normalize() + pd.to_timedelta(frame["sla_days"], unit="D")
+    best = frame.sort_values(["key", "priority", "sla_days"], kind="mergesort") \
+        .drop_duplicates("key")
+    due = frame.groupby("key", sort=False)["due"].min()
+    return {k: (str(p), int(s), due[k].to_pydatetime().astimezone(timezone.utc))
+            for k, p, s in zip(best["key"], best["priority"], best["sla_days"])}
 
 
-@dataclass
-class StoreFacts:
-    """What ticket building reads from the store, loaded once: every scan as the timeline
-    needs it (hosts already matched to assets), the decisions, and the assets' facts.
-    Replaying it to several moments (the weekly report's trend) costs no further reads."""
-
-    profile: Profile
-    scans: list[ScanFacts]
-    decisions: list[Decision]
-    asset_info: dict[str, AssetInfo]
-    host_matches: "pd.DataFrame | None"
-    inventory: "Inventory | None"
-
-
-def load_facts(conn: Connection, profile: Profile, inventory: "Inventory | None" = None,
-               settings: TicketSettings = TicketSettings()) -> StoreFacts:
-    """Read and match everything once (the stored inventory when none is given)."""
-    if inventory is None:
-        inventory = load_inventory_snapshot(conn)
-    mapping, info, matched = _match_hosts(conn, inventory, settings)
-    return StoreFacts(profile=profile, scans=load_scan_facts(conn, profile, mapping),
-                      decisions=load_decisions(conn), asset_info=info, host_matches=matched,
-                      inventory=inventory)
+def host_issues(identities: Sequence[dict[str, Any]], matching: Matching) -> tuple[HostIssue, ...]:
+    """Distinct addresses of stored hosts that matched no asset or several (the first host
+    seen at each), by address."""
+    if matching.inventory is None:
+        return ()
+    found: dict[str, HostIssue] = {}
+    for r in identities:
+        m = matching.by_identity.get(r["identity"])
+        method = (m or {}).get("match_method") or "unmatched"
+        if method in ("unmatched", "ambiguous") and r["address"] not in found:
+            found[r["address"]] = HostIssue(r["address"], r["name"], method,
+                                            (m or {}).get("match_candidates"))
+    return tuple(found[a] for a in sorted(found))
 
 
-def tickets_as_of(facts: StoreFacts, settings: TicketSettings = TicketSettings(),
-                  as_of: datetime | None = None) -> BuiltTickets:
-    """The tickets as they stood at ``as_of`` (default: now); a pure replay of ``facts``."""
-    as_of = as_of or datetime.now(timezone.utc)
-    built = BuiltTickets(profile=facts.profile.name,
-                         tickets=build_tickets(facts.profile.name, facts.scans, facts.decisions,
-                                               as_of=as_of),
-                         asset_info=facts.asset_info, host_matches=facts.host_matches,
-                         inventory=facts.inventory)
-    _priorities(built, settings)
-    return built
+def _built(profile: Profile, tickets: dict[str, Ticket], matching: Matching,
+           identities: Sequence[dict[str, Any]], settings: TicketSettings) -> BuiltTickets:
+    info = asset_infos(identities, matching, {t.asset_key for t in tickets.values()}, settings)
+    return BuiltTickets(profile=profile.name, tickets=tickets, asset_info=info,
+                        priority=priorities(tickets, info, settings),
+                        inventory=matching.inventory,
+                        host_issues=host_issues(identities, matching))
+
+
+def _row_extra(identities_of: Any, matching: Matching, settings: TicketSettings):
+    """The asset and priority columns written beside each ticket's stored state."""
+    def extra(tickets: Sequence[Ticket]) -> dict[str, dict[str, Any]]:
+        by_key = {t.key: t for t in tickets}
+        info = asset_infos(identities_of(), matching, {t.asset_key for t in tickets}, settings)
+        prio = priorities(by_key, info, settings)
+        out = {}
+        for t in tickets:
+            a = info.get(t.asset_key, AssetInfo())
+            p, s, due = prio.get(t.key, (None, None, None))
+            out[t.key] = {"asset_id": a.asset_id, "match_method": a.match_method,
+                          "owner": a.owner, "owner_email": a.owner_email, "team": a.team,
+                          "business_unit": a.business_unit, "environment": a.environment,
+                          "criticality": a.criticality, "internet_facing": a.internet_facing,
+                          "priority": p, "sla_days": s, "due_date": due}
+        return out
+    return extra
+
+
+# -- the tickets, from the stored state -----------------------------------------------------------
+
+def update_tickets(conn: Connection, profile: Profile, inventory: "Inventory | None",
+                   settings: TicketSettings) -> tuple[Matching, list[Change]]:
+    """Bring the profile's stored tickets up to date (``conn`` in a transaction)."""
+    cache: list[list[dict[str, Any]]] = []
+
+    def identities() -> list[dict[str, Any]]:
+        if not cache:
+            cache.append(all_identities(conn))
+        return cache[0]
+
+    store.lock_derived_state(conn)
+    matching = prepare_matching(conn, inventory)
+    updated = bring_up_to_date(conn, profile, inventory,
+                               row_extra=_row_extra(identities, matching, settings),
+                               matching=matching)
+    return updated.matching, updated.changes
+
+
+def tickets_as_of(conn: Connection, profile: Profile, matching: Matching,
+                  settings: TicketSettings = TicketSettings(), as_of: datetime | None = None,
+                  *, logs: str = "all") -> BuiltTickets:
+    """The tickets as they stood at ``as_of`` (default: now), from the stored state."""
+    snap: Snapshot = tickets_at(conn, profile, as_of or datetime.now(timezone.utc), matching,
+                                logs=logs)
+    return _built(profile, snap.tickets, matching, all_identities(conn), settings)
 
 
 def compute_tickets(conn: Connection, profile: Profile, inventory: "Inventory | None" = None,
                     settings: TicketSettings = TicketSettings(),
                     as_of: datetime | None = None) -> BuiltTickets:
-    """Tickets of ``profile`` from everything in the store up to ``as_of`` (default: now)."""
-    return tickets_as_of(load_facts(conn, profile, inventory, settings), settings, as_of)
-
-
-# -- saving --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Change:
-    key: str
-    host: str
-    before: str | None
-    after: str
-
-
-def save_tickets(conn: Connection, built: BuiltTickets) -> list[Change]:
-    """Replace the profile's tickets with ``built``; return the state changes."""
-    before = dict(conn.execute(select(tickets.c.key, tickets.c.state)
-                               .where(tickets.c.profile == built.profile)).all())
-    keys = list(before)
-    for table in (ticket_checks, ticket_events, ticket_findings):
-        for i in range(0, len(keys), 500):
-            conn.execute(delete(table).where(table.c.ticket_key.in_(keys[i:i + 500])))
-    conn.execute(delete(tickets).where(tickets.c.profile == built.profile))
-    t_rows, f_rows, e_rows, c_rows = [], [], [], []
-    changes = []
-    for key in sorted(built.tickets):
-        t = built.tickets[key]
-        a = built.asset_info.get(t.asset_key, AssetInfo())
-        prio, sla, due = built.priority.get(key, (None, None, None))
-        fixed_events = [e for e in t.events if e.kind == "fixed"]
-        t_rows.append({
-            "key": key, "profile": t.profile, "asset_key": t.asset_key, "asset_id": a.asset_id,
-            "host": t.host_name, "address": t.address, "os": t.os, "state": t.state,
-            "first_seen": _naive(t.first_seen), "last_seen": _naive(t.last_seen),
-            "fixed_at": _naive(fixed_events[-1].at) if t.state == "fixed" and fixed_events else None,
-            "fixed_scan_id": fixed_events[-1].scan_id if t.state == "fixed" and fixed_events else None,
-            "match_method": a.match_method, "owner": a.owner, "owner_email": a.owner_email,
-            "team": a.team, "business_unit": a.business_unit, "environment": a.environment,
-            "criticality": a.criticality, "internet_facing": a.internet_facing,
-            "priority": prio, "sla_days": sla, "due_date": _naive(due),
-            "acceptance": t.acceptance, "false_positive": t.false_positive})
-        for tf in sorted(t.findings.values(), key=lambda x: x.key):
-            f_rows.append({
-                "ticket_key": key, "plugin_id": tf.key.plugin_id, "port": tf.key.port,
-                "protocol": tf.key.protocol, "plugin_name": tf.plugin_name, "family": tf.family,
-                "plugin_type": tf.plugin_type, "role": tf.role, "severity": tf.severity,
-                "first_seen": _naive(tf.first_seen), "last_seen": _naive(tf.last_seen),
-                "first_scan_id": tf.first_scan_id, "last_scan_id": tf.last_scan_id,
-                "scans": tf.scans, "plugin_output": tf.plugin_output,
-                "fixed_at": _naive(tf.fixed_at), "fixed_scan_id": tf.fixed_scan_id})
-        for seq, e in enumerate(t.events):
-            e_rows.append({"ticket_key": key, "seq": seq, "at": _naive(e.at), "state": e.state,
-                           "kind": e.kind, "scan_id": e.scan_id, "detail": e.detail})
-        for seq, c in enumerate(t.checks):
-            c_rows.append({"ticket_key": key, "seq": seq, "at": _naive(c.at), "scan_id": c.scan_id,
-                           "plugin_id": c.key.plugin_id, "port": c.key.port,
-                           "protocol": c.key.protocol, "result": c.result, "reason": c.reason})
-        if before.get(key) != t.state:
-            changes.append(Change(key, t.host_name, before.get(key), t.state))
-    for table, rows in ((tickets, t_rows), (ticket_findings, f_rows), (ticket_events, e_rows),
-                        (ticket_checks, c_rows)):
-        if rows:
-            conn.execute(insert(table), rows)
-    return changes
+    """Tickets of ``profile`` from everything in the store up to ``as_of`` (default: now);
+    the stored state is brought up to date first."""
+    matching, _changes = update_tickets(conn, profile, inventory, settings)
+    return tickets_as_of(conn, profile, matching, settings, as_of)
 
 
 def rebuild_tickets(engine: Engine, profile: Profile, *, inventory: "Inventory | None" = None,
                     settings: TicketSettings = TicketSettings(), as_of: datetime | None = None
                     ) -> tuple[BuiltTickets, list[Change]]:
-    """Recompute the profile's tickets from every stored scan and decision, and save them.
-
-    One transaction; the result depends only on the store's content (and the inventory),
-    never on the order scans were ingested or how often this ran.
-    """
+    """Apply every scan and decision stored since the last update to the profile's tickets
+    (one transaction), and read them as of ``as_of`` (default: now). The changes are the
+    state changes this update made to the stored tickets."""
     with engine.begin() as conn:
-        if inventory is not None:
-            save_inventory(conn, inventory)
-        built = compute_tickets(conn, profile, inventory, settings, as_of)
-        changes = save_tickets(conn, built)
+        matching, changes = update_tickets(conn, profile, inventory, settings)
+        built = tickets_as_of(conn, profile, matching, settings, as_of)
     return built, changes
+
+
+def reference_tickets(conn: Connection, profile: Profile, inventory: "Inventory | None" = None,
+                      settings: TicketSettings = TicketSettings(),
+                      as_of: datetime | None = None) -> BuiltTickets:
+    """The tickets as a replay of every stored scan and decision from the start gives them,
+    in memory (nothing stored is read but the scans, decisions and host matches)."""
+    matching = prepare_matching(conn, inventory)
+    identities = all_identities(conn)
+    as_of = as_of or datetime.now(timezone.utc)
+    tickets = build_tickets(profile.name, scan_facts(conn, profile, store.scan_rows(conn), matching),
+                            load_decisions(conn), as_of=as_of)
+    return _built(profile, tickets, matching, identities, settings)

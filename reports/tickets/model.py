@@ -78,6 +78,7 @@ class Check:
     key: FindingKey
     result: str               # present | fixed | not_covered | unknown
     reason: str = ""
+    step: datetime | None = None   # the time of the scan that made it (its replay step)
 
 
 @dataclass
@@ -92,7 +93,6 @@ class TicketFinding:
     last_seen: datetime
     first_scan_id: int
     last_scan_id: int
-    scans: list[str] = field(default_factory=list)     # scan file names that reported it
     plugin_output: str | None = None                   # from the latest report
     fixed_at: datetime | None = None
     fixed_scan_id: int | None = None
@@ -110,6 +110,7 @@ class Event:
     kind: str                  # opened | fixed | resurfaced | risk_accepted | ... | finding_added
     scan_id: int | None = None
     detail: dict = field(default_factory=dict)
+    step: datetime | None = None   # the time of the scan or decision that made it
 
 
 @dataclass
@@ -129,6 +130,15 @@ class Ticket:
     checks: list[Check] = field(default_factory=list)
     acceptance: dict | None = None          # the decision in force (reason, approver, until)
     false_positive: dict | None = None
+    ever_fixed: bool = False                # a covering rescan proved it fixed at least once
+
+    def reported_by(self, key: FindingKey) -> list[str]:
+        """The names of the scans that reported finding ``key``, first report first."""
+        names: list[str] = []
+        for c in self.checks:
+            if c.key == key and c.result == PRESENT and c.scan_name not in names:
+                names.append(c.scan_name)
+        return names
 
     def state_at(self, when: datetime) -> str | None:
         """The ticket's state at ``when`` (None before it was opened)."""

@@ -45,18 +45,21 @@ def last_day(until: datetime | None) -> str | None:
     return (until - timedelta(microseconds=1)).date().isoformat() if until else None
 
 
-def _set_state(ticket: Ticket, at: datetime, state: str, kind: str, scan_id: int | None = None,
-               **detail) -> None:
+def _set_state(ticket: Ticket, step: datetime, at: datetime, state: str, kind: str,
+               scan_id: int | None = None, **detail) -> None:
     ticket.state = state
-    ticket.events.append(Event(at=at, state=state, kind=kind, scan_id=scan_id, detail=detail))
+    if kind == "fixed":
+        ticket.ever_fixed = True
+    ticket.events.append(Event(at=at, state=state, kind=kind, scan_id=scan_id, detail=detail,
+                               step=step))
 
 
 class Timeline:
     """Replays scans and decisions in time order into tickets."""
 
-    def __init__(self, profile: str) -> None:
+    def __init__(self, profile: str, tickets: dict[str, Ticket] | None = None) -> None:
         self.profile = profile
-        self.tickets: dict[str, Ticket] = {}
+        self.tickets: dict[str, Ticket] = tickets if tickets is not None else {}
 
     # -- scans ---------------------------------------------------------------------------
     def apply_scan(self, scan: ScanFacts) -> None:
@@ -80,17 +83,19 @@ class Timeline:
                 if cov.status == COVERED:
                     tf.fixed_at, tf.fixed_scan_id = at, scan.scan_id
                     tf.fixed_reason = "absent from a rescan that covered it"
-                    ticket.checks.append(Check(at, scan.scan_id, scan.name, fkey, ABSENT_COVERED))
+                    ticket.checks.append(Check(at, scan.scan_id, scan.name, fkey, ABSENT_COVERED,
+                                               step=scan.time))
                     newly_fixed.append(fkey)
                 else:
-                    ticket.checks.append(Check(at, scan.scan_id, scan.name, fkey, cov.status, cov.reason))
+                    ticket.checks.append(Check(at, scan.scan_id, scan.name, fkey, cov.status,
+                                               cov.reason, step=scan.time))
             if newly_fixed and ticket.state != FIXED and all(
                     tf.is_fixed for tf in ticket.findings.values()):
                 at = host.host_start or scan.time
                 if ticket.state == FALSE_POSITIVE:
                     continue
                 ticket.acceptance = None
-                _set_state(ticket, at, FIXED, "fixed", scan.scan_id, scan=scan.name,
+                _set_state(ticket, scan.time, at, FIXED, "fixed", scan.scan_id, scan=scan.name,
                            policy=scan.policy.name if scan.policy else None,
                            findings=[k.label for k in newly_fixed],
                            coverage="covered: plugin enabled, port in range, host scanned")
@@ -107,7 +112,7 @@ class Timeline:
                             host_name=first.host_name, address=first.address, os=host.os,
                             first_seen=at, last_seen=at, fqdn=host.host_fqdn)
             self.tickets[key] = ticket
-            _set_state(ticket, at, OPEN, "opened", scan.scan_id, scan=scan.name,
+            _set_state(ticket, scan.time, at, OPEN, "opened", scan.scan_id, scan=scan.name,
                        findings=sorted({o.key.label for o in observations}))
         came_back = []
         for obs in sorted(observations, key=lambda o: o.key):
@@ -122,7 +127,8 @@ class Timeline:
                 if not opening:
                     ticket.events.append(Event(at=obs.seen_at, state=ticket.state,
                                                kind="finding_added", scan_id=scan.scan_id,
-                                               detail={"finding": obs.key.label}))
+                                               detail={"finding": obs.key.label},
+                                               step=scan.time))
             elif tf.is_fixed and obs.seen_at >= tf.fixed_at:
                 tf.fixed_at, tf.fixed_scan_id, tf.fixed_reason = None, None, ""
                 came_back.append(obs.key)
@@ -131,15 +137,14 @@ class Timeline:
                 tf.plugin_output = obs.plugin_output
                 tf.plugin_name = obs.plugin_name
             tf.first_seen = min(tf.first_seen, obs.seen_at)
-            if scan.name not in tf.scans:
-                tf.scans.append(scan.name)
-            ticket.checks.append(Check(obs.seen_at, scan.scan_id, scan.name, obs.key, PRESENT))
+            ticket.checks.append(Check(obs.seen_at, scan.scan_id, scan.name, obs.key, PRESENT,
+                                       step=scan.time))
         if at >= ticket.last_seen:
             ticket.last_seen = at
             ticket.host_name, ticket.address, ticket.os = first.host_name, first.address, host.os
             ticket.fqdn = host.host_fqdn
         if ticket.state == FIXED and (came_back or any(not tf.is_fixed for tf in ticket.findings.values())):
-            _set_state(ticket, at, RESURFACED, "resurfaced", scan.scan_id, scan=scan.name,
+            _set_state(ticket, scan.time, at, RESURFACED, "resurfaced", scan.scan_id, scan=scan.name,
                        findings=[k.label for k in came_back])
 
     # -- decisions -----------------------------------------------------------------------
@@ -153,15 +158,15 @@ class Timeline:
             if ticket.state in (FIXED, FALSE_POSITIVE):
                 return
             ticket.acceptance = info
-            _set_state(ticket, d.at, RISK_ACCEPTED, "risk_accepted", **info)
+            _set_state(ticket, d.at, d.at, RISK_ACCEPTED, "risk_accepted", **info)
         elif d.kind == FALSE_POS:
             ticket.false_positive = info
             ticket.acceptance = None
-            _set_state(ticket, d.at, FALSE_POSITIVE, "false_positive", **info)
+            _set_state(ticket, d.at, d.at, FALSE_POSITIVE, "false_positive", **info)
         elif d.kind == REVOKE:
             if ticket.state in (RISK_ACCEPTED, FALSE_POSITIVE):
                 ticket.acceptance = ticket.false_positive = None
-                _set_state(ticket, d.at, self._open_state(ticket), "reopened", **info)
+                _set_state(ticket, d.at, d.at, self._open_state(ticket), "reopened", **info)
 
     def expire(self, d: Decision) -> None:
         ticket = self.tickets.get(d.ticket_key)
@@ -170,27 +175,25 @@ class Timeline:
         if ticket.acceptance.get("decision") != d.id:
             return
         ticket.acceptance = None
-        _set_state(ticket, d.until, self._open_state(ticket), "acceptance_expired",
+        assert d.until is not None
+        _set_state(ticket, d.until, d.until, self._open_state(ticket), "acceptance_expired",
                    decision=d.id, until=last_day(d.until))
 
     @staticmethod
     def _open_state(ticket: Ticket) -> str:
         if all(tf.is_fixed for tf in ticket.findings.values()):
             return FIXED
-        return RESURFACED if any(e.kind == "fixed" for e in ticket.events) else OPEN
+        return RESURFACED if ticket.ever_fixed else OPEN
 
 
-def build_tickets(profile: str, scans: Iterable[ScanFacts],
-                  decisions: Iterable[Decision] = (), *,
-                  as_of: datetime | None = None) -> dict[str, Ticket]:
-    """Every ticket of ``profile`` with its full history.
+Step = tuple  # (time, order, id, kind, item): see replay_steps
 
-    Scans are replayed by scan time, decisions at the time they were taken, acceptance
-    expiries at their expiry date; ties are broken by a fixed order so the result never
-    depends on the order things were ingested. With ``as_of``, nothing later is applied (an
-    acceptance expiring next month has not expired yet).
-    """
-    steps: list[tuple] = []
+
+def replay_steps(scans: Iterable[ScanFacts], decisions: Iterable[Decision] = ()) -> list[Step]:
+    """Scans at their scan time, decisions at the time they were taken, acceptance expiries
+    at their expiry date, in the replay's total order: time, then scan < decision < expiry,
+    then id. That order never depends on the order things were ingested."""
+    steps: list[Step] = []
     for scan in scans:
         steps.append((scan.time, 0, scan.scan_id, "scan", scan))
     for d in decisions:
@@ -198,17 +201,34 @@ def build_tickets(profile: str, scans: Iterable[ScanFacts],
         if d.kind == ACCEPT and d.until is not None:
             steps.append((d.until, 2, d.id, "expiry", d))
     steps.sort(key=lambda s: s[:3])
+    return steps
+
+
+def apply_step(timeline: Timeline, step: Step) -> None:
+    kind, item = step[3], step[4]
+    if kind == "scan":
+        timeline.apply_scan(item)
+    elif kind == "decision":
+        timeline.apply_decision(item)
+    else:
+        timeline.expire(item)
+
+
+def build_tickets(profile: str, scans: Iterable[ScanFacts],
+                  decisions: Iterable[Decision] = (), *,
+                  as_of: datetime | None = None) -> dict[str, Ticket]:
+    """Every ticket of ``profile`` with its full history: a replay of every step from the
+    start (the reference the stored, incremental history is checked against).
+
+    With ``as_of``, nothing later is applied (an acceptance expiring next month has not
+    expired yet).
+    """
     timeline = Timeline(profile)
-    for at, _order, _id, kind, item in steps:
-        if as_of is not None and at > as_of:
+    for step in replay_steps(scans, decisions):
+        if as_of is not None and step[0] > as_of:
             break
-        if kind == "scan":
-            timeline.apply_scan(item)
-        elif kind == "decision":
-            timeline.apply_decision(item)
-        else:
-            timeline.expire(item)
+        apply_step(timeline, step)
     return timeline.tickets
 
 
-__all__ = ["ScanFacts", "Timeline", "build_tickets", "OPEN_STATES"]
+__all__ = ["OPEN_STATES", "ScanFacts", "Timeline", "apply_step", "build_tickets", "replay_steps"]

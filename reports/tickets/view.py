@@ -68,7 +68,7 @@ def ticket_views(built: BuiltTickets, kb: KnowledgeBase, *, as_of: datetime) -> 
                 "plugin_id": tf.key.plugin_id, "plugin_name": tf.plugin_name,
                 "port": tf.key.port, "protocol": tf.key.protocol, "role": tf.role,
                 "severity": tf.severity, "first_seen": _iso(tf.first_seen),
-                "last_seen": _iso(tf.last_seen), "scans": list(tf.scans),
+                "last_seen": _iso(tf.last_seen), "scans": t.reported_by(tf.key),
                 "state": "fixed" if tf.is_fixed else "open", "fixed_at": _iso(tf.fixed_at),
                 "plugin_output_excerpt": excerpt(tf.plugin_output),
                 "plugin_output": tf.plugin_output or "",
@@ -120,19 +120,14 @@ def summary_rows(views: Sequence[dict]) -> list[tuple[str, int]]:
 def data_quality_rows(built: BuiltTickets) -> list[tuple[str, str, str]]:
     """Unmatched and ambiguous hosts (distinct addresses) and the inventory's own issues."""
     rows: list[tuple[str, str, str]] = []
-    inventory = built.inventory
-    frame = built.host_matches
-    if frame is not None and len(frame):
-        bad = frame[frame["match_method"].isin(["unmatched", "ambiguous"])]
-        bad = bad.drop_duplicates("address").sort_values("address")
-        for rec in bad.to_dict("records"):
-            if rec["match_method"] == "ambiguous":
-                rows.append(("ambiguous match", str(rec["address"]),
-                             f"host {rec['host']} matches several assets: {rec['match_candidates']}"))
-            else:
-                rows.append(("no owner (not in inventory)", str(rec["address"]),
-                             f"host {rec['host']} matched no asset; default owner used"))
-    for issue in getattr(inventory, "issues", []) or []:
+    for h in built.host_issues:
+        if h.match_method == "ambiguous":
+            rows.append(("ambiguous match", h.address,
+                         f"host {h.host} matches several assets: {h.candidates}"))
+        else:
+            rows.append(("no owner (not in inventory)", h.address,
+                         f"host {h.host} matched no asset; default owner used"))
+    for issue in getattr(built.inventory, "issues", []) or []:
         rows.append((f"inventory: {issue.kind}", str(issue.asset_id or f"row {issue.row}"),
                      issue.detail))
     return rows

@@ -146,8 +146,9 @@ def ticket_rows(built: BuiltTickets, week: Week, keys: set[str] | None = None) -
             new=_event_in(t, week, "opened") is not None,
             fixed_this_week=_event_in(t, week, "fixed") is not None,
             resurfaced_this_week=_event_in(t, week, "resurfaced") is not None,
-            verified=any(c.result in (PRESENT, ABSENT_COVERED) and week.contains(c.at)
-                         for c in t.checks),
+            verified=(key in built.verified if built.verified is not None else
+                      any(c.result in (PRESENT, ABSENT_COVERED) and week.contains(c.at)
+                          for c in t.checks)),
             owner=a.owner, owner_email=a.owner_email, team=a.team,
             business_unit=a.business_unit, asset_id=a.asset_id, match_method=a.match_method,
             criticality=a.criticality,

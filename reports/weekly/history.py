@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from vulnpipe.ingest.coverage import plugin_enabled, port_in_range
 from vulnpipe.ingest.errors import InputError
-from vulnpipe.ingest.store.read import load_policy, utc
-from vulnpipe.ingest.store.schema import scans
-from vulnpipe.reports.tickets.build import BuiltTickets, TicketSettings, load_facts, tickets_as_of
+from vulnpipe.ingest.store import history as store
+from vulnpipe.reports.tickets.build import (BuiltTickets, TicketSettings, tickets_as_of,
+                                            update_tickets)
+from vulnpipe.reports.tickets.model import ABSENT_COVERED, PRESENT
 
 from vulnpipe.reports.weekly.weeks import Week, week_of, window
 
@@ -70,19 +70,16 @@ def l2tp_detectability(policy, stored_profile: str, stored_plugins) -> tuple[boo
 
 def load_scans(conn: Connection) -> list[ScanRow]:
     """Every stored scan, oldest first (scan time, then id), with its L2TP detectability."""
-    rows = conn.execute(select(scans.c.id, scans.c.file_name, scans.c.policy_name,
-                               scans.c.hosts_count, scans.c.first_host_start, scans.c.ingested_at,
-                               scans.c.profile, scans.c.profile_plugins)
-                        ).mappings().all()
+    rows = store.scan_rows(conn)
+    policies = store.policies(conn, [r["id"] for r in rows])
     out = []
     for r in rows:
-        detectable, reason = l2tp_detectability(load_policy(conn, r["id"]), r["profile"],
+        detectable, reason = l2tp_detectability(policies[r["id"]], r["profile"],
                                                 r["profile_plugins"])
-        out.append(ScanRow(scan_id=r["id"], file_name=r["file_name"],
-                           time=utc(r["first_host_start"] or r["ingested_at"]),
+        out.append(ScanRow(scan_id=r["id"], file_name=r["file_name"], time=r["time"],
                            policy_name=r["policy_name"], hosts=r["hosts_count"] or 0,
                            l2tp_detectable=detectable, reason=reason))
-    return sorted(out, key=lambda s: (s.time, s.scan_id))
+    return out
 
 
 @dataclass(frozen=True)
@@ -98,6 +95,7 @@ class History:
     weeks: tuple[Week, ...]                 # the trend window, oldest first, ending with week
     scans: tuple[ScanRow, ...]              # every stored scan up to the chosen cut-off
     builds: dict[str, BuiltTickets]
+    period_hosts: tuple[dict, ...] = ()     # hosts of the trend window's scans, with matches
 
     def scans_in(self, week: Week) -> list[ScanRow]:
         return [s for s in self.scans if week.contains(s.time)]
@@ -125,21 +123,28 @@ def load_history(conn: Connection, profile: "Profile", week: Week, *, weeks: int
     """Scans and per-week tickets for a report on ``week`` with a ``weeks``-long trend.
 
     The trend starts no earlier than the week of the first stored scan; after that, a week
-    without scans is a gap.
-    Without ``inventory`` the one stored by the last ticket build is used (as
-    ``vulnpipe tickets`` does), loaded once for every week.
+    without scans is a gap. Without ``inventory`` the one stored by the last ticket build is
+    used (as ``vulnpipe tickets`` does). The stored ticket state is brought up to date first;
+    each week's tickets are then read from it as of the week's cut-off (a checkpoint and at
+    most a week of steps), never replayed from the start.
     """
     span = window(week, weeks)
     all_scans = load_scans(conn)
     if not all_scans:
         raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
-    facts = load_facts(conn, profile, inventory, settings)   # read and matched once
+    matching, _changes = update_tickets(conn, profile, inventory, settings)
     known = tuple(s for s in all_scans if s.time <= week.cutoff)
     if known:     # no trend weeks before the first stored scan: there was no history yet
         span = [w for w in span if w.cutoff >= known[0].time or w == week]
     builds: dict[str, BuiltTickets] = {}
     for w in span:
         if w == week or any(w.contains(s.time) for s in known):
-            builds[w.label] = tickets_as_of(facts, settings, as_of=w.cutoff)
+            built = tickets_as_of(conn, profile, matching, settings, as_of=w.cutoff,
+                                  logs="events")
+            built.verified = store.checked_in(conn, profile.name, w.start, w.cutoff, w.cutoff,
+                                              (PRESENT, ABSENT_COVERED))
+            builds[w.label] = built
+    period = [s.scan_id for s in known if span[0].start <= s.time <= week.cutoff]
+    hosts = tuple(store.period_host_matches(conn, period)) if matching.inventory is not None else ()
     return History(profile=profile.name, week=week, weeks=tuple(span), scans=known,
-                   builds=builds)
+                   builds=builds, period_hosts=hosts)

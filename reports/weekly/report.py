@@ -205,46 +205,54 @@ def _quality(history: History, sl: Slice) -> DataQuality:
     built = history.current
     period = _period(history)
     blind = tuple(s for s in period if s.l2tp_detectable is not True)
-    frame = built.host_matches
-    if frame is None or built.inventory is None:
+    if built.inventory is None:
         return DataQuality(False, (), (), (), blind)
     names = {s.scan_id: s.file_name for s in period}
     order = {s.scan_id: i for i, s in enumerate(period)}
-    seen = frame[frame["scan_id"].isin(list(names))]
+    seen = [r for r in history.period_hosts if r["scan_id"] in names]
     latest: dict[str, dict] = {}
-    for rec in seen.to_dict("records"):
+    for rec in seen:
         addr = str(rec["address"])
         if addr not in latest or order[rec["scan_id"]] >= order[latest[addr]["scan_id"]]:
             latest[addr] = rec
+    attrs = _asset_attributes(built)
     unowned, ambiguous = [], []
     for addr in sorted(latest):
         rec = latest[addr]
         method = _text(rec.get("match_method")) or "unmatched"
         if method not in ("unmatched", "ambiguous") and not _truthy(rec.get("unowned")):
             continue
-        if not sl.matches(_text(rec.get(sl.by)) if sl.by else None):
+        asset_id = _text(rec.get("asset_id"))
+        if not sl.matches(attrs.get(asset_id, {}).get(sl.by) if sl.by else None):
             continue
-        key = ticket_key(built.profile, asset_key_for(_text(rec.get("asset_id")), addr))
-        issue = HostIssue(address=addr, host=str(rec["host"]), scan_file=names[rec["scan_id"]],
+        key = ticket_key(built.profile, asset_key_for(asset_id, addr))
+        issue = HostIssue(address=addr, host=str(rec["name"]), scan_file=names[rec["scan_id"]],
                           ticket=key if key in built.tickets else None,
                           detail=(f"matches several assets: {_text(rec.get('match_candidates'))}"
                                   if method == "ambiguous" else
                                   "in no inventory row" if method == "unmatched" else
-                                  f"asset {_text(rec.get('asset_id'))} has no owner"))
+                                  f"asset {asset_id} has no owner"))
         (ambiguous if method == "ambiguous" else unowned).append(issue)
-    scanned = {str(a) for a in seen["asset_id"].dropna().tolist()}
-    for cands in seen["match_candidates"].dropna().tolist():     # seen, if ambiguously
-        scanned.update(c for c in str(cands).split(";") if c)
+    scanned = {str(r["asset_id"]) for r in seen if r.get("asset_id") is not None}
+    for r in seen:                                   # seen, if ambiguously
+        scanned.update(c for c in str(r.get("match_candidates") or "").split(";") if c)
     gaps = []
-    for rec in built.inventory.assets.to_dict("records"):
-        asset_id = str(rec["asset_id"])
-        if asset_id in scanned or (sl.by and not sl.matches(_text(rec.get(sl.by)))):
+    for asset_id, rec in sorted(attrs.items()):
+        if asset_id in scanned or (sl.by and not sl.matches(rec.get(sl.by))):
             continue
-        gaps.append(AssetGap(asset_id=asset_id, name=_text(rec.get("name")) or _text(rec.get("fqdn")),
-                             owner=_text(rec.get("owner")), team=_text(rec.get("team")),
-                             business_unit=_text(rec.get("business_unit"))))
-    gaps.sort(key=lambda g: g.asset_id)
+        gaps.append(AssetGap(asset_id=asset_id, name=rec.get("name") or rec.get("fqdn"),
+                             owner=rec.get("owner"), team=rec.get("team"),
+                             business_unit=rec.get("business_unit")))
     return DataQuality(True, tuple(unowned), tuple(ambiguous), tuple(gaps), blind)
+
+
+def _asset_attributes(built: BuiltTickets) -> dict[str, dict]:
+    """The inventory's assets by id, as text (missing values None)."""
+    out: dict[str, dict] = {}
+    for rec in built.inventory.assets.to_dict("records"):
+        out[str(rec["asset_id"])] = {k: _text(rec.get(k)) for k in
+                                     ("name", "fqdn", "owner", "team", "business_unit")}
+    return out
 
 
 def _text(value) -> str | None:

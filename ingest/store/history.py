@@ -1,0 +1,393 @@
+"""The store's side of ticket history: scans as the replay reads them, and the ticket state
+it keeps current (live tickets, their event and check logs, weekly checkpoints, and how far
+each profile has been replayed).
+
+Everything here is plain rows (dicts of stored values, times as aware UTC datetimes); what
+they mean is decided by :mod:`vulnpipe.reports.tickets.history`, which alone writes them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from vulnpipe.ingest.records import Policy
+from vulnpipe.ingest.store.read import load_policy, stored, utc
+from vulnpipe.ingest.store.schema import (findings, host_identities, hosts, identity_assets,
+                                          scans, ticket_checkpoints, ticket_checks,
+                                          ticket_events, ticket_findings, ticket_scans,
+                                          ticket_state, tickets)
+
+#: Step order at one instant: scans, then decisions, then acceptance expiries.
+SCAN, DECISION, EXPIRY = 0, 1, 2
+Step = tuple[datetime, int, int]          # (time, order, id): the replay's total order
+
+_CHUNK = 500
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+# -- scans as the replay reads them ------------------------------------------------------------
+
+def scan_rows(conn: Connection) -> list[dict[str, Any]]:
+    """Every scan (no heavy columns), oldest scan time first; ``time`` is the first host
+    start, else the ingest time."""
+    rows = conn.execute(select(scans.c.id, scans.c.file_name, scans.c.sha256, scans.c.size,
+                               scans.c.policy_name, scans.c.scanner_kind, scans.c.profile,
+                               scans.c.profile_plugins, scans.c.hosts_count,
+                               scans.c.first_host_start, scans.c.ingested_at)).mappings().all()
+    out = []
+    for r in rows:
+        row = dict(r)
+        row["time"] = utc(r["first_host_start"] or r["ingested_at"])
+        out.append(row)
+    return sorted(out, key=lambda r: (r["time"], r["id"]))
+
+
+def policies(conn: Connection, scan_ids: Iterable[int]) -> dict[int, Policy | None]:
+    return {sid: load_policy(conn, sid) for sid in scan_ids}
+
+
+_HOST_COLUMNS = (hosts.c.scan_id, hosts.c.host_seq, hosts.c.report_name, hosts.c.name,
+                 hosts.c.address, hosts.c.host_ip, hosts.c.host_fqdn, hosts.c.hostname,
+                 hosts.c.netbios_name, hosts.c.mac_address, hosts.c.os, hosts.c.credentialed,
+                 hosts.c.host_start, hosts.c.host_end, hosts.c.identity)
+
+
+def scan_hosts(conn: Connection, scan_ids: Sequence[int],
+               identities: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Host rows of ``scan_ids`` (only those of ``identities`` when given), in scan and host
+    order."""
+    out: list[dict[str, Any]] = []
+    for part in _chunks(list(scan_ids)):
+        q = select(*_HOST_COLUMNS).where(hosts.c.scan_id.in_(part))
+        if identities is not None:
+            q = q.where(hosts.c.identity.in_(select(host_identities.c.identity)
+                                             .where(host_identities.c.identity.in_(identities))))
+        out.extend(dict(r) for r in conn.execute(q).mappings())
+    out.sort(key=lambda r: (r["scan_id"], r["host_seq"]))
+    return out
+
+
+def hosts_of(conn: Connection, scan_id: int, identities: Sequence[str]) -> list[dict[str, Any]]:
+    """Every stored column of the hosts of ``scan_id`` with one of ``identities``."""
+    rows = conn.execute(select(hosts).where(hosts.c.scan_id == scan_id,
+                                            hosts.c.identity.in_(list(identities)))
+                        .order_by(hosts.c.host_seq)).mappings()
+    return [dict(r) for r in rows]
+
+
+def scan_findings(conn: Connection, scan_ids: Sequence[int], plugin_ids: Sequence[int] | None,
+                  identities: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The findings of ``scan_ids`` (of ``plugin_ids`` when given) that the replay reads, with
+    their host's identity, in scan, host and item order."""
+    cols = (findings.c.scan_id, findings.c.host_seq, findings.c.item_seq, findings.c.plugin_id,
+            findings.c.plugin_name, findings.c.plugin_family, findings.c.port,
+            findings.c.protocol, findings.c.plugin_type, findings.c.severity,
+            findings.c.plugin_output, hosts.c.identity)
+    out: list[dict[str, Any]] = []
+    for part in _chunks(list(scan_ids)):
+        q = (select(*cols).join(hosts, and_(hosts.c.scan_id == findings.c.scan_id,
+                                            hosts.c.host_seq == findings.c.host_seq))
+             .where(findings.c.scan_id.in_(part)))
+        if plugin_ids is not None:
+            q = q.where(findings.c.plugin_id.in_(list(plugin_ids)))
+        if identities is not None:
+            q = q.where(hosts.c.identity.in_(list(identities)))
+        out.extend(dict(r) for r in conn.execute(q).mappings())
+    out.sort(key=lambda r: (r["scan_id"], r["host_seq"], r["item_seq"]))
+    return out
+
+
+def finding_rows_of(conn: Connection, scan_id: int, identities: Sequence[str], plugin_id: int
+                    ) -> list[dict[str, Any]]:
+    """Every stored column of the findings of ``plugin_id`` on the hosts of ``scan_id`` with
+    one of ``identities``, in host and item order."""
+    q = (select(findings).join(hosts, and_(hosts.c.scan_id == findings.c.scan_id,
+                                           hosts.c.host_seq == findings.c.host_seq))
+         .where(findings.c.scan_id == scan_id, findings.c.plugin_id == plugin_id,
+                hosts.c.identity.in_(list(identities)))
+         .order_by(findings.c.host_seq, findings.c.item_seq))
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def identities_with_findings(conn: Connection, plugin_ids: Sequence[int] | None) -> set[str]:
+    """Identities of hosts that ever had a stored finding (of ``plugin_ids`` when given)."""
+    q = (select(hosts.c.identity).distinct()
+         .join(findings, and_(hosts.c.scan_id == findings.c.scan_id,
+                              hosts.c.host_seq == findings.c.host_seq)))
+    if plugin_ids is not None:
+        q = q.where(findings.c.plugin_id.in_(list(plugin_ids)))
+    return {r[0] for r in conn.execute(q)}
+
+
+def period_host_matches(conn: Connection, scan_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """(scan id, host seq, report host name, address, identity) of every host of
+    ``scan_ids``, with the identity's stored match; in scan and host order."""
+    cols = (hosts.c.scan_id, hosts.c.host_seq, hosts.c.name, hosts.c.address, hosts.c.identity,
+            identity_assets.c.asset_id, identity_assets.c.match_method,
+            identity_assets.c.match_candidates, identity_assets.c.unowned)
+    out: list[dict[str, Any]] = []
+    for part in _chunks(list(scan_ids)):
+        q = (select(*cols).select_from(hosts.outerjoin(
+            identity_assets, identity_assets.c.identity == hosts.c.identity))
+             .where(hosts.c.scan_id.in_(part)))
+        out.extend(dict(r) for r in conn.execute(q).mappings())
+    out.sort(key=lambda r: (r["scan_id"], r["host_seq"]))
+    return out
+
+
+# -- one writer of derived state at a time -----------------------------------------------------
+
+#: The PostgreSQL advisory lock that serialises updates of derived ticket state.
+TICKETS_LOCK = 0x76706970   # "vpip"
+
+
+def lock_derived_state(conn: Connection) -> None:
+    """Wait until no other transaction updates tickets or the inventory, then hold that right
+    until this transaction ends (PostgreSQL: an advisory lock; SQLite: its write lock, which
+    every vulnpipe transaction takes when it begins)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({TICKETS_LOCK})")
+
+
+# -- how far a profile has been replayed --------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReplayState:
+    profile: str
+    step: Step | None              # the last step applied (None: nothing yet)
+    decisions_seen: int            # the highest decision id applied
+    matches: str                   # the host -> asset mapping version it was built with
+
+
+def load_state(conn: Connection, profile: str) -> ReplayState | None:
+    r = conn.execute(select(ticket_state).where(ticket_state.c.profile == profile)).mappings().first()
+    if r is None:
+        return None
+    step = (utc(r["step_at"]), r["step_order"], r["step_id"]) if r["step_at"] is not None else None
+    return ReplayState(profile, step, r["decisions_seen"], r["matches"])
+
+
+def save_state(conn: Connection, state: ReplayState) -> None:
+    conn.execute(delete(ticket_state).where(ticket_state.c.profile == state.profile))
+    at, order, ident = state.step if state.step is not None else (None, 0, 0)
+    conn.execute(insert(ticket_state).values(profile=state.profile, step_at=stored(at),
+                                             step_order=order, step_id=ident,
+                                             decisions_seen=state.decisions_seen,
+                                             matches=state.matches))
+
+
+def applied_scans(conn: Connection, profile: str) -> set[int]:
+    q = select(ticket_scans.c.scan_id).where(ticket_scans.c.profile == profile)
+    return {r[0] for r in conn.execute(q)}
+
+
+def add_applied_scans(conn: Connection, profile: str, scan_ids: Iterable[int]) -> None:
+    rows = [{"profile": profile, "scan_id": sid} for sid in scan_ids]
+    if rows:
+        conn.execute(insert(ticket_scans), rows)
+
+
+def forget_profile(conn: Connection, profile: str) -> None:
+    """Drop a profile's derived ticket state (tickets, logs, checkpoints, replay state)."""
+    keys = [r[0] for r in conn.execute(select(tickets.c.key).where(tickets.c.profile == profile))]
+    for part in _chunks(keys):
+        for table in (ticket_checks, ticket_events, ticket_findings):
+            conn.execute(delete(table).where(table.c.ticket_key.in_(part)))
+    conn.execute(delete(tickets).where(tickets.c.profile == profile))
+    for table in (ticket_checkpoints, ticket_scans, ticket_state):
+        conn.execute(delete(table).where(table.c.profile == profile))
+
+
+# -- live tickets -------------------------------------------------------------------------------
+
+def load_tickets(conn: Connection, profile: str, keys: Sequence[str] | None = None
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(ticket rows, finding rows) of the profile's live tickets (or only ``keys``), times as
+    aware UTC datetimes, in key order."""
+    tq = select(tickets).where(tickets.c.profile == profile).order_by(tickets.c.key)
+    fq = (select(ticket_findings).join(tickets, tickets.c.key == ticket_findings.c.ticket_key)
+          .where(tickets.c.profile == profile)
+          .order_by(ticket_findings.c.ticket_key, ticket_findings.c.plugin_id,
+                    ticket_findings.c.port, ticket_findings.c.protocol))
+    if keys is not None:
+        trows: list[dict[str, Any]] = []
+        frows: list[dict[str, Any]] = []
+        for part in _chunks(list(keys)):
+            trows.extend(_aware(r) for r in conn.execute(tq.where(tickets.c.key.in_(part))).mappings())
+            frows.extend(_aware(r) for r in conn.execute(
+                fq.where(ticket_findings.c.ticket_key.in_(part))).mappings())
+        return trows, frows
+    return ([_aware(r) for r in conn.execute(tq).mappings()],
+            [_aware(r) for r in conn.execute(fq).mappings()])
+
+
+def ticket_keys(conn: Connection, profile: str) -> set[str]:
+    return {r[0] for r in conn.execute(select(tickets.c.key).where(tickets.c.profile == profile))}
+
+
+def write_tickets(conn: Connection, rows: Sequence[Mapping[str, Any]],
+                  finding_rows: Sequence[Mapping[str, Any]], existing: set[str]) -> None:
+    """Insert new tickets and update existing ones (their logs stay), and replace the
+    findings of every ticket in ``rows``."""
+    rows = [_naive_row(r) for r in rows]
+    new = [r for r in rows if r["key"] not in existing]
+    old = [r for r in rows if r["key"] in existing]
+    if new:
+        conn.execute(insert(tickets), new)
+    if old:
+        cols = [c for c in old[0] if c != "key"]
+        stmt = (update(tickets).where(tickets.c.key == bindparam("k_"))
+                .values({c: bindparam(f"{c}_") for c in cols}))
+        conn.execute(stmt, [{"k_": r["key"], **{f"{c}_": r[c] for c in cols}} for r in old])
+    keys = [r["key"] for r in old]
+    for part in _chunks(keys):
+        conn.execute(delete(ticket_findings).where(ticket_findings.c.ticket_key.in_(part)))
+    frows = [_naive_row(r) for r in finding_rows]
+    for part in _chunks(frows, 5000):
+        conn.execute(insert(ticket_findings), list(part))
+
+
+def update_ticket_columns(conn: Connection, values: Sequence[Mapping[str, Any]]) -> None:
+    """Set columns of existing tickets: each mapping has ``key`` and the columns to set
+    (the same columns in every mapping)."""
+    if not values:
+        return
+    cols = [c for c in values[0] if c != "key"]
+    stmt = (update(tickets).where(tickets.c.key == bindparam("k_"))
+            .values({c: bindparam(f"{c}_") for c in cols}))
+    conn.execute(stmt, [{"k_": v["key"], **{f"{c}_": _naive(v[c]) for c in cols}}
+                        for v in values])
+
+
+# -- the logs: events and checks ----------------------------------------------------------------
+
+def append_log(conn: Connection, events: Sequence[Mapping[str, Any]],
+               checks: Sequence[Mapping[str, Any]]) -> None:
+    for table, rows in ((ticket_events, events), (ticket_checks, checks)):
+        naive = [_naive_row(r) for r in rows]
+        for part in _chunks(naive, 5000):
+            conn.execute(insert(table), list(part))
+
+
+def log_lengths(conn: Connection, profile: str) -> dict[str, tuple[int, int]]:
+    """ticket key -> (events, checks) already logged."""
+    out: dict[str, tuple[int, int]] = {}
+    for table, index in ((ticket_events, 0), (ticket_checks, 1)):
+        q = (select(table.c.ticket_key, func.count()).join(tickets, tickets.c.key == table.c.ticket_key)
+             .where(tickets.c.profile == profile).group_by(table.c.ticket_key))
+        for key, n in conn.execute(q):
+            pair = list(out.get(key, (0, 0)))
+            pair[index] = n
+            out[key] = (pair[0], pair[1])
+    return out
+
+
+def _log_query(table, profile: str, keys: Sequence[str] | None, upto: datetime | None,
+               since: datetime | None):
+    q = select(table).join(tickets, tickets.c.key == table.c.ticket_key).where(
+        tickets.c.profile == profile)
+    if upto is not None:
+        q = q.where(table.c.step_at <= stored(upto))
+    if since is not None:
+        q = q.where(table.c.at >= stored(since))
+    return q.order_by(table.c.ticket_key, table.c.seq)
+
+
+def read_log(conn: Connection, table_name: str, profile: str, keys: Sequence[str] | None = None,
+             upto: datetime | None = None, since: datetime | None = None,
+             results: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Event (``events``) or check (``checks``) rows of the profile's tickets (or ``keys``)
+    made by steps up to ``upto``, at or after ``since`` (checks: only ``results``), in
+    ticket and sequence order."""
+    table = ticket_events if table_name == "events" else ticket_checks
+    q = _log_query(table, profile, keys, upto, since)
+    if results is not None:
+        q = q.where(ticket_checks.c.result.in_(list(results)))
+    if keys is None:
+        return [_aware(r) for r in conn.execute(q).mappings()]
+    out: list[dict[str, Any]] = []
+    for part in _chunks(sorted(keys)):
+        out.extend(_aware(r) for r in conn.execute(q.where(table.c.ticket_key.in_(part))).mappings())
+    return out
+
+
+def checked_in(conn: Connection, profile: str, start: datetime, end: datetime,
+               upto: datetime, results: Sequence[str]) -> set[str]:
+    """Tickets with a check of ``results`` at ``[start, end]`` made by a step up to ``upto``."""
+    q = (select(ticket_checks.c.ticket_key).distinct()
+         .join(tickets, tickets.c.key == ticket_checks.c.ticket_key)
+         .where(tickets.c.profile == profile, ticket_checks.c.at >= stored(start),
+                ticket_checks.c.at <= stored(end), ticket_checks.c.step_at <= stored(upto),
+                ticket_checks.c.result.in_(list(results))))
+    return {r[0] for r in conn.execute(q)}
+
+
+def present_scans(conn: Connection, profile: str, upto: datetime | None
+                  ) -> list[tuple[str, int, str, int]]:
+    """(ticket key, plugin id, port/protocol label, scan id) of every ``present`` check made
+    by a step up to ``upto``, in ticket and sequence order (the scans that reported each
+    finding)."""
+    q = (select(ticket_checks.c.ticket_key, ticket_checks.c.plugin_id, ticket_checks.c.port,
+                ticket_checks.c.protocol, ticket_checks.c.scan_id)
+         .join(tickets, tickets.c.key == ticket_checks.c.ticket_key)
+         .where(tickets.c.profile == profile, ticket_checks.c.result == "present"))
+    if upto is not None:
+        q = q.where(ticket_checks.c.step_at <= stored(upto))
+    return [tuple(r) for r in conn.execute(q.order_by(ticket_checks.c.ticket_key,
+                                                      ticket_checks.c.seq))]
+
+
+# -- weekly checkpoints -------------------------------------------------------------------------
+
+def put_checkpoints(conn: Connection, profile: str, items: Sequence[tuple[datetime, bytes]]) -> None:
+    for cutoff, _data in items:
+        conn.execute(delete(ticket_checkpoints).where(ticket_checkpoints.c.profile == profile,
+                                                      ticket_checkpoints.c.cutoff == stored(cutoff)))
+    rows = [{"profile": profile, "cutoff": stored(c), "data": d} for c, d in items]
+    if rows:
+        conn.execute(insert(ticket_checkpoints), rows)
+
+
+def checkpoint_before(conn: Connection, profile: str, when: datetime
+                      ) -> tuple[datetime, bytes] | None:
+    """The newest checkpoint at or before ``when``."""
+    r = conn.execute(select(ticket_checkpoints.c.cutoff, ticket_checkpoints.c.data)
+                     .where(ticket_checkpoints.c.profile == profile,
+                            ticket_checkpoints.c.cutoff <= stored(when))
+                     .order_by(ticket_checkpoints.c.cutoff.desc()).limit(1)).first()
+    return (utc(r[0]), bytes(r[1])) if r is not None else None
+
+
+def checkpoint_cutoffs(conn: Connection, profile: str) -> list[datetime]:
+    q = (select(ticket_checkpoints.c.cutoff).where(ticket_checkpoints.c.profile == profile)
+         .order_by(ticket_checkpoints.c.cutoff))
+    return [utc(r[0]) for r in conn.execute(q)]
+
+
+def drop_checkpoints_after(conn: Connection, profile: str, when: datetime | None) -> None:
+    q = delete(ticket_checkpoints).where(ticket_checkpoints.c.profile == profile)
+    if when is not None:
+        q = q.where(or_(ticket_checkpoints.c.cutoff > stored(when)))
+    conn.execute(q)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+def _aware(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (utc(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+def _naive(value: Any) -> Any:
+    return stored(value) if isinstance(value, datetime) else value
+
+
+def _naive_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _naive(v) for k, v in row.items()}
