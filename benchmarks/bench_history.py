@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""A year of history, read in seconds: time every reading command on a long scan history.
+
+    make bench-history                                   # 10,000 hosts, 26 and 52 weeks
+    .venv/bin/python benchmarks/bench_history.py --hosts 2000 --weeks 13 26 --engines sqlite
+
+The history comes from ../shared/bench/gen_history.py (a weekly full scan and a mid-week
+rescan of one estate, with an inventory), generated once into the cache folder
+(``VULNPIPE_BENCH_CACHE``, default benchmarks/.cache). For each database engine the store
+is filled week by week; when it holds N-1 weeks (N each of ``--weeks``) the benchmark
+parses and ingests week N's full scan, reconciles, and times the reading commands (each a
+whole ``vulnpipe`` process, peak RSS from the OS), then ``run`` on week N's rescan. The table
+goes to stdout and, with ``--out``, into a Markdown file with the machine it ran on.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+SHARED = Path(os.environ.get("VULNPIPE_SHARED", ROOT.parent / "shared"))
+PG = os.environ.get("VULNPIPE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+TARGETS = {   # what the issue asks, for the table's last column
+    "reconcile after one new weekly scan": "<= 2 s + parse",
+    "tickets (jsonl, xlsx, jira-csv)": "<= 5 s, 300 MB",
+    "report weekly --week LAST (json, html, xlsx)": "<= 5 s, 300 MB",
+    "evidence build --quarter": "<= 15 s",
+    "run (one new week)": "<= 10 s + ingest",
+}
+
+
+def measure(argv: list[str], cwd: Path | None = None) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS MB, exit status) of one process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        sys.exit(f"{' '.join(argv[2:])} failed ({code}):\n{err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, code
+
+
+def vp(*args: str) -> list[str]:
+    return [PY, "-m", "vulnpipe", "-q", *args]
+
+
+def history(hosts: int, weeks: int, cache: Path) -> Path:
+    out = cache / f"history-{hosts}h-{weeks}w"
+    if not (out / "inventory.csv").exists():
+        print(f"generating {out} ...", file=sys.stderr)
+        subprocess.run([PY, str(SHARED / "bench" / "gen_history.py"), "--hosts", str(hosts),
+                        "--weeks", str(weeks), "--seed", "1", "--out", str(out)], check=True)
+    return out
+
+
+def new_pg_database(name: str) -> str:
+    import psycopg
+
+    base = PG.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_database(name: str) -> None:
+    import psycopg
+
+    base = PG.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def quarter_of(label: str) -> str:
+    import datetime as dt
+
+    year, week = int(label[:4]), int(label[6:8])
+    day = dt.date.fromisocalendar(year, week, 1)
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def bench_engine(engine: str, data: Path, targets: list[int], work: Path) -> list[tuple]:
+    scans = sorted((data / "scans").glob("*.nessus"))
+    weeks = sorted({p.name.split("-full")[0].split("-rescan")[0] for p in scans})
+    inventory = data / "inventory.csv"
+    db = str(work / "history.db") if engine == "sqlite" else new_pg_database("vp_bench_history")
+    rows = []
+    done = 0
+    try:
+        for n in targets:
+            before = [p for p in scans if p.name.split("-")[0] + "-" + p.name.split("-")[1] in weeks[done:n - 1]]
+            start = time.perf_counter()
+            for p in before:
+                measure(vp("ingest", str(p), "--db", db))
+            per_file = (time.perf_counter() - start) / max(1, len(before))
+            done = n - 1
+            label = weeks[n - 1]
+            full, rescan = data / "scans" / f"{label}-full.nessus", data / "scans" / f"{label}-rescan.nessus"
+            catch_up = measure(vp("tickets", "--db", db, "--inventory", str(inventory),
+                                  "--jsonl", os.devnull))
+            parse = measure(vp("parse", str(full), "--out", os.devnull))
+            ingest = measure(vp("ingest", str(full), "--db", db))
+            recon = measure(vp("reconcile", "--db", db, "--inventory", str(inventory)))
+            out = work / f"out-{engine}-{n}"
+            out.mkdir(exist_ok=True)
+            tickets = measure(vp("tickets", "--db", db, "--inventory", str(inventory),
+                                 "--jsonl", str(out / "t.jsonl"), "--xlsx", str(out / "t.xlsx"),
+                                 "--jira-csv", str(out / "t.csv")))
+            report = measure(vp("report", "weekly", "--db", db, "--inventory", str(inventory),
+                                "--week", label, "--json", str(out / "w.json"),
+                                "--html", str(out / "w.html"), "--xlsx", str(out / "w.xlsx")))
+            quarter = measure(vp("evidence", "build", "--db", db, "--inventory", str(inventory),
+                                 "--quarter", quarter_of(label), "--out", str(out / "q.zip")))
+            whole = measure(vp("evidence", "build", "--db", db, "--inventory", str(inventory),
+                               "--out", str(out / "all.zip")))
+            run = measure(vp("run", str(rescan), "--db", db, "--inventory", str(inventory),
+                             "--out", str(out / "run")))
+            done = n
+            rows += [
+                (engine, n, "ingest, per file (weeks so far)", per_file, None, ""),
+                (engine, n, "first read after that ingest (tickets --jsonl)", *catch_up[:2], ""),
+                (engine, n, "parse of week N's full scan", *parse[:2], ""),
+                (engine, n, "ingest of week N's full scan", *ingest[:2], ""),
+                (engine, n, "reconcile after one new weekly scan", *recon[:2],
+                 f"{'met' if recon[0] <= 2 + parse[0] else 'NOT met'} (<= {2 + parse[0]:.2f} s)"),
+                (engine, n, "tickets (jsonl, xlsx, jira-csv)", *tickets[:2],
+                 "met" if tickets[0] <= 5 and tickets[1] <= 300 else "NOT met"),
+                (engine, n, "report weekly --week LAST (json, html, xlsx)", *report[:2],
+                 "met" if report[0] <= 5 and report[1] <= 300 else "NOT met"),
+                (engine, n, "evidence build --quarter", *quarter[:2],
+                 "met" if quarter[0] <= 15 else "NOT met"),
+                (engine, n, "evidence build (whole history)", *whole[:2], ""),
+                (engine, n, "run (one new week)", *run[:2], "met" if run[0] <= 10 else "NOT met"),
+            ]
+            for r in rows[-10:]:
+                print(_line(r), flush=True)
+    finally:
+        if engine != "sqlite":
+            drop_pg_database("vp_bench_history")
+    return rows
+
+
+def _line(r: tuple) -> str:
+    engine, n, what, wall, rss, verdict = r
+    rss_text = f"{rss:.0f}" if rss is not None else ""
+    return f"| {engine} | {n} | {what} | {wall:.2f} | {rss_text} | {verdict} |"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hosts", type=int, default=10000)
+    ap.add_argument("--weeks", type=int, nargs="+", default=[26, 52])
+    ap.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"])
+    ap.add_argument("--data", type=Path, help="an existing gen_history.py output folder")
+    ap.add_argument("--out", type=Path, help="write the table into this Markdown file")
+    a = ap.parse_args()
+    cache = Path(os.environ.get("VULNPIPE_BENCH_CACHE", ROOT / "benchmarks" / ".cache"))
+    cache.mkdir(parents=True, exist_ok=True)
+    data = a.data or history(a.hosts, max(a.weeks), cache)
+    header = ("| database | weeks | what | seconds | peak RSS MB | target |\n"
+              "|---|---:|---|---:|---:|---|")
+    print(header)
+    rows = []
+    for engine in a.engines:
+        with tempfile.TemporaryDirectory(prefix="vp-bench-history-", dir=cache) as tmp:
+            rows += bench_engine(engine, data, sorted(a.weeks), Path(tmp))
+    growth = []
+    if len(a.weeks) >= 2:
+        lo, hi = sorted(a.weeks)[0], sorted(a.weeks)[-1]
+        for engine in a.engines:
+            for what in TARGETS:
+                r1 = next((r for r in rows if r[:3] == (engine, lo, what)), None)
+                r2 = next((r for r in rows if r[:3] == (engine, hi, what)), None)
+                if r1 and r2:
+                    growth.append(f"| {engine} | {what} | {r2[3] / r1[3]:.2f}x | "
+                                  f"{r2[4] / r1[4]:.2f}x |")
+    if a.out:
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        text = [f"# History benchmark ({a.hosts} hosts; {', '.join(map(str, a.weeks))} weeks)", "",
+                f"Machine: {machine}. Command: `{' '.join(sys.argv)}`.", "", header,
+                *[_line(r) for r in rows], ""]
+        if growth:
+            text += [f"Growth from {sorted(a.weeks)[0]} to {sorted(a.weeks)[-1]} weeks (target "
+                     "at most 1.2x; the whole-history pack excepted):", "",
+                     "| database | what | time | memory |", "|---|---|---:|---:|", *growth, ""]
+        a.out.write_text("\n".join(text))
+    for g in growth:
+        print(g)
+
+
+if __name__ == "__main__":
+    main()
