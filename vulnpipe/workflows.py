@@ -344,7 +344,8 @@ def export_tickets(engine: "Engine", profile: "Profile", outputs: TicketOutputs,
 
     as_of = as_of or datetime.now(timezone.utc)
     built, changes = rebuild_tickets(engine, profile, inventory=inventory,
-                                     settings=settings or TicketSettings(), as_of=as_of)
+                                     settings=settings or TicketSettings(), as_of=as_of,
+                                     logs="present")
     views = ticket_views(built, load_knowledge(knowledge_dirs), as_of=as_of)
     written: list[str] = []
     if outputs.jsonl:
@@ -426,12 +427,12 @@ def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
 class Reconciled:
     """The store's tickets brought up to date (:func:`reconcile_store`)."""
 
-    built: "BuiltTickets"
+    tickets: dict[str, Any]                     # key -> Ticket, as of the moment asked for
     changes: tuple["Change", ...]
 
     def states(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for t in self.built.tickets.values():
+        for t in self.tickets.values():
             counts[t.state] = counts.get(t.state, 0) + 1
         return dict(sorted(counts.items()))
 
@@ -440,7 +441,7 @@ class Reconciled:
         from vulnpipe.reports.reconcile import address_order
         from vulnpipe.reports.tickets.model import OPEN_STATES
 
-        return sorted({t.address for t in self.built.tickets.values() if t.state in OPEN_STATES},
+        return sorted({t.address for t in self.tickets.values() if t.state in OPEN_STATES},
                       key=address_order)
 
 
@@ -449,12 +450,16 @@ def reconcile_store(engine: "Engine", profile: "Profile", *,
                     settings: "TicketSettings | None" = None,
                     as_of: datetime | None = None) -> Reconciled:
     """Update the tickets in the store from every scan ingested (verified fixes,
-    resurfaced findings, expired acceptances) and say what changed."""
-    from vulnpipe.reports.tickets.build import TicketSettings, rebuild_tickets
+    resurfaced findings, expired acceptances) and say what changed; the tickets are given as
+    of ``as_of`` (default: now)."""
+    from vulnpipe.reports.tickets.build import TicketSettings, update_tickets
+    from vulnpipe.reports.tickets.history import StateReader
 
-    built, changes = rebuild_tickets(engine, profile, inventory=inventory,
-                                     settings=settings or TicketSettings(), as_of=as_of)
-    return Reconciled(built, tuple(changes))
+    with engine.begin() as conn:
+        matching, changes = update_tickets(conn, profile, inventory, settings or TicketSettings())
+        tickets = StateReader(conn, profile, matching).tickets_at(
+            as_of or datetime.now(timezone.utc), logs="none")
+    return Reconciled(tickets, tuple(changes))
 
 
 def reconcile_scans(baseline: Inputs, rescans: Inputs, profile: "Profile", *,

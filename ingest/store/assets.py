@@ -76,6 +76,11 @@ def load_inventory_snapshot(conn: Connection) -> "Inventory | None":
 
 
 def inventory_digest(inventory: "Inventory") -> str:
-    """A digest of the inventory's assets as they would be stored (same assets, same digest)."""
-    rows = _rows(inventory)
-    return hashlib.sha256(orjson.dumps(rows, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """A digest of the inventory's assets and source (same assets, same digest)."""
+    frame = inventory.assets
+    digest = hashlib.sha256(str(inventory.source).encode("utf-8"))
+    for col in sorted(frame.columns):
+        values = frame[col].astype(object).tolist()
+        digest.update(orjson.dumps([col, values], default=str,
+                                   option=orjson.OPT_SERIALIZE_NUMPY))
+    return digest.hexdigest()

@@ -75,12 +75,15 @@ def scan_hosts(conn: Connection, scan_ids: Sequence[int],
     return out
 
 
-def hosts_of(conn: Connection, scan_id: int, identities: Sequence[str]) -> list[dict[str, Any]]:
-    """Every stored column of the hosts of ``scan_id`` with one of ``identities``."""
-    rows = conn.execute(select(hosts).where(hosts.c.scan_id == scan_id,
-                                            hosts.c.identity.in_(list(identities)))
-                        .order_by(hosts.c.host_seq)).mappings()
-    return [dict(r) for r in rows]
+def hosts_of(conn: Connection, scan_ids: Sequence[int], identities: Sequence[str]
+             ) -> list[dict[str, Any]]:
+    """Every stored column of the hosts of ``scan_ids`` with one of ``identities``, in scan
+    and host order."""
+    # (sorted here: an ORDER BY would lead SQLite to scan whole scans by primary key
+    # instead of seeking the few rows of these identities)
+    rows = conn.execute(select(hosts).where(hosts.c.identity.in_(list(identities)),
+                                            hosts.c.scan_id.in_(list(scan_ids)))).mappings()
+    return sorted((dict(r) for r in rows), key=lambda r: (r["scan_id"], r["host_seq"]))
 
 
 def scan_findings(conn: Connection, scan_ids: Sequence[int], plugin_ids: Sequence[int] | None,
@@ -105,16 +108,21 @@ def scan_findings(conn: Connection, scan_ids: Sequence[int], plugin_ids: Sequenc
     return out
 
 
-def finding_rows_of(conn: Connection, scan_id: int, identities: Sequence[str], plugin_id: int
-                    ) -> list[dict[str, Any]]:
-    """Every stored column of the findings of ``plugin_id`` on the hosts of ``scan_id`` with
-    one of ``identities``, in host and item order."""
-    q = (select(findings).join(hosts, and_(hosts.c.scan_id == findings.c.scan_id,
-                                           hosts.c.host_seq == findings.c.host_seq))
-         .where(findings.c.scan_id == scan_id, findings.c.plugin_id == plugin_id,
-                hosts.c.identity.in_(list(identities)))
-         .order_by(findings.c.host_seq, findings.c.item_seq))
-    return [dict(r) for r in conn.execute(q).mappings()]
+def finding_rows_of(conn: Connection, host_rows: Sequence[Mapping[str, Any]],
+                    plugin_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Every stored column of the findings of ``plugin_ids`` on ``host_rows`` (from
+    :func:`hosts_of`), in scan, host and item order."""
+    seqs: dict[int, list[int]] = {}
+    for h in host_rows:
+        seqs.setdefault(h["scan_id"], []).append(h["host_seq"])
+    wanted = set(plugin_ids)
+    out = []
+    for scan_id in sorted(seqs):      # by primary key: a host's few findings
+        q = (select(findings).where(findings.c.scan_id == scan_id,
+                                    findings.c.host_seq.in_(seqs[scan_id]))
+             .order_by(findings.c.host_seq, findings.c.item_seq))
+        out.extend(dict(r) for r in conn.execute(q).mappings() if r["plugin_id"] in wanted)
+    return out
 
 
 def identities_with_findings(conn: Connection, plugin_ids: Sequence[int] | None) -> set[str]:
@@ -127,19 +135,15 @@ def identities_with_findings(conn: Connection, plugin_ids: Sequence[int] | None)
     return {r[0] for r in conn.execute(q)}
 
 
-def period_host_matches(conn: Connection, scan_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """(scan id, host seq, report host name, address, identity) of every host of
-    ``scan_ids``, with the identity's stored match; in scan and host order."""
-    cols = (hosts.c.scan_id, hosts.c.host_seq, hosts.c.name, hosts.c.address, hosts.c.identity,
-            identity_assets.c.asset_id, identity_assets.c.match_method,
-            identity_assets.c.match_candidates, identity_assets.c.unowned)
-    out: list[dict[str, Any]] = []
+def period_hosts(conn: Connection, scan_ids: Sequence[int]) -> list[tuple[int, str, str, str]]:
+    """(scan id, report host name, address, identity) of every host of ``scan_ids``, in scan
+    and host order."""
+    out: list[tuple[int, str, str, str]] = []
     for part in _chunks(list(scan_ids)):
-        q = (select(*cols).select_from(hosts.outerjoin(
-            identity_assets, identity_assets.c.identity == hosts.c.identity))
-             .where(hosts.c.scan_id.in_(part)))
-        out.extend(dict(r) for r in conn.execute(q).mappings())
-    out.sort(key=lambda r: (r["scan_id"], r["host_seq"]))
+        q = (select(hosts.c.scan_id, hosts.c.name, hosts.c.address, hosts.c.identity)
+             .where(hosts.c.scan_id.in_(part)).order_by(hosts.c.scan_id, hosts.c.host_seq))
+        out.extend(tuple(r) for r in conn.execute(q))
+    out.sort(key=lambda r: r[0])        # (stable: host order within a scan is kept)
     return out
 
 
@@ -227,6 +231,18 @@ def load_tickets(conn: Connection, profile: str, keys: Sequence[str] | None = No
         return trows, frows
     return ([_aware(r) for r in conn.execute(tq).mappings()],
             [_aware(r) for r in conn.execute(fq).mappings()])
+
+
+def ticket_states(conn: Connection, profile: str) -> list[dict[str, Any]]:
+    """(key, host, state) of the profile's live tickets, by key."""
+    q = (select(tickets.c.key, tickets.c.host, tickets.c.state)
+         .where(tickets.c.profile == profile).order_by(tickets.c.key))
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def asset_keys(conn: Connection, profile: str) -> set[str]:
+    """The asset keys of the profile's live tickets."""
+    return {r[0] for r in conn.execute(select(tickets.c.asset_key).where(tickets.c.profile == profile))}
 
 
 def ticket_keys(conn: Connection, profile: str) -> set[str]:
@@ -317,6 +333,25 @@ def read_log(conn: Connection, table_name: str, profile: str, keys: Sequence[str
     for part in _chunks(sorted(keys)):
         out.extend(_aware(r) for r in conn.execute(q.where(table.c.ticket_key.in_(part))).mappings())
     return out
+
+
+CHECK_COLUMNS = ("ticket_key", "at", "scan_id", "plugin_id", "port", "protocol", "result",
+                 "reason", "step_at")
+
+
+def check_tuples(conn: Connection, profile: str, upto: datetime | None = None,
+                 results: Sequence[str] | None = None) -> list[tuple]:
+    """Check rows as tuples of :data:`CHECK_COLUMNS` (times naive UTC, as stored) made by
+    steps up to ``upto``, in ticket and sequence order: the fast way to read many."""
+    q = (select(*[ticket_checks.c[c] for c in CHECK_COLUMNS])
+         .join(tickets, tickets.c.key == ticket_checks.c.ticket_key)
+         .where(tickets.c.profile == profile))
+    if upto is not None:
+        q = q.where(ticket_checks.c.step_at <= stored(upto))
+    if results is not None:
+        q = q.where(ticket_checks.c.result.in_(list(results)))
+    return [tuple(r) for r in conn.execute(q.order_by(ticket_checks.c.ticket_key,
+                                                      ticket_checks.c.seq))]
 
 
 def checked_in(conn: Connection, profile: str, start: datetime, end: datetime,

@@ -113,6 +113,8 @@ class _Store:
             key = matching.asset_key(r["identity"], r["address"])
             self.identities.setdefault(key, []).append(r["identity"])
         self._policies: dict[int, Policy | None] = {}
+        self._ticket: str | None = None
+        self._cache: dict[int, tuple[list[dict], list[dict]]] = {}
 
     def policy(self, scan_id: int) -> Policy | None:
         if scan_id not in self._policies:
@@ -122,16 +124,31 @@ class _Store:
     def name(self, scan_id: int | None) -> str | None:
         return self.scans[scan_id]["file_name"] if scan_id in self.scans else None
 
-    def host_rows(self, scan_id: int, asset_key: str) -> list[dict]:
-        identities = self.identities.get(asset_key)
-        return hosts_of(self.conn, scan_id, identities) if identities else []
+    def _rows(self, scan_id: int, ticket: Ticket) -> tuple[list[dict], list[dict]]:
+        """(host rows, finding rows) of ``ticket``'s asset in ``scan_id``: read once per
+        ticket for every scan its documents cite (first, last and fixing scans)."""
+        if self._ticket != ticket.key:
+            self._ticket, self._cache = ticket.key, {}
+            identities = self.identities.get(ticket.asset_key)
+            if identities:
+                wanted = sorted({x for tf in ticket.findings.values()
+                                 for x in (tf.first_scan_id, tf.last_scan_id, tf.fixed_scan_id)
+                                 if x is not None})
+                plugins = sorted({tf.key.plugin_id for tf in ticket.findings.values()})
+                host_rows = hosts_of(self.conn, wanted, identities)
+                for h in host_rows:
+                    self._cache.setdefault(h["scan_id"], ([], []))[0].append(h)
+                for f in finding_rows_of(self.conn, host_rows, plugins):
+                    self._cache.setdefault(f["scan_id"], ([], []))[1].append(f)
+        return self._cache.get(scan_id, ([], []))
 
-    def finding_rows(self, scan_id: int, asset_key: str, tf: TicketFinding) -> list[dict]:
-        identities = self.identities.get(asset_key)
-        if not identities:
-            return []
-        return [r for r in finding_rows_of(self.conn, scan_id, identities, tf.key.plugin_id)
-                if (r["port"] or 0) == tf.key.port and (r["protocol"] or "").lower() == tf.key.protocol]
+    def host_rows(self, scan_id: int, ticket: Ticket) -> list[dict]:
+        return self._rows(scan_id, ticket)[0]
+
+    def finding_rows(self, scan_id: int, ticket: Ticket, tf: TicketFinding) -> list[dict]:
+        return [r for r in self._rows(scan_id, ticket)[1]
+                if r["plugin_id"] == tf.key.plugin_id and (r["port"] or 0) == tf.key.port
+                and (r["protocol"] or "").lower() == tf.key.protocol]
 
 
 def _host_doc(row: dict) -> dict[str, Any]:
@@ -150,11 +167,11 @@ def _scan_ref(store: _Store, scan_id: int) -> dict[str, Any]:
 
 def _detection(store: _Store, ticket: Ticket, tf: TicketFinding, scan_id: int) -> dict[str, Any] | None:
     """The finding as one scan reported it: the ReportItem XML verbatim plus parsed fields."""
-    rows = store.finding_rows(scan_id, ticket.asset_key, tf)
+    rows = store.finding_rows(scan_id, ticket, tf)
     if not rows:
         return None
     f = rows[0]
-    host = next(h for h in store.host_rows(scan_id, ticket.asset_key) if h["host_seq"] == f["host_seq"])
+    host = next(h for h in store.host_rows(scan_id, ticket) if h["host_seq"] == f["host_seq"])
     doc = _scan_ref(store, scan_id)
     doc.update({
         "host": _host_doc(host),
@@ -170,7 +187,7 @@ def _detection(store: _Store, ticket: Ticket, tf: TicketFinding, scan_id: int) -
 def _after(store: _Store, ticket: Ticket, tf: TicketFinding) -> dict[str, Any]:
     """The rescan that verified the fix: host present, coverage facts, finding absent."""
     sid = int(tf.fixed_scan_id or 0)
-    rows = store.host_rows(sid, ticket.asset_key)
+    rows = store.host_rows(sid, ticket)
     policy = store.policy(sid)
     doc = _scan_ref(store, sid)
     doc["verdict"] = "fixed"
@@ -191,7 +208,7 @@ def _after(store: _Store, ticket: Ticket, tf: TicketFinding) -> dict[str, Any]:
         "local_check": (tf.plugin_type or "").lower() == "local",
         "host_credentialed": host.credentialed if host else None,
     }
-    doc["finding_present"] = bool(store.finding_rows(sid, ticket.asset_key, tf))
+    doc["finding_present"] = bool(store.finding_rows(sid, ticket, tf))
     doc["fixed_at"] = iso(tf.fixed_at)
     return doc
 

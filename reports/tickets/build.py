@@ -10,7 +10,7 @@ same tickets and is what the tests check the stored path against.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Sequence
 
 from sqlalchemy.engine import Connection, Engine
@@ -19,9 +19,8 @@ from vulnpipe.ingest.assets.priority import DEFAULT_FALLBACK, DEFAULT_RULES, Rul
 from vulnpipe.ingest.profiles import Profile
 from vulnpipe.ingest.store import history as store
 from vulnpipe.ingest.store.decisions import load_decisions
-from vulnpipe.ingest.store.identities import all_identities
-from vulnpipe.reports.tickets.history import (Change, Matching, Snapshot, bring_up_to_date,
-                                              prepare_matching, scan_facts, tickets_at)
+from vulnpipe.reports.tickets.history import (Change, Matching, StateReader, bring_up_to_date,
+                                              prepare_matching, scan_facts)
 from vulnpipe.reports.tickets.model import Ticket
 from vulnpipe.reports.tickets.timeline import build_tickets
 
@@ -94,12 +93,22 @@ def _text(value: Any) -> Any:
 def asset_infos(identities: Sequence[dict[str, Any]], matching: Matching, keys: set[str],
                 settings: TicketSettings) -> dict[str, AssetInfo]:
     """Each asset key's facts, from the first identity (in the order hosts were first seen)
-    that maps to it, matched against the inventory in force."""
+    that maps to it, matched against the inventory in force (kept in ``matching.cache``)."""
+    known: dict[str, AssetInfo] = matching.cache.setdefault(
+        ("assets", settings.default_owner, settings.default_owner_email), {})
     reps: dict[str, dict[str, Any]] = {}
-    for r in identities:
-        key = matching.asset_key(r["identity"], r["address"])
-        if key in keys and key not in reps:
-            reps[key] = r
+    wanted = {k for k in keys if k not in known}
+    if wanted:
+        for r in identities:
+            key = matching.asset_key(r["identity"], r["address"])
+            if key in wanted and key not in reps:
+                reps[key] = r
+    known.update(_asset_infos(reps, matching, settings))
+    return {k: known[k] for k in keys if k in known}
+
+
+def _asset_infos(reps: dict[str, dict[str, Any]], matching: Matching,
+                 settings: TicketSettings) -> dict[str, AssetInfo]:
     if matching.inventory is None:
         return {k: AssetInfo(owner=settings.default_owner, owner_email=settings.default_owner_email)
                 for k in reps}
@@ -124,34 +133,39 @@ def asset_infos(identities: Sequence[dict[str, Any]], matching: Matching, keys: 
     return info
 
 
-def priorities(tickets: dict[str, Ticket], info: dict[str, AssetInfo], settings: TicketSettings
-               ) -> dict[str, tuple[str, int, datetime | None]]:
+def priorities(tickets: dict[str, Ticket], info: dict[str, AssetInfo], settings: TicketSettings,
+               rules_cache: dict | None = None) -> dict[str, tuple[str, int, datetime | None]]:
     """Per ticket: the most urgent (priority, SLA days) over its findings, and the earliest
-    due date (first seen, at midnight, plus the SLA), all in one vectorised pass."""
-    import pandas as pd
-
-    from vulnpipe.ingest.assets.priority import assign_priority
-
-    rows = []
+    due date (first seen, at midnight, plus the SLA). The rule table is evaluated once per
+    distinct (criticality, internet-facing, role, severity), vectorised; ``rules_cache``
+    keeps those answers between calls."""
+    cache = rules_cache if rules_cache is not None else {}
+    combos: dict[str, list[tuple]] = {}
     for t in tickets.values():
         a = info.get(t.asset_key, AssetInfo())
-        for tf in t.findings.values():
-            rows.append((t.key, a.criticality, a.internet_facing, tf.role or "none",
-                         tf.severity or 0, tf.first_seen))
-    if not rows:
-        return {}
-    frame = pd.DataFrame(rows, columns=["key", "criticality", "internet_facing", "profile_role",
-                                        "severity", "first_seen"])
-    frame["internet_facing"] = frame["internet_facing"].astype("boolean")
-    prio, sla = assign_priority(frame, settings.rules, settings.fallback)
-    frame["priority"], frame["sla_days"] = prio.to_numpy(), sla.to_numpy()
-    first = pd.to_datetime(frame["first_seen"], utc=True)
-    frame["due"] = first.dt.normalize() + pd.to_timedelta(frame["sla_days"], unit="D")
-    best = frame.sort_values(["key", "priority", "sla_days"], kind="mergesort") \
-        .drop_duplicates("key")
-    due = frame.groupby("key", sort=False)["due"].min()
-    return {k: (str(p), int(s), due[k].to_pydatetime().astimezone(timezone.utc))
-            for k, p, s in zip(best["key"], best["priority"], best["sla_days"])}
+        combos[t.key] = [((a.criticality, a.internet_facing, tf.role or "none", tf.severity or 0),
+                          tf.first_seen) for tf in t.findings.values()]
+    missing = sorted({c for rows in combos.values() for c, _ in rows if c not in cache},
+                     key=repr)
+    if missing:
+        import pandas as pd
+
+        from vulnpipe.ingest.assets.priority import assign_priority
+
+        frame = pd.DataFrame(missing, columns=["criticality", "internet_facing", "profile_role",
+                                               "severity"])
+        frame["internet_facing"] = frame["internet_facing"].astype("boolean")
+        prio, sla = assign_priority(frame, settings.rules, settings.fallback)
+        cache.update((c, (str(p), int(d))) for c, p, d in zip(missing, prio, sla))
+    out: dict[str, tuple[str, int, datetime | None]] = {}
+    for key, rows in combos.items():
+        if not rows:
+            continue
+        best = min(cache[c] for c, _ in rows)
+        due = min(first.replace(hour=0, minute=0, second=0, microsecond=0) +
+                  timedelta(days=cache[c][1]) for c, first in rows)
+        out[key] = (best[0], best[1], due)
+    return out
 
 
 def host_issues(identities: Sequence[dict[str, Any]], matching: Matching) -> tuple[HostIssue, ...]:
@@ -202,28 +216,46 @@ def _row_extra(identities_of: Any, matching: Matching, settings: TicketSettings)
 def update_tickets(conn: Connection, profile: Profile, inventory: "Inventory | None",
                    settings: TicketSettings) -> tuple[Matching, list[Change]]:
     """Bring the profile's stored tickets up to date (``conn`` in a transaction)."""
-    cache: list[list[dict[str, Any]]] = []
-
-    def identities() -> list[dict[str, Any]]:
-        if not cache:
-            cache.append(all_identities(conn))
-        return cache[0]
-
     store.lock_derived_state(conn)
     matching = prepare_matching(conn, inventory)
     updated = bring_up_to_date(conn, profile, inventory,
-                               row_extra=_row_extra(identities, matching, settings),
+                               row_extra=_row_extra(lambda: matching.identities(conn), matching,
+                                                    settings),
                                matching=matching)
     return updated.matching, updated.changes
+
+
+class TicketReader:
+    """Reads the profile's tickets, with assets and priorities, as of any moment from the
+    stored state; what does not change between moments (host identities, asset facts,
+    scans, decisions) is read once."""
+
+    def __init__(self, conn: Connection, profile: Profile, matching: Matching,
+                 settings: TicketSettings = TicketSettings()) -> None:
+        self.profile = profile
+        self.matching = matching
+        self.settings = settings
+        self.state = StateReader(conn, profile, matching)
+        identities = matching.identities(conn)
+        live = store.asset_keys(conn, profile.name)
+        self.info = asset_infos(identities, matching, live, settings)
+        self.host_issues = host_issues(identities, matching)
+        self._rules: dict = {}
+
+    def at(self, as_of: datetime | None, *, logs: str = "all") -> BuiltTickets:
+        tickets = self.state.tickets_at(as_of or datetime.now(timezone.utc), logs=logs)
+        keys = {t.asset_key for t in tickets.values()}
+        info = {k: v for k, v in self.info.items() if k in keys}
+        return BuiltTickets(profile=self.profile.name, tickets=tickets, asset_info=info,
+                            priority=priorities(tickets, info, self.settings, self._rules),
+                            inventory=self.matching.inventory, host_issues=self.host_issues)
 
 
 def tickets_as_of(conn: Connection, profile: Profile, matching: Matching,
                   settings: TicketSettings = TicketSettings(), as_of: datetime | None = None,
                   *, logs: str = "all") -> BuiltTickets:
     """The tickets as they stood at ``as_of`` (default: now), from the stored state."""
-    snap: Snapshot = tickets_at(conn, profile, as_of or datetime.now(timezone.utc), matching,
-                                logs=logs)
-    return _built(profile, snap.tickets, matching, all_identities(conn), settings)
+    return TicketReader(conn, profile, matching, settings).at(as_of, logs=logs)
 
 
 def compute_tickets(conn: Connection, profile: Profile, inventory: "Inventory | None" = None,
@@ -236,14 +268,15 @@ def compute_tickets(conn: Connection, profile: Profile, inventory: "Inventory | 
 
 
 def rebuild_tickets(engine: Engine, profile: Profile, *, inventory: "Inventory | None" = None,
-                    settings: TicketSettings = TicketSettings(), as_of: datetime | None = None
-                    ) -> tuple[BuiltTickets, list[Change]]:
+                    settings: TicketSettings = TicketSettings(), as_of: datetime | None = None,
+                    logs: str = "all") -> tuple[BuiltTickets, list[Change]]:
     """Apply every scan and decision stored since the last update to the profile's tickets
-    (one transaction), and read them as of ``as_of`` (default: now). The changes are the
-    state changes this update made to the stored tickets."""
+    (one transaction), and read them as of ``as_of`` (default: now; ``logs`` as for
+    :meth:`StateReader.tickets_at`). The changes are the state changes this update made to
+    the stored tickets."""
     with engine.begin() as conn:
         matching, changes = update_tickets(conn, profile, inventory, settings)
-        built = tickets_as_of(conn, profile, matching, settings, as_of)
+        built = tickets_as_of(conn, profile, matching, settings, as_of, logs=logs)
     return built, changes
 
 
@@ -253,7 +286,7 @@ def reference_tickets(conn: Connection, profile: Profile, inventory: "Inventory 
     """The tickets as a replay of every stored scan and decision from the start gives them,
     in memory (nothing stored is read but the scans, decisions and host matches)."""
     matching = prepare_matching(conn, inventory)
-    identities = all_identities(conn)
+    identities = matching.identities(conn)
     as_of = as_of or datetime.now(timezone.utc)
     tickets = build_tickets(profile.name, scan_facts(conn, profile, store.scan_rows(conn), matching),
                             load_decisions(conn), as_of=as_of)

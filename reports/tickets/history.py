@@ -19,7 +19,7 @@ order things were ingested. :func:`tickets_at` reads the tickets as of any momen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy.engine import Connection
@@ -28,8 +28,9 @@ from vulnpipe.ingest.store import history as store
 from vulnpipe.ingest.store.decisions import Decision, load_decisions
 from vulnpipe.ingest.store.identities import all_identities, get_meta, matches, replace_matches, set_meta
 from vulnpipe.ingest.store.read import host_from_row
-from vulnpipe.reports.tickets.model import ACCEPT, FindingKey, Observation, Ticket, asset_key_for
-from vulnpipe.reports.tickets.state import (check_from_row, check_row, dump_checkpoint,
+from vulnpipe.reports.tickets.model import (ACCEPT, Check, FindingKey, Observation, Ticket,
+                                            asset_key_for)
+from vulnpipe.reports.tickets.state import (check_row, dump_checkpoint,
                                             event_from_row, event_row, finding_row,
                                             load_checkpoint, ticket_from_rows, ticket_row)
 from vulnpipe.reports.tickets.timeline import ScanFacts, Timeline, apply_step
@@ -55,10 +56,18 @@ class Matching:
     by_identity: dict[str, dict[str, Any]]         # identity -> stored match
     version: str                                   # MAPPING_KEY
     inventory_changed: bool = False                # a new inventory was stored just now
+    #: What readers derive from it and share (identities as first seen, asset facts).
+    cache: dict[Any, Any] = field(default_factory=dict)
 
     def asset_key(self, identity: str, address: str) -> str:
         m = self.by_identity.get(identity)
         return asset_key_for(m["asset_id"] if m else None, address)
+
+    def identities(self, conn: Connection) -> list[dict[str, Any]]:
+        """Every stored identity, in the order first seen (read once)."""
+        if "identities" not in self.cache:
+            self.cache["identities"] = all_identities(conn)
+        return self.cache["identities"]
 
 
 def _match_rows(identities: list[dict[str, Any]], inventory: "Inventory | None") -> list[dict[str, Any]]:
@@ -290,11 +299,10 @@ def bring_up_to_date(conn: Connection, profile: "Profile", inventory: "Inventory
     state = store.load_state(conn, profile.name)
     rows = store.scan_rows(conn)
     decisions = load_decisions(conn)
-    before_rows, _ = store.load_tickets(conn, profile.name)
-    before = {r["key"]: (r["state"], r["host"]) for r in before_rows}
     full = state is None or state.matches != matching.version
-    if not full:
-        assert state is not None
+    new_rows: list[dict[str, Any]] = []
+    new_decisions: list[Decision] = []
+    if state is not None and not full:
         applied = store.applied_scans(conn, profile.name)
         new_rows = [r for r in rows if r["id"] not in applied]
         new_decisions = [d for d in decisions if d.id > state.decisions_seen]
@@ -302,16 +310,20 @@ def bring_up_to_date(conn: Connection, profile: "Profile", inventory: "Inventory
         if last is not None and (any((r["time"], 0, r["id"]) <= last for r in new_rows) or
                                  any((d.at, 1, d.id) <= last for d in new_decisions)):
             full = True
+    if not (full or new_rows or new_decisions):
+        if matching.inventory_changed and row_extra is not None:
+            _refresh_extra(conn, profile, matching, row_extra)
+        return Updated(matching, [], False)
+    before = {r["key"]: r["state"] for r in store.ticket_states(conn, profile.name)}
     if full:
         _replay_from_start(conn, profile, rows, decisions, matching, row_extra)
-    elif new_rows or new_decisions:
+    else:
+        assert state is not None
         _replay_forward(conn, profile, state, new_rows, new_decisions, decisions, matching,
                         row_extra)
-    elif matching.inventory_changed and row_extra is not None and before_rows:
-        _refresh_extra(conn, profile, matching, row_extra)
-    after_rows, _ = store.load_tickets(conn, profile.name)
-    changes = [Change(r["key"], r["host"], before.get(r["key"], (None, ""))[0], r["state"])
-               for r in after_rows if before.get(r["key"], (None, ""))[0] != r["state"]]
+    changes = [Change(r["key"], r["host"], before.get(r["key"]), r["state"])
+               for r in store.ticket_states(conn, profile.name)
+               if before.get(r["key"]) != r["state"]]
     return Updated(matching, changes, full)
 
 
@@ -328,8 +340,8 @@ def _relevant(conn: Connection, profile: "Profile", matching: Matching) -> set[s
     """Asset keys that ever had a finding the profile could select (the only hosts a
     replay needs)."""
     found = store.identities_with_findings(conn, _plugin_filter(profile))
-    ids = all_identities(conn)
-    return {matching.asset_key(r["identity"], r["address"]) for r in ids if r["identity"] in found}
+    return {matching.asset_key(r["identity"], r["address"]) for r in matching.identities(conn)
+            if r["identity"] in found}
 
 
 def _replay_from_start(conn: Connection, profile: "Profile", rows: Sequence[dict[str, Any]],
@@ -379,7 +391,8 @@ def _new_keys(conn: Connection, profile: "Profile", rows: Sequence[dict[str, Any
         return set()
     found = store.scan_findings(conn, [r["id"] for r in rows], _plugin_filter(profile))
     idents = {f["identity"] for f in found}
-    by_id = {r["identity"]: r["address"] for r in all_identities(conn) if r["identity"] in idents}
+    by_id = {r["identity"]: r["address"] for r in matching.identities(conn)
+             if r["identity"] in idents}
     return {matching.asset_key(i, a) for i, a in by_id.items()}
 
 
@@ -429,60 +442,75 @@ def _refresh_extra(conn: Connection, profile: "Profile", matching: Matching,
 
 # -- reading tickets as of a moment ---------------------------------------------------------------
 
-@dataclass
-class Snapshot:
-    """The profile's tickets as of a moment, with their logs up to it."""
+class StateReader:
+    """Reads the profile's tickets as of any moment from the stored state, sharing between
+    moments what does not depend on them (scans, decisions, the replay state, event rows)."""
 
-    tickets: dict[str, Ticket]
-    as_of: datetime | None
+    def __init__(self, conn: Connection, profile: "Profile", matching: Matching) -> None:
+        self.conn = conn
+        self.profile = profile
+        self.matching = matching
+        self.state = store.load_state(conn, profile.name)
+        self.decisions = load_decisions(conn)
+        self.scan_rows = store.scan_rows(conn)
+        self.scan_names = {r["id"]: r["file_name"] for r in self.scan_rows}
+        self._events: list[dict[str, Any]] | None = None
 
-
-def tickets_at(conn: Connection, profile: "Profile", as_of: datetime | None, matching: Matching,
-               *, logs: str = "all") -> Snapshot:
-    """The profile's tickets as a full replay up to ``as_of`` (None: every step) would give
-    them, read from the state :func:`bring_up_to_date` keeps: the live tickets when
-    ``as_of`` is at or after the last step applied (plus acceptances expiring by then), else
-    the checkpoint before ``as_of`` plus the steps after it. ``logs``: ``all`` (events and
-    checks), ``events``, or ``none``."""
-    state = store.load_state(conn, profile.name)
-    decisions = load_decisions(conn)
-    scan_rows = store.scan_rows(conn)
-    scan_names = {r["id"]: r["file_name"] for r in scan_rows}
-    if state is None or state.step is None or as_of is None or as_of >= state.step[0]:
-        trows, frows = store.load_tickets(conn, profile.name)
-        tickets = _restore(trows, frows)
+    def tickets_at(self, as_of: datetime | None, *, logs: str = "all") -> dict[str, Ticket]:
+        """The tickets as a full replay up to ``as_of`` (None: every step) gives them: the
+        live tickets when ``as_of`` is at or after the last step applied (plus acceptances
+        expiring by then), else the checkpoint before ``as_of`` plus the steps after it.
+        ``logs``: ``all`` (events and checks), ``present`` (events, and only the checks
+        that found a finding: enough to say which scans reported it), ``events``, ``none``."""
+        state, conn, profile = self.state, self.conn, self.profile
+        if state is None or state.step is None or as_of is None or as_of >= state.step[0]:
+            trows, frows = store.load_tickets(conn, profile.name)
+            tickets = _restore(trows, frows)
+            since = None
+            pending = _steps((), _expiries_due(self.decisions, state, as_of)) if as_of else []
+        else:
+            cp = store.checkpoint_before(conn, profile.name, as_of)
+            since = cp[0] if cp else None
+            tickets = load_checkpoint(cp[1], profile.name) if cp else {}
+            rows = [r for r in self.scan_rows
+                    if (since is None or r["time"] > since) and r["time"] <= as_of]
+            relevant = ({t.asset_key for t in tickets.values()} |
+                        _new_keys(conn, profile, rows, self.matching))
+            applied = [d for d in self.decisions if d.id <= state.decisions_seen]
+            pending = sorted([s for s in _steps(applied, _expiries(applied, None, as_of))
+                              if (since is None or s[0] > since) and s[0] <= as_of] +
+                             _scan_steps(conn, profile, rows, self.matching, relevant),
+                             key=lambda s: s[:3])
+            if cp is None:
+                logs = "none"           # nothing logged before the first checkpoint is needed
         if logs != "none":
-            _attach_logs(conn, profile, tickets, None, logs, scan_names)
-        pending = _steps((), _expiries_due(decisions, state, as_of)) if as_of else []
-    else:
-        cp = store.checkpoint_before(conn, profile.name, as_of)
-        since = cp[0] if cp else None
-        tickets = load_checkpoint(cp[1], profile.name) if cp else {}
-        if cp and logs != "none":
-            _attach_logs(conn, profile, tickets, since, logs, scan_names)
-        rows = [r for r in scan_rows if (since is None or r["time"] > since) and r["time"] <= as_of]
-        relevant = {t.asset_key for t in tickets.values()} | _new_keys(conn, profile, rows, matching)
-        applied = [d for d in decisions if d.id <= state.decisions_seen]
-        pending = sorted([s for s in _steps(applied, _expiries(applied, None, as_of))
-                          if (since is None or s[0] > since) and s[0] <= as_of] +
-                         _scan_steps(conn, profile, rows, matching, relevant),
-                         key=lambda s: s[:3])
-    timeline = Timeline(profile.name, tickets)
-    for step in _materialised(pending):
-        apply_step(timeline, step)
-    return Snapshot(timeline.tickets, as_of)
+            self._attach(tickets, since, logs)
+        timeline = Timeline(profile.name, tickets)
+        for step in _materialised(pending):
+            apply_step(timeline, step)
+        return timeline.tickets
 
-
-def _attach_logs(conn: Connection, profile: "Profile", tickets: dict[str, Ticket],
-                 upto: datetime | None, logs: str, scan_names: dict[int, str]) -> None:
-    """Put each ticket's logged events (and checks) made by steps up to ``upto`` (None:
-    all) on it, in order."""
-    for r in store.read_log(conn, "events", profile.name, upto=upto):
-        t = tickets.get(r["ticket_key"])
-        if t is not None:
-            t.events.append(event_from_row(r))
-    if logs == "all":
-        for r in store.read_log(conn, "checks", profile.name, upto=upto):
+    def _attach(self, tickets: dict[str, Ticket], upto: datetime | None, logs: str) -> None:
+        """Put each ticket's logged events (and checks) made by steps up to ``upto`` (None:
+        all) on it, in order."""
+        if self._events is None:
+            self._events = store.read_log(self.conn, "events", self.profile.name)
+        for r in self._events:
+            if upto is not None and r["step_at"] > upto:
+                continue
             t = tickets.get(r["ticket_key"])
             if t is not None:
-                t.checks.append(check_from_row(r, scan_names))
+                t.events.append(event_from_row(r))
+        if logs in ("all", "present"):
+            names = self.scan_names
+            results = ("present",) if logs == "present" else None
+            current, key_of = None, None
+            for key, at, sid, pid, port, proto, result, reason, step in store.check_tuples(
+                    self.conn, self.profile.name, upto, results):
+                if key != key_of:
+                    current, key_of = tickets.get(key), key
+                if current is not None:
+                    current.checks.append(Check(at.replace(tzinfo=timezone.utc), sid,
+                                                names.get(sid, ""), FindingKey(pid, port, proto),
+                                                result, reason,
+                                                step.replace(tzinfo=timezone.utc)))

@@ -80,12 +80,6 @@ def event_from_row(r: Mapping[str, Any]) -> Event:
                  detail=r["detail"], step=r["step_at"])
 
 
-def check_from_row(r: Mapping[str, Any], scan_names: Mapping[int, str]) -> Check:
-    return Check(at=r["at"], scan_id=r["scan_id"], scan_name=scan_names.get(r["scan_id"], ""),
-                 key=FindingKey(r["plugin_id"], r["port"], r["protocol"]), result=r["result"],
-                 reason=r["reason"], step=r["step_at"])
-
-
 # -- checkpoints ----------------------------------------------------------------------------------
 
 def _us(dt: datetime | None) -> int | None:

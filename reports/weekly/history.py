@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from vulnpipe.ingest.coverage import plugin_enabled, port_in_range
 from vulnpipe.ingest.errors import InputError
 from vulnpipe.ingest.store import history as store
-from vulnpipe.reports.tickets.build import (BuiltTickets, TicketSettings, tickets_as_of,
+from vulnpipe.reports.tickets.build import (BuiltTickets, TicketReader, TicketSettings,
                                             update_tickets)
 from vulnpipe.reports.tickets.model import ABSENT_COVERED, PRESENT
 
@@ -68,9 +68,12 @@ def l2tp_detectability(policy, stored_profile: str, stored_plugins) -> tuple[boo
     return True, ""
 
 
-def load_scans(conn: Connection) -> list[ScanRow]:
-    """Every stored scan, oldest first (scan time, then id), with its L2TP detectability."""
-    rows = store.scan_rows(conn)
+def load_scans(conn: Connection, start: datetime | None = None,
+               end: datetime | None = None) -> list[ScanRow]:
+    """Stored scans (those whose time is in ``[start, end]`` when given), oldest first (scan
+    time, then id), with their L2TP detectability."""
+    rows = [r for r in store.scan_rows(conn)
+            if (start is None or r["time"] >= start) and (end is None or r["time"] <= end)]
     policies = store.policies(conn, [r["id"] for r in rows])
     out = []
     for r in rows:
@@ -93,9 +96,10 @@ class History:
     profile: str
     week: Week
     weeks: tuple[Week, ...]                 # the trend window, oldest first, ending with week
-    scans: tuple[ScanRow, ...]              # every stored scan up to the chosen cut-off
+    scans: tuple[ScanRow, ...]              # the stored scans of the trend window
     builds: dict[str, BuiltTickets]
-    period_hosts: tuple[dict, ...] = ()     # hosts of the trend window's scans, with matches
+    period_hosts: tuple[tuple[int, str, str, str], ...] = ()   # (scan, name, address, identity)
+    matches: dict | None = None             # identity -> its inventory match
 
     def scans_in(self, week: Week) -> list[ScanRow]:
         return [s for s in self.scans if week.contains(s.time)]
@@ -111,10 +115,10 @@ class History:
 
 def newest_scan_week(conn: Connection) -> Week:
     """The ISO week of the newest stored scan (the report's default week)."""
-    stored = load_scans(conn)
-    if not stored:
+    rows = store.scan_rows(conn)
+    if not rows:
         raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
-    return week_of(stored[-1].time)
+    return week_of(rows[-1]["time"])
 
 
 def load_history(conn: Connection, profile: "Profile", week: Week, *, weeks: int = 12,
@@ -129,22 +133,23 @@ def load_history(conn: Connection, profile: "Profile", week: Week, *, weeks: int
     most a week of steps), never replayed from the start.
     """
     span = window(week, weeks)
-    all_scans = load_scans(conn)
-    if not all_scans:
+    times = [r["time"] for r in store.scan_rows(conn)]
+    if not times:
         raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
     matching, _changes = update_tickets(conn, profile, inventory, settings)
-    known = tuple(s for s in all_scans if s.time <= week.cutoff)
-    if known:     # no trend weeks before the first stored scan: there was no history yet
-        span = [w for w in span if w.cutoff >= known[0].time or w == week]
+    known_times = [t for t in times if t <= week.cutoff]
+    if known_times:     # no trend weeks before the first stored scan: there was no history yet
+        span = [w for w in span if w.cutoff >= known_times[0] or w == week]
+    known = tuple(load_scans(conn, span[0].start, week.cutoff))
     builds: dict[str, BuiltTickets] = {}
+    reader = TicketReader(conn, profile, matching, settings)
     for w in span:
         if w == week or any(w.contains(s.time) for s in known):
-            built = tickets_as_of(conn, profile, matching, settings, as_of=w.cutoff,
-                                  logs="events")
+            built = reader.at(w.cutoff, logs="events")
             built.verified = store.checked_in(conn, profile.name, w.start, w.cutoff, w.cutoff,
                                               (PRESENT, ABSENT_COVERED))
             builds[w.label] = built
     period = [s.scan_id for s in known if span[0].start <= s.time <= week.cutoff]
-    hosts = tuple(store.period_host_matches(conn, period)) if matching.inventory is not None else ()
+    hosts = tuple(store.period_hosts(conn, period)) if matching.inventory is not None else ()
     return History(profile=profile.name, week=week, weeks=tuple(span), scans=known,
-                   builds=builds, period_hosts=hosts)
+                   builds=builds, period_hosts=hosts, matches=matching.by_identity)

@@ -209,16 +209,18 @@ def _quality(history: History, sl: Slice) -> DataQuality:
         return DataQuality(False, (), (), (), blind)
     names = {s.scan_id: s.file_name for s in period}
     order = {s.scan_id: i for i, s in enumerate(period)}
-    seen = [r for r in history.period_hosts if r["scan_id"] in names]
-    latest: dict[str, dict] = {}
-    for rec in seen:
-        addr = str(rec["address"])
-        if addr not in latest or order[rec["scan_id"]] >= order[latest[addr]["scan_id"]]:
-            latest[addr] = rec
+    seen = [r for r in history.period_hosts if r[0] in names]
+    matches = history.matches or {}
+    latest: dict[str, tuple] = {}
+    for row in seen:
+        addr = str(row[2])
+        if addr not in latest or order[row[0]] >= order[latest[addr][0]]:
+            latest[addr] = row
     attrs = _asset_attributes(built)
     unowned, ambiguous = [], []
     for addr in sorted(latest):
-        rec = latest[addr]
+        scan_id, name, _address, identity = latest[addr]
+        rec = {"scan_id": scan_id, "name": name, **matches.get(identity, {})}
         method = _text(rec.get("match_method")) or "unmatched"
         if method not in ("unmatched", "ambiguous") and not _truthy(rec.get("unowned")):
             continue
@@ -233,9 +235,12 @@ def _quality(history: History, sl: Slice) -> DataQuality:
                                   "in no inventory row" if method == "unmatched" else
                                   f"asset {asset_id} has no owner"))
         (ambiguous if method == "ambiguous" else unowned).append(issue)
-    scanned = {str(r["asset_id"]) for r in seen if r.get("asset_id") is not None}
-    for r in seen:                                   # seen, if ambiguously
-        scanned.update(c for c in str(r.get("match_candidates") or "").split(";") if c)
+    scanned: set[str] = set()
+    for identity in {r[3] for r in seen}:
+        m = matches.get(identity, {})
+        if m.get("asset_id") is not None:
+            scanned.add(str(m["asset_id"]))
+        scanned.update(c for c in str(m.get("match_candidates") or "").split(";") if c)
     gaps = []
     for asset_id, rec in sorted(attrs.items()):
         if asset_id in scanned or (sl.by and not sl.matches(rec.get(sl.by))):
