@@ -53,10 +53,11 @@ def test_tickets_workbook_opens_in_libreoffice_with_hostile_text_as_text(soffice
     r = run_cli("tickets", "--scan", scan, "--xlsx", book, "--as-of", "2026-11-27")
     assert r.returncode == 0, r.stderr.decode()
     sheets = _sheets_as_csv(soffice, book, tmp_path / "csv")
-    assert set(sheets) == {"Tickets", "Findings", "Summary", "Data quality"}
-    header, *rows = sheets["Tickets"]
+    assert set(sheets) == {"Tickets", "Assets", "Findings", "Summary", "Data quality"}
+    header, *rows = sheets["Assets"]
     hosts_seen = {row[header.index("Host")] for row in rows}
     assert hosts_seen == set(HOSTILE)                          # shown as typed, never computed
+    header, *rows = sheets["Tickets"]
     assert all(row[header.index("First seen")].startswith("2026-11-02") for row in rows)
     f_header, *f_rows = sheets["Findings"]
     assert {row[f_header.index("Plugin output")] for row in f_rows} == set(HOSTILE)

@@ -199,8 +199,14 @@ def test_workbook_has_the_tables_and_a_native_trend_chart_with_gaps(history):
     trend = wb["Trend"]
     rows = list(trend.iter_rows(min_row=2, values_only=True))
     assert [r[0] for r in rows] == ["2026-W44", "2026-W45", "2026-W46", "2026-W47", "2026-W48"]
-    assert rows[2][3:] == (None,) * len(FIGURES)            # the gap stays empty
-    assert rows[4][3:] == tuple(EXPECTED["2026-W48"][k] for k in FIGURES)
+    figures = slice(3, 3 + len(FIGURES))
+    assert rows[2][figures] == (None,) * len(FIGURES)        # the gap stays empty, and says so
+    assert rows[2][-1] == "no scan this week: a gap, not zero"
+    sla = FIGURES.index("sla_compliance_pct")
+    w48 = EXPECTED["2026-W48"]
+    assert rows[4][figures] == tuple(w48[k] / 100 if k == "sla_compliance_pct" else w48[k]
+                                     for k in FIGURES)         # a share, shown as a percentage
+    assert trend.cell(row=6, column=4 + sla).number_format == "0.0%"
     assert len(trend._charts) == 1
     import zipfile
     with zipfile.ZipFile(history["out"] / "w.xlsx") as z:

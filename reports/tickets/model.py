@@ -122,6 +122,7 @@ class Ticket:
     last_seen: datetime
     state: str = OPEN
     fqdn: str | None = None    # the host's DNS name when the scan resolved one
+    netbios: str | None = None  # the host's NetBIOS name when the scan found one
     findings: dict[FindingKey, TicketFinding] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from vulnpipe.ingest.errors import InputError
+from vulnpipe.reports.hosts import host_label, host_name
 from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
 from vulnpipe.reports.tickets.model import RISK_ACCEPTED, asset_key_for, ticket_key
 
@@ -101,6 +102,11 @@ class HostIssue:
     scan_file: str                 # the latest scan in the period that held the host
     detail: str
     ticket: str | None             # the host's ticket key, when it has one
+    name: str | None = None        # FQDN, else NetBIOS, else report name (None: address only)
+
+    @property
+    def label(self) -> str:
+        return host_label(self.name, None, None, self.address)
 
 
 @dataclass(frozen=True)
@@ -179,9 +185,14 @@ def _groups(rows: Sequence[TicketRow], label_of, order=None) -> tuple[GroupRow, 
                                             g.labels)))
 
 
+def _rank(priority: str | None) -> int:
+    """P1 first, ..., no priority last."""
+    return PRIORITY_ORDER.index(priority) if priority in PRIORITY_ORDER else len(PRIORITY_ORDER)
+
+
 def _priority_rank(g: GroupRow) -> tuple:
     p = g.labels[0]
-    return (PRIORITY_ORDER.index(p) if p in PRIORITY_ORDER else len(PRIORITY_ORDER), p)
+    return (_rank(p), p)
 
 
 def _aging(open_rows: Sequence[TicketRow]) -> tuple[tuple[str, int], ...]:
@@ -191,8 +202,14 @@ def _aging(open_rows: Sequence[TicketRow]) -> tuple[tuple[str, int], ...]:
 
 
 def _open_order(r: TicketRow) -> tuple:
-    rank = PRIORITY_ORDER.index(r.priority) if r.priority in PRIORITY_ORDER else len(PRIORITY_ORDER)
-    return (rank, r.due is None, r.due, _norm(r.host), r.key)
+    return (_rank(r.priority), r.due is None, r.due, _norm(r.label), r.key)
+
+
+def _oldest(open_rows: Sequence[TicketRow]) -> tuple[TicketRow, ...]:
+    """The :data:`OLDEST_COUNT` longest-open tickets (a tie goes to the higher priority),
+    listed by priority, then age."""
+    chosen = sorted(open_rows, key=lambda r: (r.first_seen, _rank(r.priority), r.key))[:OLDEST_COUNT]
+    return tuple(sorted(chosen, key=lambda r: (_rank(r.priority), r.first_seen, r.key)))
 
 
 # -- data quality -------------------------------------------------------------------------------
@@ -227,6 +244,8 @@ def _quality(history: History, sl: Slice) -> DataQuality:
         key = ticket_key(built.profile, asset_key_for(_text(rec.get("asset_id")), addr))
         issue = HostIssue(address=addr, host=str(rec["host"]), scan_file=names[rec["scan_id"]],
                           ticket=key if key in built.tickets else None,
+                          name=host_name(rec.get("host_fqdn"), rec.get("netbios_name"),
+                                         rec.get("host"), addr),
                           detail=(f"matches several assets: {_text(rec.get('match_candidates'))}"
                                   if method == "ambiguous" else
                                   "in no inventory row" if method == "unmatched" else
@@ -287,7 +306,7 @@ def build_report(history: History, sl: Slice = ALL) -> WeeklyReport:
         by_business_unit=_groups(rows, lambda r: (r.business_unit or none,)),
         by_team_owner=_groups(rows, lambda r: (r.team or none, r.owner or none)),
         by_priority=_groups(rows, lambda r: (r.priority or none,), order=_priority_rank),
-        oldest=tuple(sorted(open_rows, key=lambda r: (r.first_seen, r.key))[:OLDEST_COUNT]),
+        oldest=_oldest(open_rows),
         open_tickets=tuple(open_rows),
         new_tickets=tuple(sorted((r for r in rows if r.new), key=_open_order)),
         fixed_tickets=tuple(sorted((r for r in rows if r.fixed_this_week), key=_open_order)),
