@@ -15,7 +15,7 @@ from typing import Sequence
 from vulnpipe.reports.writers.cells import csv_text
 from vulnpipe.reports.writers.output import atomic_path, open_output
 from vulnpipe.reports.writers.xlsx import Sheet, write_xlsx
-from vulnpipe.reports.tickets.model import OPEN_STATES, STATES
+from vulnpipe.reports.tickets.model import OPEN_STATES, STATES, priority_rank
 from vulnpipe.reports.tickets.view import TICKET_FIELDS, summary_rows
 
 JIRA_PRIORITY = {"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"}
@@ -167,12 +167,11 @@ ASSET_SHEET_COLUMNS = ("Key", "Host", "Address", "OS", "Platform", "Asset ID", "
                        "Owner email", "Team", "Business unit", "Criticality", "Internet facing")
 FINDING_SHEET_COLUMNS = ("Key", "Host", "Address", "Plugin ID", "Plugin name", "Port", "Protocol",
                          "Role", "State", "First seen", "Last seen", "Scans", "Plugin output")
-_PRIORITY_RANK = {"P1": 0, "P2": 1, "P3": 2, "P4": 3}
 
 
 def _sheet_order(v: dict) -> tuple:
     """Open tickets first, then by priority, then the oldest first."""
-    return (v["state"] not in OPEN_STATES, _PRIORITY_RANK.get(v["priority"] or "", 4),
+    return (v["state"] not in OPEN_STATES, priority_rank(v["priority"]),
             v["first_seen"] or "", v["key"])
 
 

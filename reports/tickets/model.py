@@ -13,6 +13,12 @@ RISK_ACCEPTED = "risk_accepted"
 FALSE_POSITIVE = "false_positive"
 STATES = (OPEN, RESURFACED, RISK_ACCEPTED, FALSE_POSITIVE, FIXED)
 OPEN_STATES = frozenset({OPEN, RESURFACED})
+PRIORITIES = ("P1", "P2", "P3", "P4")
+
+
+def priority_rank(priority: str | None) -> int:
+    """For sorting by what matters: P1 first, ..., no priority last."""
+    return PRIORITIES.index(priority) if priority in PRIORITIES else len(PRIORITIES)
 
 # decision kinds (user input: `vulnpipe accept`, `vulnpipe false-positive`, `vulnpipe reopen`)
 ACCEPT = "risk_accepted"

@@ -15,7 +15,7 @@ from typing import Sequence
 from vulnpipe.ingest.errors import InputError
 from vulnpipe.reports.hosts import host_label, host_name
 from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
-from vulnpipe.reports.tickets.model import RISK_ACCEPTED, asset_key_for, ticket_key
+from vulnpipe.reports.tickets.model import RISK_ACCEPTED, asset_key_for, priority_rank, ticket_key
 
 from vulnpipe.reports.weekly.figures import Figures, TicketRow, figures, ticket_rows
 from vulnpipe.reports.weekly.history import History, ScanRow
@@ -26,7 +26,6 @@ AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("0–7 days", 0, 7), ("8–14 days", 8, 14), ("15–30 days", 15, 30),
     ("31–60 days", 31, 60), ("61–90 days", 61, 90), ("over 90 days", 91, None))
 OLDEST_COUNT = 10
-PRIORITY_ORDER = ("P1", "P2", "P3", "P4")
 
 
 def _norm(text: object) -> str:
@@ -185,14 +184,9 @@ def _groups(rows: Sequence[TicketRow], label_of, order=None) -> tuple[GroupRow, 
                                             g.labels)))
 
 
-def _rank(priority: str | None) -> int:
-    """P1 first, ..., no priority last."""
-    return PRIORITY_ORDER.index(priority) if priority in PRIORITY_ORDER else len(PRIORITY_ORDER)
-
-
 def _priority_rank(g: GroupRow) -> tuple:
     p = g.labels[0]
-    return (_rank(p), p)
+    return (priority_rank(p), p)
 
 
 def _aging(open_rows: Sequence[TicketRow]) -> tuple[tuple[str, int], ...]:
@@ -202,14 +196,15 @@ def _aging(open_rows: Sequence[TicketRow]) -> tuple[tuple[str, int], ...]:
 
 
 def _open_order(r: TicketRow) -> tuple:
-    return (_rank(r.priority), r.due is None, r.due, _norm(r.label), r.key)
+    return (priority_rank(r.priority), r.due is None, r.due, _norm(r.label), r.key)
 
 
 def _oldest(open_rows: Sequence[TicketRow]) -> tuple[TicketRow, ...]:
     """The :data:`OLDEST_COUNT` longest-open tickets (a tie goes to the higher priority),
     listed by priority, then age."""
-    chosen = sorted(open_rows, key=lambda r: (r.first_seen, _rank(r.priority), r.key))[:OLDEST_COUNT]
-    return tuple(sorted(chosen, key=lambda r: (_rank(r.priority), r.first_seen, r.key)))
+    chosen = sorted(open_rows, key=lambda r: (r.first_seen, priority_rank(r.priority), r.key))
+    return tuple(sorted(chosen[:OLDEST_COUNT],
+                        key=lambda r: (priority_rank(r.priority), r.first_seen, r.key)))
 
 
 # -- data quality -------------------------------------------------------------------------------

@@ -116,6 +116,7 @@ class Sheet:
     wrap: frozenset[str] = frozenset()                        # columns with long text
     choices: dict[str, Sequence[str]] = field(default_factory=dict)  # column -> allowed values
     align: dict[str, str] = field(default_factory=dict)      # column -> left | center | right
+    wrap_width: float = WRAP_WIDTH       # the width of wrapped columns (narrower for many)
 
 
 _DATE_WIDTH = text_width("2026-12-31")
@@ -164,21 +165,40 @@ def text_lines(text: str, width: float) -> int:
     return lines
 
 
-def column_widths(sheet: Sheet, rows: Sequence[Sequence[Any]]) -> tuple[list[float], set[int]]:
-    """(width of each column, indexes of the columns that wrap)."""
-    widths, wrapped = [], set()
+def header_width(name: str) -> float:
+    """The width a header needs on one line (bold, with its filter button)."""
+    return text_width(name) * BOLD + PADDING + FILTER_BUTTON
+
+
+def _two_lines(name: str) -> float:
+    """The width a header needs when it may break at one space onto a second line."""
+    words = name.split(" ")
+    splits = (max(text_width(" ".join(words[:i])), text_width(" ".join(words[i:])))
+              for i in range(1, len(words)))
+    return min(splits, default=text_width(name)) * BOLD + PADDING + FILTER_BUTTON
+
+
+def column_widths(sheet: Sheet, rows: Sequence[Sequence[Any]]
+                  ) -> tuple[list[float], set[int], bool]:
+    """(width of each column, indexes of the columns that wrap, whether a header takes two
+    lines). A header wider than its values breaks onto a second line rather than widen the
+    column: a count under "Fixed (verified)" needs no 20-digit column."""
+    widths, wrapped, tall_header = [], set(), False
     for c, name in enumerate(sheet.columns):
-        header = text_width(name) * BOLD + PADDING + FILTER_BUTTON
         longest = max((shown_width(row[c]) for row in rows if c < len(row)), default=0.0)
         wraps = name in sheet.wrap or longest > MAX_WIDTH
-        cap = WRAP_WIDTH if wraps else MAX_WIDTH
-        width = round(max(MIN_WIDTH, header, min(cap, longest + PADDING)), 1)
+        values = min(sheet.wrap_width if wraps else MAX_WIDTH, longest + PADDING)
+        header = header_width(name)
+        if header > values:
+            header = max(values, _two_lines(name))
+        width = round(max(MIN_WIDTH, header, values), 1)
         if name in sheet.widths:
             width = sheet.widths[name]
         if wraps and longest + PADDING > width:
             wrapped.add(c)
+        tall_header = tall_header or width < header_width(name)
         widths.append(width)
-    return widths, wrapped
+    return widths, wrapped, tall_header
 
 
 def _cell(ws, row: int, column: int, raw: Any, wrap: bool, align: str | None):
@@ -228,14 +248,16 @@ def _write_sheet(ws, sheet: Sheet) -> int:
     ws.title = sheet.title[:31]
     cols = list(sheet.columns)
     rows = [list(row) for row in sheet.rows]
-    widths, wrapped = column_widths(sheet, rows)
+    widths, wrapped, tall_header = column_widths(sheet, rows)
     for c, name in enumerate(cols, start=1):
         cell = ws.cell(row=1, column=c, value=name)
         cell.data_type = "s"
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
         cell.border = BORDER
-        cell.alignment = _alignment(False, sheet.align.get(name))
+        cell.alignment = _alignment(tall_header, sheet.align.get(name))
+    if tall_header:
+        ws.row_dimensions[1].height = 2 * LINE_HEIGHT + 2
     for n, row in enumerate(rows, start=2):
         lines = 1
         for c, raw in enumerate(row):
