@@ -102,3 +102,14 @@ def db_url(request, tmp_path):
         yield url
     finally:
         _drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory) -> Path:
+    """Every output of ``make demo`` on sample_data/ (written by ``python -m vulnpipe.demo
+    --out DIR``), made once per session: what a new user opens first."""
+    out = tmp_path_factory.mktemp("sample-run") / "out"
+    r = subprocess.run([sys.executable, "-m", "vulnpipe.demo", "--out", str(out)], cwd=ROOT,
+                       capture_output=True, timeout=900)
+    assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")[-3000:]
+    return out
