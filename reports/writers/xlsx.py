@@ -52,6 +52,7 @@ PADDING = 1.5            # cell margins, so the longest value is not flush with 
 FILTER_BUTTON = 2.5      # the header's filter button takes this much room on screen
 BOLD = 1.1               # bold text is about this much wider
 SAFETY = 1.05            # text is measured this much wider than the font tables say
+HEADER_SLACK = 4         # a header breaks onto a second line only when that saves more
 LINE_HEIGHT = 12.75      # points per line of 10 pt Arial
 MAX_ROW_HEIGHT = 409     # Excel's limit, in points
 MAX_LINES = int(MAX_ROW_HEIGHT // LINE_HEIGHT) + 1
@@ -189,14 +190,15 @@ def column_widths(sheet: Sheet, rows: Sequence[Sequence[Any]]
         wraps = name in sheet.wrap or longest > MAX_WIDTH
         values = min(sheet.wrap_width if wraps else MAX_WIDTH, longest + PADDING)
         header = header_width(name)
-        if header > values:
+        if header > values + HEADER_SLACK:
             header = max(values, _two_lines(name))
-        width = round(max(MIN_WIDTH, header, values), 1)
+        width = max(MIN_WIDTH, header, values)
         if name in sheet.widths:
             width = sheet.widths[name]
         if wraps and longest + PADDING > width:
             wrapped.add(c)
         tall_header = tall_header or width < header_width(name)
+        width = round(width + 0.05, 1)        # rounded up: never narrower than measured
         widths.append(width)
     return widths, wrapped, tall_header
 
