@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from copy import copy
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date, datetime
@@ -36,7 +37,7 @@ FONT_NAME = "Arial"
 FONT_SIZE = 10
 HEADER_FILL = PatternFill("solid", fgColor="1F3864")
 HEADER_FONT = Font(name=FONT_NAME, size=FONT_SIZE, bold=True, color="FFFFFF")
-BODY_FONT = Font(name=FONT_NAME, size=FONT_SIZE)
+BODY_FONT = Font(name=FONT_NAME, size=FONT_SIZE)      # the workbook's default font
 _RULE = Side(style="thin", color="BFBFBF")
 BORDER = Border(left=_RULE, right=_RULE, top=_RULE, bottom=_RULE)   # on screen and on paper
 DATE_FORMAT = "yyyy-mm-dd"
@@ -56,6 +57,8 @@ HEADER_SLACK = 4         # a header breaks onto a second line only when that sav
 LINE_HEIGHT = 12.75      # points per line of 10 pt Arial
 MAX_ROW_HEIGHT = 409     # Excel's limit, in points
 MAX_LINES = int(MAX_ROW_HEIGHT // LINE_HEIGHT) + 1
+LONG_PARAGRAPH = 6       # a paragraph wider than this many lines is estimated, not wrapped
+WRAP_LOSS = 1.15         # the share of a line word wrapping leaves empty, on average
 
 # Advance widths of Arial (and the metric-compatible Liberation Sans) in digit widths.
 _GROUPS = {0.45: " .,:;'!|ijlIft[]/\\", 0.6: "r-(){}\"`", 0.7: "*", 0.9: "cksvxyzJ",
@@ -63,6 +66,13 @@ _GROUPS = {0.45: " .,:;'!|ijlIft[]/\\", 0.6: "r-(){}\"`", 0.7: "*", 0.9: "cksvxy
            1.35: "CDHNRUwGOQ", 1.5: "mM", 1.6: "%", 1.8: "W@"}
 _CHAR = {ch: w for w, chars in _GROUPS.items() for ch in chars}
 _WIDEST = 2.0
+_GROUPS_MIN = min(_GROUPS)
+LONG_LINE = 400          # characters: a line this long is wider than any column's cap
+# Each group's characters translated to one private-use code, so a text is measured by a few
+# str.count calls (C speed) rather than a lookup per character.
+_CODES = tuple((chr(0xE000 + i), w) for i, w in enumerate(_GROUPS))
+_TO_CODE = str.maketrans({ch: chr(0xE000 + i) for i, chars in enumerate(_GROUPS.values())
+                          for ch in chars})
 
 
 def _char_width(ch: str) -> float:
@@ -74,7 +84,14 @@ def _char_width(ch: str) -> float:
 
 def text_width(text: str) -> float:
     """The width of one line of ``text`` in 10 pt Arial, in digit widths."""
-    return sum(map(_char_width, text)) * SAFETY
+    coded = text.translate(_TO_CODE)
+    width, known = 0.0, 0
+    for code, w in _CODES:
+        n = coded.count(code)
+        width, known = width + n * w, known + n
+    if known < len(text):                      # letters outside the table: one by one
+        width += sum(_char_width(ch) for ch in text if ch not in _CHAR)
+    return width * SAFETY
 
 
 @dataclass(frozen=True)
@@ -131,6 +148,9 @@ def shown_width(value: Any) -> float:
     if isinstance(value, Styled):
         return text_width(value.text)
     if isinstance(value, str):
+        longest = max(value.split("\n"), key=len)
+        if len(longest) > LONG_LINE:            # past every cap: a lower bound will do
+            return len(longest) * _GROUPS_MIN * SAFETY
         return max(map(text_width, value.split("\n")))
     if isinstance(value, bool):
         return text_width("FALSE")
@@ -140,29 +160,59 @@ def shown_width(value: Any) -> float:
         return _DATE_WIDTH
     if isinstance(value, float):
         return text_width(f"{value:.10g}")
+    if isinstance(value, int):
+        return len(str(value)) * SAFETY          # digits are one unit wide
     return text_width(str(value))
+
+
+def _longest(values: Iterable[Any]) -> float:
+    """The widest of ``values``; a text is measured once, and not at all when it cannot be
+    wider than the widest so far."""
+    longest, measured = 0.0, set()
+    for value in values:
+        if isinstance(value, str):
+            if value in measured or len(value) * _WIDEST * SAFETY <= longest:
+                continue
+            measured.add(value)
+        longest = max(longest, shown_width(value))
+    return longest
 
 
 def text_lines(text: str, width: float) -> int:
     """Lines ``text`` takes when word-wrapped in a column ``width`` digits wide (at most
-    :data:`MAX_LINES`: a taller row is cut at Excel's limit anyway)."""
+    :data:`MAX_LINES`: a taller row is cut at Excel's limit anyway). Short paragraphs are
+    wrapped word by word; a long one is estimated (its length, plus what wrapping loses)."""
     usable = max(1.0, width - PADDING)
-    space = text_width(" ")
     lines = 0
     for paragraph in text.split("\n"):
-        lines += 1
-        used = 0.0
-        for word in paragraph.split(" "):
-            w = text_width(word)
-            if used and used + space + w > usable:
-                lines, used = lines + 1, 0.0
-            if w > usable:                     # a word longer than the line is broken
-                more = math.ceil(w / usable) - 1
-                lines, used = lines + more, w - more * usable
-            else:
-                used += (space if used else 0.0) + w
+        if len(paragraph) * _GROUPS_MIN * SAFETY > LONG_PARAGRAPH * usable:
+            # long: a digit's width per character, generous for text, is close enough
+            lines += math.ceil(len(paragraph) * SAFETY * WRAP_LOSS / usable)
+        elif text_width(paragraph) <= usable:
+            lines += 1
+        else:
+            lines += _wrapped(paragraph, usable)
         if lines >= MAX_LINES:
             return MAX_LINES
+    return lines
+
+
+_word_width = lru_cache(maxsize=1 << 16)(text_width)     # words recur: measure each once
+
+
+def _wrapped(paragraph: str, usable: float) -> int:
+    """Greedy word wrapping, as Excel and LibreOffice do it: lines of one paragraph."""
+    space = text_width(" ")
+    lines, used = 1, 0.0
+    for word in paragraph.split(" "):
+        w = _word_width(word)
+        if used and used + space + w > usable:
+            lines, used = lines + 1, 0.0
+        if w > usable:                          # a word longer than the line is broken
+            more = math.ceil(w / usable) - 1
+            lines, used = lines + more, w - more * usable
+        else:
+            used += (space if used else 0.0) + w
     return lines
 
 
@@ -186,7 +236,7 @@ def column_widths(sheet: Sheet, rows: Sequence[Sequence[Any]]
     column: a count under "Fixed (verified)" needs no 20-digit column."""
     widths, wrapped, tall_header = [], set(), False
     for c, name in enumerate(sheet.columns):
-        longest = max((shown_width(row[c]) for row in rows if c < len(row)), default=0.0)
+        longest = _longest(row[c] for row in rows if c < len(row))
         wraps = name in sheet.wrap or longest > MAX_WIDTH
         values = min(sheet.wrap_width if wraps else MAX_WIDTH, longest + PADDING)
         header = header_width(name)
@@ -203,10 +253,12 @@ def column_widths(sheet: Sheet, rows: Sequence[Sequence[Any]]
     return widths, wrapped, tall_header
 
 
-def _cell(ws, row: int, column: int, raw: Any, wrap: bool, align: str | None):
+def _cell(ws, row: int, column: int, raw: Any, wrap: bool, align: str | None,
+          styles: dict) -> Any:
     cell = ws.cell(row=row, column=column)
+    fmt = None
     if isinstance(raw, Styled):
-        cell.value, cell.number_format = raw.value, raw.number_format
+        cell.value, fmt = raw.value, raw.number_format
     else:
         value = excel_value(raw)
         cell.value = value
@@ -215,14 +267,21 @@ def _cell(ws, row: int, column: int, raw: Any, wrap: bool, align: str | None):
         elif isinstance(value, bool):
             pass
         elif isinstance(value, int):
-            cell.number_format = INT_FORMAT
+            fmt = INT_FORMAT
         elif isinstance(value, datetime):
-            cell.number_format = DATETIME_FORMAT
+            fmt = DATETIME_FORMAT
         elif isinstance(value, date):
-            cell.number_format = DATE_FORMAT
-    cell.font = BODY_FONT
-    cell.border = BORDER
-    cell.alignment = _alignment(wrap, align)
+            fmt = DATE_FORMAT
+    # the font is the workbook's default (Arial); the rest is set once per look, then copied
+    look = (fmt, wrap, align)
+    if look in styles:
+        cell._style = copy(styles[look])
+    else:
+        if fmt is not None:
+            cell.number_format = fmt
+        cell.border = BORDER
+        cell.alignment = _alignment(wrap, align)
+        styles[look] = copy(cell._style)
     return cell
 
 
@@ -260,11 +319,13 @@ def _write_sheet(ws, sheet: Sheet) -> int:
         cell.alignment = _alignment(tall_header, sheet.align.get(name))
     if tall_header:
         ws.row_dimensions[1].height = 2 * LINE_HEIGHT + 2
+    styles: dict = {}
     for n, row in enumerate(rows, start=2):
         lines = 1
         for c, raw in enumerate(row):
             wrap = c in wrapped
-            cell = _cell(ws, n, c + 1, raw, wrap, sheet.align.get(cols[c]) if c < len(cols) else None)
+            cell = _cell(ws, n, c + 1, raw, wrap, sheet.align.get(cols[c]) if c < len(cols) else None,
+                         styles)
             if wrap and isinstance(cell.value, str):
                 lines = max(lines, text_lines(cell.value, widths[c]))
         if lines > 1:
