@@ -18,8 +18,8 @@ import math
 import unicodedata
 from copy import copy
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -59,15 +59,14 @@ MAX_ROW_HEIGHT = 409     # Excel's limit, in points
 MAX_LINES = int(MAX_ROW_HEIGHT // LINE_HEIGHT) + 1
 LONG_PARAGRAPH = 6       # a paragraph wider than this many lines is estimated, not wrapped
 WRAP_LOSS = 1.15         # the share of a line word wrapping leaves empty, on average
+LONG_LINE = 400          # characters: a line this long is wider than any column's cap
 
 # Advance widths of Arial (and the metric-compatible Liberation Sans) in digit widths.
 _GROUPS = {0.45: " .,:;'!|ijlIft[]/\\", 0.6: "r-(){}\"`", 0.7: "*", 0.9: "cksvxyzJ",
            1.0: "0123456789abdeghnopqu_?#$L^", 1.05: "+<=>~", 1.2: "ABEFKPSTVXYZ&",
            1.35: "CDHNRUwGOQ", 1.5: "mM", 1.6: "%", 1.8: "W@"}
 _CHAR = {ch: w for w, chars in _GROUPS.items() for ch in chars}
-_WIDEST = 2.0
-_GROUPS_MIN = min(_GROUPS)
-LONG_LINE = 400          # characters: a line this long is wider than any column's cap
+_NARROWEST, _WIDEST = min(_GROUPS), 2.0      # 2.0: a wide East Asian character
 # Each group's characters translated to one private-use code, so a text is measured by a few
 # str.count calls (C speed) rather than a lookup per character.
 _CODES = tuple((chr(0xE000 + i), w) for i, w in enumerate(_GROUPS))
@@ -98,7 +97,7 @@ def text_width(text: str) -> float:
 class Styled:
     """A number with its own format: ``value`` as stored, ``text`` as it reads (for widths)."""
 
-    value: int | float | None
+    value: int | float
     number_format: str
     text: str
 
@@ -130,7 +129,7 @@ class Sheet:
     title: str
     columns: Sequence[str]
     rows: Iterable[Sequence[Any]]
-    widths: dict[str, int] = field(default_factory=dict)     # column -> fixed width (rarely needed)
+    widths: dict[str, float] = field(default_factory=dict)   # column -> fixed width (rarely needed)
     wrap: frozenset[str] = frozenset()                        # columns with long text
     choices: dict[str, Sequence[str]] = field(default_factory=dict)  # column -> allowed values
     align: dict[str, str] = field(default_factory=dict)      # column -> left | center | right
@@ -150,7 +149,7 @@ def shown_width(value: Any) -> float:
     if isinstance(value, str):
         longest = max(value.split("\n"), key=len)
         if len(longest) > LONG_LINE:            # past every cap: a lower bound will do
-            return len(longest) * _GROUPS_MIN * SAFETY
+            return len(longest) * _NARROWEST * SAFETY
         return max(map(text_width, value.split("\n")))
     if isinstance(value, bool):
         return text_width("FALSE")
@@ -185,7 +184,7 @@ def text_lines(text: str, width: float) -> int:
     usable = max(1.0, width - PADDING)
     lines = 0
     for paragraph in text.split("\n"):
-        if len(paragraph) * _GROUPS_MIN * SAFETY > LONG_PARAGRAPH * usable:
+        if len(paragraph) * _NARROWEST * SAFETY > LONG_PARAGRAPH * usable:
             # long: a digit's width per character, generous for text, is close enough
             lines += math.ceil(len(paragraph) * SAFETY * WRAP_LOSS / usable)
         elif text_width(paragraph) <= usable:
@@ -272,7 +271,9 @@ def _cell(ws, row: int, column: int, raw: Any, wrap: bool, align: str | None,
             fmt = DATETIME_FORMAT
         elif isinstance(value, date):
             fmt = DATE_FORMAT
-    # the font is the workbook's default (Arial); the rest is set once per look, then copied
+    # the font is the workbook's default (Arial); the rest is set once per look through
+    # openpyxl's API, then its style record (cell._style) is copied: setting each attribute
+    # on every cell would cost more than the rest of the build
     look = (fmt, wrap, align)
     if look in styles:
         cell._style = copy(styles[look])
@@ -320,12 +321,12 @@ def _write_sheet(ws, sheet: Sheet) -> int:
     if tall_header:
         ws.row_dimensions[1].height = 2 * LINE_HEIGHT + 2
     styles: dict = {}
+    aligns = [sheet.align.get(name) for name in cols]
     for n, row in enumerate(rows, start=2):
         lines = 1
         for c, raw in enumerate(row):
             wrap = c in wrapped
-            cell = _cell(ws, n, c + 1, raw, wrap, sheet.align.get(cols[c]) if c < len(cols) else None,
-                         styles)
+            cell = _cell(ws, n, c + 1, raw, wrap, aligns[c] if c < len(aligns) else None, styles)
             if wrap and isinstance(cell.value, str):
                 lines = max(lines, text_lines(cell.value, widths[c]))
         if lines > 1:
