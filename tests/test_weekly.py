@@ -214,6 +214,12 @@ def test_workbook_has_the_tables_and_a_native_trend_chart_with_gaps(history):
     with zipfile.ZipFile(history["out"] / "w.xlsx") as z:
         chart = z.read("xl/charts/chart1.xml").decode()
     assert "<lineChart>" in chart and 'dispBlanksAs val="gap"' in chart
+    # as the page draws it: bars for new and fixed, a straight line for open tickets (a
+    # smoothed curve would dip below zero and miss the weekly values), the axis from zero,
+    # the legend below the plot where every name fits
+    assert chart.count("<barChart>") == 1 and chart.count("<ser>") == 3
+    assert chart.count('<smooth val="0"/>') == 1 and '<smooth val="1"/>' not in chart
+    assert '<min val="0"/>' in chart and '<legendPos val="b"/>' in chart
     open_rows = list(wb["Open tickets"].iter_rows(min_row=2, values_only=True))
     assert sorted(r[0] for r in open_rows) == sorted(key(k) for k in "ABCEI")
 
