@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench bench-quick bench-big fuzz clean sample
+.PHONY: demo test bench bench-quick bench-big fuzz clean sample pictures
 FUZZ_SECONDS ?= 300
 FUZZ_SEEDS ?= ../shared/corpus
 
@@ -48,6 +48,10 @@ fuzz: $(DEVSTAMP)
 
 sample: $(STAMP)
 	$(BIN)/python sample_data/make_sample.py
+
+# docs/img: the sample report and the first printed page of its workbooks (Chromium, LibreOffice)
+pictures: demo
+	$(BIN)/python docs/img/make_pictures.py
 
 clean:
 	rm -rf out $(VENV) build *.egg-info

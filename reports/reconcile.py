@@ -20,6 +20,7 @@ from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.profiles import Profile, resolve_profile
 from vulnpipe.ingest.records import Finding, Host, Policy, iso
 from vulnpipe.ingest.nessus.sources import expand_inputs
+from vulnpipe.reports.hosts import host_name
 
 STILL_OPEN, FIXED, NOT_RESCANNED, NOT_COVERED, NEW = (
     "still_open", "fixed", "not_rescanned", "not_covered", "new")
@@ -70,6 +71,7 @@ class Row:
     rescan_scan: str | None
     baseline_seen: str | None
     rescan_seen: str | None
+    name: str | None = None     # how people know the host (not in RESULT_FIELDS): FQDN, ...
 
     def as_dict(self) -> dict:
         return {f: getattr(self, f) for f in RESULT_FIELDS}
@@ -117,6 +119,10 @@ def by_address(host: Host) -> tuple[str, str | None]:
     return host.address, None
 
 
+def _name(host: Host) -> str | None:
+    return host_name(host.host_fqdn, host.netbios_name, host.name, host.address)
+
+
 def _key(f: Finding) -> tuple[int, int, str]:
     return (f.plugin_id or 0, f.port or 0, (f.protocol or "").lower())
 
@@ -146,7 +152,7 @@ def reconcile(baseline: Sequence[ScanData], rescans: Sequence[ScanData],
         common = dict(host=f.host.name, host_ip=f.host.host_ip, asset_id=asset_id,
                       plugin_id=f.plugin_id or 0, plugin_name=f.plugin_name, port=k[2],
                       protocol=k[3], baseline_scan=scan.name,
-                      baseline_seen=iso(f.host.host_start))
+                      baseline_seen=iso(f.host.host_start), name=_name(f.host))
         if k in seen:
             rf, rscan, _ = seen[k]
             rows.append(Row(**common, status=STILL_OPEN, reason="reported again by the rescan",
@@ -182,7 +188,7 @@ def reconcile(baseline: Sequence[ScanData], rescans: Sequence[ScanData],
                         plugin_id=f.plugin_id or 0, plugin_name=f.plugin_name, port=k[2],
                         protocol=k[3], status=NEW, reason="absent from the baseline",
                         baseline_scan=None, rescan_scan=rscan.name, baseline_seen=None,
-                        rescan_seen=iso(f.host.host_start)))
+                        rescan_seen=iso(f.host.host_start), name=_name(f.host)))
     rows.sort(key=lambda r: (address_order(r.host_ip or r.host), r.plugin_id, r.port, r.protocol))
     return ReconcileResult(rows)
 
@@ -244,13 +250,12 @@ def _dt(text: str | None):
 def write_xlsx_result(result: ReconcileResult, out: str | Path) -> None:
     from vulnpipe.reports.writers.xlsx import Sheet, write_xlsx
 
-    rows = [[r.host, r.host_ip, r.asset_id, r.plugin_id, r.plugin_name, r.port, r.protocol,
-             r.status, r.reason, r.baseline_scan, _dt(r.baseline_seen), r.rescan_scan,
+    rows = [[r.name, r.host_ip or r.host, r.asset_id, r.plugin_id, r.plugin_name, r.port,
+             r.protocol, r.status, r.reason, r.baseline_scan, _dt(r.baseline_seen), r.rescan_scan,
              _dt(r.rescan_seen)] for r in result.rows]
-    cols = ("Host", "Host IP", "Asset ID", "Plugin ID", "Plugin name", "Port", "Protocol",
+    cols = ("Host", "Address", "Asset ID", "Plugin ID", "Plugin name", "Port", "Protocol",
             "Status", "Reason", "Baseline scan", "Baseline seen", "Rescan scan", "Rescan seen")
     summary = [(s, n) for s, n in result.summary.items()]
-    write_xlsx(out, [Sheet("Reconciliation", cols, rows, wrap=frozenset({"Reason"}),
-                           widths={"Reason": 60, "Plugin name": 40},
+    write_xlsx(out, [Sheet("Reconciliation", cols, rows, wrap=frozenset({"Plugin name", "Reason"}),
                            choices={"Status": STATUSES}),
                      Sheet("Summary", ("Status", "Findings"), summary)])

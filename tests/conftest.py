@@ -196,3 +196,14 @@ def _reflect(conn, name: str):
     from sqlalchemy import MetaData, Table
 
     return Table(name, MetaData(), autoload_with=conn)
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory) -> Path:
+    """Every output of ``make demo`` on sample_data/ (written by ``python -m vulnpipe.demo
+    --out DIR``), made once per session: what a new user opens first."""
+    out = tmp_path_factory.mktemp("sample-run") / "out"
+    r = subprocess.run([sys.executable, "-m", "vulnpipe.demo", "--out", str(out)], cwd=ROOT,
+                       capture_output=True, timeout=900)
+    assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")[-3000:]
+    return out

@@ -85,6 +85,30 @@ def render_page(binary: str, page: Path, workdir: Path, *, width: int = 1366,
                 console=[line for line in logs if PROBLEMS.search(line)], screenshot=shot)
 
 
+def page_width(binary: str, page: Path, workdir: Path, *, width: int = 1024) -> tuple[int, int]:
+    """(``document.scrollingElement.scrollWidth``, its ``clientWidth``) of ``page`` in a
+    ``width`` px window with a classic scrollbar, as on a desktop: the page scrolls sideways
+    when the first is larger. Measured on a copy that differs only by a script writing the
+    two numbers into the DOM and by the missing CSP meta tag that would block that script;
+    neither changes the layout."""
+    html = page.read_text("utf-8")
+    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html)
+    probe = ("<script>addEventListener('load', function () { var e = document.scrollingElement;"
+             " document.documentElement.setAttribute('data-widths', e.scrollWidth + ' ' +"
+             " e.clientWidth); });</script>")
+    workdir.mkdir(parents=True, exist_ok=True)
+    copy = page.with_name(page.stem + ".measured.html")     # same folder: same relative links
+    copy.write_text(html.replace("</body>", probe + "</body>"), "utf-8")
+    flags = [f for f in FLAGS if f != "--hide-scrollbars"]
+    run = subprocess.run([binary, *flags, f"--user-data-dir={workdir / 'profile-width'}",
+                          f"--window-size={width},900", "--virtual-time-budget=2000",
+                          "--dump-dom", copy.as_uri()], capture_output=True, timeout=180)
+    copy.unlink()
+    m = re.search(r'data-widths="(\d+) (\d+)"', run.stdout.decode("utf-8", errors="replace"))
+    assert m, run.stderr.decode(errors="replace")[-2000:]
+    return int(m.group(1)), int(m.group(2))
+
+
 # -- the checks work: an unescaped payload is caught ------------------------------------------
 
 def test_the_checks_catch_a_page_where_the_payload_is_live(chromium, tmp_path):
@@ -96,6 +120,15 @@ def test_the_checks_catch_a_page_where_the_payload_is_live(chromium, tmp_path):
     # the CSP blocks both the image and its inline handler, and says so on the console
     assert result.console, "a live <img onerror> under CSP must be reported"
     assert "<img" in result.dom
+
+
+def test_the_width_check_catches_a_page_that_scrolls_sideways(chromium, tmp_path):
+    page = tmp_path / "wide.html"
+    page.write_text("<!DOCTYPE html><html><body><table><tr>"
+                    + "<td style=\"white-space: nowrap\">VP-049C5C7277 2026-11-23 01:00</td>" * 6
+                    + "</tr></table></body></html>")
+    scroll, client = page_width(chromium, page, tmp_path / "wide")
+    assert scroll > client and client <= 1024
 
 
 # -- the weekly report ------------------------------------------------------------------------
@@ -180,3 +213,21 @@ def test_report_in_chromium_keeps_its_title_and_has_no_console_errors(chromium, 
     assert page.dom.count("<svg class=\"chart") == 2
     assert page.screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert page.screenshot.stat().st_size > 20_000     # a rendered page, not a blank one
+
+
+# -- the sample run's pages, as a new user opens them -----------------------------------------
+
+def test_the_sample_pages_do_not_scroll_sideways_at_1024_px(chromium, sample_run, tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(sample_run / "evidence-2026-Q4.zip") as z:
+        z.extract("index.html", tmp_path)
+    for page in (sample_run / "weekly-2026-W48.html", tmp_path / "index.html"):
+        scroll, client = page_width(chromium, page, tmp_path / page.stem)
+        assert scroll <= client, f"{page.name} scrolls sideways at 1024 px: {scroll} > {client}"
+
+
+def test_the_hostile_report_does_not_scroll_sideways_at_1024_px(chromium, hostile_report):
+    scroll, client = page_width(chromium, hostile_report / "r.html", hostile_report / "width")
+    assert scroll <= client, f"{scroll} > {client}"
+

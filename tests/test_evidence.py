@@ -368,7 +368,7 @@ def test_not_rescanned_and_not_covered_stay_open_only_the_covering_rescan_fixes(
     opened = {r[0].split("-11387")[0] for r in sheet_rows(got["poam.xlsx"], "Open POA&M Items")}
     assert closed == {b["key"]} and opened == {a["key"], c["key"]}
     index = got["index.html"].decode()
-    row_a = index.split(f"<td>{a['key']}</td>", 1)[1].split("</tr>", 1)[0]
+    row_a = index.split(f"<span class=\"key\">{a['key']}</span>", 1)[1].split("</tr>", 1)[0]
     assert "not proved fixed" in row_a and "verified by" not in row_a
     assert verify_pack(pack).intact
 

@@ -158,14 +158,15 @@ def test_exports_keep_hostile_scanner_text_as_plain_text(tmp_path):
                 "--jsonl", out / "t.jsonl", "--markdown", out / "md")
     assert r.returncode == 0, r.stderr.decode()
     wb = openpyxl.load_workbook(out / "t.xlsx")
-    ws = wb["Tickets"]
+    ws = wb["Assets"]
     header = [c.value for c in ws[1]]
     hosts_in_sheet = {ws.cell(row=i, column=header.index("Host") + 1).value
                       for i in range(2, ws.max_row + 1)}
     assert hosts_in_sheet == set(HOSTILE)
-    for row in ws.iter_rows(min_row=2):
-        for cell in row:
-            assert cell.data_type != "f", f"formula written in {cell.coordinate}: {cell.value!r}"
+    for sheet in wb.worksheets:
+        for row in sheet.iter_rows(min_row=2):
+            for cell in row:
+                assert cell.data_type != "f", f"formula written in {sheet.title}!{cell.coordinate}: {cell.value!r}"
     findings = wb["Findings"]
     outputs = {c.value for c in findings["M"][1:]}
     assert outputs == set(HOSTILE)

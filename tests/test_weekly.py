@@ -17,7 +17,9 @@ D medium+internet-facing (P2, 14), I high+internet-facing (P2, 14), E not in the
 """
 from __future__ import annotations
 
+import html
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import openpyxl
@@ -199,13 +201,25 @@ def test_workbook_has_the_tables_and_a_native_trend_chart_with_gaps(history):
     trend = wb["Trend"]
     rows = list(trend.iter_rows(min_row=2, values_only=True))
     assert [r[0] for r in rows] == ["2026-W44", "2026-W45", "2026-W46", "2026-W47", "2026-W48"]
-    assert rows[2][3:] == (None,) * len(FIGURES)            # the gap stays empty
-    assert rows[4][3:] == tuple(EXPECTED["2026-W48"][k] for k in FIGURES)
+    figures = slice(3, 3 + len(FIGURES))
+    assert rows[2][figures] == (None,) * len(FIGURES)        # the gap stays empty, and says so
+    assert rows[2][-1] == "no scan this week: a gap, not zero"
+    sla = FIGURES.index("sla_compliance_pct")
+    w48 = EXPECTED["2026-W48"]
+    assert rows[4][figures] == tuple(w48[k] / 100 if k == "sla_compliance_pct" else w48[k]
+                                     for k in FIGURES)         # a share, shown as a percentage
+    assert trend.cell(row=6, column=4 + sla).number_format == "0.0%"
     assert len(trend._charts) == 1
     import zipfile
     with zipfile.ZipFile(history["out"] / "w.xlsx") as z:
         chart = z.read("xl/charts/chart1.xml").decode()
     assert "<lineChart>" in chart and 'dispBlanksAs val="gap"' in chart
+    # as the page draws it: bars for new and fixed, a straight line for open tickets (a
+    # smoothed curve would dip below zero and miss the weekly values), the axis from zero,
+    # the legend below the plot where every name fits
+    assert chart.count("<barChart>") == 1 and chart.count("<ser>") == 3
+    assert chart.count('<smooth val="0"/>') == 1 and '<smooth val="1"/>' not in chart
+    assert '<min val="0"/>' in chart and '<legendPos val="b"/>' in chart
     open_rows = list(wb["Open tickets"].iter_rows(min_row=2, values_only=True))
     assert sorted(r[0] for r in open_rows) == sorted(key(k) for k in "ABCEI")
 
@@ -260,3 +274,36 @@ def test_bad_options_are_one_clear_line(history, tmp_path):
         r = run_cli("report", "weekly", "--db", history["db"], *args)
         assert r.returncode == 1 and message in r.stderr, (args, r.stderr)
         assert b"Traceback" not in r.stderr
+
+
+# -- the sample run: what a new user sees ------------------------------------------------------
+
+def test_the_sample_report_lists_by_priority_then_age_names_hosts_and_explains_itself(sample_run):
+    page = (sample_run / "weekly-2026-W48.html").read_text("utf-8")
+    oldest = page.split('<section id="oldest">', 1)[1].split("</section>", 1)[0]
+    rows = re.findall(r'<td class="key">(VP-\w+)</td><td class="wrap">(.*?)</td>.*?'
+                      r'<td>(P\d)</td><td class="mono">(\d{4}-\d\d-\d\d)</td>', oldest)
+    assert len(rows) == 10
+    order = [(prio, first_seen) for _key, _host, prio, first_seen in rows]
+    assert order == sorted(order) and order[0][0] == "P1"          # priority, then age
+    hosts = [html.unescape(re.sub(r"<[^>]+>", "", host)) for _key, host, _p, _f in rows]
+    assert "vpn1.corp.example (10.10.5.10)" in hosts               # name, address beside it
+    assert "10.20.7.1" in hosts                                    # no name known: the address
+    assert not any(re.search(r"(\d+\.\d+\.\d+\.\d+).*\1", h) for h in hosts)   # once
+    assert "docs/" not in page and ".md" not in page               # no links into the repository
+    assert "How to read this report" in page
+    trend = page.split('<section id="trend">', 1)[1].split("</section>", 1)[0]
+    assert '<td class="n">42.9%</td>' in trend                     # a share reads as one
+
+
+def test_the_sample_workbooks_list_by_priority_then_age(sample_run):
+    ws = openpyxl.load_workbook(sample_run / "weekly-2026-W48.xlsx")["Oldest open"]
+    header = [c.value for c in ws[1]]
+    order = [(r[header.index("Priority")], r[header.index("First seen")])
+             for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert len(order) == 10 and order == sorted(order) and order[0][0] == "P1"
+    ws = openpyxl.load_workbook(sample_run / "tickets.xlsx")["Tickets"]
+    header = [c.value for c in ws[1]]
+    rows = [(r[header.index("Status")] not in ("open", "resurfaced"), r[header.index("Priority")],
+             r[header.index("First seen")]) for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert len(rows) == 23 and rows == sorted(rows)                # open first, P1 first

@@ -135,12 +135,13 @@ def identities_with_findings(conn: Connection, plugin_ids: Sequence[int] | None)
     return {r[0] for r in conn.execute(q)}
 
 
-def period_hosts(conn: Connection, scan_ids: Sequence[int]) -> list[tuple[int, str, str, str]]:
-    """(scan id, report host name, address, identity) of every host of ``scan_ids``, in scan
-    and host order."""
-    out: list[tuple[int, str, str, str]] = []
+def period_hosts(conn: Connection, scan_ids: Sequence[int]) -> list[tuple]:
+    """(scan id, report host name, address, identity, FQDN, NetBIOS name) of every host of
+    ``scan_ids``, in scan and host order."""
+    out: list[tuple] = []
     for part in _chunks(list(scan_ids)):
-        q = (select(hosts.c.scan_id, hosts.c.name, hosts.c.address, hosts.c.identity)
+        q = (select(hosts.c.scan_id, hosts.c.name, hosts.c.address, hosts.c.identity,
+                    hosts.c.host_fqdn, hosts.c.netbios_name)
              .where(hosts.c.scan_id.in_(part)).order_by(hosts.c.scan_id, hosts.c.host_seq))
         out.extend(tuple(r) for r in conn.execute(q))
     out.sort(key=lambda r: r[0])        # (stable: host order within a scan is kept)

@@ -143,6 +143,7 @@ tickets = Table(
     Column("priority", String(8)), Column("sla_days", Integer), Column("due_date", DateTime),
     Column("acceptance", JSON), Column("false_positive", JSON),
     Column("fqdn", Text),                                          # (0003)
+    Column("netbios", Text),                                       # (0003)
     Column("ever_fixed", Boolean, nullable=False, default=False),  # (0003) a fix was verified once
     Column("events_logged", Integer, nullable=False, default=0),   # (0003) ticket_events rows
     Column("checks_logged", Integer, nullable=False, default=0),   # (0003) ticket_checks rows

@@ -20,6 +20,7 @@ from vulnpipe.ingest.profiles import Profile
 from vulnpipe.ingest.records import iso
 from vulnpipe.reports.writers.output import atomic_path
 from vulnpipe.reports.tickets.build import TicketSettings
+from vulnpipe.reports.tickets.model import priority_rank
 
 from vulnpipe.reports.evidence import names
 from vulnpipe.reports.evidence.collect import Evidence, collect
@@ -112,7 +113,8 @@ def _pack_context(ev: Evidence, opts: PackOptions, raw: dict[int, str]) -> dict[
         "database": opts.database, "version": opts.version,
         "generated_at": iso(opts.generated_at) if opts.generated_at else None,
         "states": sorted(states.items()),
-        "tickets": [ev.tickets[k] for k in sorted(ev.tickets)],
+        "tickets": sorted(ev.tickets.values(),       # what matters first: priority, then age
+                          key=lambda d: (priority_rank(d["priority"]), d["first_seen"], d["key"])),
         "scans": [{**{k: s.doc[k] for k in ("scan_id", "file_name", "policy_name",
                                             "first_host_start", "hosts_count", "sha256")},
                    "covered": _scan_covered(s.doc), "raw": raw.get(sid)}

@@ -80,8 +80,8 @@ def poam_rows(docs: dict[str, dict], views: Sequence[dict]) -> tuple[list[list[A
                 parsed.get("synopsis") or parsed.get("description"),
                 "Tenable Nessus" if (det.get("scanner_kind") or "nessus") == "nessus" else f"Tenable {det['scanner_kind']}",
                 f["plugin_id"],
-                f"{doc['address']} {f['port']}/{f['protocol']} (host {doc['host']}; "
-                f"asset {view['asset_id'] or 'not in inventory'})",
+                f"{view['host_label']}, {f['port']}/{f['protocol']}; "
+                f"asset {view['asset_id'] or 'not in inventory'}",
                 owner,
                 _plan(view, f["plugin_id"], parsed.get("solution")),
                 _day(f["first_seen"]),
@@ -103,10 +103,9 @@ def poam_rows(docs: dict[str, dict], views: Sequence[dict]) -> tuple[list[list[A
 
 def poam_sheets(docs: dict[str, dict], views: Sequence[dict]) -> list[Sheet]:
     open_rows, closed_rows = poam_rows(docs, views)
-    widths = {"Weakness Name": 40, "Weakness Description": 60, "Asset Identifier": 40,
-              "Overall Remediation Plan": 60, "Deviation Rationale": 50, "Comments": 70,
-              "POA&M ID": 30}
-    wrap = frozenset({"Weakness Description", "Overall Remediation Plan", "Deviation Rationale",
-                      "Comments"})
-    return [Sheet(OPEN_SHEET, POAM_COLUMNS, open_rows, widths=widths, wrap=wrap),
-            Sheet(CLOSED_SHEET, POAM_COLUMNS, closed_rows, widths=widths, wrap=wrap)]
+    wrap = frozenset({"Weakness Name", "Weakness Description", "Asset Identifier",
+                      "Point of Contact", "Overall Remediation Plan", "Deviation Rationale",
+                      "Supporting Documents", "Comments"})
+    # 19 columns (the FedRAMP template's): narrow wrapped columns keep the page readable
+    return [Sheet(OPEN_SHEET, POAM_COLUMNS, open_rows, wrap=wrap, wrap_width=26),
+            Sheet(CLOSED_SHEET, POAM_COLUMNS, closed_rows, wrap=wrap, wrap_width=26)]

@@ -32,12 +32,33 @@ def environment():
     env.filters["md"] = md
     env.filters["fence"] = fence
     env.filters["yesno"] = yesno
+    env.filters["utc"] = utc
+    env.filters["host_of"] = host_of
     return env
 
 
 def yesno(value: object) -> str:
     """True/False/None as yes/no/unknown."""
     return "unknown" if value is None else ("yes" if value else "no")
+
+
+def utc(text: str | None) -> str:
+    """An ISO 8601 UTC time for the overview, to the minute: ``2026-11-25T01:03:54Z`` ->
+    ``2026-11-25 01:03`` (the JSON files keep the exact time)."""
+    if not text:
+        return "-"
+    if len(text) >= 16 and text[10] == "T":
+        return f"{text[:10]} {text[11:16]}"
+    return text
+
+
+def host_of(doc: dict[str, Any]) -> str:
+    """A host document of the pack (``name``, ``address``, ``host_fqdn``, ``netbios_name``) as
+    ``name (address)``, the way every output shows hosts."""
+    from vulnpipe.reports.hosts import host_label
+
+    return host_label(doc.get("host_fqdn"), doc.get("netbios_name"), doc.get("name"),
+                      doc.get("address"))
 
 
 def render_index(pack: dict[str, Any]) -> bytes:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Callable
 
 from vulnpipe.ingest.records import iso
+from vulnpipe.reports.hosts import host_name
 from vulnpipe.reports.reconcile import FIXED, NOT_COVERED, NOT_RESCANNED, STILL_OPEN, Row
 from vulnpipe.reports.tickets.model import FALSE_POSITIVE, PRESENT, RISK_ACCEPTED, Ticket, TicketFinding
 
@@ -23,7 +24,8 @@ def finding_status(t: Ticket, tf: TicketFinding, asset_id: str | None,
     base = dict(host=t.host_name, host_ip=t.address, asset_id=asset_id,
                 plugin_id=tf.key.plugin_id, plugin_name=tf.plugin_name, port=tf.key.port,
                 protocol=tf.key.protocol, baseline_scan=scan_name(tf.first_scan_id),
-                baseline_seen=iso(tf.first_seen))
+                baseline_seen=iso(tf.first_seen),
+                name=host_name(t.fqdn, t.netbios, t.host_name, t.address))
     checks = [c for c in t.checks if c.key == tf.key and c.at <= as_of]
     note = ""
     if t.state == FALSE_POSITIVE:

@@ -57,9 +57,11 @@ class HostIssue:
     """A host with no owner from the inventory: it matched no asset, or several."""
 
     address: str
-    host: str
+    host: str                         # the report's host name
     match_method: str                 # unmatched | ambiguous
     candidates: str | None
+    fqdn: str | None = None
+    netbios: str | None = None
 
 
 @dataclass
@@ -179,7 +181,8 @@ def host_issues(identities: Sequence[dict[str, Any]], matching: Matching) -> tup
         method = (m or {}).get("match_method") or "unmatched"
         if method in ("unmatched", "ambiguous") and r["address"] not in found:
             found[r["address"]] = HostIssue(r["address"], r["name"], method,
-                                            (m or {}).get("match_candidates"))
+                                            (m or {}).get("match_candidates"),
+                                            r["host_fqdn"], r["netbios_name"])
     return tuple(found[a] for a in sorted(found))
 
 

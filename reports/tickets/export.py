@@ -15,7 +15,7 @@ from typing import Sequence
 from vulnpipe.reports.writers.cells import csv_text
 from vulnpipe.reports.writers.output import atomic_path, open_output
 from vulnpipe.reports.writers.xlsx import Sheet, write_xlsx
-from vulnpipe.reports.tickets.model import STATES
+from vulnpipe.reports.tickets.model import OPEN_STATES, STATES, priority_rank
 from vulnpipe.reports.tickets.view import TICKET_FIELDS, summary_rows
 
 JIRA_PRIORITY = {"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"}
@@ -107,7 +107,7 @@ def jira_description(v: dict) -> str:
     lines = [f"h2. {v['key']}: {jira_text(v['title'])}", "",
              f"*Priority:* {v['priority'] or '-'} | *Due:* {v['due_date'] or '-'} | "
              f"*State:* {v['state']}",
-             f"*Host:* {jira_text(v['host'])} ({jira_text(v['address'])}) | *OS:* {jira_text(v['os'] or 'unknown')}",
+             f"*Host:* {jira_text(v['host_label'])} | *OS:* {jira_text(v['os'] or 'unknown')}",
              f"*Owner:* {jira_text(v['owner'] or 'unowned')} | *Team:* {jira_text(v['team'] or '-')} | "
              f"*Asset:* {jira_text(v['asset_id'] or 'not in inventory')}", "", "h3. Findings"]
     for f in v["findings"]:
@@ -159,33 +159,47 @@ def _date(text: str | None):
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
 
 
+#: The Tickets sheet: what an owner acts on (the title names the host, so the sheet prints
+#: one page wide, readable); the host and asset details are on the Assets sheet, by key.
 TICKET_SHEET_COLUMNS = ("Key", "Title", "Status", "Priority", "Due date", "Overdue", "Owner",
-                        "Owner email", "Team", "Business unit", "Criticality", "Internet facing",
-                        "Asset ID", "Match", "Host", "Address", "OS", "Platform", "First seen",
-                        "Last seen", "Fixed at", "Findings")
+                        "Team", "First seen", "Last seen", "Fixed at", "Findings")
+ASSET_SHEET_COLUMNS = ("Key", "Host", "Address", "OS", "Platform", "Asset ID", "Match", "Owner",
+                       "Owner email", "Team", "Business unit", "Criticality", "Internet facing")
 FINDING_SHEET_COLUMNS = ("Key", "Host", "Address", "Plugin ID", "Plugin name", "Port", "Protocol",
                          "Role", "State", "First seen", "Last seen", "Scans", "Plugin output")
 
 
+def _sheet_order(v: dict) -> tuple:
+    """Open tickets first, then by priority, then the oldest first."""
+    return (v["state"] not in OPEN_STATES, priority_rank(v["priority"]),
+            v["first_seen"] or "", v["key"])
+
+
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else ("yes" if value else "no")
+
+
 def write_xlsx_tickets(views: Sequence[dict], out: str | Path, data_quality: Sequence[tuple] = ()) -> None:
+    views = sorted(views, key=_sheet_order)
     ticket_rows = [[v["key"], v["title"], v["state"], v["priority"], _date(v["due_date"]),
-                    "yes" if v["overdue"] else "no", v["owner"], v["owner_email"], v["team"],
-                    v["business_unit"], v["criticality"],
-                    None if v["internet_facing"] is None else ("yes" if v["internet_facing"] else "no"),
-                    v["asset_id"], v["match_method"], v["host"], v["address"], v["os"],
-                    v["platform"], _date(v["first_seen"]), _date(v["last_seen"]),
-                    _date(v["fixed_at"]), len(v["findings"])] for v in views]
-    finding_rows = [[v["key"], v["host"], v["address"], f["plugin_id"], f["plugin_name"], f["port"],
-                     f["protocol"], f["role"], f["state"], _date(f["first_seen"]),
+                    _yes_no(v["overdue"]), v["owner"], v["team"], _date(v["first_seen"]), _date(v["last_seen"]), _date(v["fixed_at"]),
+                    len(v["findings"])] for v in views]
+    asset_rows = [[v["key"], v["host_name"], v["address"], v["os"], v["platform"], v["asset_id"],
+                   v["match_method"], v["owner"], v["owner_email"], v["team"],
+                   v["business_unit"], v["criticality"], _yes_no(v["internet_facing"])]
+                  for v in views]
+    finding_rows = [[v["key"], v["host_name"], v["address"], f["plugin_id"], f["plugin_name"],
+                     f["port"], f["protocol"], f["role"], f["state"], _date(f["first_seen"]),
                      _date(f["last_seen"]), "; ".join(f["scans"]), f["plugin_output"]]
                     for v in views for f in v["findings"]]
     sheets = [
-        Sheet("Tickets", TICKET_SHEET_COLUMNS, ticket_rows,
-              widths={"Title": 60, "Key": 16}, wrap=frozenset({"Title"}),
+        Sheet("Tickets", TICKET_SHEET_COLUMNS, ticket_rows, wrap=frozenset({"Title"}),
               choices={"Status": STATES}),
-        Sheet("Findings", FINDING_SHEET_COLUMNS, finding_rows, wrap=frozenset({"Plugin output"})),
-        Sheet("Summary", ("Measure", "Count"), summary_rows(views), widths={"Measure": 40}),
+        Sheet("Assets", ASSET_SHEET_COLUMNS, asset_rows),
+        Sheet("Findings", FINDING_SHEET_COLUMNS, finding_rows,
+              wrap=frozenset({"Plugin name", "Scans", "Plugin output"})),
+        Sheet("Summary", ("Measure", "Count"), summary_rows(views)),
         Sheet("Data quality", ("Kind", "Host or asset", "Detail"), list(data_quality),
-              widths={"Detail": 80}, wrap=frozenset({"Detail"})),
+              wrap=frozenset({"Detail"})),
     ]
     write_xlsx(out, sheets)

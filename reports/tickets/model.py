@@ -15,6 +15,12 @@ RISK_ACCEPTED = "risk_accepted"
 FALSE_POSITIVE = "false_positive"
 STATES = (OPEN, RESURFACED, RISK_ACCEPTED, FALSE_POSITIVE, FIXED)
 OPEN_STATES = frozenset({OPEN, RESURFACED})
+PRIORITIES = ("P1", "P2", "P3", "P4")
+
+
+def priority_rank(priority: str | None) -> int:
+    """For sorting by what matters: P1 first, ..., no priority last."""
+    return PRIORITIES.index(priority) if priority in PRIORITIES else len(PRIORITIES)
 
 # decision kinds (user input: `vulnpipe accept`, `vulnpipe false-positive`, `vulnpipe reopen`)
 ACCEPT = "risk_accepted"
@@ -125,6 +131,7 @@ class Ticket:
     last_seen: datetime
     state: str = OPEN
     fqdn: str | None = None    # the host's DNS name when the scan resolved one
+    netbios: str | None = None  # the host's NetBIOS name when the scan found one
     findings: dict[FindingKey, TicketFinding] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)

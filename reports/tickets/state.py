@@ -26,7 +26,8 @@ def ticket_row(t: Ticket) -> dict[str, Any]:
     fixed = [e for e in t.events if e.kind == "fixed"] if t.state == "fixed" else []
     return {"key": t.key, "profile": t.profile, "asset_key": t.asset_key, "host": t.host_name,
             "address": t.address, "os": t.os, "state": t.state, "first_seen": t.first_seen,
-            "last_seen": t.last_seen, "fqdn": t.fqdn, "acceptance": t.acceptance,
+            "last_seen": t.last_seen, "fqdn": t.fqdn, "netbios": t.netbios,
+            "acceptance": t.acceptance,
             "false_positive": t.false_positive, "ever_fixed": t.ever_fixed,
             "fixed_at": fixed[-1].at if fixed else None,
             "fixed_scan_id": fixed[-1].scan_id if fixed else None}
@@ -47,7 +48,7 @@ def ticket_from_rows(row: Mapping[str, Any], findings: Iterable[Mapping[str, Any
     t = Ticket(key=row["key"], profile=row["profile"], asset_key=row["asset_key"],
                host_name=row["host"], address=row["address"], os=row["os"],
                first_seen=row["first_seen"], last_seen=row["last_seen"], state=row["state"],
-               fqdn=row["fqdn"], acceptance=row["acceptance"],
+               fqdn=row["fqdn"], netbios=row["netbios"], acceptance=row["acceptance"],
                false_positive=row["false_positive"], ever_fixed=bool(row["ever_fixed"]))
     for f in findings:
         tf = TicketFinding(key=FindingKey(f["plugin_id"], f["port"], f["protocol"]),
@@ -95,8 +96,8 @@ def dump_checkpoint(tickets: Iterable[Ticket]) -> bytes:
     out = []
     for t in sorted(tickets, key=lambda x: x.key):
         out.append([t.key, t.asset_key, t.host_name, t.address, t.os, _us(t.first_seen),
-                    _us(t.last_seen), t.state, t.fqdn, t.acceptance, t.false_positive,
-                    t.ever_fixed,
+                    _us(t.last_seen), t.state, t.fqdn, t.netbios, t.acceptance,
+                    t.false_positive, t.ever_fixed,
                     [[f.key.plugin_id, f.key.port, f.key.protocol, f.plugin_name, f.family,
                       f.plugin_type, f.role, f.severity, _us(f.first_seen), _us(f.last_seen),
                       f.first_scan_id, f.last_scan_id, f.plugin_output, _us(f.fixed_at),
@@ -106,12 +107,12 @@ def dump_checkpoint(tickets: Iterable[Ticket]) -> bytes:
 
 def load_checkpoint(data: bytes, profile: str) -> dict[str, Ticket]:
     tickets: dict[str, Ticket] = {}
-    for (key, asset_key, host, address, os_, first, last, state, fqdn, acceptance, fp,
-         ever_fixed, findings) in orjson.loads(zlib.decompress(data)):
+    for (key, asset_key, host, address, os_, first, last, state, fqdn, netbios, acceptance,
+         fp, ever_fixed, findings) in orjson.loads(zlib.decompress(data)):
         t = Ticket(key=key, profile=profile, asset_key=asset_key, host_name=host,
                    address=address, os=os_, first_seen=_dt(first), last_seen=_dt(last),
-                   state=state, fqdn=fqdn, acceptance=acceptance, false_positive=fp,
-                   ever_fixed=ever_fixed)
+                   state=state, fqdn=fqdn, netbios=netbios, acceptance=acceptance,
+                   false_positive=fp, ever_fixed=ever_fixed)
         for (pid, port, proto, name, family, ptype, role, sev, f_first, f_last, first_id,
              last_id, output, fixed_at, fixed_id) in findings:
             tf = TicketFinding(key=FindingKey(pid, port, proto), plugin_name=name, family=family,

@@ -110,7 +110,8 @@ class Timeline:
         if ticket is None:
             ticket = Ticket(key=key, profile=self.profile, asset_key=asset_key,
                             host_name=first.host_name, address=first.address, os=host.os,
-                            first_seen=at, last_seen=at, fqdn=host.host_fqdn)
+                            first_seen=at, last_seen=at, fqdn=host.host_fqdn,
+                            netbios=host.netbios_name)
             self.tickets[key] = ticket
             _set_state(ticket, scan.time, at, OPEN, "opened", scan.scan_id, scan=scan.name,
                        findings=sorted({o.key.label for o in observations}))
@@ -142,7 +143,7 @@ class Timeline:
         if at >= ticket.last_seen:
             ticket.last_seen = at
             ticket.host_name, ticket.address, ticket.os = first.host_name, first.address, host.os
-            ticket.fqdn = host.host_fqdn
+            ticket.fqdn, ticket.netbios = host.host_fqdn, host.netbios_name
         if ticket.state == FIXED and (came_back or any(not tf.is_fixed for tf in ticket.findings.values())):
             _set_state(ticket, scan.time, at, RESURFACED, "resurfaced", scan.scan_id, scan=scan.name,
                        findings=[k.label for k in came_back])

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from vulnpipe.ingest.records import iso
+from vulnpipe.reports.hosts import host_label, host_name
 from vulnpipe.reports.remediation.knowledge import KnowledgeBase
 from vulnpipe.reports.remediation.platform import platform_for
 
@@ -20,9 +21,9 @@ EXCERPT = 600
 TICKET_FIELDS = (
     "key", "title", "state", "profile", "priority", "sla_days", "due_date", "overdue",
     "owner", "owner_email", "team", "business_unit", "environment", "criticality",
-    "internet_facing", "asset_id", "match_method", "host", "address", "os", "platform",
-    "first_seen", "last_seen", "fixed_at", "findings", "why", "remediation", "history",
-    "acceptance", "false_positive",
+    "internet_facing", "asset_id", "match_method", "host", "address", "host_name", "host_label",
+    "os", "platform", "first_seen", "last_seen", "fixed_at", "findings", "why", "remediation",
+    "history", "acceptance", "false_positive",
 )
 
 
@@ -38,16 +39,20 @@ def excerpt(text: str | None, limit: int = EXCERPT) -> str:
     return text if len(text) <= limit else text[:limit].rstrip() + " …"
 
 
+def ticket_host_label(t: Ticket) -> str:
+    """The ticket's host as people read it: ``name (address)`` (see :mod:`reports.hosts`)."""
+    return host_label(t.fqdn, t.netbios, t.host_name, t.address)
+
+
 def ticket_title(t: Ticket) -> str:
     """What and where, at a glance: the primary exposure first, then the host."""
     roles = {tf.role for tf in t.findings.values()}
-    name = t.fqdn or t.host_name
-    where = name if name == t.address else f"{name} ({t.address})"
+    where = ticket_host_label(t)
     if "primary" in roles:
         port = next((tf.key for tf in t.findings.values() if tf.role == "primary"))
         extra = len(t.findings) - 1
         more = f" + {extra} related VPN finding{'s' if extra > 1 else ''}" if extra > 0 else ""
-        return f"L2TP VPN endpoint exposed on {where} ({port.port}/{port.protocol}){more}"
+        return f"L2TP VPN endpoint exposed on {where}, {port.port}/{port.protocol}{more}"
     names = sorted({tf.plugin_name for tf in t.findings.values()})
     return f"VPN service exposure on {where}: {', '.join(names)}"
 
@@ -88,7 +93,8 @@ def ticket_views(built: BuiltTickets, kb: KnowledgeBase, *, as_of: datetime) -> 
             "business_unit": a.business_unit, "environment": a.environment,
             "criticality": a.criticality, "internet_facing": a.internet_facing,
             "asset_id": a.asset_id, "match_method": a.match_method, "host": t.host_name,
-            "address": t.address, "os": t.os, "platform": platform,
+            "address": t.address, "host_name": host_name(t.fqdn, t.netbios, t.host_name, t.address),
+            "host_label": ticket_host_label(t), "os": t.os, "platform": platform,
             "first_seen": _iso(t.first_seen), "last_seen": _iso(t.last_seen),
             "fixed_at": _iso(fixed[-1].at) if t.state == "fixed" and fixed else None,
             "findings": findings,
@@ -121,12 +127,12 @@ def data_quality_rows(built: BuiltTickets) -> list[tuple[str, str, str]]:
     """Unmatched and ambiguous hosts (distinct addresses) and the inventory's own issues."""
     rows: list[tuple[str, str, str]] = []
     for h in built.host_issues:
+        host = host_label(h.fqdn, h.netbios, h.host, h.address)
         if h.match_method == "ambiguous":
-            rows.append(("ambiguous match", h.address,
-                         f"host {h.host} matches several assets: {h.candidates}"))
+            rows.append(("ambiguous match", host, f"matches several assets: {h.candidates}"))
         else:
-            rows.append(("no owner (not in inventory)", h.address,
-                         f"host {h.host} matched no asset; default owner used"))
+            rows.append(("no owner (not in inventory)", host,
+                         "matched no asset; default owner used"))
     for issue in getattr(built.inventory, "issues", []) or []:
         rows.append((f"inventory: {issue.kind}", str(issue.asset_id or f"row {issue.row}"),
                      issue.detail))

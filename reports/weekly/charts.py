@@ -14,6 +14,8 @@ from vulnpipe.reports.weekly.report import TrendPoint
 
 SERIES = (("open_tickets", "Open tickets", "open"), ("new", "New", "new"),
           ("fixed_verified", "Fixed (verified)", "fixed"))
+#: The series colours (RGB), the same as the page's CSS (--open, --new, --fixed).
+OPEN_COLOUR, NEW_COLOUR, FIXED_COLOUR = "1F3864", "D9822B", "2E7D32"
 
 
 @dataclass(frozen=True)

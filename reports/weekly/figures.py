@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from vulnpipe.reports.hosts import host_label, host_name
 from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
 from vulnpipe.reports.tickets.model import (ABSENT_COVERED, FIXED, OPEN_STATES, PRESENT, RISK_ACCEPTED,
                                    Ticket)
@@ -90,6 +91,12 @@ class TicketRow:
     approver: str | None
     acceptance_reason: str | None
     fixed_at: datetime | None
+    name: str | None = None     # FQDN, else NetBIOS, else report name (None: address only)
+
+    @property
+    def label(self) -> str:
+        """The host as people read it: ``name (address)``, or the address alone."""
+        return host_label(self.name, None, None, self.address)
 
     @property
     def is_open(self) -> bool:
@@ -156,7 +163,8 @@ def ticket_rows(built: BuiltTickets, week: Week, keys: set[str] | None = None) -
             acceptance_ends=ends,
             approver=(t.acceptance or {}).get("approver") if t.state == RISK_ACCEPTED else None,
             acceptance_reason=(t.acceptance or {}).get("reason") if t.state == RISK_ACCEPTED else None,
-            fixed_at=fixed_events[-1] if t.state == FIXED and fixed_events else None))
+            fixed_at=fixed_events[-1] if t.state == FIXED and fixed_events else None,
+            name=host_name(t.fqdn, t.netbios, t.host_name, t.address)))
     return rows
 
 

@@ -98,7 +98,7 @@ class History:
     weeks: tuple[Week, ...]                 # the trend window, oldest first, ending with week
     scans: tuple[ScanRow, ...]              # the stored scans of the trend window
     builds: dict[str, BuiltTickets]
-    period_hosts: tuple[tuple[int, str, str, str], ...] = ()   # (scan, name, address, identity)
+    period_hosts: tuple[tuple, ...] = ()    # (scan, name, address, identity, FQDN, NetBIOS)
     matches: dict | None = None             # identity -> its inventory match
 
     def scans_in(self, week: Week) -> list[ScanRow]:

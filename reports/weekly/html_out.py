@@ -31,7 +31,7 @@ def template_env(*, html: bool):
         lambda name: resources.files("vulnpipe.templates").joinpath(name).read_text("utf-8"))
     env = jinja2.Environment(loader=loader, autoescape=html, keep_trailing_newline=True,
                              undefined=jinja2.StrictUndefined)
-    env.filters.update(day=day, when=when, num=num, detect=detect)
+    env.filters.update(day=day, when=when, num=num, detect=detect, shown=shown)
     return env
 
 
@@ -53,6 +53,13 @@ def num(value) -> str:
     if isinstance(value, float):
         return f"{value:.1f}"
     return str(value)
+
+
+def shown(value, key: str) -> str:
+    """A figure as people read it: ``–`` for none, the SLA share with ``%``."""
+    if value is None:
+        return "–"
+    return f"{value:.1f}%" if key == "sla_compliance_pct" else num(value)
 
 
 def detect(scan: ScanRow) -> str:
@@ -84,7 +91,6 @@ def _cards(r: WeeklyReport) -> list[Card]:
     for key in FIGURE_FIELDS:
         name, meaning = FIGURE_LABELS[key]
         value = getattr(f, key)
-        shown = "–" if value is None else (f"{value:.1f}%" if key == "sla_compliance_pct" else str(value))
         if key == "sla_compliance_pct":
             meaning = f"{meaning} ({f.sla_met} of {f.sla_judged})"
         delta = ""
@@ -97,13 +103,15 @@ def _cards(r: WeeklyReport) -> list[Card]:
                     diff = value - before
                     sign = "+" if diff > 0 else ("−" if diff < 0 else "±")
                     amount = f"{abs(diff):.1f}" if isinstance(diff, float) else str(abs(diff))
+                    if key == "sla_compliance_pct":
+                        amount += " pts"        # percentage points, not percent
                     delta = f"{sign}{amount} vs {previous.week.label}"
         tone = ""
         if key in ("overdue", "resurfaced", "not_verifiable", "expiring_30d") and value:
             tone = "bad"
         elif key == "fixed_verified" and value:
             tone = "good"
-        cards.append(Card(key, name, shown, meaning, delta, tone))
+        cards.append(Card(key, name, shown(value, key), meaning, delta, tone))
     return cards
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from vulnpipe.reports.writers.output import atomic_path
 from vulnpipe.reports.tickets.export import md
 from vulnpipe.reports.weekly.figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
-from vulnpipe.reports.weekly.html_out import as_of_text, num, template_env
+from vulnpipe.reports.weekly.html_out import as_of_text, shown, template_env
 from vulnpipe.reports.weekly.report import WeeklyReport
 
 TOP_ITEMS = 10
@@ -25,12 +25,6 @@ class _Row:
     before: str
 
 
-def _shown(key: str, value) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.1f}%" if key == "sla_compliance_pct" else num(value)
-
-
 def render_markdown(r: WeeklyReport) -> str:
     env = template_env(html=False)
     env.filters["md"] = md
@@ -39,8 +33,8 @@ def render_markdown(r: WeeklyReport) -> str:
     for key in FIGURE_FIELDS:
         before = "–"
         if previous is not None:
-            before = "no scan" if previous.figures is None else _shown(key, getattr(previous.figures, key))
-        rows.append(_Row(FIGURE_LABELS[key][0], _shown(key, getattr(r.figures, key)), before))
+            before = "no scan" if previous.figures is None else shown(getattr(previous.figures, key), key)
+        rows.append(_Row(FIGURE_LABELS[key][0], shown(getattr(r.figures, key), key), before))
     horizon = r.week.cutoff + EXPIRY_HORIZON
     expiring = [t for t in r.acceptances
                 if t.acceptance_ends is not None and t.acceptance_ends <= horizon]

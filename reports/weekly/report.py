@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from vulnpipe.ingest.errors import InputError
+from vulnpipe.reports.hosts import host_label, host_name
 from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
-from vulnpipe.reports.tickets.model import RISK_ACCEPTED, asset_key_for, ticket_key
+from vulnpipe.reports.tickets.model import RISK_ACCEPTED, asset_key_for, priority_rank, ticket_key
 
 from vulnpipe.reports.weekly.figures import Figures, TicketRow, figures, ticket_rows
 from vulnpipe.reports.weekly.history import History, ScanRow
@@ -25,7 +26,6 @@ AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("0–7 days", 0, 7), ("8–14 days", 8, 14), ("15–30 days", 15, 30),
     ("31–60 days", 31, 60), ("61–90 days", 61, 90), ("over 90 days", 91, None))
 OLDEST_COUNT = 10
-PRIORITY_ORDER = ("P1", "P2", "P3", "P4")
 
 
 def _norm(text: object) -> str:
@@ -101,6 +101,11 @@ class HostIssue:
     scan_file: str                 # the latest scan in the period that held the host
     detail: str
     ticket: str | None             # the host's ticket key, when it has one
+    name: str | None = None        # FQDN, else NetBIOS, else report name (None: address only)
+
+    @property
+    def label(self) -> str:
+        return host_label(self.name, None, None, self.address)
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,7 @@ def _groups(rows: Sequence[TicketRow], label_of, order=None) -> tuple[GroupRow, 
 
 def _priority_rank(g: GroupRow) -> tuple:
     p = g.labels[0]
-    return (PRIORITY_ORDER.index(p) if p in PRIORITY_ORDER else len(PRIORITY_ORDER), p)
+    return (priority_rank(p), p)
 
 
 def _aging(open_rows: Sequence[TicketRow]) -> tuple[tuple[str, int], ...]:
@@ -191,8 +196,15 @@ def _aging(open_rows: Sequence[TicketRow]) -> tuple[tuple[str, int], ...]:
 
 
 def _open_order(r: TicketRow) -> tuple:
-    rank = PRIORITY_ORDER.index(r.priority) if r.priority in PRIORITY_ORDER else len(PRIORITY_ORDER)
-    return (rank, r.due is None, r.due, _norm(r.host), r.key)
+    return (priority_rank(r.priority), r.due is None, r.due, _norm(r.label), r.key)
+
+
+def _oldest(open_rows: Sequence[TicketRow]) -> tuple[TicketRow, ...]:
+    """The :data:`OLDEST_COUNT` longest-open tickets (a tie goes to the higher priority),
+    listed by priority, then age."""
+    chosen = sorted(open_rows, key=lambda r: (r.first_seen, priority_rank(r.priority), r.key))
+    return tuple(sorted(chosen[:OLDEST_COUNT],
+                        key=lambda r: (priority_rank(r.priority), r.first_seen, r.key)))
 
 
 # -- data quality -------------------------------------------------------------------------------
@@ -219,8 +231,9 @@ def _quality(history: History, sl: Slice) -> DataQuality:
     attrs = _asset_attributes(built)
     unowned, ambiguous = [], []
     for addr in sorted(latest):
-        scan_id, name, _address, identity = latest[addr]
-        rec = {"scan_id": scan_id, "name": name, **matches.get(identity, {})}
+        scan_id, name, _address, identity, fqdn, netbios = latest[addr]
+        rec = {"scan_id": scan_id, "name": name, "host_fqdn": fqdn, "netbios_name": netbios,
+               **matches.get(identity, {})}
         method = _text(rec.get("match_method")) or "unmatched"
         if method not in ("unmatched", "ambiguous") and not _truthy(rec.get("unowned")):
             continue
@@ -230,6 +243,7 @@ def _quality(history: History, sl: Slice) -> DataQuality:
         key = ticket_key(built.profile, asset_key_for(asset_id, addr))
         issue = HostIssue(address=addr, host=str(rec["name"]), scan_file=names[rec["scan_id"]],
                           ticket=key if key in built.tickets else None,
+                          name=host_name(fqdn, netbios, name, addr),
                           detail=(f"matches several assets: {_text(rec.get('match_candidates'))}"
                                   if method == "ambiguous" else
                                   "in no inventory row" if method == "unmatched" else
@@ -300,7 +314,7 @@ def build_report(history: History, sl: Slice = ALL) -> WeeklyReport:
         by_business_unit=_groups(rows, lambda r: (r.business_unit or none,)),
         by_team_owner=_groups(rows, lambda r: (r.team or none, r.owner or none)),
         by_priority=_groups(rows, lambda r: (r.priority or none,), order=_priority_rank),
-        oldest=tuple(sorted(open_rows, key=lambda r: (r.first_seen, r.key))[:OLDEST_COUNT]),
+        oldest=_oldest(open_rows),
         open_tickets=tuple(open_rows),
         new_tickets=tuple(sorted((r for r in rows if r.new), key=_open_order)),
         fixed_tickets=tuple(sorted((r for r in rows if r.fixed_this_week), key=_open_order)),

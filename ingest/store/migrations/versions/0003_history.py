@@ -65,6 +65,7 @@ def upgrade() -> None:
         batch.create_index("ix_hosts_identity", ["identity"])
     with op.batch_alter_table("tickets") as batch:
         batch.add_column(sa.Column("fqdn", sa.Text))
+        batch.add_column(sa.Column("netbios", sa.Text))
         batch.add_column(sa.Column("ever_fixed", sa.Boolean, nullable=False,
                                    server_default=sa.false()))
         batch.add_column(sa.Column("events_logged", sa.Integer, nullable=False,
