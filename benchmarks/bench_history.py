@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,7 +98,8 @@ def bench_engine(engine: str, data: Path, targets: list[int], work: Path) -> lis
     done = 0
     try:
         for n in targets:
-            before = [p for p in scans if p.name.split("-")[0] + "-" + p.name.split("-")[1] in weeks[done:n - 1]]
+            wanted = set(weeks[done:n - 1])
+            before = [p for p in scans if "-".join(p.name.split("-")[:2]) in wanted]
             start = time.perf_counter()
             for p in before:
                 measure(vp("ingest", str(p), "--db", db))

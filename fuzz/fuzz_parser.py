@@ -20,8 +20,8 @@ import atheris
 with atheris.instrument_imports():
     from vulnpipe.ingest.errors import VulnpipeError
     from vulnpipe.ingest.nessus.reader import NessusReader
-    from vulnpipe.ingest.profiles import resolve_profile
     from vulnpipe.ingest.nessus.sources import Source
+    from vulnpipe.ingest.profiles import resolve_profile
 
 PROFILES = [resolve_profile("l2tp"), resolve_profile("all")]
 _TMP = Path(tempfile.mkdtemp(prefix="vulnpipe-fuzz-"))

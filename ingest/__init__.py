@@ -9,13 +9,14 @@ The notebook-friendly entry points::
 """
 from __future__ import annotations
 
-from vulnpipe.ingest.nessus.read import iter_findings, iter_scan, read_frames
 from vulnpipe.ingest.errors import InputError, ParseError, VulnpipeError
 from vulnpipe.ingest.nessus.build import ParseStats
+from vulnpipe.ingest.nessus.read import iter_findings, iter_scan, read_frames
 from vulnpipe.ingest.nessus.reader import NessusReader
+from vulnpipe.ingest.nessus.sources import Source, expand_inputs
 from vulnpipe.ingest.profiles import Profile, resolve_profile
 from vulnpipe.ingest.records import FINDING_FIELDS, Finding, Host, Policy, Report
-from vulnpipe.ingest.nessus.sources import Source, expand_inputs
+
 
 def __getattr__(name: str):
     """Inventory and matching load pandas: import them only when asked for."""

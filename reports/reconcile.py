@@ -17,9 +17,9 @@ from typing import Callable, Iterable, Sequence
 
 from vulnpipe.ingest.coverage import COVERED, coverage
 from vulnpipe.ingest.nessus.readers import open_reader
+from vulnpipe.ingest.nessus.sources import expand_inputs
 from vulnpipe.ingest.profiles import Profile, resolve_profile
 from vulnpipe.ingest.records import Finding, Host, Policy, iso
-from vulnpipe.ingest.nessus.sources import expand_inputs
 from vulnpipe.reports.hosts import host_name
 
 STILL_OPEN, FIXED, NOT_RESCANNED, NOT_COVERED, NEW = (
@@ -198,8 +198,8 @@ def inventory_asset_of(hosts: Sequence[Host], inventory) -> AssetOf:
     that changed address keeps its history). Unmatched hosts keep their address."""
     import pandas as pd
 
-    from vulnpipe.ingest.nessus.frames import hosts_frame
     from vulnpipe.ingest.assets.matching import match_hosts
+    from vulnpipe.ingest.nessus.frames import hosts_frame
 
     unique = {}
     for h in hosts:
@@ -208,8 +208,8 @@ def inventory_asset_of(hosts: Sequence[Host], inventory) -> AssetOf:
     frame = hosts_frame(unique.values())
     matched = match_hosts(frame, inventory)
     table = {}
-    for ident, (_k, h) in zip(matched["asset_id"].tolist(), unique.items()):
-        table[_k] = None if ident is None or ident is pd.NA else str(ident)
+    for ident, key in zip(matched["asset_id"].tolist(), unique):
+        table[key] = None if ident is None or ident is pd.NA else str(ident)
 
     def asset_of(host: Host) -> tuple[str, str | None]:
         asset_id = table.get((host.name, host.host_ip, host.host_fqdn, host.hostname,

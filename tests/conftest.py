@@ -166,7 +166,7 @@ def old_database(url: str, revision: str, scans) -> None:
     copied into the old tables (only the columns those have)."""
     import tempfile
 
-    from sqlalchemy import MetaData, inspect, insert, select
+    from sqlalchemy import MetaData, insert, inspect, select
 
     from vulnpipe.ingest.nessus.sources import expand_inputs
     from vulnpipe.ingest.profiles import resolve_profile

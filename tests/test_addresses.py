@@ -6,7 +6,13 @@ import ipaddress
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vulnpipe.ingest.addresses import normalize_hostname, normalize_ip, normalize_mac, normalize_macs, short_name
+from vulnpipe.ingest.addresses import (
+    normalize_hostname,
+    normalize_ip,
+    normalize_mac,
+    normalize_macs,
+    short_name,
+)
 
 
 @given(st.ip_addresses(v=6))

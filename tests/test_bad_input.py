@@ -5,11 +5,11 @@ import json
 
 import pytest
 
+from tests import nessus_builder as nb
+from tests.conftest import run_cli
 from vulnpipe.ingest import ParseError, resolve_profile
 from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
-from tests import nessus_builder as nb
-from tests.conftest import run_cli
 
 GOOD = nb.document([nb.HostSpec("10.0.0.1", ip="10.0.0.1", items=[nb.l2tp()])])
 

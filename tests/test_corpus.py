@@ -5,10 +5,10 @@ import json
 
 import pytest
 
+from tests.conftest import SHARED, run_cli
 from vulnpipe.ingest import ParseError, resolve_profile
 from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
-from tests.conftest import SHARED, run_cli
 
 ENTRIES = json.loads((SHARED / "corpus" / "INDEX.json").read_text()) if SHARED else []
 VALID = [e for e in ENTRIES if e["well_formed"] and e["root_tag"] == "NessusClientData_v2"]

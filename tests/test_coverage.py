@@ -5,14 +5,23 @@ import json
 
 import pytest
 
+from tests.conftest import SHARED, run_cli
 from vulnpipe.ingest import resolve_profile
-from vulnpipe.ingest.coverage import (COVERED, NOT_COVERED, UNKNOWN, REASON_HOST_ABSENT,
-                             REASON_NO_CREDENTIALS, REASON_NO_POLICY, REASON_PLUGIN_DISABLED,
-                             REASON_PORT_EXCLUDED, coverage, port_in_range)
-from vulnpipe.ingest.records import Host, Policy
+from vulnpipe.ingest.coverage import (
+    COVERED,
+    NOT_COVERED,
+    REASON_HOST_ABSENT,
+    REASON_NO_CREDENTIALS,
+    REASON_NO_POLICY,
+    REASON_PLUGIN_DISABLED,
+    REASON_PORT_EXCLUDED,
+    UNKNOWN,
+    coverage,
+    port_in_range,
+)
 from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
-from tests.conftest import SHARED, run_cli
+from vulnpipe.ingest.records import Host, Policy
 
 HOST = Host(scan_file="s", report_name="r", name="10.0.0.1", host_ip="10.0.0.1", host_fqdn=None,
             hostname=None, netbios_name=None, mac_addresses=(), os=None, credentialed=False,

@@ -211,9 +211,9 @@ def test_command_reference_is_up_to_date_with_the_help_texts(tmp_path):
 
 def test_field_reference_names_every_output_field():
     from vulnpipe.ingest.records import FINDING_FIELDS
-    from vulnpipe.reports.writers.joined import JOINED_FIELDS
     from vulnpipe.reports.reconcile import RESULT_FIELDS
     from vulnpipe.reports.tickets.view import TICKET_FIELDS
+    from vulnpipe.reports.writers.joined import JOINED_FIELDS
 
     text = (DOCS / "reference" / "fields.md").read_text("utf-8")
     missing = [f for f in (*FINDING_FIELDS, *JOINED_FIELDS, *TICKET_FIELDS, *RESULT_FIELDS)

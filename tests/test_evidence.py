@@ -12,16 +12,16 @@ import openpyxl
 import pytest
 from sqlalchemy import insert
 
+from tests import nessus_builder as nb
+from tests.conftest import ROOT, run_cli
 from vulnpipe.ingest.assets.inventory import load_inventory
-from vulnpipe.ingest.profiles import resolve_profile
 from vulnpipe.ingest.nessus.sources import expand_inputs
+from vulnpipe.ingest.profiles import resolve_profile
 from vulnpipe.ingest.store import ingest_source, open_store
+from vulnpipe.ingest.store.assets import save_inventory
 from vulnpipe.ingest.store.schema import decisions
 from vulnpipe.reports.evidence import PackOptions, Period, build_pack, quarter, verify_pack
 from vulnpipe.reports.evidence.names import SAFE_NAME
-from vulnpipe.ingest.store.assets import save_inventory
-from tests import nessus_builder as nb
-from tests.conftest import ROOT, run_cli
 
 SAMPLE = ROOT / "sample_data"
 L2TP = resolve_profile("l2tp")

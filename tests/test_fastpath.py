@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import pytest
 
+from tests import nessus_builder as nb
+from tests.conftest import SHARED, run_cli
 from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
 from vulnpipe.ingest.nessus import fastpath
 from vulnpipe.ingest.nessus.sources import expand_inputs
-from tests import nessus_builder as nb
-from tests.conftest import SHARED, run_cli
 
 ENTRIES = json.loads((SHARED / "corpus" / "INDEX.json").read_text()) if SHARED else []
 
@@ -286,7 +286,7 @@ def test_credentials_from_scan_information_plugin_on_both_paths(tmp_path):
 
 
 def test_parallel_reader_splits_one_file_and_matches_the_ordinary_reader(generated, monkeypatch):
-    from vulnpipe.ingest.nessus import files, parallel, readers
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
     path, truth = generated
@@ -305,7 +305,7 @@ def test_parallel_reader_splits_one_file_and_matches_the_ordinary_reader(generat
                                     (b"</ReportHost>", b"</ReportHos>")])       # structure
 def test_parallel_reader_gives_the_ordinary_error_for_a_broken_file(tmp_path, monkeypatch,
                                                                      strict, damage):
-    from vulnpipe.ingest.nessus import files, parallel, readers
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "PIECE_BYTES", (8 << 10, 8 << 10))
     data = nb.document(_hosts(120))
@@ -324,7 +324,7 @@ def test_parallel_reader_gives_the_ordinary_error_for_a_broken_file(tmp_path, mo
 @pytest.mark.parametrize("name", ["several reports", "comment", "pi", "compliance",
                                   "self-closing host"])
 def test_parallel_reader_reads_unusual_files_like_the_ordinary_reader(tmp_path, monkeypatch, name):
-    from vulnpipe.ingest.nessus import files, parallel, readers
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "PIECE_BYTES", (4 << 10, 4 << 10))
     path = tmp_path / "scan.nessus"
@@ -342,7 +342,7 @@ def test_parallel_reader_reads_unusual_files_like_the_ordinary_reader(tmp_path, 
 
 
 def test_big_files_are_read_on_every_core_with_a_filtering_profile(generated, monkeypatch):
-    from vulnpipe.ingest.nessus import files, parallel, readers
+    from vulnpipe.ingest.nessus import parallel, readers
 
     monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
     path, _truth = generated
@@ -367,7 +367,7 @@ def _die(*_args):
 
 
 def test_a_dying_worker_sends_the_file_to_the_ordinary_reader(generated, monkeypatch):
-    from vulnpipe.ingest.nessus import files, parallel, readers
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "_piece", _die)
     monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
@@ -404,7 +404,7 @@ def _encoded(reader, fmt="jsonl"):
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 @pytest.mark.parametrize("profile", ["all", "l2tp"])
 def test_parallel_encoded_output_equals_the_ordinary_reader(generated, monkeypatch, profile, fmt):
-    from vulnpipe.ingest.nessus import files, parallel, readers
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
     monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (128 << 10, 128 << 10))
@@ -424,7 +424,7 @@ def test_parallel_encoded_output_equals_the_ordinary_reader(generated, monkeypat
 @pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
 def test_parallel_encoded_output_gives_the_ordinary_error_for_a_broken_file(tmp_path,
                                                                             monkeypatch, strict):
-    from vulnpipe.ingest.nessus import files, parallel, readers
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (8 << 10, 8 << 10))
     data = nb.document(_hosts(120))
@@ -444,7 +444,7 @@ def test_parallel_encoded_output_gives_the_ordinary_error_for_a_broken_file(tmp_
                                   "self-closing host"])
 def test_parallel_encoded_output_of_unusual_files_equals_the_ordinary_reader(tmp_path,
                                                                               monkeypatch, name):
-    from vulnpipe.ingest.nessus import files, parallel, readers
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "PIECE_BYTES_ALL", (4 << 10, 4 << 10))
     path = tmp_path / "scan.nessus"
@@ -457,7 +457,7 @@ def test_parallel_encoded_output_of_unusual_files_equals_the_ordinary_reader(tmp
 
 
 def test_a_dying_worker_leaves_encoded_output_to_the_ordinary_reader(generated, monkeypatch):
-    from vulnpipe.ingest.nessus import files, parallel, readers
+    from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "_piece", _die)
     path, _truth = generated
@@ -553,7 +553,7 @@ def _pid_file(index, *_args):
 
 
 def test_many_small_files_go_to_worker_processes(tmp_path, generated, monkeypatch):
-    from vulnpipe.ingest.nessus import files, parallel, readers
+    from vulnpipe.ingest.nessus import files, parallel
 
     monkeypatch.setattr(files, "_whole_file", _pid_file)
     sources = list(expand_inputs(_many_files(tmp_path, generated)))
@@ -587,9 +587,10 @@ def test_cli_parse_of_many_files_writes_what_one_file_at_a_time_writes(tmp_path,
 
 def test_library_api_and_inspect_read_big_files_on_every_core_with_the_same_results(
         generated, monkeypatch):
-    from vulnpipe.ingest.nessus import inspect, parallel, read as api, readers
-    from vulnpipe.ingest.nessus.read import iter_scan
+    from vulnpipe.ingest.nessus import inspect, parallel, readers
+    from vulnpipe.ingest.nessus import read as api
     from vulnpipe.ingest.nessus.inspect import summarize
+    from vulnpipe.ingest.nessus.read import iter_scan
 
     if parallel.cores() < 2:
         pytest.skip("one core: files are never split")
@@ -618,7 +619,7 @@ def test_a_worker_dying_between_two_submissions_leaves_the_rest_to_this_process(
     """The pool may break after a result came back and before the next submission."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from vulnpipe.ingest.nessus import files, parallel, readers
+    from vulnpipe.ingest.nessus import parallel
 
     real = parallel.new_pool
 
@@ -647,7 +648,7 @@ def test_a_worker_dying_between_two_submissions_leaves_the_rest_to_this_process(
 
 def test_many_files_are_scheduled_in_linear_time_and_compressed_ones_streamed(tmp_path,
                                                                               monkeypatch):
-    from vulnpipe.ingest.nessus import files, parallel, readers
+    from vulnpipe.ingest.nessus import parallel
 
     doc = nb.document(_hosts(2))
     for i in range(300):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from tests.conftest import run_cli
 from vulnpipe.ingest import resolve_profile
 from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
-from tests.conftest import run_cli
 
 
 def _read(path, profile):

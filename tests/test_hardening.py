@@ -10,11 +10,11 @@ import zipfile
 
 import pytest
 
+from tests import nessus_builder as nb
+from tests.conftest import run_cli
 from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
 from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
-from tests import nessus_builder as nb
-from tests.conftest import run_cli
 
 DOC = nb.document([nb.HostSpec(f"10.0.0.{i}", ip=f"10.0.0.{i}", items=[nb.l2tp(output="x" * 50)])
                    for i in range(1, 40)])

@@ -25,9 +25,9 @@ def hostile_store(tmp_path_factory):
     """A store whose scanner and inventory text is hostile in every field a page shows."""
     d = tmp_path_factory.mktemp("hostile-store")
     hosts = [nb.HostSpec(f"{PAYLOAD}.evil.example", ip="10.0.0.1", fqdn=f"{PAYLOAD}.evil.example",
-                         os=f"Windows <script>alert(1)</script>", start=T0, end=T0 + timedelta(minutes=3),
-                         items=[nb.l2tp(output=f"<script>document.title='pwned'</script>"),
-                                nb.Item(**{**nb.PPTP, "name": f"=HYPERLINK(\"http://x\")<b>"})])]
+                         os="Windows <script>alert(1)</script>", start=T0, end=T0 + timedelta(minutes=3),
+                         items=[nb.l2tp(output="<script>document.title='pwned'</script>"),
+                                nb.Item(**{**nb.PPTP, "name": "=HYPERLINK(\"http://x\")<b>"})])]
     scan1 = nb.write(d / "w1.nessus", hosts, policy=nb.policy_element(
         name=f"{PAYLOAD} policy", plugin_set=[11387, 10622]), report_name=f"{PAYLOAD} report")
     later = [nb.HostSpec(f"{PAYLOAD}.evil.example", ip="10.0.0.1", start=T0 + timedelta(days=7),
@@ -44,7 +44,7 @@ def hostile_store(tmp_path_factory):
     return d, db
 
 
-def test_evidence_pack_index_in_chromium_keeps_its_title_and_runs_nothing(chromium, hostile_store, tmp_path):
+def test_evidence_pack_index_in_chromium_keeps_its_title_and_runs_nothing(chromium, hostile_store, tmp_path):  # noqa: F811
     d, db = hostile_store
     pack = tmp_path / "pack.zip"
     r = run_cli("evidence", "build", "--db", db, "--out", pack)

@@ -18,15 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT, run_cli
 from vulnpipe.ingest.assets.inventory import load_inventory
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from vulnpipe.ingest.profiles import resolve_profile
 from vulnpipe.ingest.store import ingest_source, open_store
-from vulnpipe.reports.tickets.build import (TicketSettings, reference_tickets, tickets_as_of,
-                                            update_tickets)
+from vulnpipe.reports.tickets.build import TicketSettings, reference_tickets, tickets_as_of, update_tickets
 from vulnpipe.reports.weekly.weeks import week_of
 from vulnpipe.workflows import record_decision
-from tests.conftest import ROOT, run_cli
 
 SAMPLE = ROOT / "sample_data"
 L2TP = resolve_profile("l2tp")

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 import openpyxl
 import pytest
 
-from vulnpipe.reports.hosts import host_label, host_name
 from tests import nessus_builder as nb
 from tests.conftest import run_cli
+from vulnpipe.reports.hosts import host_label, host_name
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 

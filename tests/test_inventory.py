@@ -276,8 +276,12 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from vulnpipe.ingest.addresses import normalize_hostname, normalize_ip, normalize_mac, short_name  # noqa: E402
-from vulnpipe.ingest.assets.inventory import (normalize_hostnames, normalize_ips,  # noqa: E402
-                              normalize_macs_column, short_names)
+from vulnpipe.ingest.assets.inventory import (  # noqa: E402
+    normalize_hostnames,
+    normalize_ips,
+    normalize_macs_column,
+    short_names,
+)
 
 _address_text = st.one_of(
     st.ip_addresses().map(str),

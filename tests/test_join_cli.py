@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from vulnpipe.reports.writers.joined import JOINED_FIELDS
 from tests import nessus_builder as nb
 from tests.conftest import run_cli
 from vulnpipe.config import ConfigError, load_config
+from vulnpipe.reports.writers.joined import JOINED_FIELDS
 
 FIX = Path(__file__).parent / "fixtures" / "inventory"
 MARCH = datetime(2024, 3, 4, 9, 30, tzinfo=timezone.utc)

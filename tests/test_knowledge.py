@@ -12,8 +12,14 @@ from pathlib import Path
 import pytest
 
 from vulnpipe.ingest.profiles import builtin_profiles
-from vulnpipe.reports.remediation.knowledge import (MATCH_GENERIC, MATCH_PLATFORM, MATCH_PROFILE, KnowledgeError,
-                               Remediation, load_knowledge)
+from vulnpipe.reports.remediation.knowledge import (
+    MATCH_GENERIC,
+    MATCH_PLATFORM,
+    MATCH_PROFILE,
+    KnowledgeError,
+    Remediation,
+    load_knowledge,
+)
 from vulnpipe.reports.remediation.platform import PLATFORMS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vulnpipe.ingest.nessus.frames import hosts_frame
 from vulnpipe.ingest.assets.inventory import inventory_from_frame, load_inventory
 from vulnpipe.ingest.assets.matching import MATCH_COLUMNS, match_hosts, match_summary
+from vulnpipe.ingest.nessus.frames import hosts_frame
 from vulnpipe.ingest.records import Host
 
 FIX = Path(__file__).parent / "fixtures" / "inventory"

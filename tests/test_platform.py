@@ -8,7 +8,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from vulnpipe.reports.remediation.platform import GENERIC, PLATFORMS, first_os_line, platform_for, platform_label
+from vulnpipe.reports.remediation.platform import (
+    GENERIC,
+    PLATFORMS,
+    first_os_line,
+    platform_for,
+    platform_label,
+)
 
 # Every operating-system value seen in the shared corpus, with the platform an owner expects.
 CORPUS_EXPECTED = {

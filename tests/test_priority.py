@@ -6,11 +6,10 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.ingest.assets.inventory import inventory_from_frame
 from vulnpipe.ingest.assets.matching import JOIN_COLUMNS, join_findings
-from vulnpipe.ingest.assets.priority import (DEFAULT_RULES, Rule, assign_priority, due_dates,
-                             rules_from_config)
+from vulnpipe.ingest.assets.priority import DEFAULT_RULES, Rule, assign_priority, due_dates, rules_from_config
+from vulnpipe.ingest.errors import VulnpipeError
 
 
 def rows(*items: dict) -> pd.DataFrame:

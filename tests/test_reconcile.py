@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import openpyxl
 
-from vulnpipe.reports.reconcile import load_scans, reconcile
 from tests import nessus_builder as nb
 from tests.conftest import ROOT, run_cli
+from vulnpipe.reports.reconcile import load_scans, reconcile
 
 SAMPLE = ROOT / "sample_data"
 EXPECTED = json.loads((SAMPLE / "expected.json").read_text())

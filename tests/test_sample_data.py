@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT, run_cli
 from vulnpipe.ingest import resolve_profile
 from vulnpipe.ingest.coverage import coverage
 from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
-from tests.conftest import ROOT, run_cli
 
 SAMPLE = ROOT / "sample_data"
 SCANS = SAMPLE / "scans"

@@ -11,13 +11,13 @@ import time
 import pytest
 from sqlalchemy import func, select, text
 
+from tests import nessus_builder as nb
+from tests.conftest import old_database, run_cli
 from vulnpipe.ingest import NessusReader, resolve_profile
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from vulnpipe.ingest.store import ingest_source, open_store
 from vulnpipe.ingest.store.read import iter_finding_records, list_scans
 from vulnpipe.ingest.store.schema import findings, hosts, scans
-from tests import nessus_builder as nb
-from tests.conftest import old_database, run_cli
 
 
 def _counts(url):

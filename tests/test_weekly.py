@@ -25,9 +25,9 @@ from datetime import datetime, timedelta, timezone
 import openpyxl
 import pytest
 
-from vulnpipe.reports.tickets.model import ticket_key
 from tests import nessus_builder as nb
 from tests.conftest import run_cli
+from vulnpipe.reports.tickets.model import ticket_key
 
 T0 = datetime(2026, 10, 26, 8, 0, tzinfo=timezone.utc)     # Monday of 2026-W44
 COVERS = nb.policy_element(name="weekly", plugin_set=[11387, 10622, 11935, 19506])

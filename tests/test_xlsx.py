@@ -7,9 +7,19 @@ from datetime import date, datetime, timezone
 import openpyxl
 import pytest
 
-from vulnpipe.reports.writers.xlsx import (DATE_FORMAT, DATETIME_FORMAT, LINE_HEIGHT, MAX_WIDTH,
-                                           Sheet, change, percent, shown_width, text_lines,
-                                           text_width, write_xlsx)
+from vulnpipe.reports.writers.xlsx import (
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    LINE_HEIGHT,
+    MAX_WIDTH,
+    Sheet,
+    change,
+    percent,
+    shown_width,
+    text_lines,
+    text_width,
+    write_xlsx,
+)
 
 LONG = ("The service answers on udp/1701 from the internet; disable the Routing and Remote "
         "Access role or block the port at the edge, then rescan with plugin 11387 enabled.")

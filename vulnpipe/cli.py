@@ -41,8 +41,18 @@ def _root(
 
 def _register_commands() -> None:
     """Every command, registered explicitly (in the order ``--help`` lists them)."""
-    from vulnpipe.commands import (config_cmd, evidence_cmd, inspect_cmd, join_cmd, parse_cmd,
-                                   reconcile_cmd, report_cmd, run_cmd, store_cmd, tickets_cmd)
+    from vulnpipe.commands import (
+        config_cmd,
+        evidence_cmd,
+        inspect_cmd,
+        join_cmd,
+        parse_cmd,
+        reconcile_cmd,
+        report_cmd,
+        run_cmd,
+        store_cmd,
+        tickets_cmd,
+    )
 
     app.add_typer(config_cmd.config_app, name="config")
     app.add_typer(evidence_cmd.evidence_app, name="evidence")

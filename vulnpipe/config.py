@@ -16,9 +16,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from vulnpipe.ingest.assets.priority import (
+    DEFAULT_FALLBACK,
+    DEFAULT_RULES,
+    Rule,
+    check_priority,
+    check_sla,
+    rules_from_config,
+)
 from vulnpipe.ingest.errors import VulnpipeError
-from vulnpipe.ingest.assets.priority import (DEFAULT_FALLBACK, DEFAULT_RULES, Rule, check_priority, check_sla,
-                             rules_from_config)
 
 CONFIG_NAME = "vulnpipe.toml"
 
@@ -123,7 +129,7 @@ def _path(value: Any, key: str, base: Path) -> Path:
 
 
 def _columns(value: Any, key: str, base: Path) -> Mapping[str, str]:
-    from vulnpipe.ingest.assets.inventory import CANONICAL_KEYS    # pandas: only when columns are mapped
+    from vulnpipe.ingest.assets.inventory import CANONICAL_KEYS  # pandas: only when columns are mapped
 
     if not isinstance(value, dict):
         raise ConfigError(f"{key} must be a table (canonical key = \"Header in the file\")")

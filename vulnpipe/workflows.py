@@ -338,8 +338,12 @@ def export_tickets(engine: "Engine", profile: "Profile", outputs: TicketOutputs,
     acceptances)."""
     from vulnpipe.reports.remediation.knowledge import load_knowledge
     from vulnpipe.reports.tickets.build import TicketSettings, rebuild_tickets
-    from vulnpipe.reports.tickets.export import (write_jira_csv, write_jsonl, write_markdown,
-                                                 write_xlsx_tickets)
+    from vulnpipe.reports.tickets.export import (
+        write_jira_csv,
+        write_jsonl,
+        write_markdown,
+        write_xlsx_tickets,
+    )
     from vulnpipe.reports.tickets.view import data_quality_rows, ticket_views
 
     as_of = as_of or datetime.now(timezone.utc)

@@ -22,8 +22,13 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
-from vulnpipe.ingest.assets.inventory import (Inventory, normalize_hostnames, normalize_ips, normalize_macs_column,
-                        short_names)
+from vulnpipe.ingest.assets.inventory import (
+    Inventory,
+    normalize_hostnames,
+    normalize_ips,
+    normalize_macs_column,
+    short_names,
+)
 
 if TYPE_CHECKING:
     from vulnpipe.ingest.assets.priority import Rule

@@ -36,14 +36,22 @@ import os
 import re
 import stat
 import threading
-from dataclasses import replace
 from collections import Counter
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from lxml import etree
 
-from vulnpipe.ingest.nessus.build import (CLOSING_TAGS, ELSA_68453, L2TP_PLUGIN_ID, SEVERITIES,
-                                          build_finding, finding_from_element, make_host, to_int)
+from vulnpipe.ingest.nessus.build import (
+    CLOSING_TAGS,
+    ELSA_68453,
+    L2TP_PLUGIN_ID,
+    SEVERITIES,
+    build_finding,
+    finding_from_element,
+    make_host,
+    to_int,
+)
 from vulnpipe.ingest.records import Finding, Host
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from vulnpipe.ingest.coverage import plugin_enabled
 from vulnpipe.ingest.nessus.build import ELSA_68453, L2TP_PLUGIN_ID
 from vulnpipe.ingest.nessus.readers import open_reader
-from vulnpipe.ingest.profiles import PRIMARY, resolve_profile
 from vulnpipe.ingest.nessus.sources import Source
+from vulnpipe.ingest.profiles import PRIMARY, resolve_profile
 
 SEVERITY_NAMES = {"4": "critical", "3": "high", "2": "medium", "1": "low", "0": "info"}
 
@@ -77,10 +77,12 @@ def render_text(s: ScanSummary) -> str:
     lines = [
         s.file,
         f"  scanner        {s.scanner_kind or 'unknown'}; policy {s.policy_name or '(none)'}",
-        f"  reports        {len(s.report_names)}" + (f": {', '.join(s.report_names)}" if s.report_names else ""),
+        f"  reports        {len(s.report_names)}"
+        + (f": {', '.join(s.report_names)}" if s.report_names else ""),
         f"  hosts          {s.hosts} ({s.credentialed_hosts} credentialed)",
         f"  findings       {s.findings} ({sev})",
-        f"  plugin {L2TP_PLUGIN_ID}   {yes_no[s.l2tp_plugin_in_policy]}; port range {s.port_range or 'not set'}",
+        f"  plugin {L2TP_PLUGIN_ID}   {yes_no[s.l2tp_plugin_in_policy]}; "
+        f"port range {s.port_range or 'not set'}",
         f"  L2TP findings  {s.l2tp_primary} primary, {s.l2tp_related} related, on {s.l2tp_hosts} host(s)",
     ]
     if s.plugin_68453_items:

@@ -36,9 +36,9 @@ from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.ingest.nessus.build import CLOSING_TAGS, ParseStats
 from vulnpipe.ingest.nessus.fastpath import FastFile, FastPathUnsupported, FileDigest, body_start
 from vulnpipe.ingest.nessus.reader import NessusReader
+from vulnpipe.ingest.nessus.sources import Source
 from vulnpipe.ingest.profiles import ALL, Profile
 from vulnpipe.ingest.records import Finding, Host, Policy, Report
-from vulnpipe.ingest.nessus.sources import Source
 
 #: Plain files at least this big are read by several processes.
 MIN_PARALLEL_BYTES = 50 << 20

@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from vulnpipe.ingest.nessus.readers import open_reader
+from vulnpipe.ingest.nessus.sources import expand_inputs
 from vulnpipe.ingest.profiles import Profile, resolve_profile
 from vulnpipe.ingest.records import Finding, Host
-from vulnpipe.ingest.nessus.sources import expand_inputs
 
 if TYPE_CHECKING:  # pandas is imported only when frames are asked for
     import pandas as pd

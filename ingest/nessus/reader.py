@@ -15,14 +15,20 @@ from typing import Iterator
 from lxml import etree
 
 from vulnpipe.ingest.errors import ParseError
-from vulnpipe.ingest.nessus.build import (CM_NS, ELSA_68453, L2TP_PLUGIN_ID, ROOT_V2, SCAN_INFO_ID,
-                                          ParseStats, finding_from_element, make_host,
-                                          to_int)
+from vulnpipe.ingest.nessus.build import (
+    ELSA_68453,
+    L2TP_PLUGIN_ID,
+    ROOT_V2,
+    SCAN_INFO_ID,
+    ParseStats,
+    finding_from_element,
+    make_host,
+    to_int,
+)
 from vulnpipe.ingest.nessus.fastpath import FastPathUnsupported, open_fast
 from vulnpipe.ingest.nessus.sources import HashingReader, Source
 from vulnpipe.ingest.profiles import ALL, Profile
-from vulnpipe.ingest.records import (SCANNER_NESSUS, SCANNER_SC, SCANNER_TVM, Finding, Host, Policy,
-                                     Report)
+from vulnpipe.ingest.records import SCANNER_NESSUS, SCANNER_SC, SCANNER_TVM, Finding, Host, Policy, Report
 
 _SNIFF_BYTES = 4096
 _PROLOG_BYTES = 1 << 16

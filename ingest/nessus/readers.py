@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Iterator, Protocol
 
-from vulnpipe.ingest.nessus.build import ParseStats
 from vulnpipe.ingest.nessus import parallel
+from vulnpipe.ingest.nessus.build import ParseStats
 from vulnpipe.ingest.nessus.parallel import MIN_WORKERS, Encoder, ParallelReader, encode_in_batches
 from vulnpipe.ingest.nessus.reader import NessusReader
 from vulnpipe.ingest.nessus.sources import Source

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from vulnpipe.ingest.store.engine import StoreError, display_url, ensure_schema, make_engine, resolve_url, upgrade
+from vulnpipe.ingest.store.engine import (
+    StoreError,
+    display_url,
+    ensure_schema,
+    make_engine,
+    resolve_url,
+    upgrade,
+)
 from vulnpipe.ingest.store.writer import IngestResult, ingest_source
 
 

@@ -71,7 +71,8 @@ def load_inventory_snapshot(conn: Connection) -> "Inventory | None":
                      r["environment"], r["criticality"],
                      None if r["internet_facing"] is None else ("yes" if r["internet_facing"] else "no"),
                      r["os"], r["location"]])
-    return inventory_from_rows([list(_SNAPSHOT_HEADERS), *body], source=rows[0]["source"] or "stored inventory",
+    return inventory_from_rows([list(_SNAPSHOT_HEADERS), *body],
+                               source=rows[0]["source"] or "stored inventory",
                                columns={k: k for k in _SNAPSHOT_HEADERS})
 
 

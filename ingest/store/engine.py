@@ -137,9 +137,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def known_revisions() -> list[str]:
-    from alembic.script import ScriptDirectory
-
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
     return [s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()]

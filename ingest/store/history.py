@@ -16,10 +16,19 @@ from sqlalchemy.engine import Connection
 
 from vulnpipe.ingest.records import Policy
 from vulnpipe.ingest.store.read import load_policy, stored, utc
-from vulnpipe.ingest.store.schema import (findings, host_identities, hosts, identity_assets,
-                                          scans, ticket_checkpoints, ticket_checks,
-                                          ticket_events, ticket_findings, ticket_scans,
-                                          ticket_state, tickets)
+from vulnpipe.ingest.store.schema import (
+    findings,
+    host_identities,
+    hosts,
+    scans,
+    ticket_checkpoints,
+    ticket_checks,
+    ticket_events,
+    ticket_findings,
+    ticket_scans,
+    ticket_state,
+    tickets,
+)
 
 #: Step order at one instant: scans, then decisions, then acceptance expiries.
 SCAN, DECISION, EXPIRY = 0, 1, 2

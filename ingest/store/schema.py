@@ -9,9 +9,23 @@ always describes the newest revision (:data:`HEAD`).
 """
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Float, ForeignKey,
-                        ForeignKeyConstraint, Index, Integer, LargeBinary, MetaData, String,
-                        Table, Text)
+from sqlalchemy import (
+                        JSON,
+                        BigInteger,
+                        Boolean,
+                        Column,
+                        DateTime,
+                        Float,
+                        ForeignKey,
+                        ForeignKeyConstraint,
+                        Index,
+                        Integer,
+                        LargeBinary,
+                        MetaData,
+                        String,
+                        Table,
+                        Text,
+)
 
 #: The Alembic revision this code reads and writes.
 HEAD = "0003"

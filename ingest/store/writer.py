@@ -16,12 +16,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.ingest.nessus.build import ParseStats
 from vulnpipe.ingest.nessus.readers import open_reader
+from vulnpipe.ingest.nessus.sources import Source
 from vulnpipe.ingest.profiles import Profile
 from vulnpipe.ingest.records import Finding, Host
-from vulnpipe.ingest.nessus.sources import Source
 from vulnpipe.ingest.store.engine import connect_error
-from vulnpipe.ingest.store.read import stored as _naive
 from vulnpipe.ingest.store.identities import IDENTITY_FIELDS, identity_digest, insert_identities
+from vulnpipe.ingest.store.read import stored as _naive
 from vulnpipe.ingest.store.schema import findings, host_identities, hosts, scan_coverage, scans
 
 BATCH_FINDINGS = 5000

@@ -18,16 +18,15 @@ from sqlalchemy.engine import Connection
 from vulnpipe.ingest.errors import InputError
 from vulnpipe.ingest.profiles import Profile
 from vulnpipe.ingest.records import iso
-from vulnpipe.reports.writers.output import atomic_path
-from vulnpipe.reports.tickets.build import TicketSettings
-from vulnpipe.reports.tickets.model import priority_rank
-
 from vulnpipe.reports.evidence import names
 from vulnpipe.reports.evidence.collect import Evidence, collect
 from vulnpipe.reports.evidence.manifest import FileEntry, manifest_bytes
 from vulnpipe.reports.evidence.packzip import Content, stream_sha256, write_zip
 from vulnpipe.reports.evidence.period import Period
 from vulnpipe.reports.evidence.render import json_bytes, render_index, render_readme, render_ticket_md
+from vulnpipe.reports.tickets.build import TicketSettings
+from vulnpipe.reports.tickets.model import priority_rank
+from vulnpipe.reports.writers.output import atomic_path
 
 if TYPE_CHECKING:
     from vulnpipe.ingest.assets.inventory import Inventory
@@ -124,12 +123,11 @@ def _pack_context(ev: Evidence, opts: PackOptions, raw: dict[int, str]) -> dict[
 
 
 def _workbooks(ev: Evidence, views: list[dict]) -> dict[str, bytes]:
+    from vulnpipe.reports.evidence.poam import poam_sheets
     from vulnpipe.reports.reconcile import ReconcileResult, write_xlsx_result
     from vulnpipe.reports.tickets.export import write_xlsx_tickets
     from vulnpipe.reports.tickets.view import data_quality_rows
     from vulnpipe.reports.writers.xlsx import write_xlsx
-
-    from vulnpipe.reports.evidence.poam import poam_sheets
 
     out = {}
     with tempfile.TemporaryDirectory(prefix="vulnpipe-evidence-") as tmp:

@@ -22,17 +22,21 @@ from vulnpipe.ingest.store.history import finding_rows_of, hosts_of
 from vulnpipe.ingest.store.identities import all_identities
 from vulnpipe.ingest.store.read import host_from_row, load_policy, utc
 from vulnpipe.ingest.store.schema import decisions, findings, scan_coverage, scans
-from vulnpipe.reports.reconcile import Row
-from vulnpipe.reports.tickets.build import (BuiltTickets, TicketSettings, tickets_as_of,
-                                            update_tickets)
-from vulnpipe.reports.tickets.history import Matching
-from vulnpipe.reports.tickets.timeline import last_day
-from vulnpipe.reports.tickets.model import (FIXED, PRESENT, RISK_ACCEPTED, Check, Ticket, TicketFinding,
-                                   asset_key_for)
-
 from vulnpipe.reports.evidence.names import scan_entry, ticket_entry
 from vulnpipe.reports.evidence.period import Period
 from vulnpipe.reports.evidence.status import finding_status
+from vulnpipe.reports.reconcile import Row
+from vulnpipe.reports.tickets.build import BuiltTickets, TicketSettings, tickets_as_of, update_tickets
+from vulnpipe.reports.tickets.history import Matching
+from vulnpipe.reports.tickets.model import (
+    FIXED,
+    PRESENT,
+    RISK_ACCEPTED,
+    Check,
+    Ticket,
+    TicketFinding,
+)
+from vulnpipe.reports.tickets.timeline import last_day
 
 if TYPE_CHECKING:
     from vulnpipe.ingest.assets.inventory import Inventory
@@ -265,7 +269,8 @@ def _ticket_doc(store: _Store, t: Ticket, view: dict, rows: dict, decided: list[
 def _scan_doc(store: _Store, scan_id: int, profile: Profile, families: dict[int, str | None],
               ports: dict[int, list[tuple[int, str]]]) -> dict[str, Any]:
     s = store.scans[scan_id]
-    cov = store.conn.execute(select(scan_coverage).where(scan_coverage.c.scan_id == scan_id)).mappings().first()
+    cov = store.conn.execute(select(scan_coverage)
+                             .where(scan_coverage.c.scan_id == scan_id)).mappings().first()
     policy = store.policy(scan_id)
     plugins = []
     for pid in sorted(profile.plugin_ids):

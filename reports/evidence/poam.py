@@ -78,7 +78,8 @@ def poam_rows(docs: dict[str, dict], views: Sequence[dict]) -> tuple[list[list[A
                 poam_id(doc["key"], f["plugin_id"], f["port"], f["protocol"]),
                 f["plugin_name"],
                 parsed.get("synopsis") or parsed.get("description"),
-                "Tenable Nessus" if (det.get("scanner_kind") or "nessus") == "nessus" else f"Tenable {det['scanner_kind']}",
+                ("Tenable Nessus" if (det.get("scanner_kind") or "nessus") == "nessus"
+                 else f"Tenable {det['scanner_kind']}"),
                 f["plugin_id"],
                 f"{view['host_label']}, {f['port']}/{f['protocol']}; "
                 f"asset {view['asset_id'] or 'not in inventory'}",

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vulnpipe.ingest.errors import InputError
-
 from vulnpipe.reports.evidence.manifest import ManifestError, read_manifest
 from vulnpipe.reports.evidence.names import MANIFEST, SIGNATURE, unsafe_reason
 
@@ -129,7 +128,8 @@ def verify_pack(path: str | os.PathLike, pub_key: str | os.PathLike | None = Non
         for entry in sorted(files, key=lambda f: f.path):
             reason = unsafe_reason(entry.path)
             if reason:
-                result.problems.append(Problem(BAD_MANIFEST, entry.path, f"listed with an unsafe name: {reason}"))
+                result.problems.append(Problem(BAD_MANIFEST, entry.path,
+                                               f"listed with an unsafe name: {reason}"))
                 continue
             if entry.path in listed:
                 result.problems.append(Problem(BAD_MANIFEST, entry.path, "listed twice"))
@@ -137,7 +137,8 @@ def verify_pack(path: str | os.PathLike, pub_key: str | os.PathLike | None = Non
             listed.add(entry.path)
             info = members.get(entry.path)
             if info is None:
-                result.problems.append(Problem(MISSING, entry.path, "listed in the manifest, not in the pack"))
+                result.problems.append(Problem(MISSING, entry.path,
+                                               "listed in the manifest, not in the pack"))
                 continue
             try:
                 sha, size = _digest(zf, info, entry.size)

@@ -25,7 +25,6 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 
 from vulnpipe.ingest.errors import VulnpipeError
-
 from vulnpipe.reports.remediation.platform import GENERIC, PLATFORMS
 
 BUILTIN_PACKAGE = "vulnpipe.templates"

@@ -19,8 +19,14 @@ from vulnpipe.ingest.assets.priority import DEFAULT_FALLBACK, DEFAULT_RULES, Rul
 from vulnpipe.ingest.profiles import Profile
 from vulnpipe.ingest.store import history as store
 from vulnpipe.ingest.store.decisions import load_decisions
-from vulnpipe.reports.tickets.history import (Change, Matching, StateReader, bring_up_to_date,
-                                              prepare_matching, scan_facts)
+from vulnpipe.reports.tickets.history import (
+    Change,
+    Matching,
+    StateReader,
+    bring_up_to_date,
+    prepare_matching,
+    scan_facts,
+)
 from vulnpipe.reports.tickets.model import Ticket
 from vulnpipe.reports.tickets.timeline import build_tickets
 

@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 from typing import Sequence
 
+from vulnpipe.reports.tickets.model import OPEN_STATES, STATES, priority_rank
+from vulnpipe.reports.tickets.view import TICKET_FIELDS, summary_rows
 from vulnpipe.reports.writers.cells import csv_text
 from vulnpipe.reports.writers.output import atomic_path, open_output
 from vulnpipe.reports.writers.xlsx import Sheet, write_xlsx
-from vulnpipe.reports.tickets.model import OPEN_STATES, STATES, priority_rank
-from vulnpipe.reports.tickets.view import TICKET_FIELDS, summary_rows
 
 JIRA_PRIORITY = {"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"}
 JIRA_COLUMNS = ("Summary", "Description", "Issue Type", "Priority", "Labels", "Assignee",
@@ -143,7 +143,7 @@ def write_jira_csv(views: Sequence[dict], out: str | Path) -> None:
             labels.append(jira_label("team-" + v["team"]))
         w.writerow([csv_text(x) for x in (
             f"[{v['key']}] {v['title']}", jira_description(v), "Task",
-            JIRA_PRIORITY.get(v["priority"] or "", "Medium"), " ".join(l for l in labels if l),
+            JIRA_PRIORITY.get(v["priority"] or "", "Medium"), " ".join(x for x in labels if x),
             v["owner_email"] or "", v["due_date"] or "", v["key"])])
     with open_output(out) as fh:
         fh.write(buf.getvalue().encode("utf-8"))
@@ -182,7 +182,8 @@ def _yes_no(value: bool | None) -> str | None:
 def write_xlsx_tickets(views: Sequence[dict], out: str | Path, data_quality: Sequence[tuple] = ()) -> None:
     views = sorted(views, key=_sheet_order)
     ticket_rows = [[v["key"], v["title"], v["state"], v["priority"], _date(v["due_date"]),
-                    _yes_no(v["overdue"]), v["owner"], v["team"], _date(v["first_seen"]), _date(v["last_seen"]), _date(v["fixed_at"]),
+                    _yes_no(v["overdue"]), v["owner"], v["team"], _date(v["first_seen"]),
+                    _date(v["last_seen"]), _date(v["fixed_at"]),
                     len(v["findings"])] for v in views]
     asset_rows = [[v["key"], v["host_name"], v["address"], v["os"], v["platform"], v["asset_id"],
                    v["match_method"], v["owner"], v["owner_email"], v["team"],

@@ -28,11 +28,17 @@ from vulnpipe.ingest.store import history as store
 from vulnpipe.ingest.store.decisions import Decision, load_decisions
 from vulnpipe.ingest.store.identities import all_identities, get_meta, matches, replace_matches, set_meta
 from vulnpipe.ingest.store.read import host_from_row
-from vulnpipe.reports.tickets.model import (ACCEPT, Check, FindingKey, Observation, Ticket,
-                                            asset_key_for)
-from vulnpipe.reports.tickets.state import (check_row, dump_checkpoint,
-                                            event_from_row, event_row, finding_row,
-                                            load_checkpoint, ticket_from_rows, ticket_row)
+from vulnpipe.reports.tickets.model import ACCEPT, Check, FindingKey, Observation, Ticket, asset_key_for
+from vulnpipe.reports.tickets.state import (
+    check_row,
+    dump_checkpoint,
+    event_from_row,
+    event_row,
+    finding_row,
+    load_checkpoint,
+    ticket_from_rows,
+    ticket_row,
+)
 from vulnpipe.reports.tickets.timeline import ScanFacts, Timeline, apply_step
 
 if TYPE_CHECKING:
@@ -111,8 +117,7 @@ def prepare_matching(conn: Connection, inventory: "Inventory | None") -> Matchin
     mapping version changes (the tickets are then replayed from the start). New identities
     (hosts of new scans) are matched against the inventory in force.
     """
-    from vulnpipe.ingest.store.assets import (inventory_digest, load_inventory_snapshot,
-                                               save_inventory)
+    from vulnpipe.ingest.store.assets import inventory_digest, load_inventory_snapshot, save_inventory
 
     stored_digest = get_meta(conn, INVENTORY_KEY) or NO_INVENTORY
     version = get_meta(conn, MAPPING_KEY) or "0"

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 
 import orjson
 
-from vulnpipe.reports.tickets.model import (Check, Event, FindingKey, Ticket, TicketFinding)
+from vulnpipe.reports.tickets.model import Check, Event, FindingKey, Ticket, TicketFinding
 
 FIXED_REASON = "absent from a rescan that covered it"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -12,10 +12,26 @@ from typing import Iterable
 
 from vulnpipe.ingest.coverage import COVERED, Coverage, coverage
 from vulnpipe.ingest.records import Host, Policy
-
-from vulnpipe.reports.tickets.model import (ABSENT_COVERED, ACCEPT, FALSE_POS, FALSE_POSITIVE, FIXED, OPEN, OPEN_STATES,
-                    PRESENT, RESURFACED, REVOKE, RISK_ACCEPTED, Check, Decision, Event,
-                    Observation, Ticket, TicketFinding, ticket_key)
+from vulnpipe.reports.tickets.model import (
+    ABSENT_COVERED,
+    ACCEPT,
+    FALSE_POS,
+    FALSE_POSITIVE,
+    FIXED,
+    OPEN,
+    OPEN_STATES,
+    PRESENT,
+    RESURFACED,
+    REVOKE,
+    RISK_ACCEPTED,
+    Check,
+    Decision,
+    Event,
+    Observation,
+    Ticket,
+    TicketFinding,
+    ticket_key,
+)
 
 
 @dataclass

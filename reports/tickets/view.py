@@ -12,7 +12,6 @@ from vulnpipe.ingest.records import iso
 from vulnpipe.reports.hosts import host_label, host_name
 from vulnpipe.reports.remediation.knowledge import KnowledgeBase
 from vulnpipe.reports.remediation.platform import platform_for
-
 from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
 from vulnpipe.reports.tickets.model import OPEN_STATES, Ticket
 

@@ -29,9 +29,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from vulnpipe.reports.hosts import host_label, host_name
 from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
-from vulnpipe.reports.tickets.model import (ABSENT_COVERED, FIXED, OPEN_STATES, PRESENT, RISK_ACCEPTED,
-                                   Ticket)
-
+from vulnpipe.reports.tickets.model import ABSENT_COVERED, FIXED, OPEN_STATES, PRESENT, RISK_ACCEPTED, Ticket
 from vulnpipe.reports.weekly.weeks import Week
 
 #: The figures of one week, in the order the report and the JSON show them.

@@ -15,10 +15,8 @@ from sqlalchemy.engine import Connection
 from vulnpipe.ingest.coverage import plugin_enabled, port_in_range
 from vulnpipe.ingest.errors import InputError
 from vulnpipe.ingest.store import history as store
-from vulnpipe.reports.tickets.build import (BuiltTickets, TicketReader, TicketSettings,
-                                            update_tickets)
+from vulnpipe.reports.tickets.build import BuiltTickets, TicketReader, TicketSettings, update_tickets
 from vulnpipe.reports.tickets.model import ABSENT_COVERED, PRESENT
-
 from vulnpipe.reports.weekly.weeks import Week, week_of, window
 
 if TYPE_CHECKING:

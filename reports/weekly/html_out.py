@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from vulnpipe.reports.writers.output import atomic_path
 from vulnpipe.reports.weekly.charts import aging_chart, trend_chart
 from vulnpipe.reports.weekly.figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
 from vulnpipe.reports.weekly.history import ScanRow
 from vulnpipe.reports.weekly.report import WeeklyReport
+from vulnpipe.reports.writers.output import atomic_path
 
 TREND_FIELDS = ("open_tickets", "new", "fixed_verified", "resurfaced", "overdue",
                 "risk_accepted", "not_verifiable", "sla_compliance_pct")

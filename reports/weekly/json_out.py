@@ -8,12 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vulnpipe.ingest.records import iso   # UTC to the second (a 23:59:59.999999 cut-off shows as 23:59:59Z)
-
-from vulnpipe.reports.writers.output import open_output
+from vulnpipe.ingest.records import iso  # UTC to the second (a 23:59:59.999999 cut-off shows as 23:59:59Z)
 from vulnpipe.reports.weekly.figures import FIGURE_FIELDS
 from vulnpipe.reports.weekly.history import ScanRow
 from vulnpipe.reports.weekly.report import WeeklyReport
+from vulnpipe.reports.writers.output import open_output
 
 
 def scan_json(s: ScanRow) -> dict[str, Any]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vulnpipe.reports.writers.output import atomic_path
 from vulnpipe.reports.tickets.export import md
 from vulnpipe.reports.weekly.figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
 from vulnpipe.reports.weekly.html_out import as_of_text, shown, template_env
 from vulnpipe.reports.weekly.report import WeeklyReport
+from vulnpipe.reports.writers.output import atomic_path
 
 TOP_ITEMS = 10
 OLDEST = 5

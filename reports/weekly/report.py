@@ -16,7 +16,6 @@ from vulnpipe.ingest.errors import InputError
 from vulnpipe.reports.hosts import host_label, host_name
 from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
 from vulnpipe.reports.tickets.model import RISK_ACCEPTED, asset_key_for, priority_rank, ticket_key
-
 from vulnpipe.reports.weekly.figures import Figures, TicketRow, figures, ticket_rows
 from vulnpipe.reports.weekly.history import History, ScanRow
 from vulnpipe.reports.weekly.weeks import Week

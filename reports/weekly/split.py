@@ -13,13 +13,13 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from vulnpipe.reports.writers.output import open_output
 from vulnpipe.reports.weekly.history import History
 from vulnpipe.reports.weekly.html_out import write_html
 from vulnpipe.reports.weekly.json_out import write_json
 from vulnpipe.reports.weekly.md_out import write_markdown
 from vulnpipe.reports.weekly.report import Slice, build_report, slices
 from vulnpipe.reports.weekly.xlsx_out import write_xlsx
+from vulnpipe.reports.writers.output import open_output
 
 SLUG_MAX = 40
 SUFFIXES = {"html": ".html", "xlsx": ".xlsx", "markdown": ".md", "json": ".json"}

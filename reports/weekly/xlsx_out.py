@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from vulnpipe.reports.writers.xlsx import Sheet, build_workbook, change, percent, save_workbook
 from vulnpipe.reports.weekly.charts import FIXED_COLOUR, NEW_COLOUR, OPEN_COLOUR, nice_max
 from vulnpipe.reports.weekly.figures import FIGURE_FIELDS, FIGURE_LABELS, TicketRow
-from vulnpipe.reports.weekly.html_out import as_of_text, detect
+from vulnpipe.reports.weekly.html_out import detect
 from vulnpipe.reports.weekly.report import GroupRow, WeeklyReport
 from vulnpipe.reports.weekly.weeks import week_of
+from vulnpipe.reports.writers.xlsx import Sheet, build_workbook, change, percent, save_workbook
 
 GROUP_COUNTS = ("Open", "Overdue", "New", "Fixed (verified)", "Resurfaced", "Risk accepted",
                 "Not verifiable", "Oldest open (days)")

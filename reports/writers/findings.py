@@ -11,14 +11,13 @@ import io
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
-from pathlib import Path
 from functools import partial
+from pathlib import Path
 from typing import Any, BinaryIO, Callable, Sequence
 
 import orjson
 
 from vulnpipe.ingest.records import FINDING_FIELDS
-
 from vulnpipe.reports.writers.cells import csv_text
 from vulnpipe.reports.writers.output import atomic_path, open_output
 

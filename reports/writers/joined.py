@@ -8,7 +8,6 @@ import pandas as pd
 
 from vulnpipe.ingest.assets.matching import JOIN_COLUMNS
 from vulnpipe.ingest.records import FINDING_FIELDS
-
 from vulnpipe.reports.writers.findings import make_writer
 
 #: Output fields of ``vulnpipe join``: the finding fields, then the asset and priority columns.

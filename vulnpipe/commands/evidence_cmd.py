@@ -7,8 +7,18 @@ from typing import List, Optional
 import typer
 
 from vulnpipe import console, workflows
-from vulnpipe.commands.common import (ConfigOpt, DbOpt, InventoryOpt, ProfileOpt, ProfilesFileOpt,
-                                      SheetOpt, load_config, parse_when, pick_db, pick_profile)
+from vulnpipe.commands.common import (
+    ConfigOpt,
+    DbOpt,
+    InventoryOpt,
+    ProfileOpt,
+    ProfilesFileOpt,
+    SheetOpt,
+    load_config,
+    parse_when,
+    pick_db,
+    pick_profile,
+)
 from vulnpipe.ingest.errors import InputError
 
 evidence_app = typer.Typer(help="Auditor evidence packs: build, verify, sign.", no_args_is_help=True)

@@ -9,8 +9,15 @@ from typing import List, Optional
 import typer
 
 from vulnpipe import console, workflows
-from vulnpipe.commands.common import (ConfigOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, SheetOpt,
-                                      load_config, pick_profile)
+from vulnpipe.commands.common import (
+    ConfigOpt,
+    PluginOpt,
+    ProfileOpt,
+    ProfilesFileOpt,
+    SheetOpt,
+    load_config,
+    pick_profile,
+)
 from vulnpipe.ingest.errors import InputError
 
 MAX_ISSUE_LINES = 20

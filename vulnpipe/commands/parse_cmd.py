@@ -8,8 +8,17 @@ from typing import List, Optional
 import typer
 
 from vulnpipe import console, workflows
-from vulnpipe.commands.common import (ConfigOpt, PluginOpt, ProfileOpt, ProfilesFileOpt, StrictOpt,
-                                      load_config, notify, pick_profile, pick_strict)
+from vulnpipe.commands.common import (
+    ConfigOpt,
+    PluginOpt,
+    ProfileOpt,
+    ProfilesFileOpt,
+    StrictOpt,
+    load_config,
+    notify,
+    pick_profile,
+    pick_strict,
+)
 
 
 class Format(str, Enum):

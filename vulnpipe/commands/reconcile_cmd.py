@@ -8,9 +8,20 @@ from typing import List, Optional
 import typer
 
 from vulnpipe import console, workflows
-from vulnpipe.commands.common import (AsOfOpt, ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
-                                      ProfilesFileOpt, SheetOpt, load_config, parse_when, pick_db,
-                                      pick_profile)
+from vulnpipe.commands.common import (
+    AsOfOpt,
+    ConfigOpt,
+    DbOpt,
+    InventoryOpt,
+    PluginOpt,
+    ProfileOpt,
+    ProfilesFileOpt,
+    SheetOpt,
+    load_config,
+    parse_when,
+    pick_db,
+    pick_profile,
+)
 from vulnpipe.ingest.errors import InputError
 
 

@@ -7,9 +7,19 @@ from typing import List, Optional, Tuple
 import typer
 
 from vulnpipe import console, workflows
-from vulnpipe.commands.common import (ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
-                                      ProfilesFileOpt, SheetOpt, load_config, parse_when, pick_db,
-                                      pick_profile)
+from vulnpipe.commands.common import (
+    ConfigOpt,
+    DbOpt,
+    InventoryOpt,
+    PluginOpt,
+    ProfileOpt,
+    ProfilesFileOpt,
+    SheetOpt,
+    load_config,
+    parse_when,
+    pick_db,
+    pick_profile,
+)
 from vulnpipe.ingest.errors import InputError
 
 report_app = typer.Typer(help="Reports built from the history store.", no_args_is_help=True)

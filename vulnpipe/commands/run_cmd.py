@@ -8,8 +8,18 @@ from typing import List, Optional
 import typer
 
 from vulnpipe import console, workflows
-from vulnpipe.commands.common import (ConfigOpt, DbOpt, InventoryOpt, ProfileOpt, SheetOpt,
-                                      StrictOpt, load_config, notify, pick_profile, pick_strict)
+from vulnpipe.commands.common import (
+    ConfigOpt,
+    DbOpt,
+    InventoryOpt,
+    ProfileOpt,
+    SheetOpt,
+    StrictOpt,
+    load_config,
+    notify,
+    pick_profile,
+    pick_strict,
+)
 
 
 def run(

@@ -9,9 +9,19 @@ from typing import List, Optional
 import typer
 
 from vulnpipe import console, workflows
-from vulnpipe.commands.common import (ConfigOpt, DbOpt, PluginOpt, ProfileOpt, ProfilesFileOpt,
-                                      StrictOpt, load_config, notify, pick_db, pick_profile,
-                                      pick_strict)
+from vulnpipe.commands.common import (
+    ConfigOpt,
+    DbOpt,
+    PluginOpt,
+    ProfileOpt,
+    ProfilesFileOpt,
+    StrictOpt,
+    load_config,
+    notify,
+    pick_db,
+    pick_profile,
+    pick_strict,
+)
 
 db_app = typer.Typer(help="Manage the history database (schema upgrades).", no_args_is_help=True)
 
@@ -82,7 +92,8 @@ def list_scans(
     if not rows:
         console.info("no scans stored yet: run `vulnpipe ingest SCAN...`")
         return
-    header = f"{'id':>4}  {'scan time (UTC)':<17}  {'hosts':>6}  {'findings':>8}  {'profile':<8}  file / policy"
+    header = (f"{'id':>4}  {'scan time (UTC)':<17}  {'hosts':>6}  {'findings':>8}  "
+              f"{'profile':<8}  file / policy")
     print(header)
     for r in rows:
         when = r["first_host_start"].strftime("%Y-%m-%d %H:%M") if r["first_host_start"] else "-"

@@ -8,9 +8,21 @@ from typing import List, Optional
 import typer
 
 from vulnpipe import console, workflows
-from vulnpipe.commands.common import (AsOfOpt, ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
-                                      ProfilesFileOpt, SheetOpt, load_config, notify, parse_when,
-                                      pick_db, pick_profile)
+from vulnpipe.commands.common import (
+    AsOfOpt,
+    ConfigOpt,
+    DbOpt,
+    InventoryOpt,
+    PluginOpt,
+    ProfileOpt,
+    ProfilesFileOpt,
+    SheetOpt,
+    load_config,
+    notify,
+    parse_when,
+    pick_db,
+    pick_profile,
+)
 from vulnpipe.ingest.errors import InputError
 
 
@@ -26,7 +38,8 @@ def tickets(
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="Excel workbook to write."),
     jira_csv: Optional[Path] = typer.Option(None, "--jira-csv", help="Jira CSV import file to write."),
-    jsonl: Optional[str] = typer.Option(None, "--jsonl", help="JSONL file (one ticket a line; - for stdout)."),
+    jsonl: Optional[str] = typer.Option(None, "--jsonl",
+                                        help="JSONL file (one ticket a line; - for stdout)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Folder for one KEY.md per ticket."),
     knowledge: Optional[List[Path]] = typer.Option(
         None, "--knowledge", help="Folder of extra/overriding remediation TOML files (repeatable)."),

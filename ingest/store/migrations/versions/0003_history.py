@@ -92,7 +92,7 @@ _identities = sa.table("host_identities", sa.column("identity"), sa.column("firs
 
 
 def _backfill_identities(bind, batch: int = 20000) -> None:
-    from vulnpipe.ingest.store.identities import identity_digest   # stable by contract
+    from vulnpipe.ingest.store.identities import identity_digest  # stable by contract
 
     seen: set[str] = set()
     last = (-1, -1)
