@@ -43,6 +43,7 @@ def _register_commands() -> None:
     """Every command, registered explicitly (in the order ``--help`` lists them)."""
     from vulnpipe.commands import (config_cmd, evidence_cmd, inspect_cmd, join_cmd, parse_cmd,
                                    reconcile_cmd, report_cmd, run_cmd, store_cmd, tickets_cmd)
+    from vulnpipe.commands import jira_cmd
 
     app.add_typer(config_cmd.config_app, name="config")
     app.add_typer(evidence_cmd.evidence_app, name="evidence")
@@ -60,6 +61,7 @@ def _register_commands() -> None:
     app.command("accept")(tickets_cmd.accept)
     app.command("false-positive")(tickets_cmd.false_positive)
     app.command("reopen")(tickets_cmd.reopen)
+    app.add_typer(jira_cmd.jira_app, name="jira")
 
 
 _register_commands()
