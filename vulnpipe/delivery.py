@@ -112,7 +112,7 @@ def mail_report(cfg: Config, built: "WeeklyBuilt", *, per_team: bool = False,
         if dry_run is not None:
             outcome.written = write_eml(messages, dry_run)
             return outcome
-        password = os.environ.get(settings.password_env) if settings.user else None
+        password = (os.environ.get(settings.password_env) or None) if settings.user else None
         outcome.sent = send(messages, settings, password)
     except MailError as exc:
         outcome.errors.append(str(exc))

@@ -42,7 +42,7 @@ from vulnpipe.reports.weekly.xlsx_out import write_xlsx
 from vulnpipe.reports.writers.output import atomic_path
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-DEFAULT_SENDER = "vulnpipe <vulnpipe@localhost>"
+DEFAULT_SENDER = "vulnpipe <vulnpipe@example.invalid>"     # dry runs without [mail] sender
 Notify = Callable[[str, str], None]
 
 
@@ -174,7 +174,7 @@ def build_message(mail: ReportMail, sender: str | None, *, now: datetime | None 
     Message-ID and encoded headers."""
     from_addr = parse_address(sender or DEFAULT_SENDER)
     if from_addr is None:
-        raise MailError(f"[mail] sender {one_line(sender)[:120]!r} is not an e-mail address",
+        raise MailError(f"[mail] sender {one_line(sender or '')[:120]!r} is not an e-mail address",
                         hint='e.g. sender = "vulnpipe <vulnpipe@example.com>"')
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = from_addr
@@ -229,6 +229,9 @@ def _smtp_reason(exc: BaseException) -> str:
 def _connect(settings: MailSettings, password: str | None) -> smtplib.SMTP:
     if not settings.host:
         raise MailError("[mail] host is not set", hint='e.g. host = "smtp.example.com"')
+    if not settings.sender:
+        raise MailError("[mail] sender is not set",
+                        hint='e.g. sender = "vulnpipe <vulnpipe@example.com>"')
     if settings.user and password is None:
         raise MailError(f"no SMTP password: [mail] user is set but the environment variable "
                         f"{settings.password_env} is not", hint="set it, or remove [mail] user")
@@ -243,11 +246,17 @@ def _connect(settings: MailSettings, password: str | None) -> smtplib.SMTP:
             smtp = smtplib.SMTP(settings.host, settings.port_in_use, timeout=settings.timeout)
             smtp.ehlo()
             if settings.security == "starttls":
+                if not smtp.has_extn("starttls"):
+                    raise MailError(f"the SMTP server {where} does not offer STARTTLS",
+                                    hint='use security = "tls" for implicit TLS (port 465)')
                 smtp.starttls(context=context)
                 smtp.ehlo()
         if settings.user:
             smtp.login(settings.user, password or "")
         return smtp
+    except MailError:
+        _close(smtp)
+        raise
     except smtplib.SMTPAuthenticationError as exc:
         _close(smtp)
         raise MailError(f"the SMTP server {where} refused the login of [mail] user "
@@ -255,8 +264,9 @@ def _connect(settings: MailSettings, password: str | None) -> smtplib.SMTP:
                         hint=f"check the user and the password in {settings.password_env}") from None
     except smtplib.SMTPNotSupportedError:
         _close(smtp)
-        raise MailError(f"the SMTP server {where} does not offer STARTTLS",
-                        hint='use security = "tls" for implicit TLS (port 465)') from None
+        raise MailError(f"the SMTP server {where} does not offer a login (AUTH)",
+                        hint="remove [mail] user, or check security: many servers offer AUTH "
+                             "only after STARTTLS") from None
     except ssl.SSLError as exc:
         _close(smtp)
         raise MailError(f"TLS with the SMTP server {where} failed: {one_line(exc)[:200]}",
