@@ -334,3 +334,15 @@ def test_run_syncs_jira_and_mails_the_report_and_reports_a_failure(tmp_path, smt
         assert (tmp_path / "out" / "weekly-2026-W48.html").exists()
     finally:
         jira.stop()
+
+
+@pytest.mark.parametrize("page", ["howto/jira-sync.md", "howto/email-report.md", "howto/cron-ci.md",
+                                  "reference/config.md"])
+def test_the_documented_delivery_configs_are_valid(page):
+    import tomllib
+
+    from vulnpipe.config import config_from_mapping
+
+    blocks = re.findall(r"```toml\n(.*?)```", (ROOT / "docs" / page).read_text("utf-8"), re.S)
+    configs = [config_from_mapping(tomllib.loads(b)) for b in blocks]
+    assert any(c.jira.project == "SEC" or c.mail.host for c in configs)
