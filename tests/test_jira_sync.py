@@ -415,3 +415,50 @@ def test_wiki_to_adf_keeps_escaped_text_as_text():
         {"type": "text", "text": "raw\n{ noformat }\n*x*"}]}
     assert [adf.plain_text(i) for i in steps["content"]] == ["step one\n", "step two\n"]
     assert adf.fingerprint(doc) != adf.fingerprint(adf.wiki_to_adf("h2. other"))
+
+
+def test_the_client_waits_as_asked_within_bounds_and_gives_up_after_max_attempts():
+    import httpx
+
+    from vulnpipe.reports.delivery.jira_client import JiraClient, JiraRequestError
+    from vulnpipe.reports.delivery.settings import JiraSettings
+
+    answers = [httpx.Response(429, headers={"Retry-After": "120"}),
+               httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"}),
+               httpx.Response(503), httpx.Response(200, json={"issues": [], "isLast": True})]
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        return answers.pop(0)
+
+    waits: list[float] = []
+    settings = JiraSettings(url="https://jira.example", project="SEC", user="u@example.com",
+                            max_attempts=4, max_retry_wait=30)
+    client = JiraClient(settings, "tok", transport=httpx.MockTransport(handler),
+                        sleep=waits.append, backoff=2)
+    assert list(client.search('project = "SEC"', ["summary"])) == []
+    assert waits == [30, 30, 8], "Retry-After (seconds or a date) capped; 5xx backs off"
+    assert all(r.headers["Authorization"].startswith("Basic ") for r in seen)
+    assert all(b"tok" not in r.url.raw_path for r in seen)
+
+    client = JiraClient(settings, "tok", transport=httpx.MockTransport(
+        lambda request: httpx.Response(500, json={"errorMessages": ["boom"]})),
+        sleep=waits.append, backoff=0)
+    with pytest.raises(JiraRequestError, match=r"HTTP 500 after 4 attempts: boom"):
+        client.edit_issue("SEC-1", {"summary": "x"}, {})
+
+
+def test_config_check_says_whether_the_token_is_there_without_showing_it(tmp_path):
+    (tmp_path / "vulnpipe.toml").write_text(
+        '[jira]\nurl = "https://example.atlassian.net"\nproject = "SEC"\nsync = true\n'
+        '[mail]\nhost = "smtp.example.com"\nto = ["a@example.com"]\n')
+    r = run_cli("config", "check", cwd=tmp_path, env={"VULNPIPE_JIRA_TOKEN": TOKEN})
+    out = r.stdout.decode() + r.stderr.decode()
+    assert r.returncode == 0, out
+    assert "token from $VULNPIPE_JIRA_TOKEN: set; run syncs: yes" in out and TOKEN not in out
+    assert "smtp.example.com:587 (starttls); 1 overview recipient(s)" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[jira]\nkey_field = "summary"\n')
+    r = run_cli("config", "check", "--config", bad, cwd=tmp_path)
+    assert r.returncode == 1 and '[jira] key_field must be "label" or a custom field id' in r.stderr.decode()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import email
 import json
 import re
-import shutil
 import socket
 import ssl
 from datetime import datetime, timedelta, timezone

@@ -19,7 +19,8 @@ from typing import Any, Callable, Mapping
 from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.ingest.assets.priority import (DEFAULT_FALLBACK, DEFAULT_RULES, Rule, check_priority, check_sla,
                              rules_from_config)
-from vulnpipe.reports.delivery.settings import DEPLOYMENTS, SECURITY, JiraSettings, MailSettings
+from vulnpipe.reports.delivery.settings import (DEPLOYMENTS, SECURITY, JiraSettings,
+                                                MailSettings)
 
 CONFIG_NAME = "vulnpipe.toml"
 

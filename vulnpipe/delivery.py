@@ -58,6 +58,11 @@ def sync_jira(cfg: Config, views: Sequence[dict], *, apply: bool = True, offline
                          path=cfg.path or "vulnpipe.toml",
                          hint="see docs/howto/jira-sync.md; --plan --offline needs only [jira] project")
     token = None if offline else jira_token(cfg)
+    host = (cfg.jira.url or "").split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    if not offline and (cfg.jira.url or "").startswith("http://") \
+            and host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+        notify("note", f"[jira] url {cfg.jira.url} is not https: the token crosses the network "
+                       "unencrypted")
     return sync_tickets(views, cfg.jira, token, apply=apply, offline=offline, line=line,
                         notify=notify, **client_options)
 
