@@ -160,7 +160,7 @@ def real_commands() -> dict[str, set[str]]:
     top = ref.subcommands(ref.help_text([]))
     assert "ingest" in top and "tickets" in top
     return {name: set(ref.subcommands(ref.help_text([name])))
-            if name in ("db", "report", "evidence", "config") else set() for name in top}
+            if name in ("db", "report", "evidence", "config", "jira") else set() for name in top}
 
 
 def _mentions(text: str) -> list[tuple[str, str | None]]:

@@ -45,6 +45,7 @@ def _register_commands() -> None:
         config_cmd,
         evidence_cmd,
         inspect_cmd,
+        jira_cmd,
         join_cmd,
         parse_cmd,
         reconcile_cmd,
@@ -70,6 +71,7 @@ def _register_commands() -> None:
     app.command("accept")(tickets_cmd.accept)
     app.command("false-positive")(tickets_cmd.false_positive)
     app.command("reopen")(tickets_cmd.reopen)
+    app.add_typer(jira_cmd.jira_app, name="jira")
 
 
 _register_commands()

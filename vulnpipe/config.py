@@ -25,6 +25,7 @@ from vulnpipe.ingest.assets.priority import (
     rules_from_config,
 )
 from vulnpipe.ingest.errors import VulnpipeError
+from vulnpipe.reports.delivery.settings import DEPLOYMENTS, SECURITY, JiraSettings, MailSettings
 
 CONFIG_NAME = "vulnpipe.toml"
 
@@ -104,6 +105,8 @@ class Config:
     report: ReportSettings = field(default_factory=ReportSettings)
     run: RunSettings = field(default_factory=RunSettings)
     parse: ParseSettings = field(default_factory=ParseSettings)
+    jira: JiraSettings = field(default_factory=JiraSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
 
 
 # -- value checkers: (value, key path, config folder) -> value ---------------------------
@@ -173,6 +176,65 @@ def _weeks(value: Any, key: str, base: Path) -> int:
     return value
 
 
+# -- checkers of [jira] and [mail] ----------------------------------------------------------
+
+def _choice(*options: str) -> Checker:
+    def check(value: Any, key: str, base: Path) -> str:
+        if value not in options:
+            raise ConfigError(f"{key} must be one of {', '.join(options)}, not {value!r}")
+        return value
+    return check
+
+
+def _number(low: float, high: float, *, whole: bool = False) -> Checker:
+    def check(value: Any, key: str, base: Path) -> Any:
+        kinds = (int,) if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+            what = "a whole number" if whole else "a number"
+            raise ConfigError(f"{key} must be {what} from {low:g} to {high:g}, not {value!r}")
+        return value
+    return check
+
+
+def _url(value: Any, key: str, base: Path) -> str:
+    text = _text(value, key, base).rstrip("/")
+    if not text.startswith(("https://", "http://")):
+        raise ConfigError(f"{key} must be an http(s) URL, not {text!r}",
+                          hint='e.g. "https://example.atlassian.net"')
+    return text
+
+
+def _key_field(value: Any, key: str, base: Path) -> str:
+    text = _text(value, key, base)
+    if text != "label" and not (text.startswith("customfield_") and text[12:].isdigit()):
+        raise ConfigError(f'{key} must be "label" or a custom field id like "customfield_10050", '
+                          f"not {text!r}")
+    return text
+
+
+def _texts(value: Any, key: str, base: Path) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list of text, not {_kind(value)}")
+    return tuple(_text(v, f"{key}[{i}]", base) for i, v in enumerate(value))
+
+
+def _teams(value: Any, key: str, base: Path) -> Mapping[str, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a table (\"Team name\" = [\"address\", ...])")
+    return MappingProxyType({team: _texts(v, f"{key}.{team}", base) for team, v in value.items()})
+
+
+def _jira_priorities(value: Any, key: str, base: Path) -> Mapping[str, str]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a table (P1 = \"Highest\", ...)")
+    for name, jira_name in value.items():
+        check_priority(name, f"{key}.{name}")
+        _text(jira_name, f"{key}.{name}", base)
+    return MappingProxyType({**JiraSettings().priorities, **value})
+
+
 def _kind(value: Any) -> str:
     return {bool: "true/false", int: "a number", float: "a number", list: "a list",
             dict: "a table"}.get(type(value), type(value).__name__)
@@ -190,6 +252,17 @@ SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
     "report": (ReportSettings, {"weeks": _weeks}),
     "run": (RunSettings, {"out_dir": _path}),
     "parse": (ParseSettings, {"strict": _bool}),
+    "jira": (JiraSettings, {
+        "url": _url, "deployment": _choice(*DEPLOYMENTS), "project": _text, "issue_type": _text,
+        "user": _text, "token_env": _text, "token_file": _path, "key_field": _key_field,
+        "done_transition": _text, "reopen_transition": _text, "accepted_transition": _text,
+        "false_positive_transition": _text, "priorities": _jira_priorities, "sync": _bool,
+        "timeout": _number(1, 600), "max_attempts": _number(1, 20, whole=True),
+        "max_retry_wait": _number(0, 3600)}),
+    "mail": (MailSettings, {
+        "host": _text, "port": _number(1, 65535, whole=True), "security": _choice(*SECURITY),
+        "user": _text, "password_env": _text, "ca_file": _path, "sender": _text, "to": _texts,
+        "teams": _teams, "send": _bool, "per_team": _bool, "timeout": _number(1, 600)}),
 }
 
 

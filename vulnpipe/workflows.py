@@ -582,10 +582,11 @@ class RunSummary:
     tickets: TicketsExported | None = None
     report: dict[str, Any] | None = None
     outputs: list[str] = field(default_factory=list)
+    delivery: dict[str, Any] = field(default_factory=dict)    # [jira] sync, [mail] send
 
     @property
     def ok(self) -> bool:
-        return not self.refused
+        return not self.refused and all(d.get("ok", True) for d in self.delivery.values())
 
     def as_dict(self) -> dict[str, Any]:
         views = self.tickets.views if self.tickets else ()
@@ -602,6 +603,7 @@ class RunSummary:
                         for c in changes],
             "report": self.report,
             "outputs": self.outputs,
+            "delivery": self.delivery,
             "ok": self.ok,
         }
 
@@ -634,8 +636,13 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
                                            markdown=folder / "tickets"),
             inventory=inventory, settings=settings, knowledge_dirs=cfg.tickets.knowledge_dirs)
         summary.outputs = list(summary.tickets.written)
+        built: list[WeeklyBuilt] = []
         summary.report = _run_report(engine, profile, inventory, settings, cfg, folder,
-                                     summary.outputs)
+                                     summary.outputs, built)
+        from vulnpipe.delivery import run_deliveries
+
+        summary.delivery = run_deliveries(cfg, summary.tickets.views, built[0] if built else None,
+                                          notify=notify)
     finally:
         engine.dispose()
     return summary
@@ -643,8 +650,10 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
 
 def _run_report(engine: "Engine", profile: "Profile", inventory: "Inventory | None",
                 settings: "TicketSettings", cfg: Config, folder: Path,
-                written: list[str]) -> dict[str, Any] | None:
-    """The weekly report for the newest scan's ISO week into ``folder`` (None: no scans)."""
+                written: list[str], built_out: list[WeeklyBuilt] | None = None
+                ) -> dict[str, Any] | None:
+    """The weekly report for the newest scan's ISO week into ``folder`` (None: no scans);
+    the report built is appended to ``built_out`` (for the deliveries)."""
     from vulnpipe.ingest.store.read import has_scans
 
     with engine.connect() as conn:
@@ -657,6 +666,8 @@ def _run_report(engine: "Engine", profile: "Profile", inventory: "Inventory | No
     outputs = ReportOutputs(html=stem.with_suffix(".html"), xlsx=stem.with_suffix(".xlsx"),
                             markdown=stem.with_suffix(".md"), json=stem.with_suffix(".json"))
     written.extend(write_weekly(built, outputs))
+    if built_out is not None:
+        built_out.append(built)
     return {"week": built.report.week.label, **built.report.figures.as_dict()}
 
 
@@ -805,6 +816,9 @@ def check_config(cfg: Config) -> list[tuple[str, str]]:
         status = schema_status(url)
         lines.append(("database", f"{status.database} (schema {status.revision or 'empty'})"))
     lines.append(("report", f"{cfg.report.weeks} weeks of trend; run output in {cfg.run.out_dir}"))
+    from vulnpipe.delivery import config_lines
+
+    lines.extend(config_lines(cfg))
     return lines
 
 

@@ -42,13 +42,14 @@ def fence(text: object) -> str:
     return f"{bar}text\n{s}\n{bar}"
 
 
-_JIRA_SPECIAL = re.compile(r"([{}\[\]|*_+^~?!#\-])")
+_JIRA_SPECIAL = re.compile(r"([{}\[\]|*_+^~?!#\-\\])")
 
 
 def jira_text(text: object) -> str:
-    """Scanner text made inert in Jira wiki markup (macros, links, formatting escaped)."""
+    """Scanner text made inert in Jira wiki markup (macros, links, formatting escaped; a
+    backslash, which would escape what follows or make a line break, as ``&#92;``)."""
     s = " ".join(str(text if text is not None else "").split())
-    return _JIRA_SPECIAL.sub(r"\\\1", s)
+    return _JIRA_SPECIAL.sub(lambda m: "&#92;" if m.group(1) == "\\" else "\\" + m.group(1), s)
 
 
 def jira_block(text: object) -> str:
@@ -132,18 +133,24 @@ def jira_description(v: dict) -> str:
     return "\n".join(lines)
 
 
+def jira_labels(v: dict) -> list[str]:
+    """The ticket's Jira labels: ``vulnpipe``, the profile, the priority, ``team-…``."""
+    labels = ["vulnpipe", jira_label(v["profile"]), (v["priority"] or "").lower()]
+    if v["team"]:
+        labels.append(jira_label("team-" + v["team"]))
+    return [label for label in labels if label]
+
+
 def write_jira_csv(views: Sequence[dict], out: str | Path) -> None:
-    """Jira's CSV importer format; map ``External ID`` to a custom field so re-imports update."""
+    """Jira's CSV importer format: every import creates new issues (Jira's CSV importer
+    does not match existing ones; ``vulnpipe jira sync`` keeps one issue per ticket)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(JIRA_COLUMNS)
     for v in views:
-        labels = ["vulnpipe", jira_label(v["profile"]), (v["priority"] or "").lower()]
-        if v["team"]:
-            labels.append(jira_label("team-" + v["team"]))
         w.writerow([csv_text(x) for x in (
             f"[{v['key']}] {v['title']}", jira_description(v), "Task",
-            JIRA_PRIORITY.get(v["priority"] or "", "Medium"), " ".join(x for x in labels if x),
+            JIRA_PRIORITY.get(v["priority"] or "", "Medium"), " ".join(jira_labels(v)),
             v["owner_email"] or "", v["due_date"] or "", v["key"])])
     with open_output(out) as fh:
         fh.write(buf.getvalue().encode("utf-8"))

@@ -16,6 +16,7 @@ from vulnpipe.commands.common import (
     ProfilesFileOpt,
     SheetOpt,
     load_config,
+    notify,
     parse_when,
     pick_db,
     pick_profile,
@@ -53,6 +54,15 @@ def weekly(
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Markdown summary to write."),
     json_out: Optional[str] = typer.Option(None, "--json",
                                            help="JSON figures to write (- for stdout)."),
+    mail: bool = typer.Option(False, "--mail",
+                              help="E-mail the report over SMTP ([mail] in vulnpipe.toml); with "
+                                   "--split-by team each team gets its own as well."),
+    mail_dry_run: Optional[Path] = typer.Option(
+        None, "--mail-dry-run", metavar="DIR",
+        help="Write the e-mails as .eml files into DIR instead of sending them."),
+    mail_to: Optional[List[str]] = typer.Option(
+        None, "--mail-to", metavar="ADDRESS",
+        help="Recipient of the report on every asset (repeatable; default: [mail] to)."),
 ) -> None:
     """The weekly L2TP exposure report: headline figures, a trend (weeks without scans are
     gaps), aging, breakdowns, oldest tickets, data quality and the open tickets per host.
@@ -61,9 +71,14 @@ def weekly(
     Example: vulnpipe report weekly --week 2026-W48 --html weekly.html --xlsx weekly.xlsx
     """
     outputs = workflows.ReportOutputs(html=html, xlsx=xlsx, markdown=markdown, json=json_out)
-    if not (outputs.any() or split_by):
+    if not (outputs.any() or split_by or mail or mail_dry_run):
         raise InputError("nothing to write",
-                         hint="give --html, --xlsx, --markdown, --json and/or --split-by")
+                         hint="give --html, --xlsx, --markdown, --json, --split-by and/or --mail")
+    if mail and mail_dry_run:
+        raise InputError("give --mail or --mail-dry-run, not both")
+    if (mail or mail_dry_run) and split_by and split_by[0] != "team":
+        raise InputError("e-mail goes per team, not per business unit",
+                         hint="use --split-by team with --mail")
     if team is not None and split_by:
         raise InputError("give --team or --split-by, not both",
                          hint="--split-by team DIR already writes one report per team")
@@ -88,4 +103,14 @@ def weekly(
     f = report.figures
     console.info(f"{report.week.label} ({report.slice.label}): {f.open_tickets} open, {f.new} new, "
                  f"{f.fixed_verified} fixed, {f.resurfaced} resurfaced, {f.overdue} overdue, "
-                 f"{len(report.scans)} scan(s) this week; wrote {', '.join(written)}")
+                 f"{len(report.scans)} scan(s) this week; wrote {', '.join(written) or 'no file'}")
+    if mail or mail_dry_run:
+        from vulnpipe import delivery
+
+        sent = delivery.mail_report(cfg, built, per_team=bool(split_by), to=mail_to,
+                                    dry_run=mail_dry_run, notify=notify)
+        for text in sent.errors:
+            console.error(text)
+        console.info(sent.summary())
+        if not sent.ok:
+            raise typer.Exit(1)
