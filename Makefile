@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench bench-quick bench-big fuzz clean sample pictures
+.PHONY: demo test bench bench-quick bench-big bench-history fuzz clean sample pictures
 FUZZ_SECONDS ?= 300
 FUZZ_SEEDS ?= ../shared/corpus
 
@@ -34,6 +34,11 @@ bench: $(DEVSTAMP)
 
 bench-quick: $(DEVSTAMP)
 	$(BIN)/python benchmarks/run.py --quick
+
+# A year of history (10,000 hosts, 26 and 52 weeks; generated once into benchmarks/.cache or
+# $$VULNPIPE_BENCH_CACHE), SQLite and PostgreSQL: results in benchmarks/RESULTS-history.md
+bench-history: $(DEVSTAMP)
+	$(BIN)/python benchmarks/bench_history.py --out benchmarks/RESULTS-history.md
 
 bench-big: $(DEVSTAMP)
 	-$(BIN)/python -m pip install --quiet -e '.[bench]'

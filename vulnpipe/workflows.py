@@ -768,8 +768,7 @@ class SchemaStatus:
 def schema_status(url: str | None) -> SchemaStatus:
     """The database's schema revision (``vulnpipe db status``)."""
     from vulnpipe.ingest.store import display_url, make_engine
-    from vulnpipe.ingest.store.engine import schema_revision, store_errors
-    from vulnpipe.ingest.store.schema import HEAD
+    from vulnpipe.ingest.store.engine import HEAD, schema_revision, store_errors
 
     engine = make_engine(url)
     raw = engine.url.render_as_string(hide_password=False)

@@ -17,9 +17,11 @@ from sqlalchemy.engine import Connection
 from vulnpipe.ingest.records import Policy
 from vulnpipe.ingest.store.read import load_policy, stored, utc
 from vulnpipe.ingest.store.schema import (
+    decisions,
     findings,
     host_identities,
     hosts,
+    scan_coverage,
     scans,
     ticket_checkpoints,
     ticket_checks,
@@ -169,6 +171,38 @@ def lock_derived_state(conn: Connection) -> None:
     every vulnpipe transaction takes when it begins)."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({TICKETS_LOCK})")
+
+
+# -- what evidence packs read --------------------------------------------------------------------
+
+def latest_time(conn: Connection) -> datetime | None:
+    """The newest time recorded in the store (scan host times, decisions)."""
+    cands = [conn.execute(select(func.max(c))).scalar()
+             for c in (scans.c.first_host_start, scans.c.last_host_start,
+                       scans.c.first_host_end, scans.c.last_host_end, decisions.c.at)]
+    found = [c for c in cands if c is not None]
+    return utc(max(found)) if found else None
+
+
+def all_scan_rows(conn: Connection) -> dict[int, dict[str, Any]]:
+    """Every stored column of every scan, by id."""
+    return {r["id"]: dict(r) for r in conn.execute(select(scans)).mappings()}
+
+
+def coverage_row(conn: Connection, scan_id: int) -> dict[str, Any] | None:
+    """The scan's stored policy facts (``scan_coverage``), or None."""
+    r = conn.execute(select(scan_coverage).where(scan_coverage.c.scan_id == scan_id)).mappings().first()
+    return dict(r) if r is not None else None
+
+
+def plugin_reports(conn: Connection, plugin_ids: Sequence[int]
+                   ) -> list[tuple[int, str | None, int | None, str | None]]:
+    """Distinct (plugin id, family, port, protocol) the store holds for ``plugin_ids``."""
+    if not plugin_ids:
+        return []
+    q = (select(findings.c.plugin_id, findings.c.plugin_family, findings.c.port,
+                findings.c.protocol).where(findings.c.plugin_id.in_(list(plugin_ids))).distinct())
+    return [tuple(r) for r in conn.execute(q)]
 
 
 # -- how far a profile has been replayed --------------------------------------------------------

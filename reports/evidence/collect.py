@@ -11,17 +11,23 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Sequence
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from vulnpipe.ingest.coverage import coverage, plugin_enabled, port_in_range
 from vulnpipe.ingest.errors import InputError
 from vulnpipe.ingest.profiles import Profile
 from vulnpipe.ingest.records import Policy, iso
-from vulnpipe.ingest.store.history import finding_rows_of, hosts_of
+from vulnpipe.ingest.store.decisions import load_decisions
+from vulnpipe.ingest.store.history import (
+    all_scan_rows,
+    coverage_row,
+    finding_rows_of,
+    hosts_of,
+    latest_time,
+    plugin_reports,
+)
 from vulnpipe.ingest.store.identities import all_identities
 from vulnpipe.ingest.store.read import host_from_row, load_policy, utc
-from vulnpipe.ingest.store.schema import decisions, findings, scan_coverage, scans
 from vulnpipe.reports.evidence.names import scan_entry, ticket_entry
 from vulnpipe.reports.evidence.period import Period
 from vulnpipe.reports.evidence.status import finding_status
@@ -75,15 +81,6 @@ class Evidence:
     reconcile_rows: list[Row] = field(default_factory=list)
 
 
-def latest_time(conn: Connection) -> datetime | None:
-    """The newest time recorded in the store (scan host times, decisions)."""
-    cands = [conn.execute(select(func.max(c))).scalar()
-             for c in (scans.c.first_host_start, scans.c.last_host_start,
-                       scans.c.first_host_end, scans.c.last_host_end, decisions.c.at)]
-    cands = [c for c in cands if c is not None]
-    return utc(max(cands)) if cands else None
-
-
 def judged_as_of(latest: datetime, period: Period, generated_at: datetime | None) -> datetime:
     """States are judged at the earliest of: the latest time in the store, the end of the
     period, and ``--generated-at``."""
@@ -111,7 +108,7 @@ class _Store:
 
     def __init__(self, conn: Connection, matching: Matching) -> None:
         self.conn = conn
-        self.scans = {r["id"]: dict(r) for r in conn.execute(select(scans)).mappings()}
+        self.scans = all_scan_rows(conn)
         self.identities: dict[str, list[str]] = {}
         for r in all_identities(conn):
             key = matching.asset_key(r["identity"], r["address"])
@@ -269,8 +266,7 @@ def _ticket_doc(store: _Store, t: Ticket, view: dict, rows: dict, decided: list[
 def _scan_doc(store: _Store, scan_id: int, profile: Profile, families: dict[int, str | None],
               ports: dict[int, list[tuple[int, str]]]) -> dict[str, Any]:
     s = store.scans[scan_id]
-    cov = store.conn.execute(select(scan_coverage)
-                             .where(scan_coverage.c.scan_id == scan_id)).mappings().first()
+    cov = coverage_row(store.conn, scan_id)
     policy = store.policy(scan_id)
     plugins = []
     for pid in sorted(profile.plugin_ids):
@@ -308,9 +304,7 @@ def _plugin_facts(conn: Connection, profile: Profile) -> tuple[dict[int, str | N
     families: dict[int, str | None] = {}
     ports: dict[int, set] = {}
     if ids:
-        q = (select(findings.c.plugin_id, findings.c.plugin_family, findings.c.port,
-                    findings.c.protocol).where(findings.c.plugin_id.in_(ids)).distinct())
-        for pid, fam, port, proto in conn.execute(q):
+        for pid, fam, port, proto in plugin_reports(conn, ids):
             if fam and (families.get(pid) is None or fam < families[pid]):
                 families[pid] = fam
             ports.setdefault(pid, set()).add((port or 0, (proto or "").lower()))
@@ -319,13 +313,12 @@ def _plugin_facts(conn: Connection, profile: Profile) -> tuple[dict[int, str | N
 
 def _decisions(conn: Connection, keys: Sequence[str], as_of: datetime) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
-    rows = conn.execute(select(decisions).order_by(decisions.c.at, decisions.c.id)).mappings()
     wanted = set(keys)
-    for r in rows:
-        if r["ticket_key"] in wanted and utc(r["at"]) <= as_of:
-            out.setdefault(r["ticket_key"], []).append({
-                "decision": r["id"], "kind": r["kind"], "at": iso(r["at"]), "reason": r["reason"],
-                "approver": r["approver"], "until": last_day(r["until"])})
+    for d in load_decisions(conn):
+        if d.ticket_key in wanted and d.at <= as_of:
+            out.setdefault(d.ticket_key, []).append({
+                "decision": d.id, "kind": d.kind, "at": iso(d.at), "reason": d.reason,
+                "approver": d.approver, "until": last_day(d.until)})
     return out
 
 
