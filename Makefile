@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/python -m vulnpipe.demo
 
 test: $(DEVSTAMP)
+	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -n 2 -q
 
 # the peers (pyTenable, nessus-file-reader) come from the optional 'bench' extra
