@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 #: Field names of one finding record, in output order (``vulnpipe parse``, ``vulnpipe findings``).
 #: They are a stable interface: later stages and users' scripts rely on them.
@@ -139,7 +139,7 @@ class Finding:
         return rec
 
 
-_last_host: tuple = (None, {})
+_last_host: tuple[Host | None, dict[str, Any]] = (None, {})
 
 
 def _host_fields(h: Host) -> dict[str, Any]:
@@ -178,7 +178,7 @@ def iso(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _slot_constructor(cls):
+def _slot_constructor(cls: type) -> Callable[..., Any]:
     """A function building ``cls`` (a frozen, slotted dataclass) from every field as a
     keyword argument, storing each through its slot. The same object as ``cls(...)``, made
     without the generated ``__init__``'s ``object.__setattr__`` per field (which made up a
@@ -191,7 +191,8 @@ def _slot_constructor(cls):
     namespace = {"new": object.__new__, "cls": cls,
                  **{f"set_{n}": cls.__dict__[n].__set__ for n in names}}
     exec(src, namespace)       # noqa: S102 - fixed source built from the field names
-    return namespace[f"make_{cls.__name__.lower()}"]
+    made: Callable[..., Any] = namespace[f"make_{cls.__name__.lower()}"]
+    return made
 
 
 #: ``Finding(...)`` for the readers' hot loop: every field must be given.

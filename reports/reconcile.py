@@ -201,7 +201,7 @@ def inventory_asset_of(hosts: Sequence[Host], inventory) -> AssetOf:
     from vulnpipe.ingest.assets.matching import match_hosts
     from vulnpipe.ingest.nessus.frames import hosts_frame
 
-    unique = {}
+    unique: dict[tuple, Host] = {}
     for h in hosts:
         unique.setdefault((h.name, h.host_ip, h.host_fqdn, h.hostname, h.netbios_name,
                            h.mac_address), h)

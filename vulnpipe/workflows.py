@@ -142,21 +142,21 @@ def write_findings(inputs: Inputs, out: str | Path, *, profile: "Profile", fmt: 
     from vulnpipe.ingest.nessus.readers import open_reader
     from vulnpipe.ingest.nessus.sources import iter_sources
     from vulnpipe.ingest.notes import plugin_68453_note
-    from vulnpipe.reports.writers.findings import make_writer
+    from vulnpipe.reports.writers.findings import TextWriter, make_writer
 
     bar = progress or _NoProgress()
     errors: list[VulnpipeError] = []
     done: list[FileRead] = []
     writer = make_writer(fmt, out)
-    encode = writer.encoder()
     ok = False
     try:
         bar.start("parsing")
-        if encode is not None:      # text formats: records are encoded where they are read
+        if isinstance(writer, TextWriter):  # text formats: encoded where they are read
             sources = list(iter_sources(inputs, errors))
+            add_encoded = writer.add_encoded
             files: Iterable[tuple[str, Any, Iterable[Any], Callable[[Any], None]]] = (
-                (s.name, o, o.chunks(), lambda c: writer.add_encoded(*c))
-                for s, o in iter_files_encoded(sources, profile, encode, strict=strict))
+                (s.name, o, o.chunks(), lambda c: add_encoded(*c))
+                for s, o in iter_files_encoded(sources, profile, writer.encoder(), strict=strict))
         else:
             files = ((s.name, r, (f.record() for _h, fs in r.hosts() for f in fs), writer.add)
                      for s in iter_sources(inputs, errors)
@@ -475,7 +475,7 @@ def reconcile_scans(baseline: Inputs, rescans: Inputs, profile: "Profile", *,
 
     base = load_scans(baseline, profile)
     again = load_scans(rescans, profile)
-    asset_of = by_address
+    asset_of: Callable[[Any], tuple[str, str | None]] = by_address
     if inventory is not None:
         asset_of = inventory_asset_of([h for s in base + again for h in s.hosts], inventory)
     return reconcile(base, again, asset_of)

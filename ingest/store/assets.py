@@ -21,7 +21,7 @@ _SNAPSHOT_HEADERS = ("asset_id", "name", "fqdn", "ip", "mac", "owner", "owner_em
                      "location")
 
 
-def _clean(value):
+def _clean(value: Any) -> Any:
     """A DataFrame cell as a plain value: missing (None, NaN, pd.NA) becomes None."""
     if value is None or isinstance(value, (list, tuple)):
         return value

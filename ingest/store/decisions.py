@@ -37,7 +37,9 @@ def add_decision(conn: Connection, *, ticket_key: str, kind: str, at: datetime, 
     result = conn.execute(insert(decisions).values(
         ticket_key=ticket_key, kind=kind, at=stored(at), reason=reason, approver=approver,
         until=stored(until)))
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def load_decisions(conn: Connection, keys: list[str] | None = None) -> list[Decision]:

@@ -10,14 +10,14 @@ import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from vulnpipe.ingest.errors import VulnpipeError
-from vulnpipe.ingest.store.schema import HEAD
+from vulnpipe.ingest.store.schema import HEAD as HEAD
 
 DEFAULT_DB = "vulnpipe.db"
 ENV_VAR = "VULNPIPE_DB"
@@ -51,7 +51,7 @@ def display_url(url: str) -> str:
 
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn, _record):
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None     # transactions are begun below, explicitly
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
@@ -61,7 +61,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(conn):
+    def _begin(conn: Any) -> None:
         # take the write lock up front: two writers never deadlock on a lock upgrade
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -113,7 +113,7 @@ def schema_revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _alembic_config(connection):
+def _alembic_config(connection: Any) -> Any:
     from alembic.config import Config
 
     cfg = Config()

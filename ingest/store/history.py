@@ -127,7 +127,7 @@ def finding_rows_of(conn: Connection, host_rows: Sequence[Mapping[str, Any]],
     for h in host_rows:
         seqs.setdefault(h["scan_id"], []).append(h["host_seq"])
     wanted = set(plugin_ids)
-    out = []
+    out: list[dict[str, Any]] = []
     for scan_id in sorted(seqs):      # by primary key: a host's few findings
         q = (select(findings).where(findings.c.scan_id == scan_id,
                                     findings.c.host_seq.in_(seqs[scan_id]))
@@ -146,10 +146,10 @@ def identities_with_findings(conn: Connection, plugin_ids: Sequence[int] | None)
     return {r[0] for r in conn.execute(q)}
 
 
-def period_hosts(conn: Connection, scan_ids: Sequence[int]) -> list[tuple]:
+def period_hosts(conn: Connection, scan_ids: Sequence[int]) -> list[tuple[Any, ...]]:
     """(scan id, report host name, address, identity, FQDN, NetBIOS name) of every host of
     ``scan_ids``, in scan and host order."""
-    out: list[tuple] = []
+    out: list[tuple[Any, ...]] = []
     for part in _chunks(list(scan_ids)):
         q = (select(hosts.c.scan_id, hosts.c.name, hosts.c.address, hosts.c.identity,
                     hosts.c.host_fqdn, hosts.c.netbios_name)
@@ -219,7 +219,9 @@ def load_state(conn: Connection, profile: str) -> ReplayState | None:
     r = conn.execute(select(ticket_state).where(ticket_state.c.profile == profile)).mappings().first()
     if r is None:
         return None
-    step = (utc(r["step_at"]), r["step_order"], r["step_id"]) if r["step_at"] is not None else None
+    step: Step | None = None
+    if r["step_at"] is not None:
+        step = (utc(r["step_at"]), int(r["step_order"]), int(r["step_id"]))
     return ReplayState(profile, step, r["decisions_seen"], r["matches"])
 
 
@@ -350,8 +352,8 @@ def log_lengths(conn: Connection, profile: str) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _log_query(table, profile: str, keys: Sequence[str] | None, upto: datetime | None,
-               since: datetime | None):
+def _log_query(table: Any, profile: str, keys: Sequence[str] | None, upto: datetime | None,
+               since: datetime | None) -> Any:
     q = select(table).join(tickets, tickets.c.key == table.c.ticket_key).where(
         tickets.c.profile == profile)
     if upto is not None:
@@ -384,7 +386,7 @@ CHECK_COLUMNS = ("ticket_key", "at", "scan_id", "plugin_id", "port", "protocol",
 
 
 def check_tuples(conn: Connection, profile: str, upto: datetime | None = None,
-                 results: Sequence[str] | None = None) -> list[tuple]:
+                 results: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
     """Check rows as tuples of :data:`CHECK_COLUMNS` (times naive UTC, as stored) made by
     steps up to ``upto``, in ticket and sequence order: the fast way to read many."""
     q = (select(*[ticket_checks.c[c] for c in CHECK_COLUMNS])
@@ -460,7 +462,7 @@ def drop_checkpoints_after(conn: Connection, profile: str, when: datetime | None
 
 # -- helpers --------------------------------------------------------------------------------------
 
-def _aware(row: Mapping[str, Any]) -> dict[str, Any]:
+def _aware(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {k: (utc(v) if isinstance(v, datetime) else v) for k, v in row.items()}
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterator, overload
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -16,11 +16,19 @@ SCAN_FIELDS = ("id", "file_name", "sha256", "size", "report_name", "policy_name"
                "items_count", "findings_count", "ingested_at")
 
 
+@overload
+def utc(dt: datetime) -> datetime: ...
+@overload
+def utc(dt: None) -> None: ...
 def utc(dt: datetime | None) -> datetime | None:
     """A stored (naive UTC) datetime as an aware UTC datetime."""
     return dt.replace(tzinfo=timezone.utc) if dt is not None else None
 
 
+@overload
+def stored(dt: datetime) -> datetime: ...
+@overload
+def stored(dt: None) -> None: ...
 def stored(dt: datetime | None) -> datetime | None:
     """An aware datetime as the store keeps it: naive, in UTC (the inverse of :func:`utc`)."""
     return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt is not None else None
@@ -46,7 +54,7 @@ def resolve_scan(conn: Connection, which: str | int | None) -> int | None:
             scans.c.first_host_start.desc(), scans.c.id.desc()).limit(1)).scalar()
         if scan_id is None:
             raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
-        return scan_id
+        return int(scan_id)
     try:
         scan_id = int(which)
     except ValueError:

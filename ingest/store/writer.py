@@ -6,7 +6,7 @@ import queue
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import orjson
 from sqlalchemy import func, select, update
@@ -54,32 +54,34 @@ def _identity(h: Host) -> tuple[str, tuple[str | None, ...]]:
     return identity_digest(values), values
 
 
-def _host_values(scan_id: int, seq: int, h: Host, identity: str) -> tuple:
+def _host_values(scan_id: int, seq: int, h: Host, identity: str) -> tuple[Any, ...]:
     """A host's row as a tuple in :data:`HOST_COLUMNS` order."""
     return (scan_id, seq, h.report_name, h.name, h.address, h.host_ip, h.host_fqdn,
             h.hostname, h.netbios_name, h.mac_address, h.os, h.credentialed,
             _naive(h.host_start), _naive(h.host_end), identity)
 
 
-def _json(value) -> str:
+def _json(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
 def _finding_values(scan_id: int, host_seq: int, item_seq: int, f: Finding,
-                    encode: Callable | None = None) -> tuple:
+                    encode: Callable[[Any], str] | None = None) -> tuple[Any, ...]:
     """A finding's row as a tuple in :data:`FINDING_COPY_COLUMNS` order. ``encode`` turns
     the JSON columns into text (PostgreSQL's COPY); without it they stay Python lists and
     dicts (SQLAlchemy's JSON type encodes them)."""
     c = f.compliance
-    compliance = ({"check_name": c.check_name, "result": c.result,
+    compliance: Any = ({"check_name": c.check_name, "result": c.result,
                    "actual_value": c.actual_value, "policy_value": c.policy_value}
                   if c else None)
-    lists = (f.cve, f.xref, f.see_also, f.bid, f.cwe)
+    raw_lists = (f.cve, f.xref, f.see_also, f.bid, f.cwe)
+    lists: tuple[Any, ...]
+    extra: Any
     if encode is None:
-        lists = tuple(map(list, lists))
+        lists = tuple(map(list, raw_lists))
         extra = [list(p) for p in f.extra]
     else:
-        lists = tuple(encode(v) if v else "[]" for v in lists)
+        lists = tuple(encode(v) if v else "[]" for v in raw_lists)
         extra = encode(f.extra) if f.extra else "[]"
         compliance = encode(compliance) if compliance else None
     return (scan_id, host_seq, item_seq, f.plugin_id, f.plugin_name, f.plugin_family,
@@ -89,7 +91,7 @@ def _finding_values(scan_id: int, host_seq: int, item_seq: int, f: Finding,
             f.raw_xml.decode("utf-8") if f.raw_xml else None)
 
 
-def _insert_many(conn: Connection, table, rows: list[tuple]) -> None:
+def _insert_many(conn: Connection, table: Any, rows: list[tuple[Any, ...]]) -> None:
     """INSERT ``rows`` (tuples in the table's column order) with one executemany, each value
     converted by its column type's own bind processor (the same stored text as SQLAlchemy's
     ``table.insert()`` without its per-row statement work)."""
@@ -112,7 +114,7 @@ def _insert_many(conn: Connection, table, rows: list[tuple]) -> None:
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", rows)
 
 
-def _finding_copy_row(scan_id: int, host_seq: int, item_seq: int, f: Finding) -> tuple:
+def _finding_copy_row(scan_id: int, host_seq: int, item_seq: int, f: Finding) -> tuple[Any, ...]:
     """A finding's row for PostgreSQL's COPY (JSON already encoded)."""
     return _finding_values(scan_id, host_seq, item_seq, f, _json)
 
@@ -127,10 +129,10 @@ class _Bulk:
         self.conn = conn
         self.scan_id = scan_id
         self.pg = conn.dialect.name == "postgresql"
-        self.host_rows: list[tuple] = []
-        self.finding_rows: list = []
-        self.identities: dict[str, dict] = {}     # this batch's, for host_identities
-        self._queue: queue.Queue | None = None
+        self.host_rows: list[tuple[Any, ...]] = []
+        self.finding_rows: list[tuple[Any, ...]] = []
+        self.identities: dict[str, dict[str, Any]] = {}     # this batch's, for host_identities
+        self._queue: queue.Queue[Any] | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._cancelled = False
@@ -143,10 +145,11 @@ class _Bulk:
     def __enter__(self) -> "_Bulk":
         return self
 
-    def __exit__(self, exc_type=None, *exc) -> None:
+    def __exit__(self, exc_type: Any = None, *exc: Any) -> None:
         if self._thread is not None:
             if exc_type is not None:
                 self._cancelled = True     # the transaction is being given up: copy no more
+            assert self._queue is not None
             self._queue.put(None)
             self._thread.join()
             self._thread = None
@@ -197,6 +200,7 @@ class _Bulk:
         raise exc
 
     def _copier(self) -> None:
+        assert self._queue is not None
         while True:
             batch = self._queue.get()
             if batch is None:
@@ -214,16 +218,22 @@ class _Bulk:
             except BaseException as exc:    # noqa: BLE001 - handed to the main thread
                 self._error = exc
 
-    def _insert_identities(self, rows: list[dict]) -> None:
+    def _driver(self) -> Any:
+        """The psycopg connection under this transaction (COPY and executemany go to it)."""
         raw = self.conn.connection.driver_connection
+        assert raw is not None
+        return raw
+
+    def _insert_identities(self, rows: list[dict[str, Any]]) -> None:
+        raw = self._driver()
         cols = ("identity", *IDENTITY_FIELDS, "first_scan_id", "first_host_seq")
         with raw.cursor() as cur:
             cur.executemany(f"INSERT INTO {host_identities.name} ({', '.join(cols)}) VALUES "
                             f"({', '.join(['%s'] * len(cols))}) ON CONFLICT DO NOTHING",
                             [tuple(r[c] for c in cols) for r in rows])
 
-    def _copy(self, table: str, cols, rows) -> None:
-        raw = self.conn.connection.driver_connection
+    def _copy(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        raw = self._driver()
         with raw.cursor() as cur:
             with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                 for row in rows:

@@ -184,7 +184,7 @@ def sync_tickets(views: Iterable[dict], settings: JiraSettings, token: str | Non
                                                   "or [jira] token_file")
         client = JiraClient(settings, token, transport=transport, sleep=sleep, backoff=backoff)
     try:
-        found = {}
+        found: dict[str, Any] = {}
         notes: list[str] = []
         if client is not None:
             try:

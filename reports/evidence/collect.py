@@ -240,7 +240,7 @@ def _ticket_doc(store: _Store, t: Ticket, view: dict, rows: dict, decided: list[
         })
     fixed_events = [e for e in t.events if e.kind == "fixed"]
     verified = None
-    if t.state == FIXED and fixed_events:
+    if t.state == FIXED and fixed_events and fixed_events[-1].scan_id is not None:
         verified = _scan_ref(store, fixed_events[-1].scan_id)
         verified["fixed_at"] = iso(fixed_events[-1].at)
     return {
@@ -305,7 +305,8 @@ def _plugin_facts(conn: Connection, profile: Profile) -> tuple[dict[int, str | N
     ports: dict[int, set] = {}
     if ids:
         for pid, fam, port, proto in plugin_reports(conn, ids):
-            if fam and (families.get(pid) is None or fam < families[pid]):
+            known = families.get(pid)
+            if fam and (known is None or fam < known):
                 families[pid] = fam
             ports.setdefault(pid, set()).add((port or 0, (proto or "").lower()))
     return families, {k: sorted(v) for k, v in ports.items()}
@@ -372,7 +373,8 @@ def collect(conn: Connection, profile: Profile, *, period: Period = Period(),
         used = cited
     elif period.bounded:
         used = cited | {sid for sid, s in store.scans.items()
-                        if s["first_host_start"] is not None and period.contains(utc(s["first_host_start"]))
+                        if s["first_host_start"] is not None
+                        and period.contains(utc(s["first_host_start"]))
                         and utc(s["first_host_start"]) <= as_of}
     else:
         used = {sid for sid, s in store.scans.items()

@@ -71,7 +71,8 @@ def poam_rows(docs: dict[str, dict], views: Sequence[dict]) -> tuple[list[list[A
                          and c["port"] == f["port"] and c["protocol"] == f["protocol"]]
                 status_at = max(dates) if dates else f["last_seen"]
             risk = parsed.get("risk_factor")
-            scans = sorted({det.get("scan_id"), (f["after"] or {}).get("scan_id")} - {None})
+            scans = sorted(s for s in {det.get("scan_id"), (f["after"] or {}).get("scan_id")}
+                           if s is not None)
             supporting = "; ".join([doc["files"]["json"], doc["files"]["markdown"]] +
                                    [f"scans/{s}.json" for s in scans])
             row = [

@@ -8,7 +8,7 @@ reconciliation workbook and the ticket evidence files both use these rows.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from vulnpipe.ingest.records import iso
 from vulnpipe.reports.hosts import host_name
@@ -21,7 +21,7 @@ FIXED_REASON = "absent from a rescan that covered it (plugin enabled, port in ra
 def finding_status(t: Ticket, tf: TicketFinding, asset_id: str | None,
                    scan_name: Callable[[int | None], str | None], as_of: datetime) -> Row:
     """The finding's reconcile row, judged from the ticket's checks up to ``as_of``."""
-    base = dict(host=t.host_name, host_ip=t.address, asset_id=asset_id,
+    base: dict[str, Any] = dict(host=t.host_name, host_ip=t.address, asset_id=asset_id,
                 plugin_id=tf.key.plugin_id, plugin_name=tf.plugin_name, port=tf.key.port,
                 protocol=tf.key.protocol, baseline_scan=scan_name(tf.first_scan_id),
                 baseline_seen=iso(tf.first_seen),

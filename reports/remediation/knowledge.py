@@ -196,12 +196,16 @@ def load_knowledge(extra_dirs: Sequence[Path] = ()) -> KnowledgeBase:
     section; sections not given are kept. Two files of one directory claiming the same
     plugin or profile are refused.
     """
-    plugins, profiles = (dict(m) for m in _builtin())
+    builtin_plugins, builtin_profiles = _builtin()
+    plugins: dict[int, _Entry] = dict(builtin_plugins)
+    profiles: dict[str, _Entry] = dict(builtin_profiles)
     for directory in extra_dirs:
         layer = _load_layer(_user_files(Path(directory)))
         for key, file_data in layer.items():
-            target = plugins if isinstance(key, int) else profiles
-            target[key] = _merge(target.get(key), file_data)
+            if isinstance(key, int):
+                plugins[key] = _merge(plugins.get(key), file_data)
+            else:
+                profiles[key] = _merge(profiles.get(key), file_data)
     return KnowledgeBase(plugins=MappingProxyType(plugins), profiles=MappingProxyType(profiles))
 
 

@@ -415,7 +415,10 @@ def _save(conn: Connection, profile: "Profile", run: _Run, stored: dict[str, dic
     touched = [t for key, t in sorted(run.timeline.tickets.items())
                if key not in stored or t.events or t.checks]
     extra = row_extra(touched) if row_extra else {}
-    rows, finding_rows, events, checks = [], [], [], []
+    rows: list[dict[str, Any]] = []
+    finding_rows: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    checks: list[dict[str, Any]] = []
     for t in touched:
         before = stored.get(t.key)
         n_events = before["events_logged"] if before else 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zlib
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, overload
 
 import orjson
 
@@ -87,6 +87,10 @@ def _us(dt: datetime | None) -> int | None:
     return None if dt is None else (dt - _EPOCH) // timedelta(microseconds=1)
 
 
+@overload
+def _dt(us: int) -> datetime: ...
+@overload
+def _dt(us: None) -> None: ...
 def _dt(us: int | None) -> datetime | None:
     return None if us is None else _EPOCH + timedelta(microseconds=us)
 

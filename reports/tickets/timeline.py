@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Any, Iterable
 
 from vulnpipe.ingest.coverage import COVERED, Coverage, coverage
 from vulnpipe.ingest.records import Host, Policy
@@ -146,7 +146,7 @@ class Timeline:
                                                kind="finding_added", scan_id=scan.scan_id,
                                                detail={"finding": obs.key.label},
                                                step=scan.time))
-            elif tf.is_fixed and obs.seen_at >= tf.fixed_at:
+            elif tf.fixed_at is not None and obs.seen_at >= tf.fixed_at:
                 tf.fixed_at, tf.fixed_scan_id, tf.fixed_reason = None, None, ""
                 came_back.append(obs.key)
             if obs.seen_at >= tf.last_seen:
@@ -169,7 +169,7 @@ class Timeline:
         ticket = self.tickets.get(d.ticket_key)
         if ticket is None:
             return
-        info = {"reason": d.reason, "approver": d.approver,
+        info: dict[str, Any] = {"reason": d.reason, "approver": d.approver,
                 "until": last_day(d.until), "decision": d.id}
         if d.kind == ACCEPT:
             if ticket.state in (FIXED, FALSE_POSITIVE):

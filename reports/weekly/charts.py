@@ -139,7 +139,8 @@ def trend_chart(points: Sequence[TrendPoint], width: int = 700, height: int = 28
                                f"{p.figures.open_tickets} open, {p.figures.new} new, "
                                f"{p.figures.fixed_verified} fixed")
         for p in points)
-    legend = (("open", "Open tickets (end of week)"), ("new", "New"), ("fixed", "Fixed (verified)"))
+    legend: tuple[tuple[str, str], ...] = (("open", "Open tickets (end of week)"), ("new", "New"),
+                                           ("fixed", "Fixed (verified)"))
     if any(p.figures is None for p in points):
         legend += (("gap", "No scan that week"),)
     return Chart(width, height, "Trend per week. " + described, tuple(rects), tuple(lines),

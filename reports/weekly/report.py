@@ -228,7 +228,8 @@ def _quality(history: History, sl: Slice) -> DataQuality:
         if addr not in latest or order[row[0]] >= order[latest[addr][0]]:
             latest[addr] = row
     attrs = _asset_attributes(built)
-    unowned, ambiguous = [], []
+    unowned: list[HostIssue] = []
+    ambiguous: list[HostIssue] = []
     for addr in sorted(latest):
         scan_id, name, _address, identity, fqdn, netbios = latest[addr]
         rec = {"scan_id": scan_id, "name": name, "host_fqdn": fqdn, "netbios_name": netbios,
@@ -237,7 +238,7 @@ def _quality(history: History, sl: Slice) -> DataQuality:
         if method not in ("unmatched", "ambiguous") and not _truthy(rec.get("unowned")):
             continue
         asset_id = _text(rec.get("asset_id"))
-        if not sl.matches(attrs.get(asset_id, {}).get(sl.by) if sl.by else None):
+        if not sl.matches(attrs.get(asset_id or "", {}).get(sl.by) if sl.by else None):
             continue
         key = ticket_key(built.profile, asset_key_for(asset_id, addr))
         issue = HostIssue(address=addr, host=str(rec["name"]), scan_file=names[rec["scan_id"]],
@@ -267,6 +268,8 @@ def _quality(history: History, sl: Slice) -> DataQuality:
 def _asset_attributes(built: BuiltTickets) -> dict[str, dict]:
     """The inventory's assets by id, as text (missing values None)."""
     out: dict[str, dict] = {}
+    if built.inventory is None:
+        return out
     for rec in built.inventory.assets.to_dict("records"):
         out[str(rec["asset_id"])] = {k: _text(rec.get(k)) for k in
                                      ("name", "fqdn", "owner", "team", "business_unit")}
@@ -339,9 +342,9 @@ def slices(history: History, by: str) -> list[Slice]:
     inv = history.current.inventory
     if inv is not None:
         for v in inv.assets[by].tolist():
-            t = _text(v)
-            if t is not None and _norm(t):
-                values.setdefault(_norm(t), t)
+            text = _text(v)
+            if text is not None and _norm(text):
+                values.setdefault(_norm(text), text)
     out = [Slice(by, values[k]) for k in sorted(values)]
     if missing or _quality(history, Slice(by, None)).unowned_hosts:
         out.append(Slice(by, None))

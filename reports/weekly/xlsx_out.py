@@ -8,7 +8,7 @@ chart shows as gaps.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from vulnpipe.reports.weekly.charts import FIXED_COLOUR, NEW_COLOUR, OPEN_COLOUR, nice_max
 from vulnpipe.reports.weekly.figures import FIGURE_FIELDS, FIGURE_LABELS, TicketRow
@@ -51,14 +51,15 @@ def _summary(r: WeeklyReport) -> Sheet:
         as_of = [r.week.last_day, "the end of that day (UTC): nothing later is counted"]
     else:
         as_of = [r.week.cutoff, "UTC: nothing after this moment is counted"]
-    rows = [["Week", r.week.label, None, f"{r.week.start.date()} to {r.week.last_day}"],
+    rows: list[list[Any]] = [
+            ["Week", r.week.label, None, f"{r.week.start.date()} to {r.week.last_day}"],
             ["As of", as_of[0], None, as_of[1]],
             ["Profile", r.profile, None, "the findings the tickets are about"],
             ["Assets", r.slice.label, None, "the assets this report covers"]]
     for key in FIGURE_FIELDS:
         name, meaning = FIGURE_LABELS[key]
         value = getattr(f, key)
-        delta = None
+        delta: Any = None
         if previous is not None and previous.figures is None:
             delta = "no scan"
         elif previous is not None:

@@ -85,7 +85,7 @@ class RecordWriter(ABC):
         return None
 
 
-class _SpoolWriter(RecordWriter):
+class TextWriter(RecordWriter):
     """Text formats. Into a regular (temporary) output file, a file's records are written
     straight away and cut off again if the file turns out broken; into standard output or a
     pipe, they are held in a spool and copied out once the file was read to the end."""
@@ -176,11 +176,11 @@ def _is_regular(stream: BinaryIO) -> bool:
         return False
 
 
-class JsonlWriter(_SpoolWriter):
+class JsonlWriter(TextWriter):
     line = staticmethod(_json_line)
 
 
-class CsvWriter(_SpoolWriter):
+class CsvWriter(TextWriter):
     line = staticmethod(_csv_line)
 
     def _header(self) -> None:
@@ -240,7 +240,8 @@ class ParquetWriter(_TableWriter):
             pq.write_table(table, tmp)
 
 
-WRITERS = {"jsonl": JsonlWriter, "csv": CsvWriter, "xlsx": XlsxWriter, "parquet": ParquetWriter}
+WRITERS: dict[str, type[JsonlWriter] | type[CsvWriter] | type[XlsxWriter] | type[ParquetWriter]] = {
+    "jsonl": JsonlWriter, "csv": CsvWriter, "xlsx": XlsxWriter, "parquet": ParquetWriter}
 
 
 def make_writer(fmt: str, out: str | Path, fields: Sequence[str] = FINDING_FIELDS) -> RecordWriter:

@@ -33,7 +33,7 @@ def _plain(series: pd.Series, name: str) -> list[Any]:
         stamps = pd.to_datetime(series, utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
         return [None if pd.isna(v) else v for v in stamps.astype(object)]
     values = series.astype(object).tolist()
-    out = []
+    out: list[Any] = []
     for v in values:
         if v is None or (not isinstance(v, (list, tuple)) and pd.isna(v)):
             out.append(None)

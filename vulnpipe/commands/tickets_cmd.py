@@ -57,17 +57,21 @@ def tickets(
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
     inv = workflows.load_inventory_for(cfg, inventory, sheet)
-    common = dict(inventory=inv, settings=workflows.ticket_settings(cfg), as_of=parse_when(as_of),
-                  knowledge_dirs=[*cfg.tickets.knowledge_dirs, *(knowledge or ())])
+    settings = workflows.ticket_settings(cfg)
+    when = parse_when(as_of)
+    dirs = [*cfg.tickets.knowledge_dirs, *(knowledge or ())]
     if scan:
         try:
-            done = workflows.tickets_from_scans(scan, prof, outputs, notify=notify, **common)
+            done = workflows.tickets_from_scans(scan, prof, outputs, inventory=inv,
+                                                settings=settings, as_of=when,
+                                                knowledge_dirs=dirs, notify=notify)
         except workflows.ScansRefused:
             raise typer.Exit(1) from None
     else:
         engine = workflows.open_store(pick_db(db, cfg), create=False)
         try:
-            done = workflows.export_tickets(engine, prof, outputs, **common)
+            done = workflows.export_tickets(engine, prof, outputs, inventory=inv,
+                                            settings=settings, as_of=when, knowledge_dirs=dirs)
         finally:
             engine.dispose()
     console.info(f"{len(done.views)} ticket(s), {done.count('open', 'resurfaced')} open, "
