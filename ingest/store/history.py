@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from vulnpipe.ingest.records import Policy
@@ -119,6 +119,28 @@ def scan_findings(conn: Connection, scan_ids: Sequence[int], plugin_ids: Sequenc
     return out
 
 
+def hosts_at(conn: Connection, pairs: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Every stored column of the hosts with these (identity, scan id) pairs, in scan and
+    host order (a few hundred pairs a query, each found through the identity index)."""
+    out: list[dict[str, Any]] = []
+    for part in _chunks(sorted(set(pairs)), 400):
+        q = select(hosts).where(tuple_(hosts.c.identity, hosts.c.scan_id).in_(list(part)))
+        out.extend(dict(r) for r in conn.execute(q).mappings())
+    return sorted(out, key=lambda r: (r["scan_id"], r["host_seq"]))
+
+
+def findings_of_hosts(conn: Connection, host_rows: Sequence[Mapping[str, Any]]
+                      ) -> list[dict[str, Any]]:
+    """Every stored column of the findings on ``host_rows``, in scan, host and item order
+    (found through the primary key, a few hundred hosts a query)."""
+    keys = sorted({(h["scan_id"], h["host_seq"]) for h in host_rows})
+    out: list[dict[str, Any]] = []
+    for part in _chunks(keys, 400):
+        q = select(findings).where(tuple_(findings.c.scan_id, findings.c.host_seq).in_(list(part)))
+        out.extend(dict(r) for r in conn.execute(q).mappings())
+    return sorted(out, key=lambda r: (r["scan_id"], r["host_seq"], r["item_seq"]))
+
+
 def finding_rows_of(conn: Connection, host_rows: Sequence[Mapping[str, Any]],
                     plugin_ids: Sequence[int]) -> list[dict[str, Any]]:
     """Every stored column of the findings of ``plugin_ids`` on ``host_rows`` (from
@@ -146,17 +168,15 @@ def identities_with_findings(conn: Connection, plugin_ids: Sequence[int] | None)
     return {r[0] for r in conn.execute(q)}
 
 
-def period_hosts(conn: Connection, scan_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+def period_hosts(conn: Connection, scan_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
     """(scan id, report host name, address, identity, FQDN, NetBIOS name) of every host of
-    ``scan_ids``, in scan and host order."""
-    out: list[tuple[Any, ...]] = []
-    for part in _chunks(list(scan_ids)):
+    ``scan_ids``, scan by scan in the order given, hosts in file order (streamed)."""
+    for scan_id in scan_ids:
         q = (select(hosts.c.scan_id, hosts.c.name, hosts.c.address, hosts.c.identity,
                     hosts.c.host_fqdn, hosts.c.netbios_name)
-             .where(hosts.c.scan_id.in_(part)).order_by(hosts.c.scan_id, hosts.c.host_seq))
-        out.extend(tuple(r) for r in conn.execute(q))
-    out.sort(key=lambda r: r[0])        # (stable: host order within a scan is kept)
-    return out
+             .where(hosts.c.scan_id == scan_id).order_by(hosts.c.host_seq))
+        for r in conn.execution_options(yield_per=5000).execute(q):
+            yield tuple(r)
 
 
 # -- one writer of derived state at a time -----------------------------------------------------

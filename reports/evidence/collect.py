@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from sqlalchemy.engine import Connection
 
@@ -21,8 +21,8 @@ from vulnpipe.ingest.store.decisions import load_decisions
 from vulnpipe.ingest.store.history import (
     all_scan_rows,
     coverage_row,
-    finding_rows_of,
-    hosts_of,
+    findings_of_hosts,
+    hosts_at,
     latest_time,
     plugin_reports,
 )
@@ -114,8 +114,27 @@ class _Store:
             key = matching.asset_key(r["identity"], r["address"])
             self.identities.setdefault(key, []).append(r["identity"])
         self._policies: dict[int, Policy | None] = {}
-        self._ticket: str | None = None
-        self._cache: dict[int, tuple[list[dict], list[dict]]] = {}
+        self._cache: dict[tuple[str, int], tuple[list[dict], list[dict]]] = {}
+
+    def prefetch(self, tickets: Iterable[Ticket]) -> None:
+        """Read, for every ticket, its asset's hosts and findings in every scan its
+        documents cite (first, last and fixing scans): a few queries for all of them."""
+        pairs, owner = [], {}
+        for t in tickets:
+            for identity in self.identities.get(t.asset_key, ()):
+                owner[identity] = t.key
+                for tf in t.findings.values():
+                    for sid in (tf.first_scan_id, tf.last_scan_id, tf.fixed_scan_id):
+                        if sid is not None:
+                            pairs.append((identity, sid))
+        host_rows = hosts_at(self.conn, pairs)
+        seq_owner = {}
+        for h in host_rows:
+            self._cache.setdefault((owner[h["identity"]], h["scan_id"]), ([], []))[0].append(h)
+            seq_owner[(h["scan_id"], h["host_seq"])] = owner[h["identity"]]
+        for f in findings_of_hosts(self.conn, host_rows):
+            key = (seq_owner[(f["scan_id"], f["host_seq"])], f["scan_id"])
+            self._cache[key][1].append(f)
 
     def policy(self, scan_id: int) -> Policy | None:
         if scan_id not in self._policies:
@@ -126,22 +145,8 @@ class _Store:
         return self.scans[scan_id]["file_name"] if scan_id in self.scans else None
 
     def _rows(self, scan_id: int, ticket: Ticket) -> tuple[list[dict], list[dict]]:
-        """(host rows, finding rows) of ``ticket``'s asset in ``scan_id``: read once per
-        ticket for every scan its documents cite (first, last and fixing scans)."""
-        if self._ticket != ticket.key:
-            self._ticket, self._cache = ticket.key, {}
-            identities = self.identities.get(ticket.asset_key)
-            if identities:
-                wanted = sorted({x for tf in ticket.findings.values()
-                                 for x in (tf.first_scan_id, tf.last_scan_id, tf.fixed_scan_id)
-                                 if x is not None})
-                plugins = sorted({tf.key.plugin_id for tf in ticket.findings.values()})
-                host_rows = hosts_of(self.conn, wanted, identities)
-                for h in host_rows:
-                    self._cache.setdefault(h["scan_id"], ([], []))[0].append(h)
-                for f in finding_rows_of(self.conn, host_rows, plugins):
-                    self._cache.setdefault(f["scan_id"], ([], []))[1].append(f)
-        return self._cache.get(scan_id, ([], []))
+        """(host rows, finding rows) of ``ticket``'s asset in ``scan_id`` (see prefetch)."""
+        return self._cache.get((ticket.key, scan_id), ([], []))
 
     def host_rows(self, scan_id: int, ticket: Ticket) -> list[dict]:
         return self._rows(scan_id, ticket)[0]
@@ -355,6 +360,7 @@ def collect(conn: Connection, profile: Profile, *, period: Period = Period(),
     built = replace(built, tickets=scope)
     views = ticket_views(built, load_knowledge(knowledge_dirs), as_of=as_of)
     store = _Store(conn, matching)
+    store.prefetch(scope.values())
     decided = _decisions(conn, list(scope), as_of)
     docs: dict[str, dict] = {}
     recon: list[Row] = []

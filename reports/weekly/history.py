@@ -96,7 +96,10 @@ class History:
     weeks: tuple[Week, ...]                 # the trend window, oldest first, ending with week
     scans: tuple[ScanRow, ...]              # the stored scans of the trend window
     builds: dict[str, BuiltTickets]
-    period_hosts: tuple[tuple, ...] = ()    # (scan, name, address, identity, FQDN, NetBIOS)
+    #: The trend window's hosts: per address the last row that named it (scan id, name,
+    #: address, identity, FQDN, NetBIOS name), and every identity seen.
+    period_latest: dict[str, tuple] | None = None
+    period_identities: frozenset[str] = frozenset()
     matches: dict | None = None             # identity -> its inventory match
 
     def scans_in(self, week: Week) -> list[ScanRow]:
@@ -148,6 +151,12 @@ def load_history(conn: Connection, profile: "Profile", week: Week, *, weeks: int
                                               (PRESENT, ABSENT_COVERED))
             builds[w.label] = built
     period = [s.scan_id for s in known if span[0].start <= s.time <= week.cutoff]
-    hosts = tuple(store.period_hosts(conn, period)) if matching.inventory is not None else ()
+    latest: dict[str, tuple] = {}
+    identities: set[str] = set()
+    if matching.inventory is not None:     # (scans in time order: the last row wins)
+        for row in store.period_hosts(conn, period):
+            latest[str(row[2])] = row
+            identities.add(row[3])
     return History(profile=profile.name, week=week, weeks=tuple(span), scans=known,
-                   builds=builds, period_hosts=hosts, matches=matching.by_identity)
+                   builds=builds, period_latest=latest, period_identities=frozenset(identities),
+                   matches=matching.by_identity)

@@ -219,14 +219,8 @@ def _quality(history: History, sl: Slice) -> DataQuality:
     if built.inventory is None:
         return DataQuality(False, (), (), (), blind)
     names = {s.scan_id: s.file_name for s in period}
-    order = {s.scan_id: i for i, s in enumerate(period)}
-    seen = [r for r in history.period_hosts if r[0] in names]
     matches = history.matches or {}
-    latest: dict[str, tuple] = {}
-    for row in seen:
-        addr = str(row[2])
-        if addr not in latest or order[row[0]] >= order[latest[addr][0]]:
-            latest[addr] = row
+    latest = history.period_latest or {}
     attrs = _asset_attributes(built)
     unowned: list[HostIssue] = []
     ambiguous: list[HostIssue] = []
@@ -250,7 +244,7 @@ def _quality(history: History, sl: Slice) -> DataQuality:
                                   f"asset {asset_id} has no owner"))
         (ambiguous if method == "ambiguous" else unowned).append(issue)
     scanned: set[str] = set()
-    for identity in {r[3] for r in seen}:
+    for identity in history.period_identities:
         m = matches.get(identity, {})
         if m.get("asset_id") is not None:
             scanned.add(str(m["asset_id"]))

@@ -137,14 +137,13 @@ def _colour(series, rgb: str, *, line: bool = False) -> None:
         props.line.solidFill = rgb
 
 
-def add_trend_chart(wb, r: WeeklyReport) -> None:
+def add_trend_chart(ws, r: WeeklyReport) -> None:
     """The HTML report's trend chart, natively: bars for new and fixed, a straight line with
     markers and values for open tickets, the axis from zero; weeks without scans are gaps."""
     from openpyxl.chart import BarChart, LineChart, Reference
     from openpyxl.chart.axis import ChartLines
     from openpyxl.chart.label import DataLabelList
 
-    ws = wb[TREND_SHEET]
     n = len(r.trend)
     first_figure_col = 4                  # Week, Week start, Scans, then FIGURE_FIELDS
 
@@ -189,6 +188,5 @@ def add_trend_chart(wb, r: WeeklyReport) -> None:
 
 def write_xlsx(r: WeeklyReport, out: str | Path) -> None:
     """Write the workbook atomically, byte-for-byte reproducible."""
-    wb = build_workbook(sheets(r))
-    add_trend_chart(wb, r)
+    wb = build_workbook(sheets(r), extras={TREND_SHEET: lambda ws: add_trend_chart(ws, r)})
     save_workbook(wb, out)

@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.page import PageMargins
+from openpyxl.worksheet.worksheet import Worksheet
 
 from vulnpipe.reports.writers.cells import excel_value
 from vulnpipe.reports.writers.output import atomic_path, normalize_zip
@@ -252,15 +254,16 @@ def column_widths(sheet: Sheet, rows: Sequence[Sequence[Any]]
     return widths, wrapped, tall_header
 
 
-def _cell(ws, row: int, column: int, raw: Any, wrap: bool, align: str | None,
-          styles: dict) -> Any:
-    cell = ws.cell(row=row, column=column)
+def _cell(ws: Any, raw: Any, wrap: bool, align: str | None, styles: dict[Any, Any]) -> Any:
+    """One body cell for a write-only sheet: the value (text always a text cell, never a
+    formula), its number format, border and alignment."""
     fmt = None
     if isinstance(raw, Styled):
-        cell.value, fmt = raw.value, raw.number_format
+        cell = WriteOnlyCell(ws, raw.value)
+        fmt = raw.number_format
     else:
         value = excel_value(raw)
-        cell.value = value
+        cell = WriteOnlyCell(ws, value)
         if isinstance(value, str):
             cell.data_type = "s"        # text is text: never a formula
         elif isinstance(value, bool):
@@ -294,7 +297,7 @@ def _alignment(wrap: bool, horizontal: str | None) -> Alignment:
 def _page_setup(ws, columns: int) -> None:
     """Landscape A4, one page wide, the header row on every page, a footer naming the sheet."""
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
@@ -306,45 +309,57 @@ def _page_setup(ws, columns: int) -> None:
     ws.oddFooter.right.text = "Page &P of &N"
 
 
-def _write_sheet(ws, sheet: Sheet) -> int:
-    ws.title = sheet.title[:31]
+def _write_sheet(wb: Workbook, sheet: Sheet, extra: Callable[[Any], None] | None = None) -> int:
+    """Stream ``sheet`` into a new write-only worksheet of ``wb`` (rows are written as they
+    come, so a big sheet costs no more memory than a row); ``extra(ws)`` adds what goes
+    beside the rows (a chart)."""
+    ws = wb.create_sheet(sheet.title[:31])
     cols = list(sheet.columns)
     rows = [list(row) for row in sheet.rows]
     widths, wrapped, tall_header = column_widths(sheet, rows)
-    for c, name in enumerate(cols, start=1):
-        cell = ws.cell(row=1, column=c, value=name)
-        cell.data_type = "s"
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.border = BORDER
-        cell.alignment = _alignment(tall_header, sheet.align.get(name))
-    if tall_header:
-        ws.row_dimensions[1].height = 2 * LINE_HEIGHT + 2
-    styles: dict = {}
-    aligns = [sheet.align.get(name) for name in cols]
-    for n, row in enumerate(rows, start=2):
-        lines = 1
-        for c, raw in enumerate(row):
-            wrap = c in wrapped
-            cell = _cell(ws, n, c + 1, raw, wrap, aligns[c] if c < len(aligns) else None, styles)
-            if wrap and isinstance(cell.value, str):
-                lines = max(lines, text_lines(cell.value, widths[c]))
-        if lines > 1:
-            ws.row_dimensions[n].height = min(MAX_ROW_HEIGHT, lines * LINE_HEIGHT + 2)
-    last = len(rows) + 1
-    ws.freeze_panes = "A2"
-    if cols:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{last}"
+    # what the sheet's XML holds before its rows: sizes, the frozen header, page fitting
     for c, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(c)].width = width
+    ws.freeze_panes = "A2"
+    _page_setup(ws, len(cols))
+    last = len(rows) + 1
+    if cols:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{last}"
     for name, values in sheet.choices.items():
         if name in cols and last > 1:
             letter = get_column_letter(cols.index(name) + 1)
             dv = DataValidation(type="list", formula1='"' + ",".join(values) + '"',
                                 allow_blank=True)
             dv.add(f"{letter}2:{letter}{last}")
-            ws.add_data_validation(dv)
-    _page_setup(ws, len(cols))
+            ws.data_validations.append(dv)
+    header = []
+    for name in cols:
+        cell = WriteOnlyCell(ws, name)
+        cell.data_type = "s"
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.border = BORDER
+        cell.alignment = _alignment(tall_header, sheet.align.get(name))
+        header.append(cell)
+    if tall_header:
+        ws.row_dimensions[1].height = 2 * LINE_HEIGHT + 2
+    ws.append(header)
+    styles: dict[Any, Any] = {}
+    aligns = [sheet.align.get(name) for name in cols]
+    for n, row in enumerate(rows, start=2):
+        lines = 1
+        cells = []
+        for c, raw in enumerate(row):
+            wrap = c in wrapped
+            cell = _cell(ws, raw, wrap, aligns[c] if c < len(aligns) else None, styles)
+            if wrap and isinstance(cell.value, str):
+                lines = max(lines, text_lines(cell.value, widths[c]))
+            cells.append(cell)
+        if lines > 1:                   # (a row's height is written with the row)
+            ws.row_dimensions[n].height = min(MAX_ROW_HEIGHT, lines * LINE_HEIGHT + 2)
+        ws.append(cells)
+    if extra is not None:
+        extra(ws)
     return last - 1
 
 
@@ -358,12 +373,14 @@ def _default_font(wb: Workbook) -> None:
     wb._named_styles["Normal"].font = BODY_FONT
 
 
-def build_workbook(sheets: Sequence[Sheet]) -> Workbook:
-    wb = Workbook()
+def build_workbook(sheets: Sequence[Sheet],
+                   extras: dict[str, Callable[[Any], None]] | None = None) -> Workbook:
+    """A write-only workbook of ``sheets`` (``extras``: sheet title -> what to add to that
+    sheet after its rows, e.g. a chart). Save it with :func:`save_workbook`."""
+    wb = Workbook(write_only=True)
     _default_font(wb)
-    wb.remove(wb.active)
     for sheet in sheets:
-        _write_sheet(wb.create_sheet(), sheet)
+        _write_sheet(wb, sheet, (extras or {}).get(sheet.title))
     wb.properties.creator = "vulnpipe"
     wb.properties.created = FIXED_TIME
     wb.properties.modified = FIXED_TIME
