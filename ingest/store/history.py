@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from vulnpipe.ingest.records import Policy
@@ -86,17 +86,6 @@ def scan_hosts(conn: Connection, scan_ids: Sequence[int],
     return out
 
 
-def hosts_of(conn: Connection, scan_ids: Sequence[int], identities: Sequence[str]
-             ) -> list[dict[str, Any]]:
-    """Every stored column of the hosts of ``scan_ids`` with one of ``identities``, in scan
-    and host order."""
-    # (sorted here: an ORDER BY would lead SQLite to scan whole scans by primary key
-    # instead of seeking the few rows of these identities)
-    rows = conn.execute(select(hosts).where(hosts.c.identity.in_(list(identities)),
-                                            hosts.c.scan_id.in_(list(scan_ids)))).mappings()
-    return sorted((dict(r) for r in rows), key=lambda r: (r["scan_id"], r["host_seq"]))
-
-
 def scan_findings(conn: Connection, scan_ids: Sequence[int], plugin_ids: Sequence[int] | None,
                   identities: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The findings of ``scan_ids`` (of ``plugin_ids`` when given) that the replay reads, with
@@ -139,23 +128,6 @@ def findings_of_hosts(conn: Connection, host_rows: Sequence[Mapping[str, Any]]
         q = select(findings).where(tuple_(findings.c.scan_id, findings.c.host_seq).in_(list(part)))
         out.extend(dict(r) for r in conn.execute(q).mappings())
     return sorted(out, key=lambda r: (r["scan_id"], r["host_seq"], r["item_seq"]))
-
-
-def finding_rows_of(conn: Connection, host_rows: Sequence[Mapping[str, Any]],
-                    plugin_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """Every stored column of the findings of ``plugin_ids`` on ``host_rows`` (from
-    :func:`hosts_of`), in scan, host and item order."""
-    seqs: dict[int, list[int]] = {}
-    for h in host_rows:
-        seqs.setdefault(h["scan_id"], []).append(h["host_seq"])
-    wanted = set(plugin_ids)
-    out: list[dict[str, Any]] = []
-    for scan_id in sorted(seqs):      # by primary key: a host's few findings
-        q = (select(findings).where(findings.c.scan_id == scan_id,
-                                    findings.c.host_seq.in_(seqs[scan_id]))
-             .order_by(findings.c.host_seq, findings.c.item_seq))
-        out.extend(dict(r) for r in conn.execute(q).mappings() if r["plugin_id"] in wanted)
-    return out
 
 
 def identities_with_findings(conn: Connection, plugin_ids: Sequence[int] | None) -> set[str]:
@@ -311,10 +283,6 @@ def asset_keys(conn: Connection, profile: str) -> set[str]:
     return {r[0] for r in conn.execute(select(tickets.c.asset_key).where(tickets.c.profile == profile))}
 
 
-def ticket_keys(conn: Connection, profile: str) -> set[str]:
-    return {r[0] for r in conn.execute(select(tickets.c.key).where(tickets.c.profile == profile))}
-
-
 def write_tickets(conn: Connection, rows: Sequence[Mapping[str, Any]],
                   finding_rows: Sequence[Mapping[str, Any]], existing: set[str]) -> None:
     """Insert new tickets and update existing ones (their logs stay), and replace the
@@ -357,19 +325,6 @@ def append_log(conn: Connection, events: Sequence[Mapping[str, Any]],
         naive = [_naive_row(r) for r in rows]
         for part in _chunks(naive, 5000):
             conn.execute(insert(table), list(part))
-
-
-def log_lengths(conn: Connection, profile: str) -> dict[str, tuple[int, int]]:
-    """ticket key -> (events, checks) already logged."""
-    out: dict[str, tuple[int, int]] = {}
-    for table, index in ((ticket_events, 0), (ticket_checks, 1)):
-        q = (select(table.c.ticket_key, func.count()).join(tickets, tickets.c.key == table.c.ticket_key)
-             .where(tickets.c.profile == profile).group_by(table.c.ticket_key))
-        for key, n in conn.execute(q):
-            pair = list(out.get(key, (0, 0)))
-            pair[index] = n
-            out[key] = (pair[0], pair[1])
-    return out
 
 
 def _log_query(table: Any, profile: str, keys: Sequence[str] | None, upto: datetime | None,
@@ -431,21 +386,6 @@ def checked_in(conn: Connection, profile: str, start: datetime, end: datetime,
     return {r[0] for r in conn.execute(q)}
 
 
-def present_scans(conn: Connection, profile: str, upto: datetime | None
-                  ) -> list[tuple[str, int, str, int]]:
-    """(ticket key, plugin id, port/protocol label, scan id) of every ``present`` check made
-    by a step up to ``upto``, in ticket and sequence order (the scans that reported each
-    finding)."""
-    q = (select(ticket_checks.c.ticket_key, ticket_checks.c.plugin_id, ticket_checks.c.port,
-                ticket_checks.c.protocol, ticket_checks.c.scan_id)
-         .join(tickets, tickets.c.key == ticket_checks.c.ticket_key)
-         .where(tickets.c.profile == profile, ticket_checks.c.result == "present"))
-    if upto is not None:
-        q = q.where(ticket_checks.c.step_at <= stored(upto))
-    return [tuple(r) for r in conn.execute(q.order_by(ticket_checks.c.ticket_key,
-                                                      ticket_checks.c.seq))]
-
-
 # -- weekly checkpoints -------------------------------------------------------------------------
 
 def put_checkpoints(conn: Connection, profile: str, items: Sequence[tuple[datetime, bytes]]) -> None:
@@ -465,19 +405,6 @@ def checkpoint_before(conn: Connection, profile: str, when: datetime
                             ticket_checkpoints.c.cutoff <= stored(when))
                      .order_by(ticket_checkpoints.c.cutoff.desc()).limit(1)).first()
     return (utc(r[0]), bytes(r[1])) if r is not None else None
-
-
-def checkpoint_cutoffs(conn: Connection, profile: str) -> list[datetime]:
-    q = (select(ticket_checkpoints.c.cutoff).where(ticket_checkpoints.c.profile == profile)
-         .order_by(ticket_checkpoints.c.cutoff))
-    return [utc(r[0]) for r in conn.execute(q)]
-
-
-def drop_checkpoints_after(conn: Connection, profile: str, when: datetime | None) -> None:
-    q = delete(ticket_checkpoints).where(ticket_checkpoints.c.profile == profile)
-    if when is not None:
-        q = q.where(or_(ticket_checkpoints.c.cutoff > stored(when)))
-    conn.execute(q)
 
 
 # -- helpers --------------------------------------------------------------------------------------

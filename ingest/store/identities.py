@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 
 from vulnpipe.ingest.store.schema import host_identities, identity_assets, store_meta
@@ -51,10 +51,6 @@ def all_identities(conn: Connection, only_unmatched: bool = False) -> list[dict[
     q = q.order_by(host_identities.c.first_scan_id, host_identities.c.first_host_seq,
                    host_identities.c.identity)
     return [dict(r) for r in conn.execute(q).mappings()]
-
-
-def identity_count(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(host_identities)).scalar() or 0)
 
 
 def replace_matches(conn: Connection, rows: Sequence[Mapping[str, Any]], *, everything: bool) -> None:

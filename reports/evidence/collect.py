@@ -1,7 +1,7 @@
 """Collecting a pack's evidence from the history store: scans, tickets, their proof.
 
 Everything here reads the store; nothing is written back. The tickets are recomputed with
-:func:`reports.tickets.build.compute_tickets` as of a time taken from the store (or the
+:func:`vulnpipe.reports.tickets.build.TicketReader` as of a time taken from the store (or the
 user's ``--generated-at`` / the period's end), never from the clock, so the same database
 state always gives the same evidence.
 """

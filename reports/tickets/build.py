@@ -33,8 +33,8 @@ from vulnpipe.reports.tickets.timeline import build_tickets
 if TYPE_CHECKING:
     from vulnpipe.ingest.assets.inventory import Inventory
 
-__all__ = ["AssetInfo", "BuiltTickets", "Change", "TicketSettings", "compute_tickets",
-           "rebuild_tickets", "reference_tickets", "tickets_as_of"]
+__all__ = ["AssetInfo", "BuiltTickets", "Change", "TicketReader", "TicketSettings", "rebuild_tickets",
+           "reference_tickets", "tickets_as_of", "update_tickets"]
 
 
 @dataclass(frozen=True)
@@ -266,14 +266,6 @@ def tickets_as_of(conn: Connection, profile: Profile, matching: Matching,
     """The tickets as they stood at ``as_of`` (default: now), from the stored state."""
     return TicketReader(conn, profile, matching, settings).at(as_of, logs=logs)
 
-
-def compute_tickets(conn: Connection, profile: Profile, inventory: "Inventory | None" = None,
-                    settings: TicketSettings = TicketSettings(),
-                    as_of: datetime | None = None) -> BuiltTickets:
-    """Tickets of ``profile`` from everything in the store up to ``as_of`` (default: now);
-    the stored state is brought up to date first."""
-    matching, _changes = update_tickets(conn, profile, inventory, settings)
-    return tickets_as_of(conn, profile, matching, settings, as_of)
 
 
 def rebuild_tickets(engine: Engine, profile: Profile, *, inventory: "Inventory | None" = None,
