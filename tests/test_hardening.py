@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from tests import nessus_builder as nb
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_cli_process
 from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
 from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
@@ -114,6 +114,22 @@ def test_unwritable_output_path_is_a_clear_error_and_leaves_nothing(tmp_path):
     err = r.stderr.decode()
     assert err.startswith("error: ") and "Traceback" not in err
     assert blocker.read_text() == "not a folder"
+
+
+def test_a_workbook_that_cannot_be_saved_is_one_line_and_leaves_no_temporary_file(tmp_path):
+    """Workbooks are streamed into temporary files: a save that fails must finish and remove
+    them, so the process prints its one error line and nothing at exit."""
+    src = tmp_path / "s.nessus"
+    src.write_bytes(DOC)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    temp = tmp_path / "temp"                 # the program's own temporary folder
+    temp.mkdir()
+    r = run_cli_process("parse", src, "--format", "xlsx", "--out", blocker / "o.xlsx",
+                        env={"TMPDIR": str(temp)})
+    assert r.returncode == 1
+    assert r.stderr.decode().count("\n") == 1 and "Exception ignored" not in r.stderr.decode()
+    assert list(temp.iterdir()) == []
 
 
 def test_disk_full_leaves_no_half_written_output(tmp_path):

@@ -15,6 +15,7 @@ Every sheet gets, from its content alone:
 from __future__ import annotations
 
 import math
+import os
 import unicodedata
 from copy import copy
 from dataclasses import dataclass, field
@@ -388,10 +389,27 @@ def build_workbook(sheets: Sequence[Sheet],
 
 
 def save_workbook(wb: Workbook, path: str | Path) -> None:
-    """Save atomically, with fixed timestamps so the same content gives the same bytes."""
-    with atomic_path(path) as tmp:
-        wb.save(tmp)
-        normalize_zip(tmp)
+    """Save atomically, with fixed timestamps so the same content gives the same bytes. When
+    saving fails (no room, no such folder) the streamed sheets are finished and their
+    temporary files removed, so nothing is left behind and nothing is printed at exit."""
+    try:
+        with atomic_path(path) as tmp:
+            wb.save(tmp)
+            normalize_zip(tmp)
+    except BaseException:
+        _discard(wb)
+        raise
+
+
+def _discard(wb: Workbook) -> None:
+    for ws in wb.worksheets:
+        try:
+            ws.close()
+        except Exception:  # noqa: BLE001 - already saved or half written: only clean up
+            pass
+        out = getattr(getattr(ws, "_writer", None), "out", None)
+        if out and os.path.exists(out):
+            os.remove(out)
 
 
 def write_xlsx(path: str | Path, sheets: Sequence[Sheet]) -> None:
