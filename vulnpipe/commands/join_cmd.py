@@ -33,9 +33,9 @@ def join(
     plugin: Optional[List[int]] = PluginOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     default_owner: Optional[str] = typer.Option(
-        None, "--default-owner", help="Owner of unmatched hosts (overrides [owners])."),
+        None, "--default-owner", metavar="NAME", help="Owner of unmatched hosts (overrides [owners])."),
     fmt: JoinFormat = typer.Option(JoinFormat.jsonl, "--format", "-f", help="Output format."),
-    out: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
+    out: str = typer.Option("-", "--out", "-o", metavar="PATH", help="Output file, or - for standard output."),
 ) -> None:
     """Match each scanned host to the asset inventory (IP, FQDN, host name, MAC, then the
     narrowest CIDR range) and write the selected findings with asset id, owner, team,
@@ -63,7 +63,7 @@ def join(
     for exc in joined.errors:
         console.error(str(exc))
     if joined.note:
-        console.note(joined.note)
+        console.advice(joined.note)
     console.info(_summary(count, len(joined.files), prof.name, joined.match_counts(),
                           settings.default_owner, len(inv.assets), inv.source, len(inv.issues)))
     for issue in inv.issues[:MAX_ISSUE_LINES]:

@@ -25,7 +25,7 @@ def parse(
     plugin: Optional[List[int]] = PluginOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     fmt: Format = typer.Option(Format.jsonl, "--format", "-f", help="Output format."),
-    out: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
+    out: str = typer.Option("-", "--out", "-o", metavar="PATH", help="Output file, or - for standard output."),
     config: Optional[Path] = ConfigOpt,
     strict: Optional[bool] = StrictOpt,
 ) -> None:
@@ -43,7 +43,7 @@ def parse(
     for exc in done.errors:
         console.error(str(exc))
     if done.note:
-        console.note(done.note)
+        console.advice(done.note)
     console.info(f"{done.count} finding(s) from {len(done.files)} file(s), profile '{prof.name}'"
                  + (f", {len(done.errors)} file(s) refused" if done.errors else ""))
     if done.errors:

@@ -34,7 +34,7 @@ def reconcile(
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     fmt: ReconcileFormat = typer.Option(ReconcileFormat.json, "--format", "-f",
                                         help="Output format (stateless mode)."),
-    out: Optional[str] = typer.Option(None, "--out", "-o",
+    out: Optional[str] = typer.Option(None, "--out", "-o", metavar="PATH",
                                       help="Output file (- for standard output)."),
     targets_out: Optional[Path] = typer.Option(
         None, "--targets-out", help="Write the addresses that still need a covering rescan "

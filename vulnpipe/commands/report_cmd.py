@@ -19,10 +19,10 @@ report_app = typer.Typer(help="Reports built from the history store.", no_args_i
 def weekly(
     db: Optional[str] = DbOpt,
     week: Optional[str] = typer.Option(
-        None, "--week", help="ISO week to report on, e.g. 2026-W48 (default: the week of the "
+        None, "--week", metavar="WEEK", help="ISO week to report on, e.g. 2026-W48 (default: the week of the "
                              "newest stored scan)."),
     as_of: Optional[str] = typer.Option(
-        None, "--as-of", help="Report on the week holding this date (ISO 8601, UTC), counting "
+        None, "--as-of", metavar="DATE", help="Report on the week holding this date (ISO 8601, UTC), counting "
                               "nothing after it (a bare date counts that whole day)."),
     weeks: Optional[int] = typer.Option(
         None, "--weeks", min=1, max=260,
@@ -33,7 +33,7 @@ def weekly(
     inventory: Optional[Path] = InventoryOpt,
     sheet: Optional[str] = SheetOpt,
     config: Optional[Path] = ConfigOpt,
-    team: Optional[str] = typer.Option(None, "--team", help="Only this team's assets."),
+    team: Optional[str] = typer.Option(None, "--team", metavar="NAME", help="Only this team's assets."),
     split_by: Optional[Tuple[str, Path]] = typer.Option(
         None, "--split-by", metavar="team|business_unit DIR",
         help="Write one report (HTML, Excel, Markdown, JSON) per team or business unit "
@@ -41,7 +41,7 @@ def weekly(
     html: Optional[Path] = typer.Option(None, "--html", help="HTML page to write."),
     xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="Excel workbook to write."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Markdown summary to write."),
-    json_out: Optional[str] = typer.Option(None, "--json",
+    json_out: Optional[str] = typer.Option(None, "--json", metavar="PATH",
                                            help="JSON figures to write (- for stdout)."),
 ) -> None:
     """The weekly L2TP exposure report: headline figures, a trend (weeks without scans are

@@ -22,7 +22,7 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="Output folder (default: [run] out_dir, else out/)."),
     summary_json: Optional[str] = typer.Option(
-        None, "--summary-json", help="Write a machine-readable summary here (- for stdout)."),
+        None, "--summary-json", metavar="PATH", help="Write a machine-readable summary here (- for stdout)."),
     strict: Optional[bool] = StrictOpt,
 ) -> None:
     """Ingest the scans, update ticket states from every rescan, export the tickets and write

@@ -49,7 +49,7 @@ def ingest(
         f"{sum(r.findings for r in stored)} findings, profile '{prof.name}'), "
         f"{len(done.by_status('skipped'))} skipped, {done.refused} refused -> {label}")
     if done.note:
-        console.note(done.note)
+        console.advice(done.note)
     if done.refused:
         raise typer.Exit(1)
 
@@ -99,9 +99,9 @@ class FindingsFormat(str, Enum):
 
 def stored_findings(
     db: Optional[str] = DbOpt,
-    scan: str = typer.Option("all", "--scan", help="A scan id, 'latest', or 'all'."),
+    scan: str = typer.Option("all", "--scan", metavar="ID", help="A scan id, 'latest', or 'all'."),
     fmt: FindingsFormat = typer.Option(FindingsFormat.table, "--format", "-f"),
-    out: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
+    out: str = typer.Option("-", "--out", "-o", metavar="PATH", help="Output file, or - for standard output."),
 ) -> None:
     """Read stored findings back (the same record fields as `vulnpipe parse`).
 

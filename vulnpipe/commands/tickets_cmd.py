@@ -26,7 +26,7 @@ def tickets(
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="Excel workbook to write."),
     jira_csv: Optional[Path] = typer.Option(None, "--jira-csv", help="Jira CSV import file to write."),
-    jsonl: Optional[str] = typer.Option(None, "--jsonl", help="JSONL file (one ticket a line; - for stdout)."),
+    jsonl: Optional[str] = typer.Option(None, "--jsonl", metavar="PATH", help="JSONL file (one ticket a line; - for stdout)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Folder for one KEY.md per ticket."),
     knowledge: Optional[List[Path]] = typer.Option(
         None, "--knowledge", help="Folder of extra/overriding remediation TOML files (repeatable)."),
@@ -74,11 +74,11 @@ def _decide(db: Optional[str], key: str, kind: str, reason: str, approver: Optio
 
 def accept(
     key: str = typer.Argument(..., help="Ticket key, e.g. VP-3F9A1C27B0."),
-    until: str = typer.Option(..., "--until", help="Last day the acceptance holds (YYYY-MM-DD)."),
+    until: str = typer.Option(..., "--until", metavar="DATE", help="Last day the acceptance holds (YYYY-MM-DD)."),
     reason: str = typer.Option(..., "--reason", help="Why the risk is accepted."),
     approver: str = typer.Option(..., "--approver", help="Who approved it."),
     db: Optional[str] = DbOpt,
-    at: Optional[str] = typer.Option(None, "--at", help="When it was decided (default: now)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATE", help="When it was decided (default: now)."),
 ) -> None:
     """Record a risk acceptance; when it expires the ticket opens again.
 
@@ -94,7 +94,7 @@ def false_positive(
     reason: str = typer.Option(..., "--reason", help="Why the finding is not real."),
     approver: Optional[str] = typer.Option(None, "--approver", help="Who confirmed it."),
     db: Optional[str] = DbOpt,
-    at: Optional[str] = typer.Option(None, "--at", help="When it was decided (default: now)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATE", help="When it was decided (default: now)."),
 ) -> None:
     """Mark a ticket as a false positive (it stays closed while the scanner keeps reporting it).
 
@@ -108,7 +108,7 @@ def reopen(
     key: str = typer.Argument(..., help="Ticket key."),
     reason: str = typer.Option(..., "--reason", help="Why the decision is withdrawn."),
     db: Optional[str] = DbOpt,
-    at: Optional[str] = typer.Option(None, "--at", help="When it was decided (default: now)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATE", help="When it was decided (default: now)."),
 ) -> None:
     """Withdraw a risk acceptance or false-positive decision.
 

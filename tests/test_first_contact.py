@@ -1,0 +1,59 @@
+"""Issue #18, first contact: what a new user tries after the tutorial. Each test is one point
+of the issue (numbered as there): a good file is never lost, ticket identity is stable with
+any inventory, and every edge says what it does."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from tests import nessus_builder as nb
+from tests.conftest import ROOT, run_cli
+
+SAMPLE = ROOT / "sample_data"
+W48 = SAMPLE / "scans" / "2026-W48-weekly.nessus"
+MARCH = datetime(2024, 3, 4, 9, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def elsa_scan(tmp_path_factory) -> Path:
+    """One scan with an L2TP finding and a plugin-68453 advisory (the note's trigger)."""
+    d = tmp_path_factory.mktemp("elsa")
+    return nb.write(d / "elsa.nessus", [nb.HostSpec(
+        "10.0.0.1", ip="10.0.0.1", start=MARCH, items=[nb.l2tp(), nb.item(**nb.ELSA)])])
+
+
+# -- 13: -q/-v after the command, value names in --help, the 68453 note -----------------------
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_13_quiet_works_before_and_after_the_command(elsa_scan, tmp_path, where):
+    args = ["parse", elsa_scan, "--out", tmp_path / "x.jsonl"]
+    args = ["-q", *args] if where == "before" else [*args, "-q"]
+    r = run_cli(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stderr == b""                       # no summary, and no 68453 note either
+
+
+def test_13_verbose_after_the_command(elsa_scan, tmp_path):
+    r = run_cli("parse", elsa_scan, "--out", tmp_path / "x.jsonl", "-v", cwd=tmp_path)
+    assert r.returncode == 0
+    assert b"read by the" in r.stderr             # a verbose line
+
+
+def test_13_the_68453_note_comes_once_without_quiet(elsa_scan, tmp_path):
+    r = run_cli("join", elsa_scan, "--inventory", ROOT / "tests/fixtures/inventory/basic.csv",
+                "--out", tmp_path / "j.jsonl", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stderr.decode().count("plugin 68453") == 1
+
+
+@pytest.mark.parametrize("words", [["parse"], ["accept"], ["reconcile"], ["tickets"],
+                                   ["report", "weekly"], ["evidence", "build"], ["run"]])
+def test_13_help_names_values_not_python_types(words):
+    r = run_cli(*words, "--help")
+    text = r.stdout.decode()
+    assert r.returncode == 0
+    for python_type in ("<str>", "<path>", "<int>", "list[", "<list", "Path]"):
+        assert python_type not in text, f"{words}: {python_type} in --help"
+    assert "-q, --quiet" in text
