@@ -57,3 +57,24 @@ def test_13_help_names_values_not_python_types(words):
     for python_type in ("<str>", "<path>", "<int>", "list[", "<list", "Path]"):
         assert python_type not in text, f"{words}: {python_type} in --help"
     assert "-q, --quiet" in text
+
+
+# -- 11: a value of the wrong form is a usage error (exit 2), as docs/reference/exit-codes.md says
+
+@pytest.mark.parametrize("args, message", [
+    (("report", "weekly", "--week", "2026-48", "--json", "-"), "--week '2026-48' is not an ISO week"),
+    (("accept", "VP-0000000000", "--until", "31/12/2026", "--reason", "r", "--approver", "a"),
+     "--until '31/12/2026' is not a date"),
+    (("evidence", "build", "--quarter", "2026-Q5", "--out", "x.zip"), "--quarter '2026-Q5'"),
+    (("tickets", "--as-of", "yesterday", "--jsonl", "-"), "--as-of 'yesterday' is not a date"),
+])
+def test_11_a_value_of_the_wrong_form_exits_2(tmp_path, args, message):
+    r = run_cli(*args, "--db", tmp_path / "none.db", cwd=tmp_path)
+    assert r.returncode == 2, r.stderr.decode()
+    assert message in r.stderr.decode()
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_11_the_exit_code_reference_says_so():
+    text = (ROOT / "docs/reference/exit-codes.md").read_text("utf-8")
+    assert "--until 31/12/2026" in text and "--week 2026-48" in text

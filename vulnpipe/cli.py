@@ -1,8 +1,8 @@
 """The ``vulnpipe`` command line: a thin layer over the ``ingest`` and ``reports`` libraries.
 
 Exit codes: 0 success; 1 an input or data problem (one clear line on stderr);
-2 a usage error (unknown option, missing argument); 70 an internal error (a bug);
-130 interrupted.
+2 a usage error (unknown option, missing argument, a value of the wrong form); 70 an
+internal error (a bug); 130 interrupted.
 """
 from __future__ import annotations
 
@@ -142,10 +142,13 @@ _register_commands()
 
 
 def main() -> None:
-    from vulnpipe.ingest.errors import VulnpipeError
+    from vulnpipe.ingest.errors import BadValue, VulnpipeError
 
     try:
         app()
+    except BadValue as exc:           # a value of the wrong form: a usage error
+        console.error(str(exc))
+        sys.exit(2)
     except VulnpipeError as exc:
         console.error(str(exc))
         sys.exit(1)

@@ -505,20 +505,28 @@ class ReportOutputs:
                 if p]
 
 
-def choose_week(engine: "Engine", week: str | None = None, as_of: datetime | None = None,
+def parse_week(text: str) -> Any:
+    """``2026-W48`` as a :class:`~vulnpipe.reports.weekly.weeks.Week`; a value of another
+    form is a :class:`~vulnpipe.ingest.errors.BadValue`."""
+    from vulnpipe.reports.weekly import parse_week as _parse
+
+    return _parse(text)
+
+
+def choose_week(engine: "Engine", week: Any = None, as_of: datetime | None = None,
                 *, as_of_is_day: bool = False) -> Any:
-    """The report's week: ``week`` (e.g. ``2026-W48``), else the week of ``as_of`` cut off
-    there (``as_of_is_day``: a whole day was given, counted to its end), else the ISO week of
-    the newest stored scan."""
+    """The report's week: ``week`` (e.g. ``2026-W48``, or a parsed week), else the week of
+    ``as_of`` cut off there (``as_of_is_day``: a whole day was given, counted to its end),
+    else the ISO week of the newest stored scan."""
     from datetime import timedelta
 
-    from vulnpipe.reports.weekly import cut_week, newest_scan_week, parse_week
+    from vulnpipe.reports.weekly import cut_week, newest_scan_week
 
     if week and as_of:
         raise InputError("give --week or --as-of, not both",
                          hint="--week 2026-W48 reports on the whole week")
     if week:
-        return parse_week(week)
+        return parse_week(week) if isinstance(week, str) else week
     if as_of:
         return cut_week(as_of - timedelta(microseconds=1) if as_of_is_day else as_of)
     with engine.connect() as conn:
@@ -874,6 +882,7 @@ __all__ = [
     "tickets_from_scans", "weekly_report", "write_findings", "write_joined", "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
     "database_label", "describe_verification", "evidence_keygen", "evidence_period",
-    "inspect_scans", "inspection_text", "open_store", "schema_status", "stored_findings",
-    "stored_scans", "upgrade_schema", "verify_evidence", "write_stored_findings",
+    "inspect_scans", "inspection_text", "open_store", "parse_week", "schema_status",
+    "stored_findings", "stored_scans", "upgrade_schema", "verify_evidence",
+    "write_stored_findings",
 ]

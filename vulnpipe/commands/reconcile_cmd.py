@@ -72,7 +72,7 @@ def reconcile(
     try:
         done = workflows.reconcile_store(engine, prof, inventory=inv,
                                          settings=workflows.ticket_settings(cfg),
-                                         as_of=parse_when(as_of))
+                                         as_of=parse_when(as_of, what="--as-of"))
     finally:
         engine.dispose()
     for c in done.changes:

@@ -10,7 +10,7 @@ from vulnpipe import console, workflows
 from vulnpipe.commands.common import (ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
                                       ProfilesFileOpt, SheetOpt, load_config, parse_when, pick_db,
                                       pick_profile)
-from vulnpipe.ingest.errors import InputError
+from vulnpipe.ingest.errors import BadValue, InputError
 
 report_app = typer.Typer(help="Reports built from the history store.", no_args_is_help=True)
 
@@ -58,16 +58,17 @@ def weekly(
         raise InputError("give --team or --split-by, not both",
                          hint="--split-by team DIR already writes one report per team")
     if split_by and split_by[0] not in ("team", "business_unit"):
-        raise InputError(f"--split-by {split_by[0]!r} is not team or business_unit",
-                         hint="e.g. --split-by team out/teams")
+        raise BadValue(f"--split-by {split_by[0]!r} is not team or business_unit",
+                       hint="e.g. --split-by team out/teams")
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
     inv = workflows.load_inventory_for(cfg, inventory, sheet)
     day = as_of is not None and len(as_of.strip()) == 10
     when = parse_when(as_of.strip() if as_of else None, end_of_day=day, what="--as-of")
+    wanted = workflows.parse_week(week) if week else None
     engine = workflows.open_store(pick_db(db, cfg), create=False)
     try:
-        chosen = workflows.choose_week(engine, week, when, as_of_is_day=day)
+        chosen = workflows.choose_week(engine, wanted, when, as_of_is_day=day)
         built = workflows.weekly_report(engine, prof, chosen, weeks=weeks or cfg.report.weeks,
                                         inventory=inv, settings=workflows.ticket_settings(cfg),
                                         team=team)

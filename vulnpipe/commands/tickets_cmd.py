@@ -44,7 +44,8 @@ def tickets(
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
     inv = workflows.load_inventory_for(cfg, inventory, sheet)
-    common = dict(inventory=inv, settings=workflows.ticket_settings(cfg), as_of=parse_when(as_of),
+    common = dict(inventory=inv, settings=workflows.ticket_settings(cfg),
+                  as_of=parse_when(as_of, what="--as-of"),
                   knowledge_dirs=[*cfg.tickets.knowledge_dirs, *(knowledge or ())])
     if scan:
         try:
