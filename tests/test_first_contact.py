@@ -78,3 +78,39 @@ def test_11_a_value_of_the_wrong_form_exits_2(tmp_path, args, message):
 def test_11_the_exit_code_reference_says_so():
     text = (ROOT / "docs/reference/exit-codes.md").read_text("utf-8")
     assert "--until 31/12/2026" in text and "--week 2026-48" in text
+
+
+# -- 1: a run whose inputs all failed leaves an existing output untouched, and makes none ------
+
+@pytest.mark.parametrize("command, fmt", [("parse", "jsonl"), ("parse", "csv"), ("parse", "xlsx"),
+                                          ("parse", "parquet"), ("join", "jsonl"),
+                                          ("join", "xlsx")])
+def test_1_all_inputs_failed_keeps_the_good_output(tmp_path, command, fmt):
+    inventory = ["--inventory", SAMPLE / "inventory.csv"] if command == "join" else []
+    out = tmp_path / f"good.{fmt}"
+    first = run_cli(command, W48, *inventory, "--format", fmt, "--out", out, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr.decode()
+    good = out.read_bytes()
+    assert good
+    again = run_cli(command, tmp_path / "mistyped.nessus", *inventory, "--format", fmt,
+                    "--out", out, cwd=tmp_path)
+    assert again.returncode == 1 and b"no such file" in again.stderr
+    assert out.read_bytes() == good
+    fresh = tmp_path / f"never.{fmt}"
+    assert run_cli(command, tmp_path / "mistyped.nessus", *inventory, "--format", fmt,
+                   "--out", fresh, cwd=tmp_path).returncode == 1
+    assert not fresh.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]     # no temporary left
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_1_all_inputs_failed_writes_nothing_to_standard_output(tmp_path, fmt):
+    r = run_cli("parse", tmp_path / "mistyped.nessus", "--format", fmt, cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout == b""
+
+
+def test_1_one_good_input_of_two_still_writes(tmp_path):
+    out = tmp_path / "out.jsonl"
+    r = run_cli("parse", W48, tmp_path / "mistyped.nessus", "--out", out, cwd=tmp_path)
+    assert r.returncode == 1
+    assert len(out.read_bytes().splitlines()) == 31

@@ -132,6 +132,8 @@ def write_findings(inputs: Inputs, out: str | Path, *, profile: "Profile", fmt: 
                    progress: Progress | None = None) -> FindingsWritten:
     """Write one record per finding ``profile`` selects in ``inputs`` (files, folders,
     ``.zip``, ``.gz``) to ``out`` (``-``: standard output) as jsonl, csv, xlsx or parquet.
+    When every input is refused nothing is written: a file already at ``out`` stays as it
+    was, and none is created.
 
     The fastest way vulnpipe reads: text formats are encoded by worker processes on every
     core (big files split at host boundaries, many small files read at once); the output is
@@ -175,7 +177,7 @@ def write_findings(inputs: Inputs, out: str | Path, *, profile: "Profile", fmt: 
                               f"{reader.path_used} reader")
             done.append(FileRead(name, reader.stats, reader.path_used))
             bar.advance()
-        ok = True
+        ok = bool(done) or not errors       # (every input refused: nothing to write)
     finally:
         writer.close(ok=ok)
     note = plugin_68453_note(profile, [(f.name, f.stats) for f in done])
@@ -239,9 +241,12 @@ def join_scans(inputs: Inputs, inventory: "Inventory", *, profile: "Profile",
 
 
 def write_joined(joined: Joined, out: str | Path, fmt: str = "jsonl") -> int:
-    """Write :func:`join_scans`' rows, most urgent first; returns how many."""
+    """Write :func:`join_scans`' rows, most urgent first; returns how many. When every input
+    was refused nothing is written (a file already at ``out`` stays as it was)."""
     from vulnpipe.reports.writers.joined import write_joined as _write
 
+    if joined.errors and not joined.files:
+        return 0
     return _write(joined.frame, fmt, out)
 
 
