@@ -114,3 +114,48 @@ def test_1_one_good_input_of_two_still_writes(tmp_path):
     r = run_cli("parse", W48, tmp_path / "mistyped.nessus", "--out", out, cwd=tmp_path)
     assert r.returncode == 1
     assert len(out.read_bytes().splitlines()) == 31
+
+
+# -- 3: the format follows the --out name; a contradiction is refused ----------------------------
+
+def _kind(path: Path) -> str:
+    head = path.read_bytes()[:4]
+    return {b"PK\x03\x04": "zip", b"PAR1": "parquet"}.get(head, "text")
+
+
+@pytest.mark.parametrize("command, name, kind", [
+    ("parse", "ext.xlsx", "zip"), ("parse", "ext.parquet", "parquet"), ("parse", "ext.csv", "csv"),
+    ("parse", "ext.jsonl", "jsonl"), ("parse", "ext.txt", "jsonl"),
+    ("join", "x.xlsx", "zip"), ("join", "x.csv", "csv"),
+])
+def test_3_the_format_is_inferred_from_the_out_name(tmp_path, command, name, kind):
+    inventory = ["--inventory", SAMPLE / "inventory.csv"] if command == "join" else []
+    out = tmp_path / name
+    r = run_cli(command, W48, *inventory, "--out", out, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    first = out.read_bytes().splitlines()[0] if kind in ("csv", "jsonl") else b""
+    if kind == "csv":
+        assert first.startswith(b"scan_file,")
+    elif kind == "jsonl":
+        assert first.startswith(b"{")
+    else:
+        assert _kind(out) == kind
+
+
+@pytest.mark.parametrize("command", ["parse", "join"])
+def test_3_a_format_contradicting_the_out_name_is_refused(tmp_path, command):
+    inventory = ["--inventory", SAMPLE / "inventory.csv"] if command == "join" else []
+    r = run_cli(command, W48, *inventory, "--format", "jsonl", "--out", tmp_path / "x.xlsx",
+                cwd=tmp_path)
+    assert r.returncode == 2
+    assert "--format jsonl does not match --out" in r.stderr.decode()
+    assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_3_reconcile_writes_the_workbook_its_out_names(tmp_path):
+    scans = SAMPLE / "scans"
+    out = tmp_path / "r.xlsx"
+    r = run_cli("reconcile", "--baseline", W48, "--rescan", scans / "2026-W48-rescan-a.nessus",
+                "--out", out, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    assert _kind(out) == "zip"

@@ -127,11 +127,21 @@ class FindingsWritten:
     note: str | None                             # the plugin-68453 note, when it applies
 
 
-def write_findings(inputs: Inputs, out: str | Path, *, profile: "Profile", fmt: str = "jsonl",
-                   strict: bool = False, notify: Notify = _quiet,
+def output_format(out: str | Path, fmt: str | None, formats: Sequence[str]) -> str:
+    """The format to write ``out`` in: ``fmt``, else the one its name ends with
+    (``x.xlsx``: xlsx), else the first of ``formats``; a ``fmt`` that contradicts the name is a
+    :class:`~vulnpipe.ingest.errors.BadValue`."""
+    from vulnpipe.reports.writers.output import choose_format
+
+    return choose_format(out, fmt, tuple(formats), formats[0])
+
+
+def write_findings(inputs: Inputs, out: str | Path, *, profile: "Profile",
+                   fmt: str | None = None, strict: bool = False, notify: Notify = _quiet,
                    progress: Progress | None = None) -> FindingsWritten:
     """Write one record per finding ``profile`` selects in ``inputs`` (files, folders,
-    ``.zip``, ``.gz``) to ``out`` (``-``: standard output) as jsonl, csv, xlsx or parquet.
+    ``.zip``, ``.gz``) to ``out`` (``-``: standard output) as jsonl, csv, xlsx or parquet
+    (``fmt``; by default the one ``out``'s name ends with, else jsonl).
     When every input is refused nothing is written: a file already at ``out`` stays as it
     was, and none is created.
 
@@ -144,12 +154,12 @@ def write_findings(inputs: Inputs, out: str | Path, *, profile: "Profile", fmt: 
     from vulnpipe.ingest.nessus.readers import open_reader
     from vulnpipe.ingest.nessus.sources import iter_sources
     from vulnpipe.ingest.notes import plugin_68453_note
-    from vulnpipe.reports.writers.findings import make_writer
+    from vulnpipe.reports.writers.findings import FORMATS, make_writer
 
     bar = progress or _NoProgress()
     errors: list[VulnpipeError] = []
     done: list[FileRead] = []
-    writer = make_writer(fmt, out)
+    writer = make_writer(output_format(out, fmt, FORMATS), out)
     encode = writer.encoder()
     ok = False
     try:
@@ -240,11 +250,16 @@ def join_scans(inputs: Inputs, inventory: "Inventory", *, profile: "Profile",
     return Joined(joined, tuple(done), tuple(errors), note)
 
 
-def write_joined(joined: Joined, out: str | Path, fmt: str = "jsonl") -> int:
-    """Write :func:`join_scans`' rows, most urgent first; returns how many. When every input
+JOINED_FORMATS = ("jsonl", "csv", "xlsx")
+
+
+def write_joined(joined: Joined, out: str | Path, fmt: str | None = None) -> int:
+    """Write :func:`join_scans`' rows, most urgent first, as jsonl, csv or xlsx (``fmt``; by
+    default the one ``out``'s name ends with, else jsonl); returns how many. When every input
     was refused nothing is written (a file already at ``out`` stays as it was)."""
     from vulnpipe.reports.writers.joined import write_joined as _write
 
+    fmt = output_format(out, fmt, JOINED_FORMATS)
     if joined.errors and not joined.files:
         return 0
     return _write(joined.frame, fmt, out)
@@ -723,12 +738,13 @@ def stored_scans(engine: "Engine") -> list[dict[str, Any]]:
         return list_scans(conn)
 
 
-def write_stored_findings(engine: "Engine", scan: str, out: str | Path, fmt: str) -> int:
+def write_stored_findings(engine: "Engine", scan: str, out: str | Path,
+                          fmt: str | None = None) -> int:
     """Stored findings (``scan``: an id, ``latest`` or ``all``) written like ``parse`` writes
-    them; returns how many."""
-    from vulnpipe.reports.writers.findings import make_writer
+    them (``fmt``: as there); returns how many."""
+    from vulnpipe.reports.writers.findings import FORMATS, make_writer
 
-    writer = make_writer(fmt, out)
+    writer = make_writer(output_format(out, fmt, FORMATS), out)
     ok = False
     try:
         writer.begin_file()
@@ -887,7 +903,7 @@ __all__ = [
     "tickets_from_scans", "weekly_report", "write_findings", "write_joined", "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
     "database_label", "describe_verification", "evidence_keygen", "evidence_period",
-    "inspect_scans", "inspection_text", "open_store", "parse_week", "schema_status",
-    "stored_findings", "stored_scans", "upgrade_schema", "verify_evidence",
+    "inspect_scans", "inspection_text", "open_store", "output_format", "parse_week",
+    "schema_status", "stored_findings", "stored_scans", "upgrade_schema", "verify_evidence",
     "write_stored_findings",
 ]

@@ -34,7 +34,8 @@ def join(
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     default_owner: Optional[str] = typer.Option(
         None, "--default-owner", metavar="NAME", help="Owner of unmatched hosts (overrides [owners])."),
-    fmt: JoinFormat = typer.Option(JoinFormat.jsonl, "--format", "-f", help="Output format."),
+    fmt: Optional[JoinFormat] = typer.Option(None, "--format", "-f", help="Output format "
+                                             "(default: from the --out name, else jsonl)."),
     out: str = typer.Option("-", "--out", "-o", metavar="PATH", help="Output file, or - for standard output."),
 ) -> None:
     """Match each scanned host to the asset inventory (IP, FQDN, host name, MAC, then the
@@ -51,14 +52,15 @@ def join(
                          hint="use --inventory FILE, or set path under [inventory] in "
                               "vulnpipe.toml")
     prof = pick_profile(profile, plugin, profiles_file, cfg)
-    if fmt.value == "xlsx" and out == "-":
+    form = workflows.output_format(out, fmt and fmt.value, workflows.JOINED_FORMATS)
+    if form == "xlsx" and out == "-":
         raise InputError("--format xlsx needs a file: give --out PATH")
     settings = workflows.ticket_settings(cfg)
     if default_owner is not None:
         settings = replace(settings, default_owner=default_owner)
     with console.progress() as bar:
         joined = workflows.join_scans(inputs, inv, profile=prof, settings=settings, progress=bar)
-    count = workflows.write_joined(joined, out, fmt.value)
+    count = workflows.write_joined(joined, out, form)
 
     for exc in joined.errors:
         console.error(str(exc))

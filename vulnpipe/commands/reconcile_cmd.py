@@ -32,8 +32,9 @@ def reconcile(
     profile: Optional[str] = ProfileOpt,
     plugin: Optional[List[int]] = PluginOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
-    fmt: ReconcileFormat = typer.Option(ReconcileFormat.json, "--format", "-f",
-                                        help="Output format (stateless mode)."),
+    fmt: Optional[ReconcileFormat] = typer.Option(
+        None, "--format", "-f",
+        help="Output format (stateless mode; default: from the --out name, else json)."),
     out: Optional[str] = typer.Option(None, "--out", "-o", metavar="PATH",
                                       help="Output file (- for standard output)."),
     targets_out: Optional[Path] = typer.Option(
@@ -57,15 +58,17 @@ def reconcile(
         if not (baseline and rescan):
             raise InputError("stateless reconcile needs both --baseline and --rescan",
                              hint="or give neither to reconcile the history database")
-        if fmt is ReconcileFormat.xlsx and (out or "-") == "-":
+        form = workflows.output_format(out or "-", fmt and fmt.value,
+                                       [f.value for f in ReconcileFormat])
+        if form == "xlsx" and (out or "-") == "-":
             raise InputError("--format xlsx needs a file: give --out PATH")
         result = workflows.reconcile_scans(baseline, rescan, prof, inventory=inv)
-        result.write(fmt.value, out or "-")
+        result.write(form, out or "-")
         if targets_out:
             workflows.write_lines(result.targets(), targets_out)
         console.info("reconciled: " + ", ".join(f"{n} {s}" for s, n in result.summary.items()))
         return
-    if out is not None or fmt is not ReconcileFormat.json:
+    if out is not None or fmt is not None:
         raise InputError("--out and --format apply to stateless reconcile (--baseline/--rescan)",
                          hint="with the database, export with `vulnpipe tickets` or use --targets-out")
     engine = workflows.open_store(pick_db(db, cfg), create=False)

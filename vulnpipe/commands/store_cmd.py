@@ -100,7 +100,9 @@ class FindingsFormat(str, Enum):
 def stored_findings(
     db: Optional[str] = DbOpt,
     scan: str = typer.Option("all", "--scan", metavar="ID", help="A scan id, 'latest', or 'all'."),
-    fmt: FindingsFormat = typer.Option(FindingsFormat.table, "--format", "-f"),
+    fmt: Optional[FindingsFormat] = typer.Option(
+        None, "--format", "-f",
+        help="Output format (default: from the --out name; table on standard output)."),
     out: str = typer.Option("-", "--out", "-o", metavar="PATH", help="Output file, or - for standard output."),
 ) -> None:
     """Read stored findings back (the same record fields as `vulnpipe parse`).
@@ -108,16 +110,20 @@ def stored_findings(
 
     Example: vulnpipe findings --scan latest --format csv --out latest.csv
     """
+    if fmt is None and out == "-":
+        fmt = FindingsFormat.table
+    form = None if fmt is FindingsFormat.table else workflows.output_format(
+        out, fmt and fmt.value, [f.value for f in FindingsFormat if f is not FindingsFormat.table])
     engine = workflows.open_store(pick_db(db), create=False)
     try:
-        if fmt is FindingsFormat.table:
+        if form is None:
             print(f"{'host':<28} {'plugin':>7} {'port':>11}  {'role':<8} name")
             for r in workflows.stored_findings(engine, scan):
                 port = f"{r['port']}/{r['protocol']}"
                 print(f"{str(r['host'])[:28]:<28} {r['plugin_id']!s:>7} {port:>11}  "
                       f"{r.get('profile_role') or '':<8} {r['plugin_name']}")
             return
-        count = workflows.write_stored_findings(engine, scan, out, fmt.value)
+        count = workflows.write_stored_findings(engine, scan, out, form)
     finally:
         engine.dispose()
     console.info(f"{count} finding(s)")
