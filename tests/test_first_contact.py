@@ -159,3 +159,45 @@ def test_3_reconcile_writes_the_workbook_its_out_names(tmp_path):
                 "--out", out, cwd=tmp_path)
     assert r.returncode == 0, r.stderr.decode()
     assert _kind(out) == "zip"
+
+
+# -- 4: an office file renamed .nessus is named for what it is --------------------------------
+
+def _office_file(path: Path, parts: list[str]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for part in parts:
+            zf.writestr(part, "<x/>" * 2000)
+    return path
+
+
+@pytest.mark.parametrize("make, what", [
+    (lambda p: _office_file(p, ["docProps/app.xml", "docProps/core.xml", "xl/workbook.xml",
+                                "xl/worksheets/sheet1.xml", "[Content_Types].xml"]),
+     "an Excel workbook (.xlsx)"),
+    (lambda p: _office_file(p, ["[Content_Types].xml", "_rels/.rels", "word/document.xml"]),
+     "a Word document (.docx)"),
+    (lambda p: p.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600) and p,
+     "an old Office 97-2003 file (.xls, .doc or .ppt)"),
+])
+@pytest.mark.parametrize("command", ["parse", "inspect"])
+def test_4_office_files_renamed_nessus_say_what_they_are(tmp_path, make, what, command):
+    path = tmp_path / "scan.nessus"
+    make(path)
+    r = run_cli(command, path, cwd=tmp_path)
+    err = r.stderr.decode()
+    assert r.returncode == 1
+    assert f"scan.nessus: this is {what}, not a .nessus export" in err
+    assert "rename it" not in err
+
+
+def test_4_a_real_workbook_renamed_nessus(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["host", "plugin"])
+    book.save(tmp_path / "findings.xlsx")
+    (tmp_path / "findings.xlsx").rename(tmp_path / "findings.nessus")
+    r = run_cli("parse", tmp_path / "findings.nessus", cwd=tmp_path)
+    assert r.returncode == 1 and b"this is an Excel workbook (.xlsx)" in r.stderr
