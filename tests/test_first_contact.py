@@ -201,3 +201,64 @@ def test_4_a_real_workbook_renamed_nessus(tmp_path):
     (tmp_path / "findings.xlsx").rename(tmp_path / "findings.nessus")
     r = run_cli("parse", tmp_path / "findings.nessus", cwd=tmp_path)
     assert r.returncode == 1 and b"this is an Excel workbook (.xlsx)" in r.stderr
+
+
+# -- 2: one rule for a missing or empty store ---------------------------------------------------
+
+READERS = [("scans",), ("findings",), ("tickets", "--xlsx", "t.xlsx"), ("reconcile",),
+           ("report", "weekly", "--json", "w.json"), ("evidence", "build", "--out", "e.zip"),
+           ("accept", "VP-0000000000", "--until", "2099-01-01", "--reason", "r",
+            "--approver", "a")]
+
+
+@pytest.mark.parametrize("args", READERS, ids=lambda a: " ".join(a[:2]))
+def test_2_reading_a_missing_store_is_one_line_and_exit_1(tmp_path, args):
+    r = run_cli(*args, "--db", tmp_path / "vulnpipe.db", cwd=tmp_path)
+    lines = r.stderr.decode().splitlines()
+    assert r.returncode == 1 and len(lines) == 1, lines
+    assert "no database at" in lines[0] and "run `vulnpipe ingest SCAN...` first" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_2_ingest_of_missing_inputs_makes_no_database(tmp_path):
+    r = run_cli("ingest", tmp_path / "missing.nessus", "--db", tmp_path / "vulnpipe.db",
+                cwd=tmp_path)
+    assert r.returncode == 1 and b"no such file" in r.stderr
+    assert b"no database opened" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_2_reading_a_store_without_scans_is_one_line_and_exit_1(tmp_path, db_url):
+    bad = tmp_path / "bad.nessus"
+    bad.write_bytes(b"<NessusClientData_v2><Report name='x'><ReportHost name='h'>")
+    assert run_cli("ingest", bad, "--db", db_url, cwd=tmp_path).returncode == 1   # opens it
+    for args in READERS:
+        r = run_cli(*args, "--db", db_url, cwd=tmp_path)
+        lines = r.stderr.decode().splitlines()
+        assert r.returncode == 1 and len(lines) == 1, (args, lines)
+        assert "holds no scans yet" in lines[0], (args, lines)
+    assert not (tmp_path / "t.xlsx").exists() and not (tmp_path / "e.zip").exists()
+
+
+def test_2_reconcile_with_scans_but_no_tickets_ends_its_sentence(tmp_path):
+    quiet = nb.write(tmp_path / "q.nessus", [nb.HostSpec("10.0.0.9", ip="10.0.0.9", start=MARCH,
+                                                         items=[nb.item(plugin_id=19506)])])
+    db = tmp_path / "v.db"
+    assert run_cli("ingest", quiet, "--db", db).returncode == 0
+    r = run_cli("reconcile", "--db", db)
+    assert r.returncode == 0
+    assert r.stderr.decode().strip() == "0 ticket(s) changed; now no tickets"
+
+
+def test_2_the_rule_is_stated_in_the_docs():
+    rule = "needs one holding at least one scan: a missing or empty store is one error line and exit 1"
+    for page in (ROOT / "docs/reference/exit-codes.md", ROOT / "README.md"):
+        assert rule in " ".join(page.read_text("utf-8").replace("**", "").split()), page.name
+
+
+def test_3_stored_findings_follow_the_out_name_too(tmp_path):
+    db = tmp_path / "v.db"
+    assert run_cli("ingest", W48, "--db", db).returncode == 0
+    r = run_cli("findings", "--db", db, "--out", tmp_path / "f.csv")
+    assert r.returncode == 0, r.stderr.decode()
+    assert (tmp_path / "f.csv").read_bytes().startswith(b"scan_file,")

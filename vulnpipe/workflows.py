@@ -275,6 +275,7 @@ class Ingested:
     profile: "Profile"
     results: tuple["IngestResult", ...]
     errors: tuple[VulnpipeError, ...]
+    database: str | None = None                 # for messages; None: the store was not opened
 
     def by_status(self, status: str) -> list["IngestResult"]:
         return [r for r in self.results if r.status == status]
@@ -295,22 +296,41 @@ class Ingested:
                                                 if r.stats])
 
 
-def ingest_scans(engine: "Engine", inputs: Inputs, profile: "Profile", *, strict: bool = False,
-                 notify: Notify = _quiet, progress: Progress | None = None) -> Ingested:
+def ingest_scans(store: "Engine | str | Path | None", inputs: Inputs, profile: "Profile", *,
+                 strict: bool = False, notify: Notify = _quiet,
+                 progress: Progress | None = None) -> Ingested:
     """Store every scan of ``inputs``: every host, and the findings ``profile`` selects.
 
-    One transaction per file; a file already stored (same SHA-256) is skipped; a bad file is
-    refused (and reported through ``notify`` as it happens) while the others are kept.
+    ``store`` is an engine, or the URL of the store (None: ``vulnpipe.db``), which is then
+    opened (created when new) only once at least one input was found: inputs that are all
+    missing never make an empty database. One transaction per file; a file already stored
+    (same SHA-256) is skipped; a bad file is refused (and reported through ``notify`` as it
+    happens) while the others are kept.
     """
     from vulnpipe.ingest.nessus.sources import iter_sources
-    from vulnpipe.ingest.store import ingest_source
-    from vulnpipe.ingest.store.writer import FAILED, SKIPPED
 
-    bar = progress or _NoProgress()
     errors: list[VulnpipeError] = []
     sources = list(iter_sources(inputs, errors))
     for exc in errors:
         notify("error", str(exc))
+    if not sources:
+        return Ingested(profile, (), tuple(errors))
+    if store is None or isinstance(store, (str, Path)):
+        engine = open_store(None if store is None else str(store))
+        try:
+            return _ingest(engine, sources, errors, profile, strict, notify, progress)
+        finally:
+            engine.dispose()
+    return _ingest(store, sources, errors, profile, strict, notify, progress)
+
+
+def _ingest(engine: "Engine", sources: list[Any], errors: list[VulnpipeError],
+            profile: "Profile", strict: bool, notify: Notify,
+            progress: Progress | None) -> Ingested:
+    from vulnpipe.ingest.store import ingest_source
+    from vulnpipe.ingest.store.writer import FAILED, SKIPPED
+
+    bar = progress or _NoProgress()
     results = []
     bar.start("ingesting", len(sources))
     for source in sources:
@@ -322,7 +342,7 @@ def ingest_scans(engine: "Engine", inputs: Inputs, profile: "Profile", *, strict
         elif result.status == SKIPPED:
             notify("info", f"skipped {source.name}: {result.detail}")
         bar.advance(f"ingested {source.name}")
-    return Ingested(profile, tuple(results), tuple(errors))
+    return Ingested(profile, tuple(results), tuple(errors), database_label(engine))
 
 
 @dataclass(frozen=True)

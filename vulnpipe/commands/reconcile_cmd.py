@@ -81,6 +81,6 @@ def reconcile(
     for c in done.changes:
         print(f"{c.key}  {c.host}: {c.before or 'new'} -> {c.after}")
     console.info(f"{len(done.changes)} ticket(s) changed; now " +
-                 ", ".join(f"{n} {s}" for s, n in done.states().items()))
+                 (", ".join(f"{n} {s}" for s, n in done.states().items()) or "no tickets"))
     if targets_out:
         workflows.write_lines(done.targets(), targets_out)

@@ -35,19 +35,15 @@ def ingest(
     """
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
-    engine = workflows.open_store(pick_db(db, cfg))
-    try:
-        with console.progress() as bar:
-            done = workflows.ingest_scans(engine, inputs, prof, strict=pick_strict(strict, cfg),
-                                          notify=notify, progress=bar)
-        label = workflows.database_label(engine)
-    finally:
-        engine.dispose()
+    with console.progress() as bar:
+        done = workflows.ingest_scans(pick_db(db, cfg), inputs, prof,
+                                      strict=pick_strict(strict, cfg), notify=notify, progress=bar)
     stored = done.by_status("stored")
     console.info(
         f"{len(stored)} file(s) stored ({sum(r.hosts for r in stored)} hosts, "
         f"{sum(r.findings for r in stored)} findings, profile '{prof.name}'), "
-        f"{len(done.by_status('skipped'))} skipped, {done.refused} refused -> {label}")
+        f"{len(done.by_status('skipped'))} skipped, {done.refused} refused -> "
+        f"{done.database or 'no database opened (no input found)'}")
     if done.note:
         console.advice(done.note)
     if done.refused:
@@ -78,9 +74,6 @@ def list_scans(
     if fmt is ScanFormat.jsonl:
         for r in rows:
             print(json.dumps({k: iso(v) if hasattr(v, "strftime") else v for k, v in r.items()}))
-        return
-    if not rows:
-        console.info("no scans stored yet: run `vulnpipe ingest SCAN...`")
         return
     header = f"{'id':>4}  {'scan time (UTC)':<17}  {'hosts':>6}  {'findings':>8}  {'profile':<8}  file / policy"
     print(header)
