@@ -262,3 +262,40 @@ def test_3_stored_findings_follow_the_out_name_too(tmp_path):
     r = run_cli("findings", "--db", db, "--out", tmp_path / "f.csv")
     assert r.returncode == 0, r.stderr.decode()
     assert (tmp_path / "f.csv").read_bytes().startswith(b"scan_file,")
+
+
+# -- 10: an acceptance that has already expired is refused; keys in any case -----------------
+
+@pytest.fixture()
+def one_ticket(tmp_path) -> tuple[Path, str]:
+    import json
+
+    db = tmp_path / "v.db"
+    scan = nb.write(tmp_path / "s.nessus", [nb.HostSpec("10.0.0.1", ip="10.0.0.1", start=MARCH,
+                                                        items=[nb.l2tp()])])
+    assert run_cli("ingest", scan, "--db", db).returncode == 0
+    out = run_cli("tickets", "--db", db, "--jsonl", "-")
+    return db, json.loads(out.stdout.splitlines()[0])["key"]
+
+
+def test_10_an_acceptance_until_a_past_day_is_refused(one_ticket):
+    db, key = one_ticket
+    r = run_cli("accept", key, "--until", "2020-01-01", "--reason", "r", "--approver", "a",
+                "--db", db)
+    assert r.returncode == 1
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1 and "--until 2020-01-01 is already past" in lines[0]
+    tickets = run_cli("tickets", "--db", db, "--jsonl", "-").stdout
+    assert b"risk_accepted" not in tickets and b"2020-01-01" not in tickets
+    backdated = run_cli("accept", key, "--until", "2024-03-31", "--at", "2024-03-05",
+                        "--reason", "r", "--approver", "a", "--db", db)
+    assert backdated.returncode == 0, backdated.stderr.decode()   # recorded when it was decided
+
+
+@pytest.mark.parametrize("command", [["accept", "--until", "2099-12-31", "--approver", "a"],
+                                     ["false-positive"], ["reopen"]])
+def test_10_ticket_keys_are_accepted_in_any_case(one_ticket, command):
+    db, key = one_ticket
+    r = run_cli(command[0], key.lower(), *command[1:], "--reason", "r", "--db", db)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stderr.decode().startswith(f"{key}: ")              # said with its real key

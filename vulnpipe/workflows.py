@@ -444,11 +444,13 @@ DECISION_KINDS = ("risk_accepted", "false_positive", "revoked")
 
 def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
                     approver: str | None = None, until: datetime | None = None,
-                    at: datetime | None = None) -> datetime:
-    """Record a person's decision about ticket ``key`` (``risk_accepted`` until ``until``,
-    ``false_positive``, or ``revoked``) at ``at`` (default: now); the history replays it.
-    Returns the time recorded."""
-    from vulnpipe.ingest.store.decisions import add_decision, ticket_exists
+                    at: datetime | None = None) -> tuple[str, datetime]:
+    """Record a person's decision about ticket ``key`` (any case: ``vp-3f9a...`` is
+    ``VP-3F9A...``): ``risk_accepted`` until ``until`` (which must come after ``at``),
+    ``false_positive``, or ``revoked``, at ``at`` (default: now); the history replays it.
+    Returns the ticket's key and the time recorded."""
+    from vulnpipe.ingest.store.decisions import add_decision, ticket_key
+    from vulnpipe.reports.tickets.timeline import last_day
 
     if kind not in DECISION_KINDS:
         raise InputError(f"unknown decision {kind!r}", hint=f"one of {', '.join(DECISION_KINDS)}")
@@ -456,11 +458,18 @@ def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
         raise InputError("--reason must not be empty", hint="say why, for the audit trail")
     when = at or datetime.now(timezone.utc)
     with engine.begin() as conn:
-        if not ticket_exists(conn, key):
+        found = ticket_key(conn, key)
+        if found is None:
             raise InputError(f"no ticket {key}", hint="see `vulnpipe tickets --jsonl -` for keys")
-        add_decision(conn, ticket_key=key, kind=kind, at=when, reason=reason.strip(),
+        if until is not None and until <= when:
+            raise InputError(f"--until {last_day(until)} is already past on "
+                             f"{when.date().isoformat()}, when the acceptance is recorded",
+                             hint="give the last day it holds, today or later (to record an "
+                                  "acceptance decided earlier, give --at the day it was "
+                                  "decided)")
+        add_decision(conn, ticket_key=found, kind=kind, at=when, reason=reason.strip(),
                      approver=approver, until=until)
-    return when
+    return found, when
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,8 @@ def _decide(db: Optional[str], key: str, kind: str, reason: str, approver: Optio
             until: Optional[datetime], at: Optional[datetime]) -> None:
     engine = workflows.open_store(pick_db(db), create=False)
     try:
-        workflows.record_decision(engine, key, kind, reason, approver=approver, until=until, at=at)
+        key, _at = workflows.record_decision(engine, key, kind, reason, approver=approver,
+                                             until=until, at=at)
     finally:
         engine.dispose()
     console.info(f"{key}: {kind.replace('_', ' ')} recorded; run `vulnpipe tickets` or "
@@ -74,8 +75,9 @@ def _decide(db: Optional[str], key: str, kind: str, reason: str, approver: Optio
 
 
 def accept(
-    key: str = typer.Argument(..., help="Ticket key, e.g. VP-3F9A1C27B0."),
-    until: str = typer.Option(..., "--until", metavar="DATE", help="Last day the acceptance holds (YYYY-MM-DD)."),
+    key: str = typer.Argument(..., help="Ticket key, e.g. VP-3F9A1C27B0 (any case)."),
+    until: str = typer.Option(..., "--until", metavar="DATE", help="Last day the acceptance "
+                              "holds (YYYY-MM-DD): the day it is decided or later."),
     reason: str = typer.Option(..., "--reason", help="Why the risk is accepted."),
     approver: str = typer.Option(..., "--approver", help="Who approved it."),
     db: Optional[str] = DbOpt,
