@@ -299,3 +299,77 @@ def test_10_ticket_keys_are_accepted_in_any_case(one_ticket, command):
     r = run_cli(command[0], key.lower(), *command[1:], "--reason", "r", "--db", db)
     assert r.returncode == 0, r.stderr.decode()
     assert r.stderr.decode().startswith(f"{key}: ")              # said with its real key
+
+
+# -- 5 and 6: owners and asset identity from real inventories ---------------------------------
+
+def _three_hosts(tmp_path: Path) -> Path:
+    hosts = [nb.HostSpec(f"10.0.0.{i}", ip=f"10.0.0.{i}", start=MARCH, items=[nb.l2tp()])
+             for i in (1, 2, 3)]
+    return nb.write(tmp_path / "three.nessus", hosts)
+
+
+def _jira(tmp_path: Path, scan: Path, inventory: Path) -> dict[str, dict]:
+    import csv
+
+    out = tmp_path / "jira.csv"
+    r = run_cli("tickets", "--scan", scan, "--inventory", inventory, "--jira-csv", out,
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    return {row["Summary"].split(" on ")[1].split(",")[0]: row for row in rows}
+
+
+def test_5_the_email_is_the_owner_when_there_is_no_owner_name(tmp_path):
+    scan = _three_hosts(tmp_path)
+    inventory = tmp_path / "cmdb.csv"
+    inventory.write_text("IP Address,Hostname,Owner Email\n"
+                         + "".join(f"10.0.0.{i},host{i},owner{i}@corp.example\n" for i in (1, 2, 3)))
+    r = run_cli("join", scan, "--inventory", inventory, "--out", tmp_path / "j.jsonl")
+    assert r.returncode == 0 and "0 unowned" in r.stderr.decode(), r.stderr.decode()
+    jira = _jira(tmp_path, scan, inventory)
+    assert sorted(row["Assignee"] for row in jira.values()) == [
+        "owner1@corp.example", "owner2@corp.example", "owner3@corp.example"]
+
+
+def _keys(tmp_path: Path, scan: Path, inventory: Path) -> dict[str, str]:
+    import json
+
+    r = run_cli("tickets", "--scan", scan, "--inventory", inventory, "--jsonl", "-", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    return {t["address"]: t["key"] for t in map(json.loads, r.stdout.splitlines())}
+
+
+def test_6_ticket_keys_survive_a_new_row_at_the_top_of_an_inventory_without_ids(tmp_path):
+    scan = _three_hosts(tmp_path)
+    rows = "".join(f"10.0.0.{i},host{i},Owner {i}\n" for i in (1, 2, 3))
+    inventory = tmp_path / "cmdb.csv"
+    inventory.write_text("IP Address,Hostname,Owner\n" + rows)
+    before = _keys(tmp_path, scan, inventory)
+    inventory.write_text("IP Address,Hostname,Owner\n10.9.9.9,newcomer,Nora\n" + rows)
+    after = _keys(tmp_path, scan, inventory)
+    assert len(before) == 3 and after == before
+
+
+def test_6_an_identity_only_the_row_order_gives_is_warned_about(tmp_path):
+    scan = _three_hosts(tmp_path)
+    inventory = tmp_path / "cmdb.csv"
+    inventory.write_text("IP Address,Hostname,Owner\n10.0.0.1,host1,Ann\n10.0.0.2,twin,Ben\n"
+                         "10.0.0.2,twin,Bea\n")
+    r = run_cli("tickets", "--scan", scan, "--inventory", inventory, "--jsonl", tmp_path / "t")
+    assert r.returncode == 0
+    assert "note: inventory cmdb.csv: 2 asset(s) are told apart only by their row" in r.stderr.decode()
+    join = run_cli("join", scan, "--inventory", inventory, "--out", tmp_path / "j.jsonl")
+    assert "row 3 (row-3): row_order_id" in join.stderr.decode()
+
+
+def test_6_the_sample_inventory_keeps_its_asset_ids_and_ticket_keys(tmp_path):
+    from vulnpipe import load_inventory
+
+    inv = load_inventory(SAMPLE / "inventory.csv")
+    import csv
+
+    given = [row["Asset ID"] for row in csv.DictReader((SAMPLE / "inventory.csv").open())]
+    assert list(inv.assets["asset_id"]) == given
+    keys = _keys(tmp_path, W48, SAMPLE / "inventory.csv")
+    assert keys["10.10.1.21"] == "VP-6F2FFC4B93"              # rras01, as the tutorial says

@@ -84,17 +84,23 @@ def store_url(cfg: Config | None = None, db: str | None = None) -> str | None:
     return (cfg if cfg is not None else load_config(None)).store.url
 
 
-def load_inventory_for(cfg: Config, path: Path | None = None, sheet: str | None = None
-                       ) -> "Inventory | None":
+def load_inventory_for(cfg: Config, path: Path | None = None, sheet: str | None = None, *,
+                       notify: Notify = _quiet) -> "Inventory | None":
     """The inventory at ``path``, else ``[inventory] path`` of the config, else None (the
-    ticket builders then use the one stored by the last run)."""
+    ticket builders then use the one stored by the last run). Assets told apart only by
+    their row (their ticket keys change when rows move) are a ``note`` through ``notify``."""
     from vulnpipe.ingest.assets.inventory import load_inventory
 
     path = path or cfg.inventory.path
     if path is None:
         return None
-    return load_inventory(path, sheet=sheet if sheet is not None else cfg.inventory.sheet,
-                          columns=cfg.inventory.columns)
+    inventory = load_inventory(path, sheet=sheet if sheet is not None else cfg.inventory.sheet,
+                               columns=cfg.inventory.columns)
+    by_row = [i for i in inventory.issues if i.kind == "row_order_id"]
+    if by_row:
+        notify("note", f"inventory {inventory.source}: {len(by_row)} asset(s) are told apart "
+                       f"only by their row (first: {by_row[0].line()})")
+    return inventory
 
 
 def ticket_settings(cfg: Config) -> "TicketSettings":

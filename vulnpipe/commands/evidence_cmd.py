@@ -8,7 +8,8 @@ import typer
 
 from vulnpipe import console, workflows
 from vulnpipe.commands.common import (ConfigOpt, DbOpt, InventoryOpt, ProfileOpt, ProfilesFileOpt,
-                                      SheetOpt, load_config, parse_when, pick_db, pick_profile)
+                                      SheetOpt, load_config, notify, parse_when, pick_db,
+                                      pick_profile)
 from vulnpipe.ingest.errors import InputError
 
 evidence_app = typer.Typer(help="Auditor evidence packs: build, verify, sign.", no_args_is_help=True)
@@ -59,7 +60,7 @@ def build(
     period = _period(date_from, date_to, quarter)
     cfg = load_config(config)
     prof = pick_profile(profile, None, profiles_file, cfg)
-    inv = workflows.load_inventory_for(cfg, inventory, sheet)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     engine = workflows.open_store(pick_db(db, cfg), create=False)
     try:
         summary = workflows.build_evidence(

@@ -9,8 +9,8 @@ import typer
 
 from vulnpipe import console, workflows
 from vulnpipe.commands.common import (AsOfOpt, ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
-                                      ProfilesFileOpt, SheetOpt, load_config, parse_when, pick_db,
-                                      pick_profile)
+                                      ProfilesFileOpt, SheetOpt, load_config, notify, parse_when,
+                                      pick_db, pick_profile)
 from vulnpipe.ingest.errors import InputError
 
 
@@ -53,7 +53,7 @@ def reconcile(
     """
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
-    inv = workflows.load_inventory_for(cfg, inventory, sheet)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     if baseline or rescan:
         if not (baseline and rescan):
             raise InputError("stateless reconcile needs both --baseline and --rescan",

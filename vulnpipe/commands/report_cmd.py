@@ -8,8 +8,8 @@ import typer
 
 from vulnpipe import console, workflows
 from vulnpipe.commands.common import (ConfigOpt, DbOpt, InventoryOpt, PluginOpt, ProfileOpt,
-                                      ProfilesFileOpt, SheetOpt, load_config, parse_when, pick_db,
-                                      pick_profile)
+                                      ProfilesFileOpt, SheetOpt, load_config, notify, parse_when,
+                                      pick_db, pick_profile)
 from vulnpipe.ingest.errors import BadValue, InputError
 
 report_app = typer.Typer(help="Reports built from the history store.", no_args_is_help=True)
@@ -62,7 +62,7 @@ def weekly(
                        hint="e.g. --split-by team out/teams")
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
-    inv = workflows.load_inventory_for(cfg, inventory, sheet)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     day = as_of is not None and len(as_of.strip()) == 10
     when = parse_when(as_of.strip() if as_of else None, end_of_day=day, what="--as-of")
     wanted = workflows.parse_week(week) if week else None

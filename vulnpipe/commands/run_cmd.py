@@ -34,7 +34,7 @@ def run(
     """
     cfg = load_config(config)
     prof = pick_profile(profile, None, None, cfg)
-    inv = workflows.load_inventory_for(cfg, inventory, sheet)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     with console.progress() as bar:
         summary = workflows.run_week(cfg, scans, db=db, profile=prof, inventory=inv, out_dir=out,
                                      strict=pick_strict(strict, cfg), notify=notify, progress=bar)

@@ -43,7 +43,7 @@ def tickets(
         raise InputError("nothing to write", hint="give --xlsx, --jira-csv, --jsonl and/or --markdown")
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
-    inv = workflows.load_inventory_for(cfg, inventory, sheet)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     common = dict(inventory=inv, settings=workflows.ticket_settings(cfg),
                   as_of=parse_when(as_of, what="--as-of"),
                   knowledge_dirs=[*cfg.tickets.knowledge_dirs, *(knowledge or ())])
