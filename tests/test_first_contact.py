@@ -373,3 +373,23 @@ def test_6_the_sample_inventory_keeps_its_asset_ids_and_ticket_keys(tmp_path):
     assert list(inv.assets["asset_id"]) == given
     keys = _keys(tmp_path, W48, SAMPLE / "inventory.csv")
     assert keys["10.10.1.21"] == "VP-6F2FFC4B93"              # rras01, as the tutorial says
+
+
+# -- 7: reconcile --baseline/--rescan uses the inventory the last run stored ------------------
+
+def test_7_stateless_reconcile_uses_the_stored_inventory(tmp_path):
+    import json
+
+    scans = SAMPLE / "scans"
+    args = ["reconcile", "--baseline", W48, "--rescan", scans / "2026-W48-rescan-a.nessus",
+            "--db", tmp_path / "v.db"]
+    assert run_cli("ingest", W48, "--db", tmp_path / "v.db").returncode == 0
+    assert run_cli("tickets", "--db", tmp_path / "v.db", "--inventory", SAMPLE / "inventory.csv",
+                   "--jsonl", tmp_path / "t.jsonl").returncode == 0
+    given = run_cli(*args, "--inventory", SAMPLE / "inventory.csv", "--out", tmp_path / "a.json")
+    stored = run_cli(*args, "--out", tmp_path / "b.json")
+    assert given.returncode == stored.returncode == 0, stored.stderr.decode()
+    assert "as stored in the database" in stored.stderr.decode()
+    rows = json.loads((tmp_path / "b.json").read_text())["findings"]
+    assert sum(1 for r in rows if r["asset_id"]) > 0
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()

@@ -103,6 +103,28 @@ def load_inventory_for(cfg: Config, path: Path | None = None, sheet: str | None 
     return inventory
 
 
+def stored_inventory(url: str | None = None) -> "Inventory | None":
+    """The inventory the last ticket build stored in the store at ``url`` (default
+    ``vulnpipe.db``); None when there is no such store, or it holds no inventory."""
+    from vulnpipe.ingest.store import make_engine, resolve_url
+    from vulnpipe.ingest.store.assets import load_inventory_snapshot
+    from vulnpipe.ingest.store.engine import ensure_schema, schema_revision, store_errors
+
+    resolved = resolve_url(url)
+    if resolved.startswith("sqlite:///") and not Path(resolved[len("sqlite:///"):]).exists():
+        return None
+    engine = make_engine(url)
+    try:
+        with store_errors(resolved):
+            if schema_revision(engine) is None:
+                return None
+            ensure_schema(engine, create=False)
+            with engine.connect() as conn:
+                return load_inventory_snapshot(conn)
+    finally:
+        engine.dispose()
+
+
 def ticket_settings(cfg: Config) -> "TicketSettings":
     """Priority rules and default owner from the config."""
     from vulnpipe.reports.tickets.build import TicketSettings
@@ -934,8 +956,9 @@ __all__ = [
     "Reconciled", "ReportOutputs", "RunSummary", "ScansRefused", "TicketOutputs",
     "TicketsExported", "WeeklyBuilt", "choose_week", "export_tickets", "ingest_scans",
     "join_scans", "load_config", "load_inventory_for", "reconcile_scans", "reconcile_store",
-    "record_decision", "resolve_profile_for", "run_week", "store_url", "ticket_settings",
-    "tickets_from_scans", "weekly_report", "write_findings", "write_joined", "write_lines",
+    "record_decision", "resolve_profile_for", "run_week", "store_url", "stored_inventory",
+    "ticket_settings", "tickets_from_scans", "weekly_report", "write_findings", "write_joined",
+    "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
     "database_label", "describe_verification", "evidence_keygen", "evidence_period",
     "inspect_scans", "inspection_text", "open_store", "output_format", "parse_week",

@@ -62,6 +62,11 @@ def reconcile(
                                        [f.value for f in ReconcileFormat])
         if form == "xlsx" and (out or "-") == "-":
             raise InputError("--format xlsx needs a file: give --out PATH")
+        if inv is None:
+            inv = workflows.stored_inventory(pick_db(db, cfg))
+            if inv is not None:
+                console.info(f"inventory {inv.source}: as stored in the database by the last "
+                             "ticket build (--inventory gives another)")
         result = workflows.reconcile_scans(baseline, rescan, prof, inventory=inv)
         result.write(form, out or "-")
         if targets_out:
