@@ -393,3 +393,86 @@ def test_7_stateless_reconcile_uses_the_stored_inventory(tmp_path):
     rows = json.loads((tmp_path / "b.json").read_text())["findings"]
     assert sum(1 for r in rows if r["asset_id"]) > 0
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+# -- 9: a profile declares what detects it; coverage, inspect, report and pack follow it -------
+
+def _howto_config() -> str:
+    """The vulnpipe.toml of docs/howto/write-a-profile.md that makes pptp the default."""
+    import re
+
+    page = (ROOT / "docs/howto/write-a-profile.md").read_text("utf-8")
+    return next(b for b in re.findall(r"```toml\n(.*?)```", page, re.S) if 'default = "pptp"' in b)
+
+
+@pytest.fixture(scope="module")
+def pptp_world(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("pptp")
+    (d / "vulnpipe.toml").write_text(_howto_config().replace(
+        'files = ["profiles/campaigns.toml"] # more profile files, relative to vulnpipe.toml\n', ""))
+    pptp_on = nb.policy_element(name="Sweep A", plugin_set=[10622])
+    l2tp_on = nb.policy_element(name="Sweep B", plugin_set=[11387])
+    nb.write(d / "a.nessus", [nb.HostSpec("10.0.0.1", ip="10.0.0.1", start=MARCH,
+                                          items=[nb.item(**nb.PPTP)])], policy=pptp_on)
+    nb.write(d / "b.nessus", [nb.HostSpec("10.0.0.2", ip="10.0.0.2", start=MARCH,
+                                          items=[nb.l2tp()])], policy=l2tp_on)
+    r = run_cli("ingest", d / "a.nessus", d / "b.nessus", "--db", d / "v.db", cwd=d)
+    assert r.returncode == 0 and "profile 'pptp'" in r.stderr.decode(), r.stderr.decode()
+    return d
+
+
+def test_9_the_report_judges_scans_by_the_profiles_own_detector(pptp_world):
+    import json
+
+    d = pptp_world
+    r = run_cli("report", "weekly", "--db", d / "v.db", "--json", "-", "--markdown", d / "w.md",
+                "--html", d / "w.html", cwd=d)
+    assert r.returncode == 0, r.stderr.decode()
+    data = json.loads(r.stdout)
+    assert data["profile"] == "pptp" and data["campaign"] == "PPTP"
+    scans = {s["file_name"]: (s["detectable"], s["reason"]) for s in data["scans"]}
+    assert scans == {"a.nessus": (True, None),
+                     "b.nessus": (False, "plugin 10622 (PPTP Detection) not enabled")}
+    md = (d / "w.md").read_text("utf-8")
+    assert md.startswith("# PPTP exposure: weekly report") and "L2TP" not in md
+    html = (d / "w.html").read_text("utf-8")
+    assert "Can detect PPTP" in html and "plugin 10622 (tcp/1723)" in html
+    assert "L2TP" not in html and "11387" not in html
+
+
+def test_9_inspect_follows_the_profile(pptp_world):
+    d = pptp_world
+    text = run_cli("inspect", d / "a.nessus", d / "b.nessus", cwd=d).stdout.decode()
+    assert "plugin 10622   yes" in text and "PPTP findings  1 primary" in text
+    assert "NO: this scan cannot report PPTP; plugin 10622 (PPTP Detection) not enabled" in text
+    assert "L2TP" not in text
+    l2tp = run_cli("inspect", "--profile", "l2tp", d / "b.nessus", cwd=d).stdout.decode()
+    assert "plugin 11387   yes" in l2tp and "L2TP findings  1 primary" in l2tp
+
+
+def test_9_the_evidence_pack_records_what_could_detect_the_profile(pptp_world):
+    import json
+    import zipfile
+
+    d = pptp_world
+    r = run_cli("evidence", "build", "--db", d / "v.db", "--out", d / "e.zip", cwd=d)
+    assert r.returncode == 0, r.stderr.decode()
+    with zipfile.ZipFile(d / "e.zip") as z:
+        docs = [json.loads(z.read(n)) for n in z.namelist() if n.startswith("scans/")]
+        index = z.read("index.html").decode()
+    found = {doc["file_name"]: doc["detection"] for doc in docs}
+    assert found["a.nessus"] == {"campaign": "PPTP", "detected_by": "plugin 10622 (tcp/1723)",
+                                 "detectable": True, "reason": None}
+    assert found["b.nessus"]["detectable"] is False
+    assert "Can detect PPTP" in index
+
+
+def test_9_the_l2tp_profile_declares_11387_on_udp_1701_and_exclusions_win():
+    from vulnpipe.ingest.profiles import Detector, resolve_profile
+
+    l2tp = resolve_profile("l2tp")
+    assert l2tp.detect == (Detector(11387, "Firewalls", ((1701, "udp"),),
+                                    "L2TP Network Server Detection"),)
+    assert (l2tp.campaign, l2tp.heading) == ("L2TP", "L2TP exposure")
+    widened = resolve_profile("l2tp", extra_plugins=[68453])
+    assert widened.role(68453, "Oracle Linux 6 : mysql (ELSA-2012-0105)", None, 0, "tcp") is None

@@ -129,7 +129,7 @@ def test_default_week_is_the_newest_scans_week_and_every_figure_matches(history)
     assert (data["week_start"], data["week_end"]) == ("2026-11-23", "2026-11-29")
     assert {k: data[k] for k in FIGURES} == EXPECTED["2026-W48"]
     assert data["sla"] == {"met": 3, "judged": 6}
-    assert [(s["file_name"], s["l2tp_detectable"]) for s in data["scans"]] == [
+    assert [(s["file_name"], s["detectable"]) for s in data["scans"]] == [
         ("w48.nessus", True), ("w48-quick.nessus", False)]
 
 

@@ -749,9 +749,10 @@ class Inspected:
     errors: tuple[VulnpipeError, ...]
 
 
-def inspect_scans(inputs: Inputs) -> Inspected:
+def inspect_scans(inputs: Inputs, profile: "Profile | None" = None) -> Inspected:
     """Per input file: scanner, policy, hosts, findings by severity, whether the policy
-    could detect L2TP (plugin 11387), and the L2TP findings found (``vulnpipe inspect``)."""
+    could find ``profile``'s campaign (default ``l2tp``: plugin 11387 enabled, udp/1701 in
+    range), and the profile's findings found (``vulnpipe inspect``)."""
     from vulnpipe.ingest.nessus.inspect import summarize
     from vulnpipe.ingest.nessus.sources import iter_sources
 
@@ -759,7 +760,7 @@ def inspect_scans(inputs: Inputs) -> Inspected:
     summaries = []
     for source in iter_sources(inputs, errors):
         try:
-            summaries.append(summarize(source))
+            summaries.append(summarize(source, profile))
         except VulnpipeError as exc:
             errors.append(exc)
     return Inspected(tuple(summaries), tuple(errors))

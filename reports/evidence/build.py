@@ -98,6 +98,12 @@ def _scan_covered(doc: dict) -> str:
     return ", ".join(parts) or "-"
 
 
+def _scan_detects(doc: dict) -> str:
+    d = doc["detection"]
+    word = {True: "yes", False: "no", None: "unknown"}[d["detectable"]]
+    return word + (f": {d['reason']}" if d["reason"] else "")
+
+
 def _period_text(period: Period) -> str:
     if not period.bounded:
         return period.label
@@ -117,8 +123,10 @@ def _pack_context(ev: Evidence, opts: PackOptions, raw: dict[int, str]) -> dict[
                           key=lambda d: (priority_rank(d["priority"]), d["first_seen"], d["key"])),
         "scans": [{**{k: s.doc[k] for k in ("scan_id", "file_name", "policy_name",
                                             "first_host_start", "hosts_count", "sha256")},
-                   "covered": _scan_covered(s.doc), "raw": raw.get(sid)}
+                   "covered": _scan_covered(s.doc), "detects": _scan_detects(s.doc),
+                   "raw": raw.get(sid)}
                   for sid, s in sorted(ev.scans.items())],
+        "campaign": opts.profile.campaign,
         "signed": opts.sign_key is not None, "raw": bool(raw),
     }
 
