@@ -476,3 +476,35 @@ def test_9_the_l2tp_profile_declares_11387_on_udp_1701_and_exclusions_win():
     assert (l2tp.campaign, l2tp.heading) == ("L2TP", "L2TP exposure")
     widened = resolve_profile("l2tp", extra_plugins=[68453])
     assert widened.role(68453, "Oracle Linux 6 : mysql (ELSA-2012-0105)", None, 0, "tcp") is None
+
+
+# -- 12: a week without any data says so, whatever the output ---------------------------------
+
+@pytest.mark.parametrize("week, message", [
+    ("2026-W40", "no data for 2026-W40: the first stored scan is in 2026-W48"),
+    ("2099-W01", "no data for 2099-W01: that week has not begun"),
+])
+def test_12_a_week_before_the_first_scan_or_in_the_future_has_no_data(tmp_path, week, message):
+    db = tmp_path / "v.db"
+    assert run_cli("ingest", W48, "--db", db).returncode == 0
+    r = run_cli("report", "weekly", "--db", db, "--week", week, "--json", tmp_path / "w.json",
+                "--html", tmp_path / "w.html")
+    lines = r.stderr.decode().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and message in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("v.db")) == []
+    early = run_cli("report", "weekly", "--db", db, "--as-of", "2026-10-01", "--json", "-")
+    assert early.returncode == 1 and b"no data for 2026-W40" in early.stderr
+
+
+def test_12_the_report_on_a_week_after_the_scans_but_not_in_the_future_still_works(tmp_path):
+    from vulnpipe.reports.weekly.history import check_has_data
+    from vulnpipe.reports.weekly.weeks import parse_week
+
+    first, last = datetime(2026, 11, 2, tzinfo=timezone.utc), datetime(2026, 11, 25, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 16, tzinfo=timezone.utc)                    # in 2026-W51
+    for ok in ("2026-W45", "2026-W48", "2026-W50", "2026-W51"):
+        check_has_data(parse_week(ok), [first, last], now)
+    for bad in ("2026-W44", "2026-W52"):
+        with pytest.raises(Exception, match="no data for"):
+            check_has_data(parse_week(bad), [first, last], now)
+    check_has_data(parse_week("2026-W48"), [first, last], datetime(2020, 1, 1, tzinfo=timezone.utc))

@@ -7,7 +7,7 @@ earlier week's figures. Weeks without any scan are not computed at all: they are
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
@@ -113,21 +113,40 @@ def newest_scan_week(conn: Connection) -> Week:
     return week_of(rows[-1]["time"])
 
 
+def check_has_data(week: Week, times: list[datetime], now: datetime | None = None) -> None:
+    """A report needs data: ``week`` must not end before the first stored scan (``times``,
+    oldest first), nor begin after both ``now`` (default: the clock) and the newest scan.
+    Otherwise there is nothing to report, and an :class:`InputError` says so."""
+    if not times:
+        raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
+    first, newest = week_of(times[0]), week_of(times[-1])
+    if week.cutoff < times[0]:
+        raise InputError(f"no data for {week.label}: the first stored scan is in {first.label}",
+                         hint=f"report on a week from {first.label} on")
+    today = week_of(max(now or datetime.now(timezone.utc), times[-1]))
+    if week.start > today.cutoff:
+        raise InputError(f"no data for {week.label}: that week has not begun (this is "
+                         f"{today.label}; the newest stored scan is in {newest.label})",
+                         hint=f"report on a week up to {today.label}")
+
+
 def load_history(conn: Connection, profile: "Profile", week: Week, *, weeks: int = 12,
                  inventory: "Inventory | None" = None,
-                 settings: TicketSettings = TicketSettings()) -> History:
+                 settings: TicketSettings = TicketSettings(),
+                 now: datetime | None = None) -> History:
     """Scans and per-week tickets for a report on ``week`` with a ``weeks``-long trend.
 
-    The trend starts no earlier than the week of the first stored scan; after that, a week
-    without scans is a gap. Without ``inventory`` the one stored by the last ticket build is
-    used (as ``vulnpipe tickets`` does). The stored ticket state is brought up to date first;
-    each week's tickets are then read from it as of the week's cut-off (a checkpoint and at
-    most a week of steps), never replayed from the start.
+    A week that ends before the first stored scan, or begins after ``now`` (default: the
+    clock), has no data: an :class:`InputError` says so (:func:`check_has_data`). The trend
+    starts no earlier than the week of the first stored scan; after that, a week without
+    scans is a gap. Without ``inventory`` the one stored by the last ticket build is used (as
+    ``vulnpipe tickets`` does). The stored ticket state is brought up to date first; each
+    week's tickets are then read from it as of the week's cut-off (a checkpoint and at most
+    a week of steps), never replayed from the start.
     """
     span = window(week, weeks)
     times = [r["time"] for r in store.scan_rows(conn)]
-    if not times:
-        raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
+    check_has_data(week, times, now)
     matching, _changes = update_tickets(conn, profile, inventory, settings)
     known_times = [t for t in times if t <= week.cutoff]
     if known_times:     # no trend weeks before the first stored scan: there was no history yet
