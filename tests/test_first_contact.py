@@ -508,3 +508,58 @@ def test_12_the_report_on_a_week_after_the_scans_but_not_in_the_future_still_wor
         with pytest.raises(Exception, match="no data for"):
             check_has_data(parse_week(bad), [first, last], now)
     check_has_data(parse_week("2026-W48"), [first, last], datetime(2020, 1, 1, tzinfo=timezone.utc))
+
+
+# -- 15: the pack's fingerprint, and what an unsigned pack does not prove ----------------------
+
+@pytest.fixture(scope="module")
+def small_pack(tmp_path_factory) -> tuple[Path, str]:
+    d = tmp_path_factory.mktemp("pack")
+    assert run_cli("ingest", W48, "--db", d / "v.db").returncode == 0
+    r = run_cli("evidence", "build", "--db", d / "v.db", "--out", d / "p.zip", "-q")
+    assert r.returncode == 0, r.stderr.decode()
+    line = r.stdout.decode().strip()
+    assert line.startswith("manifest.json SHA-256 ") and r.stderr == b""
+    return d / "p.zip", line.split()[-1]
+
+
+def _with_manifest(pack: Path, out: Path, change) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(pack) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, change(data) if info.filename == "manifest.json" else data)
+    return out
+
+
+def test_15_build_prints_the_manifest_sha256_and_verify_checks_it(small_pack, tmp_path):
+    import hashlib
+    import zipfile
+
+    pack, fingerprint = small_pack
+    with zipfile.ZipFile(pack) as z:
+        assert hashlib.sha256(z.read("manifest.json")).hexdigest() == fingerprint
+    good = run_cli("evidence", "verify", pack, "--manifest-sha256", fingerprint.upper())
+    assert good.returncode == 0 and b"matches the fingerprint given" in good.stderr
+    bad = run_cli("evidence", "verify", pack, "--manifest-sha256", "0" * 64)
+    assert bad.returncode == 1 and b"bad manifest: manifest.json (SHA-256" in bad.stdout
+    assert run_cli("evidence", "verify", pack, "--manifest-sha256", "abc").returncode == 2
+
+
+def test_15_a_changed_manifest_outside_any_hash_is_caught_only_by_the_fingerprint(small_pack,
+                                                                                   tmp_path):
+    pack, fingerprint = small_pack
+    forged = _with_manifest(pack, tmp_path / "forged.zip",
+                            lambda data: data.replace(b"sqlite:///", b"sqlite:////x"))
+    plain = run_cli("evidence", "verify", forged)
+    assert plain.returncode == 0                       # no hash covers the manifest itself...
+    assert b"unsigned: manifest.json itself is not proved unchanged" in plain.stderr   # ...said
+    checked = run_cli("evidence", "verify", forged, "--manifest-sha256", fingerprint)
+    assert checked.returncode == 1 and b"is not the fingerprint given" in checked.stdout
+
+
+def test_15_the_docs_say_what_an_unsigned_pack_proves():
+    text = (ROOT / "docs/evidence.md").read_text("utf-8")
+    assert "### What an unsigned pack proves, and what it does not" in text
+    assert "--manifest-sha256" in text

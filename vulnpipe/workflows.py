@@ -931,12 +931,14 @@ def build_evidence(engine: "Engine", out: Path, *, profile: "Profile", period: A
         return build_pack(conn, out, opts)
 
 
-def verify_evidence(pack: Path, pub_key: Path | None = None) -> Any:
+def verify_evidence(pack: Path, pub_key: Path | None = None,
+                    fingerprint: str | None = None) -> Any:
     """Every hash of ``pack`` checked against its manifest (and the signature with
-    ``pub_key``). Returns a :class:`~vulnpipe.reports.evidence.VerifyResult`."""
+    ``pub_key``, and the manifest's SHA-256 with ``fingerprint``, as ``build_evidence``
+    gave it). Returns a :class:`~vulnpipe.reports.evidence.VerifyResult`."""
     from vulnpipe.reports.evidence import verify_pack
 
-    return verify_pack(pack, pub_key)
+    return verify_pack(pack, pub_key, fingerprint)
 
 
 def describe_verification(result: Any, pack: Path) -> str:

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ class PackSummary:
     originals: int
     signed: bool
     states: dict[str, int]
+    manifest_sha256: str = ""          # the pack's fingerprint, for the auditor to record
 
 
 def find_originals(raw_dir: Path, wanted: dict[int, tuple[str, int, str]]) -> dict[int, Content]:
@@ -222,4 +224,5 @@ def build_pack(conn: Connection, out: str | Path, opts: PackOptions) -> PackSumm
     return PackSummary(path=out, files=len(entries), size=out.stat().st_size,
                        tickets=len(ev.tickets), scans=len(ev.scans),
                        originals=sum(1 for c in entries.values() if not isinstance(c, bytes)),
-                       signed=names.SIGNATURE in entries, states=dict(sorted(states.items())))
+                       signed=names.SIGNATURE in entries, states=dict(sorted(states.items())),
+                       manifest_sha256=hashlib.sha256(entries[names.MANIFEST]).hexdigest())

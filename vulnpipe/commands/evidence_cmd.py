@@ -47,7 +47,8 @@ def build(
     """Build a reproducible, tamper-evident evidence pack (zip) from the history database:
     tickets with before/after proof, scans with their coverage, POA&M and workbooks.
 
-    The database is only read. The same database state gives a byte-identical pack.
+    The database is only read. The same database state gives a byte-identical pack. Prints
+    the SHA-256 of its manifest.json, the pack's fingerprint for the auditor to record.
 
 
     Example: vulnpipe evidence build --quarter 2026-Q4 --out evidence-2026-Q4.zip
@@ -71,10 +72,13 @@ def build(
     finally:
         engine.dispose()
     states = ", ".join(f"{n} {s}" for s, n in summary.states.items()) or "no tickets"
+    print(f"manifest.json SHA-256 {summary.manifest_sha256}")
     console.info(f"wrote {summary.path}: {summary.files} files, {summary.size} bytes; "
                  f"{summary.tickets} ticket(s) ({states}), {summary.scans} scan(s)"
                  + (f", {summary.originals} original(s)" if summary.originals else "")
-                 + (", signed" if summary.signed else ""))
+                 + (", signed" if summary.signed else "")
+                 + "; the manifest's SHA-256 above is the pack's fingerprint: record it "
+                   "(`vulnpipe evidence verify PACK --manifest-sha256 HEX` checks it)")
 
 
 @evidence_app.command("verify")
@@ -82,14 +86,20 @@ def verify(
     pack: Path = typer.Argument(..., help="The pack (zip) to check."),
     pub_key: Optional[Path] = typer.Option(None, "--pub-key", help="Ed25519 public key (PEM) "
                                            "to check manifest.json.sig with."),
+    manifest_sha256: Optional[str] = typer.Option(
+        None, "--manifest-sha256", metavar="HEX",
+        help="The fingerprint `evidence build` printed: manifest.json must have this SHA-256."),
 ) -> None:
     """Recompute every hash against manifest.json; print each missing, extra or altered
     file (one line each). Exit 0 only when the pack is intact. Nothing is extracted.
 
+    The hashes prove the files match manifest.json. That manifest.json is the one built
+    needs the signature (--pub-key) or the fingerprint recorded at build (--manifest-sha256).
+
 
     Example: vulnpipe evidence verify q4.zip --pub-key keys/signing.pub
     """
-    result = workflows.verify_evidence(pack, pub_key)
+    result = workflows.verify_evidence(pack, pub_key, manifest_sha256)
     for p in result.problems:
         print(p.line())
     if result.intact:
