@@ -563,3 +563,29 @@ def test_15_the_docs_say_what_an_unsigned_pack_proves():
     text = (ROOT / "docs/evidence.md").read_text("utf-8")
     assert "### What an unsigned pack proves, and what it does not" in text
     assert "--manifest-sha256" in text
+
+
+# -- 16: what README says about Excel cells is true ------------------------------------------
+
+def test_16_excel_cells_are_text_strings_or_typed_values_never_formulas(tmp_path):
+    from openpyxl import load_workbook
+
+    hostile = nb.l2tp(output="=HYPERLINK(\"http://evil.example/\",\"x\")")
+    scan = nb.write(tmp_path / "h.nessus", [nb.HostSpec("10.0.0.1", ip="10.0.0.1", start=MARCH,
+                                                        items=[hostile])])
+    out = tmp_path / "f.xlsx"
+    assert run_cli("parse", scan, W48, "--out", out).returncode == 0
+    kinds = set()
+    for row in load_workbook(out)["Findings"].iter_rows():
+        for cell in row:
+            if cell.value is None:
+                continue
+            kinds.add(cell.data_type)
+            assert cell.data_type != "f"
+            if isinstance(cell.value, str):
+                assert cell.data_type == "s", cell.coordinate
+    assert {"s", "n"} <= kinds                      # text as strings, numbers as numbers
+    readme = " ".join((ROOT / "README.md").read_text("utf-8").split())
+    assert "every cell written to Excel is a string cell" not in readme.lower()
+    assert "No cell written to Excel is ever a formula" in readme
+    assert "dates, numbers and yes/no values are typed" in readme
