@@ -589,3 +589,50 @@ def test_16_excel_cells_are_text_strings_or_typed_values_never_formulas(tmp_path
     assert "every cell written to Excel is a string cell" not in readme.lower()
     assert "No cell written to Excel is ever a formula" in readme
     assert "dates, numbers and yes/no values are typed" in readme
+
+
+# -- 8 and 14: one join, one entry point with the CLI's defaults ------------------------------
+
+def test_8_the_library_join_gives_the_commands_answer_for_a_host_known_by_its_hostname_tag(
+        tmp_path):
+    import json
+
+    import vulnpipe
+
+    hosts = [nb.HostSpec("10.9.0.7", ip="10.9.0.7", start=MARCH, items=[nb.l2tp()],
+                         extra_tags={"hostname": "vpnbox"}),
+             nb.HostSpec("10.9.0.8", ip="10.9.0.8", start=MARCH, items=[nb.l2tp()])]
+    scan = nb.write(tmp_path / "s.nessus", hosts)
+    inventory = tmp_path / "cmdb.csv"
+    inventory.write_text("Asset ID,Hostname,IP Address,Owner\nA-1,vpnbox,10.99.0.1,Vera\n"
+                         "A-2,other,10.9.0.8,Otto\n")
+    r = run_cli("join", scan, "--inventory", inventory, "--out", tmp_path / "j.jsonl")
+    assert r.returncode == 0, r.stderr.decode()
+    wanted = ("host_ip", "asset_id", "owner", "match_method", "priority", "due_date")
+    command = sorted(tuple(row[k] for k in wanted) for row in
+                     map(json.loads, (tmp_path / "j.jsonl").read_text().splitlines()))
+    assert ("10.9.0.7", "A-1", "Vera", "hostname") == command[0][:4]
+
+    _hosts, findings = vulnpipe.read_frames([scan])
+    joined = vulnpipe.join_findings(findings, vulnpipe.load_inventory(inventory))
+    library = sorted(tuple(None if v is None or v != v else
+                           (v.strftime("%Y-%m-%d") if hasattr(v, "strftime") else str(v))
+                           for v in row) for row in joined[list(wanted)].itertuples(index=False))
+    assert library == command
+
+
+def test_14_import_vulnpipe_is_the_entry_point_with_the_clis_defaults():
+    import inspect
+
+    import vulnpipe
+
+    for name in ("read_frames", "iter_findings", "join_findings", "load_inventory",
+                 "write_findings", "join_scans", "ingest_scans", "export_tickets",
+                 "weekly_report", "build_evidence", "verify_evidence", "resolve_profile"):
+        assert callable(getattr(vulnpipe, name)), name
+    assert inspect.signature(vulnpipe.read_frames).parameters["profile"].default == "l2tp"
+    assert inspect.signature(vulnpipe.iter_findings).parameters["profile"].default == "l2tp"
+    assert inspect.signature(vulnpipe.resolve_profile).parameters["name"].default == "l2tp"
+    _hosts, findings = vulnpipe.read_frames([W48])
+    assert set(findings["profile_role"]) == {"primary", "related"}         # l2tp, like the CLI
+    assert 68453 not in set(findings["plugin_id"].dropna().astype(int))
