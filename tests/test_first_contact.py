@@ -636,3 +636,60 @@ def test_14_import_vulnpipe_is_the_entry_point_with_the_clis_defaults():
     _hosts, findings = vulnpipe.read_frames([W48])
     assert set(findings["profile_role"]) == {"primary", "related"}         # l2tp, like the CLI
     assert 68453 not in set(findings["plugin_id"].dropna().astype(int))
+
+
+# -- acceptance: the tutorial says what the program prints --------------------------------------
+
+@pytest.fixture(scope="module")
+def tutorial(tmp_path_factory) -> dict[str, str]:
+    """The tutorial's steps 1-7 run as it says (in a scratch folder), their stderr by step."""
+    d = tmp_path_factory.mktemp("tutorial")
+    scans = SAMPLE / "scans"
+    inv = SAMPLE / "inventory.csv"
+    steps = {
+        "inspect": ("inspect", W48),
+        "inspect-dmz": ("inspect", scans / "2026-W46-dmz.nessus"),
+        "ingest": ("ingest", scans),
+        "tickets": ("tickets", "--inventory", inv, "--as-of", "2026-11-27", "--xlsx",
+                    "out/tickets.xlsx", "--jira-csv", "out/jira.csv", "--jsonl",
+                    "out/tickets.jsonl", "--markdown", "out/tickets/"),
+        "reconcile-files": ("reconcile", "--baseline", W48,
+                            *[a for n in "abc" for a in
+                              ("--rescan", scans / f"2026-W48-rescan-{n}.nessus")],
+                            "--out", "out/reconcile.json", "--targets-out",
+                            "out/rescan-targets.txt"),
+        "reconcile": ("reconcile", "--as-of", "2026-11-27"),
+        "report": ("report", "weekly", "--week", "2026-W48", "--html", "out/weekly.html",
+                   "--json", "out/weekly.json"),
+    }
+    out = {}
+    for name, args in steps.items():
+        r = run_cli(*args, cwd=d)
+        assert r.returncode == 0, (name, r.stderr.decode())
+        out[name] = (r.stdout + r.stderr).decode()
+    return out
+
+
+def _text_blocks() -> str:
+    import re
+
+    page = (ROOT / "docs/tutorial.md").read_text("utf-8")
+    return "\n".join(re.findall(r"```text\n(.*?)```", page, re.S))
+
+
+@pytest.mark.parametrize("step", ["inspect", "inspect-dmz", "ingest", "tickets",
+                                  "reconcile-files", "reconcile", "report"])
+def test_the_tutorial_prints_what_the_program_prints(tutorial, step):
+    blocks = _text_blocks().splitlines()
+    said = [line for line in tutorial[step].splitlines()
+            if line.strip() and not line.startswith("note:")]
+    quoted = [line for line in said if line in blocks
+              or any(b.endswith("...") and line.startswith(b[:-3]) for b in blocks)]
+    assert quoted, f"step {step}: the tutorial quotes none of {said}"
+    if step != "inspect-dmz":                  # (the tutorial quotes one line of that one)
+        assert quoted == said, f"step {step}: not in the tutorial: {set(said) - set(quoted)}"
+    if step == "tickets":
+        assert ("23 ticket(s): 18 open, 1 resurfaced, 4 fixed; profile 'l2tp'; wrote "
+                "out/tickets.jsonl, out/jira.csv, out/tickets.xlsx, out/tickets/ (23 files)") in blocks
+        assert "Of the 23 tickets, 18 are `open`, 1 is `resurfaced`" in (
+            ROOT / "docs/tutorial.md").read_text("utf-8")

@@ -396,6 +396,13 @@ class TicketsExported:
     def count(self, *states: str) -> int:
         return sum(1 for v in self.views if v["state"] in states)
 
+    def states_text(self) -> str:
+        """``18 open, 1 resurfaced, 4 fixed``: the tickets by state, in the order of
+        :data:`~vulnpipe.reports.tickets.model.STATES`."""
+        from vulnpipe.reports.tickets.model import STATES
+
+        return ", ".join(f"{n} {s}" for s in STATES if (n := self.count(s))) or "none"
+
 
 def export_tickets(engine: "Engine", profile: "Profile", outputs: TicketOutputs, *,
                    inventory: "Inventory | None" = None,

@@ -58,8 +58,8 @@ def tickets(
             done = workflows.export_tickets(engine, prof, outputs, **common)
         finally:
             engine.dispose()
-    console.info(f"{len(done.views)} ticket(s), {done.count('open', 'resurfaced')} open, "
-                 f"profile '{prof.name}'; wrote {', '.join(done.written)}")
+    console.info(f"{len(done.views)} ticket(s): {done.states_text()}; profile '{prof.name}'; "
+                 f"wrote {', '.join(done.written)}")
 
 
 def _decide(db: Optional[str], key: str, kind: str, reason: str, approver: Optional[str],
