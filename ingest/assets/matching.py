@@ -246,8 +246,7 @@ def join_findings(findings: pd.DataFrame, inventory: Inventory,
     already has it (e.g. from the history store), else computed by :func:`first_seen`.
     ``due_date`` is the first-seen UTC calendar day plus ``sla_days`` (midnight, no zone).
     """
-    from vulnpipe.ingest.assets.priority import (DEFAULT_FALLBACK, DEFAULT_RULES, assign_priority,
-                                                due_dates)
+    from vulnpipe.ingest.assets.priority import DEFAULT_FALLBACK, DEFAULT_RULES, assign_priority, due_dates
 
     rules = DEFAULT_RULES if rules is None else rules
     ids = [c for c in IDENTITY_FIELDS if c in findings.columns]

@@ -27,15 +27,20 @@ def build(
     db: Optional[str] = DbOpt,
     profile: Optional[str] = ProfileOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
-    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE", help="First day of the period (YYYY-MM-DD)."),
-    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE", help="Last day of the period (inclusive)."),
-    quarter: Optional[str] = typer.Option(None, "--quarter", metavar="QUARTER", help="A calendar quarter, e.g. 2026-Q4."),
-    ticket: Optional[List[str]] = typer.Option(None, "--ticket", metavar="KEY", help="Only this ticket (repeatable)."),
+    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE",
+                                            help="First day of the period (YYYY-MM-DD)."),
+    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE",
+                                          help="Last day of the period (inclusive)."),
+    quarter: Optional[str] = typer.Option(None, "--quarter", metavar="QUARTER",
+                                          help="A calendar quarter, e.g. 2026-Q4."),
+    ticket: Optional[List[str]] = typer.Option(None, "--ticket", metavar="KEY",
+                                               help="Only this ticket (repeatable)."),
     include_raw: bool = typer.Option(False, "--include-raw", help="Include the original .nessus files "
                                      "(found in --raw-dir by SHA-256)."),
     raw_dir: Optional[Path] = typer.Option(None, "--raw-dir", help="Where the original scan files are."),
-    generated_at: Optional[str] = typer.Option(None, "--generated-at", metavar="DATE", help="A date-time to record "
-                                               "as the pack's creation time (nothing else is stamped)."),
+    generated_at: Optional[str] = typer.Option(None, "--generated-at", metavar="DATE",
+                                               help="A date-time to record as the pack's "
+                                                    "creation time (nothing else is stamped)."),
     sign_key: Optional[Path] = typer.Option(None, "--sign-key", help="Ed25519 private key (PEM) to "
                                             "sign manifest.json with."),
     inventory: Optional[Path] = InventoryOpt,

@@ -36,7 +36,8 @@ def join(
         None, "--default-owner", metavar="NAME", help="Owner of unmatched hosts (overrides [owners])."),
     fmt: Optional[JoinFormat] = typer.Option(None, "--format", "-f", help="Output format "
                                              "(default: from the --out name, else jsonl)."),
-    out: str = typer.Option("-", "--out", "-o", metavar="PATH", help="Output file, or - for standard output."),
+    out: str = typer.Option("-", "--out", "-o", metavar="PATH",
+                            help="Output file, or - for standard output."),
 ) -> None:
     """Match each scanned host to the asset inventory (IP, FQDN, host name, MAC, then the
     narrowest CIDR range) and write the selected findings with asset id, owner, team,

@@ -26,7 +26,8 @@ def parse(
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     fmt: Optional[Format] = typer.Option(None, "--format", "-f", help="Output format "
                                          "(default: from the --out name, else jsonl)."),
-    out: str = typer.Option("-", "--out", "-o", metavar="PATH", help="Output file, or - for standard output."),
+    out: str = typer.Option("-", "--out", "-o", metavar="PATH",
+                            help="Output file, or - for standard output."),
     config: Optional[Path] = ConfigOpt,
     strict: Optional[bool] = StrictOpt,
 ) -> None:

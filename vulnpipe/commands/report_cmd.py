@@ -22,8 +22,9 @@ def weekly(
         None, "--week", metavar="WEEK", help="ISO week to report on, e.g. 2026-W48 (default: the week of the "
                              "newest stored scan)."),
     as_of: Optional[str] = typer.Option(
-        None, "--as-of", metavar="DATE", help="Report on the week holding this date (ISO 8601, UTC), counting "
-                              "nothing after it (a bare date counts that whole day)."),
+        None, "--as-of", metavar="DATE",
+        help="Report on the week holding this date (ISO 8601, UTC), counting nothing after it "
+             "(a bare date counts that whole day)."),
     weeks: Optional[int] = typer.Option(
         None, "--weeks", min=1, max=260,
         help="Weeks in the trend (default: [report] weeks in vulnpipe.toml, else 12)."),

@@ -96,7 +96,8 @@ def stored_findings(
     fmt: Optional[FindingsFormat] = typer.Option(
         None, "--format", "-f",
         help="Output format (default: from the --out name; table on standard output)."),
-    out: str = typer.Option("-", "--out", "-o", metavar="PATH", help="Output file, or - for standard output."),
+    out: str = typer.Option("-", "--out", "-o", metavar="PATH",
+                            help="Output file, or - for standard output."),
 ) -> None:
     """Read stored findings back (the same record fields as `vulnpipe parse`).
 

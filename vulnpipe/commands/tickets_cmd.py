@@ -26,7 +26,8 @@ def tickets(
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="Excel workbook to write."),
     jira_csv: Optional[Path] = typer.Option(None, "--jira-csv", help="Jira CSV import file to write."),
-    jsonl: Optional[str] = typer.Option(None, "--jsonl", metavar="PATH", help="JSONL file (one ticket a line; - for stdout)."),
+    jsonl: Optional[str] = typer.Option(None, "--jsonl", metavar="PATH",
+                                        help="JSONL file (one ticket a line; - for stdout)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Folder for one KEY.md per ticket."),
     knowledge: Optional[List[Path]] = typer.Option(
         None, "--knowledge", help="Folder of extra/overriding remediation TOML files (repeatable)."),
@@ -81,7 +82,8 @@ def accept(
     reason: str = typer.Option(..., "--reason", help="Why the risk is accepted."),
     approver: str = typer.Option(..., "--approver", help="Who approved it."),
     db: Optional[str] = DbOpt,
-    at: Optional[str] = typer.Option(None, "--at", metavar="DATE", help="When it was decided (default: now)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATE",
+                                     help="When it was decided (default: now)."),
 ) -> None:
     """Record a risk acceptance; when it expires the ticket opens again.
 
@@ -97,7 +99,8 @@ def false_positive(
     reason: str = typer.Option(..., "--reason", help="Why the finding is not real."),
     approver: Optional[str] = typer.Option(None, "--approver", help="Who confirmed it."),
     db: Optional[str] = DbOpt,
-    at: Optional[str] = typer.Option(None, "--at", metavar="DATE", help="When it was decided (default: now)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATE",
+                                     help="When it was decided (default: now)."),
 ) -> None:
     """Mark a ticket as a false positive (it stays closed while the scanner keeps reporting it).
 
@@ -111,7 +114,8 @@ def reopen(
     key: str = typer.Argument(..., help="Ticket key."),
     reason: str = typer.Option(..., "--reason", help="Why the decision is withdrawn."),
     db: Optional[str] = DbOpt,
-    at: Optional[str] = typer.Option(None, "--at", metavar="DATE", help="When it was decided (default: now)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATE",
+                                     help="When it was decided (default: now)."),
 ) -> None:
     """Withdraw a risk acceptance or false-positive decision.
 
