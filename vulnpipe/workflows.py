@@ -373,6 +373,15 @@ def _ingest(engine: "Engine", sources: list[Any], errors: list[VulnpipeError],
     return Ingested(profile, tuple(results), tuple(errors), database_label(engine))
 
 
+def states_text(counts: dict[str, int]) -> str:
+    """Ticket counts by state as every command says them: ``18 open, 1 resurfaced,
+    4 fixed``, in the order of :data:`~vulnpipe.reports.tickets.model.STATES` (``no tickets``
+    when there are none)."""
+    from vulnpipe.reports.tickets.model import STATES
+
+    return ", ".join(f"{counts[s]} {s}" for s in STATES if counts.get(s)) or "no tickets"
+
+
 @dataclass(frozen=True)
 class TicketOutputs:
     """Where :func:`export_tickets` writes (each optional)."""
@@ -397,11 +406,8 @@ class TicketsExported:
         return sum(1 for v in self.views if v["state"] in states)
 
     def states_text(self) -> str:
-        """``18 open, 1 resurfaced, 4 fixed``: the tickets by state, in the order of
-        :data:`~vulnpipe.reports.tickets.model.STATES`."""
-        from vulnpipe.reports.tickets.model import STATES
-
-        return ", ".join(f"{n} {s}" for s in STATES if (n := self.count(s))) or "none"
+        """``18 open, 1 resurfaced, 4 fixed`` (see :func:`states_text`)."""
+        return states_text({s: self.count(s) for s in {v["state"] for v in self.views}})
 
 
 def export_tickets(engine: "Engine", profile: "Profile", outputs: TicketOutputs, *,
@@ -966,12 +972,11 @@ __all__ = [
     "Reconciled", "ReportOutputs", "RunSummary", "ScansRefused", "TicketOutputs",
     "TicketsExported", "WeeklyBuilt", "choose_week", "export_tickets", "ingest_scans",
     "join_scans", "load_config", "load_inventory_for", "reconcile_scans", "reconcile_store",
-    "record_decision", "resolve_profile_for", "run_week", "store_url", "stored_inventory",
-    "ticket_settings", "tickets_from_scans", "weekly_report", "write_findings", "write_joined",
-    "write_lines",
+    "record_decision", "resolve_profile_for", "run_week", "store_url", "ticket_settings",
+    "tickets_from_scans", "weekly_report", "write_findings", "write_joined", "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
     "database_label", "describe_verification", "evidence_keygen", "evidence_period",
-    "inspect_scans", "inspection_text", "open_store", "output_format", "parse_week",
-    "schema_status", "stored_findings", "stored_scans", "upgrade_schema", "verify_evidence",
-    "write_stored_findings",
+    "inspect_scans", "inspection_text", "open_store", "schema_status", "stored_findings",
+    "stored_scans", "upgrade_schema", "verify_evidence", "write_stored_findings",
+    "output_format", "parse_week", "states_text", "stored_inventory",
 ]

@@ -76,7 +76,7 @@ def build(
             knowledge_dirs=(*cfg.tickets.knowledge_dirs, *(knowledge or ())))
     finally:
         engine.dispose()
-    states = ", ".join(f"{n} {s}" for s, n in summary.states.items()) or "no tickets"
+    states = workflows.states_text(summary.states)
     print(f"manifest.json SHA-256 {summary.manifest_sha256}")
     console.info(f"wrote {summary.path}: {summary.files} files, {summary.size} bytes; "
                  f"{summary.tickets} ticket(s) ({states}), {summary.scans} scan(s)"

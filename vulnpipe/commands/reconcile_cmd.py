@@ -85,7 +85,7 @@ def reconcile(
         engine.dispose()
     for c in done.changes:
         print(f"{c.key}  {c.host}: {c.before or 'new'} -> {c.after}")
-    console.info(f"{len(done.changes)} ticket(s) changed; now " +
-                 (", ".join(f"{n} {s}" for s, n in done.states().items()) or "no tickets"))
+    console.info(f"{len(done.changes)} ticket(s) changed; now "
+                 f"{workflows.states_text(done.states())}")
     if targets_out:
         workflows.write_lines(done.targets(), targets_out)
