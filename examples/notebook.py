@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vulnpipe import ingest
+import vulnpipe  # the library's entry point, with the command line's defaults
 
 ROOT = Path(__file__).resolve().parents[1] if "__file__" in globals() else Path.cwd()
 SAMPLE = ROOT / "sample_data"
@@ -41,18 +41,18 @@ pd.set_option("display.max_columns", 12)
 # %% [markdown]
 # ## 1. Parse a scan into DataFrames
 #
-# `ingest.read_frames(inputs, profile)` returns `(hosts, findings)` with explicit dtypes
+# `vulnpipe.read_frames(inputs, profile)` returns `(hosts, findings)` with explicit dtypes
 # (strings, nullable integers, UTC timestamps). Inputs may be `.nessus` files, folders,
 # `.zip` or `.gz`. The `l2tp` profile keeps plugin 11387 (role `primary`) and the related
 # VPN findings (role `related`); profile `all` keeps everything.
 
 # %%
-hosts, findings = ingest.read_frames([W48], profile="l2tp")
+hosts, findings = vulnpipe.read_frames([W48], profile="l2tp")     # l2tp is the default
 print(f"parse: {len(hosts)} hosts, {len(findings)} l2tp-profile findings in {W48.name}")
 print("parse: by role:", dict(Counter(findings["profile_role"].tolist())))
 print(findings.groupby(["plugin_id", "plugin_name"]).size().rename("findings").to_string())
 
-_, everything = ingest.read_frames([W48], profile="all")
+_, everything = vulnpipe.read_frames([W48], profile="all")
 n_68453 = int((everything["plugin_id"] == 68453).sum())
 print(f"parse: plugin 68453 under profile 'all': {n_68453}; "
       f"under profile 'l2tp': {int((findings['plugin_id'] == 68453).sum())}")
@@ -60,22 +60,22 @@ print(f"parse: plugin 68453 under profile 'all': {n_68453}; "
 # %% [markdown]
 # ## 2. Join with the asset inventory
 #
-# `ingest.load_inventory` reads CSV or XLSX (headers are recognised; see docs/config.md).
-# `ingest.matching.join_findings` matches every host (ip, fqdn, host name, MAC, then the
-# narrowest CIDR range) and adds owner, team, criticality, `match_method`, priority and due
-# date from a rule table; `ingest.priority.DEFAULT_RULES` is the built-in one.
+# `vulnpipe.load_inventory` reads CSV or XLSX (headers are recognised; see docs/config.md).
+# `vulnpipe.join_findings` matches every host (ip, fqdn, host name, MAC, then the narrowest
+# CIDR range) and adds owner, team, criticality, `match_method`, priority and due date from
+# a rule table (by default the built-in one, `ingest.assets.priority.DEFAULT_RULES`). It is
+# the join `vulnpipe join` runs, so the answers are the same.
 
 # %%
-from vulnpipe.ingest.assets.matching import join_findings
 from vulnpipe.ingest.assets.priority import DEFAULT_RULES
 
-inventory = ingest.load_inventory(INVENTORY)
+inventory = vulnpipe.load_inventory(INVENTORY)
 print(f"join: inventory {inventory.source}: {len(inventory.assets)} assets, "
       f"{len(inventory.issues)} data-quality issue(s)")
 for issue in inventory.issues:
     print(f"join:   {issue.kind}: {issue.detail}")
 
-joined = join_findings(findings, inventory, DEFAULT_RULES, default_owner="SecOps triage")
+joined = vulnpipe.join_findings(findings, inventory, default_owner="SecOps triage")
 per_host = joined.drop_duplicates("host_ip")
 print("join: hosts by match method:", dict(Counter(per_host["match_method"].tolist())))
 print("join: findings by priority:", dict(sorted(Counter(joined["priority"].tolist()).items())))
@@ -118,10 +118,10 @@ from vulnpipe.ingest.store import open_store
 from vulnpipe.ingest.store.writer import ingest_source
 from vulnpipe.reports.tickets.build import TicketSettings, rebuild_tickets
 
-profile = ingest.resolve_profile("l2tp")
+profile = vulnpipe.resolve_profile("l2tp")
 workdir = tempfile.TemporaryDirectory(prefix="vulnpipe-notebook-")
 engine = open_store(str(Path(workdir.name) / "vulnpipe.db"))
-stored = [ingest_source(engine, source, profile) for source in ingest.expand_inputs([SCANS])]
+stored = [ingest_source(engine, source, profile) for source in vulnpipe.expand_inputs([SCANS])]
 print(f"store: {len(stored)} scan files ingested:",
       dict(Counter(r.status for r in stored)))
 

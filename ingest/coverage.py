@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
 
 from vulnpipe.ingest.records import Host, Policy
+
+if TYPE_CHECKING:
+    from vulnpipe.ingest.profiles import Detector, Profile
 
 COVERED = "covered"
 NOT_COVERED = "not_covered"
@@ -114,3 +118,53 @@ def coverage(policy: Policy | None, host: Host | None, *, plugin_id: int | None,
     if (plugin_type or "").lower() == "local" and host.credentialed is not True:
         return Coverage(NOT_COVERED, REASON_NO_CREDENTIALS)
     return Coverage(COVERED)
+
+
+def _plugins(detectors: Iterable["Detector"], word: str = "or") -> str:
+    return f" {word} ".join(f"plugin {d.plugin}" for d in detectors)
+
+
+def _detector(policy: Policy, d: "Detector") -> tuple[bool | None, str]:
+    enabled = plugin_enabled(policy, d.plugin, d.family)
+    named = f"plugin {d.plugin}" + (f" ({d.name})" if d.name else "")
+    if enabled is False:
+        return False, f"{named} not enabled"
+    if enabled is None:
+        return None, f"the policy does not say whether plugin {d.plugin} ran"
+    for port, proto in d.ports:
+        in_range = port_in_range(policy.port_range, port, proto)
+        if in_range is False:
+            return False, f"{proto}/{port} outside the port range '{policy.port_range}'"
+        if in_range is None:
+            return None, f"unreadable port range '{policy.port_range}'"
+    return True, ""
+
+
+def detectability(policy: Policy | None, profile: "Profile", stored_profile: str | None = None,
+                  stored_plugins: Iterable[int] | None = None) -> tuple[bool | None, str]:
+    """Could a scan with ``policy`` (None: the file had none) have found ``profile``'s
+    campaign at all? ``(True, "")``, or ``(False | None, why not)`` (None: it cannot tell).
+
+    It could when one of the profile's detectors is enabled with all its ports in the port
+    range (see :class:`~vulnpipe.ingest.profiles.Detector`). A scan stored under a profile
+    (``stored_profile``, keeping ``stored_plugins``) that kept none of the detectors' findings
+    could not have shown them either.
+    """
+    detectors = profile.detect
+    if not detectors:
+        return None, f"profile '{profile.name}' declares no plugin that detects it"
+    if stored_profile not in (None, "all"):
+        kept = set(stored_plugins or ())
+        if not any(d.plugin in kept for d in detectors):
+            return False, (f"stored with profile '{stored_profile}', which leaves "
+                           f"{_plugins(detectors, 'and')} out")
+        detectors = tuple(d for d in detectors if d.plugin in kept)
+    if policy is None:
+        return None, f"no policy in the file: cannot tell whether {_plugins(detectors)} ran"
+    verdicts = [_detector(policy, d) for d in detectors]
+    if any(ok for ok, _why in verdicts):
+        return True, ""
+    unsure = [why for ok, why in verdicts if ok is None]
+    if unsure:
+        return None, unsure[0]
+    return False, "; ".join(why for _ok, why in verdicts)

@@ -33,3 +33,8 @@ class ParseError(VulnpipeError):
 
 class InputError(VulnpipeError):
     """A command-line input (path, option value, profile) that is wrong."""
+
+
+class BadValue(InputError):
+    """An option's value of the wrong form (a date, an ISO week, a quarter): a usage error,
+    which the CLI reports with exit status 2 like the option parser's own."""

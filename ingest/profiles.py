@@ -3,11 +3,15 @@
 A profile names its *primary* findings (the ones a campaign is about, e.g. plugin 11387)
 and *related* ones tracked beside them. Selection looks only at a ``ReportItem``'s
 attributes, so the parser can drop everything else without building it.
+
+A profile also says what detects its campaign (``[[profiles.NAME.detect]]``: a plugin, its
+family, the ports it must reach) and how reports name it (``label``, ``title``): whether a
+scan could have found the campaign at all is judged by those, never by a fixed plugin.
 """
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -17,8 +21,27 @@ from vulnpipe.ingest.errors import InputError
 PRIMARY = "primary"
 RELATED = "related"
 
-_KEYS = {"description", "primary_plugins", "primary_names", "related_plugins", "related_names",
-         "related_families", "related_ports", "exclude_plugins"}
+_KEYS = {"description", "label", "title", "primary_plugins", "primary_names", "related_plugins",
+         "related_names", "related_families", "related_ports", "exclude_plugins", "detect"}
+_DETECT_KEYS = {"plugin", "name", "family", "ports"}
+
+
+@dataclass(frozen=True)
+class Detector:
+    """A plugin that detects a profile's campaign: a scan can find the campaign only when
+    its policy enables the plugin (``family``: how a policy that enables or disables whole
+    families decides it) and its port range holds every one of ``ports``."""
+
+    plugin: int
+    family: str | None = None
+    ports: tuple[tuple[int, str], ...] = ()     # (port, protocol)
+    name: str | None = None                     # the plugin's name, for messages
+
+    @property
+    def text(self) -> str:
+        """``plugin 11387 (udp/1701)``."""
+        where = ", ".join(f"{proto}/{port}" for port, proto in self.ports)
+        return f"plugin {self.plugin}" + (f" ({where})" if where else "")
 
 
 @dataclass(frozen=True)
@@ -27,6 +50,9 @@ class Profile:
 
     name: str
     description: str = ""
+    label: str = ""                    # the campaign in a few words ("L2TP"); default: name
+    title: str = ""                    # the reports' title ("L2TP exposure")
+    detectors: tuple[Detector, ...] = ()   # default: each primary plugin, any port
     primary_plugins: frozenset[int] = frozenset()
     primary_names: frozenset[str] = frozenset()       # compared case-insensitively
     related_plugins: frozenset[int] = frozenset()
@@ -44,6 +70,27 @@ class Profile:
     def plugin_ids(self) -> frozenset[int]:
         """Every plugin ID the profile names (primary and related)."""
         return self._ids
+
+    @property
+    def campaign(self) -> str:
+        """What reports call the campaign: ``Can detect L2TP``."""
+        return self.label or self.name
+
+    @property
+    def heading(self) -> str:
+        """The reports' title: ``L2TP exposure``."""
+        return self.title or (f"{self.label} exposure" if self.label
+                              else f"Exposure (profile {self.name})")
+
+    @property
+    def detect(self) -> tuple[Detector, ...]:
+        """The plugins that detect the campaign (declared, else the primary plugins)."""
+        return self.detectors or tuple(Detector(p) for p in sorted(self.primary_plugins))
+
+    @property
+    def detect_text(self) -> str:
+        """``plugin 11387 (udp/1701)``: what a scan must run to find the campaign."""
+        return " or ".join(d.text for d in self.detect) or "no plugin (none is declared)"
 
     def role(self, plugin_id: int | None, plugin_name: str | None, family: str | None,
              port: int | None, protocol: str | None) -> str | None:
@@ -83,6 +130,32 @@ def _parse_port(text: str, where: str) -> tuple[int, str]:
                          hint="write ports like \"1701/udp\"") from None
 
 
+def _detectors(name: str, data: object, where: str) -> tuple[Detector, ...]:
+    """``[[profiles.NAME.detect]]`` tables: ``plugin`` (required), ``name``, ``family``,
+    ``ports``."""
+    if not isinstance(data, list) or not all(isinstance(d, Mapping) for d in data):
+        raise InputError(f"profile {name!r}: detect must be [[profiles.{name}.detect]] tables",
+                         path=where, hint='e.g. plugin = 11387, family = "Firewalls", '
+                                          'ports = ["1701/udp"]')
+    out = []
+    for d in data:
+        unknown = sorted(set(d) - _DETECT_KEYS)
+        if unknown or not isinstance(d.get("plugin"), int) or isinstance(d.get("plugin"), bool):
+            raise InputError(f"profile {name!r}: a detect table needs plugin = ID"
+                             + (f" and has unknown keys {', '.join(unknown)}" if unknown else ""),
+                             path=where, hint=f"known keys: {', '.join(sorted(_DETECT_KEYS))}")
+        for key in ("name", "family"):
+            if d.get(key) is not None and not isinstance(d[key], str):
+                raise InputError(f"profile {name!r}: detect {key} must be text", path=where)
+        ports = d.get("ports", [])
+        if not isinstance(ports, list) or not all(isinstance(p, str) for p in ports):
+            raise InputError(f"profile {name!r}: detect ports must be a list like "
+                             '["1701/udp"]', path=where)
+        out.append(Detector(plugin=d["plugin"], family=d.get("family"), name=d.get("name"),
+                            ports=tuple(_parse_port(p, where) for p in ports)))
+    return tuple(out)
+
+
 def profile_from_mapping(name: str, data: Mapping, where: str) -> Profile:
     """Build a profile from one ``[profiles.NAME]`` table, refusing unknown keys."""
     unknown = sorted(set(data) - _KEYS)
@@ -106,6 +179,9 @@ def profile_from_mapping(name: str, data: Mapping, where: str) -> Profile:
     return Profile(
         name=name,
         description=str(data.get("description", "")),
+        label=str(data.get("label", "")),
+        title=str(data.get("title", "")),
+        detectors=_detectors(name, data.get("detect", []), where),
         primary_plugins=ints("primary_plugins"),
         primary_names=strs("primary_names", lower=True),
         related_plugins=ints("related_plugins"),
@@ -159,13 +235,6 @@ def resolve_profile(name: str = "l2tp", *, profiles_files: Iterable[Path] = (),
                          hint=f"known profiles: {', '.join(sorted(known))}; add your own in a "
                               "profiles TOML file")
     profile = known[name]
-    if extra and not profile.select_all:
-        profile = Profile(**{**_fields(profile), "primary_plugins": profile.primary_plugins | extra,
-                             "exclude_plugins": profile.exclude_plugins - extra})
+    if extra and not profile.select_all:     # (a profile's exclusions win: 68453 stays out)
+        profile = replace(profile, primary_plugins=profile.primary_plugins | extra)
     return profile
-
-
-def _fields(p: Profile) -> dict:
-    return {k: getattr(p, k) for k in ("name", "description", "primary_plugins", "primary_names",
-                                       "related_plugins", "related_names", "related_families",
-                                       "related_ports", "exclude_plugins", "select_all")}

@@ -109,19 +109,19 @@ def test_explicit_mapping_overrides_recognised_header(tmp_path):
     assert _asset(inv, "X-1")["ips"] == ["10.99.0.1"]
 
 
-def test_rows_without_asset_id_get_row_ids_and_an_issue(tmp_path):
+def test_rows_without_asset_id_get_stable_ids_and_an_issue(tmp_path):
     path = tmp_path / "inv.csv"
     path.write_text("Asset ID,IP Address\n,10.0.0.1\nK-2,10.0.0.2\n")
     inv = load_inventory(path)
-    assert list(inv.assets["asset_id"]) == ["row-2", "K-2"]
+    assert list(inv.assets["asset_id"]) == ["10.0.0.1", "K-2"]
     assert [i.kind for i in inv.issues] == ["missing_asset_id"]
 
 
-def test_no_asset_id_column_names_assets_by_row(tmp_path):
+def test_no_asset_id_column_names_assets_by_their_identity(tmp_path):
     path = tmp_path / "inv.csv"
     path.write_text("hostname,owner\nalpha,Ann\n\nbeta,Ben\n")
     inv = load_inventory(path)
-    assert list(inv.assets["asset_id"]) == ["row-2", "row-4"]     # blank row skipped
+    assert list(inv.assets["asset_id"]) == ["alpha", "beta"]     # blank row skipped
     assert inv.issues == []
 
 

@@ -163,7 +163,8 @@ def test_dmz_scan_inspect_says_the_policy_cannot_see_plugin_11387():
     result = run_cli("inspect", "--json", dmz)
     assert result.returncode == 0, result.stderr.decode()
     summary = json.loads(result.stdout)
-    assert summary["l2tp_plugin_in_policy"] is False
+    assert summary["detectable"] is False and summary["detect_plugins"] == [11387]
+    assert summary["detect_reason"] == "plugin 11387 (L2TP Network Server Detection) not enabled"
     assert summary["port_range"] == "1-1024"
     text = run_cli("inspect", dmz)
     assert "cannot report L2TP" in text.stdout.decode()

@@ -129,7 +129,7 @@ def test_default_week_is_the_newest_scans_week_and_every_figure_matches(history)
     assert (data["week_start"], data["week_end"]) == ("2026-11-23", "2026-11-29")
     assert {k: data[k] for k in FIGURES} == EXPECTED["2026-W48"]
     assert data["sla"] == {"met": 3, "judged": 6}
-    assert [(s["file_name"], s["l2tp_detectable"]) for s in data["scans"]] == [
+    assert [(s["file_name"], s["detectable"]) for s in data["scans"]] == [
         ("w48.nessus", True), ("w48-quick.nessus", False)]
 
 
@@ -263,16 +263,18 @@ def test_split_by_team_writes_one_report_per_team_with_safe_names(history):
 
 
 def test_bad_options_are_one_clear_line(history, tmp_path):
+    # a value of the wrong form is a usage error (2); a combination that cannot work is 1
     cases = [
-        (("--week", "2026-W60", "--json", "-"), b"--week '2026-W60' does not exist"),
-        (("--week", "48", "--json", "-"), b"is not an ISO week"),
-        (("--week", "2026-W48", "--as-of", "2026-11-25", "--json", "-"), b"not both"),
-        (("--split-by", "owner", str(tmp_path)), b"is not team or business_unit"),
-        ((), b"nothing to write"),
+        (("--week", "2026-W60", "--json", "-"), 2, b"--week '2026-W60' does not exist"),
+        (("--week", "48", "--json", "-"), 2, b"is not an ISO week"),
+        (("--as-of", "25/11/2026", "--json", "-"), 2, b"--as-of '25/11/2026' is not a date"),
+        (("--week", "2026-W48", "--as-of", "2026-11-25", "--json", "-"), 1, b"not both"),
+        (("--split-by", "owner", str(tmp_path)), 2, b"is not team or business_unit"),
+        ((), 1, b"nothing to write"),
     ]
-    for args, message in cases:
+    for args, code, message in cases:
         r = run_cli("report", "weekly", "--db", history["db"], *args)
-        assert r.returncode == 1 and message in r.stderr, (args, r.stderr)
+        assert r.returncode == code and message in r.stderr, (args, r.stderr)
         assert b"Traceback" not in r.stderr
 
 

@@ -1,18 +1,92 @@
 """The ``vulnpipe`` command line: a thin layer over the ``ingest`` and ``reports`` libraries.
 
 Exit codes: 0 success; 1 an input or data problem (one clear line on stderr);
-2 a usage error (unknown option, missing argument); 70 an internal error (a bug);
-130 interrupted.
+2 a usage error (unknown option, missing argument, a value of the wrong form); 70 an
+internal error (a bug); 130 interrupted.
 """
 from __future__ import annotations
 
+import copy
 import sys
+from pathlib import PurePath
+from typing import Any, get_args
 
 import typer
+from typer.core import TyperArgument, TyperGroup
 
 from vulnpipe import __version__, console
 
+
+class _Argument(TyperArgument):
+    """A positional argument shown by its name only (``SCAN...``), not its Python type."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _rich_display_name(self) -> str:
+        return self.display_name_raw + ("..." if self.nargs != 1 else "")
+
+
+def _metavar(param: Any) -> str:
+    """What ``--help`` shows for a value: PATH, TEXT, INTEGER, [a|b], never a Python type."""
+    desc = getattr(param, "type_descriptor", None)       # typer >= 0.25 (its own click)
+    if desc is not None:
+        kind = desc.annotation
+        if desc.is_list:                                 # a repeatable option: its items
+            kind = (get_args(kind) or (str,))[0]
+        choices = desc.choices
+        is_path = desc.is_path or (isinstance(kind, type) and issubclass(kind, PurePath))
+        number = {int: "INTEGER", float: "NUMBER"}.get(kind)
+    else:                                                # click types
+        kind = getattr(param.type, "name", "")
+        choices = getattr(param.type, "choices", None) if kind == "choice" else None
+        is_path = kind == "path"
+        number = {"integer": "INTEGER", "float": "NUMBER"}.get(kind)
+    if choices is not None:
+        return "[" + "|".join(str(getattr(c, "value", c)) for c in choices) + "]"
+    if is_path:
+        return "PATH"
+    if param.param_type_name == "argument":
+        return param.name.upper()
+    return number or "TEXT"
+
+
+_AFTER_COMMAND = {"quiet": console.set_quiet, "verbose": console.set_verbose}
+
+
+def _finish(command: Any, globals_: list[Any]) -> None:
+    """Every command also takes the ``globals_`` options (-q, -v) after its name, and its help
+    names values (PATH, TEXT, ...) instead of Python types; groups pass this on."""
+    if hasattr(command, "commands"):
+        for sub in command.commands.values():
+            _finish(sub, globals_)
+        return
+    if any(p.name in _AFTER_COMMAND for p in command.params):
+        return
+    for param in command.params:
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            continue
+        if param.metavar is None:
+            param.metavar = _metavar(param)
+        if isinstance(param, TyperArgument):
+            param.__class__ = _Argument
+    for option in globals_:
+        copied = copy.copy(option)         # the root's option, acting on this command
+        copied.expose_value = False
+        copied.callback = lambda _ctx, param, value: value and _AFTER_COMMAND[param.name]()
+        command.params.append(copied)
+
+
+class _Root(TyperGroup):
+    """The ``vulnpipe`` group; see :func:`_finish`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _finish(self, [p for p in self.params if p.name in _AFTER_COMMAND])
+
+
 app = typer.Typer(
+    cls=_Root,
     name="vulnpipe",
     help="Turn Nessus scan exports into owned, verified remediation (L2TP exposure first).",
     no_args_is_help=True,
@@ -31,8 +105,10 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors and notes on stderr."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="More detail on stderr."),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="Only errors on stderr (before or after the command)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v",
+                                 help="More detail on stderr (before or after the command)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
@@ -78,10 +154,13 @@ _register_commands()
 
 
 def main() -> None:
-    from vulnpipe.ingest.errors import VulnpipeError
+    from vulnpipe.ingest.errors import BadValue, VulnpipeError
 
     try:
         app()
+    except BadValue as exc:           # a value of the wrong form: a usage error
+        console.error(str(exc))
+        sys.exit(2)
     except VulnpipeError as exc:
         console.error(str(exc))
         sys.exit(1)

@@ -7,11 +7,24 @@ from contextlib import contextmanager
 from typing import Iterator
 
 _state = {"quiet": False, "verbose": False}
+_advised: set[str] = set()          # advice already given in this run
 
 
 def configure(quiet: bool = False, verbose: bool = False) -> None:
+    """A new run: these settings, no advice given yet."""
     _state["quiet"] = quiet
     _state["verbose"] = verbose
+    _advised.clear()
+
+
+def set_quiet() -> None:
+    """``-q`` given after the command's name."""
+    _state["quiet"] = True
+
+
+def set_verbose() -> None:
+    """``-v`` given after the command's name."""
+    _state["verbose"] = True
 
 
 def is_verbose() -> bool:
@@ -38,6 +51,15 @@ def _label(word: str, colour: str) -> str:
 def note(message: str) -> None:
     """Something the user should know even with --quiet."""
     print(f"{_label('note', '33')} {message}", file=sys.stderr)
+
+
+def advice(message: str) -> None:
+    """A note about the input the user may want (e.g. plugin 68453 is not L2TP): printed once
+    per run however many steps find it, and never with --quiet."""
+    if _state["quiet"] or message in _advised:
+        return
+    _advised.add(message)
+    note(message)
 
 
 def error(message: str) -> None:

@@ -84,17 +84,45 @@ def store_url(cfg: Config | None = None, db: str | None = None) -> str | None:
     return (cfg if cfg is not None else load_config(None)).store.url
 
 
-def load_inventory_for(cfg: Config, path: Path | None = None, sheet: str | None = None
-                       ) -> "Inventory | None":
+def load_inventory_for(cfg: Config, path: Path | None = None, sheet: str | None = None, *,
+                       notify: Notify = _quiet) -> "Inventory | None":
     """The inventory at ``path``, else ``[inventory] path`` of the config, else None (the
-    ticket builders then use the one stored by the last run)."""
+    ticket builders then use the one stored by the last run). Assets told apart only by
+    their row (their ticket keys change when rows move) are a ``note`` through ``notify``."""
     from vulnpipe.ingest.assets.inventory import load_inventory
 
     path = path or cfg.inventory.path
     if path is None:
         return None
-    return load_inventory(path, sheet=sheet if sheet is not None else cfg.inventory.sheet,
-                          columns=cfg.inventory.columns)
+    inventory = load_inventory(path, sheet=sheet if sheet is not None else cfg.inventory.sheet,
+                               columns=cfg.inventory.columns)
+    by_row = [i for i in inventory.issues if i.kind == "row_order_id"]
+    if by_row:
+        notify("note", f"inventory {inventory.source}: {len(by_row)} asset(s) are told apart "
+                       f"only by their row (first: {by_row[0].line()})")
+    return inventory
+
+
+def stored_inventory(url: str | None = None) -> "Inventory | None":
+    """The inventory the last ticket build stored in the store at ``url`` (default
+    ``vulnpipe.db``); None when there is no such store, or it holds no inventory."""
+    from vulnpipe.ingest.store import make_engine, resolve_url
+    from vulnpipe.ingest.store.assets import load_inventory_snapshot
+    from vulnpipe.ingest.store.engine import ensure_schema, schema_revision, store_errors
+
+    resolved = resolve_url(url)
+    if resolved.startswith("sqlite:///") and not Path(resolved[len("sqlite:///"):]).exists():
+        return None
+    engine = make_engine(url)
+    try:
+        with store_errors(resolved):
+            if schema_revision(engine) is None:
+                return None
+            ensure_schema(engine, create=False)
+            with engine.connect() as conn:
+                return load_inventory_snapshot(conn)
+    finally:
+        engine.dispose()
 
 
 def ticket_settings(cfg: Config) -> "TicketSettings":
@@ -127,11 +155,23 @@ class FindingsWritten:
     note: str | None                             # the plugin-68453 note, when it applies
 
 
-def write_findings(inputs: Inputs, out: str | Path, *, profile: "Profile", fmt: str = "jsonl",
-                   strict: bool = False, notify: Notify = _quiet,
+def output_format(out: str | Path, fmt: str | None, formats: Sequence[str]) -> str:
+    """The format to write ``out`` in: ``fmt``, else the one its name ends with
+    (``x.xlsx``: xlsx), else the first of ``formats``; a ``fmt`` that contradicts the name is a
+    :class:`~vulnpipe.ingest.errors.BadValue`."""
+    from vulnpipe.reports.writers.output import choose_format
+
+    return choose_format(out, fmt, tuple(formats), formats[0])
+
+
+def write_findings(inputs: Inputs, out: str | Path, *, profile: "Profile",
+                   fmt: str | None = None, strict: bool = False, notify: Notify = _quiet,
                    progress: Progress | None = None) -> FindingsWritten:
     """Write one record per finding ``profile`` selects in ``inputs`` (files, folders,
-    ``.zip``, ``.gz``) to ``out`` (``-``: standard output) as jsonl, csv, xlsx or parquet.
+    ``.zip``, ``.gz``) to ``out`` (``-``: standard output) as jsonl, csv, xlsx or parquet
+    (``fmt``; by default the one ``out``'s name ends with, else jsonl).
+    When every input is refused nothing is written: a file already at ``out`` stays as it
+    was, and none is created.
 
     The fastest way vulnpipe reads: text formats are encoded by worker processes on every
     core (big files split at host boundaries, many small files read at once); the output is
@@ -142,12 +182,12 @@ def write_findings(inputs: Inputs, out: str | Path, *, profile: "Profile", fmt: 
     from vulnpipe.ingest.nessus.readers import open_reader
     from vulnpipe.ingest.nessus.sources import iter_sources
     from vulnpipe.ingest.notes import plugin_68453_note
-    from vulnpipe.reports.writers.findings import TextWriter, make_writer
+    from vulnpipe.reports.writers.findings import FORMATS, TextWriter, make_writer
 
     bar = progress or _NoProgress()
     errors: list[VulnpipeError] = []
     done: list[FileRead] = []
-    writer = make_writer(fmt, out)
+    writer = make_writer(output_format(out, fmt, FORMATS), out)
     ok = False
     try:
         bar.start("parsing")
@@ -175,7 +215,7 @@ def write_findings(inputs: Inputs, out: str | Path, *, profile: "Profile", fmt: 
                               f"{reader.path_used} reader")
             done.append(FileRead(name, reader.stats, reader.path_used))
             bar.advance()
-        ok = True
+        ok = bool(done) or not errors       # (every input refused: nothing to write)
     finally:
         writer.close(ok=ok)
     note = plugin_68453_note(profile, [(f.name, f.stats) for f in done])
@@ -238,10 +278,18 @@ def join_scans(inputs: Inputs, inventory: "Inventory", *, profile: "Profile",
     return Joined(joined, tuple(done), tuple(errors), note)
 
 
-def write_joined(joined: Joined, out: str | Path, fmt: str = "jsonl") -> int:
-    """Write :func:`join_scans`' rows, most urgent first; returns how many."""
+JOINED_FORMATS = ("jsonl", "csv", "xlsx")
+
+
+def write_joined(joined: Joined, out: str | Path, fmt: str | None = None) -> int:
+    """Write :func:`join_scans`' rows, most urgent first, as jsonl, csv or xlsx (``fmt``; by
+    default the one ``out``'s name ends with, else jsonl); returns how many. When every input
+    was refused nothing is written (a file already at ``out`` stays as it was)."""
     from vulnpipe.reports.writers.joined import write_joined as _write
 
+    fmt = output_format(out, fmt, JOINED_FORMATS)
+    if joined.errors and not joined.files:
+        return 0
     return _write(joined.frame, fmt, out)
 
 
@@ -255,6 +303,7 @@ class Ingested:
     profile: "Profile"
     results: tuple["IngestResult", ...]
     errors: tuple[VulnpipeError, ...]
+    database: str | None = None                 # for messages; None: the store was not opened
 
     def by_status(self, status: str) -> list["IngestResult"]:
         return [r for r in self.results if r.status == status]
@@ -275,22 +324,41 @@ class Ingested:
                                                 if r.stats])
 
 
-def ingest_scans(engine: "Engine", inputs: Inputs, profile: "Profile", *, strict: bool = False,
-                 notify: Notify = _quiet, progress: Progress | None = None) -> Ingested:
+def ingest_scans(store: "Engine | str | Path | None", inputs: Inputs, profile: "Profile", *,
+                 strict: bool = False, notify: Notify = _quiet,
+                 progress: Progress | None = None) -> Ingested:
     """Store every scan of ``inputs``: every host, and the findings ``profile`` selects.
 
-    One transaction per file; a file already stored (same SHA-256) is skipped; a bad file is
-    refused (and reported through ``notify`` as it happens) while the others are kept.
+    ``store`` is an engine, or the URL of the store (None: ``vulnpipe.db``), which is then
+    opened (created when new) only once at least one input was found: inputs that are all
+    missing never make an empty database. One transaction per file; a file already stored
+    (same SHA-256) is skipped; a bad file is refused (and reported through ``notify`` as it
+    happens) while the others are kept.
     """
     from vulnpipe.ingest.nessus.sources import iter_sources
-    from vulnpipe.ingest.store import ingest_source
-    from vulnpipe.ingest.store.writer import FAILED, SKIPPED
 
-    bar = progress or _NoProgress()
     errors: list[VulnpipeError] = []
     sources = list(iter_sources(inputs, errors))
     for exc in errors:
         notify("error", str(exc))
+    if not sources:
+        return Ingested(profile, (), tuple(errors))
+    if store is None or isinstance(store, (str, Path)):
+        engine = open_store(None if store is None else str(store))
+        try:
+            return _ingest(engine, sources, errors, profile, strict, notify, progress)
+        finally:
+            engine.dispose()
+    return _ingest(store, sources, errors, profile, strict, notify, progress)
+
+
+def _ingest(engine: "Engine", sources: list[Any], errors: list[VulnpipeError],
+            profile: "Profile", strict: bool, notify: Notify,
+            progress: Progress | None) -> Ingested:
+    from vulnpipe.ingest.store import ingest_source
+    from vulnpipe.ingest.store.writer import FAILED, SKIPPED
+
+    bar = progress or _NoProgress()
     results = []
     bar.start("ingesting", len(sources))
     for source in sources:
@@ -302,7 +370,16 @@ def ingest_scans(engine: "Engine", inputs: Inputs, profile: "Profile", *, strict
         elif result.status == SKIPPED:
             notify("info", f"skipped {source.name}: {result.detail}")
         bar.advance(f"ingested {source.name}")
-    return Ingested(profile, tuple(results), tuple(errors))
+    return Ingested(profile, tuple(results), tuple(errors), database_label(engine))
+
+
+def states_text(counts: dict[str, int]) -> str:
+    """Ticket counts by state as every command says them: ``18 open, 1 resurfaced,
+    4 fixed``, in the order of :data:`~vulnpipe.reports.tickets.model.STATES` (``no tickets``
+    when there are none)."""
+    from vulnpipe.reports.tickets.model import STATES
+
+    return ", ".join(f"{counts[s]} {s}" for s in STATES if counts.get(s)) or "no tickets"
 
 
 @dataclass(frozen=True)
@@ -327,6 +404,10 @@ class TicketsExported:
 
     def count(self, *states: str) -> int:
         return sum(1 for v in self.views if v["state"] in states)
+
+    def states_text(self) -> str:
+        """``18 open, 1 resurfaced, 4 fixed`` (see :func:`states_text`)."""
+        return states_text({s: self.count(s) for s in {v["state"] for v in self.views}})
 
 
 def export_tickets(engine: "Engine", profile: "Profile", outputs: TicketOutputs, *,
@@ -408,11 +489,13 @@ DECISION_KINDS = ("risk_accepted", "false_positive", "revoked")
 
 def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
                     approver: str | None = None, until: datetime | None = None,
-                    at: datetime | None = None) -> datetime:
-    """Record a person's decision about ticket ``key`` (``risk_accepted`` until ``until``,
-    ``false_positive``, or ``revoked``) at ``at`` (default: now); the history replays it.
-    Returns the time recorded."""
-    from vulnpipe.ingest.store.decisions import add_decision, ticket_exists
+                    at: datetime | None = None) -> tuple[str, datetime]:
+    """Record a person's decision about ticket ``key`` (any case: ``vp-3f9a...`` is
+    ``VP-3F9A...``): ``risk_accepted`` until ``until`` (which must come after ``at``),
+    ``false_positive``, or ``revoked``, at ``at`` (default: now); the history replays it.
+    Returns the ticket's key and the time recorded."""
+    from vulnpipe.ingest.store.decisions import add_decision, ticket_key
+    from vulnpipe.reports.tickets.timeline import last_day
 
     if kind not in DECISION_KINDS:
         raise InputError(f"unknown decision {kind!r}", hint=f"one of {', '.join(DECISION_KINDS)}")
@@ -420,11 +503,18 @@ def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
         raise InputError("--reason must not be empty", hint="say why, for the audit trail")
     when = at or datetime.now(timezone.utc)
     with engine.begin() as conn:
-        if not ticket_exists(conn, key):
+        found = ticket_key(conn, key)
+        if found is None:
             raise InputError(f"no ticket {key}", hint="see `vulnpipe tickets --jsonl -` for keys")
-        add_decision(conn, ticket_key=key, kind=kind, at=when, reason=reason.strip(),
+        if until is not None and until <= when:
+            raise InputError(f"--until {last_day(until)} is already past on "
+                             f"{when.date().isoformat()}, when the acceptance is recorded",
+                             hint="give the last day it holds, today or later (to record an "
+                                  "acceptance decided earlier, give --at the day it was "
+                                  "decided)")
+        add_decision(conn, ticket_key=found, kind=kind, at=when, reason=reason.strip(),
                      approver=approver, until=until)
-    return when
+    return found, when
 
 
 @dataclass(frozen=True)
@@ -509,20 +599,28 @@ class ReportOutputs:
                 if p]
 
 
-def choose_week(engine: "Engine", week: str | None = None, as_of: datetime | None = None,
+def parse_week(text: str) -> Any:
+    """``2026-W48`` as a :class:`~vulnpipe.reports.weekly.weeks.Week`; a value of another
+    form is a :class:`~vulnpipe.ingest.errors.BadValue`."""
+    from vulnpipe.reports.weekly import parse_week as _parse
+
+    return _parse(text)
+
+
+def choose_week(engine: "Engine", week: Any = None, as_of: datetime | None = None,
                 *, as_of_is_day: bool = False) -> Any:
-    """The report's week: ``week`` (e.g. ``2026-W48``), else the week of ``as_of`` cut off
-    there (``as_of_is_day``: a whole day was given, counted to its end), else the ISO week of
-    the newest stored scan."""
+    """The report's week: ``week`` (e.g. ``2026-W48``, or a parsed week), else the week of
+    ``as_of`` cut off there (``as_of_is_day``: a whole day was given, counted to its end),
+    else the ISO week of the newest stored scan."""
     from datetime import timedelta
 
-    from vulnpipe.reports.weekly import cut_week, newest_scan_week, parse_week
+    from vulnpipe.reports.weekly import cut_week, newest_scan_week
 
     if week and as_of:
         raise InputError("give --week or --as-of, not both",
                          hint="--week 2026-W48 reports on the whole week")
     if week:
-        return parse_week(week)
+        return parse_week(week) if isinstance(week, str) else week
     if as_of:
         return cut_week(as_of - timedelta(microseconds=1) if as_of_is_day else as_of)
     with engine.connect() as conn:
@@ -679,9 +777,10 @@ class Inspected:
     errors: tuple[VulnpipeError, ...]
 
 
-def inspect_scans(inputs: Inputs) -> Inspected:
+def inspect_scans(inputs: Inputs, profile: "Profile | None" = None) -> Inspected:
     """Per input file: scanner, policy, hosts, findings by severity, whether the policy
-    could detect L2TP (plugin 11387), and the L2TP findings found (``vulnpipe inspect``)."""
+    could find ``profile``'s campaign (default ``l2tp``: plugin 11387 enabled, udp/1701 in
+    range), and the profile's findings found (``vulnpipe inspect``)."""
     from vulnpipe.ingest.nessus.inspect import summarize
     from vulnpipe.ingest.nessus.sources import iter_sources
 
@@ -689,7 +788,7 @@ def inspect_scans(inputs: Inputs) -> Inspected:
     summaries = []
     for source in iter_sources(inputs, errors):
         try:
-            summaries.append(summarize(source))
+            summaries.append(summarize(source, profile))
         except VulnpipeError as exc:
             errors.append(exc)
     return Inspected(tuple(summaries), tuple(errors))
@@ -725,12 +824,13 @@ def stored_scans(engine: "Engine") -> list[dict[str, Any]]:
         return list_scans(conn)
 
 
-def write_stored_findings(engine: "Engine", scan: str, out: str | Path, fmt: str) -> int:
+def write_stored_findings(engine: "Engine", scan: str, out: str | Path,
+                          fmt: str | None = None) -> int:
     """Stored findings (``scan``: an id, ``latest`` or ``all``) written like ``parse`` writes
-    them; returns how many."""
-    from vulnpipe.reports.writers.findings import make_writer
+    them (``fmt``: as there); returns how many."""
+    from vulnpipe.reports.writers.findings import FORMATS, make_writer
 
-    writer = make_writer(fmt, out)
+    writer = make_writer(output_format(out, fmt, FORMATS), out)
     ok = False
     try:
         writer.begin_file()
@@ -861,12 +961,14 @@ def build_evidence(engine: "Engine", out: Path, *, profile: "Profile", period: A
         return build_pack(conn, out, opts)
 
 
-def verify_evidence(pack: Path, pub_key: Path | None = None) -> Any:
+def verify_evidence(pack: Path, pub_key: Path | None = None,
+                    fingerprint: str | None = None) -> Any:
     """Every hash of ``pack`` checked against its manifest (and the signature with
-    ``pub_key``). Returns a :class:`~vulnpipe.reports.evidence.VerifyResult`."""
+    ``pub_key``, and the manifest's SHA-256 with ``fingerprint``, as ``build_evidence``
+    gave it). Returns a :class:`~vulnpipe.reports.evidence.VerifyResult`."""
     from vulnpipe.reports.evidence import verify_pack
 
-    return verify_pack(pack, pub_key)
+    return verify_pack(pack, pub_key, fingerprint)
 
 
 def describe_verification(result: Any, pack: Path) -> str:
@@ -893,4 +995,5 @@ __all__ = [
     "database_label", "describe_verification", "evidence_keygen", "evidence_period",
     "inspect_scans", "inspection_text", "open_store", "schema_status", "stored_findings",
     "stored_scans", "upgrade_schema", "verify_evidence", "write_stored_findings",
+    "output_format", "parse_week", "states_text", "stored_inventory",
 ]

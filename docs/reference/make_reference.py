@@ -30,8 +30,8 @@ HEADER = """\
 hand: run `.venv/bin/python docs/reference/make_reference.py` and commit the result. -->
 
 Every command and sub-command of `vulnpipe`, with its `--help` text exactly as the program
-prints it. The global options (`--quiet`, `--verbose`, `--version`, shell completion) go
-**before** the command: `vulnpipe -q run ...`, not `vulnpipe run ... -q`.
+prints it. `-q`/`--quiet` and `-v`/`--verbose` go before or after the command
+(`vulnpipe -q run ...` or `vulnpipe run ... -q`); `--version` and shell completion go before it.
 
 Exit codes, output fields, ticket states and configuration keys are in the
 [reference index](README.md).

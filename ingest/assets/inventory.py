@@ -59,8 +59,8 @@ class DataQualityIssue:
         return f"{where}{who}: {self.kind}: {self.detail}"
 
 
-ISSUE_KINDS = ("encoding", "no_identity", "missing_asset_id", "bad_ip", "bad_mac",
-               "duplicate_ip", "duplicate_fqdn", "duplicate_mac", "duplicate_cidr")
+ISSUE_KINDS = ("encoding", "no_identity", "missing_asset_id", "row_order_id", "bad_ip",
+               "bad_mac", "duplicate_ip", "duplicate_fqdn", "duplicate_mac", "duplicate_cidr")
 
 #: Canonical inventory keys and the headers recognised for each (compared after lower-casing
 #: and dropping everything that is not a letter or digit, so ``IP_Address`` = ``ip address``).
@@ -570,19 +570,60 @@ def _lists(pairs: pd.DataFrame, n: int) -> list[list[str]]:
     return out
 
 
+def _first_tokens(series: pd.Series, pattern: str, normalize) -> pd.Series:
+    """Per row, the first token of the cell that ``normalize`` accepts (None: none does)."""
+    tokens = _tokens(series, pattern)
+    values = pd.Series(normalize(tokens["token"]).to_numpy(), index=tokens["pos"].to_numpy())
+    values = values[values.notna()]
+    return values[~values.index.duplicated()].reindex(range(len(series)))
+
+
+def _stable_ids(table: pd.DataFrame, ids: pd.Series, rows: pd.Series, has_column: bool,
+                issues: list[DataQualityIssue]) -> pd.Series:
+    """Asset ids where the inventory gives none: the row's FQDN, else host name, else first
+    IP, else first MAC, the first of them no other row shares (so adding, removing or moving
+    rows keeps every other asset's id, and the ticket keys made from it). Only a row whose
+    every identity is shared is called ``row-N``, with a ``row_order_id`` issue."""
+    missing = np.flatnonzero((ids == "").to_numpy())
+    if not len(missing):
+        return ids
+    levels = [_first_tokens(table["fqdn"], _SPLIT_NAMES, normalize_hostnames),
+              _first_tokens(table["name"], _SPLIT_NAMES, normalize_hostnames),
+              _first_tokens(table["ip"], _SPLIT_ADDRESSES, normalize_ips),
+              _first_tokens(table["mac"], _SPLIT_ADDRESSES, normalize_macs_column)]
+    candidates = [list(dict.fromkeys(v for v in values if isinstance(v, str)))
+                  for values in zip(*(level.tolist() for level in levels))]
+    uses: dict[str, int] = {}
+    for values in candidates:
+        for v in values:
+            uses[v] = uses.get(v, 0) + 1
+    given = set(ids[ids != ""])
+    out = ids.to_numpy(dtype=object).copy()
+    for pos in missing:
+        row = int(rows.iloc[pos])
+        stable = next((v for v in candidates[pos] if uses[v] == 1 and v not in given), None)
+        out[pos] = stable or f"row-{row}"
+        if has_column:
+            issues.append(DataQualityIssue("missing_asset_id", row, None,
+                                           f"no asset id; called {out[pos]!r} in the output"))
+        if stable is None and candidates[pos]:
+            issues.append(DataQualityIssue(
+                "row_order_id", row, out[pos],
+                f"no asset id, and its {', '.join(candidates[pos])} also name(s) another row: "
+                f"only its row number tells it apart, so its id (and ticket key) changes when "
+                "rows above it are added or removed; give the inventory an asset id column "
+                "(or map one: [inventory.columns] asset_id = \"HEADER\")"))
+    return pd.Series(out, index=ids.index, dtype=object)
+
+
 def _build(table: pd.DataFrame, header_at: int, mapping: dict[str, list[int]],
            headers: list[str], source: str, issues: list[DataQualityIssue]) -> Inventory:
     n = len(table)
     rows = table["source_row"]
 
-    # asset ids: given, or made from the row number; duplicates are fatal
+    # asset ids: given, else made from the row's stable identity; duplicates given are fatal
     ids = table["asset_id"].astype(str).str.strip()
-    if "asset_id" in mapping:
-        for pos in np.flatnonzero((ids == "").to_numpy()):
-            issues.append(DataQualityIssue(
-                "missing_asset_id", int(rows.iloc[pos]), None,
-                f"no asset id; called 'row-{int(rows.iloc[pos])}' in the output"))
-    ids = ids.where(ids != "", "row-" + rows.astype(str))
+    ids = _stable_ids(table, ids, rows, "asset_id" in mapping, issues)
     dup = ids.duplicated(keep=False)
     if dup.any():
         first = ids[dup].iloc[0]
@@ -665,6 +706,8 @@ def _build(table: pd.DataFrame, header_at: int, mapping: dict[str, list[int]],
     for col in _TEXT_COLUMNS:
         text = table[col].astype(str).str.strip()
         assets[col] = text.where(text != "").astype("string")
+    # no owner name: the e-mail address is the owner (matching, tickets, Jira's assignee)
+    assets["owner"] = assets["owner"].fillna(assets["owner_email"])
     assets["criticality"] = criticality.astype("string")
     assets["internet_facing"] = exposure.astype("boolean")
     assets["source_row"] = rows.astype("int64")

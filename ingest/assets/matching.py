@@ -239,18 +239,21 @@ def first_seen(findings: pd.DataFrame) -> pd.Series:
                          )["start"].transform("min")
 
 
-def join_findings(findings: pd.DataFrame, inventory: Inventory, rules: "Sequence[Rule]",
-                  default_owner: str | None = None, *, default_owner_email: str | None = None,
+def join_findings(findings: pd.DataFrame, inventory: Inventory,
+                  rules: "Sequence[Rule] | None" = None, default_owner: str | None = None, *,
+                  default_owner_email: str | None = None,
                   fallback: tuple[str, int] | None = None) -> pd.DataFrame:
-    """``findings`` (as from :func:`ingest.frames.findings_frame`, optionally with a
-    ``hostname`` column) with :data:`JOIN_COLUMNS` added (and ``unowned``), same index.
+    """``findings`` (as from :func:`ingest.frames.findings_frame` or ``read_frames``, with
+    the ``hostname`` column) with :data:`JOIN_COLUMNS` added (and ``unowned``), same index.
+    ``rules`` are the priority rules (default: the built-in table, as the CLI's).
 
     Hosts are matched once per distinct identity. ``first_seen`` is kept when the frame
     already has it (e.g. from the history store), else computed by :func:`first_seen`.
     ``due_date`` is the first-seen UTC calendar day plus ``sla_days`` (midnight, no zone).
     """
-    from vulnpipe.ingest.assets.priority import DEFAULT_FALLBACK, assign_priority, due_dates
+    from vulnpipe.ingest.assets.priority import DEFAULT_FALLBACK, DEFAULT_RULES, assign_priority, due_dates
 
+    rules = DEFAULT_RULES if rules is None else rules
     ids = [c for c in IDENTITY_FIELDS if c in findings.columns]
     group = findings.groupby(ids, dropna=False, sort=False).ngroup().to_numpy() \
         if ids and len(findings) else np.zeros(len(findings), dtype="int64")

@@ -105,6 +105,27 @@ def _policy(el) -> Policy:
     )
 
 
+#: Office documents by what their first bytes hold: a zip (OOXML, OpenDocument) names its
+#: parts; an old Office file is an OLE2 compound document; PDF says so itself.
+_OFFICE_ZIP = ((b"xl/", "an Excel workbook (.xlsx)"), (b"word/", "a Word document (.docx)"),
+               (b"ppt/", "a PowerPoint presentation (.pptx)"),
+               (b"opendocument.spreadsheet", "an OpenDocument spreadsheet (.ods)"),
+               (b"opendocument.text", "an OpenDocument text (.odt)"),
+               (b"[Content_Types].xml", "an Office document"),
+               (b"docProps/", "an Office document"))
+
+
+def _office_kind(head: bytes) -> str | None:
+    """What office file ``head`` (the first bytes of an input) begins, or None."""
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "an old Office 97-2003 file (.xls, .doc or .ppt)"
+    if head.startswith(b"%PDF-"):
+        return "a PDF document"
+    if head.startswith(b"PK\x03\x04"):
+        return next((what for marker, what in _OFFICE_ZIP if marker in head), None)
+    return None
+
+
 def _sniff(head: bytes, name: str) -> None:
     """Refuse inputs that are plainly not XML exports, with a message that says what they are."""
     if not head.strip():
@@ -117,6 +138,11 @@ def _sniff(head: bytes, name: str) -> None:
         raise ParseError("this is an HTML page, not a .nessus export", path=name,
                          hint="a failed download or a login page was saved; download the "
                               "export again")
+    office = _office_kind(head)
+    if office:
+        raise ParseError(f"this is {office}, not a .nessus export", path=name,
+                         hint="export the scan from Nessus in the .nessus format (Export > "
+                              "Nessus); vulnpipe cannot read scan results from an office file")
     if probe.startswith(b"pk\x03\x04"):
         raise ParseError("this is a zip archive without a .zip name", path=name,
                          hint="rename it to .zip so its members are read")

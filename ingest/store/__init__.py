@@ -20,7 +20,10 @@ from vulnpipe.ingest.store.writer import IngestResult, ingest_source
 
 def open_store(url: str | None = None, *, create: bool = True) -> Engine:
     """An engine for the store at ``url`` (``--db`` / ``VULNPIPE_DB`` / ``vulnpipe.db``),
-    checked to speak the current schema (a new database is created when ``create``)."""
+    checked to speak the current schema (a new database is created when ``create``).
+
+    ``create=False`` (the commands that read the store): a missing database, or one that
+    holds no scan, is a :class:`StoreError`."""
     if not create:
         from pathlib import Path
 
@@ -29,11 +32,25 @@ def open_store(url: str | None = None, *, create: bool = True) -> Engine:
         resolved = make_url(resolve_url(url))
         if resolved.get_backend_name() == "sqlite" and resolved.database not in (None, "", ":memory:") \
                 and not Path(resolved.database).exists():
-            raise StoreError(f"no database at {resolved.database}",
+            raise StoreError(f"no database at {resolved.database}, so no scans",
                              hint="run `vulnpipe ingest SCAN...` first, or give --db")
     engine = make_engine(url)
     ensure_schema(engine, create=create)
+    if not create:
+        _require_scans(engine)
     return engine
+
+
+def _require_scans(engine: Engine) -> None:
+    from vulnpipe.ingest.store.engine import no_scans_error, store_errors
+    from vulnpipe.ingest.store.read import has_scans
+
+    url = engine.url.render_as_string(hide_password=False)
+    with store_errors(url), engine.connect() as conn:
+        empty = not has_scans(conn)
+    if empty:
+        engine.dispose()
+        raise no_scans_error(url)
 
 
 __all__ = ["IngestResult", "StoreError", "display_url", "ensure_schema", "ingest_source",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
 
 from vulnpipe.ingest.store.read import stored, utc
@@ -27,8 +27,15 @@ class Decision:
     id: int = 0
 
 
-def ticket_exists(conn: Connection, key: str) -> bool:
-    return conn.execute(select(tickets.c.key).where(tickets.c.key == key)).first() is not None
+def ticket_key(conn: Connection, key: str) -> str | None:
+    """The stored ticket key ``key`` names, compared without regard to case (``vp-3f9a...``
+    is ``VP-3F9A...``); None when there is no such ticket."""
+    wanted = key.strip()
+    row = conn.execute(select(tickets.c.key).where(tickets.c.key == wanted)).first()
+    if row is None:
+        row = conn.execute(select(tickets.c.key)
+                           .where(func.upper(tickets.c.key) == wanted.upper())).first()
+    return row[0] if row else None
 
 
 def add_decision(conn: Connection, *, ticket_key: str, kind: str, at: datetime, reason: str,

@@ -105,6 +105,12 @@ def connect_error(exc: Exception, url: str) -> StoreError:
                       hint="check the URL, that the server is running and the credentials")
 
 
+def no_scans_error(url: str) -> StoreError:
+    """A database with no scan in it, where a command needs some."""
+    return StoreError(f"the database {display_url(url)} holds no scans yet",
+                      hint="run `vulnpipe ingest SCAN...` first, or give --db")
+
+
 def schema_revision(engine: Engine) -> str | None:
     """The Alembic revision stamped in the database, or None for an empty database."""
     with engine.connect() as conn:
@@ -159,8 +165,7 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> None:
             if create:
                 upgrade(engine)
                 return
-            raise StoreError(f"the database {display_url(url)} holds no vulnpipe data yet",
-                             hint="run `vulnpipe ingest SCAN...` first")
+            raise no_scans_error(url)
     except StoreError:
         raise
     except (OperationalError, SQLAlchemyError, OSError) as exc:

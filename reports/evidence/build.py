@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ class PackSummary:
     originals: int
     signed: bool
     states: dict[str, int]
+    manifest_sha256: str = ""          # the pack's fingerprint, for the auditor to record
 
 
 def find_originals(raw_dir: Path, wanted: dict[int, tuple[str, int, str]]) -> dict[int, Content]:
@@ -97,6 +99,12 @@ def _scan_covered(doc: dict) -> str:
     return ", ".join(parts) or "-"
 
 
+def _scan_detects(doc: dict) -> str:
+    d = doc["detection"]
+    word = {True: "yes", False: "no", None: "unknown"}[d["detectable"]]
+    return word + (f": {d['reason']}" if d["reason"] else "")
+
+
 def _period_text(period: Period) -> str:
     if not period.bounded:
         return period.label
@@ -116,8 +124,10 @@ def _pack_context(ev: Evidence, opts: PackOptions, raw: dict[int, str]) -> dict[
                           key=lambda d: (priority_rank(d["priority"]), d["first_seen"], d["key"])),
         "scans": [{**{k: s.doc[k] for k in ("scan_id", "file_name", "policy_name",
                                             "first_host_start", "hosts_count", "sha256")},
-                   "covered": _scan_covered(s.doc), "raw": raw.get(sid)}
+                   "covered": _scan_covered(s.doc), "detects": _scan_detects(s.doc),
+                   "raw": raw.get(sid)}
                   for sid, s in sorted(ev.scans.items())],
+        "campaign": opts.profile.campaign,
         "signed": opts.sign_key is not None, "raw": bool(raw),
     }
 
@@ -212,4 +222,5 @@ def build_pack(conn: Connection, out: str | Path, opts: PackOptions) -> PackSumm
     return PackSummary(path=out, files=len(entries), size=out.stat().st_size,
                        tickets=len(ev.tickets), scans=len(ev.scans),
                        originals=sum(1 for c in entries.values() if not isinstance(c, bytes)),
-                       signed=names.SIGNATURE in entries, states=dict(sorted(states.items())))
+                       signed=names.SIGNATURE in entries, states=dict(sorted(states.items())),
+                       manifest_sha256=hashlib.sha256(entries[names.MANIFEST]).hexdigest())

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from sqlalchemy.engine import Connection
 
-from vulnpipe.ingest.coverage import coverage, plugin_enabled, port_in_range
+from vulnpipe.ingest.coverage import coverage, detectability, plugin_enabled, port_in_range
 from vulnpipe.ingest.errors import InputError
 from vulnpipe.ingest.profiles import Profile
 from vulnpipe.ingest.records import Policy, iso
@@ -300,7 +300,15 @@ def _scan_doc(store: _Store, scan_id: int, profile: Profile, families: dict[int,
         },
         "profile": profile.name,
         "profile_plugins": plugins,
+        "detection": _detection_doc(policy, profile, s),
     }
+
+
+def _detection_doc(policy: Policy | None, profile: Profile, scan: dict) -> dict[str, Any]:
+    """Whether the scan could have found the profile's campaign at all, by its detectors."""
+    detectable, reason = detectability(policy, profile, scan["profile"], scan["profile_plugins"])
+    return {"campaign": profile.campaign, "detected_by": profile.detect_text,
+            "detectable": detectable, "reason": reason or None}
 
 
 def _plugin_facts(conn: Connection, profile: Profile) -> tuple[dict[int, str | None], dict[int, list]]:

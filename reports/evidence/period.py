@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from vulnpipe.ingest.errors import InputError
+from vulnpipe.ingest.errors import BadValue, InputError
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ def quarter(text: str) -> Period:
     """``2026-Q4`` as the period 2026-10-01 (inclusive) to 2027-01-01 (exclusive)."""
     m = _QUARTER.match(text)
     if not m:
-        raise InputError(f"--quarter {text!r} is not a quarter", hint="write it as YYYY-Q1..Q4, e.g. 2026-Q4")
+        raise BadValue(f"--quarter {text!r} is not a quarter",
+                       hint="write it as YYYY-Q1..Q4, e.g. 2026-Q4")
     year, q = int(m.group(1)), int(m.group(2))
     start = datetime(year, 3 * (q - 1) + 1, 1, tzinfo=timezone.utc)
     end = datetime(year + 1, 1, 1, tzinfo=timezone.utc) if q == 4 else \

@@ -11,7 +11,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vulnpipe.ingest.errors import InputError
+from vulnpipe.ingest.errors import BadValue, InputError
 from vulnpipe.reports.evidence.manifest import ManifestError, read_manifest
 from vulnpipe.reports.evidence.names import MANIFEST, SIGNATURE, unsafe_reason
 
@@ -38,6 +38,8 @@ class VerifyResult:
     problems: list[Problem] = field(default_factory=list)
     checked: int = 0                       # files whose hash matched
     signature: str = "absent"              # absent | valid | invalid | not checked
+    fingerprint: str | None = None         # SHA-256 of manifest.json (None: no manifest)
+    fingerprint_checked: bool = False      # compared with the one recorded at build
 
     @property
     def intact(self) -> bool:
@@ -79,12 +81,21 @@ def _check_signature(zf: zipfile.ZipFile, sig_info: zipfile.ZipInfo | None, mani
                                        "does not match manifest.json for this public key"))
 
 
-def verify_pack(path: str | os.PathLike, pub_key: str | os.PathLike | None = None) -> VerifyResult:
+def verify_pack(path: str | os.PathLike, pub_key: str | os.PathLike | None = None,
+                fingerprint: str | None = None) -> VerifyResult:
     """Recompute every hash of the pack at ``path`` against its manifest.
 
     Reports each missing, extra, altered, duplicated or unsafely named member; with
-    ``pub_key``, also whether ``manifest.json.sig`` is a valid signature of the manifest.
+    ``pub_key``, also whether ``manifest.json.sig`` is a valid signature of the manifest;
+    with ``fingerprint`` (the manifest's SHA-256 that ``evidence build`` printed), whether
+    manifest.json is that very manifest. Without either, a changed manifest.json that still
+    parses (the database URL, say) goes unnoticed: the files only match *a* manifest.
     """
+    if fingerprint is not None:
+        fingerprint = fingerprint.strip().lower()
+        if len(fingerprint) != 64 or any(c not in "0123456789abcdef" for c in fingerprint):
+            raise BadValue(f"--manifest-sha256 {fingerprint!r} is not a SHA-256",
+                           hint="64 hex digits, as `vulnpipe evidence build` printed them")
     if pub_key is not None:
         from vulnpipe.reports.evidence.signing import load_public_key
 
@@ -118,6 +129,13 @@ def verify_pack(path: str | os.PathLike, pub_key: str | os.PathLike | None = Non
             result.problems.append(Problem(BAD_MANIFEST, MANIFEST, "too large"))
             return result
         manifest = zf.read(members[MANIFEST])
+        result.fingerprint = hashlib.sha256(manifest).hexdigest()
+        if fingerprint is not None:
+            result.fingerprint_checked = True
+            if result.fingerprint != fingerprint:
+                result.problems.append(Problem(BAD_MANIFEST, MANIFEST,
+                                               f"SHA-256 {result.fingerprint} is not the "
+                                               f"fingerprint given ({fingerprint})"))
         _check_signature(zf, members.get(SIGNATURE), manifest, pub_key, result)
         try:
             _about, files = read_manifest(manifest)
@@ -156,9 +174,19 @@ def verify_pack(path: str | os.PathLike, pub_key: str | os.PathLike | None = Non
 
 
 def describe(result: VerifyResult, path: str | Path) -> str:
-    """The closing line of ``vulnpipe evidence verify``."""
-    if result.intact:
-        sig = {"valid": "; signature valid", "not checked": "; signature present, not checked "
-               "(give --pub-key)", "absent": ""}.get(result.signature, "")
-        return f"{path}: intact, {result.checked} file(s) match the manifest{sig}"
-    return f"{path}: NOT intact, {len(result.problems)} problem(s)"
+    """The closing line of ``vulnpipe evidence verify``: what was proved, and what was not."""
+    if not result.intact:
+        return f"{path}: NOT intact, {len(result.problems)} problem(s)"
+    text = f"{path}: intact, {result.checked} file(s) match the manifest"
+    if result.fingerprint_checked:
+        text += "; manifest SHA-256 matches the fingerprint given"
+    if result.signature == "valid":
+        return text + "; signature valid"
+    if result.fingerprint_checked:
+        return text
+    if result.signature == "not checked":
+        return text + ("; signature present, not checked (give --pub-key): manifest.json "
+                       "itself is not proved unchanged")
+    return text + (f"; unsigned: manifest.json itself is not proved unchanged (compare its "
+                   f"SHA-256 {result.fingerprint} with the one recorded at build, or give "
+                   "--manifest-sha256)")

@@ -7,12 +7,12 @@ earlier week's figures. Weeks without any scan are not computed at all: they are
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
-from vulnpipe.ingest.coverage import plugin_enabled, port_in_range
+from vulnpipe.ingest.coverage import detectability
 from vulnpipe.ingest.errors import InputError
 from vulnpipe.ingest.store import history as store
 from vulnpipe.reports.tickets.build import BuiltTickets, TicketReader, TicketSettings, update_tickets
@@ -23,18 +23,15 @@ if TYPE_CHECKING:
     from vulnpipe.ingest.assets.inventory import Inventory
     from vulnpipe.ingest.profiles import Profile
 
-#: What "could detect L2TP" means for a scan's policy: Tenable plugin 11387 (family
-#: Firewalls) enabled and udp/1701 inside the port range.
-L2TP_PLUGIN, L2TP_FAMILY, L2TP_PORT, L2TP_PROTOCOL = 11387, "Firewalls", 1701, "udp"
-
-
 @dataclass(frozen=True)
 class ScanRow:
     """One stored scan as the report shows it.
 
-    ``l2tp_detectable`` is True when its policy enables plugin 11387 and its port range holds
-    udp/1701, False when the policy rules it out, None when the file cannot tell (no policy
-    element, or settings vulnpipe cannot read); ``reason`` says why when not True.
+    ``detectable`` is True when its policy could find the profile's campaign (for ``l2tp``:
+    plugin 11387 enabled and udp/1701 inside its port range; see
+    :func:`~vulnpipe.ingest.coverage.detectability`), False when the policy rules it out, None
+    when the file cannot tell (no policy element, or settings vulnpipe cannot read);
+    ``reason`` says why when not True.
     """
 
     scan_id: int
@@ -42,45 +39,39 @@ class ScanRow:
     time: datetime                 # first host start (else ingest time), aware UTC
     policy_name: str | None
     hosts: int
-    l2tp_detectable: bool | None
+    detectable: bool | None
     reason: str
 
 
-def l2tp_detectability(policy, stored_profile: str, stored_plugins) -> tuple[bool | None, str]:
-    """(detectable, reason) for a scan with ``policy`` (None: the file had no policy)."""
-    if stored_profile != "all" and L2TP_PLUGIN not in set(stored_plugins or ()):
-        return False, (f"stored with profile '{stored_profile}', which leaves plugin "
-                       f"{L2TP_PLUGIN} out")
-    if policy is None:
-        return None, "no policy in the file: cannot tell whether plugin 11387 ran"
-    enabled = plugin_enabled(policy, L2TP_PLUGIN, L2TP_FAMILY)
-    if enabled is False:
-        return False, "plugin 11387 (L2TP Network Server Detection) not enabled"
-    if enabled is None:
-        return None, "the policy does not say whether plugin 11387 ran"
-    in_range = port_in_range(policy.port_range, L2TP_PORT, L2TP_PROTOCOL)
-    if in_range is False:
-        return False, f"udp/1701 outside the port range '{policy.port_range}'"
-    if in_range is None:
-        return None, f"unreadable port range '{policy.port_range}'"
-    return True, ""
-
-
-def load_scans(conn: Connection, start: datetime | None = None,
+def load_scans(conn: Connection, profile: "Profile", start: datetime | None = None,
                end: datetime | None = None) -> list[ScanRow]:
     """Stored scans (those whose time is in ``[start, end]`` when given), oldest first (scan
-    time, then id), with their L2TP detectability."""
+    time, then id), with whether each could detect ``profile``'s campaign."""
     rows = [r for r in store.scan_rows(conn)
             if (start is None or r["time"] >= start) and (end is None or r["time"] <= end)]
     policies = store.policies(conn, [r["id"] for r in rows])
     out = []
     for r in rows:
-        detectable, reason = l2tp_detectability(policies[r["id"]], r["profile"],
-                                                r["profile_plugins"])
+        detectable, reason = detectability(policies[r["id"]], profile, r["profile"],
+                                           r["profile_plugins"])
         out.append(ScanRow(scan_id=r["id"], file_name=r["file_name"], time=r["time"],
                            policy_name=r["policy_name"], hosts=r["hosts_count"] or 0,
-                           l2tp_detectable=detectable, reason=reason))
+                           detectable=detectable, reason=reason))
     return out
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a report names the profile's campaign (from the profile: ``label``, ``title``,
+    its detectors)."""
+
+    campaign: str                           # "Can detect L2TP"
+    heading: str                            # the title: "L2TP exposure"
+    detect_text: str                        # what detects it: "plugin 11387 (udp/1701)"
+
+    @classmethod
+    def of(cls, profile: "Profile") -> "Wording":
+        return cls(profile.campaign, profile.heading, profile.detect_text)
 
 
 @dataclass(frozen=True)
@@ -96,6 +87,7 @@ class History:
     weeks: tuple[Week, ...]                 # the trend window, oldest first, ending with week
     scans: tuple[ScanRow, ...]              # the stored scans of the trend window
     builds: dict[str, BuiltTickets]
+    wording: Wording
     #: The trend window's hosts: per address the last row that named it (scan id, name,
     #: address, identity, FQDN, NetBIOS name), and every identity seen.
     period_latest: dict[str, tuple] | None = None
@@ -122,26 +114,45 @@ def newest_scan_week(conn: Connection) -> Week:
     return week_of(rows[-1]["time"])
 
 
+def check_has_data(week: Week, times: list[datetime], now: datetime | None = None) -> None:
+    """A report needs data: ``week`` must not end before the first stored scan (``times``,
+    oldest first), nor begin after both ``now`` (default: the clock) and the newest scan.
+    Otherwise there is nothing to report, and an :class:`InputError` says so."""
+    if not times:
+        raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
+    first, newest = week_of(times[0]), week_of(times[-1])
+    if week.cutoff < times[0]:
+        raise InputError(f"no data for {week.label}: the first stored scan is in {first.label}",
+                         hint=f"report on a week from {first.label} on")
+    today = week_of(max(now or datetime.now(timezone.utc), times[-1]))
+    if week.start > today.cutoff:
+        raise InputError(f"no data for {week.label}: that week has not begun (this is "
+                         f"{today.label}; the newest stored scan is in {newest.label})",
+                         hint=f"report on a week up to {today.label}")
+
+
 def load_history(conn: Connection, profile: "Profile", week: Week, *, weeks: int = 12,
                  inventory: "Inventory | None" = None,
-                 settings: TicketSettings = TicketSettings()) -> History:
+                 settings: TicketSettings = TicketSettings(),
+                 now: datetime | None = None) -> History:
     """Scans and per-week tickets for a report on ``week`` with a ``weeks``-long trend.
 
-    The trend starts no earlier than the week of the first stored scan; after that, a week
-    without scans is a gap. Without ``inventory`` the one stored by the last ticket build is
-    used (as ``vulnpipe tickets`` does). The stored ticket state is brought up to date first;
-    each week's tickets are then read from it as of the week's cut-off (a checkpoint and at
-    most a week of steps), never replayed from the start.
+    A week that ends before the first stored scan, or begins after ``now`` (default: the
+    clock), has no data: an :class:`InputError` says so (:func:`check_has_data`). The trend
+    starts no earlier than the week of the first stored scan; after that, a week without
+    scans is a gap. Without ``inventory`` the one stored by the last ticket build is used (as
+    ``vulnpipe tickets`` does). The stored ticket state is brought up to date first; each
+    week's tickets are then read from it as of the week's cut-off (a checkpoint and at most
+    a week of steps), never replayed from the start.
     """
     span = window(week, weeks)
     times = [r["time"] for r in store.scan_rows(conn)]
-    if not times:
-        raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
+    check_has_data(week, times, now)
     matching, _changes = update_tickets(conn, profile, inventory, settings)
     known_times = [t for t in times if t <= week.cutoff]
     if known_times:     # no trend weeks before the first stored scan: there was no history yet
         span = [w for w in span if w.cutoff >= known_times[0] or w == week]
-    known = tuple(load_scans(conn, span[0].start, week.cutoff))
+    known = tuple(load_scans(conn, profile, span[0].start, week.cutoff))
     builds: dict[str, BuiltTickets] = {}
     reader = TicketReader(conn, profile, matching, settings)
     for w in span:
@@ -159,4 +170,5 @@ def load_history(conn: Connection, profile: "Profile", week: Week, *, weeks: int
             identities.add(row[3])
     return History(profile=profile.name, week=week, weeks=tuple(span), scans=known,
                    builds=builds, period_latest=latest, period_identities=frozenset(identities),
-                   matches=matching.by_identity)
+                   matches=matching.by_identity,
+                   wording=Wording.of(profile))

@@ -63,9 +63,9 @@ def shown(value, key: str) -> str:
 
 
 def detect(scan: ScanRow) -> str:
-    if scan.l2tp_detectable is True:
+    if scan.detectable is True:
         return "yes"
-    return ("no: " if scan.l2tp_detectable is False else "unknown: ") + scan.reason
+    return ("no: " if scan.detectable is False else "unknown: ") + scan.reason
 
 
 def as_of_text(r: WeeklyReport) -> str:

@@ -17,7 +17,7 @@ from vulnpipe.reports.writers.output import open_output
 
 def scan_json(s: ScanRow) -> dict[str, Any]:
     return {"file_name": s.file_name, "scan_time": iso(s.time), "policy_name": s.policy_name,
-            "hosts": s.hosts, "l2tp_detectable": s.l2tp_detectable, "reason": s.reason or None}
+            "hosts": s.hosts, "detectable": s.detectable, "reason": s.reason or None}
 
 
 def report_json(r: WeeklyReport) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def report_json(r: WeeklyReport) -> dict[str, Any]:
     out: dict[str, Any] = {
         "week": r.week.label, "week_start": r.week.start.date().isoformat(),
         "week_end": r.week.last_day.isoformat(), "as_of": iso(r.week.cutoff),
-        "profile": r.profile,
+        "profile": r.profile, "campaign": r.wording.campaign,
         "slice": None if r.slice.by is None else {"by": r.slice.by, "value": r.slice.value},
     }
     out.update(r.figures.as_dict())

@@ -17,7 +17,7 @@ from vulnpipe.reports.hosts import host_label, host_name
 from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
 from vulnpipe.reports.tickets.model import RISK_ACCEPTED, asset_key_for, priority_rank, ticket_key
 from vulnpipe.reports.weekly.figures import Figures, TicketRow, figures, ticket_rows
-from vulnpipe.reports.weekly.history import History, ScanRow
+from vulnpipe.reports.weekly.history import History, ScanRow, Wording
 from vulnpipe.reports.weekly.weeks import Week
 
 SLICE_FIELDS = ("team", "business_unit")
@@ -128,6 +128,7 @@ class DataQuality:
 @dataclass(frozen=True)
 class WeeklyReport:
     profile: str
+    wording: Wording                         # how the profile names its campaign
     week: Week
     weeks: tuple[Week, ...]
     slice: Slice
@@ -149,9 +150,7 @@ class WeeklyReport:
 
     @property
     def title(self) -> str:
-        base = f"L2TP exposure: weekly report {self.week.label}"
-        if self.profile != "l2tp":
-            base = f"Exposure (profile {self.profile}): weekly report {self.week.label}"
+        base = f"{self.wording.heading}: weekly report {self.week.label}"
         return base if self.slice.by is None else f"{base} ({self.slice.label})"
 
     @property
@@ -215,7 +214,7 @@ def _period(history: History) -> list[ScanRow]:
 def _quality(history: History, sl: Slice) -> DataQuality:
     built = history.current
     period = _period(history)
-    blind = tuple(s for s in period if s.l2tp_detectable is not True)
+    blind = tuple(s for s in period if s.detectable is not True)
     if built.inventory is None:
         return DataQuality(False, (), (), (), blind)
     names = {s.scan_id: s.file_name for s in period}
@@ -302,7 +301,8 @@ def build_report(history: History, sl: Slice = ALL) -> WeeklyReport:
         trend.append(TrendPoint(w, count, figures(b, w, sl.keys(b)) if count and b else None))
     none = "(none)"
     return WeeklyReport(
-        profile=history.profile, week=week, weeks=history.weeks, slice=sl,
+        profile=history.profile, wording=history.wording, week=week, weeks=history.weeks,
+        slice=sl,
         figures=figures(built, week, sl.keys(built)),
         scans=tuple(history.scans_in(week)), trend=tuple(trend),
         period_scans=tuple(_period(history)),

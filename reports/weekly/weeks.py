@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from vulnpipe.ingest.errors import InputError
+from vulnpipe.ingest.errors import BadValue, InputError
 
 _LABEL = re.compile(r"^\s*(\d{4})-?[Ww](\d{1,2})\s*$")
 TICK = timedelta(microseconds=1)
@@ -65,11 +65,11 @@ def parse_week(text: str) -> Week:
     """``2026-W48`` (or ``2026W48``) as a :class:`Week`; a clear error otherwise."""
     m = _LABEL.match(text or "")
     if not m:
-        raise InputError(f"--week {text!r} is not an ISO week", hint="write it like 2026-W48")
+        raise BadValue(f"--week {text!r} is not an ISO week", hint="write it like 2026-W48")
     try:
         monday = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
     except ValueError:
-        raise InputError(f"--week {text!r} does not exist",
+        raise BadValue(f"--week {text!r} does not exist",
                          hint="ISO years have 52 or 53 weeks; write it like 2026-W48") from None
     return week_of(datetime.combine(monday, datetime.min.time(), tzinfo=timezone.utc))
 

@@ -99,14 +99,14 @@ def sheets(r: WeeklyReport) -> list[Sheet]:
                  f"{a.asset_id} ({a.name})" if a.name else a.asset_id,
                  f"owner {a.owner or '-'}, team {a.team or '-'}, business unit {a.business_unit or '-'}",
                  None, None] for a in q.unscanned_assets]
-    quality += [["scan could not detect L2TP", s.file_name,
+    quality += [[f"scan could not detect {r.wording.campaign}", s.file_name,
                  f"policy {s.policy_name or '(none in the file)'}: {detect(s)}", None, None]
                 for s in q.blind_scans]
     if not q.has_inventory:
         quality.insert(0, ["no inventory", None, "no inventory given or stored: no host has an owner",
                            None, None])
     scans = [[week_of(s.time).label, s.file_name, s.time, s.policy_name, s.hosts,
-              _yes_no(s.l2tp_detectable), s.reason] for s in r.period_scans]
+              _yes_no(s.detectable), s.reason] for s in r.period_scans]
     return [
         _summary(r),
         Sheet(TREND_SHEET, trend_cols, trend),
@@ -123,7 +123,8 @@ def sheets(r: WeeklyReport) -> list[Sheet]:
         Sheet("Data quality", ("Kind", "Host, asset or scan", "Detail", "Ticket", "Seen in scan"),
               quality, wrap=frozenset({"Detail"})),
         Sheet("Scans", ("Week", "Scan file", "Scan time (UTC)", "Policy", "Hosts",
-                        "Can detect L2TP", "Why not"), scans, wrap=frozenset({"Why not"})),
+                        f"Can detect {r.wording.campaign}", "Why not"), scans,
+              wrap=frozenset({"Why not"})),
     ]
 
 

@@ -76,7 +76,8 @@ class RecordWriter(ABC):
 
     @abstractmethod
     def close(self, ok: bool = True) -> None:
-        """Finish the output (``ok=False``: leave no output behind)."""
+        """Finish the output (``ok=False``: leave no output behind, and an existing file at
+        ``out`` as it was)."""
 
     def encoder(self) -> Callable | None:
         """A picklable ``encode(pairs) -> (bytes, records)`` making this format's output of
@@ -100,10 +101,17 @@ class TextWriter(RecordWriter):
         self._sink: Any = self._stream
         self._mark = 0
         self._pending = 0
-        self._header()
+        self._headed = False
 
     def _header(self) -> None:
         """Write what comes before the first record (nothing by default)."""
+
+    def _head(self) -> None:
+        """The header, once, into the output itself (so an output whose every input failed
+        is never started)."""
+        if not self._headed:
+            self._headed = True
+            self._header()
 
     #: One record as bytes: ``line(record, fields)`` (a module-level function).
     line: Callable[[dict[str, Any], Sequence[str]], bytes]
@@ -124,6 +132,7 @@ class TextWriter(RecordWriter):
         if self._discard:
             return
         if self._direct:
+            self._head()
             self._mark = self._stream.tell()
         else:
             self._spool = self._sink = tempfile.SpooledTemporaryFile(max_size=64 << 20)
@@ -134,6 +143,7 @@ class TextWriter(RecordWriter):
 
     def commit_file(self) -> None:
         if not self._direct:
+            self._head()
             self._spool.seek(0)
             shutil.copyfileobj(self._spool, self._stream, 1 << 20)
             self._spool.close()
@@ -150,6 +160,7 @@ class TextWriter(RecordWriter):
 
     def close(self, ok: bool = True) -> None:
         if ok:
+            self._head()
             self._ctx.__exit__(None, None, None)
         else:
             self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)

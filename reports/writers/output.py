@@ -12,12 +12,45 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from vulnpipe.ingest.errors import VulnpipeError
+from vulnpipe.ingest.errors import BadValue, VulnpipeError
 
 #: The timestamp written into every zip entry (zip's epoch): outputs do not depend on when
 #: they were made.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _CORE_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+#: Output formats and the file name endings that name them (the first one is the usual).
+FORMAT_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "jsonl": (".jsonl", ".ndjson", ".json"), "json": (".json",), "csv": (".csv",),
+    "xlsx": (".xlsx",), "parquet": (".parquet",), "html": (".html", ".htm"),
+    "markdown": (".md",),
+}
+
+
+def choose_format(out: str | os.PathLike, fmt: str | None, formats: tuple[str, ...],
+                  default: str) -> str:
+    """The format to write ``out`` in: ``fmt`` when given, else the one its name's ending
+    names (``joined.xlsx``: xlsx), else ``default`` (standard output, ``/dev/null``, a name
+    with another ending). A ``fmt`` that contradicts the ending, or an ending naming a format
+    not among ``formats``, is refused (:class:`BadValue`): a file called ``.xlsx`` holding
+    JSON lines helps nobody."""
+    suffix = Path(str(out)).suffix.lower() if str(out) != "-" else ""
+    named = [f for f, endings in FORMAT_SUFFIXES.items() if suffix in endings]
+    if fmt is not None:
+        if named and fmt not in named:
+            raise BadValue(f"--format {fmt} does not match --out {os.fspath(out)!r} "
+                           f"({suffix} is {named[0]})",
+                           hint=f"drop --format, or name the file "
+                                f"{FORMAT_SUFFIXES.get(fmt, ('.' + fmt,))[0]}")
+        return fmt
+    usable = [f for f in named if f in formats]
+    if usable:
+        return usable[0]
+    if named:
+        raise BadValue(f"--out {os.fspath(out)!r} names a {named[0]} file, which this command "
+                       "does not write", hint=f"formats: {', '.join(formats)}")
+    return default
 
 
 def is_special(path: str | os.PathLike) -> bool:

@@ -10,7 +10,7 @@ import typer
 
 from vulnpipe import console, workflows
 from vulnpipe.config import Config, load_config
-from vulnpipe.ingest.errors import InputError
+from vulnpipe.ingest.errors import BadValue
 
 if TYPE_CHECKING:
     from vulnpipe.ingest.profiles import Profile
@@ -76,7 +76,8 @@ def parse_when(text: str | None, *, end_of_day: bool = False, what: str = "date"
             return day + timedelta(days=1) if end_of_day else day
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InputError(f"{what} {text!r} is not a date", hint="write it as YYYY-MM-DD") from None
+        raise BadValue(f"{what} {text!r} is not a date",
+                       hint="write it as YYYY-MM-DD, or an ISO 8601 date-time") from None
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 

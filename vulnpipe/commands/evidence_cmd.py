@@ -15,6 +15,7 @@ from vulnpipe.commands.common import (
     ProfilesFileOpt,
     SheetOpt,
     load_config,
+    notify,
     parse_when,
     pick_db,
     pick_profile,
@@ -36,15 +37,20 @@ def build(
     db: Optional[str] = DbOpt,
     profile: Optional[str] = ProfileOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
-    date_from: Optional[str] = typer.Option(None, "--from", help="First day of the period (YYYY-MM-DD)."),
-    date_to: Optional[str] = typer.Option(None, "--to", help="Last day of the period (inclusive)."),
-    quarter: Optional[str] = typer.Option(None, "--quarter", help="A calendar quarter, e.g. 2026-Q4."),
-    ticket: Optional[List[str]] = typer.Option(None, "--ticket", help="Only this ticket (repeatable)."),
+    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE",
+                                            help="First day of the period (YYYY-MM-DD)."),
+    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE",
+                                          help="Last day of the period (inclusive)."),
+    quarter: Optional[str] = typer.Option(None, "--quarter", metavar="QUARTER",
+                                          help="A calendar quarter, e.g. 2026-Q4."),
+    ticket: Optional[List[str]] = typer.Option(None, "--ticket", metavar="KEY",
+                                               help="Only this ticket (repeatable)."),
     include_raw: bool = typer.Option(False, "--include-raw", help="Include the original .nessus files "
                                      "(found in --raw-dir by SHA-256)."),
     raw_dir: Optional[Path] = typer.Option(None, "--raw-dir", help="Where the original scan files are."),
-    generated_at: Optional[str] = typer.Option(None, "--generated-at", help="A date-time to record "
-                                               "as the pack's creation time (nothing else is stamped)."),
+    generated_at: Optional[str] = typer.Option(None, "--generated-at", metavar="DATE",
+                                               help="A date-time to record as the pack's "
+                                                    "creation time (nothing else is stamped)."),
     sign_key: Optional[Path] = typer.Option(None, "--sign-key", help="Ed25519 private key (PEM) to "
                                             "sign manifest.json with."),
     inventory: Optional[Path] = InventoryOpt,
@@ -56,7 +62,8 @@ def build(
     """Build a reproducible, tamper-evident evidence pack (zip) from the history database:
     tickets with before/after proof, scans with their coverage, POA&M and workbooks.
 
-    The database is only read. The same database state gives a byte-identical pack.
+    The database is only read. The same database state gives a byte-identical pack. Prints
+    the SHA-256 of its manifest.json, the pack's fingerprint for the auditor to record.
 
 
     Example: vulnpipe evidence build --quarter 2026-Q4 --out evidence-2026-Q4.zip
@@ -69,7 +76,7 @@ def build(
     period = _period(date_from, date_to, quarter)
     cfg = load_config(config)
     prof = pick_profile(profile, None, profiles_file, cfg)
-    inv = workflows.load_inventory_for(cfg, inventory, sheet)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     engine = workflows.open_store(pick_db(db, cfg), create=False)
     try:
         summary = workflows.build_evidence(
@@ -79,11 +86,14 @@ def build(
             knowledge_dirs=(*cfg.tickets.knowledge_dirs, *(knowledge or ())))
     finally:
         engine.dispose()
-    states = ", ".join(f"{n} {s}" for s, n in summary.states.items()) or "no tickets"
+    states = workflows.states_text(summary.states)
+    print(f"manifest.json SHA-256 {summary.manifest_sha256}")
     console.info(f"wrote {summary.path}: {summary.files} files, {summary.size} bytes; "
                  f"{summary.tickets} ticket(s) ({states}), {summary.scans} scan(s)"
                  + (f", {summary.originals} original(s)" if summary.originals else "")
-                 + (", signed" if summary.signed else ""))
+                 + (", signed" if summary.signed else "")
+                 + "; the manifest's SHA-256 above is the pack's fingerprint: record it "
+                   "(`vulnpipe evidence verify PACK --manifest-sha256 HEX` checks it)")
 
 
 @evidence_app.command("verify")
@@ -91,14 +101,20 @@ def verify(
     pack: Path = typer.Argument(..., help="The pack (zip) to check."),
     pub_key: Optional[Path] = typer.Option(None, "--pub-key", help="Ed25519 public key (PEM) "
                                            "to check manifest.json.sig with."),
+    manifest_sha256: Optional[str] = typer.Option(
+        None, "--manifest-sha256", metavar="HEX",
+        help="The fingerprint `evidence build` printed: manifest.json must have this SHA-256."),
 ) -> None:
     """Recompute every hash against manifest.json; print each missing, extra or altered
     file (one line each). Exit 0 only when the pack is intact. Nothing is extracted.
 
+    The hashes prove the files match manifest.json. That manifest.json is the one built
+    needs the signature (--pub-key) or the fingerprint recorded at build (--manifest-sha256).
+
 
     Example: vulnpipe evidence verify q4.zip --pub-key keys/signing.pub
     """
-    result = workflows.verify_evidence(pack, pub_key)
+    result = workflows.verify_evidence(pack, pub_key, manifest_sha256)
     for p in result.problems:
         print(p.line())
     if result.intact:

@@ -3,24 +3,29 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 
 from vulnpipe import console, workflows
+from vulnpipe.commands.common import ProfileOpt, ProfilesFileOpt, load_config, pick_profile
 
 
 def inspect(
     inputs: List[Path] = typer.Argument(..., metavar="SCAN", help=".nessus files, directories, .zip or .gz."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file instead of text."),
+    profile: Optional[str] = ProfileOpt,
+    profiles_file: Optional[List[Path]] = ProfilesFileOpt,
 ) -> None:
     """Summarise each scan: scanner, policy, hosts, findings by severity, whether the
-    policy could detect L2TP (plugin 11387), and the L2TP findings found.
+    policy could find the profile's campaign (l2tp: plugin 11387 enabled, udp/1701 in the
+    port range), and the profile's findings found.
 
 
     Example: vulnpipe inspect sample_data/scans/2026-W48-weekly.nessus
     """
-    done = workflows.inspect_scans(inputs)
+    prof = pick_profile(profile, None, profiles_file, load_config(None))
+    done = workflows.inspect_scans(inputs, prof)
     for summary in done.summaries:
         print(json.dumps(summary.as_dict(), sort_keys=True) if as_json
               else workflows.inspection_text(summary))

@@ -40,9 +40,11 @@ def join(
     plugin: Optional[List[int]] = PluginOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     default_owner: Optional[str] = typer.Option(
-        None, "--default-owner", help="Owner of unmatched hosts (overrides [owners])."),
-    fmt: JoinFormat = typer.Option(JoinFormat.jsonl, "--format", "-f", help="Output format."),
-    out: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
+        None, "--default-owner", metavar="NAME", help="Owner of unmatched hosts (overrides [owners])."),
+    fmt: Optional[JoinFormat] = typer.Option(None, "--format", "-f", help="Output format "
+                                             "(default: from the --out name, else jsonl)."),
+    out: str = typer.Option("-", "--out", "-o", metavar="PATH",
+                            help="Output file, or - for standard output."),
 ) -> None:
     """Match each scanned host to the asset inventory (IP, FQDN, host name, MAC, then the
     narrowest CIDR range) and write the selected findings with asset id, owner, team,
@@ -58,19 +60,20 @@ def join(
                          hint="use --inventory FILE, or set path under [inventory] in "
                               "vulnpipe.toml")
     prof = pick_profile(profile, plugin, profiles_file, cfg)
-    if fmt.value == "xlsx" and out == "-":
+    form = workflows.output_format(out, fmt and fmt.value, workflows.JOINED_FORMATS)
+    if form == "xlsx" and out == "-":
         raise InputError("--format xlsx needs a file: give --out PATH")
     settings = workflows.ticket_settings(cfg)
     if default_owner is not None:
         settings = replace(settings, default_owner=default_owner)
     with console.progress() as bar:
         joined = workflows.join_scans(inputs, inv, profile=prof, settings=settings, progress=bar)
-    count = workflows.write_joined(joined, out, fmt.value)
+    count = workflows.write_joined(joined, out, form)
 
     for exc in joined.errors:
         console.error(str(exc))
     if joined.note:
-        console.note(joined.note)
+        console.advice(joined.note)
     console.info(_summary(count, len(joined.files), prof.name, joined.match_counts(),
                           settings.default_owner, len(inv.assets), inv.source, len(inv.issues)))
     for issue in inv.issues[:MAX_ISSUE_LINES]:

@@ -33,8 +33,10 @@ def parse(
     profile: Optional[str] = ProfileOpt,
     plugin: Optional[List[int]] = PluginOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
-    fmt: Format = typer.Option(Format.jsonl, "--format", "-f", help="Output format."),
-    out: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
+    fmt: Optional[Format] = typer.Option(None, "--format", "-f", help="Output format "
+                                         "(default: from the --out name, else jsonl)."),
+    out: str = typer.Option("-", "--out", "-o", metavar="PATH",
+                            help="Output file, or - for standard output."),
     config: Optional[Path] = ConfigOpt,
     strict: Optional[bool] = StrictOpt,
 ) -> None:
@@ -46,13 +48,13 @@ def parse(
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
     with console.progress() as bar:
-        done = workflows.write_findings(inputs, out, profile=prof, fmt=fmt.value,
+        done = workflows.write_findings(inputs, out, profile=prof, fmt=fmt and fmt.value,
                                         strict=pick_strict(strict, cfg), notify=notify,
                                         progress=bar)
     for exc in done.errors:
         console.error(str(exc))
     if done.note:
-        console.note(done.note)
+        console.advice(done.note)
     console.info(f"{done.count} finding(s) from {len(done.files)} file(s), profile '{prof.name}'"
                  + (f", {len(done.errors)} file(s) refused" if done.errors else ""))
     if done.errors:

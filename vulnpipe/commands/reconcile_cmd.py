@@ -18,6 +18,7 @@ from vulnpipe.commands.common import (
     ProfilesFileOpt,
     SheetOpt,
     load_config,
+    notify,
     parse_when,
     pick_db,
     pick_profile,
@@ -43,9 +44,10 @@ def reconcile(
     profile: Optional[str] = ProfileOpt,
     plugin: Optional[List[int]] = PluginOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
-    fmt: ReconcileFormat = typer.Option(ReconcileFormat.json, "--format", "-f",
-                                        help="Output format (stateless mode)."),
-    out: Optional[str] = typer.Option(None, "--out", "-o",
+    fmt: Optional[ReconcileFormat] = typer.Option(
+        None, "--format", "-f",
+        help="Output format (stateless mode; default: from the --out name, else json)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", metavar="PATH",
                                       help="Output file (- for standard output)."),
     targets_out: Optional[Path] = typer.Option(
         None, "--targets-out", help="Write the addresses that still need a covering rescan "
@@ -63,32 +65,39 @@ def reconcile(
     """
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
-    inv = workflows.load_inventory_for(cfg, inventory, sheet)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     if baseline or rescan:
         if not (baseline and rescan):
             raise InputError("stateless reconcile needs both --baseline and --rescan",
                              hint="or give neither to reconcile the history database")
-        if fmt is ReconcileFormat.xlsx and (out or "-") == "-":
+        form = workflows.output_format(out or "-", fmt and fmt.value,
+                                       [f.value for f in ReconcileFormat])
+        if form == "xlsx" and (out or "-") == "-":
             raise InputError("--format xlsx needs a file: give --out PATH")
+        if inv is None:
+            inv = workflows.stored_inventory(pick_db(db, cfg))
+            if inv is not None:
+                console.info(f"inventory {inv.source}: as stored in the database by the last "
+                             "ticket build (--inventory gives another)")
         result = workflows.reconcile_scans(baseline, rescan, prof, inventory=inv)
-        result.write(fmt.value, out or "-")
+        result.write(form, out or "-")
         if targets_out:
             workflows.write_lines(result.targets(), targets_out)
         console.info("reconciled: " + ", ".join(f"{n} {s}" for s, n in result.summary.items()))
         return
-    if out is not None or fmt is not ReconcileFormat.json:
+    if out is not None or fmt is not None:
         raise InputError("--out and --format apply to stateless reconcile (--baseline/--rescan)",
                          hint="with the database, export with `vulnpipe tickets` or use --targets-out")
     engine = workflows.open_store(pick_db(db, cfg), create=False)
     try:
         done = workflows.reconcile_store(engine, prof, inventory=inv,
                                          settings=workflows.ticket_settings(cfg),
-                                         as_of=parse_when(as_of))
+                                         as_of=parse_when(as_of, what="--as-of"))
     finally:
         engine.dispose()
     for c in done.changes:
         print(f"{c.key}  {c.host}: {c.before or 'new'} -> {c.after}")
-    console.info(f"{len(done.changes)} ticket(s) changed; now " +
-                 ", ".join(f"{n} {s}" for s, n in done.states().items()))
+    console.info(f"{len(done.changes)} ticket(s) changed; now "
+                 f"{workflows.states_text(done.states())}")
     if targets_out:
         workflows.write_lines(done.targets(), targets_out)

@@ -21,7 +21,7 @@ from vulnpipe.commands.common import (
     pick_db,
     pick_profile,
 )
-from vulnpipe.ingest.errors import InputError
+from vulnpipe.ingest.errors import BadValue, InputError
 
 report_app = typer.Typer(help="Reports built from the history store.", no_args_is_help=True)
 
@@ -30,11 +30,12 @@ report_app = typer.Typer(help="Reports built from the history store.", no_args_i
 def weekly(
     db: Optional[str] = DbOpt,
     week: Optional[str] = typer.Option(
-        None, "--week", help="ISO week to report on, e.g. 2026-W48 (default: the week of the "
+        None, "--week", metavar="WEEK", help="ISO week to report on, e.g. 2026-W48 (default: the week of the "
                              "newest stored scan)."),
     as_of: Optional[str] = typer.Option(
-        None, "--as-of", help="Report on the week holding this date (ISO 8601, UTC), counting "
-                              "nothing after it (a bare date counts that whole day)."),
+        None, "--as-of", metavar="DATE",
+        help="Report on the week holding this date (ISO 8601, UTC), counting nothing after it "
+             "(a bare date counts that whole day)."),
     weeks: Optional[int] = typer.Option(
         None, "--weeks", min=1, max=260,
         help="Weeks in the trend (default: [report] weeks in vulnpipe.toml, else 12)."),
@@ -44,7 +45,7 @@ def weekly(
     inventory: Optional[Path] = InventoryOpt,
     sheet: Optional[str] = SheetOpt,
     config: Optional[Path] = ConfigOpt,
-    team: Optional[str] = typer.Option(None, "--team", help="Only this team's assets."),
+    team: Optional[str] = typer.Option(None, "--team", metavar="NAME", help="Only this team's assets."),
     split_by: Optional[Tuple[str, Path]] = typer.Option(
         None, "--split-by", metavar="team|business_unit DIR",
         help="Write one report (HTML, Excel, Markdown, JSON) per team or business unit "
@@ -52,7 +53,7 @@ def weekly(
     html: Optional[Path] = typer.Option(None, "--html", help="HTML page to write."),
     xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="Excel workbook to write."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Markdown summary to write."),
-    json_out: Optional[str] = typer.Option(None, "--json",
+    json_out: Optional[str] = typer.Option(None, "--json", metavar="PATH",
                                            help="JSON figures to write (- for stdout)."),
     mail: bool = typer.Option(False, "--mail",
                               help="E-mail the report over SMTP ([mail] in vulnpipe.toml); with "
@@ -83,16 +84,17 @@ def weekly(
         raise InputError("give --team or --split-by, not both",
                          hint="--split-by team DIR already writes one report per team")
     if split_by and split_by[0] not in ("team", "business_unit"):
-        raise InputError(f"--split-by {split_by[0]!r} is not team or business_unit",
-                         hint="e.g. --split-by team out/teams")
+        raise BadValue(f"--split-by {split_by[0]!r} is not team or business_unit",
+                       hint="e.g. --split-by team out/teams")
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
-    inv = workflows.load_inventory_for(cfg, inventory, sheet)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     day = as_of is not None and len(as_of.strip()) == 10
     when = parse_when(as_of.strip() if as_of else None, end_of_day=day, what="--as-of")
+    wanted = workflows.parse_week(week) if week else None
     engine = workflows.open_store(pick_db(db, cfg), create=False)
     try:
-        chosen = workflows.choose_week(engine, week, when, as_of_is_day=day)
+        chosen = workflows.choose_week(engine, wanted, when, as_of_is_day=day)
         built = workflows.weekly_report(engine, prof, chosen, weeks=weeks or cfg.report.weeks,
                                         inventory=inv, settings=workflows.ticket_settings(cfg),
                                         team=team)

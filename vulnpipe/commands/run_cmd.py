@@ -32,7 +32,7 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="Output folder (default: [run] out_dir, else out/)."),
     summary_json: Optional[str] = typer.Option(
-        None, "--summary-json", help="Write a machine-readable summary here (- for stdout)."),
+        None, "--summary-json", metavar="PATH", help="Write a machine-readable summary here (- for stdout)."),
     strict: Optional[bool] = StrictOpt,
 ) -> None:
     """Ingest the scans, update ticket states from every rescan, export the tickets and write
@@ -44,7 +44,7 @@ def run(
     """
     cfg = load_config(config)
     prof = pick_profile(profile, None, None, cfg)
-    inv = workflows.load_inventory_for(cfg, inventory, sheet)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     with console.progress() as bar:
         summary = workflows.run_week(cfg, scans, db=db, profile=prof, inventory=inv, out_dir=out,
                                      strict=pick_strict(strict, cfg), notify=notify, progress=bar)

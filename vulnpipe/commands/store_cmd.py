@@ -45,21 +45,17 @@ def ingest(
     """
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
-    engine = workflows.open_store(pick_db(db, cfg))
-    try:
-        with console.progress() as bar:
-            done = workflows.ingest_scans(engine, inputs, prof, strict=pick_strict(strict, cfg),
-                                          notify=notify, progress=bar)
-        label = workflows.database_label(engine)
-    finally:
-        engine.dispose()
+    with console.progress() as bar:
+        done = workflows.ingest_scans(pick_db(db, cfg), inputs, prof,
+                                      strict=pick_strict(strict, cfg), notify=notify, progress=bar)
     stored = done.by_status("stored")
     console.info(
         f"{len(stored)} file(s) stored ({sum(r.hosts for r in stored)} hosts, "
         f"{sum(r.findings for r in stored)} findings, profile '{prof.name}'), "
-        f"{len(done.by_status('skipped'))} skipped, {done.refused} refused -> {label}")
+        f"{len(done.by_status('skipped'))} skipped, {done.refused} refused -> "
+        f"{done.database or 'no database opened (no input found)'}")
     if done.note:
-        console.note(done.note)
+        console.advice(done.note)
     if done.refused:
         raise typer.Exit(1)
 
@@ -89,9 +85,6 @@ def list_scans(
         for r in rows:
             print(json.dumps({k: iso(v) if hasattr(v, "strftime") else v for k, v in r.items()}))
         return
-    if not rows:
-        console.info("no scans stored yet: run `vulnpipe ingest SCAN...`")
-        return
     header = (f"{'id':>4}  {'scan time (UTC)':<17}  {'hosts':>6}  {'findings':>8}  "
               f"{'profile':<8}  file / policy")
     print(header)
@@ -110,25 +103,32 @@ class FindingsFormat(str, Enum):
 
 def stored_findings(
     db: Optional[str] = DbOpt,
-    scan: str = typer.Option("all", "--scan", help="A scan id, 'latest', or 'all'."),
-    fmt: FindingsFormat = typer.Option(FindingsFormat.table, "--format", "-f"),
-    out: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
+    scan: str = typer.Option("all", "--scan", metavar="ID", help="A scan id, 'latest', or 'all'."),
+    fmt: Optional[FindingsFormat] = typer.Option(
+        None, "--format", "-f",
+        help="Output format (default: from the --out name; table on standard output)."),
+    out: str = typer.Option("-", "--out", "-o", metavar="PATH",
+                            help="Output file, or - for standard output."),
 ) -> None:
     """Read stored findings back (the same record fields as `vulnpipe parse`).
 
 
     Example: vulnpipe findings --scan latest --format csv --out latest.csv
     """
+    if fmt is None and out == "-":
+        fmt = FindingsFormat.table
+    form = None if fmt is FindingsFormat.table else workflows.output_format(
+        out, fmt and fmt.value, [f.value for f in FindingsFormat if f is not FindingsFormat.table])
     engine = workflows.open_store(pick_db(db), create=False)
     try:
-        if fmt is FindingsFormat.table:
+        if form is None:
             print(f"{'host':<28} {'plugin':>7} {'port':>11}  {'role':<8} name")
             for r in workflows.stored_findings(engine, scan):
                 port = f"{r['port']}/{r['protocol']}"
                 print(f"{str(r['host'])[:28]:<28} {r['plugin_id']!s:>7} {port:>11}  "
                       f"{r.get('profile_role') or '':<8} {r['plugin_name']}")
             return
-        count = workflows.write_stored_findings(engine, scan, out, fmt.value)
+        count = workflows.write_stored_findings(engine, scan, out, form)
     finally:
         engine.dispose()
     console.info(f"{count} finding(s)")

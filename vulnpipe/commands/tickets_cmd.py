@@ -38,7 +38,7 @@ def tickets(
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="Excel workbook to write."),
     jira_csv: Optional[Path] = typer.Option(None, "--jira-csv", help="Jira CSV import file to write."),
-    jsonl: Optional[str] = typer.Option(None, "--jsonl",
+    jsonl: Optional[str] = typer.Option(None, "--jsonl", metavar="PATH",
                                         help="JSONL file (one ticket a line; - for stdout)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Folder for one KEY.md per ticket."),
     knowledge: Optional[List[Path]] = typer.Option(
@@ -56,9 +56,9 @@ def tickets(
         raise InputError("nothing to write", hint="give --xlsx, --jira-csv, --jsonl and/or --markdown")
     cfg = load_config(config)
     prof = pick_profile(profile, plugin, profiles_file, cfg)
-    inv = workflows.load_inventory_for(cfg, inventory, sheet)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     settings = workflows.ticket_settings(cfg)
-    when = parse_when(as_of)
+    when = parse_when(as_of, what="--as-of")
     dirs = [*cfg.tickets.knowledge_dirs, *(knowledge or ())]
     if scan:
         try:
@@ -74,15 +74,16 @@ def tickets(
                                             settings=settings, as_of=when, knowledge_dirs=dirs)
         finally:
             engine.dispose()
-    console.info(f"{len(done.views)} ticket(s), {done.count('open', 'resurfaced')} open, "
-                 f"profile '{prof.name}'; wrote {', '.join(done.written)}")
+    console.info(f"{len(done.views)} ticket(s): {done.states_text()}; profile '{prof.name}'; "
+                 f"wrote {', '.join(done.written)}")
 
 
 def _decide(db: Optional[str], key: str, kind: str, reason: str, approver: Optional[str],
             until: Optional[datetime], at: Optional[datetime]) -> None:
     engine = workflows.open_store(pick_db(db), create=False)
     try:
-        workflows.record_decision(engine, key, kind, reason, approver=approver, until=until, at=at)
+        key, _at = workflows.record_decision(engine, key, kind, reason, approver=approver,
+                                             until=until, at=at)
     finally:
         engine.dispose()
     console.info(f"{key}: {kind.replace('_', ' ')} recorded; run `vulnpipe tickets` or "
@@ -90,12 +91,14 @@ def _decide(db: Optional[str], key: str, kind: str, reason: str, approver: Optio
 
 
 def accept(
-    key: str = typer.Argument(..., help="Ticket key, e.g. VP-3F9A1C27B0."),
-    until: str = typer.Option(..., "--until", help="Last day the acceptance holds (YYYY-MM-DD)."),
+    key: str = typer.Argument(..., help="Ticket key, e.g. VP-3F9A1C27B0 (any case)."),
+    until: str = typer.Option(..., "--until", metavar="DATE", help="Last day the acceptance "
+                              "holds (YYYY-MM-DD): the day it is decided or later."),
     reason: str = typer.Option(..., "--reason", help="Why the risk is accepted."),
     approver: str = typer.Option(..., "--approver", help="Who approved it."),
     db: Optional[str] = DbOpt,
-    at: Optional[str] = typer.Option(None, "--at", help="When it was decided (default: now)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATE",
+                                     help="When it was decided (default: now)."),
 ) -> None:
     """Record a risk acceptance; when it expires the ticket opens again.
 
@@ -111,7 +114,8 @@ def false_positive(
     reason: str = typer.Option(..., "--reason", help="Why the finding is not real."),
     approver: Optional[str] = typer.Option(None, "--approver", help="Who confirmed it."),
     db: Optional[str] = DbOpt,
-    at: Optional[str] = typer.Option(None, "--at", help="When it was decided (default: now)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATE",
+                                     help="When it was decided (default: now)."),
 ) -> None:
     """Mark a ticket as a false positive (it stays closed while the scanner keeps reporting it).
 
@@ -125,7 +129,8 @@ def reopen(
     key: str = typer.Argument(..., help="Ticket key."),
     reason: str = typer.Option(..., "--reason", help="Why the decision is withdrawn."),
     db: Optional[str] = DbOpt,
-    at: Optional[str] = typer.Option(None, "--at", help="When it was decided (default: now)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATE",
+                                     help="When it was decided (default: now)."),
 ) -> None:
     """Withdraw a risk acceptance or false-positive decision.
 
