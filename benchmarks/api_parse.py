@@ -1,29 +1,27 @@
-"""The parse API alone: ``NessusReader(...).hosts()`` over one file, counting findings.
+"""The public library over one file, as a script or notebook calls it.
 
-    python benchmarks/api_parse.py FILE PROFILE [fast|full|parallel]
+    python benchmarks/api_parse.py FILE PROFILE iter     # sum(1 for _ in vulnpipe.iter_findings(...))
+    python benchmarks/api_parse.py FILE PROFILE write    # vulnpipe.write_findings(..., /dev/null)
+
+``iter`` builds a :class:`~vulnpipe.ingest.records.Finding` per selected item in this
+process (the reader :func:`~vulnpipe.ingest.nessus.readers.open_reader` picks: split on
+every core for a filtering profile, the streaming parser for ``all``); ``write`` is
+``vulnpipe parse`` without the command line.
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vulnpipe.ingest import NessusReader, resolve_profile  # noqa: E402
-from vulnpipe.ingest.nessus.sources import expand_inputs  # noqa: E402
+import vulnpipe  # noqa: E402
 
 
 def run(path: str, profile: str, mode: str) -> int:
-    prof = resolve_profile(profile)
-    if mode == "parallel":
-        import os
-
-        from vulnpipe.ingest.nessus.parallel import ParallelReader
-
-        reader = ParallelReader(next(expand_inputs([path])), prof, workers=os.cpu_count())
-        return sum(len(f) for _h, f in reader.hosts())
-    source = next(expand_inputs([path]))
-    reader = NessusReader(source, prof, fast=mode == "fast")
-    return sum(len(f) for _h, f in reader.hosts())
+    if mode == "write":
+        return vulnpipe.write_findings([path], "/dev/null", fmt="jsonl",
+                                       profile=vulnpipe.resolve_profile(profile)).count
+    return sum(1 for _ in vulnpipe.iter_findings(path, profile))
 
 
 if __name__ == "__main__":
-    print(run(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "fast"))
+    print(run(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "iter"))
