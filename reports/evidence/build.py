@@ -219,8 +219,10 @@ def build_pack(conn: Connection, out: str | Path, opts: PackOptions) -> PackSumm
     with atomic_path(out) as tmp:
         write_zip(tmp, entries)
     states = Counter(d["state"] for d in ev.tickets.values())
+    manifest = entries[names.MANIFEST]
+    assert isinstance(manifest, bytes)          # made in memory, never a file on disk
     return PackSummary(path=out, files=len(entries), size=out.stat().st_size,
                        tickets=len(ev.tickets), scans=len(ev.scans),
                        originals=sum(1 for c in entries.values() if not isinstance(c, bytes)),
                        signed=names.SIGNATURE in entries, states=dict(sorted(states.items())),
-                       manifest_sha256=hashlib.sha256(entries[names.MANIFEST]).hexdigest())
+                       manifest_sha256=hashlib.sha256(manifest).hexdigest())

@@ -153,13 +153,13 @@ def verify_pack(path: str | os.PathLike, pub_key: str | os.PathLike | None = Non
                 result.problems.append(Problem(BAD_MANIFEST, entry.path, "listed twice"))
                 continue
             listed.add(entry.path)
-            info = members.get(entry.path)
-            if info is None:
+            member = members.get(entry.path)
+            if member is None:
                 result.problems.append(Problem(MISSING, entry.path,
                                                "listed in the manifest, not in the pack"))
                 continue
             try:
-                sha, size = _digest(zf, info, entry.size)
+                sha, size = _digest(zf, member, entry.size)
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
                 result.problems.append(Problem(ALTERED, entry.path, f"unreadable: {exc}"))
                 continue
