@@ -28,7 +28,8 @@ import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 
 from lxml import etree
 
@@ -123,7 +124,7 @@ def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool
             body = body_start(doc)
             if body is None:
                 return None
-            source = Source(name=name, path=path, opener=lambda: io.BytesIO(doc))
+            source = Source(name=name, path=Path(path), opener=lambda: io.BytesIO(doc))
             reader = NessusReader(source, profile, strict=strict, keep_raw=keep_raw,
                                   fast=False, digest=False)
             if not strict:
@@ -135,7 +136,7 @@ def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool
             if body is None:
                 return None
             # (several reports: markup between hosts, which a piece refuses)
-            reader = NessusReader(Source(name=name, path=path,
+            reader = NessusReader(Source(name=name, path=Path(path),
                                          opener=lambda: open(path, "rb")),
                                   profile, keep_raw=keep_raw)
             learned = _LEARNED.setdefault(token, ({}, set()))
@@ -246,7 +247,7 @@ class ParallelReader:
         bounds.append(end)
         return first, list(zip(bounds, bounds[1:])), end
 
-    def _parallel(self, encode: Encoder | None) -> Iterator[tuple[object, int]]:
+    def _parallel(self, encode: Encoder | None) -> Iterator[tuple[Any, int]]:
         """Each piece's result (a list of hosts, or ``encode``'s output) and its number of
         hosts, in file order."""
         path = str(self.source.path)
@@ -338,9 +339,9 @@ def _add(total: ParseStats, part: ParseStats) -> None:
         total.elsa_68453_name = part.elsa_68453_name
 
 
-def stop_pool(pool: ProcessPoolExecutor | None, pending: dict | None = None) -> None:
+def stop_pool(pool: ProcessPoolExecutor | None, pending: dict[int, Any] | None = None) -> None:
     """Shut ``pool`` down, cancelling the work not started (whose results, like those in
-    ``pending``, are then not used). Returns None, for ``pool = stop_pool(pool)``."""
+    ``pending``, are then not used)."""
     if pending is not None:
         pending.clear()
     if pool is not None:

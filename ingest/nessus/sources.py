@@ -5,13 +5,14 @@ archive) never become paths.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator, cast
 
 from vulnpipe.ingest.errors import InputError
 
@@ -38,6 +39,8 @@ class HashingReader(io.RawIOBase):
     """A read-only stream that counts the bytes and lines read through it and hashes them
     (SHA-256; ``digest=False``: no hash, ``sha256`` is None)."""
 
+    name: str = "<stream>"      # libxml2 names its errors after the stream
+
     def __init__(self, raw: BinaryIO, digest: bool = True) -> None:
         self._raw = raw
         self.sha256 = hashlib.sha256() if digest else None
@@ -47,7 +50,7 @@ class HashingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self._raw.read(len(b))
         n = len(data)
         b[:n] = data
@@ -94,7 +97,7 @@ def _zip_sources(path: Path) -> Iterator[Source]:
 
         def opener(member: str = member) -> BinaryIO:
             zf = zipfile.ZipFile(path)
-            return zf.open(member)
+            return cast(BinaryIO, zf.open(member))
 
         yield Source(name=f"{path.name}:{member}", path=path, opener=opener)
     if not found:
@@ -118,9 +121,17 @@ def expand_inputs(inputs: Iterable[str | Path]) -> Iterator[Source]:
         if path.suffix.lower() == ".zip":
             yield from _zip_sources(path)
         elif path.suffix.lower() == ".gz":
-            yield Source(name=path.name, path=path, opener=lambda p=path: gzip.open(p, "rb"))
+            yield Source(name=path.name, path=path, opener=functools.partial(_open_gzip, path))
         else:
-            yield Source(name=path.name, path=path, opener=lambda p=path: open(p, "rb"))
+            yield Source(name=path.name, path=path, opener=functools.partial(_open_plain, path))
+
+
+def _open_gzip(path: Path) -> BinaryIO:
+    return cast(BinaryIO, gzip.open(path, "rb"))
+
+
+def _open_plain(path: Path) -> BinaryIO:
+    return open(path, "rb")
 
 
 def iter_sources(inputs: Iterable[str | Path], errors: list) -> Iterator[Source]:
