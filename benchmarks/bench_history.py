@@ -196,7 +196,7 @@ def main() -> None:
                 r2 = next((r for r in rows if r[:3] == (engine, hi, what)), None)
                 if r1 and r2:
                     growth.append(f"| {engine} | {what} | {r2[3] / r1[3]:.2f}x | "
-                                  f"{r2[4] / r1[4]:.2f}x |")
+                                  f"{r2[5] / r1[5]:.2f}x | {r2[4] / r1[4]:.2f}x |")
     if a.out:
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         load = (f"Load average (1, 5, 15 min) at the start {', '.join(f'{x:.1f}' for x in load_start)}, "
@@ -209,7 +209,8 @@ def main() -> None:
         if growth:
             text += [f"Growth from {sorted(a.weeks)[0]} to {sorted(a.weeks)[-1]} weeks (target "
                      "at most 1.2x; the whole-history pack excepted):", "",
-                     "| database | what | time | memory |", "|---|---|---:|---:|", *growth, ""]
+                     "| database | what | wall time | CPU time | memory |", "|---|---|---:|---:|---:|",
+                     *growth, ""]
         a.out.write_text("\n".join(text))
     for g in growth:
         print(g)
