@@ -153,6 +153,14 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _first_line(exc: BaseException) -> str:
+    """What went wrong, in one line: a database error says the driver's first line, never
+    the statement or its parameters (owners' names, e-mail addresses)."""
+    orig = getattr(exc, "orig", None)          # SQLAlchemy's wrapper of the driver's error
+    text = str(orig if isinstance(orig, BaseException) else exc).strip()
+    return text.splitlines()[0] if text else "(no message)"
+
+
 def main() -> None:
     from vulnpipe.ingest.errors import BadValue, VulnpipeError
 
@@ -177,6 +185,6 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - a bug must still end in one line, not a traceback
         if console.is_verbose():
             raise
-        console.error(f"internal error: {type(exc).__name__}: {exc} "
+        console.error(f"internal error: {type(exc).__name__}: {_first_line(exc)} "
                       "(a bug in vulnpipe: run again with --verbose for the traceback and report it)")
         sys.exit(70)

@@ -1,0 +1,86 @@
+"""Safe for a team (#24): concurrent writers wait their turn, the weekly job's summary can be
+trusted, one config for every command, honest schema status, moving a history."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, run_cli
+
+SCANS = ROOT / "sample_data" / "scans"
+INVENTORY = ROOT / "sample_data" / "inventory.csv"
+
+
+def _start(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    """``python -m vulnpipe ARGS`` started in a process of its own (not waited for)."""
+    full_env = {**os.environ, "COLUMNS": "80", **(env or {})}
+    if env is None or "VULNPIPE_DB" not in env:
+        full_env.pop("VULNPIPE_DB", None)
+    return subprocess.Popen([sys.executable, "-m", "vulnpipe", *map(str, args)], cwd=cwd,
+                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _finish(proc: subprocess.Popen) -> tuple[int, str]:
+    out, err = proc.communicate(timeout=600)
+    return proc.returncode, (out + err).decode("utf-8", "replace")
+
+
+# -- 1. two writers at once: the second waits, then does its work ------------------------------
+
+def test_two_runs_and_a_reconcile_at_once_all_succeed(tmp_path, db_url):
+    """Two weekly jobs started together on one store (and an analyst's reconcile in between):
+    each waits for the other's ticket rebuild and inventory save, then writes the same
+    tickets; no scan is stored twice; nothing but one-line messages on stderr."""
+    assert run_cli("db", "upgrade", "--db", db_url, cwd=tmp_path).returncode == 0
+    env = {"VULNPIPE_DB": db_url}
+    first = [_start("run", SCANS, "--inventory", INVENTORY, "--out", f"out{i}",
+                    "--summary-json", f"run{i}.json", cwd=tmp_path, env=env) for i in (1, 2)]
+    results = [_finish(p) for p in first]
+    analyst = _start("reconcile", "--inventory", INVENTORY, cwd=tmp_path, env=env)
+    again = _start("run", SCANS, "--out", "out3", "--summary-json", "run3.json", cwd=tmp_path,
+                   env=env)
+    results += [_finish(analyst), _finish(again)]
+    for code, text in results:
+        assert code == 0, text[-2000:]
+        assert "SQL" not in text and "parameters" not in text and "Traceback" not in text
+    summaries = [json.loads((tmp_path / f"run{i}.json").read_text()) for i in (1, 2, 3)]
+    assert all(s["ok"] for s in summaries)
+    stored = summaries[0]["scans"]["stored"] + summaries[1]["scans"]["stored"]
+    assert sorted(stored) == sorted(p.name for p in SCANS.iterdir())     # each file once
+    assert [s["tickets"]["total"] for s in summaries] == [23, 23, 23]
+    tickets = {(tmp_path / f"out{i}" / "tickets.jsonl").read_bytes() for i in (1, 2, 3)}
+    assert len(tickets) == 1
+
+
+def test_an_unexpected_database_error_prints_one_line_without_sql_or_parameters(tmp_path, monkeypatch):
+    """A bug that surfaces as a database error (here a real duplicate key) is one line: the
+    driver's message, never the statement or the owners' names and e-mails it carried."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import IntegrityError
+
+    from vulnpipe import workflows
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE assets (asset_id TEXT PRIMARY KEY, owner_email TEXT)"))
+        conn.execute(text("INSERT INTO assets VALUES ('AST-1', 'ana@corp.example')"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO assets VALUES (:a, :e)"),
+                         [{"a": "AST-1", "e": "lars.eriksen@corp.example"}])
+    except IntegrityError as exc:
+        caught = exc
+    engine.dispose()
+
+    def broken(_cfg):
+        raise caught
+
+    monkeypatch.setattr(workflows, "check_config", broken)
+    r = run_cli("config", "check", cwd=tmp_path)
+    err = r.stderr.decode()
+    assert r.returncode == 70 and len(err.strip().splitlines()) == 1, err
+    assert "UNIQUE constraint failed: assets.asset_id" in err
+    assert "corp.example" not in err and "INSERT" not in err and "parameters" not in err
