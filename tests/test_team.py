@@ -84,3 +84,27 @@ def test_an_unexpected_database_error_prints_one_line_without_sql_or_parameters(
     assert r.returncode == 70 and len(err.strip().splitlines()) == 1, err
     assert "UNIQUE constraint failed: assets.asset_id" in err
     assert "corp.example" not in err and "INSERT" not in err and "parameters" not in err
+
+
+# -- 3. the summary never says all is well when the run failed -----------------------------------
+
+def test_a_failed_run_replaces_last_weeks_summary_with_ok_false(tmp_path):
+    """Last week's ``"ok": true`` never survives a run that fails: unreachable database,
+    unusable config, or an inventory that cannot be read."""
+    summary = tmp_path / "out" / "run.json"
+    good = run_cli("run", SCANS / "2026-W44-weekly.nessus", "--db", "h.db", "--out", "out",
+                   "--summary-json", summary, cwd=tmp_path)
+    assert good.returncode == 0 and json.loads(summary.read_text())["ok"] is True
+    failures = [("--db", "postgresql://vulnpipe@127.0.0.1:1/vulnpipe"),
+                ("--config", "missing.toml"),
+                ("--inventory", "no-such-inventory.csv")]
+    for option, value in failures:
+        r = run_cli("run", SCANS, "--db", "h.db", option, value, "--out", "out",
+                    "--summary-json", summary, cwd=tmp_path)
+        assert r.returncode == 1, r.stderr.decode()
+        written = json.loads(summary.read_text())
+        assert written["ok"] is False and written["error"], (option, written)
+        assert written["error"] in r.stderr.decode()          # the line printed, word for word
+    stdout = run_cli("run", SCANS, "--db", "postgresql://vulnpipe@127.0.0.1:1/vulnpipe",
+                     "--summary-json", "-", cwd=tmp_path)
+    assert stdout.returncode == 1 and json.loads(stdout.stdout)["ok"] is False

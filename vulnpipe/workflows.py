@@ -672,8 +672,8 @@ def write_weekly(built: WeeklyBuilt, outputs: ReportOutputs,
 class RunSummary:
     """What :func:`run_week` did, as ``vulnpipe run --summary-json`` writes it."""
 
-    database: str
-    profile: str
+    database: str | None                        # None: not known (the run failed before)
+    profile: str | None
     stored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
@@ -681,10 +681,12 @@ class RunSummary:
     report: dict[str, Any] | None = None
     outputs: list[str] = field(default_factory=list)
     delivery: dict[str, Any] = field(default_factory=dict)    # [jira] sync, [mail] send
+    error: str | None = None                    # why the run stopped (then nothing more ran)
 
     @property
     def ok(self) -> bool:
-        return not self.refused and all(d.get("ok", True) for d in self.delivery.values())
+        return (self.error is None and not self.refused
+                and all(d.get("ok", True) for d in self.delivery.values()))
 
     def as_dict(self) -> dict[str, Any]:
         views = self.tickets.views if self.tickets else ()
@@ -702,6 +704,7 @@ class RunSummary:
             "report": self.report,
             "outputs": self.outputs,
             "delivery": self.delivery,
+            "error": self.error,
             "ok": self.ok,
         }
 
