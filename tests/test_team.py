@@ -108,3 +108,48 @@ def test_a_failed_run_replaces_last_weeks_summary_with_ok_false(tmp_path):
     stdout = run_cli("run", SCANS, "--db", "postgresql://vulnpipe@127.0.0.1:1/vulnpipe",
                      "--summary-json", "-", cwd=tmp_path)
     assert stdout.returncode == 1 and json.loads(stdout.stdout)["ok"] is False
+
+
+# -- 2. config check passes only a config run can use; run checks before writing -------------
+
+def test_config_check_and_run_refuse_a_missing_path_before_writing_anything(tmp_path):
+    """The how-to's ``knowledge_dirs = ["knowledge"]`` without that folder: `config check`
+    names the key; `run` stops before storing a scan, so the next run still reports every
+    change."""
+    cfg = tmp_path / "vulnpipe.toml"
+    cfg.write_text(f'[inventory]\npath = "{INVENTORY}"\n[store]\nurl = "history.db"\n'
+                   '[tickets]\nknowledge_dirs = ["knowledge"]\n')
+    check = run_cli("config", "check", cwd=tmp_path)
+    assert check.returncode == 1
+    assert (f"error: {cfg}: [tickets] knowledge_dirs[0]: {tmp_path / 'knowledge'} does not "
+            "exist").encode() in check.stderr
+    r = run_cli("run", SCANS, "--summary-json", "run.json", cwd=tmp_path)
+    assert r.returncode == 1 and b"knowledge_dirs[0]" in r.stderr
+    assert not (tmp_path / "history.db").exists() and not (tmp_path / "out").exists()
+    (tmp_path / "knowledge").mkdir()
+    (tmp_path / "knowledge" / "bad.toml").write_text("[plugins.11387\n")
+    bad = run_cli("config", "check", cwd=tmp_path)
+    assert bad.returncode == 1 and b"bad.toml" in bad.stderr
+    assert run_cli("run", SCANS, cwd=tmp_path).returncode == 1
+    assert not (tmp_path / "history.db").exists()
+    (tmp_path / "knowledge" / "bad.toml").unlink()
+    assert run_cli("config", "check", cwd=tmp_path).returncode == 0
+    ok = run_cli("run", SCANS, "--summary-json", "run.json", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr.decode()
+    summary = json.loads((tmp_path / "run.json").read_text())
+    assert len(summary["scans"]["stored"]) == 9 and len(summary["changes"]) == 23
+
+
+def test_config_check_names_every_missing_file(tmp_path):
+    for section, key, value in [("inventory", "path", '"assets.csv"'),
+                                ("profiles", "files", '["campaigns.toml"]'),
+                                ("jira", "token_file", '"jira.token"'),
+                                ("mail", "ca_file", '"ca.pem"'),
+                                ("store", "url", '"db/history.db"')]:
+        (tmp_path / "vulnpipe.toml").write_text(f"[{section}]\n{key} = {value}\n")
+        r = run_cli("config", "check", cwd=tmp_path)
+        assert r.returncode == 1 and f"[{section}] {key}".encode() in r.stderr, r.stderr
+        assert len(r.stderr.splitlines()) == 1 and b"Traceback" not in r.stderr
+    (tmp_path / "vulnpipe.toml").write_text('[run]\nout_dir = "vulnpipe.toml"\n')
+    r = run_cli("config", "check", cwd=tmp_path)
+    assert r.returncode == 1 and b"[run] out_dir" in r.stderr and b"is not a folder" in r.stderr

@@ -718,6 +718,7 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
     (default ``[run] out_dir``). A refused scan is reported and the rest still runs."""
     from vulnpipe.ingest.store.writer import SKIPPED, STORED
 
+    check_settings(cfg)                 # before anything is written: no half-done week
     folder = out_dir or cfg.run.out_dir
     folder.mkdir(parents=True, exist_ok=True)
     engine = open_store(store_url(cfg, db))
@@ -891,11 +892,25 @@ def upgrade_schema(url: str | None) -> tuple[SchemaStatus, SchemaStatus]:
     return before, schema_status(url)
 
 
+def check_settings(cfg: Config) -> int:
+    """Every path ``cfg`` names exists, and the remediation knowledge it names loads (what
+    ``vulnpipe run`` checks before it writes anything); returns how many knowledge entries
+    (plugins and profiles) are in force."""
+    from vulnpipe.config import check_paths
+    from vulnpipe.reports.remediation.knowledge import load_knowledge
+
+    check_paths(cfg)
+    knowledge = load_knowledge(cfg.tickets.knowledge_dirs)
+    return len(knowledge.plugins) + len(knowledge.profiles)
+
+
 def check_config(cfg: Config) -> list[tuple[str, str]]:
-    """Load everything ``cfg`` names (profiles, inventory, database) and describe the
-    settings in force, as (topic, text) lines (``vulnpipe config check``)."""
+    """Check every path ``cfg`` names, load everything it names (profiles, inventory,
+    remediation knowledge, database) and describe the settings in force, as (topic, text)
+    lines (``vulnpipe config check``)."""
     from vulnpipe.ingest.store.engine import resolve_url
 
+    entries = check_settings(cfg)
     prof = resolve_profile_for(cfg)
     lines = [("config", str(cfg.path or "(none: defaults)")),
              ("profile", f"{prof.name} ({len(prof.plugin_ids)} plugins named)"),
@@ -906,6 +921,8 @@ def check_config(cfg: Config) -> list[tuple[str, str]]:
                   if inv is None else f"{cfg.inventory.path}: {len(inv.assets)} assets, "
                                       f"{len(inv.issues)} data-quality issue(s)"))
     lines.append(("owners", f"default owner {cfg.owners.default_owner or '(none)'}"))
+    lines.append(("knowledge", f"{entries} remediation entries (built in"
+                               f"{''.join(', ' + str(d) for d in cfg.tickets.knowledge_dirs)})"))
     lines.append(("priority", f"{len(cfg.priority.rules)} rule(s), fallback "
                               f"{cfg.priority.fallback_priority}/{cfg.priority.fallback_sla_days} days"))
     url = resolve_url(store_url(cfg))
@@ -995,8 +1012,8 @@ __all__ = [
     "record_decision", "resolve_profile_for", "run_week", "store_url", "ticket_settings",
     "tickets_from_scans", "weekly_report", "write_findings", "write_joined", "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
-    "database_label", "describe_verification", "evidence_keygen", "evidence_period",
-    "inspect_scans", "inspection_text", "open_store", "schema_status", "stored_findings",
+    "check_settings", "database_label", "describe_verification", "evidence_keygen",
+    "evidence_period", "inspect_scans", "inspection_text", "open_store", "schema_status", "stored_findings",
     "stored_scans", "upgrade_schema", "verify_evidence", "write_stored_findings",
     "output_format", "parse_week", "states_text", "stored_inventory",
 ]
