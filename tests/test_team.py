@@ -153,3 +153,65 @@ def test_config_check_names_every_missing_file(tmp_path):
     (tmp_path / "vulnpipe.toml").write_text('[run]\nout_dir = "vulnpipe.toml"\n')
     r = run_cli("config", "check", cwd=tmp_path)
     assert r.returncode == 1 and b"[run] out_dir" in r.stderr and b"is not a folder" in r.stderr
+
+
+# -- 5. one config for every command; only ingest makes a database; no silent fallback --------
+
+def _store_with_tickets(tmp_path: Path) -> tuple[Path, str]:
+    """A project folder whose vulnpipe.toml names a store (elsewhere) with the sample
+    history; returns (config, a ticket key)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    cfg = project / "vulnpipe.toml"
+    cfg.write_text(f'[store]\nurl = "{tmp_path / "shared" / "history.db"}"\n'
+                   f'[inventory]\npath = "{INVENTORY}"\n')
+    (tmp_path / "shared").mkdir()
+    assert run_cli("ingest", SCANS, "--config", cfg, cwd=project).returncode == 0
+    r = run_cli("tickets", "--config", cfg, "--jsonl", "-", cwd=project)
+    key = json.loads(r.stdout.splitlines()[0])["key"]
+    return cfg, key
+
+
+def test_every_store_command_takes_config_and_vulnpipe_config(tmp_path):
+    """From another folder, with --config or VULNPIPE_CONFIG, every command uses the config's
+    store: nothing is created in the working folder."""
+    cfg, key = _store_with_tickets(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    commands = [("scans",), ("findings", "--scan", "latest"), ("db", "status"), ("db", "upgrade"),
+                ("accept", key, "--until", "2099-12-31", "--reason", "cutover", "--approver", "CISO"),
+                ("reopen", key, "--reason", "cutover done"),
+                ("false-positive", key, "--reason", "NAT-T responder"),
+                ("inspect", SCANS / "2026-W48-weekly.nessus"),
+                ("tickets", "--jsonl", "-"), ("reconcile",), ("report", "weekly", "--json", "-")]
+    for args in commands:
+        by_option = run_cli(*args, "--config", cfg, cwd=elsewhere)
+        assert by_option.returncode == 0, (args, by_option.stderr.decode())
+        by_env = run_cli(*args, cwd=elsewhere, env={"VULNPIPE_CONFIG": str(cfg)})
+        assert by_env.returncode == 0 or args[0] in ("accept", "reopen", "false-positive"), \
+            (args, by_env.stderr.decode())
+        assert list(elsewhere.iterdir()) == [], args
+    status = run_cli("db", "status", cwd=elsewhere, env={"VULNPIPE_CONFIG": str(cfg)})
+    assert f"sqlite:///{tmp_path / 'shared' / 'history.db'}: schema ".encode() in status.stdout
+
+
+def test_no_command_but_ingest_creates_a_database_and_empty_settings_are_errors(tmp_path):
+    """`db status`/`db upgrade` in a folder without a store say so (exit 1, no file made);
+    an empty VULNPIPE_DB or VULNPIPE_CONFIG (a missing CI secret) is an error, never the
+    local default or [store] url."""
+    for args in (("db", "status"), ("db", "upgrade"), ("scans",),
+                 ("accept", "VP-0", "--until", "2099-01-01", "--reason", "r", "--approver", "a")):
+        r = run_cli(*args, cwd=tmp_path)
+        assert r.returncode == 1 and b"no database at vulnpipe.db" in r.stderr, (args, r.stderr)
+    assert list(tmp_path.iterdir()) == []
+    cfg, _key = _store_with_tickets(tmp_path)
+    for env in ({"VULNPIPE_DB": ""}, {"VULNPIPE_DB": "  "}):
+        for args in (("scans",), ("db", "status"), ("tickets", "--jsonl", "-"),
+                     ("run", SCANS), ("ingest", SCANS)):
+            r = run_cli(*args, "--config", cfg, cwd=tmp_path, env=env)
+            assert r.returncode == 1 and b"VULNPIPE_DB is set but empty" in r.stderr, (args, r.stderr)
+    r = run_cli("scans", cwd=cfg.parent, env={"VULNPIPE_CONFIG": ""})
+    assert r.returncode == 1 and b"VULNPIPE_CONFIG is set but empty" in r.stderr
+    r = run_cli("scans", "--db", "", cwd=cfg.parent)
+    assert r.returncode == 1 and b"--db is empty" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project", "shared"]

@@ -10,6 +10,7 @@ of :class:`Config`.
 """
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.reports.delivery.settings import DEPLOYMENTS, SECURITY, JiraSettings, MailSettings
 
 CONFIG_NAME = "vulnpipe.toml"
+CONFIG_ENV = "VULNPIPE_CONFIG"
 
 
 class ConfigError(VulnpipeError):
@@ -335,7 +337,14 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None) ->
 
 
 def load_config(path: Path | str | None = None) -> Config:
-    """Settings from ``path``; without it, ``./vulnpipe.toml`` when present, else defaults."""
+    """Settings from ``path``; without it, the file ``$VULNPIPE_CONFIG`` names, else
+    ``./vulnpipe.toml`` when present, else defaults. ``VULNPIPE_CONFIG`` set but empty (a
+    missing CI secret) is an error, never a silent fallback."""
+    if path is None and CONFIG_ENV in os.environ:
+        path = os.environ[CONFIG_ENV].strip()
+        if not path:
+            raise ConfigError(f"{CONFIG_ENV} is set but empty",
+                              hint="set it to the config file's path, or unset it")
     if path is None:
         found = Path.cwd() / CONFIG_NAME
         if not found.is_file():

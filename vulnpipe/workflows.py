@@ -79,8 +79,14 @@ def resolve_profile_for(cfg: Config | None = None, name: str | None = None,
 def store_url(cfg: Config | None = None, db: str | None = None) -> str | None:
     """``db`` (``--db`` or ``VULNPIPE_DB``), else ``[store] url`` of the config (by default
     ./vulnpipe.toml), else None (the default ``vulnpipe.db``)."""
+    from vulnpipe.ingest.store.engine import StoreError, env_url
+
+    if db is not None and not db.strip():
+        env_url()                       # (the blank value came from VULNPIPE_DB: say so)
+        raise StoreError("--db is empty", hint="give the database URL, or leave --db out")
     if db:
         return db
+    env_url()                           # set but empty: an error, not [store] url
     return (cfg if cfg is not None else load_config(None)).store.url
 
 
@@ -720,9 +726,9 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
 
     check_settings(cfg)                 # before anything is written: no half-done week
     folder = out_dir or cfg.run.out_dir
-    folder.mkdir(parents=True, exist_ok=True)
     engine = open_store(store_url(cfg, db))
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         summary = RunSummary(database=database_label(engine), profile=profile.name)
         done = ingest_scans(engine, scans, profile, strict=strict, notify=notify,
                             progress=progress)
@@ -861,34 +867,70 @@ class SchemaStatus:
     database: str                               # for messages (no password)
     revision: str | None                        # None: an empty database
     head: str                                   # what this vulnpipe speaks
+    known: tuple[str, ...] = ()                 # every revision this vulnpipe knows
+
+    @property
+    def current(self) -> bool:
+        return self.revision == self.head
+
+    @property
+    def newer(self) -> bool:
+        """Written by a newer vulnpipe: a revision this one does not know."""
+        return self.revision is not None and self.revision not in self.known
 
     @property
     def state(self) -> str:
-        if self.revision == self.head:
+        if self.current:
             return "current"
-        return "empty" if self.revision is None else f"needs upgrade to {self.head}"
+        if self.revision is None:
+            return f"empty: `vulnpipe db upgrade` creates schema {self.head}"
+        if self.newer:
+            return (f"newer than this vulnpipe, which knows up to {self.head}: upgrade "
+                    "vulnpipe, do not use this version on it")
+        return f"needs upgrade to {self.head}: back it up, then run `vulnpipe db upgrade`"
 
 
 def schema_status(url: str | None) -> SchemaStatus:
-    """The database's schema revision (``vulnpipe db status``)."""
+    """The database's schema revision (``vulnpipe db status``). A SQLite file that does not
+    exist is a :class:`~vulnpipe.ingest.store.StoreError` (it is not created)."""
     from vulnpipe.ingest.store import display_url, make_engine
-    from vulnpipe.ingest.store.engine import HEAD, schema_revision, store_errors
+    from vulnpipe.ingest.store.engine import (
+        HEAD,
+        known_revisions,
+        require_database,
+        schema_revision,
+        store_errors,
+    )
 
+    require_database(url)
     engine = make_engine(url)
     raw = engine.url.render_as_string(hide_password=False)
-    with store_errors(raw):
-        return SchemaStatus(display_url(raw), schema_revision(engine), HEAD)
+    try:
+        with store_errors(raw):
+            return SchemaStatus(display_url(raw), schema_revision(engine), HEAD,
+                                tuple(known_revisions()))
+    finally:
+        engine.dispose()
 
 
 def upgrade_schema(url: str | None) -> tuple[SchemaStatus, SchemaStatus]:
-    """Run the migrations up to this vulnpipe's schema; (before, after)."""
-    from vulnpipe.ingest.store import make_engine, upgrade
+    """Run the migrations up to this vulnpipe's schema; (before, after). A database written
+    by a newer vulnpipe, or a SQLite file that does not exist, is a
+    :class:`~vulnpipe.ingest.store.StoreError` (nothing is changed or created)."""
+    from vulnpipe.ingest.store import StoreError, make_engine, upgrade
     from vulnpipe.ingest.store.engine import store_errors
 
     before = schema_status(url)
+    if before.newer:
+        raise StoreError(f"the database {before.database} has schema revision "
+                         f"{before.revision}, newer than this vulnpipe (which knows up to "
+                         f"{before.head})", hint="upgrade vulnpipe; nothing was changed")
     engine = make_engine(url)
-    with store_errors(engine.url.render_as_string(hide_password=False)):
-        upgrade(engine)
+    try:
+        with store_errors(engine.url.render_as_string(hide_password=False)):
+            upgrade(engine)
+    finally:
+        engine.dispose()
     return before, schema_status(url)
 
 
