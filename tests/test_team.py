@@ -215,3 +215,49 @@ def test_no_command_but_ingest_creates_a_database_and_empty_settings_are_errors(
     r = run_cli("scans", "--db", "", cwd=cfg.parent)
     assert r.returncode == 1 and b"--db is empty" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project", "shared"]
+
+
+# -- 4. db status / db upgrade tell the truth ------------------------------------------------
+
+def test_db_status_and_upgrade_say_what_the_schema_needs(db_url, tmp_path):
+    """`db status` exits 1 unless the schema is this vulnpipe's: empty, older (upgrade it),
+    newer (upgrade vulnpipe, and `db upgrade` changes nothing)."""
+    from sqlalchemy import text
+
+    from tests.conftest import old_database
+    from vulnpipe.ingest.store import make_engine
+    from vulnpipe.ingest.store.engine import HEAD
+
+    if "://" not in db_url:            # SQLite: an empty file is an empty database
+        Path(db_url).touch()
+    empty = run_cli("db", "status", "--db", db_url, cwd=tmp_path)
+    assert empty.returncode == 1 and b"schema - (empty: `vulnpipe db upgrade` creates" in empty.stdout
+    old_database(db_url, "0001", [SCANS / "2026-W44-weekly.nessus"])
+    old = run_cli("db", "status", "--db", db_url, cwd=tmp_path)
+    assert old.returncode == 1
+    assert f"schema 0001 (needs upgrade to {HEAD}: back it up".encode() in old.stdout
+    up = run_cli("db", "upgrade", "--db", db_url, cwd=tmp_path)
+    assert up.returncode == 0 and f"schema 0001 -> {HEAD}".encode() in up.stderr
+    assert run_cli("db", "status", "--db", db_url, cwd=tmp_path).returncode == 0
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    newer = run_cli("db", "status", "--db", db_url, cwd=tmp_path)
+    assert newer.returncode == 1 and b"schema 0099 (newer than this vulnpipe" in newer.stdout
+    refused = run_cli("db", "upgrade", "--db", db_url, cwd=tmp_path)
+    err = refused.stderr.decode()
+    assert refused.returncode == 1 and "newer than this vulnpipe" in err and "upgrade vulnpipe" in err
+    assert "credentials" not in err and len(err.splitlines()) == 1
+    reading = run_cli("scans", "--db", db_url, cwd=tmp_path)
+    assert reading.returncode == 1 and b"upgrade vulnpipe" in reading.stderr
+
+
+def test_migrations_spell_out_their_own_tables():
+    """Each revision creates what it created then, never from today's schema module: a 0001
+    database upgrades through every later revision however the schema changes
+    (test_store.py upgrades one with data to the newest revision)."""
+    versions = ROOT / "ingest" / "store" / "migrations" / "versions"
+    for path in sorted(versions.glob("0*.py")):
+        source = path.read_text("utf-8")
+        assert "store.schema" not in source and "metadata" not in source, path.name

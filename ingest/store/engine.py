@@ -203,6 +203,6 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> None:
         raise StoreError(f"the database {display_url(url)} has an older vulnpipe schema "
                          f"(revision {current}, this version needs {HEAD})",
                          hint="back it up, then run `vulnpipe db upgrade`")
-    raise StoreError(f"the database {display_url(url)} has schema revision {current}, which "
-                     f"this vulnpipe does not know (it needs {HEAD})",
+    raise StoreError(f"the database {display_url(url)} has schema revision {current}, newer "
+                     f"than this vulnpipe (which knows up to {HEAD})",
                      hint="it was written by a newer vulnpipe: upgrade vulnpipe")
