@@ -261,3 +261,28 @@ def test_migrations_spell_out_their_own_tables():
     for path in sorted(versions.glob("0*.py")):
         source = path.read_text("utf-8")
         assert "store.schema" not in source and "metadata" not in source, path.name
+
+
+# -- 9. reopen needs a decision to withdraw --------------------------------------------------
+
+def test_reopen_without_a_decision_in_force_is_refused(tmp_path):
+    cfg, key = _store_with_tickets(tmp_path)
+    project = cfg.parent
+
+    def decisions() -> int:
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "shared" / "history.db") as conn:
+            return conn.execute("SELECT count(*) FROM decisions").fetchone()[0]
+
+    refused = run_cli("reopen", key, "--reason", "why not", cwd=project)
+    assert refused.returncode == 1 and decisions() == 0
+    assert f"{key} has no risk acceptance or false positive in force".encode() in refused.stderr
+    assert run_cli("accept", key, "--until", "2099-12-31", "--reason", "cutover",
+                   "--approver", "CISO", cwd=project).returncode == 0
+    assert run_cli("reopen", key, "--reason", "done early", cwd=project).returncode == 0
+    again = run_cli("reopen", key, "--reason", "twice", cwd=project)
+    assert again.returncode == 1 and decisions() == 2
+    assert run_cli("false-positive", key, "--reason", "NAT-T", cwd=project).returncode == 0
+    assert run_cli("reopen", key, "--reason", "real after all", cwd=project).returncode == 0
+    assert decisions() == 4

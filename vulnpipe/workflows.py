@@ -498,9 +498,10 @@ def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
                     at: datetime | None = None) -> tuple[str, datetime]:
     """Record a person's decision about ticket ``key`` (any case: ``vp-3f9a...`` is
     ``VP-3F9A...``): ``risk_accepted`` until ``until`` (which must come after ``at``),
-    ``false_positive``, or ``revoked``, at ``at`` (default: now); the history replays it.
-    Returns the ticket's key and the time recorded."""
-    from vulnpipe.ingest.store.decisions import add_decision, ticket_key
+    ``false_positive``, or ``revoked`` (only while an acceptance or false positive is in
+    force), at ``at`` (default: now); the history replays it. Returns the ticket's key and
+    the time recorded."""
+    from vulnpipe.ingest.store.decisions import add_decision, load_decisions, ticket_key
     from vulnpipe.reports.tickets.timeline import last_day
 
     if kind not in DECISION_KINDS:
@@ -518,9 +519,23 @@ def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
                              hint="give the last day it holds, today or later (to record an "
                                   "acceptance decided earlier, give --at the day it was "
                                   "decided)")
+        if kind == "revoked" and _in_force(load_decisions(conn, [found]), when) is None:
+            raise InputError(f"{found} has no risk acceptance or false positive in force on "
+                             f"{when.date().isoformat()}, so there is nothing to reopen",
+                             hint="reopen withdraws one of those decisions; nothing was recorded")
         add_decision(conn, ticket_key=found, kind=kind, at=when, reason=reason.strip(),
                      approver=approver, until=until)
     return found, when
+
+
+def _in_force(decisions: Sequence[Any], when: datetime) -> Any:
+    """The acceptance or false positive in force at ``when`` (the last decision taken by
+    then, unless it was a revocation or an acceptance that has expired), or None."""
+    taken = [d for d in decisions if d.at <= when]
+    last = taken[-1] if taken else None
+    if last is None or last.kind == "revoked" or (last.until is not None and last.until <= when):
+        return None
+    return last
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,8 @@ def reopen(
     at: Optional[str] = typer.Option(None, "--at", metavar="DATE",
                                      help="When it was decided (default: now)."),
 ) -> None:
-    """Withdraw a risk acceptance or false-positive decision.
+    """Withdraw the risk acceptance or false-positive decision in force (refused when
+    there is none).
 
 
     Example: vulnpipe reopen VP-3F9A1C27B0 --reason "partner cutover done early"
