@@ -286,3 +286,20 @@ def test_reopen_without_a_decision_in_force_is_refused(tmp_path):
     assert run_cli("false-positive", key, "--reason", "NAT-T", cwd=project).returncode == 0
     assert run_cli("reopen", key, "--reason", "real after all", cwd=project).returncode == 0
     assert decisions() == 4
+
+
+# -- 8. the first writers into an empty database create its tables one at a time -------------
+
+def test_parallel_first_ingests_into_an_empty_database_all_succeed(db_url, tmp_path):
+    """Three workers start on an empty database at once: one creates the schema, the others
+    wait for it and then store their files."""
+    files = sorted(SCANS.glob("2026-W4[4-6]-weekly.nessus"))
+    if "://" not in db_url:
+        db_url = str(tmp_path / "new.db")           # (not even the file exists yet)
+    workers = [_start("ingest", f, "--db", db_url, cwd=tmp_path) for f in files]
+    for code, text in map(_finish, workers):
+        assert code == 0 and "error" not in text, text[-2000:]
+    r = run_cli("scans", "--format", "jsonl", "--db", db_url, cwd=tmp_path)
+    assert sorted(json.loads(line)["file_name"] for line in r.stdout.splitlines()) == \
+        [f.name for f in files]
+    assert run_cli("db", "status", "--db", db_url, cwd=tmp_path).returncode == 0
