@@ -251,7 +251,7 @@ def test_database_from_the_first_schema_is_refused_then_upgraded(db_url, generat
 
 def test_reading_commands_never_create_an_empty_database(tmp_path):
     for args in (("scans",), ("findings",), ("tickets", "--jsonl", "-"), ("reconcile",)):
-        r = run_cli(*args, cwd=tmp_path, env={"VULNPIPE_DB": ""})
+        r = run_cli(*args, cwd=tmp_path)
         assert r.returncode == 1
         assert b"no database at vulnpipe.db" in r.stderr, r.stderr
     assert list(tmp_path.iterdir()) == []

@@ -159,24 +159,21 @@ def main() -> None:
     try:
         app()
     except BadValue as exc:           # a value of the wrong form: a usage error
-        console.error(str(exc))
+        console.error(console.error_text(exc))
         sys.exit(2)
     except VulnpipeError as exc:
-        console.error(str(exc))
+        console.error(console.error_text(exc))
         sys.exit(1)
-    except KeyboardInterrupt:
-        console.error("interrupted")
+    except KeyboardInterrupt as exc:
+        console.error(console.error_text(exc))
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
     except OSError as exc:   # the environment, not a bug: disk full, permissions, a lost file
-        where = f"{exc.filename}: " if exc.filename else ""
-        console.error(f"{where}{exc.strerror or exc} (check free disk space, permissions and "
-                      "paths; nothing was half-written)")
+        console.error(console.error_text(exc))
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - a bug must still end in one line, not a traceback
         if console.is_verbose():
             raise
-        console.error(f"internal error: {type(exc).__name__}: {exc} "
-                      "(a bug in vulnpipe: run again with --verbose for the traceback and report it)")
+        console.error(console.error_text(exc))
         sys.exit(70)

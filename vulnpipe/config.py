@@ -10,6 +10,7 @@ of :class:`Config`.
 """
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.reports.delivery.settings import DEPLOYMENTS, SECURITY, JiraSettings, MailSettings
 
 CONFIG_NAME = "vulnpipe.toml"
+CONFIG_ENV = "VULNPIPE_CONFIG"
 
 
 class ConfigError(VulnpipeError):
@@ -266,6 +268,35 @@ SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
 }
 
 
+#: Paths a run creates when they are missing; every other path a config names must exist.
+CREATED_PATHS = {("run", "out_dir")}
+
+
+def check_paths(cfg: Config) -> None:
+    """Every path ``cfg`` names exists (the folders a run creates need not yet, but must not
+    be files; a SQLite database's folder must): a :class:`ConfigError` naming the key, so a
+    job stops before it writes anything."""
+    for name, (_cls, checkers) in SECTIONS.items():
+        for key, checker in checkers.items():
+            if checker not in (_path, _paths):
+                continue
+            value = getattr(getattr(cfg, name), key)
+            listed = isinstance(value, tuple)
+            for i, path in enumerate(value if listed else () if value is None else (value,)):
+                label = f"[{name}] {key}" + (f"[{i}]" if listed else "")
+                if (name, key) in CREATED_PATHS:
+                    if path.exists() and not path.is_dir():
+                        raise ConfigError(f"{label}: {path} is not a folder", path=cfg.path,
+                                          hint=f"correct {label}")
+                elif not path.exists():
+                    raise ConfigError(f"{label}: {path} does not exist", path=cfg.path,
+                                      hint=f"create it, or correct or remove {label}")
+    url = cfg.store.url
+    if url and "://" not in url and not Path(url).parent.is_dir():
+        raise ConfigError(f"[store] url: folder {Path(url).parent} does not exist", path=cfg.path,
+                          hint="create it, or correct [store] url")
+
+
 def _section(name: str, table: Any, base: Path) -> Any:
     cls, checkers = SECTIONS[name]
     if not isinstance(table, dict):
@@ -306,7 +337,14 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None) ->
 
 
 def load_config(path: Path | str | None = None) -> Config:
-    """Settings from ``path``; without it, ``./vulnpipe.toml`` when present, else defaults."""
+    """Settings from ``path``; without it, the file ``$VULNPIPE_CONFIG`` names, else
+    ``./vulnpipe.toml`` when present, else defaults. ``VULNPIPE_CONFIG`` set but empty (a
+    missing CI secret) is an error, never a silent fallback."""
+    if path is None and CONFIG_ENV in os.environ:
+        path = os.environ[CONFIG_ENV].strip()
+        if not path:
+            raise ConfigError(f"{CONFIG_ENV} is set but empty",
+                              hint="set it to the config file's path, or unset it")
     if path is None:
         found = Path.cwd() / CONFIG_NAME
         if not found.is_file():

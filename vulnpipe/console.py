@@ -35,6 +35,27 @@ def is_tty() -> bool:
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
+def error_text(exc: BaseException) -> str:
+    """The one line the CLI prints for ``exc`` after ``error:`` (and ``run`` puts in its
+    summary): a clear input problem as it is, the environment's errors with what to check,
+    anything else as an internal error. A database error gives the driver's first line,
+    never the statement or its parameters (owners' names, e-mail addresses)."""
+    from vulnpipe.ingest.errors import VulnpipeError
+
+    if isinstance(exc, VulnpipeError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return (f"{where}{exc.strerror or exc} (check free disk space, permissions and paths; "
+                "nothing was half-written)")
+    orig = getattr(exc, "orig", None)          # SQLAlchemy's wrapper of the driver's error
+    text = str(orig if isinstance(orig, BaseException) else exc).strip()
+    return (f"internal error: {type(exc).__name__}: {text.splitlines()[0] if text else ''} "
+            "(a bug in vulnpipe: run again with --verbose for the traceback and report it)")
+
+
 def info(message: str) -> None:
     """A progress or summary line (stderr; silenced by --quiet)."""
     if not _state["quiet"]:

@@ -79,8 +79,14 @@ def resolve_profile_for(cfg: Config | None = None, name: str | None = None,
 def store_url(cfg: Config | None = None, db: str | None = None) -> str | None:
     """``db`` (``--db`` or ``VULNPIPE_DB``), else ``[store] url`` of the config (by default
     ./vulnpipe.toml), else None (the default ``vulnpipe.db``)."""
+    from vulnpipe.ingest.store.engine import StoreError, env_url
+
+    if db is not None and not db.strip():
+        env_url()                       # (the blank value came from VULNPIPE_DB: say so)
+        raise StoreError("--db is empty", hint="give the database URL, or leave --db out")
     if db:
         return db
+    env_url()                           # set but empty: an error, not [store] url
     return (cfg if cfg is not None else load_config(None)).store.url
 
 
@@ -492,9 +498,10 @@ def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
                     at: datetime | None = None) -> tuple[str, datetime]:
     """Record a person's decision about ticket ``key`` (any case: ``vp-3f9a...`` is
     ``VP-3F9A...``): ``risk_accepted`` until ``until`` (which must come after ``at``),
-    ``false_positive``, or ``revoked``, at ``at`` (default: now); the history replays it.
-    Returns the ticket's key and the time recorded."""
-    from vulnpipe.ingest.store.decisions import add_decision, ticket_key
+    ``false_positive``, or ``revoked`` (only while an acceptance or false positive is in
+    force), at ``at`` (default: now); the history replays it. Returns the ticket's key and
+    the time recorded."""
+    from vulnpipe.ingest.store.decisions import add_decision, load_decisions, ticket_key
     from vulnpipe.reports.tickets.timeline import last_day
 
     if kind not in DECISION_KINDS:
@@ -512,9 +519,23 @@ def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
                              hint="give the last day it holds, today or later (to record an "
                                   "acceptance decided earlier, give --at the day it was "
                                   "decided)")
+        if kind == "revoked" and _in_force(load_decisions(conn, [found]), when) is None:
+            raise InputError(f"{found} has no risk acceptance or false positive in force on "
+                             f"{when.date().isoformat()}, so there is nothing to reopen",
+                             hint="reopen withdraws one of those decisions; nothing was recorded")
         add_decision(conn, ticket_key=found, kind=kind, at=when, reason=reason.strip(),
                      approver=approver, until=until)
     return found, when
+
+
+def _in_force(decisions: Sequence[Any], when: datetime) -> Any:
+    """The acceptance or false positive in force at ``when`` (the last decision taken by
+    then, unless it was a revocation or an acceptance that has expired), or None."""
+    taken = [d for d in decisions if d.at <= when]
+    last = taken[-1] if taken else None
+    if last is None or last.kind == "revoked" or (last.until is not None and last.until <= when):
+        return None
+    return last
 
 
 @dataclass(frozen=True)
@@ -672,8 +693,8 @@ def write_weekly(built: WeeklyBuilt, outputs: ReportOutputs,
 class RunSummary:
     """What :func:`run_week` did, as ``vulnpipe run --summary-json`` writes it."""
 
-    database: str
-    profile: str
+    database: str | None                        # None: not known (the run failed before)
+    profile: str | None
     stored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
@@ -681,10 +702,12 @@ class RunSummary:
     report: dict[str, Any] | None = None
     outputs: list[str] = field(default_factory=list)
     delivery: dict[str, Any] = field(default_factory=dict)    # [jira] sync, [mail] send
+    error: str | None = None                    # why the run stopped (then nothing more ran)
 
     @property
     def ok(self) -> bool:
-        return not self.refused and all(d.get("ok", True) for d in self.delivery.values())
+        return (self.error is None and not self.refused
+                and all(d.get("ok", True) for d in self.delivery.values()))
 
     def as_dict(self) -> dict[str, Any]:
         views = self.tickets.views if self.tickets else ()
@@ -702,6 +725,7 @@ class RunSummary:
             "report": self.report,
             "outputs": self.outputs,
             "delivery": self.delivery,
+            "error": self.error,
             "ok": self.ok,
         }
 
@@ -715,10 +739,11 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
     (default ``[run] out_dir``). A refused scan is reported and the rest still runs."""
     from vulnpipe.ingest.store.writer import SKIPPED, STORED
 
+    check_settings(cfg)                 # before anything is written: no half-done week
     folder = out_dir or cfg.run.out_dir
-    folder.mkdir(parents=True, exist_ok=True)
     engine = open_store(store_url(cfg, db))
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         summary = RunSummary(database=database_label(engine), profile=profile.name)
         done = ingest_scans(engine, scans, profile, strict=strict, notify=notify,
                             progress=progress)
@@ -857,42 +882,92 @@ class SchemaStatus:
     database: str                               # for messages (no password)
     revision: str | None                        # None: an empty database
     head: str                                   # what this vulnpipe speaks
+    known: tuple[str, ...] = ()                 # every revision this vulnpipe knows
+
+    @property
+    def current(self) -> bool:
+        return self.revision == self.head
+
+    @property
+    def newer(self) -> bool:
+        """Written by a newer vulnpipe: a revision this one does not know."""
+        return self.revision is not None and self.revision not in self.known
 
     @property
     def state(self) -> str:
-        if self.revision == self.head:
+        if self.current:
             return "current"
-        return "empty" if self.revision is None else f"needs upgrade to {self.head}"
+        if self.revision is None:
+            return f"empty: `vulnpipe db upgrade` creates schema {self.head}"
+        if self.newer:
+            return (f"newer than this vulnpipe, which knows up to {self.head}: upgrade "
+                    "vulnpipe, do not use this version on it")
+        return f"needs upgrade to {self.head}: back it up, then run `vulnpipe db upgrade`"
 
 
 def schema_status(url: str | None) -> SchemaStatus:
-    """The database's schema revision (``vulnpipe db status``)."""
+    """The database's schema revision (``vulnpipe db status``). A SQLite file that does not
+    exist is a :class:`~vulnpipe.ingest.store.StoreError` (it is not created)."""
     from vulnpipe.ingest.store import display_url, make_engine
-    from vulnpipe.ingest.store.engine import HEAD, schema_revision, store_errors
+    from vulnpipe.ingest.store.engine import (
+        HEAD,
+        known_revisions,
+        require_database,
+        schema_revision,
+        store_errors,
+    )
 
+    require_database(url)
     engine = make_engine(url)
     raw = engine.url.render_as_string(hide_password=False)
-    with store_errors(raw):
-        return SchemaStatus(display_url(raw), schema_revision(engine), HEAD)
+    try:
+        with store_errors(raw):
+            return SchemaStatus(display_url(raw), schema_revision(engine), HEAD,
+                                tuple(known_revisions()))
+    finally:
+        engine.dispose()
 
 
 def upgrade_schema(url: str | None) -> tuple[SchemaStatus, SchemaStatus]:
-    """Run the migrations up to this vulnpipe's schema; (before, after)."""
-    from vulnpipe.ingest.store import make_engine, upgrade
+    """Run the migrations up to this vulnpipe's schema; (before, after). A database written
+    by a newer vulnpipe, or a SQLite file that does not exist, is a
+    :class:`~vulnpipe.ingest.store.StoreError` (nothing is changed or created)."""
+    from vulnpipe.ingest.store import StoreError, make_engine, upgrade
     from vulnpipe.ingest.store.engine import store_errors
 
     before = schema_status(url)
+    if before.newer:
+        raise StoreError(f"the database {before.database} has schema revision "
+                         f"{before.revision}, newer than this vulnpipe (which knows up to "
+                         f"{before.head})", hint="upgrade vulnpipe; nothing was changed")
     engine = make_engine(url)
-    with store_errors(engine.url.render_as_string(hide_password=False)):
-        upgrade(engine)
+    try:
+        with store_errors(engine.url.render_as_string(hide_password=False)):
+            upgrade(engine)
+    finally:
+        engine.dispose()
     return before, schema_status(url)
 
 
+def check_settings(cfg: Config) -> int:
+    """Every path ``cfg`` names exists, and the remediation knowledge it names loads (what
+    ``vulnpipe run`` checks before it writes anything); returns how many knowledge entries
+    (plugins and profiles) are in force."""
+    from vulnpipe.config import check_paths
+    from vulnpipe.reports.remediation.knowledge import load_knowledge
+
+    check_paths(cfg)
+    knowledge = load_knowledge(cfg.tickets.knowledge_dirs)
+    return len(knowledge.plugins) + len(knowledge.profiles)
+
+
 def check_config(cfg: Config) -> list[tuple[str, str]]:
-    """Load everything ``cfg`` names (profiles, inventory, database) and describe the
-    settings in force, as (topic, text) lines (``vulnpipe config check``)."""
+    """Check every path ``cfg`` names, load everything it names (profiles, inventory,
+    remediation knowledge, database) and describe the settings in force, as (topic, text)
+    lines (``vulnpipe config check``)."""
     from vulnpipe.ingest.store.engine import resolve_url
 
+    entries = check_settings(cfg)
     prof = resolve_profile_for(cfg)
     lines = [("config", str(cfg.path or "(none: defaults)")),
              ("profile", f"{prof.name} ({len(prof.plugin_ids)} plugins named)"),
@@ -903,6 +978,8 @@ def check_config(cfg: Config) -> list[tuple[str, str]]:
                   if inv is None else f"{cfg.inventory.path}: {len(inv.assets)} assets, "
                                       f"{len(inv.issues)} data-quality issue(s)"))
     lines.append(("owners", f"default owner {cfg.owners.default_owner or '(none)'}"))
+    lines.append(("knowledge", f"{entries} remediation entries (built in"
+                               f"{''.join(', ' + str(d) for d in cfg.tickets.knowledge_dirs)})"))
     lines.append(("priority", f"{len(cfg.priority.rules)} rule(s), fallback "
                               f"{cfg.priority.fallback_priority}/{cfg.priority.fallback_sla_days} days"))
     url = resolve_url(store_url(cfg))
@@ -992,8 +1069,8 @@ __all__ = [
     "record_decision", "resolve_profile_for", "run_week", "store_url", "ticket_settings",
     "tickets_from_scans", "weekly_report", "write_findings", "write_joined", "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
-    "database_label", "describe_verification", "evidence_keygen", "evidence_period",
-    "inspect_scans", "inspection_text", "open_store", "schema_status", "stored_findings",
+    "check_settings", "database_label", "describe_verification", "evidence_keygen",
+    "evidence_period", "inspect_scans", "inspection_text", "open_store", "schema_status", "stored_findings",
     "stored_scans", "upgrade_schema", "verify_evidence", "write_stored_findings",
     "output_format", "parse_week", "states_text", "stored_inventory",
 ]

@@ -25,15 +25,9 @@ def open_store(url: str | None = None, *, create: bool = True) -> Engine:
     ``create=False`` (the commands that read the store): a missing database, or one that
     holds no scan, is a :class:`StoreError`."""
     if not create:
-        from pathlib import Path
+        from vulnpipe.ingest.store.engine import require_database
 
-        from sqlalchemy.engine import make_url
-
-        resolved = make_url(resolve_url(url))
-        if resolved.get_backend_name() == "sqlite" and resolved.database not in (None, "", ":memory:") \
-                and not Path(resolved.database).exists():
-            raise StoreError(f"no database at {resolved.database}, so no scans",
-                             hint="run `vulnpipe ingest SCAN...` first, or give --db")
+        require_database(url)
     engine = make_engine(url)
     ensure_schema(engine, create=create)
     if not create:

@@ -22,6 +22,7 @@ from vulnpipe.ingest.store.schema import HEAD as HEAD
 DEFAULT_DB = "vulnpipe.db"
 ENV_VAR = "VULNPIPE_DB"
 SQLITE_BUSY_MS = 300_000   # concurrent writers wait their turn (one transaction per file)
+SCHEMA_LOCK = 0x76707363    # "vpsc": the PostgreSQL advisory lock held while the schema changes
 
 
 class StoreError(VulnpipeError):
@@ -31,14 +32,26 @@ class StoreError(VulnpipeError):
 def resolve_url(url: str | None = None) -> str:
     """The SQLAlchemy URL for ``--db`` / ``VULNPIPE_DB`` / the default SQLite file.
 
-    A plain path means a SQLite file; ``postgresql://`` URLs use the psycopg 3 driver.
+    A plain path means a SQLite file; ``postgresql://`` URLs use the psycopg 3 driver. An
+    empty ``url`` or ``VULNPIPE_DB`` (a missing CI secret) is an error, never the default.
     """
-    raw = url or os.environ.get(ENV_VAR) or DEFAULT_DB
+    if url is not None and not url.strip():
+        raise StoreError("the database URL is empty", hint="give --db URL, or [store] url")
+    raw = url or env_url() or DEFAULT_DB
     if "://" not in raw:
         return "sqlite:///" + str(Path(raw))
     if raw.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + raw.split("://", 1)[1]
     return raw
+
+
+def env_url() -> str | None:
+    """``VULNPIPE_DB`` (None when unset); set but empty is a :class:`StoreError`."""
+    value = os.environ.get(ENV_VAR)
+    if value is not None and not value.strip():
+        raise StoreError(f"{ENV_VAR} is set but empty",
+                         hint="set it to the database URL, or unset it to use [store] url")
+    return value
 
 
 def display_url(url: str) -> str:
@@ -105,6 +118,18 @@ def connect_error(exc: Exception, url: str) -> StoreError:
                       hint="check the URL, that the server is running and the credentials")
 
 
+def require_database(url: str | None = None) -> None:
+    """A SQLite database file that does not exist is a :class:`StoreError`: only a command
+    that stores scans creates a database (PostgreSQL databases are created by their admin)."""
+    resolved = make_url(resolve_url(url))
+    path = resolved.database
+    if resolved.get_backend_name() == "sqlite" and path not in (None, "", ":memory:") \
+            and not Path(path).exists():
+        raise StoreError(f"no database at {path}",
+                         hint="run `vulnpipe ingest SCAN...` first, or check --db, VULNPIPE_DB, "
+                              "--config and VULNPIPE_CONFIG")
+
+
 def no_scans_error(url: str) -> StoreError:
     """A database with no scan in it, where a command needs some."""
     return StoreError(f"the database {display_url(url)} holds no scans yet",
@@ -136,6 +161,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     url = engine.url.render_as_string(hide_password=False)
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # one schema change at a time: a second process waits, then finds it done
+                # (SQLite: the write lock every vulnpipe transaction takes when it begins)
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
             command.upgrade(_alembic_config(conn), revision)
     except CommandError as exc:
         raise StoreError(f"cannot upgrade {display_url(url)}: {exc}",
@@ -174,6 +203,6 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> None:
         raise StoreError(f"the database {display_url(url)} has an older vulnpipe schema "
                          f"(revision {current}, this version needs {HEAD})",
                          hint="back it up, then run `vulnpipe db upgrade`")
-    raise StoreError(f"the database {display_url(url)} has schema revision {current}, which "
-                     f"this vulnpipe does not know (it needs {HEAD})",
+    raise StoreError(f"the database {display_url(url)} has schema revision {current}, newer "
+                     f"than this vulnpipe (which knows up to {HEAD})",
                      hint="it was written by a newer vulnpipe: upgrade vulnpipe")

@@ -38,7 +38,8 @@ InventoryOpt = typer.Option(None, "--inventory", "-i", metavar="PATH",
                                  "vulnpipe.toml, else the inventory stored by the last run.")
 SheetOpt = typer.Option(None, "--sheet", metavar="NAME", help="XLSX inventory sheet (default: the first).")
 ConfigOpt = typer.Option(None, "--config", "-c", metavar="PATH",
-                         help="Config file (default: ./vulnpipe.toml when present).")
+                         help="Config file (default: $VULNPIPE_CONFIG, else ./vulnpipe.toml "
+                              "when present).")
 AsOfOpt = typer.Option(None, "--as-of", metavar="DATE", help="Judge states as of this date/time (ISO 8601, "
                                              "UTC). Default: now.")
 

@@ -14,8 +14,9 @@ config_app = typer.Typer(help="Check the configuration file.", no_args_is_help=T
 
 @config_app.command("check")
 def check(config: Optional[Path] = ConfigOpt) -> None:
-    """Validate vulnpipe.toml (unknown keys and wrong types are errors naming the key), load
-    the inventory and profiles it names, reach the database, and print the settings in force.
+    """Validate vulnpipe.toml (unknown keys, wrong types and missing paths are errors naming
+    the key), load the inventory, profiles and remediation knowledge it names, reach the
+    database, and print the settings in force.
 
 
     Example: vulnpipe config check --config /etc/vulnpipe/vulnpipe.toml

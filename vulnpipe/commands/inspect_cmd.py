@@ -8,7 +8,13 @@ from typing import List, Optional
 import typer
 
 from vulnpipe import console, workflows
-from vulnpipe.commands.common import ProfileOpt, ProfilesFileOpt, load_config, pick_profile
+from vulnpipe.commands.common import (
+    ConfigOpt,
+    ProfileOpt,
+    ProfilesFileOpt,
+    load_config,
+    pick_profile,
+)
 
 
 def inspect(
@@ -16,6 +22,7 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file instead of text."),
     profile: Optional[str] = ProfileOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
+    config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Summarise each scan: scanner, policy, hosts, findings by severity, whether the
     policy could find the profile's campaign (l2tp: plugin 11387 enabled, udp/1701 in the
@@ -24,7 +31,7 @@ def inspect(
 
     Example: vulnpipe inspect sample_data/scans/2026-W48-weekly.nessus
     """
-    prof = pick_profile(profile, None, profiles_file, load_config(None))
+    prof = pick_profile(profile, None, profiles_file, load_config(config))
     done = workflows.inspect_scans(inputs, prof)
     for summary in done.summaries:
         print(json.dumps(summary.as_dict(), sort_keys=True) if as_json

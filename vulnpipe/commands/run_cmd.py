@@ -37,26 +37,37 @@ def run(
 ) -> None:
     """Ingest the scans, update ticket states from every rescan, export the tickets and write
     the weekly report, for cron or CI. Exits non-zero only when something really failed (a
-    scan refused, the database unreachable); everything else still runs.
+    scan refused, the database unreachable); everything else still runs. The summary says
+    "ok": false whenever the exit status is not 0.
 
 
     Example: vulnpipe run --config vulnpipe.toml exports/ --summary-json run.json
     """
-    cfg = load_config(config)
-    prof = pick_profile(profile, None, None, cfg)
-    inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
-    with console.progress() as bar:
-        summary = workflows.run_week(cfg, scans, db=db, profile=prof, inventory=inv, out_dir=out,
-                                     strict=pick_strict(strict, cfg), notify=notify, progress=bar)
+    try:
+        cfg = load_config(config)
+        prof = pick_profile(profile, None, None, cfg)
+        inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
+        with console.progress() as bar:
+            summary = workflows.run_week(cfg, scans, db=db, profile=prof, inventory=inv,
+                                         out_dir=out, strict=pick_strict(strict, cfg),
+                                         notify=notify, progress=bar)
+    except (Exception, KeyboardInterrupt) as exc:
+        if summary_json:   # never leave last week's "ok": true behind
+            _write_summary(workflows.RunSummary(database=None, profile=profile,
+                                                error=console.error_text(exc)), summary_json)
+        raise
     changes = summary.tickets.changes if summary.tickets else ()
     for c in changes:
         console.info(f"{c.key}  {c.host}: {c.before or 'new'} -> {c.after}")
     if summary_json:
-        workflows.write_lines([json.dumps(summary.as_dict(), indent=1, ensure_ascii=False)],
-                              summary_json)
+        _write_summary(summary, summary_json)
     views = summary.tickets.views if summary.tickets else ()
     console.info(f"{len(summary.stored)} scan(s) stored, {len(summary.skipped)} skipped, "
                  f"{len(summary.refused)} refused; {len(views)} ticket(s), {len(changes)} "
                  f"changed; wrote {', '.join(summary.outputs)}")
     if not summary.ok:
         raise typer.Exit(1)
+
+
+def _write_summary(summary: workflows.RunSummary, path: str) -> None:
+    workflows.write_lines([json.dumps(summary.as_dict(), indent=1, ensure_ascii=False)], path)

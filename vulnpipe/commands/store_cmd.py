@@ -67,6 +67,7 @@ class ScanFormat(str, Enum):
 
 def list_scans(
     db: Optional[str] = DbOpt,
+    config: Optional[Path] = ConfigOpt,
     fmt: ScanFormat = typer.Option(ScanFormat.table, "--format", "-f", help="table or jsonl."),
 ) -> None:
     """List the scans in the history database, oldest first.
@@ -76,7 +77,7 @@ def list_scans(
     """
     from vulnpipe.ingest.records import iso
 
-    engine = workflows.open_store(pick_db(db), create=False)
+    engine = workflows.open_store(pick_db(db, load_config(config)), create=False)
     try:
         rows = workflows.stored_scans(engine)
     finally:
@@ -103,6 +104,7 @@ class FindingsFormat(str, Enum):
 
 def stored_findings(
     db: Optional[str] = DbOpt,
+    config: Optional[Path] = ConfigOpt,
     scan: str = typer.Option("all", "--scan", metavar="ID", help="A scan id, 'latest', or 'all'."),
     fmt: Optional[FindingsFormat] = typer.Option(
         None, "--format", "-f",
@@ -119,7 +121,7 @@ def stored_findings(
         fmt = FindingsFormat.table
     form = None if fmt is FindingsFormat.table else workflows.output_format(
         out, fmt and fmt.value, [f.value for f in FindingsFormat if f is not FindingsFormat.table])
-    engine = workflows.open_store(pick_db(db), create=False)
+    engine = workflows.open_store(pick_db(db, load_config(config)), create=False)
     try:
         if form is None:
             print(f"{'host':<28} {'plugin':>7} {'port':>11}  {'role':<8} name")
@@ -135,22 +137,25 @@ def stored_findings(
 
 
 @db_app.command("upgrade")
-def db_upgrade(db: Optional[str] = DbOpt) -> None:
+def db_upgrade(db: Optional[str] = DbOpt, config: Optional[Path] = ConfigOpt) -> None:
     """Upgrade the database schema to this version of vulnpipe (back it up first).
 
 
     Example: vulnpipe db upgrade --db postgresql://vulnpipe@db.example/vulnpipe
     """
-    before, after = workflows.upgrade_schema(pick_db(db))
+    before, after = workflows.upgrade_schema(pick_db(db, load_config(config)))
     console.info(f"{after.database}: schema {before.revision or 'empty'} -> {after.revision}")
 
 
 @db_app.command("status")
-def db_status(db: Optional[str] = DbOpt) -> None:
-    """Show the database URL and its schema revision.
+def db_status(db: Optional[str] = DbOpt, config: Optional[Path] = ConfigOpt) -> None:
+    """Show the database URL and its schema revision. Exits 1 when the schema is not this
+    vulnpipe's (empty, older: run `vulnpipe db upgrade`; newer: upgrade vulnpipe).
 
 
     Example: vulnpipe db status
     """
-    status = workflows.schema_status(pick_db(db))
+    status = workflows.schema_status(pick_db(db, load_config(config)))
     print(f"{status.database}: schema {status.revision or '-'} ({status.state})")
+    if not status.current:
+        raise typer.Exit(1)

@@ -78,9 +78,10 @@ def tickets(
                  f"wrote {', '.join(done.written)}")
 
 
-def _decide(db: Optional[str], key: str, kind: str, reason: str, approver: Optional[str],
+def _decide(db: Optional[str], config: Optional[Path], key: str, kind: str, reason: str,
+            approver: Optional[str],
             until: Optional[datetime], at: Optional[datetime]) -> None:
-    engine = workflows.open_store(pick_db(db), create=False)
+    engine = workflows.open_store(pick_db(db, load_config(config)), create=False)
     try:
         key, _at = workflows.record_decision(engine, key, kind, reason, approver=approver,
                                              until=until, at=at)
@@ -97,6 +98,7 @@ def accept(
     reason: str = typer.Option(..., "--reason", help="Why the risk is accepted."),
     approver: str = typer.Option(..., "--approver", help="Who approved it."),
     db: Optional[str] = DbOpt,
+    config: Optional[Path] = ConfigOpt,
     at: Optional[str] = typer.Option(None, "--at", metavar="DATE",
                                      help="When it was decided (default: now)."),
 ) -> None:
@@ -105,7 +107,8 @@ def accept(
 
     Example: vulnpipe accept VP-3F9A1C27B0 --until 2026-12-31 --reason "cutover" --approver CISO
     """
-    _decide(db, key, "risk_accepted", reason, approver, parse_when(until, end_of_day=True, what="--until"),
+    _decide(db, config, key, "risk_accepted", reason, approver,
+            parse_when(until, end_of_day=True, what="--until"),
             parse_when(at, what="--at"))
 
 
@@ -114,6 +117,7 @@ def false_positive(
     reason: str = typer.Option(..., "--reason", help="Why the finding is not real."),
     approver: Optional[str] = typer.Option(None, "--approver", help="Who confirmed it."),
     db: Optional[str] = DbOpt,
+    config: Optional[Path] = ConfigOpt,
     at: Optional[str] = typer.Option(None, "--at", metavar="DATE",
                                      help="When it was decided (default: now)."),
 ) -> None:
@@ -122,19 +126,21 @@ def false_positive(
 
     Example: vulnpipe false-positive VP-3F9A1C27B0 --reason "NAT-T test responder"
     """
-    _decide(db, key, "false_positive", reason, approver, None, parse_when(at, what="--at"))
+    _decide(db, config, key, "false_positive", reason, approver, None, parse_when(at, what="--at"))
 
 
 def reopen(
     key: str = typer.Argument(..., help="Ticket key."),
     reason: str = typer.Option(..., "--reason", help="Why the decision is withdrawn."),
     db: Optional[str] = DbOpt,
+    config: Optional[Path] = ConfigOpt,
     at: Optional[str] = typer.Option(None, "--at", metavar="DATE",
                                      help="When it was decided (default: now)."),
 ) -> None:
-    """Withdraw a risk acceptance or false-positive decision.
+    """Withdraw the risk acceptance or false-positive decision in force (refused when
+    there is none).
 
 
     Example: vulnpipe reopen VP-3F9A1C27B0 --reason "partner cutover done early"
     """
-    _decide(db, key, "revoked", reason, None, None, parse_when(at, what="--at"))
+    _decide(db, config, key, "revoked", reason, None, None, parse_when(at, what="--at"))

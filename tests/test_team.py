@@ -1,0 +1,305 @@
+"""Safe for a team (#24): concurrent writers wait their turn, the weekly job's summary can be
+trusted, one config for every command, honest schema status, moving a history."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, run_cli
+
+SCANS = ROOT / "sample_data" / "scans"
+INVENTORY = ROOT / "sample_data" / "inventory.csv"
+
+
+def _start(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    """``python -m vulnpipe ARGS`` started in a process of its own (not waited for)."""
+    full_env = {**os.environ, "COLUMNS": "80", **(env or {})}
+    if env is None or "VULNPIPE_DB" not in env:
+        full_env.pop("VULNPIPE_DB", None)
+    return subprocess.Popen([sys.executable, "-m", "vulnpipe", *map(str, args)], cwd=cwd,
+                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _finish(proc: subprocess.Popen) -> tuple[int, str]:
+    out, err = proc.communicate(timeout=600)
+    return proc.returncode, (out + err).decode("utf-8", "replace")
+
+
+# -- 1. two writers at once: the second waits, then does its work ------------------------------
+
+def test_two_runs_and_a_reconcile_at_once_all_succeed(tmp_path, db_url):
+    """Two weekly jobs started together on one store (and an analyst's reconcile in between):
+    each waits for the other's ticket rebuild and inventory save, then writes the same
+    tickets; no scan is stored twice; nothing but one-line messages on stderr."""
+    assert run_cli("db", "upgrade", "--db", db_url, cwd=tmp_path).returncode == 0
+    env = {"VULNPIPE_DB": db_url}
+    first = [_start("run", SCANS, "--inventory", INVENTORY, "--out", f"out{i}",
+                    "--summary-json", f"run{i}.json", cwd=tmp_path, env=env) for i in (1, 2)]
+    results = [_finish(p) for p in first]
+    analyst = _start("reconcile", "--inventory", INVENTORY, cwd=tmp_path, env=env)
+    again = _start("run", SCANS, "--out", "out3", "--summary-json", "run3.json", cwd=tmp_path,
+                   env=env)
+    results += [_finish(analyst), _finish(again)]
+    for code, text in results:
+        assert code == 0, text[-2000:]
+        assert "SQL" not in text and "parameters" not in text and "Traceback" not in text
+    summaries = [json.loads((tmp_path / f"run{i}.json").read_text()) for i in (1, 2, 3)]
+    assert all(s["ok"] for s in summaries)
+    stored = summaries[0]["scans"]["stored"] + summaries[1]["scans"]["stored"]
+    assert sorted(stored) == sorted(p.name for p in SCANS.iterdir())     # each file once
+    assert [s["tickets"]["total"] for s in summaries] == [23, 23, 23]
+    tickets = {(tmp_path / f"out{i}" / "tickets.jsonl").read_bytes() for i in (1, 2, 3)}
+    assert len(tickets) == 1
+
+
+def test_an_unexpected_database_error_prints_one_line_without_sql_or_parameters(tmp_path, monkeypatch):
+    """A bug that surfaces as a database error (here a real duplicate key) is one line: the
+    driver's message, never the statement or the owners' names and e-mails it carried."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import IntegrityError
+
+    from vulnpipe import workflows
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE assets (asset_id TEXT PRIMARY KEY, owner_email TEXT)"))
+        conn.execute(text("INSERT INTO assets VALUES ('AST-1', 'ana@corp.example')"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO assets VALUES (:a, :e)"),
+                         [{"a": "AST-1", "e": "lars.eriksen@corp.example"}])
+    except IntegrityError as exc:
+        caught = exc
+    engine.dispose()
+
+    def broken(_cfg):
+        raise caught
+
+    monkeypatch.setattr(workflows, "check_config", broken)
+    r = run_cli("config", "check", cwd=tmp_path)
+    err = r.stderr.decode()
+    assert r.returncode == 70 and len(err.strip().splitlines()) == 1, err
+    assert "UNIQUE constraint failed: assets.asset_id" in err
+    assert "corp.example" not in err and "INSERT" not in err and "parameters" not in err
+
+
+# -- 3. the summary never says all is well when the run failed -----------------------------------
+
+def test_a_failed_run_replaces_last_weeks_summary_with_ok_false(tmp_path):
+    """Last week's ``"ok": true`` never survives a run that fails: unreachable database,
+    unusable config, or an inventory that cannot be read."""
+    summary = tmp_path / "out" / "run.json"
+    good = run_cli("run", SCANS / "2026-W44-weekly.nessus", "--db", "h.db", "--out", "out",
+                   "--summary-json", summary, cwd=tmp_path)
+    assert good.returncode == 0 and json.loads(summary.read_text())["ok"] is True
+    failures = [("--db", "postgresql://vulnpipe@127.0.0.1:1/vulnpipe"),
+                ("--config", "missing.toml"),
+                ("--inventory", "no-such-inventory.csv")]
+    for option, value in failures:
+        r = run_cli("run", SCANS, "--db", "h.db", option, value, "--out", "out",
+                    "--summary-json", summary, cwd=tmp_path)
+        assert r.returncode == 1, r.stderr.decode()
+        written = json.loads(summary.read_text())
+        assert written["ok"] is False and written["error"], (option, written)
+        assert written["error"] in r.stderr.decode()          # the line printed, word for word
+    stdout = run_cli("run", SCANS, "--db", "postgresql://vulnpipe@127.0.0.1:1/vulnpipe",
+                     "--summary-json", "-", cwd=tmp_path)
+    assert stdout.returncode == 1 and json.loads(stdout.stdout)["ok"] is False
+
+
+# -- 2. config check passes only a config run can use; run checks before writing -------------
+
+def test_config_check_and_run_refuse_a_missing_path_before_writing_anything(tmp_path):
+    """The how-to's ``knowledge_dirs = ["knowledge"]`` without that folder: `config check`
+    names the key; `run` stops before storing a scan, so the next run still reports every
+    change."""
+    cfg = tmp_path / "vulnpipe.toml"
+    cfg.write_text(f'[inventory]\npath = "{INVENTORY}"\n[store]\nurl = "history.db"\n'
+                   '[tickets]\nknowledge_dirs = ["knowledge"]\n')
+    check = run_cli("config", "check", cwd=tmp_path)
+    assert check.returncode == 1
+    assert (f"error: {cfg}: [tickets] knowledge_dirs[0]: {tmp_path / 'knowledge'} does not "
+            "exist").encode() in check.stderr
+    r = run_cli("run", SCANS, "--summary-json", "run.json", cwd=tmp_path)
+    assert r.returncode == 1 and b"knowledge_dirs[0]" in r.stderr
+    assert not (tmp_path / "history.db").exists() and not (tmp_path / "out").exists()
+    (tmp_path / "knowledge").mkdir()
+    (tmp_path / "knowledge" / "bad.toml").write_text("[plugins.11387\n")
+    bad = run_cli("config", "check", cwd=tmp_path)
+    assert bad.returncode == 1 and b"bad.toml" in bad.stderr
+    assert run_cli("run", SCANS, cwd=tmp_path).returncode == 1
+    assert not (tmp_path / "history.db").exists()
+    (tmp_path / "knowledge" / "bad.toml").unlink()
+    assert run_cli("config", "check", cwd=tmp_path).returncode == 0
+    ok = run_cli("run", SCANS, "--summary-json", "run.json", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr.decode()
+    summary = json.loads((tmp_path / "run.json").read_text())
+    assert len(summary["scans"]["stored"]) == 9 and len(summary["changes"]) == 23
+
+
+def test_config_check_names_every_missing_file(tmp_path):
+    for section, key, value in [("inventory", "path", '"assets.csv"'),
+                                ("profiles", "files", '["campaigns.toml"]'),
+                                ("jira", "token_file", '"jira.token"'),
+                                ("mail", "ca_file", '"ca.pem"'),
+                                ("store", "url", '"db/history.db"')]:
+        (tmp_path / "vulnpipe.toml").write_text(f"[{section}]\n{key} = {value}\n")
+        r = run_cli("config", "check", cwd=tmp_path)
+        assert r.returncode == 1 and f"[{section}] {key}".encode() in r.stderr, r.stderr
+        assert len(r.stderr.splitlines()) == 1 and b"Traceback" not in r.stderr
+    (tmp_path / "vulnpipe.toml").write_text('[run]\nout_dir = "vulnpipe.toml"\n')
+    r = run_cli("config", "check", cwd=tmp_path)
+    assert r.returncode == 1 and b"[run] out_dir" in r.stderr and b"is not a folder" in r.stderr
+
+
+# -- 5. one config for every command; only ingest makes a database; no silent fallback --------
+
+def _store_with_tickets(tmp_path: Path) -> tuple[Path, str]:
+    """A project folder whose vulnpipe.toml names a store (elsewhere) with the sample
+    history; returns (config, a ticket key)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    cfg = project / "vulnpipe.toml"
+    cfg.write_text(f'[store]\nurl = "{tmp_path / "shared" / "history.db"}"\n'
+                   f'[inventory]\npath = "{INVENTORY}"\n')
+    (tmp_path / "shared").mkdir()
+    assert run_cli("ingest", SCANS, "--config", cfg, cwd=project).returncode == 0
+    r = run_cli("tickets", "--config", cfg, "--jsonl", "-", cwd=project)
+    key = json.loads(r.stdout.splitlines()[0])["key"]
+    return cfg, key
+
+
+def test_every_store_command_takes_config_and_vulnpipe_config(tmp_path):
+    """From another folder, with --config or VULNPIPE_CONFIG, every command uses the config's
+    store: nothing is created in the working folder."""
+    cfg, key = _store_with_tickets(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    commands = [("scans",), ("findings", "--scan", "latest"), ("db", "status"), ("db", "upgrade"),
+                ("accept", key, "--until", "2099-12-31", "--reason", "cutover", "--approver", "CISO"),
+                ("reopen", key, "--reason", "cutover done"),
+                ("false-positive", key, "--reason", "NAT-T responder"),
+                ("inspect", SCANS / "2026-W48-weekly.nessus"),
+                ("tickets", "--jsonl", "-"), ("reconcile",), ("report", "weekly", "--json", "-")]
+    for args in commands:
+        by_option = run_cli(*args, "--config", cfg, cwd=elsewhere)
+        assert by_option.returncode == 0, (args, by_option.stderr.decode())
+        by_env = run_cli(*args, cwd=elsewhere, env={"VULNPIPE_CONFIG": str(cfg)})
+        assert by_env.returncode == 0 or args[0] in ("accept", "reopen", "false-positive"), \
+            (args, by_env.stderr.decode())
+        assert list(elsewhere.iterdir()) == [], args
+    status = run_cli("db", "status", cwd=elsewhere, env={"VULNPIPE_CONFIG": str(cfg)})
+    assert f"sqlite:///{tmp_path / 'shared' / 'history.db'}: schema ".encode() in status.stdout
+
+
+def test_no_command_but_ingest_creates_a_database_and_empty_settings_are_errors(tmp_path):
+    """`db status`/`db upgrade` in a folder without a store say so (exit 1, no file made);
+    an empty VULNPIPE_DB or VULNPIPE_CONFIG (a missing CI secret) is an error, never the
+    local default or [store] url."""
+    for args in (("db", "status"), ("db", "upgrade"), ("scans",),
+                 ("accept", "VP-0", "--until", "2099-01-01", "--reason", "r", "--approver", "a")):
+        r = run_cli(*args, cwd=tmp_path)
+        assert r.returncode == 1 and b"no database at vulnpipe.db" in r.stderr, (args, r.stderr)
+    assert list(tmp_path.iterdir()) == []
+    cfg, _key = _store_with_tickets(tmp_path)
+    for env in ({"VULNPIPE_DB": ""}, {"VULNPIPE_DB": "  "}):
+        for args in (("scans",), ("db", "status"), ("tickets", "--jsonl", "-"),
+                     ("run", SCANS), ("ingest", SCANS)):
+            r = run_cli(*args, "--config", cfg, cwd=tmp_path, env=env)
+            assert r.returncode == 1 and b"VULNPIPE_DB is set but empty" in r.stderr, (args, r.stderr)
+    r = run_cli("scans", cwd=cfg.parent, env={"VULNPIPE_CONFIG": ""})
+    assert r.returncode == 1 and b"VULNPIPE_CONFIG is set but empty" in r.stderr
+    r = run_cli("scans", "--db", "", cwd=cfg.parent)
+    assert r.returncode == 1 and b"--db is empty" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project", "shared"]
+
+
+# -- 4. db status / db upgrade tell the truth ------------------------------------------------
+
+def test_db_status_and_upgrade_say_what_the_schema_needs(db_url, tmp_path):
+    """`db status` exits 1 unless the schema is this vulnpipe's: empty, older (upgrade it),
+    newer (upgrade vulnpipe, and `db upgrade` changes nothing)."""
+    from sqlalchemy import text
+
+    from tests.conftest import old_database
+    from vulnpipe.ingest.store import make_engine
+    from vulnpipe.ingest.store.engine import HEAD
+
+    if "://" not in db_url:            # SQLite: an empty file is an empty database
+        Path(db_url).touch()
+    empty = run_cli("db", "status", "--db", db_url, cwd=tmp_path)
+    assert empty.returncode == 1 and b"schema - (empty: `vulnpipe db upgrade` creates" in empty.stdout
+    old_database(db_url, "0001", [SCANS / "2026-W44-weekly.nessus"])
+    old = run_cli("db", "status", "--db", db_url, cwd=tmp_path)
+    assert old.returncode == 1
+    assert f"schema 0001 (needs upgrade to {HEAD}: back it up".encode() in old.stdout
+    up = run_cli("db", "upgrade", "--db", db_url, cwd=tmp_path)
+    assert up.returncode == 0 and f"schema 0001 -> {HEAD}".encode() in up.stderr
+    assert run_cli("db", "status", "--db", db_url, cwd=tmp_path).returncode == 0
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    newer = run_cli("db", "status", "--db", db_url, cwd=tmp_path)
+    assert newer.returncode == 1 and b"schema 0099 (newer than this vulnpipe" in newer.stdout
+    refused = run_cli("db", "upgrade", "--db", db_url, cwd=tmp_path)
+    err = refused.stderr.decode()
+    assert refused.returncode == 1 and "newer than this vulnpipe" in err and "upgrade vulnpipe" in err
+    assert "credentials" not in err and len(err.splitlines()) == 1
+    reading = run_cli("scans", "--db", db_url, cwd=tmp_path)
+    assert reading.returncode == 1 and b"upgrade vulnpipe" in reading.stderr
+
+
+def test_migrations_spell_out_their_own_tables():
+    """Each revision creates what it created then, never from today's schema module: a 0001
+    database upgrades through every later revision however the schema changes
+    (test_store.py upgrades one with data to the newest revision)."""
+    versions = ROOT / "ingest" / "store" / "migrations" / "versions"
+    for path in sorted(versions.glob("0*.py")):
+        source = path.read_text("utf-8")
+        assert "store.schema" not in source and "metadata" not in source, path.name
+
+
+# -- 9. reopen needs a decision to withdraw --------------------------------------------------
+
+def test_reopen_without_a_decision_in_force_is_refused(tmp_path):
+    cfg, key = _store_with_tickets(tmp_path)
+    project = cfg.parent
+
+    def decisions() -> int:
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "shared" / "history.db") as conn:
+            return conn.execute("SELECT count(*) FROM decisions").fetchone()[0]
+
+    refused = run_cli("reopen", key, "--reason", "why not", cwd=project)
+    assert refused.returncode == 1 and decisions() == 0
+    assert f"{key} has no risk acceptance or false positive in force".encode() in refused.stderr
+    assert run_cli("accept", key, "--until", "2099-12-31", "--reason", "cutover",
+                   "--approver", "CISO", cwd=project).returncode == 0
+    assert run_cli("reopen", key, "--reason", "done early", cwd=project).returncode == 0
+    again = run_cli("reopen", key, "--reason", "twice", cwd=project)
+    assert again.returncode == 1 and decisions() == 2
+    assert run_cli("false-positive", key, "--reason", "NAT-T", cwd=project).returncode == 0
+    assert run_cli("reopen", key, "--reason", "real after all", cwd=project).returncode == 0
+    assert decisions() == 4
+
+
+# -- 8. the first writers into an empty database create its tables one at a time -------------
+
+def test_parallel_first_ingests_into_an_empty_database_all_succeed(db_url, tmp_path):
+    """Three workers start on an empty database at once: one creates the schema, the others
+    wait for it and then store their files."""
+    files = sorted(SCANS.glob("2026-W4[4-6]-weekly.nessus"))
+    if "://" not in db_url:
+        db_url = str(tmp_path / "new.db")           # (not even the file exists yet)
+    workers = [_start("ingest", f, "--db", db_url, cwd=tmp_path) for f in files]
+    for code, text in map(_finish, workers):
+        assert code == 0 and "error" not in text, text[-2000:]
+    r = run_cli("scans", "--format", "jsonl", "--db", db_url, cwd=tmp_path)
+    assert sorted(json.loads(line)["file_name"] for line in r.stdout.splitlines()) == \
+        [f.name for f in files]
+    assert run_cli("db", "status", "--db", db_url, cwd=tmp_path).returncode == 0
