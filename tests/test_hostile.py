@@ -1,0 +1,138 @@
+"""Hardening, round two (#19): damaged archives, workers that outlive their parent, memory per
+item, secrets, entities, --strict, links, inventories, messages. Every case here is listed
+with its one-line error in tests/HOSTILE_INPUTS.md."""
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests import nessus_builder as nb
+from tests.conftest import ROOT, run_cli
+
+SAMPLE = ROOT / "sample_data"
+SCANS = SAMPLE / "scans"
+W44 = SCANS / "2026-W44-weekly.nessus"
+
+DOC = nb.document([nb.HostSpec(f"10.0.0.{i}", ip=f"10.0.0.{i}", items=[nb.l2tp(output="x" * 50)])
+                   for i in range(1, 40)])
+
+
+def one_error_line(stderr: bytes, *needles: str) -> str:
+    """The single ``error:`` line of ``stderr`` holding every needle (and no traceback)."""
+    text = stderr.decode()
+    assert "Traceback" not in text and "internal error" not in text, text
+    lines = [ln for ln in text.splitlines() if ln.startswith("error:") and
+             all(n in ln for n in needles)]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+# -- archives: damaged members, many members ------------------------------------------------------
+
+def truncated_gz(folder: Path, name: str = "t.nessus.gz") -> Path:
+    path = folder / name
+    path.write_bytes(gzip.compress(W44.read_bytes())[:200])
+    return path
+
+
+def bad_crc_gz(folder: Path, name: str = "crc.nessus.gz") -> Path:
+    data = bytearray(gzip.compress(W44.read_bytes()))
+    data[-6] ^= 1                           # the CRC-32 in the trailer
+    path = folder / name
+    path.write_bytes(bytes(data))
+    return path
+
+
+def corrupt_deflate_zip(folder: Path, name: str = "bad.zip") -> Path:
+    """A zip of a good member and one whose deflate data has a flipped byte."""
+    path = folder / name
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a-broken.nessus", W44.read_bytes())
+        zf.writestr("b-good.nessus", DOC)
+    data = bytearray(path.read_bytes())
+    data[2000] ^= 0xFF                      # inside the first member's deflate stream
+    path.write_bytes(bytes(data))
+    return path
+
+
+def under_declared_zip(folder: Path, name: str = "short.zip") -> Path:
+    """A zip whose member declares fewer bytes than it holds (its CRC cannot match)."""
+    path = folder / name
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("scan.nessus", DOC)
+    data = path.read_bytes()
+    size = len(DOC).to_bytes(4, "little")
+    smaller = (len(DOC) - 100).to_bytes(4, "little")
+    path.write_bytes(data.replace(size + size, size + smaller))   # uncompressed size, twice
+    return path
+
+
+def test_a_truncated_gz_is_one_line_and_the_rest_of_the_run_goes_on(tmp_path):
+    bad = truncated_gz(tmp_path)
+    r = run_cli("run", "--db", tmp_path / "r.db", "--out", tmp_path / "out", bad, SCANS,
+                cwd=tmp_path)
+    assert r.returncode == 1
+    one_error_line(r.stderr, "t.nessus.gz", "damaged archive", "truncated")
+    assert "Aborted" not in r.stderr.decode()
+    assert b"9 scan(s) stored" in r.stderr
+    assert (tmp_path / "out" / "tickets.xlsx").exists()
+    assert (tmp_path / "out" / "weekly-2026-W48.html").exists()
+
+
+@pytest.mark.parametrize("make, needles", [
+    (bad_crc_gz, ("crc.nessus.gz", "damaged archive", "CRC")),
+    (corrupt_deflate_zip, ("bad.zip:a-broken.nessus", "damaged archive", "corrupt compressed")),
+    (under_declared_zip, ("short.zip:scan.nessus", "damaged archive")),
+])
+def test_a_damaged_member_is_one_line_naming_it_and_the_others_are_read(tmp_path, make, needles):
+    bad = make(tmp_path)
+    good = tmp_path / "good.nessus"
+    good.write_bytes(DOC)
+    r = run_cli("parse", bad, good, "--profile", "all", "--out", tmp_path / "o.jsonl")
+    assert r.returncode == 1
+    line = one_error_line(r.stderr, *needles)
+    assert "disk space" not in line
+    rows = (tmp_path / "o.jsonl").read_text().splitlines()
+    expect = 39 * (2 if make is corrupt_deflate_zip else 1)      # the zip's good member too
+    assert len(rows) == expect
+
+
+def test_ingest_goes_on_after_a_damaged_member(tmp_path):
+    bad = corrupt_deflate_zip(tmp_path)
+    r = run_cli("ingest", bad, W44, "--db", tmp_path / "s.db")
+    assert r.returncode == 1
+    one_error_line(r.stderr, "bad.zip:a-broken.nessus", "damaged archive")
+    scans = run_cli("scans", "--db", tmp_path / "s.db", "--format", "jsonl")
+    names = sorted(json.loads(ln)["file_name"] for ln in scans.stdout.decode().splitlines())
+    assert names == ["2026-W44-weekly.nessus", "bad.zip:b-good.nessus"]
+
+
+def test_an_unreadable_archive_in_a_folder_does_not_hide_the_other_files(tmp_path):
+    folder = tmp_path / "scans"
+    shutil.copytree(SCANS, folder)
+    (folder / "0-junk.nessus.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    r = run_cli("ingest", folder, "--db", tmp_path / "s.db")
+    assert r.returncode == 1
+    one_error_line(r.stderr, "0-junk.nessus.zip", "not a readable zip archive")
+    assert b"9 file(s) stored" in r.stderr, r.stderr.decode()
+
+
+def test_evidence_raw_dir_skips_a_truncated_gz_with_one_note(tmp_path):
+    db = tmp_path / "s.db"
+    assert run_cli("ingest", W44, "--db", db).returncode == 0
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    truncated_gz(raw, "0-first.nessus.gz")
+    shutil.copy(W44, raw / "w44.nessus")
+    r = run_cli("evidence", "build", "--db", db, "--include-raw", "--raw-dir", raw,
+                "--out", tmp_path / "p.zip")
+    assert r.returncode == 0, r.stderr.decode()
+    notes = [ln for ln in r.stderr.decode().splitlines() if "0-first.nessus.gz" in ln]
+    assert len(notes) == 1 and "damaged archive" in notes[0] and notes[0].startswith("note:")
+    with zipfile.ZipFile(tmp_path / "p.zip") as zf:
+        assert zf.read("scans/1.nessus") == W44.read_bytes()
