@@ -136,3 +136,29 @@ def test_evidence_raw_dir_skips_a_truncated_gz_with_one_note(tmp_path):
     assert len(notes) == 1 and "damaged archive" in notes[0] and notes[0].startswith("note:")
     with zipfile.ZipFile(tmp_path / "p.zip") as zf:
         assert zf.read("scans/1.nessus") == W44.read_bytes()
+
+
+def test_a_zip_of_ten_thousand_members_reads_its_directory_once(tmp_path, monkeypatch):
+    one = nb.document([nb.HostSpec("10.0.0.1", ip="10.0.0.1", items=[nb.l2tp()])])
+    archive = tmp_path / "many.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(10_000):
+            zf.writestr(f"s{i:05d}.nessus", one)
+    reads = []
+    real = zipfile.ZipFile._RealGetContents
+
+    def counted(self):                      # the central directory: every member's entry
+        reads.append(self.filename)
+        return real(self)
+
+    monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", counted)
+    r = run_cli("parse", archive, "--out", tmp_path / "o.jsonl")
+    assert r.returncode == 0, r.stderr.decode()
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 10_000
+    assert len(reads) == 1
+    # replaced by another archive at the same path: read again, not the old directory
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("other.nessus", DOC)
+    r = run_cli("parse", archive, "--profile", "all", "--out", tmp_path / "o.jsonl")
+    assert r.returncode == 0, r.stderr.decode()
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 39 and len(reads) == 2

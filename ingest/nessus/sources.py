@@ -126,15 +126,17 @@ class ArchiveStream(io.RawIOBase):
 #: Zip archives kept open (their central directory read once), most recently used last: the
 #: members of an archive are opened one after the other, and each open must not read the
 #: directory again (that made many-member archives quadratic).
-_ARCHIVES: OrderedDict[Path, zipfile.ZipFile] = OrderedDict()
+_ARCHIVES: OrderedDict[tuple[Path, int, int, int], zipfile.ZipFile] = OrderedDict()
 _ARCHIVES_OPEN = 4
 
 
 def _archive(path: Path) -> zipfile.ZipFile:
-    zf = _ARCHIVES.pop(path, None)
+    st = path.stat()             # (a file replaced since is read again)
+    key = (path.resolve(), st.st_ino, st.st_size, st.st_mtime_ns)
+    zf = _ARCHIVES.pop(key, None)
     if zf is None or zf.fp is None:
         zf = zipfile.ZipFile(path)
-    _ARCHIVES[path] = zf
+    _ARCHIVES[key] = zf
     while len(_ARCHIVES) > _ARCHIVES_OPEN:
         # (a member still being read keeps its file open until it is closed)
         _ARCHIVES.popitem(last=False)[1].close()
