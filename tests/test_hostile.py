@@ -162,3 +162,39 @@ def test_a_zip_of_ten_thousand_members_reads_its_directory_once(tmp_path, monkey
     r = run_cli("parse", archive, "--profile", "all", "--out", tmp_path / "o.jsonl")
     assert r.returncode == 0, r.stderr.decode()
     assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 39 and len(reads) == 2
+
+
+# -- evidence verify: a member that cannot be decompressed is altered ---------------------------
+
+def _flip_deflate(pack: Path, member: str) -> None:
+    """Make ``member``'s deflate data invalid (its first block gets the reserved type 11)."""
+    with zipfile.ZipFile(pack) as zf:
+        info = zf.getinfo(member)
+    data = bytearray(pack.read_bytes())
+    name_len = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little")
+    extra_len = int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    data[info.header_offset + 30 + name_len + extra_len] |= 0b110    # BTYPE = 11: invalid
+    pack.write_bytes(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def small_pack(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("pack")
+    assert run_cli("ingest", W44, "--db", d / "s.db").returncode == 0
+    r = run_cli("evidence", "build", "--db", d / "s.db", "--out", d / "p.zip")
+    assert r.returncode == 0, r.stderr.decode()
+    return d / "p.zip"
+
+
+@pytest.mark.parametrize("member, kind", [("poam.xlsx", "altered"),
+                                          ("manifest.json", "bad manifest")])
+def test_verify_reports_corrupt_deflate_as_altered(small_pack, tmp_path, member, kind):
+    pack = tmp_path / "p.zip"
+    shutil.copy(small_pack, pack)
+    _flip_deflate(pack, member)
+    r = run_cli("evidence", "verify", pack)
+    assert r.returncode == 1
+    assert "internal error" not in r.stderr.decode() and "Traceback" not in r.stderr.decode()
+    lines = r.stdout.decode().splitlines()
+    assert [ln for ln in lines if ln.startswith(f"{kind}: {member} (unreadable")], lines
+    assert "NOT intact" in r.stderr.decode()
