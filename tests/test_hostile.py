@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -198,3 +203,101 @@ def test_verify_reports_corrupt_deflate_as_altered(small_pack, tmp_path, member,
     lines = r.stdout.decode().splitlines()
     assert [ln for ln in lines if ln.startswith(f"{kind}: {member} (unreadable")], lines
     assert "NOT intact" in r.stderr.decode()
+
+
+# -- workers die with their parent; SIGTERM cleans up like Ctrl-C -------------------------------
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_for(check, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.05)
+    return check()
+
+
+@pytest.fixture(scope="module")
+def big_scan(tmp_path_factory, shared) -> Path:
+    path = tmp_path_factory.mktemp("big") / "big.nessus"
+    subprocess.run([sys.executable, str(shared / "bench" / "gen_nessus.py"), "--hosts", "150",
+                    "--seed", "5", "--out", str(path)], check=True)
+    return path
+
+
+def _start_parse(big: Path, out: Path) -> tuple[subprocess.Popen, list[int]]:
+    """``vulnpipe parse`` of ``big`` split over worker processes, stopped (SIGSTOP) once its
+    workers run and its temporary output exists: returns it and its workers' PIDs."""
+    env = {**os.environ, "VULNPIPE_PARALLEL_MIN_BYTES": str(1 << 20)}
+    env.pop("VULNPIPE_DB", None)
+    proc = subprocess.Popen([sys.executable, "-m", "vulnpipe", "parse", str(big), "--profile",
+                             "all", "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        workers = _wait_for(lambda: len(_children(proc.pid)) >= 2 and _children(proc.pid))
+        assert workers, "the parse never started its workers"
+        assert _wait_for(lambda: list(out.parent.glob(f".{out.name}.*.tmp")))
+        os.kill(proc.pid, signal.SIGSTOP)
+        return proc, _children(proc.pid)
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
+def _end(workers: list[int]) -> None:
+    """End the workers this test started, should the program have left them."""
+    for pid in workers:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_workers_die_with_a_killed_parent(big_scan, tmp_path):
+    proc, workers = _start_parse(big_scan, tmp_path / "o.jsonl")
+    try:
+        assert workers and all(_alive(w) for w in workers)
+        os.kill(proc.pid, signal.SIGKILL)
+        # nobody holds the parent's stdout/stderr any more: the pipes reach their end
+        proc.communicate(timeout=60)
+        assert _wait_for(lambda: not any(_alive(w) for w in workers), 30), \
+            [w for w in workers if _alive(w)]
+    finally:
+        _end(workers)
+
+
+def test_sigterm_cleans_up_like_ctrl_c_and_exits_143(big_scan, tmp_path):
+    out = tmp_path / "o.jsonl"
+    out.write_text("previous\n")
+    proc, workers = _start_parse(big_scan, out)
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        os.kill(proc.pid, signal.SIGCONT)
+        _stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 143, stderr.decode()
+        text = stderr.decode()
+        assert "Traceback" not in text and text.count("\n") == 1 and "terminated" in text, text
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["o.jsonl"]    # no .tmp left
+        assert out.read_text() == "previous\n"
+        assert _wait_for(lambda: not any(_alive(w) for w in workers), 30)
+    finally:
+        _end(workers)
