@@ -301,3 +301,69 @@ def test_sigterm_cleans_up_like_ctrl_c_and_exits_143(big_scan, tmp_path):
         assert _wait_for(lambda: not any(_alive(w) for w in workers), 30)
     finally:
         _end(workers)
+
+
+# -- secrets: every password form masked in every output and message ---------------------------
+
+SECRET = "hunter2-Sekret"
+
+
+@pytest.mark.parametrize("form", ["query", "sslpassword", "userinfo"])
+def test_database_passwords_never_reach_a_pack_or_a_message(tmp_path, form):
+    from tests.conftest import PG_URL, _drop_pg_database, _new_pg_database
+
+    if not PG_URL:
+        pytest.skip("VULNPIPE_TEST_PG_URL is not set (CI sets it)")
+    import uuid
+
+    name = f"vp_secret_{uuid.uuid4().hex[:10]}"
+    url = _new_pg_database(name)
+    try:
+        base, rest = url.split("://", 1)
+        with_pw = {"query": f"{url}?password={SECRET}",
+                   "sslpassword": f"{url}?sslpassword={SECRET}&password={SECRET}x",
+                   "userinfo": f"{base}://{rest.replace('@', f':{SECRET}@', 1)}"}[form]
+        r = run_cli("ingest", W44, "--db", with_pw)
+        assert r.returncode == 0, r.stderr.decode()
+        assert SECRET not in r.stderr.decode() and "***" in r.stderr.decode()
+        r = run_cli("evidence", "build", "--db", with_pw, "--out", tmp_path / "p.zip")
+        assert r.returncode == 0, r.stderr.decode()
+        with zipfile.ZipFile(tmp_path / "p.zip") as zf:
+            for member in zf.namelist():
+                assert SECRET.encode() not in zf.read(member), member
+            assert "***" in json.loads(zf.read("manifest.json"))["database"]
+        for cmd in (["db", "status"], ["scans"]):
+            r = run_cli(*cmd, "--db", with_pw)
+            assert SECRET not in (r.stdout + r.stderr).decode()
+    finally:
+        _drop_pg_database(name)
+
+
+@pytest.mark.parametrize("db", [
+    f"postgresql://u@127.0.0.1:1/db?password={SECRET}",
+    f"postgresql://u:{SECRET}@127.0.0.1:1/db",
+    f"postgresql://u@127.0.0.1:1/db?sslpassword={SECRET}&sslmode=require",
+    f"postgresql://u@[bad/db?password={SECRET}",
+])
+def test_connection_errors_mask_the_password(tmp_path, db):
+    for args in (["ingest", W44], ["evidence", "build", "--out", tmp_path / "p.zip"],
+                 ["db", "status"]):
+        r = run_cli(*args, "--db", db)
+        assert r.returncode != 0
+        text = (r.stdout + r.stderr).decode()
+        assert SECRET not in text and "Traceback" not in text, text
+        assert text.startswith("error:") and text.count("\n") == 1, text
+
+
+def test_mask_secrets_covers_every_form():
+    from vulnpipe.ingest.errors import mask_secrets, remember_secret
+
+    for text in [f"postgresql://u:{SECRET}@h/db", f"postgresql://u@h/db?password={SECRET}",
+                 f"host=h password='{SECRET}' dbname=x", f"PGPASSWORD={SECRET} vulnpipe run",
+                 f"x?sslpassword={SECRET}&a=1", f"passwd = {SECRET}",
+                 f"postgresql://u@h/db?options=-c%20password%3D{SECRET}"]:
+        assert SECRET not in mask_secrets(text), text
+    remember_secret(SECRET)
+    assert mask_secrets(f'invalid port "{SECRET}"') == 'invalid port "***"'
+    assert mask_secrets("no SMTP password: [mail] user is set") == \
+        "no SMTP password: [mail] user is set"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy.engine import Connection
 
-from vulnpipe.ingest.errors import InputError, VulnpipeError
+from vulnpipe.ingest.errors import InputError, VulnpipeError, mask_secrets
 from vulnpipe.ingest.profiles import Profile
 from vulnpipe.ingest.records import iso
 from vulnpipe.reports.evidence import names
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class PackOptions:
     """What to put in a pack. ``raw_dir`` set means: include the original scan files found
-    there (matched by SHA-256). ``database`` is recorded as given: pass it without password."""
+    there (matched by SHA-256). ``database`` is recorded with every password masked."""
 
     profile: Profile
     period: Period = Period()
@@ -132,7 +132,7 @@ def _pack_context(ev: Evidence, opts: PackOptions, raw: dict[int, str]) -> dict[
     return {
         "profile": ev.profile, "period": _period_text(ev.period), "bounded": ev.period.bounded,
         "as_of": iso(ev.as_of), "requested_tickets": list(ev.requested_tickets),
-        "database": opts.database, "version": opts.version,
+        "database": mask_secrets(opts.database), "version": opts.version,
         "generated_at": iso(opts.generated_at) if opts.generated_at else None,
         "states": sorted(states.items()),
         "tickets": sorted(ev.tickets.values(),       # what matters first: priority, then age
@@ -204,7 +204,7 @@ def pack_entries(conn: Connection, opts: PackOptions) -> tuple[dict[str, Content
     if opts.generated_at is not None:
         about["generated_at"] = iso(opts.generated_at)
     about.update({
-        "database": opts.database, "profile": ev.profile,
+        "database": mask_secrets(opts.database), "profile": ev.profile,
         "scope": {"period": ev.period.label,
                   "from": iso(ev.period.start) if ev.period.start else None,
                   "to": iso(ev.period.end) if ev.period.end else None,
