@@ -367,3 +367,46 @@ def test_mask_secrets_covers_every_form():
     assert mask_secrets(f'invalid port "{SECRET}"') == 'invalid port "***"'
     assert mask_secrets("no SMTP password: [mail] user is set") == \
         "no SMTP password: [mail] user is set"
+
+
+# -- Markdown: only mailto: and https: links ----------------------------------------------------
+
+@pytest.mark.parametrize("email", ["javascript:document.title='x'", "data:text/html,<b>x</b>",
+                                   "vbscript:msgbox(1)", "file:///etc/passwd",
+                                   "a@b.example?subject=x javascript:y"])
+def test_markdown_tickets_link_only_mailto_and_https(tmp_path, email):
+    from markdown_it import MarkdownIt
+
+    inventory = tmp_path / "inv.csv"
+    rows = (SAMPLE / "inventory.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    col = header.index("Owner Email")
+    hostile = []
+    for row in rows[1:]:
+        cells = row.split(",")
+        cells[col] = '"' + email.replace('"', '""') + '"'
+        hostile.append(",".join(cells))
+    inventory.write_text("\n".join([rows[0], *hostile]) + "\n")
+    db = tmp_path / "s.db"
+    assert run_cli("ingest", W44, "--db", db).returncode == 0
+    r = run_cli("tickets", "--db", db, "--inventory", inventory, "--markdown", tmp_path / "md")
+    assert r.returncode == 0, r.stderr.decode()
+    pages = sorted((tmp_path / "md").glob("*.md"))
+    assert pages
+    renderer = MarkdownIt("commonmark")
+    renderer.validateLink = lambda url: True        # as a renderer without a scheme filter
+    owned = 0
+    for page in pages:
+        html = renderer.render(page.read_text())
+        for href in __import__("re").findall(r'href="([^"]*)"', html):
+            assert href.startswith(("mailto:", "https:")), (page.name, href)
+        owned += "javascript" in page.read_text() or "data:" in page.read_text() or \
+            "vbscript" in page.read_text() or "file:" in page.read_text() or "a@b" in page.read_text()
+    assert owned                             # the address is there, as text
+
+
+def test_a_plain_owner_address_is_a_mailto_link():
+    from vulnpipe.reports.tickets.export import md_email
+
+    assert md_email("priya.natarajan@corp.example") == "<mailto:priya.natarajan@corp.example>"
+    assert not md_email("javascript:alert(1)").startswith("<")
