@@ -410,3 +410,30 @@ def test_a_plain_owner_address_is_a_mailto_link():
 
     assert md_email("priya.natarajan@corp.example") == "<mailto:priya.natarajan@corp.example>"
     assert not md_email("javascript:alert(1)").startswith("<")
+
+
+# -- inventories ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("delimiter, newline", [(",", "\n"), (";", "\r\n")])
+def test_inventory_csv_with_an_unterminated_quote_names_the_line(tmp_path, delimiter, newline):
+    rows = (SAMPLE / "inventory.csv").read_text().splitlines()
+    rows = [r.replace(",", delimiter) for r in rows]
+    cells = rows[5].split(delimiter)
+    cells[5] = '"' + cells[5]               # the owner's quote opens on line 6, never closes
+    rows[5] = delimiter.join(cells)
+    inventory = tmp_path / "inv.csv"
+    inventory.write_bytes(newline.join(rows).encode() + newline.encode())
+    r = run_cli("join", W44, "--inventory", inventory, "--out", tmp_path / "j.jsonl")
+    assert r.returncode == 1
+    line = one_error_line(r.stderr, "inv.csv:6:", "never closed")
+    assert not (tmp_path / "j.jsonl").exists(), line
+
+
+def test_inventory_csv_quotes_that_close_are_read(tmp_path):
+    inventory = tmp_path / "inv.csv"
+    inventory.write_text('Asset ID,IP Address,Owner\nA-1,10.0.0.1,"Smith, ""Jo""\nline two"\n'
+                         'A-2,10.0.0.2,x"y\n')
+    from vulnpipe.ingest.assets.inventory import load_inventory
+
+    inv = load_inventory(inventory)
+    assert len(inv.assets) == 2
