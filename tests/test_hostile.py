@@ -437,3 +437,41 @@ def test_inventory_csv_quotes_that_close_are_read(tmp_path):
 
     inv = load_inventory(inventory)
     assert len(inv.assets) == 2
+
+
+def _xlsx_with(tmp_path: Path, part: str, change) -> Path:
+    out = tmp_path / f"inv-{part.replace('/', '-')}.xlsx"
+    with zipfile.ZipFile(SAMPLE / "inventory.xlsx") as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            zout.writestr(info, change(data) if info.filename == part else data)
+    return out
+
+
+@pytest.mark.parametrize("part, change", [
+    ("xl/worksheets/sheet1.xml", lambda d: d[: len(d) // 2]),             # cut short
+    ("xl/workbook.xml", lambda d: d.replace(b"<sheets>", b"<sheets><<")),  # not well-formed
+    ("xl/styles.xml", lambda d: b"<x"),
+    ("[Content_Types].xml", lambda d: b"\xff\xfe garbage"),
+])
+def test_xlsx_inventory_with_a_malformed_part_is_one_line(tmp_path, part, change):
+    inventory = _xlsx_with(tmp_path, part, change)
+    r = run_cli("join", W44, "--inventory", inventory, "--out", tmp_path / "j.jsonl")
+    assert r.returncode == 1
+    one_error_line(r.stderr, inventory.name, "not a readable XLSX workbook")
+
+
+@pytest.mark.parametrize("toml", [
+    "[priority]\nfallback_sla_days = 3000000\n",
+    '[[priority.rules]]\npriority = "P1"\nsla_days = 3000000\n',
+    "[priority]\nfallback_sla_days = -1\n",
+])
+def test_config_check_refuses_an_sla_out_of_range_and_tickets_never_crash_on_it(tmp_path, toml):
+    (tmp_path / "vulnpipe.toml").write_text(toml)
+    r = run_cli("config", "check", cwd=tmp_path)
+    assert r.returncode == 1
+    one_error_line(r.stderr, "sla_days", "from 0 to 3650")
+    assert run_cli("ingest", W44, "--db", tmp_path / "s.db").returncode == 0
+    r = run_cli("tickets", "--db", tmp_path / "s.db", "--jsonl", tmp_path / "t.jsonl", cwd=tmp_path)
+    assert r.returncode == 1
+    one_error_line(r.stderr, "sla_days")

@@ -23,6 +23,7 @@ import io
 import ipaddress
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -364,18 +365,31 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
+#: What openpyxl raises for a damaged workbook: a bad zip, a missing part, malformed XML in a
+#: part (ElementTree's and lxml's syntax errors are SyntaxErrors), corrupt compressed data.
+_XLSX_DAMAGE = (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, EOFError,
+                SyntaxError, zlib.error, IndexError, AttributeError)
+
+
 def _read_xlsx(path: Path, sheet: str | None) -> tuple[list[list[str]], list]:
+    try:
+        return _read_xlsx_rows(path, sheet)
+    except _XLSX_DAMAGE as exc:
+        what = type(exc).__name__
+        if isinstance(exc, SyntaxError):
+            what = f"malformed XML in a part: {str(exc.msg if exc.msg else exc).splitlines()[0]}"
+        raise InventoryError(f"not a readable XLSX workbook ({what})", path=path.name,
+                             hint="open it in Excel and save it as .xlsx again, or export "
+                                  "CSV") from None
+
+
+def _read_xlsx_rows(path: Path, sheet: str | None) -> tuple[list[list[str]], list]:
     from openpyxl import load_workbook
 
     name = path.name
 
     def open_book(data_only: bool):
-        try:
-            return load_workbook(path, read_only=True, data_only=data_only)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
-            raise InventoryError(f"not a readable XLSX workbook ({type(exc).__name__})",
-                                 path=name, hint="open it in Excel and save it as .xlsx "
-                                                 "again, or export CSV") from None
+        return load_workbook(path, read_only=True, data_only=data_only)
 
     book = open_book(False)
     try:
