@@ -1021,10 +1021,11 @@ def build_evidence(engine: "Engine", out: Path, *, profile: "Profile", period: A
                    raw_dir: Path | None = None, sign_key: Path | None = None,
                    inventory: "Inventory | None" = None,
                    settings: "TicketSettings | None" = None,
-                   knowledge_dirs: Sequence[Path] = ()) -> Any:
+                   knowledge_dirs: Sequence[Path] = (), notify: Notify = _quiet) -> Any:
     """A reproducible, tamper-evident evidence pack (zip) from the store (only read): the
     same database state gives the same bytes. Returns a
-    :class:`~vulnpipe.reports.evidence.PackSummary`."""
+    :class:`~vulnpipe.reports.evidence.PackSummary`. A file in ``raw_dir`` that cannot be
+    read (a damaged archive) is reported through ``notify`` and the others searched."""
     from vulnpipe import __version__
     from vulnpipe.reports.evidence import PackOptions, build_pack
     from vulnpipe.reports.tickets.build import TicketSettings
@@ -1033,7 +1034,7 @@ def build_evidence(engine: "Engine", out: Path, *, profile: "Profile", period: A
                        generated_at=generated_at, raw_dir=raw_dir, sign_key=sign_key,
                        inventory=inventory, settings=settings or TicketSettings(),
                        knowledge_dirs=tuple(knowledge_dirs), database=database_label(engine),
-                       version=__version__)
+                       version=__version__, notify=notify)
     with engine.begin() as conn:         # (the stored ticket state is brought up to date)
         return build_pack(conn, out, opts)
 

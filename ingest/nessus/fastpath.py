@@ -53,6 +53,7 @@ from vulnpipe.ingest.nessus.build import (
     make_host,
     to_int,
 )
+from vulnpipe.ingest.nessus.children import die_with_parent
 from vulnpipe.ingest.records import Finding, Host, Report
 
 if TYPE_CHECKING:
@@ -304,7 +305,8 @@ def check_bytes(mm, size: int, progress: Callable[[int], None]) -> tuple[str, st
     return "ok", digest.hexdigest()
 
 
-def _check_child(mm, size: int, conn) -> None:
+def _check_child(mm, size: int, conn, parent: int) -> None:
+    die_with_parent(parent)
     try:
         status, sha = check_bytes(mm, size, conn.send)
         conn.send((status, sha))
@@ -337,7 +339,8 @@ class _Gate:
                 and "fork" in multiprocessing.get_all_start_methods()):
             ctx = multiprocessing.get_context("fork")
             parent, child = ctx.Pipe(duplex=False)
-            self._proc = ctx.Process(target=_check_child, args=(mm, size, child), daemon=True)
+            self._proc = ctx.Process(target=_check_child, args=(mm, size, child, os.getpid()),
+                                     daemon=True)
             self._proc.start()
             child.close()
             self._conn = parent

@@ -18,12 +18,14 @@ one core, ``fork`` available); :mod:`.files` reads many small files at once.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import mmap
 import multiprocessing
 import os
 import re
+import sys
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -35,6 +37,7 @@ from lxml import etree
 
 from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.ingest.nessus.build import CLOSING_TAGS, ParseStats
+from vulnpipe.ingest.nessus.children import die_with_parent
 from vulnpipe.ingest.nessus.fastpath import FastFile, FastPathUnsupported, FileDigest, body_start
 from vulnpipe.ingest.nessus.reader import NessusReader
 from vulnpipe.ingest.nessus.sources import Source
@@ -341,10 +344,15 @@ def _add(total: ParseStats, part: ParseStats) -> None:
 
 def stop_pool(pool: ProcessPoolExecutor | None, pending: dict[int, Any] | None = None) -> None:
     """Shut ``pool`` down, cancelling the work not started (whose results, like those in
-    ``pending``, are then not used)."""
+    ``pending``, are then not used). Interrupted (Ctrl-C, SIGTERM): the workers are ended
+    at once instead of finishing the pieces they are reading."""
     if pending is not None:
         pending.clear()
     if pool is not None:
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
     return None
 
@@ -357,4 +365,7 @@ def can_fork() -> bool:
 
 
 def new_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    """Worker processes that die with this process (see :func:`.children.die_with_parent`)."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
+

@@ -292,6 +292,8 @@ def ingest_source(engine: Engine, source: Source, profile: Profile, *,
         raise connect_error(exc, url) from None
     except OSError as exc:
         return IngestResult(source.name, FAILED, detail=f"{source.name}: cannot read: {exc}")
+    except VulnpipeError as exc:            # a damaged archive member, a refused zip bomb
+        return IngestResult(source.name, FAILED, detail=str(exc))
     if existing is not None:
         return IngestResult(source.name, SKIPPED, scan_id=existing,
                             detail=f"already ingested as scan {existing}")

@@ -83,7 +83,7 @@ def build(
             engine, out, profile=prof, period=period, tickets=ticket or (),
             generated_at=parse_when(generated_at, what="--generated-at"), raw_dir=raw_dir,
             sign_key=sign_key, inventory=inv, settings=workflows.ticket_settings(cfg),
-            knowledge_dirs=(*cfg.tickets.knowledge_dirs, *(knowledge or ())))
+            knowledge_dirs=(*cfg.tickets.knowledge_dirs, *(knowledge or ())), notify=notify)
     finally:
         engine.dispose()
     states = workflows.states_text(summary.states)
