@@ -151,6 +151,16 @@ def period_hosts(conn: Connection, scan_ids: Sequence[int]) -> Iterator[tuple[An
             yield tuple(r)
 
 
+def scanned_hosts(conn: Connection, scan_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
+    """(scan id, identity, address, credentialed) of every host of ``scan_ids``, scan by scan
+    in the order given (streamed): what the coverage figures read."""
+    for scan_id in scan_ids:
+        q = (select(hosts.c.scan_id, hosts.c.identity, hosts.c.address, hosts.c.credentialed)
+             .where(hosts.c.scan_id == scan_id).order_by(hosts.c.host_seq))
+        for r in conn.execution_options(yield_per=5000).execute(q):
+            yield tuple(r)
+
+
 # -- one writer of derived state at a time -----------------------------------------------------
 
 #: The PostgreSQL advisory lock that serialises updates of derived ticket state.
