@@ -30,7 +30,6 @@ from tests.conftest import run_cli
 from tests.test_weekly import COVERS, INVENTORY, IP
 
 
-
 def at(month: int, day: int) -> datetime:
     return datetime(2026, month, day, 8, 0, tzinfo=timezone.utc)
 
