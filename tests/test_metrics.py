@@ -166,3 +166,36 @@ def test_a_team_report_narrows_the_metrics(store):
     assert metrics(data) == metrics(web)
     assert [g["team"] for g in data["by_team"]] == ["web"]
     assert [g["priority"] for g in data["by_priority"]] == ["P2", "P3"]
+
+
+def test_page_workbook_and_markdown_show_the_same_metrics(store):
+    import openpyxl
+
+    page = (store["out"] / "w.html").read_text()
+    section = page.split('<section id="metrics">', 1)[1].split("</section>", 1)[0]
+    assert "Time to verified fix (days)" in section
+    # all assets: 18.5 / 44.8 / 140.0 / 4 fixes; 1 1 1 1 overdue, most 140; 75% 42.9% 2
+    cells = ("All assets", "18.5", "44.8", "140.0", "4",
+             "75.0%", "42.9%")
+    first = section.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+    for c in cells:
+        assert f">{c}<" in first, c
+    assert "no scan this week (gap, not zero)" in section          # W47 in the trend
+    assert "Coverage</strong>: open tickets a covering scan checked this week" in section
+    wb = openpyxl.load_workbook(store["out"] / "w.xlsx")
+    ws = wb["Metrics"]
+    header = [c.value for c in ws[1]]
+    rows = {r[0]: dict(zip(header, r)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert list(rows) == ["All assets", "P1", "P2", "P3", "P4", "team Net", "team Ops",
+                          "team Web", "no team"]
+    assert rows["All assets"]["Time to verified fix: median (days)"] == 18.5
+    assert rows["All assets"]["Overdue over 90 days"] == 1
+    assert rows["All assets"]["Coverage"] == 0.75                 # a percent cell
+    assert rows["team Ops"]["Unscanned 30 days"] == 1
+    trend = list(wb["Metrics trend"].iter_rows(min_row=2, values_only=True))
+    assert [r[0] for r in trend] == ["2026-W46", "2026-W47", "2026-W48"]
+    assert trend[1][1:-1] == (None,) * 12 and trend[1][-1] == "no scan this week: a gap, not zero"
+    md = (store["out"] / "w.md").read_text()
+    assert "## Remediation metrics" in md
+    assert "| All assets | 18.5 / 44.8 / 140.0 (4) | 1 / 1 / 1 / 1 (140) | 75.0% | 42.9% | 2 |" in md
+    assert "| P4 | 23.0 / 59.0 / 140.0 (3) | 0 / 0 / 0 / 0 (0) | – | 33.3% | 0 |" in md

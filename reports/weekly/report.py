@@ -393,6 +393,30 @@ def build_report(history: History, sl: Slice = ALL) -> WeeklyReport:
         quality=_quality(history, sl))
 
 
+#: The remediation metrics as the page, the workbook and the Markdown tabulate them.
+METRIC_COLUMNS = ("Time to verified fix: median (days)", "Mean (days)", "90th percentile (days)",
+                  "Verified fixes", "Overdue 1–30 days", "Overdue 31–60 days",
+                  "Overdue 61–90 days", "Overdue over 90 days", "Most days overdue",
+                  "Coverage", "Credentialed", "Unscanned 30 days")
+PERCENT_COLUMNS = frozenset({"Coverage", "Credentialed"})
+
+
+def metric_values(f: Figures) -> list[float | int | None]:
+    """One line of :data:`METRIC_COLUMNS`."""
+    m = f.mttr_days
+    return [m.median, m.mean, m.p90, m.n, *f.overdue_by_days, f.max_days_overdue,
+            f.coverage_pct, f.credentialed_pct, f.unscanned_30d]
+
+
+def metric_lines(r: "WeeklyReport") -> list[tuple[str, list[float | int | None]]]:
+    """The week's metrics: the report's assets, then each priority, then each team."""
+    lines = [(r.slice.label[0].upper() + r.slice.label[1:], metric_values(r.figures))]
+    for g in r.groups:
+        label = g.value if g.by == "priority" else f"team {g.value}" if g.value else "no team"
+        lines.append((label, metric_values(g.figures)))
+    return lines
+
+
 def slices(history: History, by: str) -> list[Slice]:
     """One slice per distinct ``by`` value among the tickets and the inventory (spelled as
     first met, sorted), plus the "none" slice when some ticket or host has no value."""
