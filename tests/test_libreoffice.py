@@ -219,7 +219,7 @@ def test_a_sheet_of_up_to_40_lines_prints_on_one_page(sample_prints):
 
 def test_a_small_weeks_workbook_prints_one_page_per_sheet(sample_prints):
     weekly = sample_prints["weekly-2026-W48.xlsx"]
-    assert len(weekly.pages) == len(weekly.sheets) == 12
+    assert len(weekly.pages) == len(weekly.sheets) == 14
     summary = weekly.pages_of()["Summary"][0]
     # label | value | change, the share as a percentage
     assert re.search(r"SLA compliance\s+42\.9%\s+-7\.1 pts", summary), summary

@@ -1,8 +1,8 @@
 """The ``vulnpipe`` command line: a thin layer over the ``ingest`` and ``reports`` libraries.
 
 Exit codes: 0 success; 1 an input or data problem (one clear line on stderr);
-2 a usage error (unknown option, missing argument, a value of the wrong form); 70 an
-internal error (a bug); 130 interrupted.
+2 a usage error (unknown option, missing argument, a value of the wrong form); 3 an alert
+asked for with ``run --fail-on``; 70 an internal error (a bug); 130 interrupted.
 """
 from __future__ import annotations
 

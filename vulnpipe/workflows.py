@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 from vulnpipe.config import Config, load_config
-from vulnpipe.ingest.errors import InputError, VulnpipeError
+from vulnpipe.ingest.errors import BadValue, InputError, VulnpipeError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -668,6 +668,66 @@ def write_weekly(built: WeeklyBuilt, outputs: ReportOutputs,
 
 # -- the weekly job -------------------------------------------------------------------------------
 
+#: What ``vulnpipe run --fail-on`` can alert on, and the summary list each one reads.
+FAIL_ON = {"overdue": "newly_overdue", "new": "new", "resurfaced": "resurfaced"}
+#: The exit status of ``vulnpipe run`` when a ``--fail-on`` list is not empty.
+ALERT_EXIT = 3
+ALERT_DAYS = 7          # due within / newly overdue: the weekly job's week
+EXPIRY_DAYS = 30        # acceptances ending within
+
+
+def run_alerts(views: Sequence[dict[str, Any]], changes: Sequence["Change"], as_of: datetime
+               ) -> dict[str, list[dict[str, Any]]]:
+    """What the weekly job should tell someone about, each list sorted by date, then key:
+
+    * ``due_within_7d``: open (or resurfaced) tickets not yet overdue whose due date comes
+      within 7 days after ``as_of``;
+    * ``newly_overdue``: open tickets that became overdue in the 7 days up to ``as_of``;
+    * ``expiring_acceptances``: risk acceptances in force that stop holding within 30 days;
+    * ``new``, ``resurfaced``: tickets this run opened, or found again after a verified fix.
+    """
+    from datetime import date, timedelta
+
+    def due_at(v: dict[str, Any]) -> datetime | None:
+        if not v.get("due_date"):
+            return None
+        return datetime.combine(date.fromisoformat(v["due_date"]), datetime.min.time(),
+                                tzinfo=timezone.utc)
+
+    def item(v: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"key": v["key"], "host": v["host_label"], "priority": v["priority"],
+                "owner": v["owner"], "team": v["team"], **extra}
+
+    soon, late, expiring = [], [], []
+    week, horizon = timedelta(days=ALERT_DAYS), timedelta(days=EXPIRY_DAYS)
+    for v in views:
+        due = due_at(v)
+        if v["state"] in ("open", "resurfaced") and due is not None:
+            if as_of <= due <= as_of + week:
+                soon.append(item(v, due_date=v["due_date"]))
+            elif as_of - week < due < as_of:
+                late.append(item(v, due_date=v["due_date"]))
+        until = (v.get("acceptance") or {}).get("until")
+        if v["state"] == "risk_accepted" and until:
+            ends = datetime.combine(date.fromisoformat(until) + timedelta(days=1),
+                                    datetime.min.time(), tzinfo=timezone.utc)
+            if ends <= as_of + horizon:
+                expiring.append(item(v, until=until,
+                                     approver=(v.get("acceptance") or {}).get("approver")))
+    by_view = {v["key"]: v for v in views}
+    changed = {"new": [c.key for c in changes if c.before is None],
+               "resurfaced": [c.key for c in changes if c.after == "resurfaced"]}
+    out: dict[str, list[dict[str, Any]]] = {
+        "due_within_7d": sorted(soon, key=lambda i: (i["due_date"], i["key"])),
+        "newly_overdue": sorted(late, key=lambda i: (i["due_date"], i["key"])),
+        "expiring_acceptances": sorted(expiring, key=lambda i: (i["until"], i["key"])),
+    }
+    for name, keys in changed.items():
+        out[name] = [item(by_view[k], state=by_view[k]["state"]) for k in sorted(keys)
+                     if k in by_view]
+    return out
+
+
 @dataclass
 class RunSummary:
     """What :func:`run_week` did, as ``vulnpipe run --summary-json`` writes it."""
@@ -681,10 +741,17 @@ class RunSummary:
     report: dict[str, Any] | None = None
     outputs: list[str] = field(default_factory=list)
     delivery: dict[str, Any] = field(default_factory=dict)    # [jira] sync, [mail] send
+    alerts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # run_alerts
+    fail_on: tuple[str, ...] = ()                              # --fail-on
 
     @property
     def ok(self) -> bool:
         return not self.refused and all(d.get("ok", True) for d in self.delivery.values())
+
+    @property
+    def triggered(self) -> list[str]:
+        """The ``--fail-on`` conditions whose list is not empty (exit 3)."""
+        return [c for c in self.fail_on if self.alerts.get(FAIL_ON[c])]
 
     def as_dict(self) -> dict[str, Any]:
         views = self.tickets.views if self.tickets else ()
@@ -702,6 +769,8 @@ class RunSummary:
             "report": self.report,
             "outputs": self.outputs,
             "delivery": self.delivery,
+            **self.alerts,
+            "fail_on": {"checked": list(self.fail_on), "triggered": self.triggered},
             "ok": self.ok,
         }
 
@@ -709,11 +778,19 @@ class RunSummary:
 def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Profile",
              inventory: "Inventory | None" = None, out_dir: Path | None = None,
              strict: bool = False, notify: Notify = _quiet,
-             progress: Progress | None = None) -> RunSummary:
+             progress: Progress | None = None, fail_on: Sequence[str] = ()) -> RunSummary:
     """The weekly job: ingest ``scans``, update every ticket from the history, export the
     tickets and write the weekly report for the newest scan's week into ``out_dir``
-    (default ``[run] out_dir``). A refused scan is reported and the rest still runs."""
+    (default ``[run] out_dir``). A refused scan is reported and the rest still runs. The
+    summary lists what to alert on (:func:`run_alerts`); ``fail_on`` (keys of
+    :data:`FAIL_ON`) names the lists that make :attr:`RunSummary.triggered` non-empty."""
     from vulnpipe.ingest.store.writer import SKIPPED, STORED
+
+    unknown = [c for c in fail_on if c not in FAIL_ON]
+    if unknown:
+        raise BadValue(f"--fail-on {unknown[0]!r} is not one of {', '.join(FAIL_ON)}",
+                         hint="e.g. --fail-on overdue --fail-on resurfaced")
+    now = datetime.now(timezone.utc)
 
     folder = out_dir or cfg.run.out_dir
     folder.mkdir(parents=True, exist_ok=True)
@@ -732,7 +809,10 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
                                            jira_csv=folder / "tickets-jira.csv",
                                            jsonl=folder / "tickets.jsonl",
                                            markdown=folder / "tickets"),
-            inventory=inventory, settings=settings, knowledge_dirs=cfg.tickets.knowledge_dirs)
+            inventory=inventory, settings=settings, knowledge_dirs=cfg.tickets.knowledge_dirs,
+            as_of=now)
+        summary.alerts = run_alerts(summary.tickets.views, summary.tickets.changes, now)
+        summary.fail_on = tuple(dict.fromkeys(fail_on))
         summary.outputs = list(summary.tickets.written)
         built: list[WeeklyBuilt] = []
         summary.report = _run_report(engine, profile, inventory, settings, cfg, folder,
