@@ -145,6 +145,7 @@ def _register_commands() -> None:
     app.command("findings")(store_cmd.stored_findings)
     app.command("tickets")(tickets_cmd.tickets)
     app.command("accept")(tickets_cmd.accept)
+    app.command("adjust")(tickets_cmd.adjust)
     app.command("false-positive")(tickets_cmd.false_positive)
     app.command("reopen")(tickets_cmd.reopen)
     app.add_typer(jira_cmd.jira_app, name="jira")

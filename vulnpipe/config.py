@@ -52,6 +52,7 @@ class PrioritySettings:
     rules: tuple[Rule, ...] = DEFAULT_RULES
     fallback_priority: str = DEFAULT_FALLBACK[0]
     fallback_sla_days: int = DEFAULT_FALLBACK[1]
+    restart_sla_after_acceptance: bool = False    # due = acceptance end + SLA days
 
     @property
     def fallback(self) -> tuple[str, int]:
@@ -245,7 +246,8 @@ SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
     "inventory": (InventorySettings, {"path": _path, "sheet": _text, "columns": _columns}),
     "owners": (OwnerSettings, {"default_owner": _text, "default_owner_email": _text}),
     "priority": (PrioritySettings, {"rules": _rules, "fallback_priority": _priority,
-                                    "fallback_sla_days": _sla}),
+                                    "fallback_sla_days": _sla,
+                                    "restart_sla_after_acceptance": _bool}),
     "store": (StoreSettings, {"url": _db_url}),
     "profiles": (ProfileSettings, {"default": _text, "files": _paths}),
     "tickets": (TicketSettingsConfig, {"knowledge_dirs": _paths}),

@@ -131,7 +131,8 @@ def ticket_settings(cfg: Config) -> "TicketSettings":
 
     return TicketSettings(rules=cfg.priority.rules, fallback=cfg.priority.fallback,
                           default_owner=cfg.owners.default_owner,
-                          default_owner_email=cfg.owners.default_owner_email)
+                          default_owner_email=cfg.owners.default_owner_email,
+                          restart_sla_after_acceptance=cfg.priority.restart_sla_after_acceptance)
 
 
 # -- reading exports ----------------------------------------------------------------------------
@@ -484,21 +485,29 @@ class ScansRefused(VulnpipeError):
         self.count = count
 
 
-DECISION_KINDS = ("risk_accepted", "false_positive", "revoked")
+DECISION_KINDS = ("risk_accepted", "false_positive", "revoked", "risk_adjusted")
+RATINGS = ("LOW", "MODERATE", "HIGH")
 
 
 def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
                     approver: str | None = None, until: datetime | None = None,
-                    at: datetime | None = None) -> tuple[str, datetime]:
+                    at: datetime | None = None, rating: str | None = None
+                    ) -> tuple[str, datetime]:
     """Record a person's decision about ticket ``key`` (any case: ``vp-3f9a...`` is
     ``VP-3F9A...``): ``risk_accepted`` until ``until`` (which must come after ``at``),
-    ``false_positive``, or ``revoked``, at ``at`` (default: now); the history replays it.
+    ``false_positive``, ``revoked``, or ``risk_adjusted`` to ``rating`` (LOW, MODERATE,
+    HIGH; until ``until`` when given), at ``at`` (default: now); the history replays it.
     Returns the ticket's key and the time recorded."""
     from vulnpipe.ingest.store.decisions import add_decision, ticket_key
     from vulnpipe.reports.tickets.timeline import last_day
 
     if kind not in DECISION_KINDS:
         raise InputError(f"unknown decision {kind!r}", hint=f"one of {', '.join(DECISION_KINDS)}")
+    if kind == "risk_adjusted":
+        rating = (rating or "").strip().upper()
+        if rating not in RATINGS:
+            raise BadValue(f"--rating {rating!r} is not one of {', '.join(RATINGS)}",
+                           hint="e.g. --rating MODERATE")
     if not reason.strip():
         raise InputError("--reason must not be empty", hint="say why, for the audit trail")
     when = at or datetime.now(timezone.utc)
@@ -507,13 +516,15 @@ def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
         if found is None:
             raise InputError(f"no ticket {key}", hint="see `vulnpipe tickets --jsonl -` for keys")
         if until is not None and until <= when:
+            what = "risk adjustment" if kind == "risk_adjusted" else "acceptance"
             raise InputError(f"--until {last_day(until)} is already past on "
-                             f"{when.date().isoformat()}, when the acceptance is recorded",
+                             f"{when.date().isoformat()}, when the {what} is recorded",
                              hint="give the last day it holds, today or later (to record an "
                                   "acceptance decided earlier, give --at the day it was "
                                   "decided)")
         add_decision(conn, ticket_key=found, kind=kind, at=when, reason=reason.strip(),
-                     approver=approver, until=until)
+                     approver=approver, until=until,
+                     rating=rating if kind == "risk_adjusted" else None)
     return found, when
 
 
