@@ -146,7 +146,9 @@ def _facts(book: Path) -> tuple[SheetFacts, ...]:
     for ws in wb.worksheets:
         heights = [ws.row_dimensions[r].height for r in range(2, ws.max_row + 1)]
         lines = sum(math.ceil(h / LINE_HEIGHT) if h else 1 for h in heights)
-        facts.append(SheetFacts(ws.title, tuple(c.value for c in ws[1]), lines))
+        titles = ws.print_title_rows      # the header row (below a form's header block)
+        top = int(titles.split(":")[0].replace("$", "")) if titles else 1
+        facts.append(SheetFacts(ws.title, tuple(c.value for c in ws[top]), lines))
     return tuple(facts)
 
 

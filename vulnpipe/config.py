@@ -77,6 +77,16 @@ class TicketSettingsConfig:
 
 
 @dataclass(frozen=True)
+class PoamSettings:
+    """``[poam]``: the POA&M's header block, and the NIST controls per profile."""
+
+    csp: str | None = None
+    system_name: str | None = None
+    impact_level: str | None = None          # Low | Moderate | High
+    controls: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class ReportSettings:
     weeks: int = 12
 
@@ -108,6 +118,7 @@ class Config:
     parse: ParseSettings = field(default_factory=ParseSettings)
     jira: JiraSettings = field(default_factory=JiraSettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    poam: PoamSettings = field(default_factory=PoamSettings)
 
 
 # -- value checkers: (value, key path, config folder) -> value ---------------------------
@@ -227,6 +238,13 @@ def _teams(value: Any, key: str, base: Path) -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType({team: _texts(v, f"{key}.{team}", base) for team, v in value.items()})
 
 
+def _controls(value: Any, key: str, base: Path) -> Mapping[str, str]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a table (profile = \"CM-7, SC-7\", ...)")
+    return MappingProxyType({name: ", ".join(_texts(v, f"{key}.{name}", base))
+                             for name, v in value.items()})
+
+
 def _jira_priorities(value: Any, key: str, base: Path) -> Mapping[str, str]:
     if not isinstance(value, dict):
         raise ConfigError(f"{key} must be a table (P1 = \"Highest\", ...)")
@@ -265,6 +283,9 @@ SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
         "host": _text, "port": _number(1, 65535, whole=True), "security": _choice(*SECURITY),
         "user": _text, "password_env": _text, "ca_file": _path, "sender": _text, "to": _texts,
         "teams": _teams, "send": _bool, "per_team": _bool, "timeout": _number(1, 600)}),
+    "poam": (PoamSettings, {"csp": _text, "system_name": _text,
+                            "impact_level": _choice("Low", "Moderate", "High"),
+                            "controls": _controls}),
 }
 
 

@@ -1035,10 +1035,11 @@ def build_evidence(engine: "Engine", out: Path, *, profile: "Profile", period: A
                    raw_dir: Path | None = None, sign_key: Path | None = None,
                    inventory: "Inventory | None" = None,
                    settings: "TicketSettings | None" = None,
-                   knowledge_dirs: Sequence[Path] = ()) -> Any:
-    """A reproducible, tamper-evident evidence pack (zip) from the store (only read): the
-    same database state gives the same bytes. Returns a
-    :class:`~vulnpipe.reports.evidence.PackSummary`."""
+                   knowledge_dirs: Sequence[Path] = (), cfg: Config | None = None) -> Any:
+    """A reproducible, tamper-evident evidence pack (zip) from the store (only read, but for
+    the Scheduled Completion Date of each new POA&M item, frozen there): the same database
+    state gives the same bytes. ``cfg``'s ``[poam]`` fills the POA&M's header block and
+    controls. Returns a :class:`~vulnpipe.reports.evidence.PackSummary`."""
     from vulnpipe import __version__
     from vulnpipe.reports.evidence import PackOptions, build_pack
     from vulnpipe.reports.tickets.build import TicketSettings
@@ -1047,9 +1048,40 @@ def build_evidence(engine: "Engine", out: Path, *, profile: "Profile", period: A
                        generated_at=generated_at, raw_dir=raw_dir, sign_key=sign_key,
                        inventory=inventory, settings=settings or TicketSettings(),
                        knowledge_dirs=tuple(knowledge_dirs), database=database_label(engine),
-                       version=__version__)
+                       version=__version__, poam=poam_header(cfg))
     with engine.begin() as conn:         # (the stored ticket state is brought up to date)
         return build_pack(conn, out, opts)
+
+
+def poam_header(cfg: Config | None) -> Any:
+    """``[poam]`` as the POA&M's :class:`~vulnpipe.reports.evidence.poam.PoamHeader`."""
+    from vulnpipe.reports.evidence.poam import PoamHeader
+
+    if cfg is None:
+        return PoamHeader()
+    p = cfg.poam
+    return PoamHeader(csp=p.csp, system_name=p.system_name, impact_level=p.impact_level,
+                      controls=dict(p.controls))
+
+
+def write_poam(engine: "Engine", out: Path, *, profile: "Profile", period: Any,
+               inventory: "Inventory | None" = None, settings: "TicketSettings | None" = None,
+               knowledge_dirs: Sequence[Path] = (), cfg: Config | None = None,
+               generated_at: datetime | None = None) -> tuple[int, int]:
+    """The FedRAMP POA&M workbook alone (``evidence poam``), as the evidence pack holds it;
+    returns the (open, closed) item counts."""
+    from vulnpipe.reports.evidence.build import poam_workbook_sheets
+    from vulnpipe.reports.evidence.collect import collect
+    from vulnpipe.reports.tickets.build import TicketSettings
+    from vulnpipe.reports.writers.xlsx import write_xlsx
+
+    with engine.begin() as conn:
+        ev, views = collect(conn, profile, period=period, generated_at=generated_at,
+                            inventory=inventory, settings=settings or TicketSettings(),
+                            knowledge_dirs=knowledge_dirs)
+        sheets = poam_workbook_sheets(conn, ev, views, poam_header(cfg))
+        write_xlsx(out, sheets)
+    return len(list(sheets[0].rows)), len(list(sheets[1].rows))
 
 
 def verify_evidence(pack: Path, pub_key: Path | None = None,

@@ -280,7 +280,7 @@ ticket_checkpoints = Table(
 
 poam_items = Table(
     "poam_items", metadata,        # a POA&M item's Scheduled Completion Date, never recomputed
-    Column("ticket_key", String(32), primary_key=True),
+    Column("item_id", String(96), primary_key=True),      # the POAM ID
     Column("scheduled_completion", DateTime, nullable=False),
     Column("written_at", DateTime, nullable=False),     # when a POA&M first carried it
 )

@@ -24,7 +24,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("acceptance_ended", sa.DateTime))
     op.create_table(
         "poam_items",
-        sa.Column("ticket_key", sa.String(32), primary_key=True),
+        sa.Column("item_id", sa.String(96), primary_key=True),
         sa.Column("scheduled_completion", sa.DateTime, nullable=False),
         sa.Column("written_at", sa.DateTime, nullable=False),
     )
