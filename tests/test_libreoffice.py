@@ -161,7 +161,9 @@ def _facts(book: Path) -> tuple[SheetFacts, ...]:
     for ws in wb.worksheets:
         heights = [ws.row_dimensions[r].height for r in range(2, ws.max_row + 1)]
         lines = sum(math.ceil(h / LINE_HEIGHT) if h else 1 for h in heights)
-        facts.append(SheetFacts(ws.title, tuple(c.value for c in ws[1]), lines))
+        titles = ws.print_title_rows      # the header row (below a form's header block)
+        top = int(titles.split(":")[0].replace("$", "")) if titles else 1
+        facts.append(SheetFacts(ws.title, tuple(c.value for c in ws[top]), lines))
     return tuple(facts)
 
 
@@ -234,7 +236,7 @@ def test_a_sheet_of_up_to_40_lines_prints_on_one_page(sample_prints):
 
 def test_a_small_weeks_workbook_prints_one_page_per_sheet(sample_prints):
     weekly = sample_prints["weekly-2026-W48.xlsx"]
-    assert len(weekly.pages) == len(weekly.sheets) == 12
+    assert len(weekly.pages) == len(weekly.sheets) == 14
     summary = weekly.pages_of()["Summary"][0]
     # label | value | change, the share as a percentage
     assert re.search(r"SLA compliance\s+42\.9%\s+-7\.1 pts", summary), summary

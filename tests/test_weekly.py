@@ -195,7 +195,7 @@ def test_markdown_summary_has_headline_figures_and_top_items(history):
 
 def test_workbook_has_the_tables_and_a_native_trend_chart_with_gaps(history):
     wb = openpyxl.load_workbook(history["out"] / "w.xlsx")
-    assert wb.sheetnames == ["Summary", "Trend", "Aging", "By business unit", "By team and owner",
+    assert wb.sheetnames == ["Summary", "Trend", "Metrics", "Metrics trend", "Aging", "By business unit", "By team and owner",
                              "By priority", "Oldest open", "Open tickets", "Changes this week",
                              "Risk acceptances", "Data quality", "Scans"]
     trend = wb["Trend"]

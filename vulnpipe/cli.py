@@ -1,9 +1,10 @@
 """The ``vulnpipe`` command line: a thin layer over the ``ingest`` and ``reports`` libraries.
 
 Exit codes: 0 success; 1 an input or data problem (one clear line on stderr);
-2 a usage error (unknown option, missing argument, a value of the wrong form); 70 an
-internal error (a bug); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM), after the same
-clean-up as Ctrl-C (no temporary output left, transactions rolled back, workers ended).
+2 a usage error (unknown option, missing argument, a value of the wrong form); 3 an alert
+asked for with ``run --fail-on``; 70 an internal error (a bug); 130 interrupted (Ctrl-C); 143
+terminated (SIGTERM), after the same clean-up as Ctrl-C (no temporary output left,
+transactions rolled back, workers ended).
 """
 from __future__ import annotations
 
@@ -147,6 +148,7 @@ def _register_commands() -> None:
     app.command("findings")(store_cmd.stored_findings)
     app.command("tickets")(tickets_cmd.tickets)
     app.command("accept")(tickets_cmd.accept)
+    app.command("adjust")(tickets_cmd.adjust)
     app.command("false-positive")(tickets_cmd.false_positive)
     app.command("reopen")(tickets_cmd.reopen)
     app.add_typer(jira_cmd.jira_app, name="jira")

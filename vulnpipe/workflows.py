@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 from vulnpipe.config import Config, load_config
-from vulnpipe.ingest.errors import InputError, VulnpipeError
+from vulnpipe.ingest.errors import BadValue, InputError, VulnpipeError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -137,7 +137,8 @@ def ticket_settings(cfg: Config) -> "TicketSettings":
 
     return TicketSettings(rules=cfg.priority.rules, fallback=cfg.priority.fallback,
                           default_owner=cfg.owners.default_owner,
-                          default_owner_email=cfg.owners.default_owner_email)
+                          default_owner_email=cfg.owners.default_owner_email,
+                          restart_sla_after_acceptance=cfg.priority.restart_sla_after_acceptance)
 
 
 # -- reading exports ----------------------------------------------------------------------------
@@ -490,22 +491,30 @@ class ScansRefused(VulnpipeError):
         self.count = count
 
 
-DECISION_KINDS = ("risk_accepted", "false_positive", "revoked")
+DECISION_KINDS = ("risk_accepted", "false_positive", "revoked", "risk_adjusted")
+RATINGS = ("LOW", "MODERATE", "HIGH")
 
 
 def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
                     approver: str | None = None, until: datetime | None = None,
-                    at: datetime | None = None) -> tuple[str, datetime]:
+                    at: datetime | None = None, rating: str | None = None
+                    ) -> tuple[str, datetime]:
     """Record a person's decision about ticket ``key`` (any case: ``vp-3f9a...`` is
     ``VP-3F9A...``): ``risk_accepted`` until ``until`` (which must come after ``at``),
-    ``false_positive``, or ``revoked`` (only while an acceptance or false positive is in
-    force), at ``at`` (default: now); the history replays it. Returns the ticket's key and
+    ``false_positive``, ``revoked`` (only while an acceptance or false positive is in
+    force), or ``risk_adjusted`` to ``rating`` (LOW, MODERATE, HIGH; until ``until`` when
+    given), at ``at`` (default: now); the history replays it. Returns the ticket's key and
     the time recorded."""
     from vulnpipe.ingest.store.decisions import add_decision, load_decisions, ticket_key
     from vulnpipe.reports.tickets.timeline import last_day
 
     if kind not in DECISION_KINDS:
         raise InputError(f"unknown decision {kind!r}", hint=f"one of {', '.join(DECISION_KINDS)}")
+    if kind == "risk_adjusted":
+        rating = (rating or "").strip().upper()
+        if rating not in RATINGS:
+            raise BadValue(f"--rating {rating!r} is not one of {', '.join(RATINGS)}",
+                           hint="e.g. --rating MODERATE")
     if not reason.strip():
         raise InputError("--reason must not be empty", hint="say why, for the audit trail")
     when = at or datetime.now(timezone.utc)
@@ -514,8 +523,9 @@ def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
         if found is None:
             raise InputError(f"no ticket {key}", hint="see `vulnpipe tickets --jsonl -` for keys")
         if until is not None and until <= when:
+            what = "risk adjustment" if kind == "risk_adjusted" else "acceptance"
             raise InputError(f"--until {last_day(until)} is already past on "
-                             f"{when.date().isoformat()}, when the acceptance is recorded",
+                             f"{when.date().isoformat()}, when the {what} is recorded",
                              hint="give the last day it holds, today or later (to record an "
                                   "acceptance decided earlier, give --at the day it was "
                                   "decided)")
@@ -524,7 +534,8 @@ def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
                              f"{when.date().isoformat()}, so there is nothing to reopen",
                              hint="reopen withdraws one of those decisions; nothing was recorded")
         add_decision(conn, ticket_key=found, kind=kind, at=when, reason=reason.strip(),
-                     approver=approver, until=until)
+                     approver=approver, until=until,
+                     rating=rating if kind == "risk_adjusted" else None)
     return found, when
 
 
@@ -689,6 +700,66 @@ def write_weekly(built: WeeklyBuilt, outputs: ReportOutputs,
 
 # -- the weekly job -------------------------------------------------------------------------------
 
+#: What ``vulnpipe run --fail-on`` can alert on, and the summary list each one reads.
+FAIL_ON = {"overdue": "newly_overdue", "new": "new", "resurfaced": "resurfaced"}
+#: The exit status of ``vulnpipe run`` when a ``--fail-on`` list is not empty.
+ALERT_EXIT = 3
+ALERT_DAYS = 7          # due within / newly overdue: the weekly job's week
+EXPIRY_DAYS = 30        # acceptances ending within
+
+
+def run_alerts(views: Sequence[dict[str, Any]], changes: Sequence["Change"], as_of: datetime
+               ) -> dict[str, list[dict[str, Any]]]:
+    """What the weekly job should tell someone about, each list sorted by date, then key:
+
+    * ``due_within_7d``: open (or resurfaced) tickets not yet overdue whose due date comes
+      within 7 days after ``as_of``;
+    * ``newly_overdue``: open tickets that became overdue in the 7 days up to ``as_of``;
+    * ``expiring_acceptances``: risk acceptances in force that stop holding within 30 days;
+    * ``new``, ``resurfaced``: tickets this run opened, or found again after a verified fix.
+    """
+    from datetime import date, timedelta
+
+    def due_at(v: dict[str, Any]) -> datetime | None:
+        if not v.get("due_date"):
+            return None
+        return datetime.combine(date.fromisoformat(v["due_date"]), datetime.min.time(),
+                                tzinfo=timezone.utc)
+
+    def item(v: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"key": v["key"], "host": v["host_label"], "priority": v["priority"],
+                "owner": v["owner"], "team": v["team"], **extra}
+
+    soon, late, expiring = [], [], []
+    week, horizon = timedelta(days=ALERT_DAYS), timedelta(days=EXPIRY_DAYS)
+    for v in views:
+        due = due_at(v)
+        if v["state"] in ("open", "resurfaced") and due is not None:
+            if as_of <= due <= as_of + week:
+                soon.append(item(v, due_date=v["due_date"]))
+            elif as_of - week < due < as_of:
+                late.append(item(v, due_date=v["due_date"]))
+        until = (v.get("acceptance") or {}).get("until")
+        if v["state"] == "risk_accepted" and until:
+            ends = datetime.combine(date.fromisoformat(until) + timedelta(days=1),
+                                    datetime.min.time(), tzinfo=timezone.utc)
+            if ends <= as_of + horizon:
+                expiring.append(item(v, until=until,
+                                     approver=(v.get("acceptance") or {}).get("approver")))
+    by_view = {v["key"]: v for v in views}
+    changed = {"new": [c.key for c in changes if c.before is None],
+               "resurfaced": [c.key for c in changes if c.after == "resurfaced"]}
+    out: dict[str, list[dict[str, Any]]] = {
+        "due_within_7d": sorted(soon, key=lambda i: (i["due_date"], i["key"])),
+        "newly_overdue": sorted(late, key=lambda i: (i["due_date"], i["key"])),
+        "expiring_acceptances": sorted(expiring, key=lambda i: (i["until"], i["key"])),
+    }
+    for name, keys in changed.items():
+        out[name] = [item(by_view[k], state=by_view[k]["state"]) for k in sorted(keys)
+                     if k in by_view]
+    return out
+
+
 @dataclass
 class RunSummary:
     """What :func:`run_week` did, as ``vulnpipe run --summary-json`` writes it."""
@@ -703,11 +774,18 @@ class RunSummary:
     outputs: list[str] = field(default_factory=list)
     delivery: dict[str, Any] = field(default_factory=dict)    # [jira] sync, [mail] send
     error: str | None = None                    # why the run stopped (then nothing more ran)
+    alerts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # run_alerts
+    fail_on: tuple[str, ...] = ()                              # --fail-on
 
     @property
     def ok(self) -> bool:
         return (self.error is None and not self.refused
                 and all(d.get("ok", True) for d in self.delivery.values()))
+
+    @property
+    def triggered(self) -> list[str]:
+        """The ``--fail-on`` conditions whose list is not empty (exit 3)."""
+        return [c for c in self.fail_on if self.alerts.get(FAIL_ON[c])]
 
     def as_dict(self) -> dict[str, Any]:
         views = self.tickets.views if self.tickets else ()
@@ -725,6 +803,8 @@ class RunSummary:
             "report": self.report,
             "outputs": self.outputs,
             "delivery": self.delivery,
+            **self.alerts,
+            "fail_on": {"checked": list(self.fail_on), "triggered": self.triggered},
             "error": self.error,
             "ok": self.ok,
         }
@@ -733,13 +813,21 @@ class RunSummary:
 def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Profile",
              inventory: "Inventory | None" = None, out_dir: Path | None = None,
              strict: bool = False, notify: Notify = _quiet,
-             progress: Progress | None = None) -> RunSummary:
+             progress: Progress | None = None, fail_on: Sequence[str] = ()) -> RunSummary:
     """The weekly job: ingest ``scans``, update every ticket from the history, export the
     tickets and write the weekly report for the newest scan's week into ``out_dir``
-    (default ``[run] out_dir``). A refused scan is reported and the rest still runs."""
+    (default ``[run] out_dir``). A refused scan is reported and the rest still runs. The
+    summary lists what to alert on (:func:`run_alerts`); ``fail_on`` (keys of
+    :data:`FAIL_ON`) names the lists that make :attr:`RunSummary.triggered` non-empty."""
     from vulnpipe.ingest.store.writer import SKIPPED, STORED
 
+    unknown = [c for c in fail_on if c not in FAIL_ON]
+    if unknown:
+        raise BadValue(f"--fail-on {unknown[0]!r} is not one of {', '.join(FAIL_ON)}",
+                         hint="e.g. --fail-on overdue --fail-on resurfaced")
     check_settings(cfg)                 # before anything is written: no half-done week
+    now = datetime.now(timezone.utc)
+
     folder = out_dir or cfg.run.out_dir
     engine = open_store(store_url(cfg, db))
     try:
@@ -757,7 +845,10 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
                                            jira_csv=folder / "tickets-jira.csv",
                                            jsonl=folder / "tickets.jsonl",
                                            markdown=folder / "tickets"),
-            inventory=inventory, settings=settings, knowledge_dirs=cfg.tickets.knowledge_dirs)
+            inventory=inventory, settings=settings, knowledge_dirs=cfg.tickets.knowledge_dirs,
+            as_of=now)
+        summary.alerts = run_alerts(summary.tickets.views, summary.tickets.changes, now)
+        summary.fail_on = tuple(dict.fromkeys(fail_on))
         summary.outputs = list(summary.tickets.written)
         built: list[WeeklyBuilt] = []
         summary.report = _run_report(engine, profile, inventory, settings, cfg, folder,
@@ -1021,11 +1112,14 @@ def build_evidence(engine: "Engine", out: Path, *, profile: "Profile", period: A
                    raw_dir: Path | None = None, sign_key: Path | None = None,
                    inventory: "Inventory | None" = None,
                    settings: "TicketSettings | None" = None,
-                   knowledge_dirs: Sequence[Path] = (), notify: Notify = _quiet) -> Any:
-    """A reproducible, tamper-evident evidence pack (zip) from the store (only read): the
-    same database state gives the same bytes. Returns a
-    :class:`~vulnpipe.reports.evidence.PackSummary`. A file in ``raw_dir`` that cannot be
-    read (a damaged archive) is reported through ``notify`` and the others searched."""
+                   knowledge_dirs: Sequence[Path] = (), notify: Notify = _quiet,
+                   cfg: Config | None = None) -> Any:
+    """A reproducible, tamper-evident evidence pack (zip) from the store (only read, but for
+    the Scheduled Completion Date of each new POA&M item, frozen there): the same database
+    state gives the same bytes. ``cfg``'s ``[poam]`` fills the POA&M's header block and
+    controls. Returns a :class:`~vulnpipe.reports.evidence.PackSummary`. A file in
+    ``raw_dir`` that cannot be read (a damaged archive) is reported through ``notify`` and
+    the others searched."""
     from vulnpipe import __version__
     from vulnpipe.reports.evidence import PackOptions, build_pack
     from vulnpipe.reports.tickets.build import TicketSettings
@@ -1034,9 +1128,40 @@ def build_evidence(engine: "Engine", out: Path, *, profile: "Profile", period: A
                        generated_at=generated_at, raw_dir=raw_dir, sign_key=sign_key,
                        inventory=inventory, settings=settings or TicketSettings(),
                        knowledge_dirs=tuple(knowledge_dirs), database=database_label(engine),
-                       version=__version__, notify=notify)
+                       version=__version__, notify=notify, poam=poam_header(cfg))
     with engine.begin() as conn:         # (the stored ticket state is brought up to date)
         return build_pack(conn, out, opts)
+
+
+def poam_header(cfg: Config | None) -> Any:
+    """``[poam]`` as the POA&M's :class:`~vulnpipe.reports.evidence.poam.PoamHeader`."""
+    from vulnpipe.reports.evidence.poam import PoamHeader
+
+    if cfg is None:
+        return PoamHeader()
+    p = cfg.poam
+    return PoamHeader(csp=p.csp, system_name=p.system_name, impact_level=p.impact_level,
+                      controls=dict(p.controls))
+
+
+def write_poam(engine: "Engine", out: Path, *, profile: "Profile", period: Any,
+               inventory: "Inventory | None" = None, settings: "TicketSettings | None" = None,
+               knowledge_dirs: Sequence[Path] = (), cfg: Config | None = None,
+               generated_at: datetime | None = None) -> tuple[int, int]:
+    """The FedRAMP POA&M workbook alone (``evidence poam``), as the evidence pack holds it;
+    returns the (open, closed) item counts."""
+    from vulnpipe.reports.evidence.build import poam_workbook_sheets
+    from vulnpipe.reports.evidence.collect import collect
+    from vulnpipe.reports.tickets.build import TicketSettings
+    from vulnpipe.reports.writers.xlsx import write_xlsx
+
+    with engine.begin() as conn:
+        ev, views = collect(conn, profile, period=period, generated_at=generated_at,
+                            inventory=inventory, settings=settings or TicketSettings(),
+                            knowledge_dirs=knowledge_dirs)
+        sheets = poam_workbook_sheets(conn, ev, views, poam_header(cfg))
+        write_xlsx(out, sheets)
+    return len(list(sheets[0].rows)), len(list(sheets[1].rows))
 
 
 def verify_evidence(pack: Path, pub_key: Path | None = None,

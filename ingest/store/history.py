@@ -21,6 +21,7 @@ from vulnpipe.ingest.store.schema import (
     findings,
     host_identities,
     hosts,
+    poam_items,
     scan_coverage,
     scans,
     ticket_checkpoints,
@@ -151,6 +152,16 @@ def period_hosts(conn: Connection, scan_ids: Sequence[int]) -> Iterator[tuple[An
             yield tuple(r)
 
 
+def scanned_hosts(conn: Connection, scan_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
+    """(scan id, identity, address, credentialed) of every host of ``scan_ids``, scan by scan
+    in the order given (streamed): what the coverage figures read."""
+    for scan_id in scan_ids:
+        q = (select(hosts.c.scan_id, hosts.c.identity, hosts.c.address, hosts.c.credentialed)
+             .where(hosts.c.scan_id == scan_id).order_by(hosts.c.host_seq))
+        for r in conn.execution_options(yield_per=5000).execute(q):
+            yield tuple(r)
+
+
 # -- one writer of derived state at a time -----------------------------------------------------
 
 #: The PostgreSQL advisory lock that serialises updates of derived ticket state.
@@ -174,6 +185,25 @@ def latest_time(conn: Connection) -> datetime | None:
                        scans.c.first_host_end, scans.c.last_host_end, decisions.c.at)]
     found = [c for c in cands if c is not None]
     return utc(max(found)) if found else None
+
+
+def frozen_completion_dates(conn: Connection, proposed: Mapping[str, datetime],
+                            written_at: datetime) -> dict[str, datetime]:
+    """Each POA&M item's Scheduled Completion Date: the one stored when a POA&M first carried
+    the item, else ``proposed`` (which is then stored, never to change)."""
+    out: dict[str, datetime] = {}
+    ids = sorted(proposed)
+    for part in _chunks(ids):
+        q = select(poam_items.c.item_id, poam_items.c.scheduled_completion).where(
+            poam_items.c.item_id.in_(list(part)))
+        out.update((r[0], utc(r[1])) for r in conn.execute(q))
+    fresh = [i for i in ids if i not in out]
+    new = [{"item_id": i, "scheduled_completion": stored(proposed[i]),
+            "written_at": stored(written_at)} for i in fresh]
+    for part in _chunks(new):
+        conn.execute(insert(poam_items), list(part))
+    out.update((i, proposed[i]) for i in fresh)
+    return out
 
 
 def all_scan_rows(conn: Connection) -> dict[int, dict[str, Any]]:

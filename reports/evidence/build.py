@@ -24,6 +24,7 @@ from vulnpipe.reports.evidence.collect import Evidence, collect
 from vulnpipe.reports.evidence.manifest import FileEntry, manifest_bytes
 from vulnpipe.reports.evidence.packzip import Content, stream_sha256, write_zip
 from vulnpipe.reports.evidence.period import Period
+from vulnpipe.reports.evidence.poam import PoamHeader
 from vulnpipe.reports.evidence.render import json_bytes, render_index, render_readme, render_ticket_md
 from vulnpipe.reports.tickets.build import TicketSettings
 from vulnpipe.reports.tickets.model import priority_rank
@@ -51,6 +52,7 @@ class PackOptions:
     version: str = ""
     #: ``notify(level, line)``: what was skipped on the way (a damaged file in ``raw_dir``)
     notify: Callable[[str, str], None] | None = None
+    poam: PoamHeader = PoamHeader()
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,18 @@ def _pack_context(ev: Evidence, opts: PackOptions, raw: dict[int, str]) -> dict[
     }
 
 
-def _workbooks(ev: Evidence, views: list[dict]) -> dict[str, bytes]:
-    from vulnpipe.reports.evidence.poam import poam_sheets
+def poam_workbook_sheets(conn: Connection, ev: Evidence, views: list[dict],
+                         header: PoamHeader) -> list[Any]:
+    """The POA&M's sheets, each item's Scheduled Completion Date frozen in the store the first
+    time a POA&M carries it."""
+    from vulnpipe.ingest.store.history import frozen_completion_dates
+    from vulnpipe.reports.evidence.poam import poam_items, poam_sheets
+
+    scheduled = frozen_completion_dates(conn, poam_items(ev.tickets, views), ev.as_of)
+    return poam_sheets(ev.tickets, views, header, scheduled, ev.as_of.date())
+
+
+def _workbooks(ev: Evidence, views: list[dict], poam: list[Any]) -> dict[str, bytes]:
     from vulnpipe.reports.reconcile import ReconcileResult, write_xlsx_result
     from vulnpipe.reports.tickets.export import write_xlsx_tickets
     from vulnpipe.reports.tickets.view import data_quality_rows
@@ -157,7 +169,7 @@ def _workbooks(ev: Evidence, views: list[dict]) -> dict[str, bytes]:
     out = {}
     with tempfile.TemporaryDirectory(prefix="vulnpipe-evidence-") as tmp:
         d = Path(tmp)
-        write_xlsx(d / names.POAM, poam_sheets(ev.tickets, views))
+        write_xlsx(d / names.POAM, poam)
         write_xlsx_tickets(views, d / names.TICKETS_XLSX, data_quality_rows(ev.built))
         write_xlsx_result(ReconcileResult(list(ev.reconcile_rows)), d / names.RECONCILIATION_XLSX)
         for name in (names.POAM, names.TICKETS_XLSX, names.RECONCILIATION_XLSX):
@@ -189,7 +201,7 @@ def pack_entries(conn: Connection, opts: PackOptions) -> tuple[dict[str, Content
     for key, doc in ev.tickets.items():
         entries[names.ticket_entry(key, "json")] = json_bytes(doc)
         entries[names.ticket_entry(key, "md")] = render_ticket_md(doc)
-    entries.update(_workbooks(ev, views))
+    entries.update(_workbooks(ev, views, poam_workbook_sheets(conn, ev, views, opts.poam)))
     context = _pack_context(ev, opts, raw_names)
     entries[names.INDEX] = render_index(context)
     entries[names.README] = render_readme(context)

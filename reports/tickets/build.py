@@ -37,12 +37,21 @@ __all__ = ["AssetInfo", "BuiltTickets", "Change", "TicketReader", "TicketSetting
            "reference_tickets", "tickets_as_of", "update_tickets"]
 
 
+#: An adjusted risk rating's priority and SLA days (FedRAMP's remediation time frames:
+#: High 30 days, Moderate 90, Low 180).
+RATING_PRIORITY: dict[str, tuple[str, int]] = {"HIGH": ("P2", 30), "MODERATE": ("P3", 90),
+                                               "LOW": ("P4", 180)}
+
+
 @dataclass(frozen=True)
 class TicketSettings:
     rules: Sequence[Rule] = DEFAULT_RULES
     fallback: tuple[str, int] = DEFAULT_FALLBACK
     default_owner: str | None = None
     default_owner_email: str | None = None
+    #: ``[priority] restart_sla_after_acceptance``: when an acceptance expires, the SLA
+    #: clock starts again at its end (due = end + SLA days) instead of at the first report.
+    restart_sla_after_acceptance: bool = False
 
 
 @dataclass
@@ -144,7 +153,10 @@ def _asset_infos(reps: dict[str, dict[str, Any]], matching: Matching,
 def priorities(tickets: dict[str, Ticket], info: dict[str, AssetInfo], settings: TicketSettings,
                rules_cache: dict | None = None) -> dict[str, tuple[str, int, datetime | None]]:
     """Per ticket: the most urgent (priority, SLA days) over its findings, and the earliest
-    due date (first seen, at midnight, plus the SLA). The rule table is evaluated once per
+    due date (first seen, at midnight, plus the SLA). A risk adjustment in force gives its
+    rating's priority and SLA (:data:`RATING_PRIORITY`); with
+    ``restart_sla_after_acceptance`` the clock of a ticket whose acceptance expired starts at
+    that expiry instead of the first report. The rule table is evaluated once per
     distinct (criticality, internet-facing, role, severity), vectorised; ``rules_cache``
     keeps those answers between calls."""
     cache = rules_cache if rules_cache is not None else {}
@@ -169,9 +181,16 @@ def priorities(tickets: dict[str, Ticket], info: dict[str, AssetInfo], settings:
     for key, rows in combos.items():
         if not rows:
             continue
-        best = min(cache[c] for c, _ in rows)
-        due = min(first.replace(hour=0, minute=0, second=0, microsecond=0) +
-                  timedelta(days=cache[c][1]) for c, first in rows)
+        t = tickets[key]
+        restart = t.acceptance_ended if settings.restart_sla_after_acceptance else None
+        adjusted = RATING_PRIORITY.get((t.adjustment or {}).get("rating") or "")
+        if adjusted is not None:      # a risk adjustment replaces the rule table's answer
+            rows = [((), first) for _c, first in rows]
+            best = adjusted
+        else:
+            best = min(cache[c] for c, _ in rows)
+        due = min((restart or first).replace(hour=0, minute=0, second=0, microsecond=0) +
+                  timedelta(days=(adjusted or cache[c])[1]) for c, first in rows)
         out[key] = (best[0], best[1], due)
     return out
 

@@ -28,7 +28,15 @@ from vulnpipe.ingest.store import history as store
 from vulnpipe.ingest.store.decisions import Decision, load_decisions
 from vulnpipe.ingest.store.identities import all_identities, get_meta, matches, replace_matches, set_meta
 from vulnpipe.ingest.store.read import host_from_row
-from vulnpipe.reports.tickets.model import ACCEPT, Check, FindingKey, Observation, Ticket, asset_key_for
+from vulnpipe.reports.tickets.model import (
+    ACCEPT,
+    ADJUST,
+    Check,
+    FindingKey,
+    Observation,
+    Ticket,
+    asset_key_for,
+)
 from vulnpipe.reports.tickets.state import (
     check_row,
     dump_checkpoint,
@@ -238,7 +246,7 @@ def _steps(decisions: Iterable[Decision], expiries: Iterable[Decision] = ()) -> 
 def _expiries(decisions: Iterable[Decision], after: tuple | None, upto: datetime | None
               ) -> list[Decision]:
     """Acceptances whose expiry step comes after ``after`` and at or before ``upto``."""
-    return [d for d in decisions if d.kind == ACCEPT and d.until is not None
+    return [d for d in decisions if d.kind in (ACCEPT, ADJUST) and d.until is not None
             and (after is None or (d.until, 2, d.id) > after)
             and (upto is None or d.until <= upto)]
 

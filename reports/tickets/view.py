@@ -22,7 +22,7 @@ TICKET_FIELDS = (
     "owner", "owner_email", "team", "business_unit", "environment", "criticality",
     "internet_facing", "asset_id", "match_method", "host", "address", "host_name", "host_label",
     "os", "platform", "first_seen", "last_seen", "fixed_at", "findings", "why", "remediation",
-    "history", "acceptance", "false_positive",
+    "history", "acceptance", "false_positive", "risk_adjustment",
 )
 
 
@@ -102,6 +102,7 @@ def ticket_views(built: BuiltTickets, kb: KnowledgeBase, *, as_of: datetime) -> 
             "history": [{"at": _iso(e.at), "state": e.state, "event": e.kind,
                          "detail": e.detail} for e in t.events],
             "acceptance": t.acceptance, "false_positive": t.false_positive,
+            "risk_adjustment": t.adjustment,
         })
     return out
 

@@ -34,14 +34,19 @@ def run(
     summary_json: Optional[str] = typer.Option(
         None, "--summary-json", metavar="PATH", help="Write a machine-readable summary here (- for stdout)."),
     strict: Optional[bool] = StrictOpt,
+    fail_on: List[str] = typer.Option(
+        [], "--fail-on", metavar="overdue|new|resurfaced",
+        help="Exit 3 (after doing everything) when tickets became overdue in the last 7 days "
+             "(overdue), were opened (new) or resurfaced by this run; repeat for several."),
 ) -> None:
     """Ingest the scans, update ticket states from every rescan, export the tickets and write
     the weekly report, for cron or CI. Exits non-zero only when something really failed (a
     scan refused, the database unreachable); everything else still runs. The summary says
-    "ok": false whenever the exit status is not 0.
+    "ok": false whenever the run failed. With --fail-on, exit 3 when one of those lists is
+    not empty (and nothing failed), so cron or CI can alert.
 
 
-    Example: vulnpipe run --config vulnpipe.toml exports/ --summary-json run.json
+    Example: vulnpipe run --config vulnpipe.toml exports/ --summary-json run.json --fail-on overdue
     """
     try:
         cfg = load_config(config)
@@ -50,7 +55,7 @@ def run(
         with console.progress() as bar:
             summary = workflows.run_week(cfg, scans, db=db, profile=prof, inventory=inv,
                                          out_dir=out, strict=pick_strict(strict, cfg),
-                                         notify=notify, progress=bar)
+                                         notify=notify, progress=bar, fail_on=fail_on)
     except (Exception, KeyboardInterrupt) as exc:
         if summary_json:   # never leave last week's "ok": true behind
             _write_summary(workflows.RunSummary(database=None, profile=profile,
@@ -67,6 +72,10 @@ def run(
                  f"changed; wrote {', '.join(summary.outputs)}")
     if not summary.ok:
         raise typer.Exit(1)
+    if summary.triggered:
+        console.info("alert: " + "; ".join(
+            f"{len(summary.alerts[workflows.FAIL_ON[c]])} {c}" for c in summary.triggered))
+        raise typer.Exit(workflows.ALERT_EXIT)
 
 
 def _write_summary(summary: workflows.RunSummary, path: str) -> None:
