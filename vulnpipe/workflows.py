@@ -76,6 +76,31 @@ def resolve_profile_for(cfg: Config | None = None, name: str | None = None,
     return resolve_profile(name, profiles_files=all_files, extra_plugins=plugins, inline=inline)
 
 
+def resolve_campaigns_for(cfg: Config | None = None, names: Sequence[str] = (),
+                          plugins: Sequence[int] = (), files: Sequence[Path] = ()) -> "Profile":
+    """What ``ingest`` and ``run`` read: the profiles ``names`` (``--profile``, repeatable),
+    else ``[profiles] campaigns``, else the one profile :func:`resolve_profile_for` gives.
+    Several campaigns are one selection (:func:`vulnpipe.ingest.profiles.campaigns`): their
+    findings are stored once, each marked with the campaigns it belongs to."""
+    from vulnpipe.ingest.errors import BadValue
+    from vulnpipe.ingest.profiles import campaigns
+
+    names = list(dict.fromkeys(names or (cfg.profiles.campaigns if cfg else ())))
+    if len(names) <= 1:
+        return resolve_profile_for(cfg, names[0] if names else None, plugins, files)
+    if plugins:
+        raise BadValue("--plugin widens one profile, and several campaigns are given",
+                       hint="add the plugin to a profile in a profiles file, or give one --profile")
+    return campaigns(resolve_profile_for(cfg, n, (), files) for n in names)
+
+
+def campaign_profiles(profile: "Profile") -> tuple["Profile", ...]:
+    """The campaigns ``profile`` stands for: its members when it is several, else itself."""
+    from vulnpipe.ingest.profiles import Campaigns
+
+    return profile.members if isinstance(profile, Campaigns) else (profile,)
+
+
 def store_url(cfg: Config | None = None, db: str | None = None) -> str | None:
     """``db`` (``--db`` or ``VULNPIPE_DB``), else ``[store] url`` of the config (by default
     ./vulnpipe.toml), else None (the default ``vulnpipe.db``)."""
@@ -727,6 +752,7 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
         summary.refused = [str(e) for e in done.errors] + [r.detail for r in done.results
                                                            if r.status == "failed"]
         settings = ticket_settings(cfg)
+        profile = campaign_profiles(profile)[0]      # (tickets and report: the first campaign)
         summary.tickets = export_tickets(
             engine, profile, TicketOutputs(xlsx=folder / "tickets.xlsx",
                                            jira_csv=folder / "tickets-jira.csv",
@@ -990,7 +1016,8 @@ __all__ = [
     "TicketsExported", "WeeklyBuilt", "choose_week", "export_tickets", "ingest_scans",
     "join_scans", "load_config", "load_inventory_for", "reconcile_scans", "reconcile_store",
     "record_decision", "resolve_profile_for", "run_week", "store_url", "ticket_settings",
-    "tickets_from_scans", "weekly_report", "write_findings", "write_joined", "write_lines",
+    "tickets_from_scans", "resolve_campaigns_for", "campaign_profiles",
+    "weekly_report", "write_findings", "write_joined", "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
     "database_label", "describe_verification", "evidence_keygen", "evidence_period",
     "inspect_scans", "inspection_text", "open_store", "schema_status", "stored_findings",

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 #: The Alembic revision this code reads and writes.
-HEAD = "0003"
+HEAD = "0005"
 
 metadata = MetaData()
 
@@ -270,4 +270,29 @@ ticket_checkpoints = Table(
     Column("profile", String(128), primary_key=True),
     Column("cutoff", DateTime, primary_key=True),
     Column("data", LargeBinary, nullable=False),  # zlib-compressed JSON
+)
+
+
+# -- 0005: several campaigns in one store ------------------------------------------------------
+# A scan read for several campaigns at once (``[profiles] campaigns``, ``--profile`` given
+# more than once, ``ingest --add-campaign``) stores the union of their findings once, and
+# says here which campaigns it was read for and which of its findings belong to each. A scan
+# read for one campaign has no rows here: ``scans.profile`` says it all, as before.
+
+scan_campaigns = Table(
+    "scan_campaigns", metadata,    # each campaign a multi-campaign scan was read for
+    Column("scan_id", Integer, ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True),
+    Column("profile", String(128), primary_key=True),
+    Column("profile_plugins", JSON, nullable=False),   # plugin IDs the profile names
+    Column("findings_count", Integer, nullable=False),  # its findings in the scan
+)
+
+finding_campaigns = Table(
+    "finding_campaigns", metadata,  # which campaigns each finding of such a scan belongs to
+    Column("profile", String(128), primary_key=True),
+    Column("scan_id", Integer, ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True,
+           autoincrement=False),
+    Column("host_seq", Integer, primary_key=True, autoincrement=False),
+    Column("item_seq", Integer, primary_key=True, autoincrement=False),
+    Column("role", String(16)),                        # its role in that campaign
 )

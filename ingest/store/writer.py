@@ -17,12 +17,20 @@ from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.ingest.nessus.build import ParseStats
 from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import Source
-from vulnpipe.ingest.profiles import Profile
+from vulnpipe.ingest.profiles import Campaigns, Profile
 from vulnpipe.ingest.records import Finding, Host
 from vulnpipe.ingest.store.engine import connect_error
 from vulnpipe.ingest.store.identities import IDENTITY_FIELDS, identity_digest, insert_identities
 from vulnpipe.ingest.store.read import stored as _naive
-from vulnpipe.ingest.store.schema import findings, host_identities, hosts, scan_coverage, scans
+from vulnpipe.ingest.store.schema import (
+    finding_campaigns,
+    findings,
+    host_identities,
+    hosts,
+    scan_campaigns,
+    scan_coverage,
+    scans,
+)
 
 BATCH_FINDINGS = 5000
 BATCH_HOSTS = 2000
@@ -45,6 +53,8 @@ class IngestResult:
 HOST_COLUMNS = tuple(c.name for c in hosts.columns)
 #: The columns of ``findings``, in the order :func:`_finding_values` fills them.
 FINDING_COPY_COLUMNS = tuple(c.name for c in findings.columns)
+#: The columns of ``finding_campaigns``, in the order :meth:`_Bulk.add` fills them.
+TAG_COLUMNS = tuple(c.name for c in finding_campaigns.columns)
 
 
 def _identity(h: Host) -> tuple[str, tuple[str | None, ...]]:
@@ -125,12 +135,16 @@ class _Bulk:
     (at most two batches wait: memory stays flat). Use as a context manager: leaving it
     waits for the copier, so the transaction never ends under a COPY."""
 
-    def __init__(self, conn: Connection, scan_id: int) -> None:
+    def __init__(self, conn: Connection, scan_id: int, campaigns: Campaigns | None = None) -> None:
         self.conn = conn
         self.scan_id = scan_id
         self.pg = conn.dialect.name == "postgresql"
         self.host_rows: list[tuple[Any, ...]] = []
         self.finding_rows: list[tuple[Any, ...]] = []
+        #: Several campaigns: which of them each finding belongs to (``finding_campaigns``).
+        self.campaigns = campaigns
+        self.tag_rows: list[tuple[Any, ...]] = []
+        self.campaign_counts: dict[str, int] = {m.name: 0 for m in campaigns.members} if campaigns else {}
         self.identities: dict[str, dict[str, Any]] = {}     # this batch's, for host_identities
         self._queue: queue.Queue[Any] | None = None
         self._thread: threading.Thread | None = None
@@ -163,13 +177,25 @@ class _Bulk:
                                          "first_scan_id": scan_id, "first_host_seq": host_seq}
         row = _finding_copy_row if self.pg else _finding_values
         self.finding_rows.extend([row(scan_id, host_seq, i, f) for i, f in enumerate(items)])
+        if self.campaigns is not None:
+            self._tag(host_seq, items)
         if len(self.finding_rows) >= BATCH_FINDINGS or len(self.host_rows) >= BATCH_HOSTS:
             self.flush()
 
+    def _tag(self, host_seq: int, items: list[Finding]) -> None:
+        """Record the campaigns each of the host's findings belongs to."""
+        assert self.campaigns is not None
+        counts = self.campaign_counts
+        for i, f in enumerate(items):
+            for name, role in self.campaigns.roles(f.plugin_id, f.plugin_name, f.plugin_family,
+                                                   f.port, f.protocol):
+                self.tag_rows.append((name, self.scan_id, host_seq, i, role))
+                counts[name] += 1
+
     def flush(self) -> None:
         """Hand the buffered rows over (PostgreSQL) or write them (SQLite)."""
-        batch = (self.host_rows, self.finding_rows, list(self.identities.values()))
-        self.host_rows, self.finding_rows, self.identities = [], [], {}
+        batch = (self.host_rows, self.finding_rows, list(self.identities.values()), self.tag_rows)
+        self.host_rows, self.finding_rows, self.identities, self.tag_rows = [], [], {}, []
         if self._queue is not None:
             self._raise_copier_error()
             if batch[0] or batch[1]:
@@ -180,6 +206,8 @@ class _Bulk:
             _insert_many(self.conn, hosts, batch[0])
         if batch[1]:
             _insert_many(self.conn, findings, batch[1])
+        if batch[3]:
+            _insert_many(self.conn, finding_campaigns, batch[3])
 
     def finish(self) -> None:
         """Write everything still buffered and wait until it is stored."""
@@ -208,13 +236,15 @@ class _Bulk:
             if self._error is not None or self._cancelled:
                 continue                    # drain: the main thread raises or gives up
             try:
-                host_rows, finding_rows, identities = batch
+                host_rows, finding_rows, identities, tag_rows = batch
                 if identities:
                     self._insert_identities(identities)
                 if host_rows:
                     self._copy(hosts.name, HOST_COLUMNS, host_rows)
                 if finding_rows:
                     self._copy(findings.name, FINDING_COPY_COLUMNS, finding_rows)
+                if tag_rows:
+                    self._copy(finding_campaigns.name, TAG_COLUMNS, tag_rows)
             except BaseException as exc:    # noqa: BLE001 - handed to the main thread
                 self._error = exc
 
@@ -238,6 +268,13 @@ class _Bulk:
             with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+
+
+def campaign_rows(scan_id: int, members: Sequence[Profile], counts: dict[str, int]
+                  ) -> list[dict[str, Any]]:
+    """``scan_campaigns`` rows: each campaign the scan was read for, with its findings."""
+    return [{"scan_id": scan_id, "profile": m.name, "profile_plugins": sorted(m.plugin_ids),
+             "findings_count": counts.get(m.name, 0)} for m in members]
 
 
 def _fast_compression(conn: Connection) -> None:
@@ -305,7 +342,8 @@ def ingest_source(engine: Engine, source: Source, profile: Profile, *,
                 size=0, report_names=[], profile=profile.name,
                 profile_plugins=sorted(profile.plugin_ids), hosts_count=0, items_count=0,
                 findings_count=0, ingested_at=ingested_at).returning(scans.c.id)).scalar_one()
-            with _Bulk(conn, scan_id) as bulk:
+            several = profile if isinstance(profile, Campaigns) else None
+            with _Bulk(conn, scan_id, several) as bulk:
                 n_hosts = n_findings = 0
                 starts: list[datetime] = []
                 ends: list[datetime] = []
@@ -320,6 +358,9 @@ def ingest_source(engine: Engine, source: Source, profile: Profile, *,
                     if on_host:
                         on_host()
                 bulk.finish()
+            if several is not None:
+                conn.execute(scan_campaigns.insert(), campaign_rows(scan_id, several.members,
+                                                                   bulk.campaign_counts))
             policy = reader.policy
             conn.execute(scan_coverage.insert().values(
                 scan_id=scan_id, has_policy=policy is not None,

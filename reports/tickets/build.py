@@ -289,6 +289,6 @@ def reference_tickets(conn: Connection, profile: Profile, inventory: "Inventory 
     matching = prepare_matching(conn, inventory)
     identities = matching.identities(conn)
     as_of = as_of or datetime.now(timezone.utc)
-    tickets = build_tickets(profile.name, scan_facts(conn, profile, store.scan_rows(conn), matching),
-                            load_decisions(conn), as_of=as_of)
+    facts = scan_facts(conn, profile, store.scan_rows(conn, profile.name), matching)
+    tickets = build_tickets(profile.name, facts, load_decisions(conn), as_of=as_of)
     return _built(profile, tickets, matching, identities, settings)

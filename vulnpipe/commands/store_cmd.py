@@ -10,16 +10,16 @@ import typer
 
 from vulnpipe import console, workflows
 from vulnpipe.commands.common import (
+    CampaignsOpt,
     ConfigOpt,
     DbOpt,
     PluginOpt,
-    ProfileOpt,
     ProfilesFileOpt,
     StrictOpt,
     load_config,
     notify,
+    pick_campaigns,
     pick_db,
-    pick_profile,
     pick_strict,
 )
 
@@ -29,7 +29,7 @@ db_app = typer.Typer(help="Manage the history database (schema upgrades).", no_a
 def ingest(
     inputs: List[Path] = typer.Argument(..., metavar="SCAN", help=".nessus files, directories, .zip or .gz."),
     db: Optional[str] = DbOpt,
-    profile: Optional[str] = ProfileOpt,
+    profile: Optional[List[str]] = CampaignsOpt,
     plugin: Optional[List[int]] = PluginOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     config: Optional[Path] = ConfigOpt,
@@ -44,7 +44,7 @@ def ingest(
     Example: vulnpipe ingest sample_data/scans/ --db vulnpipe.db
     """
     cfg = load_config(config)
-    prof = pick_profile(profile, plugin, profiles_file, cfg)
+    prof = pick_campaigns(profile, plugin, profiles_file, cfg)
     with console.progress() as bar:
         done = workflows.ingest_scans(pick_db(db, cfg), inputs, prof,
                                       strict=pick_strict(strict, cfg), notify=notify, progress=bar)

@@ -1,0 +1,183 @@
+"""Many campaigns, one store (#26).
+
+A store read for several campaigns at once (``[profiles] campaigns``, ``--profile`` given
+more than once) holds the union of their findings once, each marked with its campaigns; a
+reading command with ``--profile NAME`` then gives, byte for byte, what a store ingested for
+that campaign alone gives.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PG_URL, ROOT, _drop_pg_database, _new_pg_database, run_cli
+
+SAMPLE = ROOT / "sample_data"
+AS_OF = "2026-11-27"
+
+#: A third campaign for the generated history (the how-to's IKE example).
+IKE_PROFILE = """
+[profiles.ike]
+description = "IPsec IKE exposure"
+label = "IKE"
+primary_plugins = [11935]
+related_plugins = [62695]
+related_ports = ["500/udp"]
+
+[[profiles.ike.detect]]
+plugin = 11935
+name = "IPSEC Internet Key Exchange (IKE) Version 1 Detection"
+family = "Service detection"
+ports = ["500/udp"]
+"""
+
+
+def _ok(result) -> bytes:
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout + result.stderr
+
+
+def reading_outputs(db: str, cwd: Path, profile: str, inventory: Path, week: str, *,
+                    config: Path | None = None, evidence: bool = True) -> dict[str, bytes]:
+    """What every reading command gives for ``profile`` (files and messages), by name.
+    Commands run in ``cwd`` and write under ``cwd/PROFILE`` by relative names, the same
+    whatever the store; ``db`` is named as given (a relative SQLite name: the evidence pack
+    records it)."""
+    folder = cwd / profile
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = ("--config", str(config)) if config else ()
+    common = ("--db", db, "--profile", profile, "--inventory", str(inventory), *cfg)
+    out: dict[str, bytes] = {}
+
+    def run(*args: str) -> bytes:
+        return _ok(run_cli(*args, cwd=cwd))
+
+    p = profile
+    out["tickets"] = run("tickets", *common, "--as-of", AS_OF, "--jsonl", f"{p}/t.jsonl",
+                         "--jira-csv", f"{p}/t.csv", "--xlsx", f"{p}/t.xlsx", "--markdown", f"{p}/md")
+    out["reconcile"] = run("reconcile", *common, "--as-of", AS_OF)
+    out["report"] = run("report", "weekly", *common, "--week", week, "--json", f"{p}/w.json",
+                        "--html", f"{p}/w.html", "--xlsx", f"{p}/w.xlsx", "--markdown", f"{p}/w.md")
+    if evidence:
+        out["evidence"] = run("evidence", "build", *common, "--generated-at",
+                              "2026-12-01T00:00:00Z", "--out", f"{p}/pack.zip")
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            out[str(path.relative_to(folder))] = path.read_bytes()
+    return out
+
+
+def assert_same(a: dict[str, bytes], b: dict[str, bytes]) -> None:
+    assert sorted(a) == sorted(b)
+    for name in a:
+        assert a[name] == b[name], name
+
+
+def _stores(kind: str, tmp_path: Path, names: list[str]):
+    """Fresh stores, one per name: SQLite files ``NAME/h.db`` (given to commands as the
+    relative ``h.db``), or new PostgreSQL databases."""
+    if kind == "sqlite":
+        return {n: "h.db" for n in names}, []
+    if not PG_URL:
+        pytest.skip("VULNPIPE_TEST_PG_URL is not set (CI sets it): PostgreSQL tests skipped")
+    made = {n: f"vp_camp_{uuid.uuid4().hex[:10]}" for n in names}
+    return {n: _new_pg_database(db) for n, db in made.items()}, list(made.values())
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_one_ingest_for_two_campaigns_reads_as_two_single_campaign_stores(tmp_path, kind):
+    """`ingest --profile l2tp --profile pptp` stores the union once; tickets, reconcile, the
+    weekly report (and, on SQLite, the evidence pack) of each campaign are byte for byte what
+    a store ingested with that campaign alone gives."""
+    scans = sorted((SAMPLE / "scans").glob("*.nessus"))
+    urls, pg = _stores(kind, tmp_path, ["both", "l2tp", "pptp"])
+    try:
+        for name, profiles in (("both", ["l2tp", "pptp"]), ("l2tp", ["l2tp"]),
+                               ("pptp", ["pptp"])):
+            (tmp_path / name).mkdir()
+            opts = [x for p in profiles for x in ("--profile", p)]
+            r = run_cli("ingest", *scans, "--db", urls[name], *opts, cwd=tmp_path / name)
+            assert r.returncode == 0, r.stderr.decode()
+        scans_out = run_cli("scans", "--db", urls["both"], cwd=tmp_path / "both").stdout.decode()
+        assert "l2tp+pptp" in scans_out
+        for campaign in ("l2tp", "pptp"):
+            got = reading_outputs(urls["both"], tmp_path / "both", campaign,
+                                  SAMPLE / "inventory.csv", "2026-W48", evidence=kind == "sqlite")
+            alone = reading_outputs(urls[campaign], tmp_path / campaign, campaign,
+                                    SAMPLE / "inventory.csv", "2026-W48",
+                                    evidence=kind == "sqlite")
+            assert_same(got, alone)
+        assert b"PPTP" in got["w.html"]
+    finally:
+        for name in pg:
+            _drop_pg_database(name)
+
+
+def _finding_rows(db: Path) -> tuple[int, int]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return (conn.execute("SELECT count(*) FROM findings").fetchone()[0],
+                conn.execute("SELECT count(*) FROM finding_campaigns").fetchone()[0])
+
+
+def test_storage_grows_with_the_kept_findings_only(tmp_path):
+    """pptp's findings are all related findings of l2tp: adding the campaign stores no
+    finding twice (only the marks saying which campaigns each belongs to)."""
+    scans = sorted((SAMPLE / "scans").glob("*.nessus"))
+    for name, opts in (("both", ["--profile", "l2tp", "--profile", "pptp"]),
+                       ("l2tp", ["--profile", "l2tp"]), ("pptp", ["--profile", "pptp"])):
+        assert run_cli("ingest", *scans, "--db", tmp_path / f"{name}.db", *opts).returncode == 0
+    both, marks = _finding_rows(tmp_path / "both.db")
+    l2tp, _ = _finding_rows(tmp_path / "l2tp.db")
+    pptp, _ = _finding_rows(tmp_path / "pptp.db")
+    assert both == l2tp and marks == l2tp + pptp
+    assert _finding_rows(tmp_path / "l2tp.db")[1] == 0      # one campaign: nothing more stored
+
+
+@pytest.fixture(scope="module")
+def small_history(tmp_path_factory, shared):
+    out = tmp_path_factory.mktemp("campaign-history")
+    subprocess.run([sys.executable, str(shared / "bench" / "gen_history.py"), "--hosts", "300",
+                    "--weeks", "3", "--seed", "5", "--exposed", "0.15", "--out", str(out)],
+                   check=True)
+    return out
+
+
+@pytest.mark.slow
+def test_three_campaigns_from_the_config_read_as_three_single_campaign_stores(
+        tmp_path, small_history):
+    """`[profiles] campaigns = ["l2tp", "pptp", "ike"]`: one ingest, and each campaign's
+    reading commands equal those of a store ingested with it alone (a generated history)."""
+    scans = sorted((small_history / "scans").glob("*.nessus"))
+    inventory = small_history / "inventory.csv"
+    config = tmp_path / "vulnpipe.toml"
+    config.write_text('[profiles]\ncampaigns = ["l2tp", "pptp", "ike"]\n' + IKE_PROFILE)
+    names = ["all3", "l2tp", "pptp", "ike"]
+    for name in names:
+        (tmp_path / name).mkdir()
+        opts = () if name == "all3" else ("--profile", name)
+        r = run_cli("ingest", *scans, "--db", "h.db", "--config", config, *opts,
+                    cwd=tmp_path / name)
+        assert r.returncode == 0, r.stderr.decode()
+    assert b"l2tp+pptp+ike" in run_cli("scans", "--db", tmp_path / "all3" / "h.db").stdout
+    week = scans[-1].name[:8]
+    for campaign in ("l2tp", "pptp", "ike"):
+        got = reading_outputs("h.db", tmp_path / "all3", campaign, inventory, week,
+                              config=config)
+        alone = reading_outputs("h.db", tmp_path / campaign, campaign, inventory, week,
+                                config=config)
+        assert_same(got, alone)
+        assert got["t.jsonl"], f"no {campaign} tickets: the comparison would prove nothing"
+
+
+def test_several_campaigns_and_plugin_is_refused_in_one_line(tmp_path):
+    r = run_cli("ingest", SAMPLE / "scans" / "2026-W44-weekly.nessus", "--db", tmp_path / "h.db",
+                "--profile", "l2tp", "--profile", "pptp", "--plugin", "12345")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and err.count("\n") == 1 and "--plugin" in err
+    assert not (tmp_path / "h.db").exists()
