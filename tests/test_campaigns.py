@@ -181,3 +181,81 @@ def test_several_campaigns_and_plugin_is_refused_in_one_line(tmp_path):
     err = r.stderr.decode()
     assert r.returncode == 2 and err.count("\n") == 1 and "--plugin" in err
     assert not (tmp_path / "h.db").exists()
+
+
+def _rows(db: Path, query: str) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return conn.execute(query).fetchall()
+
+
+STORED = ("SELECT * FROM findings ORDER BY scan_id, host_seq, item_seq",
+          "SELECT * FROM finding_campaigns ORDER BY scan_id, host_seq, item_seq, profile",
+          "SELECT * FROM scan_campaigns ORDER BY scan_id, profile",
+          "SELECT id, sha256, profile, profile_plugins, hosts_count, findings_count FROM scans "
+          "ORDER BY id")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_campaign_added_later_has_its_history_from_the_first_scan(tmp_path, kind):
+    """A store ingested for pptp alone, read (tickets built) for both campaigns, then given
+    `ingest --add-campaign l2tp` with the stored files: the same scans now hold l2tp's
+    findings (in file order, beside pptp's), and every reading command of both campaigns
+    gives what a store that had both campaigns from the start gives."""
+    scans = sorted((SAMPLE / "scans").glob("*.nessus"))
+    inv = SAMPLE / "inventory.csv"
+    urls, pg = _stores(kind, tmp_path, ["later", "start"])
+    try:
+        (tmp_path / "later").mkdir()
+        (tmp_path / "start").mkdir()
+        later = dict(cwd=tmp_path / "later")
+        assert run_cli("ingest", *scans, "--db", urls["later"], "--profile", "pptp",
+                       **later).returncode == 0
+        for campaign in ("pptp", "l2tp"):       # derived state of both, before the adding
+            assert run_cli("tickets", "--db", urls["later"], "--profile", campaign,
+                           "--inventory", inv, "--jsonl", "-", **later).returncode == 0
+        r = run_cli("ingest", "--add-campaign", "l2tp", SAMPLE / "scans", "--db", urls["later"],
+                    **later)
+        assert r.returncode == 0, r.stderr.decode()
+        assert b"campaign 'l2tp' added to 9 stored scan(s) (161 findings)" in r.stderr
+        assert run_cli("ingest", *scans, "--db", urls["start"], "--profile", "pptp",
+                       "--profile", "l2tp", cwd=tmp_path / "start").returncode == 0
+        if kind == "sqlite":
+            for query in STORED:
+                assert _rows(tmp_path / "later" / "h.db", query) == \
+                    _rows(tmp_path / "start" / "h.db", query), query
+        for campaign in ("l2tp", "pptp"):
+            assert_same(reading_outputs(urls["later"], tmp_path / "later", campaign, inv,
+                                        "2026-W48", evidence=kind == "sqlite"),
+                        reading_outputs(urls["start"], tmp_path / "start", campaign, inv,
+                                        "2026-W48", evidence=kind == "sqlite"))
+        again = run_cli("ingest", "--add-campaign", "l2tp", scans[0], "--db", urls["later"],
+                        **later)
+        assert again.returncode == 0 and b"already holds campaign 'l2tp'" in again.stderr
+    finally:
+        for name in pg:
+            _drop_pg_database(name)
+
+
+def test_adding_a_campaign_refuses_a_changed_or_unknown_file_in_one_line(tmp_path):
+    scans = sorted((SAMPLE / "scans").glob("*.nessus"))
+    db = tmp_path / "h.db"
+    assert run_cli("ingest", *scans[:2], "--db", db, "--profile", "l2tp").returncode == 0
+    before = [_rows(db, q) for q in STORED]
+    changed = tmp_path / scans[0].name
+    changed.write_bytes(scans[0].read_bytes().replace(b"</NessusClientData_v2>",
+                                                      b"</NessusClientData_v2>\n"))
+    r = run_cli("ingest", "--add-campaign", "pptp", changed, scans[1], "--db", db)
+    err = r.stderr.decode().splitlines()
+    assert r.returncode == 1
+    assert err[0] == (f"error: {scans[0].name}: changed since it was stored as scan 1: its "
+                      "SHA-256 differs, so it is not the file those findings came from (give "
+                      "the file exactly as it was ingested)")
+    assert "added to 1 stored scan(s)" in err[-1] and "1 refused" in err[-1]   # the other file
+    unknown = run_cli("ingest", "--add-campaign", "pptp", scans[2], "--db", db)
+    assert unknown.returncode == 1 and b"matches no stored scan" in unknown.stderr
+    assert b"Traceback" not in unknown.stderr + r.stderr
+    after = [_rows(db, q) for q in STORED]
+    assert after[3][0] == before[3][0]                     # the changed file's scan: untouched
+    assert after[3][1][2] == "l2tp+pptp"

@@ -360,6 +360,22 @@ def ingest_scans(store: "Engine | str | Path | None", inputs: Inputs, profile: "
     (same SHA-256) is skipped; a bad file is refused (and reported through ``notify`` as it
     happens) while the others are kept.
     """
+    return _ingest_inputs(store, inputs, profile, strict, notify, progress, add=False)
+
+
+def add_campaign(store: "Engine | str | Path | None", inputs: Inputs, profile: "Profile", *,
+                 notify: Notify = _quiet, progress: Progress | None = None) -> Ingested:
+    """Add the campaign ``profile`` to stored scans: each file of ``inputs`` is matched to its
+    stored scan by SHA-256 and read again, and the campaign's findings are added to that same
+    scan (one transaction per file). A file whose bytes match no stored scan (or that changed
+    since it was stored) is refused, reported through ``notify``. The campaign's tickets then
+    have their history from the first scan (``vulnpipe ingest --add-campaign``)."""
+    return _ingest_inputs(store, inputs, profile, False, notify, progress, add=True)
+
+
+def _ingest_inputs(store: "Engine | str | Path | None", inputs: Inputs, profile: "Profile",
+                   strict: bool, notify: Notify, progress: Progress | None, *, add: bool
+                   ) -> Ingested:
     from vulnpipe.ingest.nessus.sources import iter_sources
 
     errors: list[VulnpipeError] = []
@@ -369,26 +385,31 @@ def ingest_scans(store: "Engine | str | Path | None", inputs: Inputs, profile: "
     if not sources:
         return Ingested(profile, (), tuple(errors))
     if store is None or isinstance(store, (str, Path)):
-        engine = open_store(None if store is None else str(store))
+        # (a campaign is added to a store that exists)
+        engine = open_store(None if store is None else str(store), create=not add)
         try:
-            return _ingest(engine, sources, errors, profile, strict, notify, progress)
+            return _ingest(engine, sources, errors, profile, strict, notify, progress, add)
         finally:
             engine.dispose()
-    return _ingest(store, sources, errors, profile, strict, notify, progress)
+    return _ingest(store, sources, errors, profile, strict, notify, progress, add)
 
 
 def _ingest(engine: "Engine", sources: list[Any], errors: list[VulnpipeError],
             profile: "Profile", strict: bool, notify: Notify,
-            progress: Progress | None) -> Ingested:
+            progress: Progress | None, add: bool = False) -> Ingested:
     from vulnpipe.ingest.store import ingest_source
     from vulnpipe.ingest.store.writer import FAILED, SKIPPED
+    from vulnpipe.ingest.store.writer import add_campaign as add_to_scan
 
     bar = progress or _NoProgress()
     results = []
-    bar.start("ingesting", len(sources))
+    bar.start("adding the campaign" if add else "ingesting", len(sources))
     for source in sources:
-        result = ingest_source(engine, source, profile, keep_raw=not profile.select_all,
-                               strict=strict)
+        if add:
+            result = add_to_scan(engine, source, profile)
+        else:
+            result = ingest_source(engine, source, profile, keep_raw=not profile.select_all,
+                                   strict=strict)
         results.append(result)
         if result.status == FAILED:
             notify("error", result.detail)
@@ -1016,7 +1037,7 @@ __all__ = [
     "TicketsExported", "WeeklyBuilt", "choose_week", "export_tickets", "ingest_scans",
     "join_scans", "load_config", "load_inventory_for", "reconcile_scans", "reconcile_store",
     "record_decision", "resolve_profile_for", "run_week", "store_url", "ticket_settings",
-    "tickets_from_scans", "resolve_campaigns_for", "campaign_profiles",
+    "tickets_from_scans", "resolve_campaigns_for", "campaign_profiles", "add_campaign",
     "weekly_report", "write_findings", "write_joined", "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
     "database_label", "describe_verification", "evidence_keygen", "evidence_period",

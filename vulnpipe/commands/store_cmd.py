@@ -20,8 +20,11 @@ from vulnpipe.commands.common import (
     notify,
     pick_campaigns,
     pick_db,
+    pick_profile,
     pick_strict,
 )
+from vulnpipe.config import Config
+from vulnpipe.ingest.errors import BadValue
 
 db_app = typer.Typer(help="Manage the history database (schema upgrades).", no_args_is_help=True)
 
@@ -34,8 +37,15 @@ def ingest(
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     config: Optional[Path] = ConfigOpt,
     strict: Optional[bool] = StrictOpt,
+    add: Optional[str] = typer.Option(
+        None, "--add-campaign", metavar="NAME",
+        help="Add this campaign to scans already stored: each file is matched to its stored "
+             "scan by SHA-256 (a file that matches none is refused) and read again, and the "
+             "campaign's findings are added to that scan, so its tickets have their history "
+             "from the first scan."),
 ) -> None:
-    """Store scans in the history database: every host, and the profile's findings.
+    """Store scans in the history database: every host, and the findings of the profile (or
+    of every campaign: --profile repeated, or [profiles] campaigns in vulnpipe.toml).
 
     One transaction per file; a file already stored (same SHA-256) is skipped; a bad file is
     refused while the good ones are kept.
@@ -44,6 +54,9 @@ def ingest(
     Example: vulnpipe ingest sample_data/scans/ --db vulnpipe.db
     """
     cfg = load_config(config)
+    if add is not None:
+        _add_campaign(add, inputs, db, profile, plugin, profiles_file, cfg)
+        return
     prof = pick_campaigns(profile, plugin, profiles_file, cfg)
     with console.progress() as bar:
         done = workflows.ingest_scans(pick_db(db, cfg), inputs, prof,
@@ -56,6 +69,26 @@ def ingest(
         f"{done.database or 'no database opened (no input found)'}")
     if done.note:
         console.advice(done.note)
+    if done.refused:
+        raise typer.Exit(1)
+
+
+def _add_campaign(name: str, inputs: List[Path], db: Optional[str], profile: Optional[List[str]],
+                  plugin: Optional[List[int]], profiles_file: Optional[List[Path]],
+                  cfg: Config) -> None:
+    """``ingest --add-campaign NAME FILES...``."""
+    if profile or plugin:
+        raise BadValue("--add-campaign names the campaign to add: give no --profile or --plugin",
+                       hint="vulnpipe ingest --add-campaign pptp SCAN...")
+    prof = pick_profile(name, None, profiles_file, cfg)
+    with console.progress() as bar:
+        done = workflows.add_campaign(pick_db(db, cfg), inputs, prof, notify=notify,
+                                      progress=bar)
+    added = done.by_status("stored")
+    console.info(f"campaign '{prof.name}' added to {len(added)} stored scan(s) "
+                 f"({sum(r.findings for r in added)} findings), "
+                 f"{len(done.by_status('skipped'))} skipped, {done.refused} refused -> "
+                 f"{done.database or 'no database opened (no input found)'}")
     if done.refused:
         raise typer.Exit(1)
 
