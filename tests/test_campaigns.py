@@ -259,3 +259,113 @@ def test_adding_a_campaign_refuses_a_changed_or_unknown_file_in_one_line(tmp_pat
     after = [_rows(db, q) for q in STORED]
     assert after[3][0] == before[3][0]                     # the changed file's scan: untouched
     assert after[3][1][2] == "l2tp+pptp"
+
+
+@pytest.fixture(scope="module")
+def two_campaign_store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("programme")
+    scans = sorted((SAMPLE / "scans").glob("*.nessus"))
+    (folder / "vulnpipe.toml").write_text('[profiles]\ncampaigns = ["l2tp", "pptp"]\n')
+    r = run_cli("ingest", *scans, "--db", "h.db", cwd=folder)
+    assert r.returncode == 0 and b"profile 'l2tp+pptp'" in r.stderr, r.stderr.decode()
+    return folder
+
+
+def test_without_profile_several_campaigns_give_a_programme_report(two_campaign_store):
+    """`report weekly` with [profiles] campaigns and no --profile: one headline row per
+    campaign linking to its section (HTML), an overview sheet and a sheet per campaign
+    (workbook), `campaigns: {name: figures}` (JSON); each campaign's figures are those of
+    its own report."""
+    import json
+
+    from openpyxl import load_workbook
+
+    folder = two_campaign_store
+    inv = SAMPLE / "inventory.csv"
+    r = run_cli("report", "weekly", "--db", "h.db", "--inventory", inv, "--week", "2026-W48",
+                "--html", "p.html", "--xlsx", "p.xlsx", "--json", "p.json", "--markdown", "p.md",
+                cwd=folder)
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"programme of 2 campaigns" in r.stderr
+    doc = json.loads((folder / "p.json").read_text())
+    assert list(doc["campaigns"]) == ["l2tp", "pptp"] and doc["week"] == "2026-W48"
+    for name in ("l2tp", "pptp"):
+        alone = run_cli("report", "weekly", "--db", "h.db", "--inventory", inv, "--week",
+                        "2026-W48", "--profile", name, "--json", "-", cwd=folder)
+        own = json.loads(alone.stdout)
+        assert doc["campaigns"][name] == {**own, "time_to_verified_fix": None}
+    assert doc["campaigns"]["l2tp"]["open_tickets"] == 19
+    assert doc["campaigns"]["pptp"]["open_tickets"] == 2
+    page = (folder / "p.html").read_text()
+    for name, label in (("l2tp", "L2TP exposure"), ("pptp", "PPTP exposure")):
+        assert f'<a href="#campaign-{name}">{label}</a>' in page
+        assert f'<section id="campaign-{name}" class="campaign">' in page
+        assert f'id="campaign-{name}-open-tickets"' in page
+    assert "Time to verified fix" in page
+    wb = load_workbook(folder / "p.xlsx")
+    assert wb.sheetnames == ["Overview", "L2TP", "PPTP"]
+    rows = list(wb["Overview"].iter_rows(values_only=True))
+    assert rows[0][:4] == ("Campaign (sheet)", "Profile", "Report", "Open tickets")
+    assert rows[1][:4] == ("L2TP", "l2tp", "L2TP exposure", 19)
+    assert rows[2][:4] == ("PPTP", "pptp", "PPTP exposure", 2)
+    assert "| L2TP exposure | 19 |" in (folder / "p.md").read_text()
+
+
+def test_a_pptp_section_says_nothing_of_l2tp(two_campaign_store):
+    """Each campaign's section follows its profile: the PPTP part of the programme page
+    speaks of PPTP, its detector and coverage, never of L2TP."""
+    folder = two_campaign_store
+    assert run_cli("report", "weekly", "--db", "h.db", "--inventory", SAMPLE / "inventory.csv",
+                   "--week", "2026-W48", "--html", "p4.html", cwd=folder).returncode == 0
+    page = (folder / "p4.html").read_text()
+    pptp = page[page.index('<section id="campaign-pptp"'):]
+    assert "L2TP" not in pptp and "1701" not in pptp and "11387" not in pptp
+    assert "Can detect PPTP" in pptp and "plugin 10622 (tcp/1723)" in pptp
+
+
+def test_one_campaign_keeps_todays_report_byte_for_byte(tmp_path):
+    """`campaigns = ["l2tp"]` (one campaign) writes the report a store without the setting
+    writes, byte for byte, in every format."""
+    scans = sorted((SAMPLE / "scans").glob("*.nessus"))
+    outputs = {}
+    for name, toml in (("plain", ""), ("one", '[profiles]\ncampaigns = ["l2tp"]\n')):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "vulnpipe.toml").write_text(toml)
+        assert run_cli("ingest", *scans, "--db", "h.db", cwd=folder).returncode == 0
+        r = run_cli("report", "weekly", "--db", "h.db", "--inventory", SAMPLE / "inventory.csv",
+                    "--week", "2026-W48", "--html", "w.html", "--xlsx", "w.xlsx", "--json",
+                    "w.json", "--markdown", "w.md", cwd=folder)
+        assert r.returncode == 0, r.stderr.decode()
+        outputs[name] = {f: (folder / f).read_bytes() for f in ("w.html", "w.xlsx", "w.json", "w.md")}
+        outputs[name]["stderr"] = r.stderr
+    assert outputs["plain"] == outputs["one"]
+
+
+def test_the_programme_report_refuses_per_team_options_in_one_line(two_campaign_store):
+    r = run_cli("report", "weekly", "--db", "h.db", "--team", "Network", "--html", "x.html",
+                cwd=two_campaign_store)
+    err = r.stderr.decode()
+    assert r.returncode == 1 and err.count("\n") == 1 and "give --profile NAME" in err
+    assert not (two_campaign_store / "x.html").exists()
+
+
+def test_pptp_tickets_say_pptp_never_l2tp(two_campaign_store):
+    """A campaign's tickets follow its profile: title, why and remediation of a PPTP ticket
+    speak of PPTP, with nothing of L2TP's wording."""
+    import json
+
+    r = run_cli("tickets", "--db", "h.db", "--profile", "pptp", "--inventory",
+                SAMPLE / "inventory.csv", "--as-of", AS_OF, "--jsonl", "-", cwd=two_campaign_store)
+    views = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(views) == 2
+    for v in views:
+        assert v["title"].startswith("PPTP exposed on ") and v["title"].endswith(", 1723/tcp")
+        assert "L2TP" not in json.dumps(v) and "1701" not in json.dumps(v)
+        assert v["remediation"][0]["title"] == "PPTP VPN server reachable on TCP port 1723"
+    l2tp = run_cli("tickets", "--db", "h.db", "--profile", "l2tp", "--inventory",
+                   SAMPLE / "inventory.csv", "--as-of", AS_OF, "--jsonl", "-",
+                   cwd=two_campaign_store)
+    assert all(json.loads(line)["title"].startswith(("L2TP VPN endpoint exposed on ",
+                                                     "VPN service exposure on "))
+               for line in l2tp.stdout.splitlines())

@@ -696,6 +696,34 @@ def weekly_report(engine: "Engine", profile: "Profile", week: Any, *, weeks: int
     return WeeklyBuilt(history, build_report(history, sl))
 
 
+def weekly_programme(engine: "Engine", profiles: Sequence["Profile"], week: Any, *,
+                     weeks: int = 12, inventory: "Inventory | None" = None,
+                     settings: "TicketSettings | None" = None) -> Any:
+    """Every campaign's weekly report for ``week``, as one programme report (a
+    :class:`~vulnpipe.reports.weekly.programme.Programme`): ``report weekly`` without
+    ``--profile`` when ``[profiles] campaigns`` names several."""
+    from vulnpipe.reports.weekly.programme import Programme
+
+    built = [weekly_report(engine, p, week, weeks=weeks, inventory=inventory, settings=settings)
+             for p in profiles]
+    return Programme(tuple(p.name for p in profiles), tuple(b.report for b in built))
+
+
+def write_programme(programme: Any, outputs: ReportOutputs) -> list[str]:
+    """Write the programme report's files (HTML page, workbook, Markdown, JSON)."""
+    from vulnpipe.reports.weekly import programme as prog
+
+    written = []
+    for path, writer in ((outputs.html, prog.write_programme_html),
+                         (outputs.xlsx, prog.write_programme_xlsx),
+                         (outputs.markdown, prog.write_programme_markdown),
+                         (outputs.json, prog.write_programme_json)):
+        if path:
+            writer(programme, path)
+            written.append(str(path))
+    return written
+
+
 def write_weekly(built: WeeklyBuilt, outputs: ReportOutputs,
                  split_by: tuple[str, Path] | None = None) -> list[str]:
     """Write the report's files (and one report per team or business unit with
@@ -1038,6 +1066,7 @@ __all__ = [
     "join_scans", "load_config", "load_inventory_for", "reconcile_scans", "reconcile_store",
     "record_decision", "resolve_profile_for", "run_week", "store_url", "ticket_settings",
     "tickets_from_scans", "resolve_campaigns_for", "campaign_profiles", "add_campaign",
+    "weekly_programme", "write_programme",
     "weekly_report", "write_findings", "write_joined", "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
     "database_label", "describe_verification", "evidence_keygen", "evidence_period",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from vulnpipe.reports.weekly.charts import aging_chart, trend_chart
 from vulnpipe.reports.weekly.figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
@@ -117,7 +118,11 @@ def _cards(r: WeeklyReport) -> list[Card]:
 
 def render_html(r: WeeklyReport) -> str:
     """The page as text (same report, same bytes)."""
-    env = template_env(html=True)
+    return template_env(html=True).get_template("weekly.html.j2").render(**body_args(r))
+
+
+def body_args(r: WeeklyReport) -> dict[str, Any]:
+    """What the report's body (``weekly_body.j2``) is rendered from."""
     trend_fields = [Card(k, FIGURE_LABELS[k][0], "", "", "", "") for k in TREND_FIELDS]
     changes = [("New this week", r.new_tickets), ("Fixed and verified this week", r.fixed_tickets),
                ("Resurfaced this week", r.resurfaced_tickets)]
@@ -126,11 +131,10 @@ def render_html(r: WeeklyReport) -> str:
                   ("By team and owner", ("Team", "Owner"), r.by_team_owner, True)]
     definitions = [Card(k, FIGURE_LABELS[k][0], "", FIGURE_LABELS[k][1], "", "")
                    for k in FIGURE_FIELDS]
-    return env.get_template("weekly.html.j2").render(
-        r=r, as_of=as_of_text(r), cards=_cards(r), trend_chart=trend_chart(r.trend),
-        aging_chart=aging_chart(r.aging), trend_fields=trend_fields,
-        breakdowns=breakdowns, changes=changes, definitions=definitions,
-        horizon=r.week.cutoff + EXPIRY_HORIZON)
+    return dict(r=r, as_of=as_of_text(r), cards=_cards(r), trend_chart=trend_chart(r.trend),
+                aging_chart=aging_chart(r.aging), trend_fields=trend_fields,
+                breakdowns=breakdowns, changes=changes, definitions=definitions,
+                horizon=r.week.cutoff + EXPIRY_HORIZON)
 
 
 def write_html(r: WeeklyReport, out: str | Path) -> None:

@@ -43,7 +43,7 @@ def _figure(key: str, value):
     return percent(value) if key == "sla_compliance_pct" else value
 
 
-def _summary(r: WeeklyReport) -> Sheet:
+def summary_sheet(r: WeeklyReport) -> Sheet:
     """Label | value | change against the previous week | meaning."""
     f = r.figures
     previous = r.trend[-2] if len(r.trend) > 1 else None
@@ -108,7 +108,7 @@ def sheets(r: WeeklyReport) -> list[Sheet]:
     scans = [[week_of(s.time).label, s.file_name, s.time, s.policy_name, s.hosts,
               _yes_no(s.detectable), s.reason] for s in r.period_scans]
     return [
-        _summary(r),
+        summary_sheet(r),
         Sheet(TREND_SHEET, trend_cols, trend),
         Sheet("Aging", ("Days open", "Open tickets"), [list(a) for a in r.aging]),
         Sheet("By business unit", ("Business unit", *GROUP_COUNTS), _group_rows(r.by_business_unit)),
