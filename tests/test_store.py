@@ -240,7 +240,7 @@ def test_database_from_the_first_schema_is_refused_then_upgraded(db_url, generat
     assert b"older vulnpipe schema" in old.stderr and b"vulnpipe db upgrade" in old.stderr
     up = run_cli("db", "upgrade", "--db", db_url)
     assert up.returncode == 0, up.stderr.decode()
-    assert b"0001 -> 0004" in up.stderr
+    assert b"0001 -> 0005" in up.stderr
     scans_out = run_cli("scans", "--db", db_url, "--format", "jsonl")
     assert json.loads(scans_out.stdout)["hosts_count"] == truth["hosts"]
     tickets = run_cli("tickets", "--db", db_url, "--jsonl", "-", "--as-of", "2026-12-01")

@@ -68,8 +68,9 @@ class StoreSettings:
 
 @dataclass(frozen=True)
 class ProfileSettings:
-    default: str = "l2tp"
+    default: str = "l2tp"                    # (default: the first of ``campaigns``, when given)
     files: tuple[Path, ...] = ()
+    campaigns: tuple[str, ...] = ()          # what ingest stores, and the programme reports
     inline: Mapping[str, Mapping] = field(default_factory=lambda: MappingProxyType({}))
 
 
@@ -269,7 +270,7 @@ SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
                                     "fallback_sla_days": _sla,
                                     "restart_sla_after_acceptance": _bool}),
     "store": (StoreSettings, {"url": _db_url}),
-    "profiles": (ProfileSettings, {"default": _text, "files": _paths}),
+    "profiles": (ProfileSettings, {"default": _text, "files": _paths, "campaigns": _texts}),
     "tickets": (TicketSettingsConfig, {"knowledge_dirs": _paths}),
     "report": (ReportSettings, {"weeks": _weeks}),
     "run": (RunSettings, {"out_dir": _path}),
@@ -342,6 +343,8 @@ def _section(name: str, table: Any, base: Path) -> Any:
         for pname, body in inline.items():
             profile_from_mapping(pname, body, f"[profiles.{pname}]")   # fail early, clearly
         values["inline"] = MappingProxyType(inline)
+        if values.get("campaigns") and "default" not in values:
+            values["default"] = values["campaigns"][0]
     return cls(**values)
 
 

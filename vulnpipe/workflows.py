@@ -76,6 +76,31 @@ def resolve_profile_for(cfg: Config | None = None, name: str | None = None,
     return resolve_profile(name, profiles_files=all_files, extra_plugins=plugins, inline=inline)
 
 
+def resolve_campaigns_for(cfg: Config | None = None, names: Sequence[str] = (),
+                          plugins: Sequence[int] = (), files: Sequence[Path] = ()) -> "Profile":
+    """What ``ingest`` and ``run`` read: the profiles ``names`` (``--profile``, repeatable),
+    else ``[profiles] campaigns``, else the one profile :func:`resolve_profile_for` gives.
+    Several campaigns are one selection (:func:`vulnpipe.ingest.profiles.campaigns`): their
+    findings are stored once, each marked with the campaigns it belongs to."""
+    from vulnpipe.ingest.errors import BadValue
+    from vulnpipe.ingest.profiles import campaigns
+
+    names = list(dict.fromkeys(names or (cfg.profiles.campaigns if cfg else ())))
+    if len(names) <= 1:
+        return resolve_profile_for(cfg, names[0] if names else None, plugins, files)
+    if plugins:
+        raise BadValue("--plugin widens one profile, and several campaigns are given",
+                       hint="add the plugin to a profile in a profiles file, or give one --profile")
+    return campaigns(resolve_profile_for(cfg, n, (), files) for n in names)
+
+
+def campaign_profiles(profile: "Profile") -> tuple["Profile", ...]:
+    """The campaigns ``profile`` stands for: its members when it is several, else itself."""
+    from vulnpipe.ingest.profiles import Campaigns
+
+    return profile.members if isinstance(profile, Campaigns) else (profile,)
+
+
 def store_url(cfg: Config | None = None, db: str | None = None) -> str | None:
     """``db`` (``--db`` or ``VULNPIPE_DB``), else ``[store] url`` of the config (by default
     ./vulnpipe.toml), else None (the default ``vulnpipe.db``)."""
@@ -342,6 +367,22 @@ def ingest_scans(store: "Engine | str | Path | None", inputs: Inputs, profile: "
     (same SHA-256) is skipped; a bad file is refused (and reported through ``notify`` as it
     happens) while the others are kept.
     """
+    return _ingest_inputs(store, inputs, profile, strict, notify, progress, add=False)
+
+
+def add_campaign(store: "Engine | str | Path | None", inputs: Inputs, profile: "Profile", *,
+                 notify: Notify = _quiet, progress: Progress | None = None) -> Ingested:
+    """Add the campaign ``profile`` to stored scans: each file of ``inputs`` is matched to its
+    stored scan by SHA-256 and read again, and the campaign's findings are added to that same
+    scan (one transaction per file). A file whose bytes match no stored scan (or that changed
+    since it was stored) is refused, reported through ``notify``. The campaign's tickets then
+    have their history from the first scan (``vulnpipe ingest --add-campaign``)."""
+    return _ingest_inputs(store, inputs, profile, False, notify, progress, add=True)
+
+
+def _ingest_inputs(store: "Engine | str | Path | None", inputs: Inputs, profile: "Profile",
+                   strict: bool, notify: Notify, progress: Progress | None, *, add: bool
+                   ) -> Ingested:
     from vulnpipe.ingest.nessus.sources import iter_sources
 
     errors: list[VulnpipeError] = []
@@ -351,26 +392,31 @@ def ingest_scans(store: "Engine | str | Path | None", inputs: Inputs, profile: "
     if not sources:
         return Ingested(profile, (), tuple(errors))
     if store is None or isinstance(store, (str, Path)):
-        engine = open_store(None if store is None else str(store))
+        # (a campaign is added to a store that exists)
+        engine = open_store(None if store is None else str(store), create=not add)
         try:
-            return _ingest(engine, sources, errors, profile, strict, notify, progress)
+            return _ingest(engine, sources, errors, profile, strict, notify, progress, add)
         finally:
             engine.dispose()
-    return _ingest(store, sources, errors, profile, strict, notify, progress)
+    return _ingest(store, sources, errors, profile, strict, notify, progress, add)
 
 
 def _ingest(engine: "Engine", sources: list[Any], errors: list[VulnpipeError],
             profile: "Profile", strict: bool, notify: Notify,
-            progress: Progress | None) -> Ingested:
+            progress: Progress | None, add: bool = False) -> Ingested:
     from vulnpipe.ingest.store import ingest_source
     from vulnpipe.ingest.store.writer import FAILED, SKIPPED
+    from vulnpipe.ingest.store.writer import add_campaign as add_to_scan
 
     bar = progress or _NoProgress()
     results = []
-    bar.start("ingesting", len(sources))
+    bar.start("adding the campaign" if add else "ingesting", len(sources))
     for source in sources:
-        result = ingest_source(engine, source, profile, keep_raw=not profile.select_all,
-                               strict=strict)
+        if add:
+            result = add_to_scan(engine, source, profile)
+        else:
+            result = ingest_source(engine, source, profile, keep_raw=not profile.select_all,
+                                   strict=strict)
         results.append(result)
         if result.status == FAILED:
             notify("error", result.detail)
@@ -682,6 +728,34 @@ def weekly_report(engine: "Engine", profile: "Profile", week: Any, *, weeks: int
     return WeeklyBuilt(history, build_report(history, sl))
 
 
+def weekly_programme(engine: "Engine", profiles: Sequence["Profile"], week: Any, *,
+                     weeks: int = 12, inventory: "Inventory | None" = None,
+                     settings: "TicketSettings | None" = None) -> Any:
+    """Every campaign's weekly report for ``week``, as one programme report (a
+    :class:`~vulnpipe.reports.weekly.programme.Programme`): ``report weekly`` without
+    ``--profile`` when ``[profiles] campaigns`` names several."""
+    from vulnpipe.reports.weekly.programme import Programme
+
+    built = [weekly_report(engine, p, week, weeks=weeks, inventory=inventory, settings=settings)
+             for p in profiles]
+    return Programme(tuple(p.name for p in profiles), tuple(b.report for b in built))
+
+
+def write_programme(programme: Any, outputs: ReportOutputs) -> list[str]:
+    """Write the programme report's files (HTML page, workbook, Markdown, JSON)."""
+    from vulnpipe.reports.weekly import programme as prog
+
+    written = []
+    for path, writer in ((outputs.html, prog.write_programme_html),
+                         (outputs.xlsx, prog.write_programme_xlsx),
+                         (outputs.markdown, prog.write_programme_markdown),
+                         (outputs.json, prog.write_programme_json)):
+        if path:
+            writer(programme, path)
+            written.append(str(path))
+    return written
+
+
 def write_weekly(built: WeeklyBuilt, outputs: ReportOutputs,
                  split_by: tuple[str, Path] | None = None) -> list[str]:
     """Write the report's files (and one report per team or business unit with
@@ -840,6 +914,7 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
         summary.refused = [str(e) for e in done.errors] + [r.detail for r in done.results
                                                            if r.status == "failed"]
         settings = ticket_settings(cfg)
+        profile = campaign_profiles(profile)[0]      # (tickets and report: the first campaign)
         summary.tickets = export_tickets(
             engine, profile, TicketOutputs(xlsx=folder / "tickets.xlsx",
                                            jira_csv=folder / "tickets-jira.csv",
@@ -1193,7 +1268,9 @@ __all__ = [
     "TicketsExported", "WeeklyBuilt", "choose_week", "export_tickets", "ingest_scans",
     "join_scans", "load_config", "load_inventory_for", "reconcile_scans", "reconcile_store",
     "record_decision", "resolve_profile_for", "run_week", "store_url", "ticket_settings",
-    "tickets_from_scans", "weekly_report", "write_findings", "write_joined", "write_lines",
+    "tickets_from_scans", "resolve_campaigns_for", "campaign_profiles", "add_campaign",
+    "weekly_programme", "write_programme",
+    "weekly_report", "write_findings", "write_joined", "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
     "check_settings", "database_label", "describe_verification", "evidence_keygen",
     "evidence_period", "inspect_scans", "inspection_text", "open_store", "schema_status", "stored_findings",

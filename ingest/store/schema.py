@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 #: The Alembic revision this code reads and writes.
-HEAD = "0004"
+HEAD = "0005"
 
 metadata = MetaData()
 
@@ -283,4 +283,29 @@ poam_items = Table(
     Column("item_id", String(96), primary_key=True),      # the POAM ID
     Column("scheduled_completion", DateTime, nullable=False),
     Column("written_at", DateTime, nullable=False),     # when a POA&M first carried it
+)
+
+
+# -- 0005: several campaigns in one store ------------------------------------------------------
+# A scan read for several campaigns at once (``[profiles] campaigns``, ``--profile`` given
+# more than once, ``ingest --add-campaign``) stores the union of their findings once, and
+# says here which campaigns it was read for and which of its findings belong to each. A scan
+# read for one campaign has no rows here: ``scans.profile`` says it all, as before.
+
+scan_campaigns = Table(
+    "scan_campaigns", metadata,    # each campaign a multi-campaign scan was read for
+    Column("scan_id", Integer, ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True),
+    Column("profile", String(128), primary_key=True),
+    Column("profile_plugins", JSON, nullable=False),   # plugin IDs the profile names
+    Column("findings_count", Integer, nullable=False),  # its findings in the scan
+)
+
+finding_campaigns = Table(
+    "finding_campaigns", metadata,  # which campaigns each finding of such a scan belongs to
+    Column("profile", String(128), primary_key=True),
+    Column("scan_id", Integer, ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True,
+           autoincrement=False),
+    Column("host_seq", Integer, primary_key=True, autoincrement=False),
+    Column("item_seq", Integer, primary_key=True, autoincrement=False),
+    Column("role", String(16)),                        # its role in that campaign
 )

@@ -92,6 +92,7 @@ class BuiltTickets:
     #: Tickets some scan of the week being reported checked (``present`` or ``fixed``), when
     #: read from the store without their checks; None: judge from each ticket's checks.
     verified: set[str] | None = None
+    label: str = ""                             # the campaign as reports name it ("L2TP")
 
 
 # -- assets and priorities ------------------------------------------------------------------------
@@ -214,8 +215,8 @@ def host_issues(identities: Sequence[dict[str, Any]], matching: Matching) -> tup
 def _built(profile: Profile, tickets: dict[str, Ticket], matching: Matching,
            identities: Sequence[dict[str, Any]], settings: TicketSettings) -> BuiltTickets:
     info = asset_infos(identities, matching, {t.asset_key for t in tickets.values()}, settings)
-    return BuiltTickets(profile=profile.name, tickets=tickets, asset_info=info,
-                        priority=priorities(tickets, info, settings),
+    return BuiltTickets(profile=profile.name, label=profile.campaign, tickets=tickets,
+                        asset_info=info, priority=priorities(tickets, info, settings),
                         inventory=matching.inventory,
                         host_issues=host_issues(identities, matching))
 
@@ -274,7 +275,8 @@ class TicketReader:
         tickets = self.state.tickets_at(as_of or datetime.now(timezone.utc), logs=logs)
         keys = {t.asset_key for t in tickets.values()}
         info = {k: v for k, v in self.info.items() if k in keys}
-        return BuiltTickets(profile=self.profile.name, tickets=tickets, asset_info=info,
+        return BuiltTickets(profile=self.profile.name, label=self.profile.campaign,
+                            tickets=tickets, asset_info=info,
                             priority=priorities(tickets, info, self.settings, self._rules),
                             inventory=self.matching.inventory, host_issues=self.host_issues)
 
@@ -308,6 +310,6 @@ def reference_tickets(conn: Connection, profile: Profile, inventory: "Inventory 
     matching = prepare_matching(conn, inventory)
     identities = matching.identities(conn)
     as_of = as_of or datetime.now(timezone.utc)
-    tickets = build_tickets(profile.name, scan_facts(conn, profile, store.scan_rows(conn), matching),
-                            load_decisions(conn), as_of=as_of)
+    facts = scan_facts(conn, profile, store.scan_rows(conn, profile.name), matching)
+    tickets = build_tickets(profile.name, facts, load_decisions(conn), as_of=as_of)
     return _built(profile, tickets, matching, identities, settings)

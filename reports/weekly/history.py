@@ -49,7 +49,7 @@ def load_scans(conn: Connection, profile: "Profile", start: datetime | None = No
                end: datetime | None = None) -> list[ScanRow]:
     """Stored scans (those whose time is in ``[start, end]`` when given), oldest first (scan
     time, then id), with whether each could detect ``profile``'s campaign."""
-    rows = [r for r in store.scan_rows(conn)
+    rows = [r for r in store.scan_rows(conn, profile.name)
             if (start is None or r["time"] >= start) and (end is None or r["time"] <= end)]
     policies = store.policies(conn, [r["id"] for r in rows])
     out = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from vulnpipe.reports.weekly.charts import aging_chart, trend_chart
 from vulnpipe.reports.weekly.figures import (
@@ -141,7 +142,11 @@ def metric_trend(r: WeeklyReport) -> list[tuple[str, list[str] | None]]:
 
 def render_html(r: WeeklyReport) -> str:
     """The page as text (same report, same bytes)."""
-    env = template_env(html=True)
+    return template_env(html=True).get_template("weekly.html.j2").render(**body_args(r))
+
+
+def body_args(r: WeeklyReport) -> dict[str, Any]:
+    """What the report's body (``weekly_body.j2``) is rendered from."""
     trend_fields = [Card(k, FIGURE_LABELS[k][0], "", "", "", "") for k in TREND_FIELDS]
     changes = [("New this week", r.new_tickets), ("Fixed and verified this week", r.fixed_tickets),
                ("Resurfaced this week", r.resurfaced_tickets)]
@@ -152,13 +157,12 @@ def render_html(r: WeeklyReport) -> str:
                    for k in FIGURE_FIELDS]
     metric_definitions = [Card(k, METRIC_LABELS[k][0], "", METRIC_LABELS[k][1], "", "")
                           for k in METRIC_FIELDS]
-    return env.get_template("weekly.html.j2").render(
-        r=r, as_of=as_of_text(r), cards=_cards(r), trend_chart=trend_chart(r.trend),
-        aging_chart=aging_chart(r.aging), trend_fields=trend_fields,
-        breakdowns=breakdowns, changes=changes, definitions=definitions,
-        metric_lines=[(label, metric_text(values)) for label, values in metric_lines(r)],
-        metric_trend=metric_trend(r), metric_definitions=metric_definitions,
-        horizon=r.week.cutoff + EXPIRY_HORIZON)
+    return dict(r=r, as_of=as_of_text(r), cards=_cards(r), trend_chart=trend_chart(r.trend),
+                aging_chart=aging_chart(r.aging), trend_fields=trend_fields,
+                breakdowns=breakdowns, changes=changes, definitions=definitions,
+                metric_lines=[(label, metric_text(values)) for label, values in metric_lines(r)],
+                metric_trend=metric_trend(r), metric_definitions=metric_definitions,
+                horizon=r.week.cutoff + EXPIRY_HORIZON)
 
 
 def write_html(r: WeeklyReport, out: str | Path) -> None:

@@ -54,7 +54,7 @@ def _metric_cells(values: list) -> list:
     return [percent(v) if col in PERCENT_COLUMNS else v for col, v in zip(METRIC_COLUMNS, values)]
 
 
-def _summary(r: WeeklyReport) -> Sheet:
+def summary_sheet(r: WeeklyReport) -> Sheet:
     """Label | value | change against the previous week | meaning."""
     f = r.figures
     previous = r.trend[-2] if len(r.trend) > 1 else None
@@ -123,7 +123,7 @@ def sheets(r: WeeklyReport) -> list[Sheet]:
                                      else [None] * len(METRIC_COLUMNS)),
                      GAP_NOTE if p.figures is None else None] for p in r.trend]
     return [
-        _summary(r),
+        summary_sheet(r),
         Sheet(TREND_SHEET, trend_cols, trend),
         Sheet("Metrics", ("Assets", *METRIC_COLUMNS), metrics),
         Sheet("Metrics trend", ("Week", *METRIC_COLUMNS, "Note"), metric_trend),

@@ -9,15 +9,15 @@ import typer
 
 from vulnpipe import console, workflows
 from vulnpipe.commands.common import (
+    CampaignsOpt,
     ConfigOpt,
     DbOpt,
     InventoryOpt,
-    ProfileOpt,
     SheetOpt,
     StrictOpt,
     load_config,
     notify,
-    pick_profile,
+    pick_campaigns,
     pick_strict,
 )
 
@@ -28,7 +28,7 @@ def run(
     db: Optional[str] = DbOpt,
     inventory: Optional[Path] = InventoryOpt,
     sheet: Optional[str] = SheetOpt,
-    profile: Optional[str] = ProfileOpt,
+    profile: Optional[List[str]] = CampaignsOpt,
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="Output folder (default: [run] out_dir, else out/)."),
     summary_json: Optional[str] = typer.Option(
@@ -50,7 +50,7 @@ def run(
     """
     try:
         cfg = load_config(config)
-        prof = pick_profile(profile, None, None, cfg)
+        prof = pick_campaigns(profile, None, None, cfg)
         inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
         with console.progress() as bar:
             summary = workflows.run_week(cfg, scans, db=db, profile=prof, inventory=inv,
@@ -58,8 +58,9 @@ def run(
                                          notify=notify, progress=bar, fail_on=fail_on)
     except (Exception, KeyboardInterrupt) as exc:
         if summary_json:   # never leave last week's "ok": true behind
-            _write_summary(workflows.RunSummary(database=None, profile=profile,
-                                                error=console.error_text(exc)), summary_json)
+            _write_summary(workflows.RunSummary(
+                database=None, profile="+".join(profile) if profile else None,
+                error=console.error_text(exc)), summary_json)
         raise
     changes = summary.tickets.changes if summary.tickets else ()
     for c in changes:
