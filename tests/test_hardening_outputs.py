@@ -81,7 +81,8 @@ def test_ticket_markdown_and_weekly_report_keep_inventory_formulas_as_text(hosti
     assert [p.suffix for p in pages] == [".md"] and pages[0].stem.startswith("VP-")
     weekly, ticket = (tmp_path / "w.md").read_text("utf-8"), pages[0].read_text("utf-8")
     # the owner's formula is shown as the text it is (the pipe escaped for the table) ...
-    assert "=cmd\\|' /C calc'!A0" in weekly and "| Owner | =cmd\\|' /C calc'!A0 <x@corp.example> |" in ticket
+    assert "=cmd\\|' /C calc'!A0" in weekly
+    assert "| Owner | =cmd\\|' /C calc'!A0 <mailto:x@corp.example> |" in ticket
     assert "/ @SUM(1+1) |" in ticket                            # the business unit, as typed
     assert '&lt;img src=x onerror="document.title=\'pwned\'"&gt;.evil.example (10.0.0.1)' in weekly
     # ... and the scanner's HTML never becomes live markup outside a code block

@@ -95,7 +95,7 @@ def test_weekly_and_reconcile_workbooks_open_in_libreoffice(soffice, tmp_path):
     weekly = _sheets_as_csv(soffice, tmp_path / "weekly.xlsx", tmp_path / "w")
     assert set(weekly) == {"Summary", "Trend", "Aging", "By business unit", "By team and owner",
                            "By priority", "Oldest open", "Open tickets", "Changes this week",
-                           "Risk acceptances", "Data quality", "Scans"}
+                           "Risk acceptances", "Data quality", "Scans", "Metrics", "Metrics trend"}
     # the figures as LibreOffice shows them: opened and proved fixed in W45, 1 of 1 in time
     summary = {row[0]: row[1] for row in weekly["Summary"][1:]}
     assert {k: summary[k] for k in ("Week", "Exposed hosts", "Open tickets", "New", "Fixed (verified)",
