@@ -303,3 +303,79 @@ def test_parallel_first_ingests_into_an_empty_database_all_succeed(db_url, tmp_p
     assert sorted(json.loads(line)["file_name"] for line in r.stdout.splitlines()) == \
         [f.name for f in files]
     assert run_cli("db", "status", "--db", db_url, cwd=tmp_path).returncode == 0
+
+
+# -- 6. weeks without new scans, an old week again, broken files -----------------------------
+
+def test_run_says_no_new_scans_and_reports_any_week(tmp_path):
+    first = run_cli("run", SCANS, "--db", "h.db", "--summary-json", "first.json", cwd=tmp_path)
+    assert first.returncode == 0 and json.loads((tmp_path / "first.json").read_text())["new_scans"] == 9
+    again = run_cli("run", SCANS, "--db", "h.db", "--summary-json", "-", cwd=tmp_path)
+    summary = json.loads(again.stdout)
+    assert again.returncode == 0 and summary["new_scans"] == 0
+    assert summary["notes"] == ["no new scans: every input was stored by an earlier run (or none "
+                                "was found); the report for 2026-W48 is written again"]
+    assert b"note: no new scans" in again.stderr
+    old = run_cli("run", SCANS, "--db", "h.db", "--week", "2026-W46", "--out", "w46",
+                  "--summary-json", "-", cwd=tmp_path)
+    w46 = json.loads(old.stdout)
+    assert old.returncode == 0 and w46["report"]["week"] == "2026-W46"
+    assert w46["as_of"] == w46["tickets"]["as_of"] == w46["report"]["as_of"] == "2026-11-15T23:59:59Z"
+    assert (tmp_path / "w46" / "weekly-2026-W46.json").exists()
+    assert w46["tickets"]["total"] < summary["tickets"]["total"]     # as the tickets stood then
+    mid = run_cli("run", SCANS, "--db", "h.db", "--as-of", "2026-11-18", "--out", "mid",
+                  "--summary-json", "-", cwd=tmp_path)
+    assert json.loads(mid.stdout)["report"]["as_of"] == "2026-11-18T23:59:59Z"
+    both = run_cli("run", SCANS, "--db", "h.db", "--week", "2026-W46", "--as-of", "2026-11-18",
+                   "--summary-json", "-", cwd=tmp_path)
+    assert both.returncode == 1 and json.loads(both.stdout)["ok"] is False
+    bad = run_cli("run", SCANS, "--db", "h.db", "--week", "2026-48", cwd=tmp_path)
+    assert bad.returncode == 2 and b"is not an ISO week" in bad.stderr
+
+
+def test_a_broken_file_is_quarantined_once_or_excluded(tmp_path):
+    """A truncated export in the folder fails the run that meets it; with --quarantine it is
+    moved out with a note, so the next runs over the same folder succeed; --exclude skips it."""
+    import shutil
+
+    exports = tmp_path / "exports"
+    shutil.copytree(SCANS, exports)
+    broken = exports / "2026-W49-weekly.nessus"
+    broken.write_bytes((SCANS / "2026-W48-weekly.nessus").read_bytes()[:5000])
+    skip = run_cli("run", exports, "--db", "h.db", "--exclude", "*W49*", "--summary-json", "-",
+                   cwd=tmp_path)
+    summary = json.loads(skip.stdout)
+    assert skip.returncode == 0 and summary["scans"]["excluded"] == ["2026-W49-weekly.nessus"]
+    assert broken.exists() and b"2026-W49-weekly.nessus: left out (--exclude)" in skip.stderr
+    caught = run_cli("run", exports, "--db", "h.db", "--quarantine", "quarantine",
+                     "--summary-json", "-", cwd=tmp_path)
+    summary = json.loads(caught.stdout)
+    assert caught.returncode == 1 and summary["ok"] is False
+    assert summary["scans"]["quarantined"] == [f"quarantine/{broken.name}"]
+    assert not broken.exists() and (tmp_path / "quarantine" / broken.name).exists()
+    assert b"moved to" in caught.stderr
+    after = run_cli("run", exports, "--db", "h.db", "--quarantine", "quarantine",
+                    "--summary-json", "-", cwd=tmp_path)
+    assert after.returncode == 0 and json.loads(after.stdout)["scans"]["refused"] == []
+
+
+# -- 7. the summary's two views agree, and say their moment ----------------------------------
+
+def test_decisions_after_the_weeks_end_are_in_both_views_or_neither(tmp_path):
+    assert run_cli("run", SCANS, "--db", "h.db", cwd=tmp_path).returncode == 0
+    key = json.loads((tmp_path / "out" / "tickets.jsonl").read_text().splitlines()[0])["key"]
+    assert run_cli("accept", key, "--until", "2099-12-31", "--reason", "cutover",
+                   "--approver", "CISO", "--db", "h.db", cwd=tmp_path).returncode == 0
+    weekly = json.loads(run_cli("run", SCANS, "--db", "h.db", "--summary-json", "-",
+                                cwd=tmp_path).stdout)
+    assert weekly["tickets"]["as_of"] == weekly["report"]["as_of"] == "2026-11-29T23:59:59Z"
+    assert weekly["tickets"].get("risk_accepted", 0) == weekly["report"]["risk_accepted"] == 0
+    from datetime import datetime, timezone
+
+    day = datetime.now(timezone.utc).date().isoformat()
+    today = run_cli("run", SCANS, "--db", "h.db", "--as-of", day, "--out", "now",
+                    "--summary-json", "-", cwd=tmp_path)
+    now = json.loads(today.stdout)
+    assert today.returncode == 0, today.stderr.decode()
+    assert now["tickets"]["as_of"] == now["report"]["as_of"] == f"{day}T23:59:59Z"
+    assert now["tickets"]["risk_accepted"] == now["report"]["risk_accepted"] == 1

@@ -15,7 +15,7 @@ inside the functions, so importing this module stays cheap.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
@@ -310,6 +310,8 @@ class Ingested:
     results: tuple["IngestResult", ...]
     errors: tuple[VulnpipeError, ...]
     database: str | None = None                 # for messages; None: the store was not opened
+    excluded: tuple[str, ...] = ()              # inputs left out by ``exclude``
+    quarantined: tuple[str, ...] = ()           # refused files moved to ``quarantine``
 
     def by_status(self, status: str) -> list["IngestResult"]:
         return [r for r in self.results if r.status == status]
@@ -331,7 +333,8 @@ class Ingested:
 
 
 def ingest_scans(store: "Engine | str | Path | None", inputs: Inputs, profile: "Profile", *,
-                 strict: bool = False, notify: Notify = _quiet,
+                 strict: bool = False, exclude: Sequence[str] = (),
+                 quarantine: Path | None = None, notify: Notify = _quiet,
                  progress: Progress | None = None) -> Ingested:
     """Store every scan of ``inputs``: every host, and the findings ``profile`` selects.
 
@@ -339,33 +342,51 @@ def ingest_scans(store: "Engine | str | Path | None", inputs: Inputs, profile: "
     opened (created when new) only once at least one input was found: inputs that are all
     missing never make an empty database. One transaction per file; a file already stored
     (same SHA-256) is skipped; a bad file is refused (and reported through ``notify`` as it
-    happens) while the others are kept.
+    happens) while the others are kept. Inputs whose name or path matches a glob of
+    ``exclude`` are left out (a note each); a refused file is moved into the folder
+    ``quarantine`` (created when needed), so the next run over the same folder does not
+    meet it again.
     """
     from vulnpipe.ingest.nessus.sources import iter_sources
 
     errors: list[VulnpipeError] = []
-    sources = list(iter_sources(inputs, errors))
+    sources, excluded = [], []
+    for source in iter_sources(inputs, errors):
+        if any(_matches(source, pattern) for pattern in exclude):
+            excluded.append(source.name)
+            notify("note", f"{source.name}: left out (--exclude)")
+        else:
+            sources.append(source)
     for exc in errors:
         notify("error", str(exc))
     if not sources:
-        return Ingested(profile, (), tuple(errors))
+        return Ingested(profile, (), tuple(errors), excluded=tuple(excluded))
     if store is None or isinstance(store, (str, Path)):
         engine = open_store(None if store is None else str(store))
         try:
-            return _ingest(engine, sources, errors, profile, strict, notify, progress)
+            done = _ingest(engine, sources, errors, profile, strict, quarantine, notify, progress)
         finally:
             engine.dispose()
-    return _ingest(store, sources, errors, profile, strict, notify, progress)
+    else:
+        done = _ingest(store, sources, errors, profile, strict, quarantine, notify, progress)
+    return replace(done, excluded=tuple(excluded))
+
+
+def _matches(source: Any, pattern: str) -> bool:
+    """Does a glob name this input (its name, its file's name, or its path)?"""
+    from fnmatch import fnmatch
+
+    return any(fnmatch(text, pattern) for text in (source.name, source.path.name, str(source.path)))
 
 
 def _ingest(engine: "Engine", sources: list[Any], errors: list[VulnpipeError],
-            profile: "Profile", strict: bool, notify: Notify,
+            profile: "Profile", strict: bool, quarantine: Path | None, notify: Notify,
             progress: Progress | None) -> Ingested:
     from vulnpipe.ingest.store import ingest_source
     from vulnpipe.ingest.store.writer import FAILED, SKIPPED
 
     bar = progress or _NoProgress()
-    results = []
+    results, moved = [], []
     bar.start("ingesting", len(sources))
     for source in sources:
         result = ingest_source(engine, source, profile, keep_raw=not profile.select_all,
@@ -373,10 +394,28 @@ def _ingest(engine: "Engine", sources: list[Any], errors: list[VulnpipeError],
         results.append(result)
         if result.status == FAILED:
             notify("error", result.detail)
+            if quarantine is not None and source.path.exists():
+                moved.append(_quarantine(source.path, quarantine))
+                notify("note", f"{source.path} moved to {moved[-1]} (--quarantine): later runs "
+                               "over the same folder do not meet it; fix or delete it there")
         elif result.status == SKIPPED:
             notify("info", f"skipped {source.name}: {result.detail}")
         bar.advance(f"ingested {source.name}")
-    return Ingested(profile, tuple(results), tuple(errors), database_label(engine))
+    return Ingested(profile, tuple(results), tuple(errors), database_label(engine),
+                    quarantined=tuple(moved))
+
+
+def _quarantine(path: Path, folder: Path) -> str:
+    """Move ``path`` into ``folder`` (never over a file already there); the new path."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    target, n = folder / path.name, 1
+    while target.exists():
+        n += 1
+        target = folder / f"{path.stem}.{n}{path.suffix}"
+    shutil.move(str(path), str(target))
+    return str(target)
 
 
 def states_text(counts: dict[str, int]) -> str:
@@ -698,6 +737,10 @@ class RunSummary:
     stored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    as_of: datetime | None = None               # the one moment tickets and report are judged at
+    notes: list[str] = field(default_factory=list)
     tickets: TicketsExported | None = None
     report: dict[str, Any] | None = None
     outputs: list[str] = field(default_factory=list)
@@ -715,16 +758,23 @@ class RunSummary:
         states: dict[str, int] = {}
         for v in views:
             states[v["state"]] = states.get(v["state"], 0) + 1
+        from vulnpipe.ingest.records import iso
+
         return {
             "database": self.database,
             "profile": self.profile,
-            "scans": {"stored": self.stored, "skipped": self.skipped, "refused": self.refused},
-            "tickets": {"total": len(views), **dict(sorted(states.items()))},
+            "as_of": iso(self.as_of) if self.as_of else None,
+            "new_scans": len(self.stored),
+            "scans": {"stored": self.stored, "skipped": self.skipped, "refused": self.refused,
+                      "excluded": self.excluded, "quarantined": self.quarantined},
+            "tickets": {"as_of": iso(self.as_of) if self.tickets and self.as_of else None,
+                        "total": len(views), **dict(sorted(states.items()))},
             "changes": [{"key": c.key, "host": c.host, "before": c.before, "after": c.after}
                         for c in changes],
             "report": self.report,
             "outputs": self.outputs,
             "delivery": self.delivery,
+            "notes": self.notes,
             "error": self.error,
             "ok": self.ok,
         }
@@ -732,11 +782,19 @@ class RunSummary:
 
 def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Profile",
              inventory: "Inventory | None" = None, out_dir: Path | None = None,
-             strict: bool = False, notify: Notify = _quiet,
+             strict: bool = False, week: Any = None, as_of: datetime | None = None,
+             as_of_is_day: bool = False, exclude: Sequence[str] = (),
+             quarantine: Path | None = None, notify: Notify = _quiet,
              progress: Progress | None = None) -> RunSummary:
     """The weekly job: ingest ``scans``, update every ticket from the history, export the
-    tickets and write the weekly report for the newest scan's week into ``out_dir``
-    (default ``[run] out_dir``). A refused scan is reported and the rest still runs."""
+    tickets and write the weekly report into ``out_dir`` (default ``[run] out_dir``). A
+    refused scan is reported and the rest still runs (``exclude`` and ``quarantine`` as for
+    :func:`ingest_scans`).
+
+    The report is for ``week``, else the week holding ``as_of``, else the newest stored
+    scan's week; tickets and report are judged at one moment, the report's cut-off: the
+    end of that week, or ``as_of``, or now when that is earlier. A run that stores no new
+    scan says so in its notes (the report is then the one of an earlier run again)."""
     from vulnpipe.ingest.store.writer import SKIPPED, STORED
 
     check_settings(cfg)                 # before anything is written: no half-done week
@@ -745,22 +803,32 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
     try:
         folder.mkdir(parents=True, exist_ok=True)
         summary = RunSummary(database=database_label(engine), profile=profile.name)
-        done = ingest_scans(engine, scans, profile, strict=strict, notify=notify,
-                            progress=progress)
+        done = ingest_scans(engine, scans, profile, strict=strict, exclude=exclude,
+                            quarantine=quarantine, notify=notify, progress=progress)
         summary.stored = [r.file for r in done.by_status(STORED)]
         summary.skipped = [r.file for r in done.by_status(SKIPPED)]
         summary.refused = [str(e) for e in done.errors] + [r.detail for r in done.results
                                                            if r.status == "failed"]
+        summary.excluded, summary.quarantined = list(done.excluded), list(done.quarantined)
+        chosen = _run_moment(engine, week, as_of, as_of_is_day)
+        summary.as_of = chosen.cutoff if chosen is not None else as_of
+        if not summary.stored:
+            summary.notes.append(
+                "no new scans: every input was stored by an earlier run (or none was found)"
+                + (f"; the report for {chosen.label} is written again"
+                   if chosen and week is None and as_of is None else ""))
+            notify("note", summary.notes[-1])
         settings = ticket_settings(cfg)
         summary.tickets = export_tickets(
             engine, profile, TicketOutputs(xlsx=folder / "tickets.xlsx",
                                            jira_csv=folder / "tickets-jira.csv",
                                            jsonl=folder / "tickets.jsonl",
                                            markdown=folder / "tickets"),
-            inventory=inventory, settings=settings, knowledge_dirs=cfg.tickets.knowledge_dirs)
+            inventory=inventory, settings=settings, as_of=summary.as_of,
+            knowledge_dirs=cfg.tickets.knowledge_dirs)
         summary.outputs = list(summary.tickets.written)
         built: list[WeeklyBuilt] = []
-        summary.report = _run_report(engine, profile, inventory, settings, cfg, folder,
+        summary.report = _run_report(engine, profile, chosen, inventory, settings, cfg, folder,
                                      summary.outputs, built)
         from vulnpipe.delivery import run_deliveries
 
@@ -771,18 +839,33 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
     return summary
 
 
-def _run_report(engine: "Engine", profile: "Profile", inventory: "Inventory | None",
-                settings: "TicketSettings", cfg: Config, folder: Path,
-                written: list[str], built_out: list[WeeklyBuilt] | None = None
-                ) -> dict[str, Any] | None:
-    """The weekly report for the newest scan's ISO week into ``folder`` (None: no scans);
-    the report built is appended to ``built_out`` (for the deliveries)."""
+def _run_moment(engine: "Engine", week: Any, as_of: datetime | None,
+                as_of_is_day: bool) -> Any:
+    """The week ``run`` reports on (see :func:`run_week`), cut off at the run's moment:
+    never after now unless ``as_of`` says so; None when the store holds no scan."""
     from vulnpipe.ingest.store.read import has_scans
+    from vulnpipe.reports.weekly.weeks import Week
 
     with engine.connect() as conn:
         if not has_scans(conn):
             return None
-    week = choose_week(engine)
+    chosen = choose_week(engine, week, as_of, as_of_is_day=as_of_is_day)
+    now = datetime.now(timezone.utc)
+    if as_of is None and chosen.start <= now < chosen.cutoff:
+        return Week(chosen.start, now)
+    return chosen
+
+
+def _run_report(engine: "Engine", profile: "Profile", week: Any,
+                inventory: "Inventory | None", settings: "TicketSettings", cfg: Config,
+                folder: Path, written: list[str], built_out: list[WeeklyBuilt] | None = None
+                ) -> dict[str, Any] | None:
+    """The weekly report for ``week`` into ``folder`` (None: no week, the store holds no
+    scan); the report built is appended to ``built_out`` (for the deliveries)."""
+    from vulnpipe.ingest.records import iso
+
+    if week is None:
+        return None
     built = weekly_report(engine, profile, week, weeks=cfg.report.weeks, inventory=inventory,
                           settings=settings)
     stem = folder / f"weekly-{built.report.week.label}"
@@ -791,7 +874,8 @@ def _run_report(engine: "Engine", profile: "Profile", inventory: "Inventory | No
     written.extend(write_weekly(built, outputs))
     if built_out is not None:
         built_out.append(built)
-    return {"week": built.report.week.label, **built.report.figures.as_dict()}
+    return {"week": built.report.week.label, "as_of": iso(built.report.week.cutoff),
+            **built.report.figures.as_dict()}
 
 
 # -- looking at scans and the store ---------------------------------------------------------------
