@@ -379,3 +379,69 @@ def test_decisions_after_the_weeks_end_are_in_both_views_or_neither(tmp_path):
     assert today.returncode == 0, today.stderr.decode()
     assert now["tickets"]["as_of"] == now["report"]["as_of"] == f"{day}T23:59:59Z"
     assert now["tickets"]["risk_accepted"] == now["report"]["risk_accepted"] == 1
+
+
+# -- 10. moving a history: SQLite -> PostgreSQL gives the same tickets and reports ------------
+
+def test_sample_history_moves_from_sqlite_to_postgresql_unchanged(tmp_path):
+    import pytest
+
+    from tests.conftest import PG_URL, _drop_pg_database, _new_pg_database
+
+    if not PG_URL:
+        pytest.skip("VULNPIPE_TEST_PG_URL is not set (CI sets it): PostgreSQL tests skipped")
+    sqlite = str(tmp_path / "laptop.db")
+    assert run_cli("run", SCANS, "--inventory", INVENTORY, "--db", sqlite,
+                   cwd=tmp_path).returncode == 0
+    keys = [json.loads(line)["key"]
+            for line in (tmp_path / "out" / "tickets.jsonl").read_text().splitlines()]
+    for args in (("accept", keys[0], "--until", "2026-12-31", "--reason", "cutover",
+                  "--approver", "CISO", "--at", "2026-11-20"),
+                 ("false-positive", keys[1], "--reason", "NAT-T responder", "--at", "2026-11-25"),
+                 ("accept", keys[2], "--until", "2026-11-27", "--reason", "short",
+                  "--approver", "CISO", "--at", "2026-11-24")):
+        assert run_cli(*args, "--db", sqlite, cwd=tmp_path).returncode == 0
+    exported = run_cli("export", "history.jsonl.gz", "--db", sqlite, cwd=tmp_path)
+    assert exported.returncode == 0 and b"9 scan(s)" in exported.stderr
+    assert b"3 decision(s), 233 inventory asset(s)" in exported.stderr
+    name = f"vp_test_move_{os.getpid()}"
+    pg = _new_pg_database(name)
+    try:
+        imported = run_cli("import", "history.jsonl.gz", "--db", pg, cwd=tmp_path)
+        assert imported.returncode == 0, imported.stderr.decode()
+        views = {}
+        for label, url in (("sqlite", sqlite), ("postgresql", pg)):
+            tickets = run_cli("tickets", "--db", url, "--jsonl", "-", "--as-of", "2026-12-01",
+                              cwd=tmp_path)
+            weekly = run_cli("report", "weekly", "--db", url, "--week", "2026-W48", "--json", "-",
+                             cwd=tmp_path)
+            assert tickets.returncode == weekly.returncode == 0
+            views[label] = (tickets.stdout, weekly.stdout)
+        assert views["sqlite"] == views["postgresql"]
+        assert b'"risk_accepted"' in views["postgresql"][0] and b'"false_positive"' in views["postgresql"][0]
+        again = run_cli("export", "again.jsonl.gz", "--db", pg, cwd=tmp_path)
+        assert again.returncode == 0
+        assert (tmp_path / "again.jsonl.gz").read_bytes() == (tmp_path / "history.jsonl.gz").read_bytes()
+        # new scans and decisions after the move get new ids
+        assert run_cli("reopen", keys[1], "--reason", "real", "--db", pg, cwd=tmp_path).returncode == 0
+        twice = run_cli("import", "history.jsonl.gz", "--db", pg, cwd=tmp_path)
+        assert twice.returncode == 1 and b"already holds scans" in twice.stderr
+    finally:
+        _drop_pg_database(name)
+
+
+def test_import_is_all_or_nothing(tmp_path):
+    assert run_cli("ingest", SCANS, "--db", "a.db", cwd=tmp_path).returncode == 0
+    assert run_cli("export", "h.jsonl", "--db", "a.db", cwd=tmp_path).returncode == 0
+    lines = (tmp_path / "h.jsonl").read_bytes().splitlines(keepends=True)
+    (tmp_path / "cut.jsonl").write_bytes(b"".join(lines[: len(lines) // 2]))
+    cut = run_cli("import", "cut.jsonl", "--db", "b.db", cwd=tmp_path)
+    assert cut.returncode == 1 and b"cut short" in cut.stderr and len(cut.stderr.splitlines()) == 1
+    assert not (tmp_path / "b.db").exists()
+    (tmp_path / "junk.jsonl").write_text("hello\n")
+    junk = run_cli("import", "junk.jsonl", "--db", "b.db", cwd=tmp_path)
+    assert junk.returncode == 1 and b"junk.jsonl:1: not a line of a history file" in junk.stderr
+    ok = run_cli("import", "h.jsonl", "--db", "b.db", cwd=tmp_path)
+    assert ok.returncode == 0
+    assert run_cli("export", "h2.jsonl", "--db", "b.db", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "h2.jsonl").read_bytes() == (tmp_path / "h.jsonl").read_bytes()

@@ -1033,6 +1033,86 @@ def upgrade_schema(url: str | None) -> tuple[SchemaStatus, SchemaStatus]:
     return before, schema_status(url)
 
 
+@dataclass(frozen=True)
+class HistoryMoved:
+    """What :func:`export_history` or :func:`import_history` moved."""
+
+    database: str                               # for messages (no password)
+    rows: dict[str, int]                        # rows per table
+
+    def text(self) -> str:
+        r = self.rows
+        return (f"{r.get('scans', 0)} scan(s), {r.get('hosts', 0)} host(s), "
+                f"{r.get('findings', 0)} finding(s), {r.get('decisions', 0)} decision(s), "
+                f"{r.get('assets', 0)} inventory asset(s)")
+
+
+def export_history(engine: "Engine", out: str | Path) -> HistoryMoved:
+    """Write the store's history (scans as stored, decisions with their times, the inventory
+    snapshot; nothing derived) to ``out`` (``.gz``: gzip-compressed; ``-``: standard output),
+    in one read transaction; the same history always gives the same bytes. ``vulnpipe
+    import`` reads it into another store (SQLite to PostgreSQL, say)."""
+    import gzip
+
+    from vulnpipe.ingest.store.transfer import export_lines
+    from vulnpipe.reports.writers.output import open_output
+
+    rows: dict[str, int] = {}
+    with engine.connect() as conn, open_output(out) as raw:
+        fh: Any = gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) if str(out).endswith(".gz") \
+            else raw
+        for line in export_lines(conn, rows):
+            fh.write(line)
+        if fh is not raw:
+            fh.close()
+    return HistoryMoved(database_label(engine), rows)
+
+
+def import_history(url: str | None, path: Path) -> HistoryMoved:
+    """Read a file :func:`export_history` wrote into the store at ``url`` (created when it is
+    a new SQLite file; it must hold no scan), in one transaction: nothing is imported unless
+    everything is. The first reading command then rebuilds the tickets."""
+    import gzip
+
+    from vulnpipe.ingest.store.engine import resolve_url, store_errors
+    from vulnpipe.ingest.store.transfer import import_lines
+
+    try:
+        fh: Any = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
+    resolved = resolve_url(url)
+    new_file = resolved.startswith("sqlite:///") and not Path(resolved[10:]).exists()
+    try:
+        with fh:
+            if fh.read(2) == b"\x1f\x8b":
+                fh.seek(0)
+                fh = gzip.GzipFile(fileobj=fh, mode="rb")
+            else:
+                fh.seek(0)
+            engine = open_store(url)
+            try:
+                with store_errors(resolved), engine.begin() as conn:
+                    rows = import_lines(conn, fh, str(path))
+                return HistoryMoved(database_label(engine), rows)
+            finally:
+                engine.dispose()
+    except (gzip.BadGzipFile, EOFError):
+        _remove_new(resolved, new_file)
+        raise InputError("the gzip data is damaged", path=path,
+                         hint="export it again (nothing was imported)") from None
+    except BaseException:
+        _remove_new(resolved, new_file)
+        raise
+
+
+def _remove_new(resolved: str, new_file: bool) -> None:
+    """A SQLite file made by a failed import goes again: nothing half-written."""
+    if new_file:
+        for suffix in ("", "-wal", "-shm"):
+            Path(resolved[10:] + suffix).unlink(missing_ok=True)
+
+
 def check_settings(cfg: Config) -> int:
     """Every path ``cfg`` names exists, and the remediation knowledge it names loads (what
     ``vulnpipe run`` checks before it writes anything); returns how many knowledge entries
@@ -1153,8 +1233,9 @@ __all__ = [
     "record_decision", "resolve_profile_for", "run_week", "store_url", "ticket_settings",
     "tickets_from_scans", "weekly_report", "write_findings", "write_joined", "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
-    "check_settings", "database_label", "describe_verification", "evidence_keygen",
-    "evidence_period", "inspect_scans", "inspection_text", "open_store", "schema_status", "stored_findings",
-    "stored_scans", "upgrade_schema", "verify_evidence", "write_stored_findings",
-    "output_format", "parse_week", "states_text", "stored_inventory",
+    "check_settings", "export_history", "HistoryMoved", "import_history", "database_label",
+    "describe_verification", "evidence_keygen", "evidence_period", "inspect_scans",
+    "inspection_text", "open_store", "schema_status", "stored_findings", "stored_scans",
+    "upgrade_schema", "verify_evidence", "write_stored_findings", "output_format", "parse_week",
+    "states_text", "stored_inventory",
 ]
