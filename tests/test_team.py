@@ -445,3 +445,114 @@ def test_import_is_all_or_nothing(tmp_path):
     assert ok.returncode == 0
     assert run_cli("export", "h2.jsonl", "--db", "b.db", cwd=tmp_path).returncode == 0
     assert (tmp_path / "h2.jsonl").read_bytes() == (tmp_path / "h.jsonl").read_bytes()
+
+
+# -- acceptance: the cron/CI and PostgreSQL how-tos, followed literally ------------------------
+
+HOWTO = ROOT / "docs" / "howto"
+
+
+def _blocks(page: Path, lang: str) -> list[str]:
+    """The fenced ``lang`` blocks of a page, in order."""
+    import re
+
+    return re.findall(rf"^```{lang}\n(.*?)^```", page.read_text("utf-8"), re.S | re.M)
+
+
+def _replaced(text: str, table: dict[str, str]) -> str:
+    for old, new in table.items():
+        text = text.replace(old, new)
+    return text
+
+
+def _shell(lines: list[str], cwd: Path, env: dict[str, str]) -> list[tuple[str, int, str]]:
+    """Run documented shell lines in one bash session: (line, exit status, output) for each
+    line run in the foreground (``&`` lines run in the background until ``wait``)."""
+    import shlex
+
+    script = []
+    for line in lines:
+        command = line.split("  #")[0].strip()
+        if not command:
+            continue
+        if command.endswith("&") or command == "wait":
+            script.append(command)
+            continue
+        script.append(f"echo @@@ {shlex.quote(command)}; {{ {command} ; }} 2>&1; echo @@@ $?")
+    bin_dir = str(Path(sys.executable).parent)
+    full_env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "COLUMNS": "80", **env}
+    for name in ("VULNPIPE_DB", "VULNPIPE_CONFIG"):
+        if name not in env:
+            full_env.pop(name, None)
+    out = subprocess.run(["bash", "-c", "\n".join(script)], cwd=cwd, env=full_env,
+                         capture_output=True, timeout=900).stdout.decode()
+    results = []
+    for chunk in out.split("@@@ ")[1:]:
+        head, _, rest = chunk.partition("\n")
+        if head.strip().isdigit() and results:
+            line, _code, text = results[-1]
+            results[-1] = (line, int(head), text)
+        else:
+            results.append((head, -1, rest))
+    return results
+
+
+def _comments(page: Path, command: str) -> list[str]:
+    """The ``# ...`` comments beside ``command`` in a page's shell blocks, in order."""
+    return [line.split("  #", 1)[1].strip() for block in _blocks(page, "sh")
+            for line in block.splitlines() if line.startswith(command + " ") and "  #" in line]
+
+
+def test_the_postgresql_howto_works_as_written(tmp_path):
+    """docs/howto/postgresql.md: its SQL, its ~/.pgpass and VULNPIPE_DB lines, the schema
+    steps with the output it shows, parallel ingest workers and the checks, run as written
+    (names of the server, role and database replaced by the test server's)."""
+    import uuid
+
+    import psycopg
+    import pytest
+
+    from tests.conftest import PG_URL
+
+    if not PG_URL:
+        pytest.skip("VULNPIPE_TEST_PG_URL is not set (CI sets it): PostgreSQL tests skipped")
+    page = HOWTO / "postgresql.md"
+    tag = uuid.uuid4().hex[:8]
+    role, database = f"vp_role_{tag}", f"vp_db_{tag}"
+    server = PG_URL.replace("postgresql+psycopg://", "postgresql://").split("@", 1)[1].split("/")[0]
+    names = {"postgresql://vulnpipe@db.example:5432/vulnpipe": f"postgresql://{role}@{server}/{database}",
+             "db.example:5432:vulnpipe:vulnpipe:": f"{server}:{database}:{role}:",
+             "CREATE ROLE vulnpipe": f"CREATE ROLE {role}", "DATABASE vulnpipe OWNER vulnpipe":
+             f"DATABASE {database} OWNER {role}", "/srv/": f"{tmp_path}/srv/"}
+    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    (sql,) = _blocks(page, "sql")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for statement in filter(str.strip, _replaced(sql, names).split(";")):
+            conn.execute(statement)
+    try:
+        for i, site in enumerate(("site-a", "site-b", "rescans")):
+            folder = tmp_path / "srv" / "nessus" / site
+            folder.mkdir(parents=True)
+            for scan in sorted(SCANS.iterdir())[i::3]:
+                (folder / scan.name).write_bytes(scan.read_bytes())
+        lines = [line for block in _blocks(page, "sh") for line in block.splitlines()]
+        results = _shell([_replaced(line, names) for line in lines], tmp_path,
+                         {"HOME": str(tmp_path)})
+        outputs = {line: (code, text) for line, code, text in results}
+        status = [r for r in results if r[0] == "vulnpipe db status"]
+        assert [code for _line, code, _text in status] == [1, 0]    # empty, then current
+        for line, code, text in results:
+            assert code == 0 or (line, code, text) == status[0], (line, text)
+        shown = _comments(page, "vulnpipe db status")
+        for (_line, _code, text), said in zip(status, shown, strict=True):
+            assert said.split(": ", 1)[1] in text
+        assert "schema empty -> 0003" in outputs["vulnpipe db upgrade"][1]
+        assert _comments(page, "vulnpipe db upgrade")[0].endswith("schema empty -> 0003")
+        assert (tmp_path / "out" / "tickets.xlsx").exists()
+        scans = outputs["vulnpipe scans"][1]
+        assert sum(scan.name in scans for scan in SCANS.iterdir()) == 9
+        assert role in outputs["vulnpipe config check"][1] and "choose-one" not in outputs["vulnpipe config check"][1]
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
