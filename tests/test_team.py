@@ -556,3 +556,81 @@ def test_the_postgresql_howto_works_as_written(tmp_path):
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def test_the_cron_ci_howto_works_as_written(tmp_path, db_url):
+    """docs/howto/cron-ci.md: its config file (the optional [jira]/[mail] deliveries left
+    out), `config check`, the cron line week after week, the CI job's command with its
+    VULNPIPE_DB secret (set, and missing), and the jq step, run as written; the summary has
+    exactly the documented shape."""
+    import re
+
+    import openpyxl
+
+    page = HOWTO / "cron-ci.md"
+    text = page.read_text("utf-8")
+    places = {"/etc/vulnpipe/": f"{tmp_path}/etc/vulnpipe/", "/srv/": f"{tmp_path}/srv/",
+              "/var/log/": f"{tmp_path}/var/log/",
+              "postgresql://vulnpipe@db.example:5432/vulnpipe": db_url,
+              ".venv/bin/vulnpipe": str(Path(sys.executable).parent / "vulnpipe")}
+    (toml,) = _blocks(page, "toml")
+    config = _replaced(toml.split("\n[jira]")[0], places)       # deliveries: optional, off
+    etc = tmp_path / "etc" / "vulnpipe"
+    etc.mkdir(parents=True)
+    (etc / "vulnpipe.toml").write_text(config)
+    inventory = openpyxl.load_workbook(ROOT / "sample_data" / "inventory.xlsx")
+    inventory.active.title = "Servers"
+    (tmp_path / "srv" / "cmdb").mkdir(parents=True)
+    inventory.save(tmp_path / "srv" / "cmdb" / "assets.xlsx")
+    for folder in ("srv/vulnpipe", "srv/nessus/exports", "var/log"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+
+    (check,) = re.findall(r"`(vulnpipe config check --config [^`]+)`", text)
+    [(_line, code, output)] = _shell([_replaced(check, places)], tmp_path, {})
+    assert code == 1 and "[tickets] knowledge_dirs[0]" in output      # the folder must exist
+    (etc / "knowledge").mkdir()
+    [(_line, code, output)] = _shell([_replaced(check, places)], tmp_path, {})
+    assert code == 0 and "configuration OK" in output and "assets.xlsx: 233 assets" in output
+
+    (cron,) = _blocks(page, "cron")
+    job = _replaced(cron.splitlines()[-1].split(None, 5)[5], places)
+    exports = tmp_path / "srv" / "nessus" / "exports"
+    summary_path = tmp_path / "srv" / "vulnpipe" / "out" / "run.json"
+    weeks = []
+    for batch in ("2026-W4[4-7]*", "2026-W48*", "2026-W48*"):
+        for scan in SCANS.glob(batch):
+            (exports / scan.name).write_bytes(scan.read_bytes())
+        [(_line, code, _out)] = _shell([job], tmp_path, {})
+        assert code == 0, (tmp_path / "var" / "log" / "vulnpipe.log").read_text()[-2000:]
+        weeks.append(json.loads(summary_path.read_text()))
+    assert [w["report"]["week"] for w in weeks] == ["2026-W47", "2026-W48", "2026-W48"]
+    assert [w["new_scans"] for w in weeks] == [5, 4, 0] and weeks[2]["notes"]
+    documented = json.loads(_blocks(page, "json")[0])
+    summary = weeks[1]
+    assert summary.keys() == documented.keys()
+    assert summary["scans"].keys() == documented["scans"].keys()
+    assert summary["report"].keys() == documented["report"].keys()
+    assert {"as_of", "total"} <= summary["tickets"].keys() and summary["delivery"] == {}
+    assert summary["ok"] is True and summary["error"] is None
+    assert (tmp_path / "srv" / "vulnpipe" / "out" / "weekly-2026-W48.html").exists()
+
+    (workflow,) = _blocks(page, "yaml")
+    (ci_command,) = re.findall(r"run: (vulnpipe run .*)", workflow)
+    ci = tmp_path / "ci"
+    (ci / "exports").mkdir(parents=True)
+    (ci / "vulnpipe.toml").write_text(config.replace(f'url = "{db_url}"', 'url = "laptop.db"'))
+    (ci / "knowledge").mkdir()
+    for scan in SCANS.iterdir():
+        (ci / "exports" / scan.name).write_bytes(scan.read_bytes())
+    [(_line, code, output)] = _shell([ci_command], ci, {"VULNPIPE_DB": db_url})
+    assert code == 0, output
+    assert json.loads((ci / "out" / "run.json").read_text())["new_scans"] == 0  # the team's store
+    assert not (ci / "laptop.db").exists()
+    [(_line, code, output)] = _shell([ci_command], ci, {"VULNPIPE_DB": ""})  # a missing secret
+    assert code == 1 and "VULNPIPE_DB is set but empty" in output
+    assert json.loads((ci / "out" / "run.json").read_text())["ok"] is False
+    _shell([ci_command], ci, {"VULNPIPE_DB": db_url})
+    (jq_step,) = _blocks(page, "sh")[1].splitlines()
+    [(_line, code, output)] = _shell([jq_step], ci, {})
+    overdue = json.loads((ci / "out" / "run.json").read_text())["report"]["overdue"]
+    assert code == (0 if overdue == 0 else 1), output
