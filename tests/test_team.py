@@ -34,6 +34,8 @@ def test_two_runs_and_a_reconcile_at_once_all_succeed(tmp_path, db_url):
     """Two weekly jobs started together on one store (and an analyst's reconcile in between):
     each waits for the other's ticket rebuild and inventory save, then writes the same
     tickets; no scan is stored twice; nothing but one-line messages on stderr."""
+    if "://" not in db_url:
+        Path(db_url).touch()                # (an empty SQLite file: `db upgrade` makes none)
     assert run_cli("db", "upgrade", "--db", db_url, cwd=tmp_path).returncode == 0
     env = {"VULNPIPE_DB": db_url}
     first = [_start("run", SCANS, "--inventory", INVENTORY, "--out", f"out{i}",
