@@ -548,8 +548,10 @@ def test_the_postgresql_howto_works_as_written(tmp_path):
         shown = _comments(page, "vulnpipe db status")
         for (_line, _code, text), said in zip(status, shown, strict=True):
             assert said.split(": ", 1)[1] in text
-        assert "schema empty -> 0003" in outputs["vulnpipe db upgrade"][1]
-        assert _comments(page, "vulnpipe db upgrade")[0].endswith("schema empty -> 0003")
+        from vulnpipe.ingest.store.engine import HEAD
+
+        assert f"schema empty -> {HEAD}" in outputs["vulnpipe db upgrade"][1]
+        assert _comments(page, "vulnpipe db upgrade")[0].endswith(f"schema empty -> {HEAD}")
         assert (tmp_path / "out" / "tickets.xlsx").exists()
         scans = outputs["vulnpipe scans"][1]
         assert sum(scan.name in scans for scan in SCANS.iterdir()) == 9
