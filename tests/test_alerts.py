@@ -19,6 +19,8 @@ from tests.conftest import run_cli
 from tests.test_weekly import COVERS, INVENTORY, IP, key
 
 NOW = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
+#: run judges tickets (and so its alerts) at the report's cut-off: here, the end of today
+AS_OF = ("--as-of", NOW.date().isoformat())
 
 
 def _scan(d, name, when, hosts):
@@ -47,7 +49,7 @@ def test_run_lists_what_to_alert_on_and_fail_on_exits_3(tmp_path):
     assert r.returncode == 0, r.stderr.decode()
     out = tmp_path / "out"
     # nothing resurfaced and nothing new in this run: --fail-on resurfaced,new passes
-    r = run_cli("run", *first, "--db", db, "--inventory", inv, "--out", out, "--summary-json", "-",
+    r = run_cli("run", *first, "--db", db, "--inventory", inv, "--out", out, "--summary-json", "-", *AS_OF,
                 "--fail-on", "resurfaced", "--fail-on", "new")
     assert r.returncode == 0, r.stderr.decode()
     s = json.loads(r.stdout)
@@ -59,14 +61,14 @@ def test_run_lists_what_to_alert_on_and_fail_on_exits_3(tmp_path):
     assert s["new"] == [] and s["resurfaced"] == []
     assert s["fail_on"] == {"checked": ["resurfaced", "new"], "triggered": []}
     # the same run alerting on overdue: exit 3, after writing everything
-    r = run_cli("run", *first, "--db", db, "--inventory", inv, "--out", out, "--summary-json", "-",
+    r = run_cli("run", *first, "--db", db, "--inventory", inv, "--out", out, "--summary-json", "-", *AS_OF,
                 "--fail-on", "overdue")
     assert r.returncode == 3, r.stderr.decode()
     assert json.loads(r.stdout)["fail_on"] == {"checked": ["overdue"], "triggered": ["overdue"]}
     assert b"alert: 1 overdue" in r.stderr and (out / "tickets.xlsx").exists()
     # a new scan: C is new, H is back after its verified fix
     later = _scan(tmp_path, "c.nessus", NOW - timedelta(days=1), {"C": True, "H": True})
-    r = run_cli("run", later, "--db", db, "--inventory", inv, "--out", out, "--summary-json", "-",
+    r = run_cli("run", later, "--db", db, "--inventory", inv, "--out", out, "--summary-json", "-", *AS_OF,
                 "--fail-on", "resurfaced")
     assert r.returncode == 3, r.stderr.decode()
     s = json.loads(r.stdout)
@@ -77,5 +79,5 @@ def test_run_lists_what_to_alert_on_and_fail_on_exits_3(tmp_path):
 
 def test_fail_on_takes_only_known_conditions(tmp_path):
     r = run_cli("run", tmp_path, "--db", str(tmp_path / "s.db"), "--fail-on", "late")
-    assert r.returncode == 2 and b"--fail-on 'late' is not one of overdue, new, resurfaced" in r.stderr
+    assert r.returncode == 2 and b"--fail-on 'late' is not one of overdue, new, resurfaced, no-new-scans" in r.stderr
     assert not (tmp_path / "s.db").exists()

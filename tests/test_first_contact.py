@@ -296,6 +296,8 @@ def test_10_an_acceptance_until_a_past_day_is_refused(one_ticket):
                                      ["false-positive"], ["reopen"]])
 def test_10_ticket_keys_are_accepted_in_any_case(one_ticket, command):
     db, key = one_ticket
+    if command[0] == "reopen":           # (withdraws a decision in force, #24)
+        assert run_cli("false-positive", key, "--reason", "r", "--db", db).returncode == 0
     r = run_cli(command[0], key.lower(), *command[1:], "--reason", "r", "--db", db)
     assert r.returncode == 0, r.stderr.decode()
     assert r.stderr.decode().startswith(f"{key}: ")              # said with its real key

@@ -123,6 +123,7 @@ def _register_commands() -> None:
     from vulnpipe.commands import (
         config_cmd,
         evidence_cmd,
+        history_cmd,
         inspect_cmd,
         jira_cmd,
         join_cmd,
@@ -146,6 +147,8 @@ def _register_commands() -> None:
     app.command("ingest")(store_cmd.ingest)
     app.command("scans")(store_cmd.list_scans)
     app.command("findings")(store_cmd.stored_findings)
+    app.command("export")(history_cmd.export)
+    app.command("import")(history_cmd.import_)
     app.command("tickets")(tickets_cmd.tickets)
     app.command("accept")(tickets_cmd.accept)
     app.command("adjust")(tickets_cmd.adjust)

@@ -15,7 +15,7 @@ inside the functions, so importing this module stays cheap.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
@@ -336,6 +336,8 @@ class Ingested:
     results: tuple["IngestResult", ...]
     errors: tuple[VulnpipeError, ...]
     database: str | None = None                 # for messages; None: the store was not opened
+    excluded: tuple[str, ...] = ()              # inputs left out by ``exclude``
+    quarantined: tuple[str, ...] = ()           # refused files moved to ``quarantine``
 
     def by_status(self, status: str) -> list["IngestResult"]:
         return [r for r in self.results if r.status == status]
@@ -357,7 +359,8 @@ class Ingested:
 
 
 def ingest_scans(store: "Engine | str | Path | None", inputs: Inputs, profile: "Profile", *,
-                 strict: bool = False, notify: Notify = _quiet,
+                 strict: bool = False, exclude: Sequence[str] = (),
+                 quarantine: Path | None = None, notify: Notify = _quiet,
                  progress: Progress | None = None) -> Ingested:
     """Store every scan of ``inputs``: every host, and the findings ``profile`` selects.
 
@@ -365,9 +368,13 @@ def ingest_scans(store: "Engine | str | Path | None", inputs: Inputs, profile: "
     opened (created when new) only once at least one input was found: inputs that are all
     missing never make an empty database. One transaction per file; a file already stored
     (same SHA-256) is skipped; a bad file is refused (and reported through ``notify`` as it
-    happens) while the others are kept.
+    happens) while the others are kept. Inputs whose name or path matches a glob of
+    ``exclude`` are left out (a note each); a refused file is moved into the folder
+    ``quarantine`` (created when needed), so the next run over the same folder does not
+    meet it again.
     """
-    return _ingest_inputs(store, inputs, profile, strict, notify, progress, add=False)
+    return _ingest_inputs(store, inputs, profile, strict, notify, progress, add=False,
+                          exclude=exclude, quarantine=quarantine)
 
 
 def add_campaign(store: "Engine | str | Path | None", inputs: Inputs, profile: "Profile", *,
@@ -381,35 +388,51 @@ def add_campaign(store: "Engine | str | Path | None", inputs: Inputs, profile: "
 
 
 def _ingest_inputs(store: "Engine | str | Path | None", inputs: Inputs, profile: "Profile",
-                   strict: bool, notify: Notify, progress: Progress | None, *, add: bool
-                   ) -> Ingested:
+                   strict: bool, notify: Notify, progress: Progress | None, *, add: bool,
+                   exclude: Sequence[str] = (), quarantine: Path | None = None) -> Ingested:
     from vulnpipe.ingest.nessus.sources import iter_sources
 
     errors: list[VulnpipeError] = []
-    sources = list(iter_sources(inputs, errors))
+    sources, excluded = [], []
+    for source in iter_sources(inputs, errors):
+        if any(_matches(source, pattern) for pattern in exclude):
+            excluded.append(source.name)
+            notify("note", f"{source.name}: left out (--exclude)")
+        else:
+            sources.append(source)
     for exc in errors:
         notify("error", str(exc))
     if not sources:
-        return Ingested(profile, (), tuple(errors))
+        return Ingested(profile, (), tuple(errors), excluded=tuple(excluded))
     if store is None or isinstance(store, (str, Path)):
         # (a campaign is added to a store that exists)
         engine = open_store(None if store is None else str(store), create=not add)
         try:
-            return _ingest(engine, sources, errors, profile, strict, notify, progress, add)
+            done = _ingest(engine, sources, errors, profile, strict, quarantine, notify,
+                           progress, add)
         finally:
             engine.dispose()
-    return _ingest(store, sources, errors, profile, strict, notify, progress, add)
+    else:
+        done = _ingest(store, sources, errors, profile, strict, quarantine, notify, progress, add)
+    return replace(done, excluded=tuple(excluded))
+
+
+def _matches(source: Any, pattern: str) -> bool:
+    """Does a glob name this input (its name, its file's name, or its path)?"""
+    from fnmatch import fnmatch
+
+    return any(fnmatch(text, pattern) for text in (source.name, source.path.name, str(source.path)))
 
 
 def _ingest(engine: "Engine", sources: list[Any], errors: list[VulnpipeError],
-            profile: "Profile", strict: bool, notify: Notify,
+            profile: "Profile", strict: bool, quarantine: Path | None, notify: Notify,
             progress: Progress | None, add: bool = False) -> Ingested:
     from vulnpipe.ingest.store import ingest_source
     from vulnpipe.ingest.store.writer import FAILED, SKIPPED
     from vulnpipe.ingest.store.writer import add_campaign as add_to_scan
 
     bar = progress or _NoProgress()
-    results = []
+    results, moved = [], []
     bar.start("adding the campaign" if add else "ingesting", len(sources))
     for source in sources:
         if add:
@@ -420,10 +443,28 @@ def _ingest(engine: "Engine", sources: list[Any], errors: list[VulnpipeError],
         results.append(result)
         if result.status == FAILED:
             notify("error", result.detail)
+            if quarantine is not None and source.path.exists():
+                moved.append(_quarantine(source.path, quarantine))
+                notify("note", f"{source.path} moved to {moved[-1]} (--quarantine): later runs "
+                               "over the same folder do not meet it; fix or delete it there")
         elif result.status == SKIPPED:
             notify("info", f"skipped {source.name}: {result.detail}")
         bar.advance(f"ingested {source.name}")
-    return Ingested(profile, tuple(results), tuple(errors), database_label(engine))
+    return Ingested(profile, tuple(results), tuple(errors), database_label(engine),
+                    quarantined=tuple(moved))
+
+
+def _quarantine(path: Path, folder: Path) -> str:
+    """Move ``path`` into ``folder`` (never over a file already there); the new path."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    target, n = folder / path.name, 1
+    while target.exists():
+        n += 1
+        target = folder / f"{path.stem}.{n}{path.suffix}"
+    shutil.move(str(path), str(target))
+    return str(target)
 
 
 def states_text(counts: dict[str, int]) -> str:
@@ -776,6 +817,10 @@ def write_weekly(built: WeeklyBuilt, outputs: ReportOutputs,
 
 #: What ``vulnpipe run --fail-on`` can alert on, and the summary list each one reads.
 FAIL_ON = {"overdue": "newly_overdue", "new": "new", "resurfaced": "resurfaced"}
+#: ``--fail-on no-new-scans``: the run stored no new scan (an export folder gone stale).
+NO_NEW_SCANS = "no-new-scans"
+#: Every ``--fail-on`` condition.
+FAIL_CONDITIONS = (*FAIL_ON, NO_NEW_SCANS)
 #: The exit status of ``vulnpipe run`` when a ``--fail-on`` list is not empty.
 ALERT_EXIT = 3
 ALERT_DAYS = 7          # due within / newly overdue: the weekly job's week
@@ -843,6 +888,10 @@ class RunSummary:
     stored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    as_of: datetime | None = None               # the one moment tickets and report are judged at
+    notes: list[str] = field(default_factory=list)
     tickets: TicketsExported | None = None
     report: dict[str, Any] | None = None
     outputs: list[str] = field(default_factory=list)
@@ -858,8 +907,15 @@ class RunSummary:
 
     @property
     def triggered(self) -> list[str]:
-        """The ``--fail-on`` conditions whose list is not empty (exit 3)."""
-        return [c for c in self.fail_on if self.alerts.get(FAIL_ON[c])]
+        """The ``--fail-on`` conditions that hold: a list that is not empty, or no new scan
+        stored (exit 3)."""
+        return [c for c in self.fail_on
+                if (not self.stored if c == NO_NEW_SCANS else self.alerts.get(FAIL_ON[c]))]
+
+    def alert_text(self) -> str:
+        """What :attr:`triggered` found, in one line: ``2 overdue; no new scans``."""
+        return "; ".join("no new scans" if c == NO_NEW_SCANS
+                         else f"{len(self.alerts[FAIL_ON[c]])} {c}" for c in self.triggered)
 
     def as_dict(self) -> dict[str, Any]:
         views = self.tickets.views if self.tickets else ()
@@ -867,11 +923,17 @@ class RunSummary:
         states: dict[str, int] = {}
         for v in views:
             states[v["state"]] = states.get(v["state"], 0) + 1
+        from vulnpipe.ingest.records import iso
+
         return {
             "database": self.database,
             "profile": self.profile,
-            "scans": {"stored": self.stored, "skipped": self.skipped, "refused": self.refused},
-            "tickets": {"total": len(views), **dict(sorted(states.items()))},
+            "as_of": iso(self.as_of) if self.as_of else None,
+            "new_scans": len(self.stored),
+            "scans": {"stored": self.stored, "skipped": self.skipped, "refused": self.refused,
+                      "excluded": self.excluded, "quarantined": self.quarantined},
+            "tickets": {"as_of": iso(self.as_of) if self.tickets and self.as_of else None,
+                        "total": len(views), **dict(sorted(states.items()))},
             "changes": [{"key": c.key, "host": c.host, "before": c.before, "after": c.after}
                         for c in changes],
             "report": self.report,
@@ -879,6 +941,7 @@ class RunSummary:
             "delivery": self.delivery,
             **self.alerts,
             "fail_on": {"checked": list(self.fail_on), "triggered": self.triggered},
+            "notes": self.notes,
             "error": self.error,
             "ok": self.ok,
         }
@@ -886,18 +949,26 @@ class RunSummary:
 
 def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Profile",
              inventory: "Inventory | None" = None, out_dir: Path | None = None,
-             strict: bool = False, notify: Notify = _quiet,
+             strict: bool = False, week: Any = None, as_of: datetime | None = None,
+             as_of_is_day: bool = False, exclude: Sequence[str] = (),
+             quarantine: Path | None = None, notify: Notify = _quiet,
              progress: Progress | None = None, fail_on: Sequence[str] = ()) -> RunSummary:
     """The weekly job: ingest ``scans``, update every ticket from the history, export the
-    tickets and write the weekly report for the newest scan's week into ``out_dir``
-    (default ``[run] out_dir``). A refused scan is reported and the rest still runs. The
-    summary lists what to alert on (:func:`run_alerts`); ``fail_on`` (keys of
+    tickets and write the weekly report into ``out_dir`` (default ``[run] out_dir``). A
+    refused scan is reported and the rest still runs (``exclude`` and ``quarantine`` as for
+    :func:`ingest_scans`).
+
+    The report is for ``week``, else the week holding ``as_of``, else the newest stored
+    scan's week; tickets and report are judged at one moment, the report's cut-off: the
+    end of that week, or ``as_of``, or now when that is earlier. A run that stores no new
+    scan says so in its notes (the report is then the one of an earlier run again). The
+    summary lists what to alert on at that moment (:func:`run_alerts`); ``fail_on`` (keys of
     :data:`FAIL_ON`) names the lists that make :attr:`RunSummary.triggered` non-empty."""
     from vulnpipe.ingest.store.writer import SKIPPED, STORED
 
-    unknown = [c for c in fail_on if c not in FAIL_ON]
+    unknown = [c for c in fail_on if c not in FAIL_CONDITIONS]
     if unknown:
-        raise BadValue(f"--fail-on {unknown[0]!r} is not one of {', '.join(FAIL_ON)}",
+        raise BadValue(f"--fail-on {unknown[0]!r} is not one of {', '.join(FAIL_CONDITIONS)}",
                          hint="e.g. --fail-on overdue --fail-on resurfaced")
     check_settings(cfg)                 # before anything is written: no half-done week
     now = datetime.now(timezone.utc)
@@ -907,12 +978,21 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
     try:
         folder.mkdir(parents=True, exist_ok=True)
         summary = RunSummary(database=database_label(engine), profile=profile.name)
-        done = ingest_scans(engine, scans, profile, strict=strict, notify=notify,
-                            progress=progress)
+        done = ingest_scans(engine, scans, profile, strict=strict, exclude=exclude,
+                            quarantine=quarantine, notify=notify, progress=progress)
         summary.stored = [r.file for r in done.by_status(STORED)]
         summary.skipped = [r.file for r in done.by_status(SKIPPED)]
         summary.refused = [str(e) for e in done.errors] + [r.detail for r in done.results
                                                            if r.status == "failed"]
+        summary.excluded, summary.quarantined = list(done.excluded), list(done.quarantined)
+        chosen = _run_moment(engine, week, as_of, as_of_is_day)
+        summary.as_of = chosen.cutoff if chosen is not None else as_of
+        if not summary.stored:
+            summary.notes.append(
+                "no new scans: every input was stored by an earlier run (or none was found)"
+                + (f"; the report for {chosen.label} is written again"
+                   if chosen and week is None and as_of is None else ""))
+            notify("note", summary.notes[-1])
         settings = ticket_settings(cfg)
         profile = campaign_profiles(profile)[0]      # (tickets and report: the first campaign)
         summary.tickets = export_tickets(
@@ -920,13 +1000,14 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
                                            jira_csv=folder / "tickets-jira.csv",
                                            jsonl=folder / "tickets.jsonl",
                                            markdown=folder / "tickets"),
-            inventory=inventory, settings=settings, knowledge_dirs=cfg.tickets.knowledge_dirs,
-            as_of=now)
-        summary.alerts = run_alerts(summary.tickets.views, summary.tickets.changes, now)
+            inventory=inventory, settings=settings, as_of=summary.as_of,
+            knowledge_dirs=cfg.tickets.knowledge_dirs)
+        summary.alerts = run_alerts(summary.tickets.views, summary.tickets.changes,
+                                    summary.as_of or now)
         summary.fail_on = tuple(dict.fromkeys(fail_on))
         summary.outputs = list(summary.tickets.written)
         built: list[WeeklyBuilt] = []
-        summary.report = _run_report(engine, profile, inventory, settings, cfg, folder,
+        summary.report = _run_report(engine, profile, chosen, inventory, settings, cfg, folder,
                                      summary.outputs, built)
         from vulnpipe.delivery import run_deliveries
 
@@ -937,18 +1018,33 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
     return summary
 
 
-def _run_report(engine: "Engine", profile: "Profile", inventory: "Inventory | None",
-                settings: "TicketSettings", cfg: Config, folder: Path,
-                written: list[str], built_out: list[WeeklyBuilt] | None = None
-                ) -> dict[str, Any] | None:
-    """The weekly report for the newest scan's ISO week into ``folder`` (None: no scans);
-    the report built is appended to ``built_out`` (for the deliveries)."""
+def _run_moment(engine: "Engine", week: Any, as_of: datetime | None,
+                as_of_is_day: bool) -> Any:
+    """The week ``run`` reports on (see :func:`run_week`), cut off at the run's moment:
+    never after now unless ``as_of`` says so; None when the store holds no scan."""
     from vulnpipe.ingest.store.read import has_scans
+    from vulnpipe.reports.weekly.weeks import Week
 
     with engine.connect() as conn:
         if not has_scans(conn):
             return None
-    week = choose_week(engine)
+    chosen = choose_week(engine, week, as_of, as_of_is_day=as_of_is_day)
+    now = datetime.now(timezone.utc)
+    if as_of is None and chosen.start <= now < chosen.cutoff:
+        return Week(chosen.start, now)
+    return chosen
+
+
+def _run_report(engine: "Engine", profile: "Profile", week: Any,
+                inventory: "Inventory | None", settings: "TicketSettings", cfg: Config,
+                folder: Path, written: list[str], built_out: list[WeeklyBuilt] | None = None
+                ) -> dict[str, Any] | None:
+    """The weekly report for ``week`` into ``folder`` (None: no week, the store holds no
+    scan); the report built is appended to ``built_out`` (for the deliveries)."""
+    from vulnpipe.ingest.records import iso
+
+    if week is None:
+        return None
     built = weekly_report(engine, profile, week, weeks=cfg.report.weeks, inventory=inventory,
                           settings=settings)
     stem = folder / f"weekly-{built.report.week.label}"
@@ -957,7 +1053,8 @@ def _run_report(engine: "Engine", profile: "Profile", inventory: "Inventory | No
     written.extend(write_weekly(built, outputs))
     if built_out is not None:
         built_out.append(built)
-    return {"week": built.report.week.label, **built.report.figures.as_dict()}
+    return {"week": built.report.week.label, "as_of": iso(built.report.week.cutoff),
+            **built.report.figures.as_dict()}
 
 
 # -- looking at scans and the store ---------------------------------------------------------------
@@ -1113,6 +1210,86 @@ def upgrade_schema(url: str | None) -> tuple[SchemaStatus, SchemaStatus]:
     finally:
         engine.dispose()
     return before, schema_status(url)
+
+
+@dataclass(frozen=True)
+class HistoryMoved:
+    """What :func:`export_history` or :func:`import_history` moved."""
+
+    database: str                               # for messages (no password)
+    rows: dict[str, int]                        # rows per table
+
+    def text(self) -> str:
+        r = self.rows
+        return (f"{r.get('scans', 0)} scan(s), {r.get('hosts', 0)} host(s), "
+                f"{r.get('findings', 0)} finding(s), {r.get('decisions', 0)} decision(s), "
+                f"{r.get('assets', 0)} inventory asset(s)")
+
+
+def export_history(engine: "Engine", out: str | Path) -> HistoryMoved:
+    """Write the store's history (scans as stored, decisions with their times, the inventory
+    snapshot; nothing derived) to ``out`` (``.gz``: gzip-compressed; ``-``: standard output),
+    in one read transaction; the same history always gives the same bytes. ``vulnpipe
+    import`` reads it into another store (SQLite to PostgreSQL, say)."""
+    import gzip
+
+    from vulnpipe.ingest.store.transfer import export_lines
+    from vulnpipe.reports.writers.output import open_output
+
+    rows: dict[str, int] = {}
+    with engine.connect() as conn, open_output(out) as raw:
+        fh: Any = gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) if str(out).endswith(".gz") \
+            else raw
+        for line in export_lines(conn, rows):
+            fh.write(line)
+        if fh is not raw:
+            fh.close()
+    return HistoryMoved(database_label(engine), rows)
+
+
+def import_history(url: str | None, path: Path) -> HistoryMoved:
+    """Read a file :func:`export_history` wrote into the store at ``url`` (created when it is
+    a new SQLite file; it must hold no scan), in one transaction: nothing is imported unless
+    everything is. The first reading command then rebuilds the tickets."""
+    import gzip
+
+    from vulnpipe.ingest.store.engine import resolve_url, store_errors
+    from vulnpipe.ingest.store.transfer import import_lines
+
+    try:
+        fh: Any = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
+    resolved = resolve_url(url)
+    new_file = resolved.startswith("sqlite:///") and not Path(resolved[10:]).exists()
+    try:
+        with fh:
+            if fh.read(2) == b"\x1f\x8b":
+                fh.seek(0)
+                fh = gzip.GzipFile(fileobj=fh, mode="rb")
+            else:
+                fh.seek(0)
+            engine = open_store(url)
+            try:
+                with store_errors(resolved), engine.begin() as conn:
+                    rows = import_lines(conn, fh, str(path))
+                return HistoryMoved(database_label(engine), rows)
+            finally:
+                engine.dispose()
+    except (gzip.BadGzipFile, EOFError):
+        _remove_new(resolved, new_file)
+        raise InputError("the gzip data is damaged", path=path,
+                         hint="export it again (nothing was imported)") from None
+    except BaseException:
+        _remove_new(resolved, new_file)
+        raise
+
+
+def _remove_new(resolved: str, new_file: bool) -> None:
+    """A SQLite file made by a failed import goes again: nothing half-written."""
+    if new_file:
+        for suffix in ("", "-wal", "-shm"):
+            Path(resolved[10:] + suffix).unlink(missing_ok=True)
 
 
 def check_settings(cfg: Config) -> int:
@@ -1272,8 +1449,9 @@ __all__ = [
     "weekly_programme", "write_programme",
     "weekly_report", "write_findings", "write_joined", "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
-    "check_settings", "database_label", "describe_verification", "evidence_keygen",
-    "evidence_period", "inspect_scans", "inspection_text", "open_store", "schema_status", "stored_findings",
-    "stored_scans", "upgrade_schema", "verify_evidence", "write_stored_findings",
-    "output_format", "parse_week", "states_text", "stored_inventory",
+    "check_settings", "export_history", "HistoryMoved", "import_history", "database_label",
+    "describe_verification", "evidence_keygen", "evidence_period", "inspect_scans",
+    "inspection_text", "open_store", "schema_status", "stored_findings", "stored_scans",
+    "upgrade_schema", "verify_evidence", "write_stored_findings", "output_format", "parse_week",
+    "states_text", "stored_inventory",
 ]

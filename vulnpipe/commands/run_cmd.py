@@ -17,9 +17,11 @@ from vulnpipe.commands.common import (
     StrictOpt,
     load_config,
     notify,
+    parse_when,
     pick_campaigns,
     pick_strict,
 )
+from vulnpipe.ingest.errors import InputError
 
 
 def run(
@@ -35,9 +37,25 @@ def run(
         None, "--summary-json", metavar="PATH", help="Write a machine-readable summary here (- for stdout)."),
     strict: Optional[bool] = StrictOpt,
     fail_on: List[str] = typer.Option(
-        [], "--fail-on", metavar="overdue|new|resurfaced",
+        [], "--fail-on", metavar="overdue|new|resurfaced|no-new-scans",
         help="Exit 3 (after doing everything) when tickets became overdue in the last 7 days "
-             "(overdue), were opened (new) or resurfaced by this run; repeat for several."),
+             "(overdue), were opened (new) or resurfaced by this run, or the run stored no new "
+             "scan (no-new-scans); repeat for several."),
+    week: Optional[str] = typer.Option(
+        None, "--week", metavar="WEEK",
+        help="Report on this ISO week, e.g. 2026-W48, judging tickets at its end (default: the "
+             "week of the newest stored scan, up to now)."),
+    as_of: Optional[str] = typer.Option(
+        None, "--as-of", metavar="DATE",
+        help="Report on the week holding this date (ISO 8601, UTC) and judge tickets then, "
+             "counting nothing after it (a bare date counts that whole day)."),
+    exclude: Optional[List[str]] = typer.Option(
+        None, "--exclude", metavar="GLOB",
+        help="Leave out inputs whose name or path matches (repeatable), e.g. '*-partial.nessus'."),
+    quarantine: Optional[Path] = typer.Option(
+        None, "--quarantine", metavar="DIR",
+        help="Move each refused scan file into this folder (so later runs over the same export "
+             "folder do not meet it again); the run still exits 1 that once."),
 ) -> None:
     """Ingest the scans, update ticket states from every rescan, export the tickets and write
     the weekly report, for cron or CI. Exits non-zero only when something really failed (a
@@ -49,12 +67,20 @@ def run(
     Example: vulnpipe run --config vulnpipe.toml exports/ --summary-json run.json --fail-on overdue
     """
     try:
+        if week and as_of:
+            raise InputError("give --week or --as-of, not both",
+                             hint="--week 2026-W48 reports on the whole week")
+        day = as_of is not None and len(as_of.strip()) == 10
+        when = parse_when(as_of.strip() if as_of else None, end_of_day=day, what="--as-of")
+        wanted = workflows.parse_week(week) if week else None
         cfg = load_config(config)
         prof = pick_campaigns(profile, None, None, cfg)
         inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
         with console.progress() as bar:
             summary = workflows.run_week(cfg, scans, db=db, profile=prof, inventory=inv,
                                          out_dir=out, strict=pick_strict(strict, cfg),
+                                         week=wanted, as_of=when, as_of_is_day=day,
+                                         exclude=exclude or (), quarantine=quarantine,
                                          notify=notify, progress=bar, fail_on=fail_on)
     except (Exception, KeyboardInterrupt) as exc:
         if summary_json:   # never leave last week's "ok": true behind
@@ -74,8 +100,7 @@ def run(
     if not summary.ok:
         raise typer.Exit(1)
     if summary.triggered:
-        console.info("alert: " + "; ".join(
-            f"{len(summary.alerts[workflows.FAIL_ON[c]])} {c}" for c in summary.triggered))
+        console.info(f"alert: {summary.alert_text()}")
         raise typer.Exit(workflows.ALERT_EXIT)
 
 
