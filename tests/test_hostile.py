@@ -475,3 +475,42 @@ def test_config_check_refuses_an_sla_out_of_range_and_tickets_never_crash_on_it(
     r = run_cli("tickets", "--db", tmp_path / "s.db", "--jsonl", tmp_path / "t.jsonl", cwd=tmp_path)
     assert r.returncode == 1
     one_error_line(r.stderr, "sla_days")
+
+
+# -- entities: refused by what libxml2 sees -------------------------------------------------------
+
+_DTD = b'<!DOCTYPE NessusClientData_v2 [<!ENTITY x "EXPANDED-ENTITY">]>\n'
+
+
+def _with_entity(where: str) -> bytes:
+    doc = DOC.replace(b'<ReportHost name="10.0.0.1"', b'<ReportHost name="&x;"', 1)
+    at = doc.index(b"<NessusClientData_v2")
+    if where == "after a 1 MB comment":
+        return doc[:at] + b"<!--" + b"c" * (1 << 20) + b"-->\n" + _DTD + doc[at:]
+    if where == "utf-16":
+        text = (doc[:at] + _DTD + doc[at:]).decode().replace("encoding='UTF-8'", "encoding='UTF-16'")
+        return text.encode("utf-16")
+    if where == "parameter entity":
+        return doc[:at] + b'<!DOCTYPE NessusClientData_v2 [<!ENTITY % p "x">]>\n' + doc[at:]
+    return doc[:at] + _DTD + doc[at:]
+
+
+@pytest.mark.parametrize("where", ["first bytes", "after a 1 MB comment", "utf-16",
+                                   "parameter entity"])
+@pytest.mark.parametrize("options", [["--profile", "all"], [], ["--strict"]])
+def test_entity_declarations_are_refused_wherever_they_are(tmp_path, where, options):
+    path = tmp_path / "ent.nessus"
+    path.write_bytes(_with_entity(where))
+    r = run_cli("parse", path, *options, "--out", "-")
+    assert r.returncode == 1
+    one_error_line(r.stderr, "ent.nessus", "declares XML entities")
+    assert b"EXPANDED" not in r.stdout and r.stdout == b""
+
+
+def test_an_entity_named_in_a_comment_is_not_a_declaration(tmp_path):
+    path = tmp_path / "c.nessus"
+    at = DOC.index(b"<NessusClientData_v2")
+    path.write_bytes(DOC[:at] + b"<!-- <!ENTITY x 'y'> -->\n" + DOC[at:])
+    r = run_cli("parse", path, "--profile", "all", "--out", tmp_path / "o.jsonl")
+    assert r.returncode == 0, r.stderr.decode()
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 39

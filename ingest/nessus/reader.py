@@ -152,10 +152,22 @@ def _sniff(head: bytes, name: str) -> None:
     if not probe.startswith(b"<"):
         raise ParseError("not XML: the file does not start with '<'", path=name,
                          hint="give a Nessus v2 export (.nessus)")
-    if b"<!entity" in head.lower():
-        raise ParseError("the file declares XML entities in a DOCTYPE, which Nessus exports "
-                         "never do; refused as unsafe (entity expansion, external reads)",
-                         path=name, hint="export the scan again from the scanner")
+
+
+def _check_doctype(root, name: str) -> None:
+    """Refuse a document whose DOCTYPE declares entities, as libxml2 read it (whatever the
+    encoding, however far into the file): checked when the root element starts, before any
+    element is used. Entities are never resolved anyway; this also stops internal ones being
+    expanded in attribute values."""
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and next(iter(dtd.entities()), None) is not None:
+        raise _entities_error(name, root.sourceline)
+
+
+def _entities_error(name: str, line: int | None) -> ParseError:
+    return ParseError("the file declares XML entities in a DOCTYPE, which Nessus exports never "
+                      "do; refused as unsafe (entity expansion, external reads)", path=name,
+                      line=line, hint="export the scan again from the scanner")
 
 
 def _root_error(tag: str, name: str) -> ParseError:
@@ -292,6 +304,7 @@ class NessusReader:
             for event, el in context:
                 if root is None:
                     root = el.getroottree().getroot()
+                    _check_doctype(root, name)
                     self._check_root(root, name)
                 tag = el.tag
                 if event == "start":
@@ -358,6 +371,8 @@ class NessusReader:
                 "no element found" in msg.lower()):
             msg, line = first.message.strip(), first.line
         low = msg.lower()
+        if "entity amplification" in low or "entity reference loop" in low:
+            return _entities_error(self.source.name, line or None)   # (libxml2 stopped it)
         at_end = False
         try:
             while stream.read(1 << 20):
