@@ -514,3 +514,36 @@ def test_an_entity_named_in_a_comment_is_not_a_declaration(tmp_path):
     r = run_cli("parse", path, "--profile", "all", "--out", tmp_path / "o.jsonl")
     assert r.returncode == 0, r.stderr.decode()
     assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 39
+
+
+# -- --strict is exactly as strict as the full parser --------------------------------------------
+
+@pytest.mark.parametrize("depth", [2100, 100_000])
+def test_strict_refuses_deep_nesting_in_a_dropped_item_as_the_full_parser_does(tmp_path, depth):
+    from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
+    from vulnpipe.ingest.nessus.sources import expand_inputs
+
+    doc = nb.document([nb.HostSpec(f"10.0.0.{i}", ip=f"10.0.0.{i}",
+                                   items=[nb.l2tp(), nb.item(plugin_id=22, name="SSH", port=22,
+                                                             output="DROPPED")])
+                       for i in range(1, 5)])
+    deep = b"<a>" * depth + b"x" + b"</a>" * depth
+    path = tmp_path / "deep.nessus"
+    path.write_bytes(doc.replace(b"DROPPED", deep, 1))
+    source = next(expand_inputs([path]))
+    with pytest.raises(ParseError) as full:
+        NessusReader(source, resolve_profile("l2tp")).read_all()            # the full parser
+    r = run_cli("parse", path, "--strict", "--out", tmp_path / "o.jsonl")
+    assert r.returncode == 1
+    assert one_error_line(r.stderr, "deep.nessus") == f"error: {full.value}"
+    assert "depth" in str(full.value)
+    # without --strict a dropped item's content is not read (as documented)
+    assert run_cli("parse", path, "--out", tmp_path / "o.jsonl").returncode == 0
+
+
+def test_strict_still_reads_ordinary_nesting(tmp_path):
+    deep = b"<a>" * 300 + b"x" + b"</a>" * 300
+    path = tmp_path / "ok.nessus"
+    path.write_bytes(DOC.replace(b"x" * 50, deep, 1))
+    r = run_cli("parse", path, "--strict", "--profile", "all", "--out", tmp_path / "o.jsonl")
+    assert r.returncode == 0, r.stderr.decode()

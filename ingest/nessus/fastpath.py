@@ -213,12 +213,29 @@ def _escape_attr(value: str) -> str:
 
 
 # -- the well-formedness check ------------------------------------------------------------
+#: Elements nested deeper than this are left to the full parser, which refuses a document
+#: nested deeper than libxml2's limit (2048 with huge_tree): a SAX target builds no tree, so
+#: libxml2 does not count the depth for it, and ``--strict`` would accept what the full
+#: parser refuses (in an item the profile drops, say).
+MAX_CHECKED_DEPTH = 2000
+
+
 class _Watch:
-    """libxml2 SAX target: no callbacks for elements or text (so nothing is built), only
-    for the rare constructs the fast path does not handle."""
+    """libxml2 SAX target: elements only counted (nothing is built), no callbacks for text;
+    the rare constructs the fast path does not handle, or nesting deeper than
+    :data:`MAX_CHECKED_DEPTH`, make the file ``odd`` (the full parser then reads it)."""
 
     def __init__(self) -> None:
         self.odd = False
+        self.depth = 0
+
+    def start(self, tag, attrib) -> None:
+        self.depth += 1
+        if self.depth > MAX_CHECKED_DEPTH:
+            self.odd = True
+
+    def end(self, tag) -> None:
+        self.depth -= 1
 
     def comment(self, text) -> None:
         self.odd = True
