@@ -172,6 +172,10 @@ def main() -> None:
     from vulnpipe.ingest.errors import BadValue, VulnpipeError
 
     _terminated.clear()
+    import logging
+
+    for name in ("sqlalchemy", "psycopg"):     # their errors reach the user as one line, ours
+        logging.getLogger(name).addHandler(logging.NullHandler())
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:            # not the main thread (an embedding program's business)

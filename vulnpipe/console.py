@@ -43,6 +43,12 @@ def is_tty() -> bool:
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
+def out(line: str) -> None:
+    """A line of a table or listing on stdout, for people (no password, no control
+    character; machine formats such as JSON lines are printed as they are)."""
+    print(safe(line))
+
+
 def info(message: str) -> None:
     """A progress or summary line (stderr; silenced by --quiet)."""
     if not _state["quiet"]:

@@ -18,6 +18,7 @@ from vulnpipe.ingest.errors import ParseError
 from vulnpipe.ingest.nessus.build import (
     ELSA_68453,
     L2TP_PLUGIN_ID,
+    MAX_ITEM_MARKUP,
     ROOT_V2,
     SCAN_INFO_ID,
     ParseStats,
@@ -268,7 +269,8 @@ class NessusReader:
             raw = self.source.open()
         except OSError as exc:
             raise ParseError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
-        self._hasher = HashingReader(raw, digest=self.digest)
+        self._hasher = HashingReader(raw, digest=self.digest, item_markup=MAX_ITEM_MARKUP,
+                                     name=name)
         self._hasher.name = self._log_name     # libxml2 names its errors after the stream
         stream = io.BufferedReader(self._hasher, buffer_size=1 << 20)
         try:
@@ -405,7 +407,8 @@ class NessusReader:
                             props[key] = (t.text or "").strip()
             elif tag == "ReportItem":
                 items.append(child)
-        host = make_host(el.get("name") or "", props, report, lambda: _scan_info_output(items))
+        host = make_host(el.get("name") or "", props, report, lambda: _scan_info_output(items),
+                         stats)
         profile = self.profile
         watch_ids = (L2TP_PLUGIN_ID, ELSA_68453)
         findings: list[Finding] = []
@@ -426,7 +429,7 @@ class NessusReader:
                                 attrib.get("protocol"))
             if role is None:
                 continue
-            finding = finding_from_element(item, host, pid, port, role, self.keep_raw)
+            finding = finding_from_element(item, host, pid, port, role, self.keep_raw, stats)
             if finding.compliance is not None:
                 stats.compliance_items += 1
             stats.selected += 1

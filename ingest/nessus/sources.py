@@ -43,11 +43,19 @@ class HashingReader(io.RawIOBase):
 
     name: str = "<stream>"      # libxml2 names its errors after the stream
 
-    def __init__(self, raw: BinaryIO, digest: bool = True) -> None:
+    def __init__(self, raw: BinaryIO, digest: bool = True, *, item_markup: int = 0,
+                 name: str = "") -> None:
         self._raw = raw
         self.sha256 = hashlib.sha256() if digest else None
         self.size = 0
         self.lines = 1
+        #: ``item_markup > 0``: a ``ReportItem`` holding more markup (``<``) than this raises
+        #: ``absurd_item`` as soon as its bytes pass through, before libxml2 builds it all
+        self._item_markup = item_markup
+        self._name = name
+        self._in_item = False
+        self._markup = 0
+        self._item_line = 0
 
     def readable(self) -> bool:
         return True
@@ -67,8 +75,32 @@ class HashingReader(io.RawIOBase):
     def _count(self, data: bytes) -> None:
         if self.sha256 is not None:
             self.sha256.update(data)
+        if self._item_markup:
+            self._guard(data)
         self.size += len(data)
         self.lines += data.count(b"\n")
+
+    def _guard(self, data: bytes) -> None:
+        """Count the markup of each ``ReportItem`` (from its start tag to its end tag; a
+        marker cut by a read boundary merges two items, which only counts more)."""
+        pos = 0
+        while True:
+            if self._in_item:
+                end = data.find(b"</ReportItem", pos)
+                self._markup += data.count(b"<", pos, len(data) if end < 0 else end)
+                if self._markup > self._item_markup:
+                    from vulnpipe.ingest.nessus.build import absurd_item
+
+                    raise absurd_item(self._item_line, self._name)
+                if end < 0:
+                    return
+                self._in_item, pos = False, end + 1
+            start = data.find(b"<ReportItem", pos)
+            if start < 0:
+                return
+            self._in_item, self._markup = True, 0
+            self._item_line = self.lines + data.count(b"\n", 0, start)
+            pos = start + 1
 
     def close(self) -> None:
         try:
