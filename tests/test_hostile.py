@@ -736,3 +736,18 @@ def test_a_lost_postgres_connection_is_explained_in_one_line(tmp_path):
         assert "1 file(s) before it kept, 1 not tried" in line and "run the same command again" in line
     finally:
         _drop_pg_database(name)
+
+
+@pytest.mark.parametrize("crash", sorted((ROOT / "tests" / "fixtures" / "fuzz-archives").glob("*.bin")),
+                         ids=lambda p: p.stem)
+def test_archives_found_by_the_fuzzer_are_one_line_beside_a_good_file(tmp_path, crash):
+    data = crash.read_bytes()            # as fuzz/fuzz_archives.py: the first byte picks the kind
+    bad = tmp_path / ("input.zip" if data[0] % 2 == 0 else "input.nessus.gz")
+    bad.write_bytes(data[1:])
+    good = tmp_path / "good.nessus"
+    good.write_bytes(DOC)
+    r = run_cli("parse", bad, good, "--profile", "all", "--out", tmp_path / "o.jsonl")
+    assert r.returncode == 1
+    text = r.stderr.decode()
+    assert "Traceback" not in text and "internal error" not in text, text
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 39

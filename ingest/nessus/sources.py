@@ -111,7 +111,8 @@ class HashingReader(io.RawIOBase):
 
 #: What reading a damaged compressed stream raises (zlib, gzip and zipfile say it each
 #: their own way; a gzip CRC error is an OSError that has nothing to do with the disk).
-_DAMAGED = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile, zipfile.LargeZipFile)
+_DAMAGED = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile, zipfile.LargeZipFile,
+            NotImplementedError, UnicodeDecodeError)
 _DAMAGED_HINT = "copy or download the file again"
 
 
@@ -186,12 +187,17 @@ def _open_member(path: Path, member: zipfile.ZipInfo, name: str) -> BinaryIO:
         return cast(BinaryIO, ArchiveStream(_archive(path).open(member), name))
     except _DAMAGED as exc:
         raise damaged(exc, name) from None
+    except RuntimeError as exc:         # zipfile: "File ... is encrypted, password required"
+        raise ParseError(f"cannot read this archive member: {exc}", path=name,
+                         hint="unzip it yourself (it is encrypted), then give the .nessus "
+                              "file") from None
 
 
 def _zip_sources(path: Path) -> Iterator[Source]:
     try:
         zf = _archive(path)
-        infos = sorted((i for i in zf.infolist() if not i.is_dir()), key=lambda i: i.filename)
+        infos = sorted((i for i in zf.infolist() if i.filename and not i.is_dir()),
+                       key=lambda i: i.filename)
     except (*_DAMAGED, OSError, ValueError) as exc:
         raise InputError(f"not a readable zip archive: {exc}", path=path.name,
                          hint=_DAMAGED_HINT) from None
