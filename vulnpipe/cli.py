@@ -184,8 +184,8 @@ def main() -> None:
         try:
             app()
         except SystemExit as exc:         # (Typer turns an interrupt into a silent exit 130)
-            if _terminated and exc.code == 130:
-                raise Terminated() from None
+            if exc.code == 130:
+                raise (Terminated() if _terminated else KeyboardInterrupt()) from None
             raise
     except BadValue as exc:           # a value of the wrong form: a usage error
         console.error(str(exc))
