@@ -55,7 +55,7 @@ class HashingReader(io.RawIOBase):
         self._name = name
         self._in_item = False
         self._markup = 0
-        self._item_line = 0
+        self._item_at: tuple[int, bytes, int] = (1, b"", 0)
 
     def readable(self) -> bool:
         return True
@@ -83,6 +83,18 @@ class HashingReader(io.RawIOBase):
     def _guard(self, data: bytes) -> None:
         """Count the markup of each ``ReportItem`` (from its start tag to its end tag; a
         marker cut by a read boundary merges two items, which only counts more)."""
+        total = data.count(b"<")
+        if self._markup + total <= self._item_markup:     # no item can pass the cap here
+            start, end = data.rfind(b"<ReportItem"), data.rfind(b"</ReportItem")
+            if start < 0 and end < 0:
+                if self._in_item:
+                    self._markup += total
+            elif end > start:                             # the last item ended in here
+                self._in_item, self._markup = False, 0
+            else:
+                self._in_item, self._markup = True, data.count(b"<", start + 1)
+                self._item_at = (self.lines, data, start)
+            return
         pos = 0
         while True:
             if self._in_item:
@@ -91,7 +103,8 @@ class HashingReader(io.RawIOBase):
                 if self._markup > self._item_markup:
                     from vulnpipe.ingest.nessus.build import absurd_item
 
-                    raise absurd_item(self._item_line, self._name)
+                    lines, chunk, at = self._item_at          # where the item started
+                    raise absurd_item(lines + chunk.count(b"\n", 0, at), self._name)
                 if end < 0:
                     return
                 self._in_item, pos = False, end + 1
@@ -99,7 +112,7 @@ class HashingReader(io.RawIOBase):
             if start < 0:
                 return
             self._in_item, self._markup = True, 0
-            self._item_line = self.lines + data.count(b"\n", 0, start)
+            self._item_at = (self.lines, data, start)
             pos = start + 1
 
     def close(self) -> None:
