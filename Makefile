@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench bench-quick bench-big bench-history fuzz clean sample pictures
+.PHONY: demo test bench bench-quick bench-big bench-history fuzz fuzz-parser fuzz-archives fuzz-inventory clean sample pictures
 FUZZ_SECONDS ?= 300
 FUZZ_SEEDS ?= ../shared/corpus
 
@@ -46,12 +46,29 @@ bench-big: $(DEVSTAMP)
 	-$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py --big
 
-fuzz: $(DEVSTAMP)
+# `make fuzz` runs the three targets one after the other, FUZZ_SECONDS each
+fuzz: fuzz-parser fuzz-archives fuzz-inventory
+
+$(VENV)/.installed-fuzz: $(DEVSTAMP)
 	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	touch $@
+
+fuzz-parser: $(VENV)/.installed-fuzz
 	mkdir -p fuzz/work-corpus
 	-find $(FUZZ_SEEDS) -type f \( -name '*.nessus' -o -name '*.xml' \) -size -2M -exec cp {} fuzz/work-corpus/ \;
 	cp tests/fixtures/fuzz-seeds/* fuzz/work-corpus/ 2>/dev/null || true
 	cd fuzz && ../$(BIN)/python fuzz_parser.py -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 work-corpus
+
+# zip members and .gz streams (corrupt data, wrong CRCs and sizes, odd names) beside a good file
+fuzz-archives: $(VENV)/.installed-fuzz
+	$(BIN)/python fuzz/make_seeds.py fuzz/work-archives fuzz/work-inventory
+	cp tests/fixtures/fuzz-archives/* fuzz/work-archives/ 2>/dev/null || true
+	cd fuzz && ../$(BIN)/python fuzz_archives.py -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 work-archives
+
+# CSV and XLSX inventories
+fuzz-inventory: $(VENV)/.installed-fuzz
+	$(BIN)/python fuzz/make_seeds.py fuzz/work-archives fuzz/work-inventory
+	cd fuzz && ../$(BIN)/python fuzz_inventory.py -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 work-inventory
 
 sample: $(STAMP)
 	$(BIN)/python sample_data/make_sample.py

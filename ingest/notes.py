@@ -1,7 +1,13 @@
 """Warnings about scan content that users must not miss."""
 from __future__ import annotations
 
-from vulnpipe.ingest.nessus.build import ELSA_68453, L2TP_PLUGIN_ID, ParseStats
+from vulnpipe.ingest.nessus.build import (
+    ELSA_68453,
+    L2TP_PLUGIN_ID,
+    MAX_OUTPUT_CHARS,
+    MAX_TEXT_CHARS,
+    ParseStats,
+)
 from vulnpipe.ingest.profiles import Profile
 
 
@@ -26,3 +32,12 @@ def plugin_68453_note(profile: Profile, stats: list[tuple[str, ParseStats]]) -> 
             f"{f' ({title})' if title else ''}, an Oracle Linux mysql advisory, not L2TP: "
             f"L2TP Network Server Detection is plugin {L2TP_PLUGIN_ID}, {l2tp}; "
             f"those advisories are left out of profile '{profile.name}'.")
+
+
+def truncated_note(name: str, stats: ParseStats) -> str | None:
+    """One sentence when values of ``name`` were cut to the size caps (README, Security)."""
+    if not stats.truncated:
+        return None
+    return (f"{name}: {stats.truncated} value(s) over the size caps were truncated, with a "
+            f"marker in the record (plugin_output over {MAX_OUTPUT_CHARS:,} characters, any "
+            f"other text or attribute over {MAX_TEXT_CHARS:,})")

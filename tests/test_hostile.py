@@ -475,3 +475,283 @@ def test_config_check_refuses_an_sla_out_of_range_and_tickets_never_crash_on_it(
     r = run_cli("tickets", "--db", tmp_path / "s.db", "--jsonl", tmp_path / "t.jsonl", cwd=tmp_path)
     assert r.returncode == 1
     one_error_line(r.stderr, "sla_days")
+
+
+# -- entities: refused by what libxml2 sees -------------------------------------------------------
+
+_DTD = b'<!DOCTYPE NessusClientData_v2 [<!ENTITY x "EXPANDED-ENTITY">]>\n'
+
+
+def _with_entity(where: str) -> bytes:
+    doc = DOC.replace(b'<ReportHost name="10.0.0.1"', b'<ReportHost name="&x;"', 1)
+    at = doc.index(b"<NessusClientData_v2")
+    if where == "after a 1 MB comment":
+        return doc[:at] + b"<!--" + b"c" * (1 << 20) + b"-->\n" + _DTD + doc[at:]
+    if where == "utf-16":
+        text = (doc[:at] + _DTD + doc[at:]).decode().replace("encoding='UTF-8'", "encoding='UTF-16'")
+        return text.encode("utf-16")
+    if where == "parameter entity":
+        return doc[:at] + b'<!DOCTYPE NessusClientData_v2 [<!ENTITY % p "x">]>\n' + doc[at:]
+    return doc[:at] + _DTD + doc[at:]
+
+
+@pytest.mark.parametrize("where", ["first bytes", "after a 1 MB comment", "utf-16",
+                                   "parameter entity"])
+@pytest.mark.parametrize("options", [["--profile", "all"], [], ["--strict"]])
+def test_entity_declarations_are_refused_wherever_they_are(tmp_path, where, options):
+    path = tmp_path / "ent.nessus"
+    path.write_bytes(_with_entity(where))
+    r = run_cli("parse", path, *options, "--out", "-")
+    assert r.returncode == 1
+    one_error_line(r.stderr, "ent.nessus", "declares XML entities")
+    assert b"EXPANDED" not in r.stdout and r.stdout == b""
+
+
+def test_an_entity_named_in_a_comment_is_not_a_declaration(tmp_path):
+    path = tmp_path / "c.nessus"
+    at = DOC.index(b"<NessusClientData_v2")
+    path.write_bytes(DOC[:at] + b"<!-- <!ENTITY x 'y'> -->\n" + DOC[at:])
+    r = run_cli("parse", path, "--profile", "all", "--out", tmp_path / "o.jsonl")
+    assert r.returncode == 0, r.stderr.decode()
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 39
+
+
+# -- --strict is exactly as strict as the full parser --------------------------------------------
+
+@pytest.mark.parametrize("depth, why", [(2100, "Excessive depth"),
+                                        (100_000, "more than 100,000 elements")])
+def test_strict_refuses_deep_nesting_in_a_dropped_item_as_the_full_parser_does(tmp_path, depth,
+                                                                                why):
+    from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
+    from vulnpipe.ingest.nessus.sources import expand_inputs
+
+    doc = nb.document([nb.HostSpec(f"10.0.0.{i}", ip=f"10.0.0.{i}",
+                                   items=[nb.l2tp(), nb.item(plugin_id=22, name="SSH", port=22,
+                                                             output="DROPPED")])
+                       for i in range(1, 5)])
+    deep = b"<a>" * depth + b"x" + b"</a>" * depth
+    path = tmp_path / "deep.nessus"
+    path.write_bytes(doc.replace(b"DROPPED", deep, 1))
+    source = next(expand_inputs([path]))
+    with pytest.raises(ParseError) as full:
+        NessusReader(source, resolve_profile("l2tp")).read_all()            # the full parser
+    r = run_cli("parse", path, "--strict", "--out", tmp_path / "o.jsonl")
+    assert r.returncode == 1
+    assert one_error_line(r.stderr, "deep.nessus") == f"error: {full.value}"
+    assert why in str(full.value)
+    # without --strict a dropped item's content is not read (as documented), but the cap on
+    # an item's markup holds in every mode
+    default = run_cli("parse", path, "--out", tmp_path / "o.jsonl")
+    assert default.returncode == (1 if depth == 100_000 else 0), default.stderr.decode()
+
+
+def test_strict_still_reads_ordinary_nesting(tmp_path):
+    deep = b"<a>" * 300 + b"x" + b"</a>" * 300
+    path = tmp_path / "ok.nessus"
+    path.write_bytes(DOC.replace(b"x" * 50, deep, 1))
+    r = run_cli("parse", path, "--strict", "--profile", "all", "--out", tmp_path / "o.jsonl")
+    assert r.returncode == 0, r.stderr.decode()
+
+
+# -- what one item may hold: capped values, absurd markup refused before it is built -----------
+
+_PEAK = """
+import resource, sys
+from vulnpipe import cli
+sys.argv = ["vulnpipe", *sys.argv[1:]]
+try:
+    cli.main()
+except SystemExit as exc:
+    code = exc.code
+print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
+
+
+def _peak(*args) -> tuple[int, int, str]:
+    """Exit status, peak RSS (kB) and stderr of ``vulnpipe ARGS`` in a process of its own."""
+    env = {k: v for k, v in os.environ.items() if k != "VULNPIPE_DB"}
+    out = subprocess.run([sys.executable, "-c", _PEAK, *map(str, args)], capture_output=True,
+                         timeout=600, env=env)
+    *lines, last = out.stderr.decode().strip().splitlines()
+    code, rss = last.split()
+    return int(code), int(rss), "\n".join(lines)
+
+
+def _one_l2tp_item_holding(path: Path, write_output) -> Path:
+    doc = nb.document([nb.HostSpec(f"10.0.0.{i}", ip=f"10.0.0.{i}", items=[nb.l2tp(output="OUT")])
+                       for i in range(1, 5)])
+    head, tail = doc.split(b"OUT", 1)
+    with open(path, "wb") as fh:
+        fh.write(head)
+        write_output(fh)
+        fh.write(tail)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["millions of children", "nesting"])
+@pytest.mark.parametrize("profile", ["l2tp", "all"])
+def test_an_item_with_absurd_markup_is_refused_before_it_is_built(tmp_path, kind, profile):
+    if kind == "millions of children":       # 40 MB: 5 million elements in one plugin_output
+        unit, times = b"<b>x</b>" * 131072, 40
+    else:                                    # 21 MB of nesting 1,000 deep, again and again
+        unit = b"<a>" * 1000 + b"x" + b"</a>" * 1000
+        times = 21 * (1 << 20) // len(unit)
+    path = _one_l2tp_item_holding(tmp_path / "absurd.nessus",
+                                  lambda fh: [fh.write(unit) for _ in range(times)])
+    code, rss_kb, err = _peak("parse", path, "--profile", profile, "--out", tmp_path / "o.jsonl")
+    assert code == 1
+    line = one_error_line(err.encode(), "absurd.nessus:19:", "more than 100,000 elements")
+    assert "refused before it is built" in line
+    assert rss_kb < 300_000, f"peak RSS {rss_kb} kB (it was 1.3 to 4 GB)"
+
+
+def test_a_200_megabyte_plugin_output_is_capped_with_a_marker_and_a_note(tmp_path):
+    from vulnpipe.ingest.nessus.build import MAX_OUTPUT_CHARS
+
+    path = _one_l2tp_item_holding(tmp_path / "huge.nessus",
+                                  lambda fh: [fh.write(b"A" * (1 << 20)) for _ in range(200)])
+    for profile in ("l2tp", "all"):
+        code, rss_kb, err = _peak("parse", path, "--profile", profile, "--out", tmp_path / "o.jsonl")
+        assert code == 0, err
+        notes = [ln for ln in err.splitlines() if ln.startswith("note: huge.nessus")]
+        assert len(notes) == 1 and "1 value(s) over the size caps were truncated" in notes[0]
+        record = json.loads((tmp_path / "o.jsonl").read_text().splitlines()[0])
+        output = record["plugin_output"]
+        assert output.startswith("A" * MAX_OUTPUT_CHARS)
+        assert output.endswith(f"the export holds {200 * (1 << 20):,} characters here, the first "
+                               f"{MAX_OUTPUT_CHARS:,} are kept]")
+        assert rss_kb < 1_200_000, f"peak RSS {rss_kb} kB"
+    db = tmp_path / "s.db"
+    assert run_cli("ingest", path, "--db", db).returncode == 0
+    r = run_cli("tickets", "--db", db, "--jira-csv", tmp_path / "j.csv", "--jsonl", tmp_path / "t.jsonl")
+    assert r.returncode == 0, r.stderr.decode()
+    assert (tmp_path / "j.csv").stat().st_size < 10 * MAX_OUTPUT_CHARS     # it was 629 MB
+
+
+def test_long_attributes_are_capped_alike_by_every_reader(tmp_path):
+    from vulnpipe.ingest import NessusReader, resolve_profile
+    from vulnpipe.ingest.nessus.build import MAX_TEXT_CHARS
+    from vulnpipe.ingest.nessus.sources import expand_inputs
+
+    long_name = "N" * (3 * MAX_TEXT_CHARS)
+    path = tmp_path / "attr.nessus"
+    path.write_bytes(DOC.replace(b'pluginName="L2TP Network Server Detection"',
+                                 f'pluginName="{long_name}"'.encode(), 1))
+    source = next(expand_inputs([path]))
+    results = []
+    for fast in (False, True):
+        reader = NessusReader(source, resolve_profile("l2tp"), fast=fast)
+        _hosts, findings = reader.read_all()
+        results.append(findings)
+        assert reader.stats.truncated == 1
+    assert results[0] == results[1]
+    name = results[0][0].plugin_name
+    assert name.startswith("N" * MAX_TEXT_CHARS) and "truncated by vulnpipe" in name
+    assert len(name) < MAX_TEXT_CHARS + 200
+
+
+# -- messages: full disk, lost connection, control characters -----------------------------------
+
+def test_control_characters_in_names_and_text_are_escaped_on_the_terminal(tmp_path):
+    archive = tmp_path / "names.zip"
+    evil = "evil\x1b]0;pwned\x07\x1b[2J\u202e.nessus"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(evil, DOC[:500])                                 # refused: truncated
+        zf.writestr("good\x1b[31m.nessus", DOC)
+    db = tmp_path / "s.db"
+    r = run_cli("ingest", archive, "--db", db)
+    assert r.returncode == 1
+    text = r.stderr.decode()
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    one_error_line(r.stderr, "names.zip:evil\\x1b]0;pwned\\x07\\x1b[2J\\u202e.nessus")
+    r = run_cli("scans", "--db", db)
+    assert r.returncode == 0 and "\x1b" not in r.stdout.decode()
+    assert "names.zip:good\\x1b[31m.nessus" in r.stdout.decode()
+    r = run_cli("scans", "--db", db, "--format", "jsonl")       # machine output: JSON escapes
+    assert json.loads(r.stdout)["file_name"] == "names.zip:good\x1b[31m.nessus"
+
+
+def test_a_full_disk_under_the_database_is_not_a_credentials_hint(tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        r = run_cli("ingest", SCANS, "--db", mnt / "x.db")
+        assert r.returncode == 1
+        line = one_error_line(r.stderr, "x.db", "full")
+        assert "credentials" not in line and "free disk space" in line
+        out = run_cli("ingest", W44, "--db", tmp_path / "ok.db")
+        assert out.returncode == 0
+        r = run_cli("tickets", "--db", tmp_path / "ok.db", "--jira-csv", mnt / "big.csv",
+                    "--xlsx", mnt / "t.xlsx", "--markdown", mnt / "md")
+        if r.returncode:
+            line = one_error_line(r.stderr, str(mnt))
+            assert "No space left" in line and "database" not in line
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_a_lost_postgres_connection_is_explained_in_one_line(tmp_path):
+    from tests.conftest import PG_URL, _drop_pg_database, _new_pg_database
+
+    if not PG_URL:
+        pytest.skip("VULNPIPE_TEST_PG_URL is not set (CI sets it)")
+    import uuid
+
+    import psycopg
+
+    name = f"vp_lost_{uuid.uuid4().hex[:10]}"
+    db = _new_pg_database(name)
+    try:
+        data = nb.document([nb.HostSpec(f"10.8.{i // 250}.{i % 250}", ip=f"10.8.{i // 250}.{i % 250}",
+                                        items=[nb.l2tp()]) for i in range(3000)])
+        first = tmp_path / "a-first.nessus"
+        first.write_bytes(DOC)
+        fifo = tmp_path / "b-scan.nessus"
+        os.mkfifo(fifo)
+        env = {k: v for k, v in os.environ.items() if k != "VULNPIPE_DB"}
+        proc = subprocess.Popen([sys.executable, "-m", "vulnpipe", "ingest", str(first),
+                                 str(fifo), str(W44), "--db", db], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env)
+        with open(fifo, "wb") as pipe:
+            pipe.write(data[: len(data) // 2])
+            pipe.flush()
+            base = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+            with psycopg.connect(base, autocommit=True) as admin:
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline and not admin.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = "
+                        "'idle in transaction' AND pid <> pg_backend_pid()", (name,)).fetchone()[0]:
+                    time.sleep(0.2)
+                time.sleep(1)
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+            try:
+                pipe.write(data[len(data) // 2:])
+            except BrokenPipeError:
+                pass
+        _out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1, err.decode()
+        text = err.decode()
+        assert text.count("\n") == 1, text                  # no stray driver line
+        line = one_error_line(err, "cannot use the database", "stopped at b-scan.nessus")
+        assert "1 file(s) before it kept, 1 not tried" in line and "run the same command again" in line
+    finally:
+        _drop_pg_database(name)
+
+
+@pytest.mark.parametrize("crash", sorted((ROOT / "tests" / "fixtures" / "fuzz-archives").glob("*.bin")),
+                         ids=lambda p: p.stem)
+def test_archives_found_by_the_fuzzer_are_one_line_beside_a_good_file(tmp_path, crash):
+    data = crash.read_bytes()            # as fuzz/fuzz_archives.py: the first byte picks the kind
+    bad = tmp_path / ("input.zip" if data[0] % 2 == 0 else "input.nessus.gz")
+    bad.write_bytes(data[1:])
+    good = tmp_path / "good.nessus"
+    good.write_bytes(DOC)
+    r = run_cli("parse", bad, good, "--profile", "all", "--out", tmp_path / "o.jsonl")
+    assert r.returncode == 1
+    text = r.stderr.decode()
+    assert "Traceback" not in text and "internal error" not in text, text
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 39

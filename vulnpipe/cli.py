@@ -177,6 +177,10 @@ def main() -> None:
     from vulnpipe.ingest.errors import BadValue, VulnpipeError
 
     _terminated.clear()
+    import logging
+
+    for name in ("sqlalchemy", "psycopg"):     # their errors reach the user as one line, ours
+        logging.getLogger(name).addHandler(logging.NullHandler())
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:            # not the main thread (an embedding program's business)
@@ -185,8 +189,8 @@ def main() -> None:
         try:
             app()
         except SystemExit as exc:         # (Typer turns an interrupt into a silent exit 130)
-            if _terminated and exc.code == 130:
-                raise Terminated() from None
+            if exc.code == 130:
+                raise (Terminated() if _terminated else KeyboardInterrupt()) from None
             raise
     except BadValue as exc:           # a value of the wrong form: a usage error
         console.error(console.error_text(exc))

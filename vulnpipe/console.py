@@ -64,6 +64,12 @@ def error_text(exc: BaseException) -> str:
             "(a bug in vulnpipe: run again with --verbose for the traceback and report it)")
 
 
+def out(line: str) -> None:
+    """A line of a table or listing on stdout, for people (no password, no control
+    character; machine formats such as JSON lines are printed as they are)."""
+    print(safe(line))
+
+
 def info(message: str) -> None:
     """A progress or summary line (stderr; silenced by --quiet)."""
     if not _state["quiet"]:

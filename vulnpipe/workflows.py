@@ -196,6 +196,14 @@ def output_format(out: str | Path, fmt: str | None, formats: Sequence[str]) -> s
     return choose_format(out, fmt, tuple(formats), formats[0])
 
 
+def _note_truncated(notify: Notify, name: str, stats: Any) -> None:
+    from vulnpipe.ingest.notes import truncated_note
+
+    note = truncated_note(name, stats)
+    if note:
+        notify("note", note)
+
+
 def write_findings(inputs: Inputs, out: str | Path, *, profile: "Profile",
                    fmt: str | None = None, strict: bool = False, notify: Notify = _quiet,
                    progress: Progress | None = None) -> FindingsWritten:
@@ -243,6 +251,7 @@ def write_findings(inputs: Inputs, out: str | Path, *, profile: "Profile",
                 errors.append(exc)
                 continue
             writer.commit_file()
+            _note_truncated(notify, name, reader.stats)
             notify("verbose", f"{name}: {reader.stats.selected} finding(s), read by the "
                               f"{reader.path_used} reader")
             done.append(FileRead(name, reader.stats, reader.path_used))
@@ -432,14 +441,21 @@ def _ingest(engine: "Engine", sources: list[Any], errors: list[VulnpipeError],
     from vulnpipe.ingest.store.writer import add_campaign as add_to_scan
 
     bar = progress or _NoProgress()
-    results, moved = [], []
+    results: list[IngestResult] = []
+    moved: list[str] = []
     bar.start("adding the campaign" if add else "ingesting", len(sources))
-    for source in sources:
-        if add:
-            result = add_to_scan(engine, source, profile)
-        else:
-            result = ingest_source(engine, source, profile, keep_raw=not profile.select_all,
-                                   strict=strict)
+    for index, source in enumerate(sources):
+        try:
+            if add:
+                result = add_to_scan(engine, source, profile)
+            else:
+                result = ingest_source(engine, source, profile, keep_raw=not profile.select_all,
+                                       strict=strict)
+        except VulnpipeError as exc:     # the store failed (a lost connection): say what is kept
+            kept = len([r for r in results if r.status != FAILED])
+            raise type(exc)(f"{exc.what}; stopped at {source.name} (nothing of it stored), "
+                            f"{kept} file(s) before it kept, {len(sources) - index - 1} not "
+                            "tried", path=exc.path, line=exc.line, hint=exc.hint) from None
         results.append(result)
         if result.status == FAILED:
             notify("error", result.detail)
@@ -447,6 +463,8 @@ def _ingest(engine: "Engine", sources: list[Any], errors: list[VulnpipeError],
                 moved.append(_quarantine(source.path, quarantine))
                 notify("note", f"{source.path} moved to {moved[-1]} (--quarantine): later runs "
                                "over the same folder do not meet it; fix or delete it there")
+        elif result.stats is not None:
+            _note_truncated(notify, source.name, result.stats)
         elif result.status == SKIPPED:
             notify("info", f"skipped {source.name}: {result.detail}")
         bar.advance(f"ingested {source.name}")

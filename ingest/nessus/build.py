@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from lxml import etree
 
 from vulnpipe.ingest.addresses import normalize_hostname, normalize_ip, normalize_macs
 from vulnpipe.ingest.records import Compliance, Finding, Host, Report, make_finding
+
+if TYPE_CHECKING:
+    from vulnpipe.ingest.errors import ParseError
 
 ROOT_V2 = "NessusClientData_v2"
 CM_NS = "{http://www.nessus.org/cm}"
@@ -36,6 +39,42 @@ _KINDS = {**{t: 0 for t in _TEXT_TAGS}, **{t: 1 for t in _LIST_TAGS if t != "see
 #: its own (the fast path's skeleton, the parallel reader's pieces).
 CLOSING_TAGS = b"</Report></NessusClientData_v2>"
 
+# -- what one item may hold (README, Security) ---------------------------------------------------
+#: A finding's ``plugin_output`` longer than this many characters is cut to it, with
+#: :func:`capped`'s marker; every other text or attribute value of a host or finding at
+#: :data:`MAX_TEXT_CHARS`. Counted in ``ParseStats.truncated`` (the commands print a note).
+MAX_OUTPUT_CHARS = 1_000_000
+MAX_TEXT_CHARS = 65_536
+#: An item's XML kept for evidence (``raw_xml``) only up to this many bytes.
+MAX_RAW_XML_BYTES = 4 * MAX_OUTPUT_CHARS
+#: A ``ReportItem`` holding more markup (``<``) than this is refused as absurd (millions of
+#: child elements, deep nesting) before it is built (:class:`.sources.HashingReader`).
+MAX_ITEM_MARKUP = 100_000
+
+
+def capped(text: str | None, limit: int, stats: "ParseStats | None" = None) -> str | None:
+    """``text`` cut to ``limit`` characters, with a marker saying how long it was."""
+    if text is None or len(text) <= limit:
+        return text
+    if stats is not None:
+        stats.truncated += 1
+    return (text[:limit] + f"\n[truncated by vulnpipe: the export holds {len(text):,} "
+            f"characters here, the first {limit:,} are kept]")
+
+
+def absurd_item(line: int | None, name: str) -> "ParseError":
+    from vulnpipe.ingest.errors import ParseError
+
+    return ParseError(f"a ReportItem holds more than {MAX_ITEM_MARKUP:,} elements (millions of "
+                      "child elements or absurd nesting): refused before it is built",
+                      path=name, line=line, hint="the export is damaged or hostile; export "
+                                                 "the scan again from the scanner")
+
+
+def raw_kept(raw: bytes | None) -> bytes | None:
+    """An item's XML as kept for evidence: None when over :data:`MAX_RAW_XML_BYTES`."""
+    return raw if raw is None or len(raw) <= MAX_RAW_XML_BYTES else None
+
 
 @dataclass
 class ParseStats:
@@ -52,6 +91,7 @@ class ParseStats:
     elsa_68453_name: str | None = None
     sha256: str | None = None
     size: int = 0
+    truncated: int = 0                 # values cut to the caps above (selected items, hosts)
 
 
 def to_int(value: str | None) -> int | None:
@@ -113,10 +153,15 @@ def credentials_from_scan_info(output: str) -> bool | None:
 
 
 def make_host(name: str, props: dict[str, str], report: Report,
-              scan_info_output: Callable[[], str | None]) -> Host:
+              scan_info_output: Callable[[], str | None],
+              stats: ParseStats | None = None) -> Host:
     """The host record. ``scan_info_output()`` gives the ``plugin_output`` of the host's
     first plugin 19506 item ('' when it has none, None without such an item); it is only
-    called when ``Credentialed_Scan`` does not say."""
+    called when ``Credentialed_Scan`` does not say. Values over :data:`MAX_TEXT_CHARS` are
+    cut (:func:`capped`)."""
+    name = capped(name, MAX_TEXT_CHARS, stats) or ""
+    if any(len(v) > MAX_TEXT_CHARS for v in props.values()):
+        props = {k: capped(v, MAX_TEXT_CHARS, stats) or "" for k, v in props.items()}
     ip = normalize_ip(props.get("host-ip")) or normalize_ip(name)
     credentialed = truthy(props.get("Credentialed_Scan"))
     if credentialed is None:
@@ -143,7 +188,7 @@ def make_host(name: str, props: dict[str, str], report: Report,
 
 
 def finding_from_element(item: etree._Element, host: Host, pid: int | None, port: int | None, role: str,
-                         keep_raw: bool = False) -> Finding:
+                         keep_raw: bool = False, stats: ParseStats | None = None) -> Finding:
     """One finding from a parsed ``ReportItem`` element (``keep_raw``: with its XML)."""
     tags, texts, directs = [], [], []
     for child in item:
@@ -154,20 +199,29 @@ def finding_from_element(item: etree._Element, host: Host, pid: int | None, port
             texts.append("".join(child.itertext()) if len(child) else text)
             directs.append(text)
     raw = etree.tostring(item, encoding="utf-8", with_tail=False) if keep_raw else None
-    return build_finding(item.attrib, tags, texts, directs, host, pid, port, role, raw)
+    return build_finding(item.attrib, tags, texts, directs, host, pid, port, role, raw_kept(raw),
+                         stats)
 
 
 def build_finding(attrib: Mapping[str, str], tags: Sequence[str], texts: Sequence[str | None],
                   directs: Sequence[str | None] | None, host: Host, pid: int | None, port: int | None,
-                  role: str, raw_xml: bytes | None = None) -> Finding:
+                  role: str, raw_xml: bytes | None = None,
+                  stats: ParseStats | None = None) -> Finding:
     """One finding from a ReportItem's attributes (a mapping) and its child elements, given
     as parallel sequences in document order: ``tags`` (``{uri}local`` for namespaced ones),
     ``texts`` (all text inside each child, None when empty) and ``directs`` (each child's
     own text before any sub-element; ``None`` means "same as ``texts``").
 
     Both readers (the streaming parser and the fast path) build findings here, so they
-    cannot disagree on what a child element means.
+    cannot disagree on what a child element means. Values are capped (:func:`capped`):
+    ``plugin_output`` at :data:`MAX_OUTPUT_CHARS`, the others at :data:`MAX_TEXT_CHARS`.
     """
+    if any(t is not None and len(t) > MAX_TEXT_CHARS for t in texts):
+        texts = [capped(t, MAX_OUTPUT_CHARS if tag == "plugin_output" else MAX_TEXT_CHARS, stats)
+                 for tag, t in zip(tags, texts)]
+        directs = None if directs is None else [capped(t, MAX_TEXT_CHARS) for t in directs]
+    if any(len(v) > MAX_TEXT_CHARS for v in attrib.values()):
+        attrib = {k: capped(v, MAX_TEXT_CHARS, stats) or "" for k, v in attrib.items()}
     values: dict[str, object] = {}
     lists: dict[str, list[str]] = {}
     cm: dict[str, str | None] = {}

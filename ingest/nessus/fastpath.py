@@ -47,10 +47,12 @@ from vulnpipe.ingest.nessus.build import (
     CLOSING_TAGS,
     ELSA_68453,
     L2TP_PLUGIN_ID,
+    MAX_ITEM_MARKUP,
     SEVERITIES,
     build_finding,
     finding_from_element,
     make_host,
+    raw_kept,
     to_int,
 )
 from vulnpipe.ingest.nessus.children import die_with_parent
@@ -213,12 +215,29 @@ def _escape_attr(value: str) -> str:
 
 
 # -- the well-formedness check ------------------------------------------------------------
+#: Elements nested deeper than this are left to the full parser, which refuses a document
+#: nested deeper than libxml2's limit (2048 with huge_tree): a SAX target builds no tree, so
+#: libxml2 does not count the depth for it, and ``--strict`` would accept what the full
+#: parser refuses (in an item the profile drops, say).
+MAX_CHECKED_DEPTH = 2000
+
+
 class _Watch:
-    """libxml2 SAX target: no callbacks for elements or text (so nothing is built), only
-    for the rare constructs the fast path does not handle."""
+    """libxml2 SAX target: elements only counted (nothing is built), no callbacks for text;
+    the rare constructs the fast path does not handle, or nesting deeper than
+    :data:`MAX_CHECKED_DEPTH`, make the file ``odd`` (the full parser then reads it)."""
 
     def __init__(self) -> None:
         self.odd = False
+        self.depth = 0
+
+    def start(self, tag, attrib) -> None:
+        self.depth += 1
+        if self.depth > MAX_CHECKED_DEPTH:
+            self.odd = True
+
+    def end(self, tag) -> None:
+        self.depth -= 1
 
     def comment(self, text) -> None:
         self.odd = True
@@ -668,13 +687,17 @@ class FastFile:
         name = _attrs(m.group(1)).get("name") or ""
         reader.stats.hosts += 1
         if m.group(2):                                  # <ReportHost .../>
-            host = make_host(name, {}, report, lambda: None)
+            host = make_host(name, {}, report, lambda: None, reader.stats)
             return host, [], m.end()
         end_tag = _find_tag(mm, b"</ReportH", b"ost", m.end())
         e = _RX_HOST_END.match(mm, end_tag) if end_tag >= 0 else None
         if e is None:
             raise FastPathUnsupported("host not closed")
         body = m.end()
+        if end_tag - body > 3 * MAX_ITEM_MARKUP and _markup(mm, body, end_tag) > MAX_ITEM_MARKUP:
+            # an item may hold more than the full parser accepts: it decides (and refuses
+            # before building such an item)
+            raise FastPathUnsupported("a host with very much markup")
         props: dict[str, str] = {}
         p = _RX_PROPS.match(mm, body, end_tag)
         if p is not None:
@@ -750,7 +773,7 @@ class FastFile:
                     return texts[tags.index("plugin_output")] or "" if "plugin_output" in tags else ""
             return None
 
-        host = make_host(name, props, report, scan_info)
+        host = make_host(name, props, report, scan_info, reader.stats)
         findings: list[Finding] = []
         stats = reader.stats
         for i in wanted:
@@ -758,13 +781,14 @@ class FastFile:
             sev, pid, port, pid_raw, pname, role, attrs = info[key]
             children, el = item_children(i)
             if el is not None:
-                finding = finding_from_element(el, host, pid, port, role, reader.keep_raw)
+                finding = finding_from_element(el, host, pid, port, role, reader.keep_raw,
+                                               stats)
             else:
                 finding = build_finding(attrs, children[0], children[1], None, host, pid, port,
-                                        role)
+                                        role, None, stats)
             if reader.keep_raw:      # the item's bytes, verbatim, for evidence packs
                 a, b = spans_of()[i]
-                finding = replace(finding, raw_xml=bytes(self.mm[a:b]))
+                finding = replace(finding, raw_xml=raw_kept(bytes(self.mm[a:b])))
             if finding.compliance is not None:
                 stats.compliance_items += 1
             findings.append(finding)
@@ -865,6 +889,11 @@ _RX_INNER = re.compile(rb'<ReportItem' + _ATTRS + rb'[ \t\r\n]*(?:/>|>(' + _CONT
                        + rb')</ReportItem[ \t\r\n]*>)')
 _FRAGMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                                    huge_tree=True, remove_comments=True, remove_pis=True)
+
+
+def _markup(mm, start: int, end: int) -> int:
+    """How many ``<`` bytes ``[start, end)`` holds (counted a megabyte at a time)."""
+    return sum(mm[i:min(i + (1 << 20), end)].count(b"<") for i in range(start, end, 1 << 20))
 
 
 def _inner(item: bytes) -> bytes:

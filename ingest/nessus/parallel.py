@@ -338,6 +338,7 @@ def _add(total: ParseStats, part: ParseStats) -> None:
     total.port_1701 += part.port_1701
     total.compliance_items += part.compliance_items
     total.selected += part.selected
+    total.truncated += part.truncated
     if total.elsa_68453_name is None:
         total.elsa_68453_name = part.elsa_68453_name
 

@@ -18,6 +18,7 @@ from vulnpipe.ingest.errors import ParseError
 from vulnpipe.ingest.nessus.build import (
     ELSA_68453,
     L2TP_PLUGIN_ID,
+    MAX_ITEM_MARKUP,
     ROOT_V2,
     SCAN_INFO_ID,
     ParseStats,
@@ -152,10 +153,22 @@ def _sniff(head: bytes, name: str) -> None:
     if not probe.startswith(b"<"):
         raise ParseError("not XML: the file does not start with '<'", path=name,
                          hint="give a Nessus v2 export (.nessus)")
-    if b"<!entity" in head.lower():
-        raise ParseError("the file declares XML entities in a DOCTYPE, which Nessus exports "
-                         "never do; refused as unsafe (entity expansion, external reads)",
-                         path=name, hint="export the scan again from the scanner")
+
+
+def _check_doctype(root, name: str) -> None:
+    """Refuse a document whose DOCTYPE declares entities, as libxml2 read it (whatever the
+    encoding, however far into the file): checked when the root element starts, before any
+    element is used. Entities are never resolved anyway; this also stops internal ones being
+    expanded in attribute values."""
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and next(iter(dtd.entities()), None) is not None:
+        raise _entities_error(name, root.sourceline)
+
+
+def _entities_error(name: str, line: int | None) -> ParseError:
+    return ParseError("the file declares XML entities in a DOCTYPE, which Nessus exports never "
+                      "do; refused as unsafe (entity expansion, external reads)", path=name,
+                      line=line, hint="export the scan again from the scanner")
 
 
 def _root_error(tag: str, name: str) -> ParseError:
@@ -256,7 +269,8 @@ class NessusReader:
             raw = self.source.open()
         except OSError as exc:
             raise ParseError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
-        self._hasher = HashingReader(raw, digest=self.digest)
+        self._hasher = HashingReader(raw, digest=self.digest, item_markup=MAX_ITEM_MARKUP,
+                                     name=name)
         self._hasher.name = self._log_name     # libxml2 names its errors after the stream
         stream = io.BufferedReader(self._hasher, buffer_size=1 << 20)
         try:
@@ -292,6 +306,7 @@ class NessusReader:
             for event, el in context:
                 if root is None:
                     root = el.getroottree().getroot()
+                    _check_doctype(root, name)
                     self._check_root(root, name)
                 tag = el.tag
                 if event == "start":
@@ -358,6 +373,8 @@ class NessusReader:
                 "no element found" in msg.lower()):
             msg, line = first.message.strip(), first.line
         low = msg.lower()
+        if "entity amplification" in low or "entity reference loop" in low:
+            return _entities_error(self.source.name, line or None)   # (libxml2 stopped it)
         at_end = False
         try:
             while stream.read(1 << 20):
@@ -390,7 +407,8 @@ class NessusReader:
                             props[key] = (t.text or "").strip()
             elif tag == "ReportItem":
                 items.append(child)
-        host = make_host(el.get("name") or "", props, report, lambda: _scan_info_output(items))
+        host = make_host(el.get("name") or "", props, report, lambda: _scan_info_output(items),
+                         stats)
         profile = self.profile
         watch_ids = (L2TP_PLUGIN_ID, ELSA_68453)
         findings: list[Finding] = []
@@ -411,7 +429,7 @@ class NessusReader:
                                 attrib.get("protocol"))
             if role is None:
                 continue
-            finding = finding_from_element(item, host, pid, port, role, self.keep_raw)
+            finding = finding_from_element(item, host, pid, port, role, self.keep_raw, stats)
             if finding.compliance is not None:
                 stats.compliance_items += 1
             stats.selected += 1

@@ -43,11 +43,19 @@ class HashingReader(io.RawIOBase):
 
     name: str = "<stream>"      # libxml2 names its errors after the stream
 
-    def __init__(self, raw: BinaryIO, digest: bool = True) -> None:
+    def __init__(self, raw: BinaryIO, digest: bool = True, *, item_markup: int = 0,
+                 name: str = "") -> None:
         self._raw = raw
         self.sha256 = hashlib.sha256() if digest else None
         self.size = 0
         self.lines = 1
+        #: ``item_markup > 0``: a ``ReportItem`` holding more markup (``<``) than this raises
+        #: ``absurd_item`` as soon as its bytes pass through, before libxml2 builds it all
+        self._item_markup = item_markup
+        self._name = name
+        self._in_item = False
+        self._markup = 0
+        self._item_at: tuple[int, bytes, int] = (1, b"", 0)
 
     def readable(self) -> bool:
         return True
@@ -67,8 +75,45 @@ class HashingReader(io.RawIOBase):
     def _count(self, data: bytes) -> None:
         if self.sha256 is not None:
             self.sha256.update(data)
+        if self._item_markup:
+            self._guard(data)
         self.size += len(data)
         self.lines += data.count(b"\n")
+
+    def _guard(self, data: bytes) -> None:
+        """Count the markup of each ``ReportItem`` (from its start tag to its end tag; a
+        marker cut by a read boundary merges two items, which only counts more)."""
+        total = data.count(b"<")
+        if self._markup + total <= self._item_markup:     # no item can pass the cap here
+            start, end = data.rfind(b"<ReportItem"), data.rfind(b"</ReportItem")
+            if start < 0 and end < 0:
+                if self._in_item:
+                    self._markup += total
+            elif end > start:                             # the last item ended in here
+                self._in_item, self._markup = False, 0
+            else:
+                self._in_item, self._markup = True, data.count(b"<", start + 1)
+                self._item_at = (self.lines, data, start)
+            return
+        pos = 0
+        while True:
+            if self._in_item:
+                end = data.find(b"</ReportItem", pos)
+                self._markup += data.count(b"<", pos, len(data) if end < 0 else end)
+                if self._markup > self._item_markup:
+                    from vulnpipe.ingest.nessus.build import absurd_item
+
+                    lines, chunk, at = self._item_at          # where the item started
+                    raise absurd_item(lines + chunk.count(b"\n", 0, at), self._name)
+                if end < 0:
+                    return
+                self._in_item, pos = False, end + 1
+            start = data.find(b"<ReportItem", pos)
+            if start < 0:
+                return
+            self._in_item, self._markup = True, 0
+            self._item_at = (self.lines, data, start)
+            pos = start + 1
 
     def close(self) -> None:
         try:
@@ -79,7 +124,8 @@ class HashingReader(io.RawIOBase):
 
 #: What reading a damaged compressed stream raises (zlib, gzip and zipfile say it each
 #: their own way; a gzip CRC error is an OSError that has nothing to do with the disk).
-_DAMAGED = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile, zipfile.LargeZipFile)
+_DAMAGED = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile, zipfile.LargeZipFile,
+            NotImplementedError, UnicodeDecodeError)
 _DAMAGED_HINT = "copy or download the file again"
 
 
@@ -154,12 +200,17 @@ def _open_member(path: Path, member: zipfile.ZipInfo, name: str) -> BinaryIO:
         return cast(BinaryIO, ArchiveStream(_archive(path).open(member), name))
     except _DAMAGED as exc:
         raise damaged(exc, name) from None
+    except RuntimeError as exc:         # zipfile: "File ... is encrypted, password required"
+        raise ParseError(f"cannot read this archive member: {exc}", path=name,
+                         hint="unzip it yourself (it is encrypted), then give the .nessus "
+                              "file") from None
 
 
 def _zip_sources(path: Path) -> Iterator[Source]:
     try:
         zf = _archive(path)
-        infos = sorted((i for i in zf.infolist() if not i.is_dir()), key=lambda i: i.filename)
+        infos = sorted((i for i in zf.infolist() if i.filename and not i.is_dir()),
+                       key=lambda i: i.filename)
     except (*_DAMAGED, OSError, ValueError) as exc:
         raise InputError(f"not a readable zip archive: {exc}", path=path.name,
                          hint=_DAMAGED_HINT) from None

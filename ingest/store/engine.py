@@ -124,8 +124,16 @@ def store_errors(url: str) -> Iterator[None]:
 
 def connect_error(exc: Exception, url: str) -> StoreError:
     first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
-    return StoreError(f"cannot use the database {display_url(url)}: {first}",
-                      hint="check the URL, that the server is running and the credentials")
+    low = first.lower()
+    if "disk is full" in low or "no space left" in low or "could not extend file" in low:
+        hint = "free disk space where the database is, then run again"
+    elif "server closed the connection" in low or "connection" in low and "lost" in low or \
+            "terminating connection" in low or "consuming input failed" in low:
+        hint = ("the connection was lost: what was being stored was rolled back; run the same "
+                "command again (files already stored are skipped)")
+    else:
+        hint = "check the URL, that the server is running and the credentials"
+    return StoreError(f"cannot use the database {display_url(url)}: {first}", hint=hint)
 
 
 def require_database(url: str | None = None) -> None:

@@ -22,5 +22,5 @@ def check(config: Optional[Path] = ConfigOpt) -> None:
     Example: vulnpipe config check --config /etc/vulnpipe/vulnpipe.toml
     """
     for topic, text in workflows.check_config(load_config(config)):
-        print(f"{topic:<13} {text}")
+        console.out(f"{topic:<13} {text}")
     console.info("configuration OK")

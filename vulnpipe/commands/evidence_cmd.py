@@ -157,7 +157,7 @@ def verify(
     """
     result = workflows.verify_evidence(pack, pub_key, manifest_sha256)
     for p in result.problems:
-        print(p.line())
+        console.out(p.line())
     if result.intact:
         console.info(workflows.describe_verification(result, pack))
         return

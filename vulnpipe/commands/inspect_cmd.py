@@ -34,8 +34,10 @@ def inspect(
     prof = pick_profile(profile, None, profiles_file, load_config(config))
     done = workflows.inspect_scans(inputs, prof)
     for summary in done.summaries:
-        print(json.dumps(summary.as_dict(), sort_keys=True) if as_json
-              else workflows.inspection_text(summary))
+        if as_json:
+            print(json.dumps(summary.as_dict(), sort_keys=True))
+        else:
+            console.out(workflows.inspection_text(summary))
     for exc in done.errors:
         console.error(str(exc))
     if done.errors:

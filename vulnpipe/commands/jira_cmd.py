@@ -69,7 +69,7 @@ def sync(
     finally:
         engine.dispose()
     result = delivery.sync_jira(cfg, done.views, apply=not plan, offline=offline,
-                                line=lambda text: print(text, flush=True), notify=notify)
+                                line=lambda text: print(console.safe(text), flush=True), notify=notify)
     console.info(("plan: " if plan else "") + result.summary())
     if not result.ok:
         raise typer.Exit(1)

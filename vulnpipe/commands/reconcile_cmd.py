@@ -96,7 +96,7 @@ def reconcile(
     finally:
         engine.dispose()
     for c in done.changes:
-        print(f"{c.key}  {c.host}: {c.before or 'new'} -> {c.after}")
+        console.out(f"{c.key}  {c.host}: {c.before or 'new'} -> {c.after}")
     console.info(f"{len(done.changes)} ticket(s) changed; now "
                  f"{workflows.states_text(done.states())}")
     if targets_out:

@@ -121,10 +121,10 @@ def list_scans(
         return
     header = (f"{'id':>4}  {'scan time (UTC)':<17}  {'hosts':>6}  {'findings':>8}  "
               f"{'profile':<8}  file / policy")
-    print(header)
+    console.out(header)
     for r in rows:
         when = r["first_host_start"].strftime("%Y-%m-%d %H:%M") if r["first_host_start"] else "-"
-        print(f"{r['id']:>4}  {when:<17}  {r['hosts_count']:>6}  {r['findings_count']:>8}  "
+        console.out(f"{r['id']:>4}  {when:<17}  {r['hosts_count']:>6}  {r['findings_count']:>8}  "
               f"{r['profile']:<8}  {r['file_name']} / {r['policy_name'] or '(no policy)'}")
 
 
@@ -157,10 +157,10 @@ def stored_findings(
     engine = workflows.open_store(pick_db(db, load_config(config)), create=False)
     try:
         if form is None:
-            print(f"{'host':<28} {'plugin':>7} {'port':>11}  {'role':<8} name")
+            console.out(f"{'host':<28} {'plugin':>7} {'port':>11}  {'role':<8} name")
             for r in workflows.stored_findings(engine, scan):
                 port = f"{r['port']}/{r['protocol']}"
-                print(f"{str(r['host'])[:28]:<28} {r['plugin_id']!s:>7} {port:>11}  "
+                console.out(f"{str(r['host'])[:28]:<28} {r['plugin_id']!s:>7} {port:>11}  "
                       f"{r.get('profile_role') or '':<8} {r['plugin_name']}")
             return
         count = workflows.write_stored_findings(engine, scan, out, form)
@@ -189,6 +189,6 @@ def db_status(db: Optional[str] = DbOpt, config: Optional[Path] = ConfigOpt) -> 
     Example: vulnpipe db status
     """
     status = workflows.schema_status(pick_db(db, load_config(config)))
-    print(f"{status.database}: schema {status.revision or '-'} ({status.state})")
+    console.out(f"{status.database}: schema {status.revision or '-'} ({status.state})")
     if not status.current:
         raise typer.Exit(1)
