@@ -178,3 +178,162 @@ def test_an_excluded_plugin_stays_out_whatever_else_selects_it():
         "exclude_plugins": [68453]}, "test")
     assert user.role(68453, ELSA["plugin_name"], ELSA["family"], 0, "tcp") is None
     assert user.role(68454, "other", ELSA["family"], 0, "tcp") == RELATED
+
+
+# -- weeks: labels, bounds, --week and --weeks ---------------------------------------------------
+
+def test_iso_weeks_labels_bounds_and_the_year_boundary():
+    from datetime import date
+
+    week = week_of(datetime(2026, 11, 25, 15, 30, tzinfo=timezone.utc))      # a Wednesday
+    assert (week.label, week.start, week.end) == (
+        "2026-W48", datetime(2026, 11, 23, tzinfo=timezone.utc), datetime(2026, 11, 30, tzinfo=timezone.utc))
+    assert week.cutoff == week.end - TICK and week.last_day == date(2026, 11, 29) and week.complete
+    assert week_of(datetime(2026, 11, 25, 15, 30)) == week                     # naive means UTC
+    east = timezone(timedelta(hours=5))
+    assert week_of(datetime(2026, 11, 30, 3, 0, tzinfo=east)) == week          # Sunday 22:00 UTC
+    assert week_of(datetime(2027, 1, 1, tzinfo=timezone.utc)).label == "2026-W53"
+    assert week_of(datetime(2027, 1, 4, tzinfo=timezone.utc)).label == "2027-W01"
+    cut = cut_week(datetime(2026, 11, 25, 15, 30, tzinfo=east))
+    assert cut.cutoff == datetime(2026, 11, 25, 10, 30, tzinfo=timezone.utc) and not cut.complete
+    assert cut_week(week.cutoff + TICK).label == "2026-W49"
+
+
+def test_parse_week_and_window():
+    import pytest
+
+    from vulnpipe.ingest.errors import BadValue, InputError
+    from vulnpipe.reports.weekly.weeks import parse_week, window
+
+    w48 = parse_week("2026-W48")
+    assert w48 == parse_week(" 2026w48 ") == parse_week("2026W48") == week_of(datetime(2026, 11, 23))
+    assert parse_week("2026-W1").label == "2026-W01"
+    for bad, message in (("48", "is not an ISO week"), ("2026-W60", "does not exist"),
+                         ("2026-W00", "does not exist"), ("", "is not an ISO week")):
+        with pytest.raises(BadValue, match=message):
+            parse_week(bad)
+    assert parse_week("2026-W53").label == "2026-W53"
+    assert w48.previous() == parse_week("2026-W47") and w48.previous(4) == parse_week("2026-W44")
+    cut = cut_week(datetime(2026, 11, 25, tzinfo=timezone.utc))
+    assert window(cut, 3) == [parse_week("2026-W46"), parse_week("2026-W47"), cut]
+    assert window(cut, 1) == [cut]
+    with pytest.raises(InputError, match="--weeks 0 must be at least 1"):
+        window(cut, 0)
+
+
+# -- every weekly figure, by hand ----------------------------------------------------------------
+
+def estate_scan(n: int, when: datetime, seen_on: dict[str, bool]) -> ScanFacts:
+    """Scan ``n`` holding the hosts of ``seen_on`` (name -> reports L2TP)."""
+    hosts, observations = {}, {}
+    for name, present in seen_on.items():
+        h = replace(host(when), name=name, host_ip=None)
+        hosts[f"host:{name}"] = h
+        if present:
+            observations[f"host:{name}"] = [replace(seen(L2TP, when), host_name=name, address=name)]
+    return ScanFacts(scan_id=n, name=f"s{n}", time=when, policy=COVERS, hosts=hosts,
+                     observations=observations)
+
+
+def test_every_weekly_figure_on_a_small_estate():
+    from vulnpipe.reports.weekly.figures import ticket_rows
+
+    k = {name: ticket_key(PROFILE, f"host:{name}") for name in "abcdefg"}
+    scans = [estate_scan(1, T0, dict.fromkeys("abcdef", True)),
+             estate_scan(2, T0 + timedelta(days=7), {**dict.fromkeys("acdef", True), "b": False}),
+             estate_scan(3, T0 + timedelta(days=14), {"a": True, "b": True, "e": False, "g": True})]
+    decisions = [Decision(k["c"], ACCEPT, T0 + timedelta(days=1), "partner", "CISO",
+                          until=T0 + timedelta(days=25), id=1),
+                 Decision(k["d"], ACCEPT, T0 + timedelta(days=1), "partner", "CISO",
+                          until=T0 + timedelta(days=100), id=2)]
+    week = week_of(T0 + timedelta(days=14))                          # 2026-W46
+    tickets = build_tickets(PROFILE, scans, decisions, as_of=week.cutoff)
+    due = {"a": 7, "b": 30, "c": 30, "d": 30, "e": 10, "f": 30, "g": 30}
+    built = BuiltTickets(profile=PROFILE, tickets=tickets, asset_info={}, priority={
+        k[n]: ("P2", 14, T0 + timedelta(days=d)) for n, d in due.items()})
+    f = figures(built, week)
+    assert f.as_dict() == dict(exposed_hosts=6, open_tickets=4, new=1, fixed_verified=1,
+                               resurfaced=1, overdue=1, risk_accepted=2, expiring_30d=1,
+                               not_verifiable=1, sla_compliance_pct=60.0)
+    assert (f.sla_met, f.sla_judged) == (3, 5)
+    rows = {r.host: r for r in ticket_rows(built, week)}
+    assert {n: r.state for n, r in rows.items()} == {
+        "a": OPEN, "b": RESURFACED, "c": RISK_ACCEPTED, "d": RISK_ACCEPTED, "e": FIXED, "f": OPEN,
+        "g": OPEN}
+    assert [n for n, r in sorted(rows.items()) if r.overdue] == ["a"]
+    assert [n for n, r in sorted(rows.items()) if not r.verified] == ["c", "d", "f"]
+    assert rows["a"].status == "open, overdue" and rows["f"].status == "open, not verified this week"
+    assert rows["c"].status == "risk accepted"
+    assert rows["c"].accepted_through.isoformat() == "2026-11-20"
+    assert rows["c"].acceptance_ends == datetime(2026, 11, 21, tzinfo=timezone.utc)
+    assert (rows["c"].approver, rows["c"].acceptance_reason) == ("CISO", "partner")
+    assert rows["a"].approver is None and rows["a"].accepted_through is None
+    assert rows["e"].fixed_at == T0 + timedelta(days=14) and rows["a"].fixed_at is None
+    assert rows["a"].days_open == 20 and rows["g"].days_open == 6
+    assert rows["g"].new and not rows["a"].new
+    # a subset of keys: the figures of those tickets only
+    assert figures(built, week, {k["a"], k["e"]}).as_dict()["open_tickets"] == 1
+    # nothing judged: no SLA figure
+    assert figures(built, week, {k["c"]}).sla_compliance_pct is None
+
+
+# -- coverage: port ranges, unreadable settings, whether a scan could detect the campaign -------
+
+def test_port_range_spellings():
+    from vulnpipe.ingest.coverage import port_in_range
+
+    for spec in (None, "", "  ", "default", "ALL", "22;1701", "22,,1701", "80,default", "U:default",
+                 "T:22,U:1701", "u:1700-1702"):
+        assert port_in_range(spec, 1701, "udp") is True, spec
+    for spec in ("T:default", "T:1-65535", "U:1-1000", "22,80"):
+        assert port_in_range(spec, 1701, "udp") is False, spec
+    assert port_in_range("T:1701", 1701, "tcp") is True and port_in_range("T:1701", 1701, "udp") is False
+    assert port_in_range("1-1024", None, "udp") is True                      # no port: not excluded
+    assert port_in_range("22,eighty", 1701, "udp") is None                   # cannot be read
+
+
+def test_an_unreadable_port_range_is_unknown_with_the_setting_named():
+    pol = replace(COVERS, port_range="22,eighty")
+    cov = coverage(pol, host(T0), plugin_id=11387, family="Firewalls", port=1701, protocol="udp")
+    assert (cov.status, cov.reason) == (UNKNOWN, "unreadable port_range '22,eighty'")
+    assert not cov.covered
+
+
+def test_whether_a_scan_could_detect_the_campaign_and_why_not():
+    from vulnpipe.ingest.coverage import detectability
+    from vulnpipe.ingest.profiles import Detector, Profile
+
+    l2tp = Detector(11387, "Firewalls", ((1701, "udp"),), "L2TP Network Server Detection")
+    prof = Profile(name="vpn", detectors=(l2tp, Detector(10622)))
+
+    def pol(**kw):
+        return replace(COVERS, **kw)
+
+    assert detectability(pol(), prof) == (True, "")
+    assert detectability(None, prof) == (
+        None, "no policy in the file: cannot tell whether plugin 11387 or plugin 10622 ran")
+    assert detectability(pol(plugin_set=frozenset({19506})), prof) == (
+        False, "plugin 11387 (L2TP Network Server Detection) not enabled; plugin 10622 not enabled")
+    assert detectability(pol(plugin_set=frozenset({11387}), port_range="1-1024"), prof) == (
+        False, "udp/1701 outside the port range '1-1024'; plugin 10622 not enabled")
+    assert detectability(pol(plugin_set=frozenset({11387}), port_range="U:1701"), prof) == (True, "")
+    assert detectability(pol(plugin_set=frozenset({11387}), port_range="22,x"), prof) == (
+        None, "unreadable port range '22,x'")
+    # no plugin_set: a family decides; a policy that says nothing leaves it open
+    assert detectability(pol(plugin_set=None, families=(("Firewalls", "enabled"),)), prof) == (True, "")
+    assert detectability(pol(plugin_set=None), prof) == (
+        None, "the policy does not say whether plugin 11387 ran")
+    # stored under a profile: only the detectors it kept count
+    assert detectability(pol(), prof, "pptp", [10622]) == (True, "")
+    assert detectability(pol(plugin_set=frozenset({10622})), prof, "pptp", [10622]) == (True, "")
+    assert detectability(pol(plugin_set=frozenset({11387})), prof, "pptp", [10622]) == (
+        False, "plugin 10622 not enabled")
+    assert detectability(pol(), prof, "web", [19506]) == (
+        False, "stored with profile 'web', which leaves plugin 11387 and plugin 10622 out")
+    assert detectability(pol(), prof, "web", None)[0] is False
+    assert detectability(pol(), prof, "all", [19506]) == (True, "")     # 'all' keeps everything
+    assert detectability(pol(), Profile(name="empty")) == (
+        None, "profile 'empty' declares no plugin that detects it")
+    # a profile without declared detectors is detected by its primary plugins, any port
+    assert detectability(pol(plugin_set=frozenset({11387}), port_range="1-1024"),
+                         resolve_profile("plugins", extra_plugins=[11387])) == (True, "")
