@@ -337,3 +337,126 @@ def test_whether_a_scan_could_detect_the_campaign_and_why_not():
     # a profile without declared detectors is detected by its primary plugins, any port
     assert detectability(pol(plugin_set=frozenset({11387}), port_range="1-1024"),
                          resolve_profile("plugins", extra_plugins=[11387])) == (True, "")
+
+
+# -- cells: every spreadsheet cell is text that cannot run -----------------------------------------
+
+def test_csv_cells_quote_formula_text_and_write_values_plainly():
+    from datetime import date
+
+    from vulnpipe.reports.writers.cells import csv_text, is_formula_like
+
+    for text in ("=1+1", "+cmd", "-2+3", "@SUM(1)", "\tx", "\rx"):
+        assert is_formula_like(text) and csv_text(text) == "'" + text, text
+    assert not is_formula_like("a=1") and csv_text("a=1") == "a=1"
+    assert csv_text(None) == "" and csv_text(True) == "true" and csv_text(False) == "false"
+    assert csv_text(["a", 1, "=b"]) == "a;1;=b"            # a list is joined (its text is data)
+    assert csv_text(("x",)) == "x"
+    assert csv_text(-5) == "-5" and csv_text(1.5) == "1.5"  # numbers are numbers, not formulas
+    assert csv_text(datetime(2026, 11, 2, 1, 0, 5, tzinfo=timezone.utc)) == "2026-11-02T01:00:05Z"
+    assert csv_text(datetime(2026, 11, 2, 1, 0, 5)) == "2026-11-02T01:00:05"
+    assert csv_text(date(2026, 11, 2)) == "2026-11-02"
+
+
+def test_excel_cells_hold_any_text_within_excels_limits():
+    from vulnpipe.reports.writers.cells import EXCEL_MAX_CELL, TRUNCATION_MARKER, excel_text, excel_value
+
+    assert excel_text("a\x00b\x08c\x0bd\x0ce\x1ff\tg\nh\ri") == "a\ufffdb\ufffdc\ufffdd\ufffde\ufffdf\tg\nh\ri"
+    fits = "x" * EXCEL_MAX_CELL
+    assert excel_text(fits) == fits
+    cut = excel_text(fits + "y")
+    assert len(cut) == EXCEL_MAX_CELL and cut.endswith(TRUNCATION_MARKER)
+    assert cut == "x" * (EXCEL_MAX_CELL - len(TRUNCATION_MARKER)) + TRUNCATION_MARKER
+    assert excel_value(None) is None and excel_value(3) == 3 and excel_value(["a", "b"]) == "a; b"
+    assert excel_value("=x\x01") == "=x\ufffd"
+    aware = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
+    assert excel_value(aware) == datetime(2026, 11, 2, 1, 0) and excel_value(aware).tzinfo is None
+    naive = datetime(2026, 11, 2, 1, 0)
+    assert excel_value(naive) is naive
+
+
+# -- the timeline, step by step -------------------------------------------------------------------
+
+def test_the_timeline_records_what_each_scan_said():
+    from vulnpipe.reports.tickets.timeline import last_day
+
+    d7, d14, d21 = (T0 + timedelta(days=n) for n in (7, 14, 21))
+    late = replace(scan(4, d21, L2TP), hosts={ASSET: replace(host(d21), os="Linux", host_fqdn="vpn.example",
+                                                             netbios_name="VPN")})
+    t = ticket([scan(1, T0, L2TP), scan(2, d7, L2TP, PPTP), scan(3, d14, L2TP), late])
+    assert (t.first_seen, t.last_seen, t.state) == (T0, d21, OPEN)
+    assert (t.os, t.fqdn, t.netbios) == ("Linux", "vpn.example", "VPN")      # the latest scan's
+    assert [(e.kind, e.at, e.detail) for e in t.events] == [
+        ("opened", T0, {"scan": "s1", "findings": [L2TP.label]}),
+        ("finding_added", d7, {"finding": PPTP.label})]
+    assert [(c.scan_id, c.key, c.result) for c in t.checks] == [
+        (1, L2TP, "present"), (2, PPTP, "present"), (2, L2TP, "present"), (3, L2TP, "present"),
+        (3, PPTP, "fixed"), (4, L2TP, "present")]
+    pptp = t.findings[PPTP]
+    assert (pptp.first_seen, pptp.last_seen, pptp.first_scan_id, pptp.last_scan_id) == (d7, d7, 2, 2)
+    assert (pptp.fixed_at, pptp.fixed_scan_id, pptp.fixed_reason) == (
+        d14, 3, "absent from a rescan that covered it")
+    assert t.findings[L2TP].last_scan_id == 4 and t.reported_by(L2TP) == ["s1", "s2", "s3", "s4"]
+    assert last_day(datetime(2026, 12, 1, tzinfo=timezone.utc)) == "2026-11-30" and last_day(None) is None
+
+
+def test_a_fix_is_proved_only_by_a_later_covering_scan_of_a_scan_that_kept_the_finding():
+    d7, d14 = T0 + timedelta(days=7), T0 + timedelta(days=14)
+    # a scan older than the last detection, ingested late, proves nothing
+    older = ticket([scan(1, d7, L2TP), scan(2, T0)])
+    assert older.state == OPEN and [c.scan_id for c in older.checks] == [1]
+    # a scan stored under a profile that omits the finding proves nothing, and says why
+    partial = replace(scan(2, d14), complete_for_profile=False, stored_profile="web")
+    t = ticket([scan(1, T0, L2TP), partial])
+    assert t.state == OPEN
+    assert [(c.result, c.reason) for c in t.checks[1:]] == [
+        ("not_covered", "scan stored with profile 'web', which omits this finding")]
+    # a host not in the rescan: nothing checked
+    elsewhere = replace(scan(2, d14), hosts={"host:10.9.9.9": host(d14)})
+    assert [c.scan_id for c in ticket([scan(1, T0, L2TP), elsewhere]).checks] == [1]
+    # fixed, with the scan named, and an acceptance in force ends with the fix
+    accept = Decision(KEY, ACCEPT, T0 + timedelta(days=1), "later", "CISO", until=d14 + timedelta(days=30), id=1)
+    fixed = ticket([scan(1, T0, L2TP), scan(2, d14)], [accept])
+    assert fixed.state == FIXED and fixed.acceptance is None and fixed.ever_fixed
+    assert fixed.events[-1].kind == "fixed" and fixed.events[-1].detail["scan"] == "s2"
+    assert fixed.events[-1].detail["policy"] == "weekly" and fixed.events[-1].detail["findings"] == [L2TP.label]
+    # the expiry of an acceptance that ended with the fix changes nothing
+    assert [e.kind for e in fixed.events] == ["opened", "risk_accepted", "fixed"]
+
+
+def test_decisions_in_every_state():
+    from vulnpipe.reports.tickets.model import FALSE_POS, FALSE_POSITIVE
+
+    d7 = T0 + timedelta(days=7)
+    fp = Decision(KEY, FALSE_POS, T0 + timedelta(days=1), "test responder", "Bob", id=1)
+    t = ticket([scan(1, T0, L2TP), scan(2, d7)], [fp])
+    assert t.state == FALSE_POSITIVE and not t.ever_fixed         # a false positive is never "fixed"
+    assert t.false_positive["reason"] == "test responder" and t.false_positive["decision"] == 1
+    accept_fixed = Decision(KEY, ACCEPT, d7 + timedelta(days=1), "x", "CISO", id=2)
+    assert [e.kind for e in ticket([scan(1, T0, L2TP), scan(2, d7)], [accept_fixed]).events] == [
+        "opened", "fixed"]                                         # nothing to accept
+    revoke = Decision(KEY, REVOKE, T0 + timedelta(days=2), "real", id=3)
+    back = ticket([scan(1, T0, L2TP)], [fp, revoke])
+    assert back.state == OPEN and back.false_positive is None and back.events[-1].kind == "reopened"
+    assert back.events[-1].detail == {"reason": "real", "approver": None, "until": None, "decision": 3}
+    assert ticket([scan(1, T0, L2TP)], [revoke]).events[-1].kind == "opened"   # nothing to revoke
+    # a newer acceptance replaces the first: the first one's expiry does nothing
+    first = Decision(KEY, ACCEPT, T0 + timedelta(days=1), "a", "CISO", until=T0 + timedelta(days=5), id=4)
+    second = Decision(KEY, ACCEPT, T0 + timedelta(days=2), "b", "CISO", until=T0 + timedelta(days=9), id=5)
+    t = ticket([scan(1, T0, L2TP)], [first, second], as_of=T0 + timedelta(days=6))
+    assert t.state == RISK_ACCEPTED and t.acceptance["decision"] == 5 and t.acceptance["until"] == "2026-11-04"
+    t = ticket([scan(1, T0, L2TP)], [first, second])
+    assert t.state == OPEN and t.events[-1].detail == {"decision": 5, "until": "2026-11-04"}
+    assert ticket([scan(1, T0, L2TP)], [replace(first, ticket_key="VP-0")]).events[-1].kind == "opened"
+
+
+def test_the_replay_order_is_time_then_scan_decision_expiry_then_id():
+    from vulnpipe.reports.tickets.timeline import replay_steps
+
+    s = scan(7, T0, L2TP)
+    d = Decision(KEY, ACCEPT, T0, "x", "CISO", until=T0 + timedelta(days=1), id=3)
+    e = Decision(KEY, REVOKE, T0, "y", id=2)
+    steps = replay_steps([s], [d, e])
+    assert [(st[0], st[1], st[2], st[3]) for st in steps] == [
+        (T0, 0, 7, "scan"), (T0, 1, 2, "decision"), (T0, 1, 3, "decision"),
+        (T0 + timedelta(days=1), 2, 3, "expiry")]
