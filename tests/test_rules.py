@@ -269,6 +269,7 @@ def test_every_weekly_figure_on_a_small_estate():
     assert (rows["c"].approver, rows["c"].acceptance_reason) == ("CISO", "partner")
     assert rows["a"].approver is None and rows["a"].accepted_through is None
     assert rows["e"].fixed_at == T0 + timedelta(days=14) and rows["a"].fixed_at is None
+    assert rows["b"].fixed_at is None                       # fixed once, resurfaced since
     assert rows["a"].days_open == 20 and rows["g"].days_open == 6
     assert rows["g"].new and not rows["a"].new
     # a subset of keys: the figures of those tickets only
@@ -283,13 +284,20 @@ def test_port_range_spellings():
     from vulnpipe.ingest.coverage import port_in_range
 
     for spec in (None, "", "  ", "default", "ALL", "22;1701", "22,,1701", "80,default", "U:default",
-                 "T:22,U:1701", "u:1700-1702"):
+                 "T:22,U:1701", "u:1700-1702", "80,all", "U:ALL", "T:default,U:1701"):
         assert port_in_range(spec, 1701, "udp") is True, spec
     for spec in ("T:default", "T:1-65535", "U:1-1000", "22,80"):
         assert port_in_range(spec, 1701, "udp") is False, spec
     assert port_in_range("T:1701", 1701, "tcp") is True and port_in_range("T:1701", 1701, "udp") is False
     assert port_in_range("1-1024", None, "udp") is True                      # no port: not excluded
     assert port_in_range("22,eighty", 1701, "udp") is None                   # cannot be read
+
+
+def test_without_a_plugin_id_a_plugin_set_cannot_tell():
+    from vulnpipe.ingest.coverage import plugin_enabled
+
+    assert plugin_enabled(COVERS, None, "Firewalls") is None
+    assert plugin_enabled(COVERS, 11387, None) is True and plugin_enabled(COVERS, 1, None) is False
 
 
 def test_an_unreadable_port_range_is_unknown_with_the_setting_named():
@@ -460,3 +468,111 @@ def test_the_replay_order_is_time_then_scan_decision_expiry_then_id():
     assert [(st[0], st[1], st[2], st[3]) for st in steps] == [
         (T0, 0, 7, "scan"), (T0, 1, 2, "decision"), (T0, 1, 3, "decision"),
         (T0 + timedelta(days=1), 2, 3, "expiry")]
+
+
+def test_a_ticket_row_carries_the_ticket_its_asset_priority_and_week():
+    from datetime import date
+
+    from vulnpipe.reports.tickets.build import AssetInfo
+    from vulnpipe.reports.weekly.figures import TicketRow, ticket_rows
+
+    when = T0 + timedelta(days=2)
+    named = replace(scan(1, when, L2TP), hosts={ASSET: replace(host(when), host_fqdn="vpn.example",
+                                                               netbios_name="VPN")})
+    other = estate_scan(2, when, {"zz": True})
+    tickets = build_tickets(PROFILE, [named, other])
+    due = T0 + timedelta(days=9)
+    info = AssetInfo(asset_id="AST-1", match_method="ip", owner="Alice", owner_email="a@x.example",
+                     team="Net", business_unit="Infra", environment="prod", criticality="high",
+                     internet_facing=True)
+    built = BuiltTickets(profile=PROFILE, tickets=tickets, asset_info={ASSET: info},
+                         priority={KEY: ("P3", 7, due)})
+    week = cut_week(when + timedelta(hours=1))
+    other_key = ticket_key(PROFILE, "host:zz")
+    rows = ticket_rows(built, week, {KEY})          # only the keys asked for, whatever their order
+    assert rows == ticket_rows(built, week, {KEY, other_key})[int(other_key < KEY)::2][:1] and len(rows) == 1
+    assert rows[0] == TicketRow(
+        key=KEY, host="10.0.0.1", address="10.0.0.1", state=OPEN, priority="P3", sla_days=7,
+        due=date(2026, 11, 4), first_seen=when, last_seen=when, days_open=0, overdue=False, new=True,
+        fixed_this_week=False, resurfaced_this_week=False, verified=True, owner="Alice",
+        owner_email="a@x.example", team="Net", business_unit="Infra", asset_id="AST-1",
+        match_method="ip", criticality="high", accepted_through=None, acceptance_ends=None,
+        approver=None, acceptance_reason=None, fixed_at=None, name="vpn.example")
+    assert rows[0].label == "vpn.example (10.0.0.1)"
+    (zz,) = ticket_rows(built, week, {other_key})
+    assert (zz.priority, zz.sla_days, zz.due, zz.owner, zz.match_method, zz.name) == (
+        None, None, None, None, "none", None)          # known by its address only
+    # verified as read from the store (the week's checks not loaded): the given set decides
+    built.verified = {other_key}
+    assert [r.verified for r in ticket_rows(built, week)] == [k == other_key for k in sorted(tickets)]
+    assert figures(built, week).not_verifiable == 1
+
+
+def test_sla_edges_fix_on_the_due_instant_no_priority_and_earlier_fixes():
+    d7 = T0 + timedelta(days=7)
+    t = ticket([scan(1, T0, L2TP), scan(2, d7)])
+    week = week_of(d7)
+    assert figures(built(t, due=d7), week).sla_compliance_pct == 100.0        # fixed on the due instant
+    assert figures(built(t, due=d7 - TICK), week).sla_compliance_pct == 0.0
+    no_priority = BuiltTickets(profile=PROFILE, tickets={t.key: t}, asset_info={})
+    f = figures(no_priority, week)
+    assert (f.fixed_verified, f.sla_met, f.sla_judged) == (1, 1, 1)           # no due date: in time
+    later = figures(built(t, due=d7), week_of(d7 + timedelta(days=7)))
+    assert (later.fixed_verified, later.sla_judged, later.sla_compliance_pct) == (0, 0, None)
+
+
+def test_sla_share_has_one_decimal_and_expiry_horizon_is_inclusive():
+    scans = [estate_scan(1, T0, dict.fromkeys("abc", True))]
+    k = {n: ticket_key(PROFILE, f"host:{n}") for n in "abc"}
+    week = cut_week(datetime(2026, 11, 1, tzinfo=timezone.utc))       # cut-off at a midnight
+    horizon_end = week.cutoff + timedelta(days=30)                    # 2026-12-01 00:00
+    decisions = [Decision(k["c"], ACCEPT, T0 + timedelta(hours=1), "r", "CISO", until=horizon_end, id=1)]
+    tickets = build_tickets(PROFILE, scans, decisions, as_of=week.cutoff)
+    pri = {k["a"]: ("P2", 14, T0), k["b"]: ("P2", 14, T0 + timedelta(days=30))}
+    f = figures(BuiltTickets(profile=PROFILE, tickets=tickets, asset_info={}, priority=pri), week)
+    assert (f.open_tickets, f.overdue, f.sla_met, f.sla_judged) == (2, 1, 1, 2)
+    # accepted through 2026-11-30: it ends 12-01 00:00, exactly 30 days after the cut-off
+    assert f.sla_compliance_pct == 50.0 and (f.risk_accepted, f.expiring_30d) == (1, 1)
+    tickets = build_tickets(PROFILE, scans, [replace(decisions[0], until=horizon_end + timedelta(days=1))],
+                            as_of=week.cutoff)
+    assert figures(BuiltTickets(profile=PROFILE, tickets=tickets, asset_info={}, priority=pri),
+                   week).expiring_30d == 0
+    three = build_tickets(PROFILE, [estate_scan(1, T0, dict.fromkeys("abd", True))], as_of=week.cutoff)
+    pri3 = {key: ("P2", 14, T0 + timedelta(days=30)) for key in three}
+    pri3[ticket_key(PROFILE, "host:a")] = ("P2", 14, T0)
+    assert figures(BuiltTickets(profile=PROFILE, tickets=three, asset_info={}, priority=pri3),
+                   week).sla_compliance_pct == 66.7
+
+
+def test_week_errors_say_what_to_write():
+    import pytest
+
+    from vulnpipe.ingest.errors import BadValue, InputError
+    from vulnpipe.reports.weekly.weeks import parse_week, window
+
+    with pytest.raises(BadValue) as bad:
+        parse_week("W48")
+    assert str(bad.value) == "--week 'W48' is not an ISO week (write it like 2026-W48)"
+    with pytest.raises(BadValue) as bad:
+        parse_week("2026-W54")
+    assert str(bad.value) == ("--week '2026-W54' does not exist "
+                              "(ISO years have 52 or 53 weeks; write it like 2026-W48)")
+    with pytest.raises(InputError) as bad:
+        window(week_of(T0), 0)
+    assert str(bad.value) == "--weeks 0 must be at least 1 (e.g. --weeks 12)"
+
+
+def test_weeks_are_utc_whatever_the_machines_time_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")          # UTC+05:30
+    time.tzset()
+    try:
+        late = datetime(2026, 11, 29, 22, 0)           # naive: Sunday 22:00 UTC, Monday in Kolkata
+        assert week_of(late).label == "2026-W48"
+        assert week_of(late.replace(tzinfo=timezone.utc)).label == "2026-W48"
+        cut = cut_week(datetime(2026, 11, 25, 15, 30, tzinfo=timezone(timedelta(hours=5))))
+        assert cut.cutoff.utcoffset() == timedelta(0) and cut.cutoff.hour == 10
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
