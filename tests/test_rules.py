@@ -576,3 +576,96 @@ def test_weeks_are_utc_whatever_the_machines_time_zone(monkeypatch):
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_a_tickets_whole_history_event_by_event_and_check_by_check():
+    """Every field of every event and check, through opened, fixed, resurfaced, a false
+    positive reopened, an acceptance that expires and a rescan that cannot tell."""
+    from vulnpipe.reports.tickets.model import FALSE_POS
+
+    d = {n: T0 + timedelta(days=n) for n in (7, 14, 15, 16, 17, 30, 35)}
+    minute = timedelta(minutes=1)
+
+    def hscan(n, when, *keys, policy=COVERS, output=None):
+        start = when + minute                                  # the host's own scan start
+        h = replace(host(start), os=f"Linux {n}", host_fqdn=f"vpn{n}.example", netbios_name=f"VPN{n}")
+        obs = [replace(seen(k, start), plugin_output=output, plugin_name=f"name {n}") for k in keys]
+        return ScanFacts(scan_id=n, name=f"s{n}", time=when, policy=policy, hosts={ASSET: h},
+                         observations={ASSET: obs} if obs else {})
+
+    scans = [hscan(1, T0, L2TP, PPTP, output="first"), hscan(2, d[7]), hscan(3, d[14], L2TP, output="again"),
+             hscan(4, d[35], policy=None)]
+    decisions = [Decision(KEY, FALSE_POS, d[15], "responder", "Bob", id=1),
+                 Decision(KEY, REVOKE, d[16], "real", "Ann", id=2),
+                 Decision(KEY, ACCEPT, d[17], "cutover", "CISO", until=d[30], id=3)]
+    t = ticket(scans, decisions)
+    m = minute
+    info = {"approver": None, "until": None}
+    assert [(e.at, e.state, e.kind, e.scan_id, e.detail, e.step) for e in t.events] == [
+        (T0 + m, OPEN, "opened", 1, {"scan": "s1", "findings": [PPTP.label, L2TP.label]}, T0),
+        (d[7] + m, FIXED, "fixed", 2, {"scan": "s2", "policy": "weekly", "findings": [PPTP.label, L2TP.label],
+                                       "coverage": "covered: plugin enabled, port in range, host scanned"}, d[7]),
+        (d[14] + m, RESURFACED, "resurfaced", 3, {"scan": "s3", "findings": [L2TP.label]}, d[14]),
+        (d[15], "false_positive", "false_positive", None,
+         {"reason": "responder", **info, "approver": "Bob", "decision": 1}, d[15]),
+        (d[16], RESURFACED, "reopened", None, {"reason": "real", **info, "approver": "Ann", "decision": 2}, d[16]),
+        (d[17], RISK_ACCEPTED, "risk_accepted", None,
+         {"reason": "cutover", "approver": "CISO", "until": "2026-11-25", "decision": 3}, d[17]),
+        (d[30], RESURFACED, "acceptance_expired", None, {"decision": 3, "until": "2026-11-25"}, d[30]),
+    ]
+    assert [(c.at, c.scan_id, c.scan_name, c.key, c.result, c.reason, c.step) for c in t.checks] == [
+        (T0 + m, 1, "s1", PPTP, "present", "", T0), (T0 + m, 1, "s1", L2TP, "present", "", T0),
+        (d[7] + m, 2, "s2", PPTP, "fixed", "", d[7]), (d[7] + m, 2, "s2", L2TP, "fixed", "", d[7]),
+        (d[14] + m, 3, "s3", L2TP, "present", "", d[14]),
+        (d[35] + m, 4, "s4", L2TP, UNKNOWN, "no policy information", d[35]),
+    ]
+    assert (t.profile, t.asset_key, t.host_name, t.address) == (PROFILE, ASSET, "10.0.0.1", "10.0.0.1")
+    assert (t.os, t.fqdn, t.netbios, t.first_seen, t.last_seen) == (
+        "Linux 3", "vpn3.example", "VPN3", T0 + m, d[14] + m)
+    assert (t.state, t.acceptance, t.false_positive, t.ever_fixed) == (RESURFACED, None, None, True)
+    l2tp, pptp = t.findings[L2TP], t.findings[PPTP]
+    assert (l2tp.plugin_name, l2tp.family, l2tp.plugin_type, l2tp.role, l2tp.severity) == (
+        "name 3", "Firewalls", "remote", "primary", 0)
+    assert (l2tp.first_seen, l2tp.last_seen, l2tp.first_scan_id, l2tp.last_scan_id, l2tp.plugin_output) == (
+        T0 + m, d[14] + m, 1, 3, "again")
+    assert (l2tp.fixed_at, l2tp.fixed_scan_id, l2tp.fixed_reason) == (None, None, "")
+    assert (pptp.plugin_name, pptp.plugin_output, pptp.fixed_at, pptp.fixed_scan_id) == (
+        "name 1", "first", d[7] + m, 2)
+
+
+def test_one_tickets_case_never_stops_the_others_being_judged():
+    """Each rule that skips a ticket or a finding skips only that one (the first in the
+    replay's order), whatever comes after it."""
+    from vulnpipe.reports.tickets.model import FALSE_POS
+    from vulnpipe.reports.tickets.timeline import Timeline
+
+    names = sorted("abcdef", key=lambda n: ticket_key(PROFILE, f"host:{n}"))
+    first, rest = names[0], names[1:]
+    keys = {n: ticket_key(PROFILE, f"host:{n}") for n in names}
+    d7 = T0 + timedelta(days=7)
+    opening = estate_scan(1, T0, dict.fromkeys(names, True))
+    # the first host is not in the rescan: the others are still judged (and fixed)
+    t = build_tickets(PROFILE, [opening, estate_scan(2, d7, dict.fromkeys(rest, False))])
+    assert [t[keys[n]].state for n in names] == [OPEN] + [FIXED] * len(rest)
+    # the first ticket is a false positive: the others are still fixed
+    fp = Decision(keys[first], FALSE_POS, T0 + timedelta(days=1), "x", id=1)
+    t = build_tickets(PROFILE, [opening, estate_scan(2, d7, dict.fromkeys(names, False))], [fp])
+    assert [t[keys[n]].state for n in names] == ["false_positive"] + [FIXED] * len(rest)
+    # one finding still reported, the next one gone: the gone one is checked and fixed
+    two = [scan(1, T0, L2TP, PPTP), scan(2, d7, PPTP)]
+    assert ticket(two).findings[L2TP].is_fixed and not ticket(two).findings[PPTP].is_fixed
+    # a finding last seen after this (late) scan is kept; the next finding is still judged
+    late = ticket([scan(1, T0, PPTP), scan(2, d7, L2TP), scan(3, T0 + timedelta(days=3))])
+    assert not late.findings[L2TP].is_fixed and late.findings[PPTP].is_fixed
+    # only an older scan is ignored: one from the instant of the last detection is judged
+    same = ticket([scan(1, T0, L2TP), scan(2, T0)])
+    assert same.state == FIXED and same.events[-1].scan_id == 2
+    # the incremental path hands its live tickets to the timeline
+    live = build_tickets(PROFILE, [opening])
+    timeline = Timeline(PROFILE, live)
+    assert timeline.tickets is live
+    # a step at the as-of instant is part of the replay
+    assert KEY in build_tickets(PROFILE, [scan(1, T0, L2TP)], as_of=T0)
+    assert build_tickets(PROFILE, [scan(1, T0, L2TP)], as_of=T0 - TICK) == {}
+    from vulnpipe.reports.tickets.timeline import last_day
+    assert last_day(datetime(2026, 12, 1, 0, 0, 0, 1, tzinfo=timezone.utc)) == "2026-12-01"
