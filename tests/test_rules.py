@@ -669,3 +669,26 @@ def test_one_tickets_case_never_stops_the_others_being_judged():
     assert build_tickets(PROFILE, [scan(1, T0, L2TP)], as_of=T0 - TICK) == {}
     from vulnpipe.reports.tickets.timeline import last_day
     assert last_day(datetime(2026, 12, 1, 0, 0, 0, 1, tzinfo=timezone.utc)) == "2026-12-01"
+
+
+def test_the_timeline_judges_coverage_with_each_findings_own_facts():
+    from vulnpipe.reports.tickets.model import FALSE_POS
+
+    d7 = T0 + timedelta(days=7)
+
+    def after(policy, *, local=False):
+        first = scan(1, T0, L2TP)
+        if local:
+            first.observations[ASSET] = [replace(o, plugin_type="local") for o in first.observations[ASSET]]
+        return ticket([first, scan(2, d7, policy=policy)]).checks[-1].result
+
+    assert after(replace(COVERS, plugin_set=None, families=(("Firewalls", "enabled"),))) == "fixed"  # family
+    assert after(replace(COVERS, port_range="1-1024")) == NOT_COVERED                                # port
+    assert after(replace(COVERS, port_range="U:1701")) == "fixed"                                   # protocol
+    assert after(replace(COVERS, port_range="T:1-65535")) == NOT_COVERED
+    assert after(COVERS, local=True) == NOT_COVERED                                     # local, no credentials
+    # a false positive after an acceptance leaves no acceptance behind
+    accept = Decision(KEY, ACCEPT, T0 + timedelta(days=1), "x", "CISO", id=1)
+    fp = Decision(KEY, FALSE_POS, T0 + timedelta(days=2), "y", "Bob", id=2)
+    t = ticket([scan(1, T0, L2TP)], [accept, fp])
+    assert t.state == "false_positive" and t.acceptance is None
