@@ -692,3 +692,109 @@ def test_the_timeline_judges_coverage_with_each_findings_own_facts():
     fp = Decision(KEY, FALSE_POS, T0 + timedelta(days=2), "y", "Bob", id=2)
     t = ticket([scan(1, T0, L2TP)], [accept, fp])
     assert t.state == "false_positive" and t.acceptance is None
+
+
+# -- profiles: what a user's TOML may say, and what each rule selects ------------------------------
+
+def test_a_profile_table_is_read_exactly_or_refused_in_one_line():
+    import pytest
+
+    from vulnpipe.ingest.errors import InputError
+    from vulnpipe.ingest.profiles import Detector, Profile, load_profiles_toml
+
+    p = profile_from_mapping("x", {
+        "primary_names": [" L2TP Thing "], "related_names": [" Foo "], "related_families": [" Fam "],
+        "related_ports": ["1701/UDP"], "primary_plugins": [7], "related_plugins": [8],
+        "exclude_plugins": [9], "label": "L", "title": "T", "description": "d",
+        "detect": [{"plugin": 5, "ports": ["1/TCP"], "name": "n", "family": "f"}]}, "w")
+    assert p == Profile(name="x", description="d", label="L", title="T",
+                        detectors=(Detector(5, "f", ((1, "tcp"),), "n"),), primary_plugins=frozenset({7}),
+                        primary_names=frozenset({"l2tp thing"}), related_plugins=frozenset({8}),
+                        related_names=frozenset({"foo"}), related_families=frozenset({"Fam"}),
+                        related_ports=frozenset({(1701, "udp")}), exclude_plugins=frozenset({9}))
+    assert (p.detect_text, p.campaign, p.heading, p.plugin_ids) == ("plugin 5 (tcp/1)", "L", "T", {7, 8})
+    assert (Profile(name="q").heading, Profile(name="q", label="Q").heading) == ("Exposure (profile q)", "Q exposure")
+    assert (Profile(name="q").campaign, Profile(name="q").detect_text) == ("q", "no plugin (none is declared)")
+    assert Profile(name="q", primary_plugins=frozenset({3, 2})).detect == (Detector(2), Detector(3))
+    known = ("known keys: description, detect, exclude_plugins, label, primary_names, primary_plugins, "
+             "related_families, related_names, related_plugins, related_ports, title")
+    detect_keys = "(known keys: family, name, plugin, ports)"
+    for data, message in [
+        ({"primary_plugin": [1]}, f"f.toml: profile 'p' has unknown keys primary_plugin ({known})"),
+        ({"primary_plugins": ["x"]}, "f.toml: profile 'p': primary_plugins must be a list of plugin IDs (integers)"),
+        ({"exclude_plugins": 5}, "f.toml: profile 'p': exclude_plugins must be a list of plugin IDs (integers)"),
+        ({"related_names": [1]}, "f.toml: profile 'p': related_names must be a list of strings"),
+        ({"related_families": "x"}, "f.toml: profile 'p': related_families must be a list of strings"),
+        ({"related_ports": ["1701"]}, "f.toml: profile port '1701' is not PORT/PROTOCOL (write ports like \"1701/udp\")"),
+        ({"detect": {"plugin": 1}}, "f.toml: profile 'p': detect must be [[profiles.p.detect]] tables "
+                                    "(e.g. plugin = 11387, family = \"Firewalls\", ports = [\"1701/udp\"])"),
+        ({"detect": [1]}, "f.toml: profile 'p': detect must be [[profiles.p.detect]] tables "
+                          "(e.g. plugin = 11387, family = \"Firewalls\", ports = [\"1701/udp\"])"),
+        ({"detect": [{"plugin": "x"}]}, f"f.toml: profile 'p': a detect table needs plugin = ID {detect_keys}"),
+        ({"detect": [{"plugin": True}]}, f"f.toml: profile 'p': a detect table needs plugin = ID {detect_keys}"),
+        ({"detect": [{"plugin": 1, "bogus": 2, "zz": 1}]},
+         f"f.toml: profile 'p': a detect table needs plugin = ID and has unknown keys bogus, zz {detect_keys}"),
+        ({"detect": [{"plugin": 1, "name": 3}]}, "f.toml: profile 'p': detect name must be text"),
+        ({"detect": [{"plugin": 1, "family": 3}]}, "f.toml: profile 'p': detect family must be text"),
+        ({"detect": [{"plugin": 1, "ports": "1701/udp"}]},
+         "f.toml: profile 'p': detect ports must be a list like [\"1701/udp\"]"),
+        ({"detect": [{"plugin": 1, "ports": [1701]}]},
+         "f.toml: profile 'p': detect ports must be a list like [\"1701/udp\"]"),
+    ]:
+        with pytest.raises(InputError) as err:
+            profile_from_mapping("p", data, "f.toml")
+        assert str(err.value) == message, data
+    assert profile_from_mapping("p", {"detect": [{"plugin": 1, "name": None}]}, "f").detectors == (Detector(1),)
+    assert load_profiles_toml('[profiles.a]\nprimary_plugins = [1]\n', "g")["a"].primary_plugins == {1}
+    assert load_profiles_toml("", "g") == {}
+    for text, message in (("x = [", "g.toml: not valid TOML: "), ("profiles = 3", "g.toml: [profiles] must be a table")):
+        with pytest.raises(InputError) as err:
+            load_profiles_toml(text, "g.toml")
+        assert str(err.value).startswith(message)
+
+
+def test_resolving_a_profile_by_name_file_inline_and_plugin(tmp_path):
+    import pytest
+
+    from vulnpipe.ingest.errors import InputError
+    from vulnpipe.ingest.profiles import ALL, PRIMARY, builtin_profiles
+
+    assert set(builtin_profiles()) == {"all", "l2tp"} and builtin_profiles()["all"] is ALL
+    assert resolve_profile() == builtin_profiles()["l2tp"] and resolve_profile("all") is ALL
+    assert resolve_profile("all", extra_plugins=[5]) is ALL
+    assert ALL.role(1, "x", "y", 1, "tcp") == ""
+    mine = tmp_path / "p.toml"
+    mine.write_text('[profiles.mine]\nprimary_plugins = [10622]\n[profiles.l2tp]\nprimary_plugins = [1]\n')
+    assert resolve_profile("mine", profiles_files=[mine]).primary_plugins == {10622}
+    assert resolve_profile("l2tp", profiles_files=[mine]).primary_plugins == {1}     # a file overrides
+    inline = resolve_profile("web", inline={"web": {"primary_plugins": [80]}}, extra_plugins=["443"])
+    assert inline.primary_plugins == {80, 443} and inline.name == "web"
+    adhoc = resolve_profile("plugins", extra_plugins=[5, 6])
+    assert (adhoc.name, adhoc.primary_plugins, adhoc.role(5, None, None, None, None)) == ("plugins", {5, 6}, PRIMARY)
+    assert adhoc.description == "plugins given with --plugin"
+    with pytest.raises(InputError) as err:
+        resolve_profile("plugins")
+    assert str(err.value) == ("unknown profile 'plugins' (known profiles: all, l2tp; "
+                              "add your own in a profiles TOML file)")
+    with pytest.raises(InputError) as err:
+        resolve_profile("l2tp", profiles_files=[tmp_path / "none.toml"])
+    assert str(err.value) == f"{tmp_path / 'none.toml'}: cannot read profiles file: No such file or directory"
+
+
+def test_each_selection_rule_and_its_order():
+    from vulnpipe.ingest.profiles import PRIMARY
+
+    p = profile_from_mapping("p", {"primary_plugins": [1], "primary_names": ["Main Thing"],
+                                   "related_plugins": [2, 1], "related_names": ["side thing"],
+                                   "related_families": ["Fam"], "related_ports": ["1701/udp"],
+                                   "exclude_plugins": [3]}, "f")
+    assert p.role(1, None, None, None, None) == PRIMARY                 # primary wins over related
+    assert p.role(None, "  main THING ", None, None, None) == PRIMARY
+    assert p.role(2, "main thing", None, None, None) == PRIMARY
+    assert p.role(2, None, None, None, None) == RELATED
+    assert p.role(4, " Side Thing", None, None, None) == RELATED
+    assert p.role(4, None, "Fam", None, None) == RELATED and p.role(4, None, "fam", None, None) is None
+    assert p.role(4, None, None, 1701, "UDP") == RELATED
+    assert p.role(4, None, None, 1701, None) is None and p.role(4, None, None, None, "udp") is None
+    assert p.role(4, "", "", 1701, "tcp") is None and p.role(None, None, None, None, None) is None
+    assert p.role(3, "main thing", "Fam", 1701, "udp") is None
