@@ -96,6 +96,17 @@ def mutmut(*args: str, check: bool = True) -> subprocess.CompletedProcess:
                           text=True, capture_output=True)
 
 
+def retest_survivors(path: str) -> None:
+    """Forget the results of mutants that were not killed, so the tests as they are now judge
+    them again (mutmut keeps results; tests only grow, so a killed mutant stays killed)."""
+    meta = STAGE / "mutants" / (path + ".meta")
+    if meta.exists():
+        data = json.loads(meta.read_text())
+        codes = data["exit_code_by_key"]
+        data["exit_code_by_key"] = {n: c if c in (1, 3) else None for n, c in codes.items()}
+        meta.write_text(json.dumps(data))
+
+
 def module_name(path: str) -> str:
     return path.removesuffix(".py").replace("/", ".")
 
@@ -197,6 +208,7 @@ def main() -> int:
     if not args.report_only:
         stage()
         for short in args.modules or list(MODULES):
+            retest_survivors(MODULES[short])
             began = time.monotonic()
             r = mutmut("run", "--max-children", str(args.max_children),
                        module_name(MODULES[short]) + ".*", check=False)

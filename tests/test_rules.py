@@ -798,3 +798,32 @@ def test_each_selection_rule_and_its_order():
     assert p.role(4, None, None, 1701, None) is None and p.role(4, None, None, None, "udp") is None
     assert p.role(4, "", "", 1701, "tcp") is None and p.role(None, None, None, None, None) is None
     assert p.role(3, "main thing", "Fam", 1701, "udp") is None
+
+
+def test_profile_errors_name_the_file_or_table_they_come_from(tmp_path):
+    import pytest
+
+    from vulnpipe.ingest.errors import InputError
+    from vulnpipe.ingest.profiles import Profile, _parse_port, load_profiles_toml
+
+    assert profile_from_mapping("p", {}, "f") == Profile(name="p")          # every default empty
+    assert load_profiles_toml("[profiles.a]\n", "g")["a"].name == "a"
+    with pytest.raises(InputError) as err:
+        profile_from_mapping("p", {"zz": 1, "aa": 2}, "f")
+    assert str(err.value).startswith("f: profile 'p' has unknown keys aa, zz (")
+    with pytest.raises(InputError) as err:
+        load_profiles_toml('[profiles.a]\nrelated_plugins = ["x"]\n', "g.toml")
+    assert str(err.value) == "g.toml: profile 'a': related_plugins must be a list of plugin IDs (integers)"
+    with pytest.raises(InputError) as err:
+        profile_from_mapping("p", {"detect": [{"plugin": 1, "ports": ["udp"]}]}, "h.toml")
+    assert str(err.value).startswith("h.toml: profile port 'udp' is not PORT/PROTOCOL")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[profiles.b]\nlabel = "B"\nprimary_plugins = "x"\n')
+    with pytest.raises(InputError) as err:
+        resolve_profile("b", profiles_files=[bad])
+    assert str(err.value) == f"{bad}: profile 'b': primary_plugins must be a list of plugin IDs (integers)"
+    with pytest.raises(InputError) as err:
+        resolve_profile("web", inline={"web": {"primary_plugins": "80"}})
+    assert str(err.value) == "[profiles.web]: profile 'web': primary_plugins must be a list of plugin IDs (integers)"
+    assert _parse_port("1701/udp/x", "f") == (1701, "udp/x")       # the protocol is all after the first /
+    assert _parse_port(" 1701 / UDP ", "f") == (1701, "udp")
