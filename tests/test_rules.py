@@ -570,6 +570,7 @@ def test_weeks_are_utc_whatever_the_machines_time_zone(monkeypatch):
     try:
         late = datetime(2026, 11, 29, 22, 0)           # naive: Sunday 22:00 UTC, Monday in Kolkata
         assert week_of(late).label == "2026-W48"
+        assert week_of(datetime(2026, 11, 30, 2, 0)).label == "2026-W49"   # naive: UTC, not local
         assert week_of(late.replace(tzinfo=timezone.utc)).label == "2026-W48"
         cut = cut_week(datetime(2026, 11, 25, 15, 30, tzinfo=timezone(timedelta(hours=5))))
         assert cut.cutoff.utcoffset() == timedelta(0) and cut.cutoff.hour == 10
