@@ -18,7 +18,10 @@ settings.register_profile("dev", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", parent=settings.get_profile("dev"), derandomize=True,
                           print_blob=True)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+# `make mutate` runs the property tests once per mutant: the same few examples every time.
+settings.register_profile("mutate", parent=settings.get_profile("ci"), max_examples=20)
+settings.load_profile("mutate" if os.environ.get("VULNPIPE_MUTATE") else
+                      "ci" if os.environ.get("CI") else "dev")
 
 
 def _shared() -> Path | None:
