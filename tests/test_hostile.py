@@ -555,15 +555,19 @@ def test_strict_still_reads_ordinary_nesting(tmp_path):
 
 # -- what one item may hold: capped values, absurd markup refused before it is built -----------
 
+# VmHWM, not ru_maxrss: on Linux a process's ru_maxrss starts at what its parent held before
+# the exec (a big pytest worker would be measured), VmHWM belongs to this process's memory.
 _PEAK = """
-import resource, sys
+import re, sys
 from vulnpipe import cli
 sys.argv = ["vulnpipe", *sys.argv[1:]]
 try:
     cli.main()
 except SystemExit as exc:
     code = exc.code
-print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+with open("/proc/self/status") as fh:
+    peak = re.search(r"VmHWM:\\s*(\\d+)", fh.read()).group(1)
+print(code, peak, file=sys.stderr)
 """
 
 
