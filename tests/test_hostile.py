@@ -555,10 +555,10 @@ def test_strict_still_reads_ordinary_nesting(tmp_path):
 
 # -- what one item may hold: capped values, absurd markup refused before it is built -----------
 
-# VmHWM, not ru_maxrss: on Linux a process's ru_maxrss starts at what its parent held before
-# the exec (a big pytest worker would be measured), VmHWM belongs to this process's memory.
+# The largest process: VmHWM of this one (not its ru_maxrss, which on Linux starts at what the
+# parent held before the exec: a big pytest worker would be measured) or of a worker it forked.
 _PEAK = """
-import re, sys
+import re, resource, sys
 from vulnpipe import cli
 sys.argv = ["vulnpipe", *sys.argv[1:]]
 try:
@@ -566,8 +566,8 @@ try:
 except SystemExit as exc:
     code = exc.code
 with open("/proc/self/status") as fh:
-    peak = re.search(r"VmHWM:\\s*(\\d+)", fh.read()).group(1)
-print(code, peak, file=sys.stderr)
+    peak = int(re.search(r"VmHWM:\\s*(\\d+)", fh.read()).group(1))
+print(code, max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss), file=sys.stderr)
 """
 
 
