@@ -555,15 +555,19 @@ def test_strict_still_reads_ordinary_nesting(tmp_path):
 
 # -- what one item may hold: capped values, absurd markup refused before it is built -----------
 
+# The largest process: VmHWM of this one (not its ru_maxrss, which on Linux starts at what the
+# parent held before the exec: a big pytest worker would be measured) or of a worker it forked.
 _PEAK = """
-import resource, sys
+import re, resource, sys
 from vulnpipe import cli
 sys.argv = ["vulnpipe", *sys.argv[1:]]
 try:
     cli.main()
 except SystemExit as exc:
     code = exc.code
-print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+with open("/proc/self/status") as fh:
+    peak = int(re.search(r"VmHWM:\\s*(\\d+)", fh.read()).group(1))
+print(code, max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss), file=sys.stderr)
 """
 
 
