@@ -19,6 +19,7 @@ from vulnpipe.reports.weekly.figures import (
     FIGURE_LABELS,
     METRIC_FIELDS,
     METRIC_LABELS,
+    worded,
 )
 from vulnpipe.reports.weekly.history import ScanRow
 from vulnpipe.reports.weekly.report import (
@@ -100,9 +101,10 @@ class Card:
 def _cards(r: WeeklyReport) -> list[Card]:
     f = r.figures
     previous = r.trend[-2] if len(r.trend) > 1 else None
+    labels = worded(FIGURE_LABELS, r.week.unit)
     cards = []
     for key in FIGURE_FIELDS:
-        name, meaning = FIGURE_LABELS[key]
+        name, meaning = labels[key]
         value = getattr(f, key)
         if key == "sla_compliance_pct":
             meaning = f"{meaning} ({f.sla_met} of {f.sla_judged})"
@@ -147,15 +149,16 @@ def render_html(r: WeeklyReport) -> str:
 
 def body_args(r: WeeklyReport) -> dict[str, Any]:
     """What the report's body (``weekly_body.j2``) is rendered from."""
-    trend_fields = [Card(k, FIGURE_LABELS[k][0], "", "", "", "") for k in TREND_FIELDS]
-    changes = [("New this week", r.new_tickets), ("Fixed and verified this week", r.fixed_tickets),
-               ("Resurfaced this week", r.resurfaced_tickets)]
+    unit = r.week.unit
+    labels, metric_labels = worded(FIGURE_LABELS, unit), worded(METRIC_LABELS, unit)
+    trend_fields = [Card(k, labels[k][0], "", "", "", "") for k in TREND_FIELDS]
+    changes = [(f"New this {unit}", r.new_tickets), (f"Fixed and verified this {unit}", r.fixed_tickets),
+               (f"Resurfaced this {unit}", r.resurfaced_tickets)]
     breakdowns = [("By business unit", ("Business unit",), r.by_business_unit, True),
                   ("By priority", ("Priority",), r.by_priority, True),
                   ("By team and owner", ("Team", "Owner"), r.by_team_owner, True)]
-    definitions = [Card(k, FIGURE_LABELS[k][0], "", FIGURE_LABELS[k][1], "", "")
-                   for k in FIGURE_FIELDS]
-    metric_definitions = [Card(k, METRIC_LABELS[k][0], "", METRIC_LABELS[k][1], "", "")
+    definitions = [Card(k, labels[k][0], "", labels[k][1], "", "") for k in FIGURE_FIELDS]
+    metric_definitions = [Card(k, metric_labels[k][0], "", metric_labels[k][1], "", "")
                           for k in METRIC_FIELDS]
     return dict(r=r, as_of=as_of_text(r), cards=_cards(r), trend_chart=trend_chart(r.trend),
                 aging_chart=aging_chart(r.aging), trend_fields=trend_fields,

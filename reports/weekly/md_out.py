@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vulnpipe.reports.tickets.export import md
-from vulnpipe.reports.weekly.figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
+from vulnpipe.reports.weekly.figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS, worded
 from vulnpipe.reports.weekly.html_out import as_of_text, metric_text, shown, template_env
 from vulnpipe.reports.weekly.report import WeeklyReport, metric_lines
 from vulnpipe.reports.writers.output import atomic_path
@@ -29,22 +29,24 @@ def render_markdown(r: WeeklyReport) -> str:
     env = template_env(html=False)
     env.filters["md"] = md
     previous = r.trend[-2] if len(r.trend) > 1 else None
+    unit = r.week.unit
+    labels = worded(FIGURE_LABELS, unit)
     rows = []
     for key in FIGURE_FIELDS:
         before = "–"
         if previous is not None:
             before = "no scan" if previous.figures is None else shown(getattr(previous.figures, key), key)
-        rows.append(_Row(FIGURE_LABELS[key][0], shown(getattr(r.figures, key), key), before))
+        rows.append(_Row(labels[key][0], shown(getattr(r.figures, key), key), before))
     horizon = r.week.cutoff + EXPIRY_HORIZON
     expiring = [t for t in r.acceptances
                 if t.acceptance_ends is not None and t.acceptance_ends <= horizon]
     unverified = [t for t in r.open_tickets if not t.verified]
     lists = []
-    for title, items in (("Overdue", r.overdue_tickets), ("Resurfaced this week", r.resurfaced_tickets),
-                         ("New this week", r.new_tickets),
-                         ("Fixed and verified this week", r.fixed_tickets),
+    for title, items in (("Overdue", r.overdue_tickets), (f"Resurfaced this {unit}", r.resurfaced_tickets),
+                         (f"New this {unit}", r.new_tickets),
+                         (f"Fixed and verified this {unit}", r.fixed_tickets),
                          ("Risk acceptances expiring within 30 days", tuple(expiring)),
-                         ("Open but not verifiable this week", tuple(unverified))):
+                         (f"Open but not verifiable this {unit}", tuple(unverified))):
         lists.append((f"{title} ({len(items)})", items[:TOP_ITEMS], max(0, len(items) - TOP_ITEMS)))
     if r.open_tickets:
         lists.append((f"Oldest open tickets ({min(OLDEST, len(r.oldest))} of {len(r.open_tickets)})",

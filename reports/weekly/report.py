@@ -162,7 +162,7 @@ class WeeklyReport:
 
     @property
     def title(self) -> str:
-        base = f"{self.wording.heading}: weekly report {self.week.label}"
+        base = f"{self.wording.heading}: {self.week.adjective} report {self.week.label}"
         return base if self.slice.by is None else f"{base} ({self.slice.label})"
 
     @property
