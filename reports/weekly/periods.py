@@ -109,5 +109,5 @@ def parse_quarter(text: str) -> Quarter:
     """``2026-Q4`` as a :class:`Quarter`; a clear error otherwise."""
     m = _QUARTER.match(text or "")
     if not m or not 1 <= int(m.group(2)) <= 4:
-        raise BadValue(f"--quarter {text!r} is not a quarter", hint="write it like 2026-Q4 (Q1 to Q4)")
+        raise BadValue(f"--quarter {text!r} is not a quarter", hint="Q1 to Q4, written like 2026-Q4")
     return Quarter.starting(_first_day(int(m.group(1)), 3 * int(m.group(2)) - 2))
