@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from tests.test_metrics import SCANS, _scan, buckets, metrics
-from tests.test_weekly import FIGURES, INVENTORY
+from tests.test_metrics import buckets, ingest_history, metrics
+from tests.test_weekly import FIGURES
 
 SAMPLE = ROOT / "sample_data"
 
@@ -40,11 +40,7 @@ def fail(*args, code: int = 1) -> str:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     d = tmp_path_factory.mktemp("monthly")
-    files = [_scan(d, *s) for s in SCANS]
-    db = str(d / "store.db")
-    inv = d / "inventory.csv"
-    inv.write_text(INVENTORY)
-    ok("ingest", *files, "--db", db)
+    db, inv = ingest_history(d)
     return {"db": db, "dir": d, "inv": inv}
 
 
@@ -221,6 +217,10 @@ def test_page_workbook_and_markdown_name_the_period_and_the_change(store):
     assert "first reported by a scan this month" in page
     metrics_section = page.split('<section id="metrics">', 1)[1].split("</section>", 1)[0]
     assert ">2026-10<" in metrics_section and ">2026-11<" in metrics_section
+    change = metrics_section.split(">Change vs 2026-10<", 1)[1].split("</tr>", 1)[0]
+    assert [c.split("<", 1)[0] for c in change.split('<td class="n">')[1:]] == [
+        "+11.5", "+37.8", "+133.0", "+3", "−1", "±0", "+1", "±0", "+30", "−25.0 pts",
+        "+42.9 pts", "−1"]
     assert "Open, new and fixed per month" in page and ">Oct<" in page and ">Nov<" in page
     assert "November" not in page and "this week" not in page
     wb = openpyxl.load_workbook(out / "m.xlsx")
@@ -231,12 +231,21 @@ def test_page_workbook_and_markdown_name_the_period_and_the_change(store):
     assert summary["New"][1:3] == (3, 1)                  # a number, shown as +1
     assert [r[0] for r in wb["Trend"].iter_rows(min_row=1, values_only=True)] == [
         "Month", "2026-10", "2026-11"]
-    assert [r[0] for r in wb["Metrics trend"].iter_rows(min_row=2, values_only=True)] == [
-        "2026-10", "2026-11"]
+    trend = {r[0]: r for r in wb["Metrics trend"].iter_rows(min_row=1, values_only=True)}
+    assert list(trend) == ["Month", "2026-10", "2026-11", "Change vs 2026-10"]
+    moved = dict(zip(trend["Month"], trend["Change vs 2026-10"]))
+    assert (moved["Time to verified fix: median (days)"], moved["Verified fixes"]) == (11.5, 3)
+    assert (moved["Coverage"], moved["Most days overdue"]) == (-25.0, 30)     # points, days
     md = (out / "m.md").read_text()
     assert md.startswith("# L2TP exposure: monthly report 2026-11\n\nMonth 2026-11 (2026-11-01 to 2026-11-30)")
-    assert "| Figure | 2026-11 | 2026-10 |" in md
-    assert "| New | 3 | 2 |" in md
+    assert "| Figure | 2026-11 | 2026-10 | Change |" in md
+    assert "| New | 3 | 2 | +1 |" in md
+    assert "| SLA compliance | 37.5% | 20.0% | +17.5 pts |" in md
+    lines = md.split("## Remediation metrics", 1)[1].splitlines()
+    assert lines[4:6] == [
+        "| All assets | 18.5 / 44.8 / 140.0 (4) | 1 / 1 / 1 / 1 (141) | 75.0% | 42.9% | 2 |",
+        "| Change vs 2026-10 | +11.5 / +37.8 / +133.0 (+3) | −1 / ±0 / +1 / ±0 (+30) | −25.0 pts "
+        "| +42.9 pts | −1 |"]
     assert "Scans this month: 4" in md and "this week" not in md
 
 

@@ -26,6 +26,7 @@ from vulnpipe.reports.weekly.report import (
     METRIC_COLUMNS,
     PERCENT_COLUMNS,
     WeeklyReport,
+    metric_change,
     metric_lines,
     metric_values,
 )
@@ -114,13 +115,8 @@ def _cards(r: WeeklyReport) -> list[Card]:
                 delta = f"no scan in {previous.week.label}"
             else:
                 before = getattr(previous.figures, key)
-                if before is not None and value is not None:
-                    diff = value - before
-                    sign = "+" if diff > 0 else ("−" if diff < 0 else "±")
-                    amount = f"{abs(diff):.1f}" if isinstance(diff, float) else str(abs(diff))
-                    if key == "sla_compliance_pct":
-                        amount += " pts"        # percentage points, not percent
-                    delta = f"{sign}{amount} vs {previous.week.label}"
+                if before is not None and value is not None:   # the SLA share in points
+                    delta = f"{signed(value - before, key == 'sla_compliance_pct')} vs {previous.week.label}"
         tone = ""
         if key in ("overdue", "resurfaced", "not_verifiable", "expiring_30d") and value:
             tone = "bad"
@@ -137,9 +133,28 @@ def metric_text(values: list) -> list[str]:
 
 
 def metric_trend(r: WeeklyReport) -> list[tuple[str, list[str] | None]]:
-    """Per trend week: the report's assets' metrics as text (None: a gap)."""
-    return [(p.week.label, None if p.figures is None else metric_text(metric_values(p.figures)))
-            for p in r.trend]
+    """Per trend week: the report's assets' metrics as text (None: a gap); for a month or
+    quarter, then the change against the previous one."""
+    lines = [(p.week.label, None if p.figures is None else metric_text(metric_values(p.figures)))
+             for p in r.trend]
+    change = metric_change(r)
+    if change is not None:
+        lines.append((change[0], change_text(change[1])))
+    return lines
+
+
+def change_text(values: list) -> list[str]:
+    """A line of metric changes as text: signed, shares in points."""
+    return [signed(v, col in PERCENT_COLUMNS) for col, v in zip(METRIC_COLUMNS, values)]
+
+
+def signed(value: float | int | None, points: bool = False) -> str:
+    """A change as text: ``+2``, ``−1.5``, ``±0``; shares in points (``+4.2 pts``)."""
+    if value is None:
+        return "–"
+    sign = "+" if value > 0 else ("−" if value < 0 else "±")
+    amount = f"{abs(value):.1f}" if isinstance(value, float) else str(abs(value))
+    return sign + amount + (" pts" if points else "")
 
 
 def render_html(r: WeeklyReport) -> str:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from vulnpipe.reports.tickets.export import md
 from vulnpipe.reports.weekly.figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS, worded
-from vulnpipe.reports.weekly.html_out import as_of_text, metric_text, shown, template_env
-from vulnpipe.reports.weekly.report import WeeklyReport, metric_lines
+from vulnpipe.reports.weekly.html_out import as_of_text, change_text, metric_text, shown, signed, template_env
+from vulnpipe.reports.weekly.report import WeeklyReport, metric_change, metric_lines
 from vulnpipe.reports.writers.output import atomic_path
 
 TOP_ITEMS = 10
@@ -23,6 +23,7 @@ class _Row:
     name: str
     value: str
     before: str
+    change: str = ""            # a month or quarter: the change against the previous one
 
 
 def render_markdown(r: WeeklyReport) -> str:
@@ -33,10 +34,13 @@ def render_markdown(r: WeeklyReport) -> str:
     labels = worded(FIGURE_LABELS, unit)
     rows = []
     for key in FIGURE_FIELDS:
-        before = "–"
+        before, moved, value = "–", "–", getattr(r.figures, key)
         if previous is not None:
             before = "no scan" if previous.figures is None else shown(getattr(previous.figures, key), key)
-        rows.append(_Row(labels[key][0], shown(getattr(r.figures, key), key), before))
+            was = None if previous.figures is None else getattr(previous.figures, key)
+            if value is not None and was is not None:
+                moved = signed(value - was, key == "sla_compliance_pct")
+        rows.append(_Row(labels[key][0], shown(value, key), before, moved))
     horizon = r.week.cutoff + EXPIRY_HORIZON
     expiring = [t for t in r.acceptances
                 if t.acceptance_ends is not None and t.acceptance_ends <= horizon]
@@ -51,9 +55,12 @@ def render_markdown(r: WeeklyReport) -> str:
     if r.open_tickets:
         lists.append((f"Oldest open tickets ({min(OLDEST, len(r.oldest))} of {len(r.open_tickets)})",
                       r.oldest[:OLDEST], 0))
+    texts = [(label, metric_text(v)) for label, v in metric_lines(r)]
+    moved_metrics = metric_change(r)
+    if moved_metrics is not None:
+        texts.insert(1, (moved_metrics[0], change_text(moved_metrics[1])))   # under the assets
     metrics = []
-    for label, v in metric_lines(r):
-        t = metric_text(v)
+    for label, t in texts:
         metrics.append((label, f"{t[0]} / {t[1]} / {t[2]} ({t[3]})",
                         f"{t[4]} / {t[5]} / {t[6]} / {t[7]} ({t[8]})", t[9], t[10], t[11]))
     return env.get_template("weekly_summary.md.j2").render(

@@ -18,6 +18,7 @@ from vulnpipe.reports.weekly.report import (
     PERCENT_COLUMNS,
     GroupRow,
     WeeklyReport,
+    metric_change,
     metric_lines,
     metric_values,
 )
@@ -129,6 +130,10 @@ def sheets(r: WeeklyReport) -> list[Sheet]:
     metric_trend = [[p.week.label, *(_metric_cells(metric_values(p.figures)) if p.figures
                                      else [None] * len(METRIC_COLUMNS)),
                      gap if p.figures is None else None] for p in r.trend]
+    moved = metric_change(r)
+    if moved is not None:
+        metric_trend.append([moved[0], *(change(v, "pts" if col in PERCENT_COLUMNS else "")
+                                         for col, v in zip(METRIC_COLUMNS, moved[1])), None])
     return [
         summary_sheet(r),
         Sheet(TREND_SHEET, trend_cols, trend),
