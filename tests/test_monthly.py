@@ -318,3 +318,27 @@ def test_sample_data_periods_equal_a_full_replay(db_url, tmp_path, period, start
     assert got == {k: expected[k] for k in got}
     assert (data["mttr_days"]["n"], data["mttr_days"]["p90"]) == (expected["mttr_n"], expected["mttr_p90"])
     assert data["fixed_verified"] > 0 and data["new"] > 0       # the sample has flows to count
+    if period[0] == "--quarter":   # the sample begins in 2026-W44 (October): no Q3 to compare
+        assert data["previous"] is None and [p["quarter"] for p in data["trend"]] == ["2026-Q4"]
+        assert data["change"]["new"] is None and data["change"]["mttr_days"]["n"] is None
+    else:
+        assert data["previous"] == "2026-10"
+        assert data["change"]["new"] == data["new"] - data["trend"][0]["new"]
+
+
+def test_the_sample_month_page_reads_in_chromium_without_sideways_scrolling(tmp_path):
+    from tests.test_browser import chromium_binary, page_width, render_page
+
+    binary = chromium_binary()
+    if binary is None:
+        pytest.skip("no Chromium found (apt-get install chromium, or set VULNPIPE_CHROMIUM)")
+    db = tmp_path / "s.db"
+    ok("ingest", *sorted((SAMPLE / "scans").glob("*.nessus")), "--db", db)
+    page = tmp_path / "m.html"
+    ok("report", "monthly", "--db", db, "--inventory", SAMPLE / "inventory.csv", "--month", "2026-11",
+       "--html", page)
+    shown = render_page(binary, page, tmp_path / "render")
+    assert shown.title == "L2TP exposure: monthly report 2026-11"
+    assert shown.console == []
+    scroll, client = page_width(binary, page, tmp_path / "width")
+    assert scroll <= client, f"{scroll} > {client}"

@@ -743,7 +743,9 @@ def weekly_report(engine: "Engine", profile: "Profile", week: Any, *, weeks: int
                   settings: "TicketSettings | None" = None,
                   team: str | None = None) -> WeeklyBuilt:
     """The weekly report for ``week`` (a :class:`~vulnpipe.reports.weekly.weeks.Week`) with a
-    ``weeks``-long trend, for every asset or only ``team``'s."""
+    ``weeks``-long trend, for every asset or only ``team``'s; given a month or quarter
+    (:func:`choose_period`), the same report over that period, with a trend of ``weeks``
+    periods."""
     from vulnpipe.reports.tickets.build import TicketSettings
     from vulnpipe.reports.weekly import ALL, Slice, build_report, check_slice, load_history
 
