@@ -342,3 +342,32 @@ def test_the_sample_month_page_reads_in_chromium_without_sideways_scrolling(tmp_
     assert shown.console == []
     scroll, client = page_width(binary, page, tmp_path / "width")
     assert scroll <= client, f"{scroll} > {client}"
+
+
+def test_the_sample_month_workbook_prints_one_page_wide_in_libreoffice(tmp_path):
+    """Printed to PDF as a manager would: no ``###``, every sheet landscape, one page wide,
+    its headers in full (the Change line included)."""
+    import shutil
+
+    from tests.test_libreoffice import _print
+
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None or shutil.which("pdftotext") is None or shutil.which("pdfinfo") is None:
+        pytest.skip("no LibreOffice or poppler-utils found: the printed month was NOT checked")
+    db = tmp_path / "s.db"
+    ok("ingest", *sorted((SAMPLE / "scans").glob("*.nessus")), "--db", db)
+    book = tmp_path / "month-2026-11.xlsx"
+    ok("report", "monthly", "--db", db, "--inventory", SAMPLE / "inventory.csv", "--month", "2026-11",
+       "--xlsx", book)
+    printed = _print(soffice, [book], tmp_path / "pdf")[0]
+    assert all(w > h for w, h in printed.sizes)
+    pages = printed.pages_of()
+    assert list(pages) == [s.name for s in printed.sheets]
+    assert "Changes this month" in pages
+    for sheet in printed.sheets:
+        first = pages[sheet.name][0]
+        assert "###" not in "".join(pages[sheet.name]), sheet.name
+        words = set(first.split())
+        for header in sheet.headers:
+            assert all(w in words for w in header.split()), (sheet.name, header)
+    assert "Change vs 2026-10" in pages["Metrics trend"][0]
