@@ -262,7 +262,9 @@ def main() -> None:
                      "at most 1.2x; the whole-history pack excepted):", "",
                      "| database | what | wall time | CPU time | memory |", "|---|---|---:|---:|---:|",
                      *growth, ""]
-        a.out.write_text("\n".join(text))
+        old = a.out.read_text() if a.out.exists() else ""
+        kept = old.partition("\n## Monthly report\n")     # bench_monthly.py's section stays
+        a.out.write_text("\n".join(text) + ("\n## Monthly report\n" + kept[2] if kept[1] else ""))
     for g in growth:
         print(g)
 

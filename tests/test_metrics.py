@@ -61,14 +61,20 @@ def ok(*args):
     return r
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    d = tmp_path_factory.mktemp("metrics")
+def ingest_history(d):
+    """The history above ingested into ``d/store.db``, with ``d/inventory.csv``."""
     files = [_scan(d, *s) for s in SCANS]
     db = str(d / "store.db")
     inv = d / "inventory.csv"
     inv.write_text(INVENTORY)
     ok("ingest", *files, "--db", db)
+    return db, inv
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    d = tmp_path_factory.mktemp("metrics")
+    db, inv = ingest_history(d)
     out = d / "out"
     ok("report", "weekly", "--db", db, "--inventory", inv, "--weeks", "3", "--html", out / "w.html",
        "--xlsx", out / "w.xlsx", "--markdown", out / "w.md", "--json", out / "w.json")

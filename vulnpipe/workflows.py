@@ -764,6 +764,33 @@ def choose_week(engine: "Engine", week: Any = None, as_of: datetime | None = Non
         return newest_scan_week(conn)
 
 
+def choose_period(engine: "Engine", month: str | None = None, quarter: str | None = None,
+                  as_of: datetime | None = None, *, as_of_is_day: bool = False) -> Any:
+    """The monthly report's period: ``month`` (``2026-11``) or ``quarter`` (``2026-Q4``), else
+    the month holding ``as_of``, else the month of the newest stored scan; cut off at
+    ``as_of`` when given (``as_of_is_day``: a whole day, counted to its end), which must then
+    fall inside the period."""
+    from datetime import timedelta
+
+    from vulnpipe.reports.weekly import newest_scan_week
+    from vulnpipe.reports.weekly.periods import cut_period, parse_month, parse_quarter, period_of
+    from vulnpipe.reports.weekly.weeks import Week
+
+    if month and quarter:
+        raise InputError("give --month or --quarter, not both",
+                         hint="--month 2026-11 reports on a month, --quarter 2026-Q4 on three")
+    when = (as_of - timedelta(microseconds=1) if as_of_is_day else as_of) if as_of else None
+    period: Week
+    if month or quarter:
+        period = parse_month(month) if month else parse_quarter(quarter or "")
+    elif when is not None:
+        period = period_of(when, "month")
+    else:
+        with engine.connect() as conn:
+            period = newest_scan_week(conn, lambda t: period_of(t, "month"))
+    return cut_period(period, when) if when is not None else period
+
+
 @dataclass(frozen=True)
 class WeeklyBuilt:
     history: Any                                # reports.weekly.history.History
@@ -775,7 +802,9 @@ def weekly_report(engine: "Engine", profile: "Profile", week: Any, *, weeks: int
                   settings: "TicketSettings | None" = None,
                   team: str | None = None) -> WeeklyBuilt:
     """The weekly report for ``week`` (a :class:`~vulnpipe.reports.weekly.weeks.Week`) with a
-    ``weeks``-long trend, for every asset or only ``team``'s."""
+    ``weeks``-long trend, for every asset or only ``team``'s; given a month or quarter
+    (:func:`choose_period`), the same report over that period, with a trend of ``weeks``
+    periods."""
     from vulnpipe.reports.tickets.build import TicketSettings
     from vulnpipe.reports.weekly import ALL, Slice, build_report, check_slice, load_history
 

@@ -110,12 +110,13 @@ def trend_chart(points: Sequence[TrendPoint], width: int = 700, height: int = 28
     segments: list[list[str]] = []
     previous_gap = True
     bar_w = min(18.0, slot * 0.28)
+    unit = points[-1].week.unit if points else "week"
     for i, p in enumerate(points):
         cx = left + slot * (i + 0.5)
-        texts.append(Text(_f(cx), _f(height - bottom + 16), p.week.label[-3:], "axis"))
+        texts.append(Text(_f(cx), _f(height - bottom + 16), p.week.short_label, "axis"))
         if p.figures is None:
             rects.append(Rect(_f(cx - slot * 0.4), _f(top), _f(slot * 0.8), _f(plot_h), "gap",
-                              f"{p.week.label}: no scan this week"))
+                              f"{p.week.label}: no scan this {unit}"))
             texts.append(Text(_f(cx), _f(height - bottom + 30), "no scan", "gaplabel"))
             previous_gap = True
             continue
@@ -139,11 +140,11 @@ def trend_chart(points: Sequence[TrendPoint], width: int = 700, height: int = 28
                                f"{p.figures.open_tickets} open, {p.figures.new} new, "
                                f"{p.figures.fixed_verified} fixed")
         for p in points)
-    legend: tuple[tuple[str, str], ...] = (("open", "Open tickets (end of week)"), ("new", "New"),
+    legend: tuple[tuple[str, str], ...] = (("open", f"Open tickets (end of {unit})"), ("new", "New"),
                                            ("fixed", "Fixed (verified)"))
     if any(p.figures is None for p in points):
-        legend += (("gap", "No scan that week"),)
-    return Chart(width, height, "Trend per week. " + described, tuple(rects), tuple(lines),
+        legend += (("gap", f"No scan that {unit}"),)
+    return Chart(width, height, f"Trend per {unit}. " + described, tuple(rects), tuple(lines),
                  paths, tuple(dots), tuple(texts), legend)
 
 

@@ -182,6 +182,7 @@ class TicketRow:
     acceptance_reason: str | None
     fixed_at: datetime | None
     name: str | None = None     # FQDN, else NetBIOS, else report name (None: address only)
+    unit: str = "week"          # the report's period: "not verified this week"
 
     @property
     def label(self) -> str:
@@ -199,7 +200,7 @@ class TicketRow:
         if self.is_open and self.overdue:
             flags.append("overdue")
         if self.is_open and not self.verified:
-            flags.append("not verified this week")
+            flags.append(f"not verified this {self.unit}")
         return ", ".join(flags)
 
 
@@ -254,7 +255,7 @@ def ticket_rows(built: BuiltTickets, week: Week, keys: set[str] | None = None) -
             approver=(t.acceptance or {}).get("approver") if t.state == RISK_ACCEPTED else None,
             acceptance_reason=(t.acceptance or {}).get("reason") if t.state == RISK_ACCEPTED else None,
             fixed_at=fixed_events[-1] if t.state == FIXED and fixed_events else None,
-            name=host_name(t.fqdn, t.netbios, t.host_name, t.address)))
+            name=host_name(t.fqdn, t.netbios, t.host_name, t.address), unit=week.unit))
     return rows
 
 
@@ -368,3 +369,11 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "unscanned_30d": ("Unscanned 30 days", "inventory assets no scan held in the 30 days up to "
                                            "the end of the week"),
 }
+
+
+def worded(labels: dict[str, tuple[str, str]], unit: str) -> dict[str, tuple[str, str]]:
+    """``labels`` (:data:`FIGURE_LABELS`, :data:`METRIC_LABELS`) for a report on a ``unit``
+    (week, month, quarter): "this week" becomes "this month"."""
+    if unit == "week":
+        return labels
+    return {k: (name, meaning.replace("week", unit)) for k, (name, meaning) in labels.items()}

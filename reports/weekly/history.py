@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy.engine import Connection
 
@@ -113,12 +113,13 @@ class History:
         return self.weeks[0].start
 
 
-def newest_scan_week(conn: Connection) -> Week:
-    """The ISO week of the newest stored scan (the report's default week)."""
+def newest_scan_week(conn: Connection, period_of: Callable[[datetime], Week] = week_of) -> Week:
+    """The ISO week (or the period ``period_of`` gives) of the newest stored scan (the
+    report's default period)."""
     rows = store.scan_rows(conn)
     if not rows:
         raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
-    return week_of(rows[-1]["time"])
+    return period_of(rows[-1]["time"])
 
 
 def check_has_data(week: Week, times: list[datetime], now: datetime | None = None) -> None:
@@ -127,15 +128,16 @@ def check_has_data(week: Week, times: list[datetime], now: datetime | None = Non
     Otherwise there is nothing to report, and an :class:`InputError` says so."""
     if not times:
         raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
-    first, newest = week_of(times[0]), week_of(times[-1])
+    first, newest = week.same_kind(times[0]), week.same_kind(times[-1])
+    unit = week.unit
     if week.cutoff < times[0]:
         raise InputError(f"no data for {week.label}: the first stored scan is in {first.label}",
-                         hint=f"report on a week from {first.label} on")
-    today = week_of(max(now or datetime.now(timezone.utc), times[-1]))
+                         hint=f"report on a {unit} from {first.label} on")
+    today = week.same_kind(max(now or datetime.now(timezone.utc), times[-1]))
     if week.start > today.cutoff:
-        raise InputError(f"no data for {week.label}: that week has not begun (this is "
+        raise InputError(f"no data for {week.label}: that {unit} has not begun (this is "
                          f"{today.label}; the newest stored scan is in {newest.label})",
-                         hint=f"report on a week up to {today.label}")
+                         hint=f"report on a {unit} up to {today.label}")
 
 
 def load_history(conn: Connection, profile: "Profile", week: Week, *, weeks: int = 12,

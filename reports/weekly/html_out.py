@@ -19,12 +19,14 @@ from vulnpipe.reports.weekly.figures import (
     FIGURE_LABELS,
     METRIC_FIELDS,
     METRIC_LABELS,
+    worded,
 )
 from vulnpipe.reports.weekly.history import ScanRow
 from vulnpipe.reports.weekly.report import (
     METRIC_COLUMNS,
     PERCENT_COLUMNS,
     WeeklyReport,
+    metric_change,
     metric_lines,
     metric_values,
 )
@@ -100,9 +102,10 @@ class Card:
 def _cards(r: WeeklyReport) -> list[Card]:
     f = r.figures
     previous = r.trend[-2] if len(r.trend) > 1 else None
+    labels = worded(FIGURE_LABELS, r.week.unit)
     cards = []
     for key in FIGURE_FIELDS:
-        name, meaning = FIGURE_LABELS[key]
+        name, meaning = labels[key]
         value = getattr(f, key)
         if key == "sla_compliance_pct":
             meaning = f"{meaning} ({f.sla_met} of {f.sla_judged})"
@@ -112,13 +115,8 @@ def _cards(r: WeeklyReport) -> list[Card]:
                 delta = f"no scan in {previous.week.label}"
             else:
                 before = getattr(previous.figures, key)
-                if before is not None and value is not None:
-                    diff = value - before
-                    sign = "+" if diff > 0 else ("−" if diff < 0 else "±")
-                    amount = f"{abs(diff):.1f}" if isinstance(diff, float) else str(abs(diff))
-                    if key == "sla_compliance_pct":
-                        amount += " pts"        # percentage points, not percent
-                    delta = f"{sign}{amount} vs {previous.week.label}"
+                if before is not None and value is not None:   # the SLA share in points
+                    delta = f"{signed(value - before, key == 'sla_compliance_pct')} vs {previous.week.label}"
         tone = ""
         if key in ("overdue", "resurfaced", "not_verifiable", "expiring_30d") and value:
             tone = "bad"
@@ -135,9 +133,28 @@ def metric_text(values: list) -> list[str]:
 
 
 def metric_trend(r: WeeklyReport) -> list[tuple[str, list[str] | None]]:
-    """Per trend week: the report's assets' metrics as text (None: a gap)."""
-    return [(p.week.label, None if p.figures is None else metric_text(metric_values(p.figures)))
-            for p in r.trend]
+    """Per trend week: the report's assets' metrics as text (None: a gap); for a month or
+    quarter, then the change against the previous one."""
+    lines = [(p.week.label, None if p.figures is None else metric_text(metric_values(p.figures)))
+             for p in r.trend]
+    change = metric_change(r)
+    if change is not None:
+        lines.append((change[0], change_text(change[1])))
+    return lines
+
+
+def change_text(values: list) -> list[str]:
+    """A line of metric changes as text: signed, shares in points."""
+    return [signed(v, col in PERCENT_COLUMNS) for col, v in zip(METRIC_COLUMNS, values)]
+
+
+def signed(value: float | int | None, points: bool = False) -> str:
+    """A change as text: ``+2``, ``−1.5``, ``±0``; shares in points (``+4.2 pts``)."""
+    if value is None:
+        return "–"
+    sign = "+" if value > 0 else ("−" if value < 0 else "±")
+    amount = f"{abs(value):.1f}" if isinstance(value, float) else str(abs(value))
+    return sign + amount + (" pts" if points else "")
 
 
 def render_html(r: WeeklyReport) -> str:
@@ -147,15 +164,16 @@ def render_html(r: WeeklyReport) -> str:
 
 def body_args(r: WeeklyReport) -> dict[str, Any]:
     """What the report's body (``weekly_body.j2``) is rendered from."""
-    trend_fields = [Card(k, FIGURE_LABELS[k][0], "", "", "", "") for k in TREND_FIELDS]
-    changes = [("New this week", r.new_tickets), ("Fixed and verified this week", r.fixed_tickets),
-               ("Resurfaced this week", r.resurfaced_tickets)]
+    unit = r.week.unit
+    labels, metric_labels = worded(FIGURE_LABELS, unit), worded(METRIC_LABELS, unit)
+    trend_fields = [Card(k, labels[k][0], "", "", "", "") for k in TREND_FIELDS]
+    changes = [(f"New this {unit}", r.new_tickets), (f"Fixed and verified this {unit}", r.fixed_tickets),
+               (f"Resurfaced this {unit}", r.resurfaced_tickets)]
     breakdowns = [("By business unit", ("Business unit",), r.by_business_unit, True),
                   ("By priority", ("Priority",), r.by_priority, True),
                   ("By team and owner", ("Team", "Owner"), r.by_team_owner, True)]
-    definitions = [Card(k, FIGURE_LABELS[k][0], "", FIGURE_LABELS[k][1], "", "")
-                   for k in FIGURE_FIELDS]
-    metric_definitions = [Card(k, METRIC_LABELS[k][0], "", METRIC_LABELS[k][1], "", "")
+    definitions = [Card(k, labels[k][0], "", labels[k][1], "", "") for k in FIGURE_FIELDS]
+    metric_definitions = [Card(k, metric_labels[k][0], "", metric_labels[k][1], "", "")
                           for k in METRIC_FIELDS]
     return dict(r=r, as_of=as_of_text(r), cards=_cards(r), trend_chart=trend_chart(r.trend),
                 aging_chart=aging_chart(r.aging), trend_fields=trend_fields,

@@ -21,24 +21,49 @@ def scan_json(s: ScanRow) -> dict[str, Any]:
 
 
 def report_json(r: WeeklyReport) -> dict[str, Any]:
-    """The report's figures: the chosen week's at the top level, then ``scans`` and ``trend``."""
+    """The report's figures: the chosen week's at the top level, then ``scans`` and ``trend``.
+    A month or quarter is named by its unit (``month``, ``month_start``, ...) and adds
+    ``previous`` and ``change`` (see :func:`change_json`)."""
+    unit = r.week.unit
     out: dict[str, Any] = {
-        "week": r.week.label, "week_start": r.week.start.date().isoformat(),
-        "week_end": r.week.last_day.isoformat(), "as_of": iso(r.week.cutoff),
+        unit: r.week.label, f"{unit}_start": r.week.start.date().isoformat(),
+        f"{unit}_end": r.week.last_day.isoformat(), "as_of": iso(r.week.cutoff),
         "profile": r.profile, "campaign": r.wording.campaign,
         "slice": None if r.slice.by is None else {"by": r.slice.by, "value": r.slice.value},
     }
     out.update(r.figures.as_dict())
     out["sla"] = {"met": r.figures.sla_met, "judged": r.figures.sla_judged}
+    if unit != "week":
+        out.update(change_json(r))
     out.update(groups_json(r.groups))
     out["scans"] = [scan_json(s) for s in r.scans]
     out["trend"] = [
-        {"week": p.week.label, "week_start": p.week.start.date().isoformat(), "scans": p.scans,
+        {unit: p.week.label, f"{unit}_start": p.week.start.date().isoformat(), "scans": p.scans,
          **({k: None for k in FIGURE_FIELDS} | empty_metrics() if p.figures is None
             else p.figures.as_dict()),
          **groups_json(p.groups)}
         for p in r.trend]
     return out
+
+
+def change_json(r: WeeklyReport) -> dict[str, Any]:
+    """``previous`` (the period before, or null when the history starts in this one) and
+    ``change``: every figure and metric minus the previous period's, numbers only (the SLA
+    share and the percentages in points, one decimal); null where either value is null or
+    the previous period had no scan."""
+    previous = r.trend[-2] if len(r.trend) > 1 else None
+    before = previous.figures.as_dict() if previous and previous.figures else None
+    return {"previous": previous.week.label if previous else None,
+            "change": _diff(r.figures.as_dict(), before)}
+
+
+def _diff(now: Any, before: Any) -> Any:
+    if isinstance(now, dict):
+        return {k: _diff(v, before.get(k) if isinstance(before, dict) else None)
+                for k, v in now.items()}
+    if isinstance(now, bool) or not isinstance(now, (int, float)) or not isinstance(before, (int, float)):
+        return None
+    return round(now - before, 1) if isinstance(now, float) or isinstance(before, float) else now - before
 
 
 def groups_json(groups: tuple[MetricGroup, ...]) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vulnpipe.reports.tickets.export import md
-from vulnpipe.reports.weekly.figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
-from vulnpipe.reports.weekly.html_out import as_of_text, metric_text, shown, template_env
-from vulnpipe.reports.weekly.report import WeeklyReport, metric_lines
+from vulnpipe.reports.weekly.figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS, worded
+from vulnpipe.reports.weekly.html_out import as_of_text, change_text, metric_text, shown, signed, template_env
+from vulnpipe.reports.weekly.report import WeeklyReport, metric_change, metric_lines
 from vulnpipe.reports.writers.output import atomic_path
 
 TOP_ITEMS = 10
@@ -23,35 +23,44 @@ class _Row:
     name: str
     value: str
     before: str
+    change: str = ""            # a month or quarter: the change against the previous one
 
 
 def render_markdown(r: WeeklyReport) -> str:
     env = template_env(html=False)
     env.filters["md"] = md
     previous = r.trend[-2] if len(r.trend) > 1 else None
+    unit = r.week.unit
+    labels = worded(FIGURE_LABELS, unit)
     rows = []
     for key in FIGURE_FIELDS:
-        before = "–"
+        before, moved, value = "–", "–", getattr(r.figures, key)
         if previous is not None:
             before = "no scan" if previous.figures is None else shown(getattr(previous.figures, key), key)
-        rows.append(_Row(FIGURE_LABELS[key][0], shown(getattr(r.figures, key), key), before))
+            was = None if previous.figures is None else getattr(previous.figures, key)
+            if value is not None and was is not None:
+                moved = signed(value - was, key == "sla_compliance_pct")
+        rows.append(_Row(labels[key][0], shown(value, key), before, moved))
     horizon = r.week.cutoff + EXPIRY_HORIZON
     expiring = [t for t in r.acceptances
                 if t.acceptance_ends is not None and t.acceptance_ends <= horizon]
     unverified = [t for t in r.open_tickets if not t.verified]
     lists = []
-    for title, items in (("Overdue", r.overdue_tickets), ("Resurfaced this week", r.resurfaced_tickets),
-                         ("New this week", r.new_tickets),
-                         ("Fixed and verified this week", r.fixed_tickets),
+    for title, items in (("Overdue", r.overdue_tickets), (f"Resurfaced this {unit}", r.resurfaced_tickets),
+                         (f"New this {unit}", r.new_tickets),
+                         (f"Fixed and verified this {unit}", r.fixed_tickets),
                          ("Risk acceptances expiring within 30 days", tuple(expiring)),
-                         ("Open but not verifiable this week", tuple(unverified))):
+                         (f"Open but not verifiable this {unit}", tuple(unverified))):
         lists.append((f"{title} ({len(items)})", items[:TOP_ITEMS], max(0, len(items) - TOP_ITEMS)))
     if r.open_tickets:
         lists.append((f"Oldest open tickets ({min(OLDEST, len(r.oldest))} of {len(r.open_tickets)})",
                       r.oldest[:OLDEST], 0))
+    texts = [(label, metric_text(v)) for label, v in metric_lines(r)]
+    moved_metrics = metric_change(r)
+    if moved_metrics is not None:
+        texts.insert(1, (moved_metrics[0], change_text(moved_metrics[1])))   # under the assets
     metrics = []
-    for label, v in metric_lines(r):
-        t = metric_text(v)
+    for label, t in texts:
         metrics.append((label, f"{t[0]} / {t[1]} / {t[2]} ({t[3]})",
                         f"{t[4]} / {t[5]} / {t[6]} / {t[7]} ({t[8]})", t[9], t[10], t[11]))
     return env.get_template("weekly_summary.md.j2").render(

@@ -162,7 +162,7 @@ class WeeklyReport:
 
     @property
     def title(self) -> str:
-        base = f"{self.wording.heading}: weekly report {self.week.label}"
+        base = f"{self.wording.heading}: {self.week.adjective} report {self.week.label}"
         return base if self.slice.by is None else f"{base} ({self.slice.label})"
 
     @property
@@ -406,6 +406,24 @@ def metric_values(f: Figures) -> list[float | int | None]:
     m = f.mttr_days
     return [m.median, m.mean, m.p90, m.n, *f.overdue_by_days, f.max_days_overdue,
             f.coverage_pct, f.credentialed_pct, f.unscanned_30d]
+
+
+def metric_change(r: "WeeklyReport") -> tuple[str, list[float | int | None]] | None:
+    """A month's or quarter's metrics minus the previous period's, for the report's assets
+    (``Change vs 2026-10``, a value None where either is none); None for a week (its trend
+    shows the weeks before), or when there is no previous period with scans."""
+    previous = r.trend[-2] if len(r.trend) > 1 else None
+    if r.week.unit == "week" or previous is None or previous.figures is None:
+        return None
+    diffs: list[float | int | None] = []
+    for now, before in zip(metric_values(r.figures), metric_values(previous.figures)):
+        if now is None or before is None:
+            diffs.append(None)
+        elif isinstance(now, float) or isinstance(before, float):
+            diffs.append(round(now - before, 1))
+        else:
+            diffs.append(now - before)
+    return f"Change vs {previous.week.label}", diffs
 
 
 def metric_lines(r: "WeeklyReport") -> list[tuple[str, list[float | int | None]]]:

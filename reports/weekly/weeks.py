@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import ClassVar
 
 from vulnpipe.ingest.errors import BadValue, InputError
 
@@ -24,10 +25,23 @@ class Week:
     start: datetime
     cutoff: datetime
 
+    #: What the report calls the period ("this week"), and the report itself ("weekly report").
+    unit: ClassVar[str] = "week"
+    adjective: ClassVar[str] = "weekly"
+
     @property
     def label(self) -> str:
         year, number, _ = self.start.date().isocalendar()
         return f"{year}-W{number:02d}"
+
+    @property
+    def short_label(self) -> str:
+        """The label on a chart's axis: ``W48``."""
+        return self.label[-3:]
+
+    def same_kind(self, when: datetime) -> "Week":
+        """The whole period of this kind (here an ISO week) holding ``when``."""
+        return week_of(when)
 
     @property
     def end(self) -> datetime:

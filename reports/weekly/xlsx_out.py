@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from vulnpipe.reports.weekly.charts import FIXED_COLOUR, NEW_COLOUR, OPEN_COLOUR, nice_max
-from vulnpipe.reports.weekly.figures import FIGURE_FIELDS, FIGURE_LABELS, TicketRow
+from vulnpipe.reports.weekly.figures import FIGURE_FIELDS, FIGURE_LABELS, TicketRow, worded
 from vulnpipe.reports.weekly.html_out import detect
 from vulnpipe.reports.weekly.report import (
     METRIC_COLUMNS,
     PERCENT_COLUMNS,
     GroupRow,
     WeeklyReport,
+    metric_change,
     metric_lines,
     metric_values,
 )
@@ -30,6 +31,10 @@ TICKET_COLUMNS = ("Key", "Priority", "Host", "Address", "Owner", "Team", "Busine
                   "Due date", "Days open", "Status", "First seen", "Last seen")
 TREND_SHEET = "Trend"
 GAP_NOTE = "no scan this week: a gap, not zero"
+
+
+def gap_note(unit: str) -> str:
+    return GAP_NOTE.replace("week", unit)
 
 
 def _group_rows(groups: Sequence[GroupRow]) -> list[list]:
@@ -62,13 +67,14 @@ def summary_sheet(r: WeeklyReport) -> Sheet:
         as_of = [r.week.last_day, "the end of that day (UTC): nothing later is counted"]
     else:
         as_of = [r.week.cutoff, "UTC: nothing after this moment is counted"]
+    labels = worded(FIGURE_LABELS, r.week.unit)
     rows: list[list[Any]] = [
-            ["Week", r.week.label, None, f"{r.week.start.date()} to {r.week.last_day}"],
+            [r.week.unit.capitalize(), r.week.label, None, f"{r.week.start.date()} to {r.week.last_day}"],
             ["As of", as_of[0], None, as_of[1]],
             ["Profile", r.profile, None, "the findings the tickets are about"],
             ["Assets", r.slice.label, None, "the assets this report covers"]]
     for key in FIGURE_FIELDS:
-        name, meaning = FIGURE_LABELS[key]
+        name, meaning = labels[key]
         value = getattr(f, key)
         delta: Any = None
         if previous is not None and previous.figures is None:
@@ -87,12 +93,14 @@ def summary_sheet(r: WeeklyReport) -> Sheet:
 
 
 def sheets(r: WeeklyReport) -> list[Sheet]:
-    trend_cols = ("Week", "Week start", "Scans", *(FIGURE_LABELS[k][0] for k in FIGURE_FIELDS),
+    unit = r.week.unit
+    head, gap = unit.capitalize(), gap_note(unit)
+    trend_cols = (head, f"{head} start", "Scans", *(FIGURE_LABELS[k][0] for k in FIGURE_FIELDS),
                   "Note")
     trend = [[p.week.label, p.week.start.date(), p.scans,
               *((None,) * len(FIGURE_FIELDS) if p.figures is None
                 else (_figure(k, getattr(p.figures, k)) for k in FIGURE_FIELDS)),
-              GAP_NOTE if p.figures is None else None] for p in r.trend]
+              gap if p.figures is None else None] for p in r.trend]
     changes = [[kind, *row] for kind, rows in (("new", r.new_tickets),
                                                ("fixed (verified)", r.fixed_tickets),
                                                ("resurfaced", r.resurfaced_tickets))
@@ -121,19 +129,23 @@ def sheets(r: WeeklyReport) -> list[Sheet]:
     metrics = [[label, *_metric_cells(values)] for label, values in metric_lines(r)]
     metric_trend = [[p.week.label, *(_metric_cells(metric_values(p.figures)) if p.figures
                                      else [None] * len(METRIC_COLUMNS)),
-                     GAP_NOTE if p.figures is None else None] for p in r.trend]
+                     gap if p.figures is None else None] for p in r.trend]
+    moved = metric_change(r)
+    if moved is not None:
+        metric_trend.append([moved[0], *(change(v, "pts" if col in PERCENT_COLUMNS else "")
+                                         for col, v in zip(METRIC_COLUMNS, moved[1])), None])
     return [
         summary_sheet(r),
         Sheet(TREND_SHEET, trend_cols, trend),
         Sheet("Metrics", ("Assets", *METRIC_COLUMNS), metrics),
-        Sheet("Metrics trend", ("Week", *METRIC_COLUMNS, "Note"), metric_trend),
+        Sheet("Metrics trend", (head, *METRIC_COLUMNS, "Note"), metric_trend),
         Sheet("Aging", ("Days open", "Open tickets"), [list(a) for a in r.aging]),
         Sheet("By business unit", ("Business unit", *GROUP_COUNTS), _group_rows(r.by_business_unit)),
         Sheet("By team and owner", ("Team", "Owner", *GROUP_COUNTS), _group_rows(r.by_team_owner)),
         Sheet("By priority", ("Priority", *GROUP_COUNTS), _group_rows(r.by_priority)),
         Sheet("Oldest open", TICKET_COLUMNS, _ticket_rows(r.oldest)),
         Sheet("Open tickets", TICKET_COLUMNS, _ticket_rows(r.open_tickets)),
-        Sheet("Changes this week", ("Change", *TICKET_COLUMNS), changes),
+        Sheet(f"Changes this {unit}", ("Change", *TICKET_COLUMNS), changes),
         Sheet("Risk acceptances", ("Key", "Host", "Address", "Owner", "Team", "Valid through",
                                    "Expires within 30 days", "Approver", "Reason"), accepted,
               wrap=frozenset({"Reason"})),
@@ -193,11 +205,11 @@ def add_trend_chart(ws, r: WeeklyReport) -> None:
     bars.y_axis.scaling.min, bars.y_axis.scaling.max = 0, top
     bars.y_axis.majorUnit = top / 4
     bars.y_axis.title = "Tickets"
-    bars.x_axis.title = "ISO week"
+    bars.x_axis.title = "ISO week" if r.week.unit == "week" else r.week.unit.capitalize()
     bars.x_axis.delete = bars.y_axis.delete = False
     bars.y_axis.majorGridlines = ChartLines()
     bars += line                          # one plot: the line shares the bars' axes
-    bars.title = "Open, new and fixed per week"
+    bars.title = f"Open, new and fixed per {r.week.unit}"
     bars.legend.position = "b"            # below the plot: every name in full
     bars.display_blanks = "gap"           # weeks without scans: gaps, not zeros
     bars.height, bars.width = 9, 20

@@ -24,6 +24,7 @@ from vulnpipe.commands.common import (
 from vulnpipe.ingest.errors import BadValue, InputError
 
 report_app = typer.Typer(help="Reports built from the history store.", no_args_is_help=True)
+TeamOpt = typer.Option(None, "--team", metavar="NAME", help="Only this team's assets.")
 
 
 @report_app.command("weekly")
@@ -45,7 +46,7 @@ def weekly(
     inventory: Optional[Path] = InventoryOpt,
     sheet: Optional[str] = SheetOpt,
     config: Optional[Path] = ConfigOpt,
-    team: Optional[str] = typer.Option(None, "--team", metavar="NAME", help="Only this team's assets."),
+    team: Optional[str] = TeamOpt,
     split_by: Optional[Tuple[str, Path]] = typer.Option(
         None, "--split-by", metavar="team|business_unit DIR",
         help="Write one report (HTML, Excel, Markdown, JSON) per team or business unit "
@@ -95,8 +96,7 @@ def weekly(
                          "--mail report on one", hint="give --profile NAME with them")
     prof = pick_profile(profile, plugin, profiles_file, cfg)
     inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
-    day = as_of is not None and len(as_of.strip()) == 10
-    when = parse_when(as_of.strip() if as_of else None, end_of_day=day, what="--as-of")
+    when, day = _as_of(as_of)
     wanted = workflows.parse_week(week) if week else None
     engine = workflows.open_store(pick_db(db, cfg), create=False)
     if programme:
@@ -125,10 +125,71 @@ def weekly(
             raise typer.Exit(1)
 
 
+@report_app.command("monthly")
+def monthly(
+    db: Optional[str] = DbOpt,
+    month: Optional[str] = typer.Option(
+        None, "--month", metavar="MONTH",
+        help="Calendar month to report on, e.g. 2026-11 (default: the month of the newest stored scan)."),
+    quarter: Optional[str] = typer.Option(
+        None, "--quarter", metavar="QUARTER", help="Calendar quarter to report on, e.g. 2026-Q4."),
+    as_of: Optional[str] = typer.Option(
+        None, "--as-of", metavar="DATE",
+        help="Count nothing after this date (ISO 8601, UTC; a bare date counts that whole day); "
+             "without --month or --quarter, report on the month holding it."),
+    periods: int = typer.Option(
+        2, "--periods", min=2, max=60,
+        help="Periods in the trend, ending with the reported one (default 2: it and the one before)."),
+    profile: Optional[str] = ProfileOpt,
+    plugin: Optional[List[int]] = PluginOpt,
+    profiles_file: Optional[List[Path]] = ProfilesFileOpt,
+    inventory: Optional[Path] = InventoryOpt,
+    sheet: Optional[str] = SheetOpt,
+    config: Optional[Path] = ConfigOpt,
+    team: Optional[str] = TeamOpt,
+    html: Optional[Path] = typer.Option(None, "--html", help="HTML page to write."),
+    xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="Excel workbook to write."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Markdown summary to write."),
+    json_out: Optional[str] = typer.Option(None, "--json", metavar="PATH",
+                                           help="JSON figures to write (- for stdout)."),
+) -> None:
+    """The weekly report's figures and remediation metrics over a calendar month or quarter,
+    with the change against the previous one: flows (new, fixed, resurfaced, time to
+    verified fix) over the period, stocks (open, overdue, coverage) at its end.
+
+
+    Example: vulnpipe report monthly --quarter 2026-Q4 --html q4.html --json q4.json
+    """
+    outputs = workflows.ReportOutputs(html=html, xlsx=xlsx, markdown=markdown, json=json_out)
+    if not outputs.any():
+        raise InputError("nothing to write", hint="give --html, --xlsx, --markdown and/or --json")
+    cfg = load_config(config)
+    prof = pick_profile(profile, plugin, profiles_file, cfg)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
+    when, day = _as_of(as_of)
+    engine = workflows.open_store(pick_db(db, cfg), create=False)
+    try:
+        chosen = workflows.choose_period(engine, month, quarter, when, as_of_is_day=day)
+        built = workflows.weekly_report(engine, prof, chosen, weeks=periods, inventory=inv,
+                                        settings=workflows.ticket_settings(cfg), team=team)
+    finally:
+        engine.dispose()
+    written = workflows.write_weekly(built, outputs)
+    report = built.report
+    console.info(f"{report.week.label} ({report.slice.label}): {_figures_text(report)}; wrote "
+                 f"{', '.join(written) or 'no file'}")
+
+
+def _as_of(text: Optional[str]) -> tuple:
+    """``--as-of`` as a UTC moment (a bare date: the end of that day) and whether it was a day."""
+    day = text is not None and len(text.strip()) == 10
+    return parse_when(text.strip() if text else None, end_of_day=day, what="--as-of"), day
+
+
 def _figures_text(report) -> str:
     f = report.figures
     return (f"{f.open_tickets} open, {f.new} new, {f.fixed_verified} fixed, {f.resurfaced} "
-            f"resurfaced, {f.overdue} overdue, {len(report.scans)} scan(s) this week")
+            f"resurfaced, {f.overdue} overdue, {len(report.scans)} scan(s) this {report.week.unit}")
 
 
 def _programme(engine, cfg, profiles_file, inv, wanted, when, day, weeks, outputs) -> None:
