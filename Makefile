@@ -26,6 +26,7 @@ demo: $(STAMP)
 
 test: $(DEVSTAMP)
 	$(BIN)/python -m ruff check .
+	$(BIN)/python tools/typecheck.py
 	$(BIN)/python -m pytest -n 2 -q
 
 # the peers (pyTenable, nessus-file-reader) come from the optional 'bench' extra

@@ -121,6 +121,68 @@ class Profile:
 ALL = Profile(name="all", description="every finding", select_all=True)
 
 
+#: How the campaigns of one ingest are named together (``l2tp+pptp``), as ``vulnpipe scans``
+#: shows the scan's profile.
+CAMPAIGN_SEPARATOR = "+"
+
+
+@dataclass(frozen=True)
+class Campaigns(Profile):
+    """Several campaigns read in one pass: a finding is kept when any member selects it.
+
+    Its ``role`` is the first member's that selects the finding; :meth:`roles` gives every
+    member's, which the store records beside the finding (the campaigns it belongs to)."""
+
+    members: tuple[Profile, ...] = ()
+
+    def role(self, plugin_id: int | None, plugin_name: str | None, family: str | None,
+             port: int | None, protocol: str | None) -> str | None:
+        for member in self.members:
+            role = member.role(plugin_id, plugin_name, family, port, protocol)
+            if role is not None:
+                return role
+        return None
+
+    def roles(self, plugin_id: int | None, plugin_name: str | None, family: str | None,
+              port: int | None, protocol: str | None) -> list[tuple[str, str | None]]:
+        """(campaign, role) of every member that selects the finding (role None: ``all``)."""
+        out = []
+        for member in self.members:
+            role = member.role(plugin_id, plugin_name, family, port, protocol)
+            if role is not None:
+                out.append((member.name, role or None))
+        return out
+
+
+def campaigns(profiles: Iterable[Profile]) -> Profile:
+    """The profiles as one selection: the profile itself when there is one, else a
+    :class:`Campaigns` (the union, named ``l2tp+pptp``; repeated names count once)."""
+    members = tuple({p.name: p for p in profiles}.values())
+    if not members:
+        raise InputError("no campaign given", hint="give --profile NAME")
+    if len(members) == 1:
+        return members[0]
+    for m in members:
+        if isinstance(m, Campaigns) or CAMPAIGN_SEPARATOR in m.name:
+            raise InputError(f"profile name {m.name!r} cannot be one of several campaigns",
+                             hint=f"name it without {CAMPAIGN_SEPARATOR!r}")
+
+    def union(attr: str) -> frozenset:
+        return frozenset().union(*(getattr(m, attr) for m in members))
+
+    select_all = any(m.select_all for m in members)
+    return Campaigns(
+        name=CAMPAIGN_SEPARATOR.join(m.name for m in members),
+        description="campaigns " + ", ".join(m.name for m in members),
+        label=", ".join(m.campaign for m in members),
+        primary_plugins=union("primary_plugins"), primary_names=union("primary_names"),
+        related_plugins=union("related_plugins"), related_names=union("related_names"),
+        related_families=union("related_families"), related_ports=union("related_ports"),
+        # left out only when every campaign leaves it out (the 68453 note reads this)
+        exclude_plugins=frozenset.intersection(*(m.exclude_plugins for m in members)),
+        select_all=select_all, members=members)
+
+
 def _parse_port(text: str, where: str) -> tuple[int, str]:
     try:
         port, proto = str(text).split("/", 1)

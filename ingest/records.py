@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 #: Field names of one finding record, in output order (``vulnpipe parse``, ``vulnpipe findings``).
 #: They are a stable interface: later stages and users' scripts rely on them.
@@ -178,12 +178,14 @@ def iso(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _slot_constructor(cls: type) -> Callable[..., Any]:
+_T = TypeVar("_T")
+
+def _slot_constructor(cls: type[_T]) -> Callable[..., _T]:
     """A function building ``cls`` (a frozen, slotted dataclass) from every field as a
     keyword argument, storing each through its slot. The same object as ``cls(...)``, made
     without the generated ``__init__``'s ``object.__setattr__`` per field (which made up a
     third of the cost of reading every finding of a big export)."""
-    names = [f.name for f in fields(cls)]
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     src = (f"def make_{cls.__name__.lower()}(*, {', '.join(names)}):\n"
            "    obj = new(cls)\n"
            + "".join(f"    set_{n}(obj, {n})\n" for n in names)
@@ -191,7 +193,7 @@ def _slot_constructor(cls: type) -> Callable[..., Any]:
     namespace = {"new": object.__new__, "cls": cls,
                  **{f"set_{n}": cls.__dict__[n].__set__ for n in names}}
     exec(src, namespace)       # noqa: S102 - fixed source built from the field names
-    made: Callable[..., Any] = namespace[f"make_{cls.__name__.lower()}"]
+    made: Callable[..., _T] = namespace[f"make_{cls.__name__.lower()}"]
     return made
 
 

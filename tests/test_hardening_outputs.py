@@ -73,8 +73,22 @@ def test_evidence_pack_index_in_chromium_keeps_its_title_and_runs_nothing(chromi
 def test_ticket_markdown_and_weekly_report_keep_inventory_formulas_as_text(hostile_store, tmp_path):
     d, db = hostile_store
     r = run_cli("report", "weekly", "--db", db, "--week", "2026-W45", "--xlsx", tmp_path / "w.xlsx",
-                "--json", tmp_path / "w.json")
+                "--json", tmp_path / "w.json", "--markdown", tmp_path / "w.md")
     assert r.returncode == 0, r.stderr.decode()
+    r = run_cli("tickets", "--db", db, "--markdown", tmp_path / "md", "--as-of", "2026-11-20")
+    assert r.returncode == 0, r.stderr.decode()
+    pages = sorted((tmp_path / "md").iterdir())
+    assert [p.suffix for p in pages] == [".md"] and pages[0].stem.startswith("VP-")
+    weekly, ticket = (tmp_path / "w.md").read_text("utf-8"), pages[0].read_text("utf-8")
+    # the owner's formula is shown as the text it is (the pipe escaped for the table) ...
+    assert "=cmd\\|' /C calc'!A0" in weekly and "| Owner | =cmd\\|' /C calc'!A0 <x@corp.example> |" in ticket
+    assert "/ @SUM(1+1) |" in ticket                            # the business unit, as typed
+    assert '&lt;img src=x onerror="document.title=\'pwned\'"&gt;.evil.example (10.0.0.1)' in weekly
+    # ... and the scanner's HTML never becomes live markup outside a code block
+    for md in (weekly, ticket):
+        outside_fences = "".join(part for i, part in enumerate(md.split("```")) if i % 2 == 0)
+        assert "<img" not in outside_fences and "<script" not in outside_fences and "<b>" not in outside_fences
+    assert "```text\n<script>document.title='pwned'</script>\n```" in ticket   # output: verbatim, fenced
     wb = openpyxl.load_workbook(tmp_path / "w.xlsx")
     texts = [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row
              if isinstance(c.value, str)]

@@ -121,5 +121,5 @@ def test_sample_markdown_and_evidence_show_each_host_once(sample_run):
     assert len(rows) == 23 and not any(_twice(row) for row in rows)
     import io
     sheet = openpyxl.load_workbook(io.BytesIO(poam))["Open POA&M Items"]
-    identifiers = [r[5] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    identifiers = [r[6] for r in sheet.iter_rows(min_row=6, values_only=True)]   # G: Asset Identifier
     assert any(i.startswith("rras01.corp.example (10.10.1.21), 1701/udp") for i in identifiers)

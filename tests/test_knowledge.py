@@ -56,7 +56,11 @@ def kb():
 
 def test_every_builtin_file_loads_on_its_own(tmp_path):
     files = _builtin_files()
-    assert len(files) >= 9
+    # one file per plugin of the l2tp profile (named after it) and the profile's own file
+    names = [f.name for f in files]
+    assert "profile_l2tp.toml" in names
+    assert sorted(int(n.split("_", 1)[0]) for n in names if n != "profile_l2tp.toml") == sorted(
+        builtin_profiles()["l2tp"].plugin_ids)
     for f in files:
         d = tmp_path / f.name.removesuffix(".toml")
         d.mkdir()
@@ -270,8 +274,10 @@ def test_builtin_knowledge_ships_inside_the_installed_package(tmp_path):
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import templates; "
             "from vulnpipe.reports.remediation.knowledge import load_knowledge; "
             "assert templates.__file__.startswith(sys.argv[1]), templates.__file__; "
-            "print(len(load_knowledge().plugin_ids()))")
+            "print(sorted(load_knowledge().plugin_ids()))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site")], cwd=tmp_path,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert int(out.stdout) >= 8
+    # every entry of the repository's knowledge base, read from the copy
+    assert json.loads(out.stdout) == sorted(load_knowledge().plugin_ids()) == sorted(
+        builtin_profiles()["l2tp"].plugin_ids)

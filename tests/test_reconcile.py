@@ -151,3 +151,34 @@ def test_cli_json_shape_xlsx_and_targets(tmp_path):
     ws = wb["Reconciliation"]
     assert ws.max_row == 5 and all(c.data_type != "f" for row in ws.iter_rows() for c in row)
     assert isinstance(ws["K2"].value, datetime)
+
+
+def test_a_local_check_on_a_host_whose_credentials_are_unknown_is_not_proved_fixed(tmp_path):
+    # the rescan says nothing about credentials (no Credentialed_Scan tag, no plugin 19506)
+    base = write(tmp_path, "b.nessus", [{"ip": "10.0.0.4", "cred": True, "items": [nb.Item(**nb.ELSA)]}])
+    again = write(tmp_path, "r.nessus", [{"ip": "10.0.0.4"}], day=1)
+    r = run_cli("reconcile", "--baseline", base, "--rescan", again, "--profile", "all")
+    assert r.returncode == 0, r.stderr.decode()
+    data = json.loads(r.stdout)
+    assert data["summary"]["fixed"] == 0 and data["summary"]["not_covered"] == 1
+    assert data["findings"][0]["reason"] == "local check without credentials (r.nessus)"
+    creds = write(tmp_path, "c.nessus", [{"ip": "10.0.0.4", "cred": True}], day=1)
+    data = json.loads(run_cli("reconcile", "--baseline", base, "--rescan", creds, "--profile", "all").stdout)
+    assert data["summary"]["fixed"] == 1
+
+
+def test_an_excluded_plugin_stays_out_even_where_another_rule_would_select_it(tmp_path):
+    # 68453 on udp/1701 (l2tp's related port), and a user profile selecting its whole family
+    elsa = nb.Item(**{**nb.ELSA, "port": 1701, "protocol": "udp"})
+    path = write(tmp_path, "b.nessus", [{"ip": "10.0.0.5", "items": [elsa, nb.l2tp()]}])
+    r = run_cli("parse", path, "--profile", "l2tp", "--format", "jsonl", "--out", "-")
+    assert r.returncode == 0, r.stderr.decode()
+    assert [json.loads(line)["plugin_id"] for line in r.stdout.decode().splitlines()] == [11387]
+    profiles = tmp_path / "p.toml"
+    profiles.write_text('[profiles.oracle]\nrelated_families = ["Oracle Linux Local Security Checks"]\n'
+                        'related_plugins = [11387]\nexclude_plugins = [68453]\n')
+    r = run_cli("parse", path, "--profiles-file", profiles, "--profile", "oracle", "--format", "jsonl",
+                "--out", "-")
+    assert r.returncode == 0, r.stderr.decode()
+    rows = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert [(f["plugin_id"], f["profile_role"]) for f in rows] == [(11387, "related")]

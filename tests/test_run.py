@@ -72,11 +72,22 @@ def test_config_check_reports_settings_and_names_unknown_keys(tmp_path):
 
 def test_profiles_defined_in_the_config_are_usable(tmp_path):
     _config(tmp_path, '[profiles]\ndefault = "pptp"\n[profiles.pptp]\nprimary_plugins = [10622]\n')
-    r = run_cli("parse", SCANS / "2026-W48-weekly.nessus", "--profile", "l2tp", "--out", "-", cwd=tmp_path)
-    assert r.returncode == 0
+    def roles(*args):
+        r = run_cli("parse", SCANS / "2026-W48-weekly.nessus", *args, "--out", "-", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr.decode()
+        return {(f["plugin_id"], f["profile_role"]) for f in map(json.loads, r.stdout.decode().splitlines())}
+
+    # --profile on the command line wins over the config's default ...
+    assert (11387, "primary") in roles("--profile", "l2tp") and (10622, "related") in roles("--profile", "l2tp")
+    # ... which selects the config's own profile otherwise
+    assert roles() == {(10622, "primary")}
     r = run_cli("ingest", SCANS / "2026-W48-weekly.nessus", cwd=tmp_path)
     assert r.returncode == 0, r.stderr.decode()
     assert b"profile 'pptp'" in r.stderr
+    t = run_cli("tickets", "--jsonl", "-", cwd=tmp_path)
+    assert t.returncode == 0, t.stderr.decode()
+    tickets = [json.loads(line) for line in t.stdout.decode().splitlines()]
+    assert len(tickets) == 2 and {f["plugin_id"] for x in tickets for f in x["findings"]} == {10622}
 
 
 def _ticket_rows(db):

@@ -216,12 +216,18 @@ def test_two_concurrent_ingests_both_succeed(db_url, tmp_path, shared):
 
 
 def test_default_store_is_vulnpipe_db_in_working_directory(tmp_path, generated):
-    path, _ = generated
+    path, truth = generated
     env = {k: v for k, v in os.environ.items() if k != "VULNPIPE_DB"}
     result = subprocess.run([sys.executable, "-m", "vulnpipe", "ingest", str(path)], cwd=tmp_path,
                             env=env, capture_output=True)
     assert result.returncode == 0, result.stderr.decode()
-    assert (tmp_path / "vulnpipe.db").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vulnpipe.db"]
+    engine = open_store(str(tmp_path / "vulnpipe.db"))
+    with engine.connect() as conn:
+        (scan,) = list_scans(conn)
+        n_hosts = conn.execute(select(func.count()).select_from(hosts)).scalar()
+    engine.dispose()
+    assert scan["file_name"] == path.name and n_hosts == truth["hosts"]
 
 
 def test_database_from_the_first_schema_is_refused_then_upgraded(db_url, generated):
@@ -234,7 +240,7 @@ def test_database_from_the_first_schema_is_refused_then_upgraded(db_url, generat
     assert b"older vulnpipe schema" in old.stderr and b"vulnpipe db upgrade" in old.stderr
     up = run_cli("db", "upgrade", "--db", db_url)
     assert up.returncode == 0, up.stderr.decode()
-    assert b"0001 -> 0003" in up.stderr
+    assert b"0001 -> 0005" in up.stderr
     scans_out = run_cli("scans", "--db", db_url, "--format", "jsonl")
     assert json.loads(scans_out.stdout)["hosts_count"] == truth["hosts"]
     tickets = run_cli("tickets", "--db", db_url, "--jsonl", "-", "--as-of", "2026-12-01")

@@ -100,9 +100,12 @@ def test_history_follows_scan_time_not_ingest_order(tmp_path):
     ingest(a, *files)
     for f in (files[3], files[1], files[2], files[0]):
         ingest(b, f)
-    run_cli("reconcile", "--db", b)   # reconciling (twice) changes nothing either
+    tb_before = tickets_jsonl(b)
+    for _ in range(2):                # reconciling (twice) changes nothing either
+        r = run_cli("reconcile", "--db", b)
+        assert r.returncode == 0, r.stderr.decode()
     ta, tb = tickets_jsonl(a), tickets_jsonl(b)
-    assert ta == tb
+    assert ta == tb == tb_before
     states = sorted((t["address"], t["state"]) for t in ta.values())
     assert states == [("10.0.0.1", "resurfaced"), ("10.0.0.2", "fixed"), ("10.0.0.3", "open")]
 
@@ -212,5 +215,56 @@ def test_stateless_tickets_need_no_database(tmp_path):
     path = scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp()])])
     r = run_cli("tickets", "--scan", path, "--jsonl", "-", cwd=tmp_path)
     assert r.returncode == 0, r.stderr.decode()
-    assert len(r.stdout.decode().splitlines()) == 1
-    assert not (tmp_path / "vulnpipe.db").exists()
+    (t,) = map(json.loads, r.stdout.decode().splitlines())
+    assert (t["key"], t["address"], t["state"]) == (ticket_key("l2tp", "host:10.0.0.1"), "10.0.0.1", "open")
+    assert [(f["plugin_id"], f["port"], f["protocol"], f["scans"]) for f in t["findings"]] == [
+        (11387, 1701, "udp", ["w1.nessus"])]
+    assert [h["event"] for h in t["history"]] == ["opened"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w1.nessus"]    # no vulnpipe.db, nothing else
+
+
+# -- #25: the rules that decide "fixed", as a user sees them -----------------------------------
+
+def test_a_ticket_is_fixed_only_when_every_one_of_its_findings_is_gone(tmp_path):
+    db = str(tmp_path / "s.db")
+    ingest(db, scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp(), nb.Item(**nb.PPTP)])]),
+           scan(tmp_path, "w2.nessus", week(1), [("10.0.0.1", [nb.l2tp()])]))
+    t = next(iter(tickets_jsonl(db).values()))
+    assert t["state"] == "open"
+    assert [h["event"] for h in t["history"]] == ["opened"]
+    ingest(db, scan(tmp_path, "w3.nessus", week(2), [("10.0.0.1", [])]))
+    t = next(iter(tickets_jsonl(db).values()))
+    assert t["state"] == "fixed"
+    fixed = [h for h in t["history"] if h["event"] == "fixed"]
+    assert len(fixed) == 1 and fixed[0]["detail"]["scan"] == "w3.nessus"
+
+
+def test_a_rescan_without_policy_information_fixes_no_ticket(tmp_path):
+    db = str(tmp_path / "s.db")
+    first = scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp()])])
+    blind = tmp_path / "w2.nessus"
+    blind.write_bytes(nb.document([nb.HostSpec("10.0.0.1", ip="10.0.0.1", start=week(1),
+                                               end=week(1) + timedelta(minutes=5))],
+                                  no_policy=True, report_name="w2.nessus"))
+    facts = nb.policy_element(name="no facts", plugin_set=None)   # a policy that says nothing
+    silent = scan(tmp_path, "w3.nessus", week(2), [("10.0.0.1", [])], policy=facts)
+    ingest(db, first, blind, silent)
+    t = next(iter(tickets_jsonl(db).values()))
+    assert t["state"] == "open"
+    assert [h["event"] for h in t["history"]] == ["opened"]
+
+
+def test_a_resurfaced_ticket_is_still_resurfaced_when_its_acceptance_ends(tmp_path):
+    db = str(tmp_path / "s.db")
+    ingest(db, scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp()])]),
+           scan(tmp_path, "w2.nessus", week(1), [("10.0.0.1", [])]),
+           scan(tmp_path, "w3.nessus", week(2), [("10.0.0.1", [nb.l2tp()])]))
+    key = next(iter(tickets_jsonl(db)))
+    r = run_cli("accept", key, "--until", "2026-11-30", "--reason", "partner VPN",
+                "--approver", "CISO", "--db", db, "--at", "2026-11-10")
+    assert r.returncode == 0, r.stderr.decode()
+    assert tickets_jsonl(db, "--as-of", "2026-11-20")[key]["state"] == "risk_accepted"
+    after = tickets_jsonl(db, "--as-of", "2026-12-02")[key]
+    assert after["state"] == "resurfaced"
+    assert [h["event"] for h in after["history"]] == ["opened", "fixed", "resurfaced",
+                                                      "risk_accepted", "acceptance_expired"]

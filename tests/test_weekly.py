@@ -195,7 +195,7 @@ def test_markdown_summary_has_headline_figures_and_top_items(history):
 
 def test_workbook_has_the_tables_and_a_native_trend_chart_with_gaps(history):
     wb = openpyxl.load_workbook(history["out"] / "w.xlsx")
-    assert wb.sheetnames == ["Summary", "Trend", "Aging", "By business unit", "By team and owner",
+    assert wb.sheetnames == ["Summary", "Trend", "Metrics", "Metrics trend", "Aging", "By business unit", "By team and owner",
                              "By priority", "Oldest open", "Open tickets", "Changes this week",
                              "Risk acceptances", "Data quality", "Scans"]
     trend = wb["Trend"]
@@ -309,3 +309,27 @@ def test_the_sample_workbooks_list_by_priority_then_age(sample_run):
     rows = [(r[header.index("Status")] not in ("open", "resurfaced"), r[header.index("Priority")],
              r[header.index("First seen")]) for r in ws.iter_rows(min_row=2, values_only=True)]
     assert len(rows) == 23 and rows == sorted(rows)                # open first, P1 first
+
+
+# -- #25: the cut-off instant belongs to the week -----------------------------------------------
+
+def test_a_fix_at_the_cut_off_counts_and_a_due_date_at_the_cut_off_is_not_yet_overdue(tmp_path):
+    # A and E carry L2TP and match no inventory: P2, 14 days from the day first seen.
+    # A: first seen Mon 10-26, fixed by the scan of Mon 11-02 08:00 (its own host_start).
+    # E: first seen Wed 10-28, due Wed 11-11 00:00, still reported on Mon 11-09.
+    db = str(tmp_path / "s.db")
+    ok("ingest", scan(tmp_path, "a.nessus", week(0), {"A": {"A"}}),
+       scan(tmp_path, "e.nessus", week(0, 2), {"E": {"E"}}),
+       scan(tmp_path, "w45.nessus", week(1), {"A": set(), "E": {"E"}}),
+       scan(tmp_path, "w46.nessus", week(2), {"E": {"E"}}), "--db", db)
+
+    def report(as_of):
+        return json.loads(ok("report", "weekly", "--db", db, "--as-of", as_of, "--json", "-").stdout)
+
+    fix = report("2026-11-02T08:00:00Z")                   # the instant the fixing scan saw A
+    assert (fix["week"], fix["as_of"]) == ("2026-W45", "2026-11-02T08:00:00Z")
+    assert (fix["fixed_verified"], fix["open_tickets"], fix["sla_compliance_pct"]) == (1, 1, 100.0)
+    due = report("2026-11-11T00:00:00Z")                   # E's due date, to the microsecond
+    assert (due["open_tickets"], due["overdue"], due["sla_compliance_pct"]) == (1, 0, 100.0)
+    late = report("2026-11-11T00:00:01Z")
+    assert (late["open_tickets"], late["overdue"], late["sla_compliance_pct"]) == (1, 1, 0.0)

@@ -1,12 +1,15 @@
 """The ``vulnpipe`` command line: a thin layer over the ``ingest`` and ``reports`` libraries.
 
 Exit codes: 0 success; 1 an input or data problem (one clear line on stderr);
-2 a usage error (unknown option, missing argument, a value of the wrong form); 70 an
-internal error (a bug); 130 interrupted.
+2 a usage error (unknown option, missing argument, a value of the wrong form); 3 an alert
+asked for with ``run --fail-on``; 70 an internal error (a bug); 130 interrupted (Ctrl-C); 143
+terminated (SIGTERM), after the same clean-up as Ctrl-C (no temporary output left,
+transactions rolled back, workers ended).
 """
 from __future__ import annotations
 
 import copy
+import signal
 import sys
 from pathlib import PurePath
 from typing import Any, get_args
@@ -148,6 +151,7 @@ def _register_commands() -> None:
     app.command("import")(history_cmd.import_)
     app.command("tickets")(tickets_cmd.tickets)
     app.command("accept")(tickets_cmd.accept)
+    app.command("adjust")(tickets_cmd.adjust)
     app.command("false-positive")(tickets_cmd.false_positive)
     app.command("reopen")(tickets_cmd.reopen)
     app.add_typer(jira_cmd.jira_app, name="jira")
@@ -156,17 +160,43 @@ def _register_commands() -> None:
 _register_commands()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so it cleans up exactly as after Ctrl-C."""
+
+
+_terminated: list[bool] = []
+
+
+def _on_sigterm(_signum: int, _frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)     # a second one must not stop the clean-up
+    _terminated.append(True)
+    raise Terminated()
+
+
 def main() -> None:
     from vulnpipe.ingest.errors import BadValue, VulnpipeError
 
+    _terminated.clear()
     try:
-        app()
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:            # not the main thread (an embedding program's business)
+        pass
+    try:
+        try:
+            app()
+        except SystemExit as exc:         # (Typer turns an interrupt into a silent exit 130)
+            if _terminated and exc.code == 130:
+                raise Terminated() from None
+            raise
     except BadValue as exc:           # a value of the wrong form: a usage error
         console.error(console.error_text(exc))
         sys.exit(2)
     except VulnpipeError as exc:
         console.error(console.error_text(exc))
         sys.exit(1)
+    except Terminated:
+        console.error("terminated (SIGTERM): nothing was half-written")
+        sys.exit(143)
     except KeyboardInterrupt as exc:
         console.error(console.error_text(exc))
         sys.exit(130)

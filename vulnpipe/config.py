@@ -54,6 +54,7 @@ class PrioritySettings:
     rules: tuple[Rule, ...] = DEFAULT_RULES
     fallback_priority: str = DEFAULT_FALLBACK[0]
     fallback_sla_days: int = DEFAULT_FALLBACK[1]
+    restart_sla_after_acceptance: bool = False    # due = acceptance end + SLA days
 
     @property
     def fallback(self) -> tuple[str, int]:
@@ -67,14 +68,25 @@ class StoreSettings:
 
 @dataclass(frozen=True)
 class ProfileSettings:
-    default: str = "l2tp"
+    default: str = "l2tp"                    # (default: the first of ``campaigns``, when given)
     files: tuple[Path, ...] = ()
+    campaigns: tuple[str, ...] = ()          # what ingest stores, and the programme reports
     inline: Mapping[str, Mapping] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
 class TicketSettingsConfig:
     knowledge_dirs: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class PoamSettings:
+    """``[poam]``: the POA&M's header block, and the NIST controls per profile."""
+
+    csp: str | None = None
+    system_name: str | None = None
+    impact_level: str | None = None          # Low | Moderate | High
+    controls: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -109,6 +121,7 @@ class Config:
     parse: ParseSettings = field(default_factory=ParseSettings)
     jira: JiraSettings = field(default_factory=JiraSettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    poam: PoamSettings = field(default_factory=PoamSettings)
 
 
 # -- value checkers: (value, key path, config folder) -> value ---------------------------
@@ -228,6 +241,13 @@ def _teams(value: Any, key: str, base: Path) -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType({team: _texts(v, f"{key}.{team}", base) for team, v in value.items()})
 
 
+def _controls(value: Any, key: str, base: Path) -> Mapping[str, str]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a table (profile = \"CM-7, SC-7\", ...)")
+    return MappingProxyType({name: ", ".join(_texts(v, f"{key}.{name}", base))
+                             for name, v in value.items()})
+
+
 def _jira_priorities(value: Any, key: str, base: Path) -> Mapping[str, str]:
     if not isinstance(value, dict):
         raise ConfigError(f"{key} must be a table (P1 = \"Highest\", ...)")
@@ -247,9 +267,10 @@ SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
     "inventory": (InventorySettings, {"path": _path, "sheet": _text, "columns": _columns}),
     "owners": (OwnerSettings, {"default_owner": _text, "default_owner_email": _text}),
     "priority": (PrioritySettings, {"rules": _rules, "fallback_priority": _priority,
-                                    "fallback_sla_days": _sla}),
+                                    "fallback_sla_days": _sla,
+                                    "restart_sla_after_acceptance": _bool}),
     "store": (StoreSettings, {"url": _db_url}),
-    "profiles": (ProfileSettings, {"default": _text, "files": _paths}),
+    "profiles": (ProfileSettings, {"default": _text, "files": _paths, "campaigns": _texts}),
     "tickets": (TicketSettingsConfig, {"knowledge_dirs": _paths}),
     "report": (ReportSettings, {"weeks": _weeks}),
     "run": (RunSettings, {"out_dir": _path}),
@@ -265,6 +286,9 @@ SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
         "host": _text, "port": _number(1, 65535, whole=True), "security": _choice(*SECURITY),
         "user": _text, "password_env": _text, "ca_file": _path, "sender": _text, "to": _texts,
         "teams": _teams, "send": _bool, "per_team": _bool, "timeout": _number(1, 600)}),
+    "poam": (PoamSettings, {"csp": _text, "system_name": _text,
+                            "impact_level": _choice("Low", "Moderate", "High"),
+                            "controls": _controls}),
 }
 
 
@@ -319,6 +343,8 @@ def _section(name: str, table: Any, base: Path) -> Any:
         for pname, body in inline.items():
             profile_from_mapping(pname, body, f"[profiles.{pname}]")   # fail early, clearly
         values["inline"] = MappingProxyType(inline)
+        if values.get("campaigns") and "default" not in values:
+            values["default"] = values["campaigns"][0]
     return cls(**values)
 
 

@@ -7,6 +7,14 @@ from contextlib import contextmanager
 from typing import Iterator
 
 _state = {"quiet": False, "verbose": False}
+
+
+def safe(message: str) -> str:
+    """What is printed for ``message``: no password, no control character (a file or member
+    name, scanner or inventory text may hold escape sequences)."""
+    from vulnpipe.ingest.errors import mask_secrets, printable
+
+    return printable(mask_secrets(message))
 _advised: set[str] = set()          # advice already given in this run
 
 
@@ -59,7 +67,7 @@ def error_text(exc: BaseException) -> str:
 def info(message: str) -> None:
     """A progress or summary line (stderr; silenced by --quiet)."""
     if not _state["quiet"]:
-        print(message, file=sys.stderr)
+        print(safe(message), file=sys.stderr)
 
 
 def _label(word: str, colour: str) -> str:
@@ -71,7 +79,7 @@ def _label(word: str, colour: str) -> str:
 
 def note(message: str) -> None:
     """Something the user should know even with --quiet."""
-    print(f"{_label('note', '33')} {message}", file=sys.stderr)
+    print(f"{_label('note', '33')} {safe(message)}", file=sys.stderr)
 
 
 def advice(message: str) -> None:
@@ -84,12 +92,12 @@ def advice(message: str) -> None:
 
 
 def error(message: str) -> None:
-    print(f"{_label('error', '1;31')} {message}", file=sys.stderr)
+    print(f"{_label('error', '1;31')} {safe(message)}", file=sys.stderr)
 
 
 def verbose(message: str) -> None:
     if _state["verbose"]:
-        print(message, file=sys.stderr)
+        print(safe(message), file=sys.stderr)
 
 
 class _Bar:

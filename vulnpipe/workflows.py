@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 from vulnpipe.config import Config, load_config
-from vulnpipe.ingest.errors import InputError, VulnpipeError
+from vulnpipe.ingest.errors import BadValue, InputError, VulnpipeError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,6 +74,31 @@ def resolve_profile_for(cfg: Config | None = None, name: str | None = None,
     inline = dict(cfg.profiles.inline) if cfg else {}
     all_files = [*(cfg.profiles.files if cfg else ()), *files]
     return resolve_profile(name, profiles_files=all_files, extra_plugins=plugins, inline=inline)
+
+
+def resolve_campaigns_for(cfg: Config | None = None, names: Sequence[str] = (),
+                          plugins: Sequence[int] = (), files: Sequence[Path] = ()) -> "Profile":
+    """What ``ingest`` and ``run`` read: the profiles ``names`` (``--profile``, repeatable),
+    else ``[profiles] campaigns``, else the one profile :func:`resolve_profile_for` gives.
+    Several campaigns are one selection (:func:`vulnpipe.ingest.profiles.campaigns`): their
+    findings are stored once, each marked with the campaigns it belongs to."""
+    from vulnpipe.ingest.errors import BadValue
+    from vulnpipe.ingest.profiles import campaigns
+
+    names = list(dict.fromkeys(names or (cfg.profiles.campaigns if cfg else ())))
+    if len(names) <= 1:
+        return resolve_profile_for(cfg, names[0] if names else None, plugins, files)
+    if plugins:
+        raise BadValue("--plugin widens one profile, and several campaigns are given",
+                       hint="add the plugin to a profile in a profiles file, or give one --profile")
+    return campaigns(resolve_profile_for(cfg, n, (), files) for n in names)
+
+
+def campaign_profiles(profile: "Profile") -> tuple["Profile", ...]:
+    """The campaigns ``profile`` stands for: its members when it is several, else itself."""
+    from vulnpipe.ingest.profiles import Campaigns
+
+    return profile.members if isinstance(profile, Campaigns) else (profile,)
 
 
 def store_url(cfg: Config | None = None, db: str | None = None) -> str | None:
@@ -137,7 +162,8 @@ def ticket_settings(cfg: Config) -> "TicketSettings":
 
     return TicketSettings(rules=cfg.priority.rules, fallback=cfg.priority.fallback,
                           default_owner=cfg.owners.default_owner,
-                          default_owner_email=cfg.owners.default_owner_email)
+                          default_owner_email=cfg.owners.default_owner_email,
+                          restart_sla_after_acceptance=cfg.priority.restart_sla_after_acceptance)
 
 
 # -- reading exports ----------------------------------------------------------------------------
@@ -347,6 +373,23 @@ def ingest_scans(store: "Engine | str | Path | None", inputs: Inputs, profile: "
     ``quarantine`` (created when needed), so the next run over the same folder does not
     meet it again.
     """
+    return _ingest_inputs(store, inputs, profile, strict, notify, progress, add=False,
+                          exclude=exclude, quarantine=quarantine)
+
+
+def add_campaign(store: "Engine | str | Path | None", inputs: Inputs, profile: "Profile", *,
+                 notify: Notify = _quiet, progress: Progress | None = None) -> Ingested:
+    """Add the campaign ``profile`` to stored scans: each file of ``inputs`` is matched to its
+    stored scan by SHA-256 and read again, and the campaign's findings are added to that same
+    scan (one transaction per file). A file whose bytes match no stored scan (or that changed
+    since it was stored) is refused, reported through ``notify``. The campaign's tickets then
+    have their history from the first scan (``vulnpipe ingest --add-campaign``)."""
+    return _ingest_inputs(store, inputs, profile, False, notify, progress, add=True)
+
+
+def _ingest_inputs(store: "Engine | str | Path | None", inputs: Inputs, profile: "Profile",
+                   strict: bool, notify: Notify, progress: Progress | None, *, add: bool,
+                   exclude: Sequence[str] = (), quarantine: Path | None = None) -> Ingested:
     from vulnpipe.ingest.nessus.sources import iter_sources
 
     errors: list[VulnpipeError] = []
@@ -362,13 +405,15 @@ def ingest_scans(store: "Engine | str | Path | None", inputs: Inputs, profile: "
     if not sources:
         return Ingested(profile, (), tuple(errors), excluded=tuple(excluded))
     if store is None or isinstance(store, (str, Path)):
-        engine = open_store(None if store is None else str(store))
+        # (a campaign is added to a store that exists)
+        engine = open_store(None if store is None else str(store), create=not add)
         try:
-            done = _ingest(engine, sources, errors, profile, strict, quarantine, notify, progress)
+            done = _ingest(engine, sources, errors, profile, strict, quarantine, notify, progress,
+                           add)
         finally:
             engine.dispose()
     else:
-        done = _ingest(store, sources, errors, profile, strict, quarantine, notify, progress)
+        done = _ingest(store, sources, errors, profile, strict, quarantine, notify, progress, add)
     return replace(done, excluded=tuple(excluded))
 
 
@@ -381,16 +426,20 @@ def _matches(source: Any, pattern: str) -> bool:
 
 def _ingest(engine: "Engine", sources: list[Any], errors: list[VulnpipeError],
             profile: "Profile", strict: bool, quarantine: Path | None, notify: Notify,
-            progress: Progress | None) -> Ingested:
+            progress: Progress | None, add: bool = False) -> Ingested:
     from vulnpipe.ingest.store import ingest_source
     from vulnpipe.ingest.store.writer import FAILED, SKIPPED
+    from vulnpipe.ingest.store.writer import add_campaign as add_to_scan
 
     bar = progress or _NoProgress()
     results, moved = [], []
-    bar.start("ingesting", len(sources))
+    bar.start("adding the campaign" if add else "ingesting", len(sources))
     for source in sources:
-        result = ingest_source(engine, source, profile, keep_raw=not profile.select_all,
-                               strict=strict)
+        if add:
+            result = add_to_scan(engine, source, profile)
+        else:
+            result = ingest_source(engine, source, profile, keep_raw=not profile.select_all,
+                                   strict=strict)
         results.append(result)
         if result.status == FAILED:
             notify("error", result.detail)
@@ -529,22 +578,30 @@ class ScansRefused(VulnpipeError):
         self.count = count
 
 
-DECISION_KINDS = ("risk_accepted", "false_positive", "revoked")
+DECISION_KINDS = ("risk_accepted", "false_positive", "revoked", "risk_adjusted")
+RATINGS = ("LOW", "MODERATE", "HIGH")
 
 
 def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
                     approver: str | None = None, until: datetime | None = None,
-                    at: datetime | None = None) -> tuple[str, datetime]:
+                    at: datetime | None = None, rating: str | None = None
+                    ) -> tuple[str, datetime]:
     """Record a person's decision about ticket ``key`` (any case: ``vp-3f9a...`` is
     ``VP-3F9A...``): ``risk_accepted`` until ``until`` (which must come after ``at``),
-    ``false_positive``, or ``revoked`` (only while an acceptance or false positive is in
-    force), at ``at`` (default: now); the history replays it. Returns the ticket's key and
+    ``false_positive``, ``revoked`` (only while an acceptance or false positive is in
+    force), or ``risk_adjusted`` to ``rating`` (LOW, MODERATE, HIGH; until ``until`` when
+    given), at ``at`` (default: now); the history replays it. Returns the ticket's key and
     the time recorded."""
     from vulnpipe.ingest.store.decisions import add_decision, load_decisions, ticket_key
     from vulnpipe.reports.tickets.timeline import last_day
 
     if kind not in DECISION_KINDS:
         raise InputError(f"unknown decision {kind!r}", hint=f"one of {', '.join(DECISION_KINDS)}")
+    if kind == "risk_adjusted":
+        rating = (rating or "").strip().upper()
+        if rating not in RATINGS:
+            raise BadValue(f"--rating {rating!r} is not one of {', '.join(RATINGS)}",
+                           hint="e.g. --rating MODERATE")
     if not reason.strip():
         raise InputError("--reason must not be empty", hint="say why, for the audit trail")
     when = at or datetime.now(timezone.utc)
@@ -553,8 +610,9 @@ def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
         if found is None:
             raise InputError(f"no ticket {key}", hint="see `vulnpipe tickets --jsonl -` for keys")
         if until is not None and until <= when:
+            what = "risk adjustment" if kind == "risk_adjusted" else "acceptance"
             raise InputError(f"--until {last_day(until)} is already past on "
-                             f"{when.date().isoformat()}, when the acceptance is recorded",
+                             f"{when.date().isoformat()}, when the {what} is recorded",
                              hint="give the last day it holds, today or later (to record an "
                                   "acceptance decided earlier, give --at the day it was "
                                   "decided)")
@@ -563,7 +621,8 @@ def record_decision(engine: "Engine", key: str, kind: str, reason: str, *,
                              f"{when.date().isoformat()}, so there is nothing to reopen",
                              hint="reopen withdraws one of those decisions; nothing was recorded")
         add_decision(conn, ticket_key=found, kind=kind, at=when, reason=reason.strip(),
-                     approver=approver, until=until)
+                     approver=approver, until=until,
+                     rating=rating if kind == "risk_adjusted" else None)
     return found, when
 
 
@@ -710,6 +769,34 @@ def weekly_report(engine: "Engine", profile: "Profile", week: Any, *, weeks: int
     return WeeklyBuilt(history, build_report(history, sl))
 
 
+def weekly_programme(engine: "Engine", profiles: Sequence["Profile"], week: Any, *,
+                     weeks: int = 12, inventory: "Inventory | None" = None,
+                     settings: "TicketSettings | None" = None) -> Any:
+    """Every campaign's weekly report for ``week``, as one programme report (a
+    :class:`~vulnpipe.reports.weekly.programme.Programme`): ``report weekly`` without
+    ``--profile`` when ``[profiles] campaigns`` names several."""
+    from vulnpipe.reports.weekly.programme import Programme
+
+    built = [weekly_report(engine, p, week, weeks=weeks, inventory=inventory, settings=settings)
+             for p in profiles]
+    return Programme(tuple(p.name for p in profiles), tuple(b.report for b in built))
+
+
+def write_programme(programme: Any, outputs: ReportOutputs) -> list[str]:
+    """Write the programme report's files (HTML page, workbook, Markdown, JSON)."""
+    from vulnpipe.reports.weekly import programme as prog
+
+    written = []
+    for path, writer in ((outputs.html, prog.write_programme_html),
+                         (outputs.xlsx, prog.write_programme_xlsx),
+                         (outputs.markdown, prog.write_programme_markdown),
+                         (outputs.json, prog.write_programme_json)):
+        if path:
+            writer(programme, path)
+            written.append(str(path))
+    return written
+
+
 def write_weekly(built: WeeklyBuilt, outputs: ReportOutputs,
                  split_by: tuple[str, Path] | None = None) -> list[str]:
     """Write the report's files (and one report per team or business unit with
@@ -727,6 +814,66 @@ def write_weekly(built: WeeklyBuilt, outputs: ReportOutputs,
 
 
 # -- the weekly job -------------------------------------------------------------------------------
+
+#: What ``vulnpipe run --fail-on`` can alert on, and the summary list each one reads.
+FAIL_ON = {"overdue": "newly_overdue", "new": "new", "resurfaced": "resurfaced"}
+#: The exit status of ``vulnpipe run`` when a ``--fail-on`` list is not empty.
+ALERT_EXIT = 3
+ALERT_DAYS = 7          # due within / newly overdue: the weekly job's week
+EXPIRY_DAYS = 30        # acceptances ending within
+
+
+def run_alerts(views: Sequence[dict[str, Any]], changes: Sequence["Change"], as_of: datetime
+               ) -> dict[str, list[dict[str, Any]]]:
+    """What the weekly job should tell someone about, each list sorted by date, then key:
+
+    * ``due_within_7d``: open (or resurfaced) tickets not yet overdue whose due date comes
+      within 7 days after ``as_of``;
+    * ``newly_overdue``: open tickets that became overdue in the 7 days up to ``as_of``;
+    * ``expiring_acceptances``: risk acceptances in force that stop holding within 30 days;
+    * ``new``, ``resurfaced``: tickets this run opened, or found again after a verified fix.
+    """
+    from datetime import date, timedelta
+
+    def due_at(v: dict[str, Any]) -> datetime | None:
+        if not v.get("due_date"):
+            return None
+        return datetime.combine(date.fromisoformat(v["due_date"]), datetime.min.time(),
+                                tzinfo=timezone.utc)
+
+    def item(v: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"key": v["key"], "host": v["host_label"], "priority": v["priority"],
+                "owner": v["owner"], "team": v["team"], **extra}
+
+    soon, late, expiring = [], [], []
+    week, horizon = timedelta(days=ALERT_DAYS), timedelta(days=EXPIRY_DAYS)
+    for v in views:
+        due = due_at(v)
+        if v["state"] in ("open", "resurfaced") and due is not None:
+            if as_of <= due <= as_of + week:
+                soon.append(item(v, due_date=v["due_date"]))
+            elif as_of - week < due < as_of:
+                late.append(item(v, due_date=v["due_date"]))
+        until = (v.get("acceptance") or {}).get("until")
+        if v["state"] == "risk_accepted" and until:
+            ends = datetime.combine(date.fromisoformat(until) + timedelta(days=1),
+                                    datetime.min.time(), tzinfo=timezone.utc)
+            if ends <= as_of + horizon:
+                expiring.append(item(v, until=until,
+                                     approver=(v.get("acceptance") or {}).get("approver")))
+    by_view = {v["key"]: v for v in views}
+    changed = {"new": [c.key for c in changes if c.before is None],
+               "resurfaced": [c.key for c in changes if c.after == "resurfaced"]}
+    out: dict[str, list[dict[str, Any]]] = {
+        "due_within_7d": sorted(soon, key=lambda i: (i["due_date"], i["key"])),
+        "newly_overdue": sorted(late, key=lambda i: (i["due_date"], i["key"])),
+        "expiring_acceptances": sorted(expiring, key=lambda i: (i["until"], i["key"])),
+    }
+    for name, keys in changed.items():
+        out[name] = [item(by_view[k], state=by_view[k]["state"]) for k in sorted(keys)
+                     if k in by_view]
+    return out
+
 
 @dataclass
 class RunSummary:
@@ -746,11 +893,18 @@ class RunSummary:
     outputs: list[str] = field(default_factory=list)
     delivery: dict[str, Any] = field(default_factory=dict)    # [jira] sync, [mail] send
     error: str | None = None                    # why the run stopped (then nothing more ran)
+    alerts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # run_alerts
+    fail_on: tuple[str, ...] = ()                              # --fail-on
 
     @property
     def ok(self) -> bool:
         return (self.error is None and not self.refused
                 and all(d.get("ok", True) for d in self.delivery.values()))
+
+    @property
+    def triggered(self) -> list[str]:
+        """The ``--fail-on`` conditions whose list is not empty (exit 3)."""
+        return [c for c in self.fail_on if self.alerts.get(FAIL_ON[c])]
 
     def as_dict(self) -> dict[str, Any]:
         views = self.tickets.views if self.tickets else ()
@@ -775,6 +929,8 @@ class RunSummary:
             "outputs": self.outputs,
             "delivery": self.delivery,
             "notes": self.notes,
+            **self.alerts,
+            "fail_on": {"checked": list(self.fail_on), "triggered": self.triggered},
             "error": self.error,
             "ok": self.ok,
         }
@@ -785,19 +941,27 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
              strict: bool = False, week: Any = None, as_of: datetime | None = None,
              as_of_is_day: bool = False, exclude: Sequence[str] = (),
              quarantine: Path | None = None, notify: Notify = _quiet,
-             progress: Progress | None = None) -> RunSummary:
+             progress: Progress | None = None, fail_on: Sequence[str] = ()) -> RunSummary:
     """The weekly job: ingest ``scans``, update every ticket from the history, export the
     tickets and write the weekly report into ``out_dir`` (default ``[run] out_dir``). A
     refused scan is reported and the rest still runs (``exclude`` and ``quarantine`` as for
     :func:`ingest_scans`).
 
     The report is for ``week``, else the week holding ``as_of``, else the newest stored
-    scan's week; tickets and report are judged at one moment, the report's cut-off: the
-    end of that week, or ``as_of``, or now when that is earlier. A run that stores no new
-    scan says so in its notes (the report is then the one of an earlier run again)."""
+    scan's week; tickets, alerts and report are judged at one moment, the report's cut-off:
+    the end of that week, or ``as_of``, or now when that is earlier. A run that stores no new
+    scan says so in its notes (the report is then the one of an earlier run again). The
+    summary lists what to alert on (:func:`run_alerts`); ``fail_on`` (keys of
+    :data:`FAIL_ON`) names the lists that make :attr:`RunSummary.triggered` non-empty."""
     from vulnpipe.ingest.store.writer import SKIPPED, STORED
 
+    unknown = [c for c in fail_on if c not in FAIL_ON]
+    if unknown:
+        raise BadValue(f"--fail-on {unknown[0]!r} is not one of {', '.join(FAIL_ON)}",
+                         hint="e.g. --fail-on overdue --fail-on resurfaced")
     check_settings(cfg)                 # before anything is written: no half-done week
+    now = datetime.now(timezone.utc)
+
     folder = out_dir or cfg.run.out_dir
     engine = open_store(store_url(cfg, db))
     try:
@@ -819,13 +983,17 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
                    if chosen and week is None and as_of is None else ""))
             notify("note", summary.notes[-1])
         settings = ticket_settings(cfg)
+        profile = campaign_profiles(profile)[0]      # (tickets and report: the first campaign)
         summary.tickets = export_tickets(
             engine, profile, TicketOutputs(xlsx=folder / "tickets.xlsx",
                                            jira_csv=folder / "tickets-jira.csv",
                                            jsonl=folder / "tickets.jsonl",
                                            markdown=folder / "tickets"),
-            inventory=inventory, settings=settings, as_of=summary.as_of,
+            inventory=inventory, settings=settings, as_of=summary.as_of or now,
             knowledge_dirs=cfg.tickets.knowledge_dirs)
+        summary.alerts = run_alerts(summary.tickets.views, summary.tickets.changes,
+                                    summary.as_of or now)
+        summary.fail_on = tuple(dict.fromkeys(fail_on))
         summary.outputs = list(summary.tickets.written)
         built: list[WeeklyBuilt] = []
         summary.report = _run_report(engine, profile, chosen, inventory, settings, cfg, folder,
@@ -1185,10 +1353,14 @@ def build_evidence(engine: "Engine", out: Path, *, profile: "Profile", period: A
                    raw_dir: Path | None = None, sign_key: Path | None = None,
                    inventory: "Inventory | None" = None,
                    settings: "TicketSettings | None" = None,
-                   knowledge_dirs: Sequence[Path] = ()) -> Any:
-    """A reproducible, tamper-evident evidence pack (zip) from the store (only read): the
-    same database state gives the same bytes. Returns a
-    :class:`~vulnpipe.reports.evidence.PackSummary`."""
+                   knowledge_dirs: Sequence[Path] = (), notify: Notify = _quiet,
+                   cfg: Config | None = None) -> Any:
+    """A reproducible, tamper-evident evidence pack (zip) from the store (only read, but for
+    the Scheduled Completion Date of each new POA&M item, frozen there): the same database
+    state gives the same bytes. ``cfg``'s ``[poam]`` fills the POA&M's header block and
+    controls. Returns a :class:`~vulnpipe.reports.evidence.PackSummary`. A file in
+    ``raw_dir`` that cannot be read (a damaged archive) is reported through ``notify`` and
+    the others searched."""
     from vulnpipe import __version__
     from vulnpipe.reports.evidence import PackOptions, build_pack
     from vulnpipe.reports.tickets.build import TicketSettings
@@ -1197,9 +1369,40 @@ def build_evidence(engine: "Engine", out: Path, *, profile: "Profile", period: A
                        generated_at=generated_at, raw_dir=raw_dir, sign_key=sign_key,
                        inventory=inventory, settings=settings or TicketSettings(),
                        knowledge_dirs=tuple(knowledge_dirs), database=database_label(engine),
-                       version=__version__)
+                       version=__version__, notify=notify, poam=poam_header(cfg))
     with engine.begin() as conn:         # (the stored ticket state is brought up to date)
         return build_pack(conn, out, opts)
+
+
+def poam_header(cfg: Config | None) -> Any:
+    """``[poam]`` as the POA&M's :class:`~vulnpipe.reports.evidence.poam.PoamHeader`."""
+    from vulnpipe.reports.evidence.poam import PoamHeader
+
+    if cfg is None:
+        return PoamHeader()
+    p = cfg.poam
+    return PoamHeader(csp=p.csp, system_name=p.system_name, impact_level=p.impact_level,
+                      controls=dict(p.controls))
+
+
+def write_poam(engine: "Engine", out: Path, *, profile: "Profile", period: Any,
+               inventory: "Inventory | None" = None, settings: "TicketSettings | None" = None,
+               knowledge_dirs: Sequence[Path] = (), cfg: Config | None = None,
+               generated_at: datetime | None = None) -> tuple[int, int]:
+    """The FedRAMP POA&M workbook alone (``evidence poam``), as the evidence pack holds it;
+    returns the (open, closed) item counts."""
+    from vulnpipe.reports.evidence.build import poam_workbook_sheets
+    from vulnpipe.reports.evidence.collect import collect
+    from vulnpipe.reports.tickets.build import TicketSettings
+    from vulnpipe.reports.writers.xlsx import write_xlsx
+
+    with engine.begin() as conn:
+        ev, views = collect(conn, profile, period=period, generated_at=generated_at,
+                            inventory=inventory, settings=settings or TicketSettings(),
+                            knowledge_dirs=knowledge_dirs)
+        sheets = poam_workbook_sheets(conn, ev, views, poam_header(cfg))
+        write_xlsx(out, sheets)
+    return len(list(sheets[0].rows)), len(list(sheets[1].rows))
 
 
 def verify_evidence(pack: Path, pub_key: Path | None = None,
@@ -1231,7 +1434,9 @@ __all__ = [
     "TicketsExported", "WeeklyBuilt", "choose_week", "export_tickets", "ingest_scans",
     "join_scans", "load_config", "load_inventory_for", "reconcile_scans", "reconcile_store",
     "record_decision", "resolve_profile_for", "run_week", "store_url", "ticket_settings",
-    "tickets_from_scans", "weekly_report", "write_findings", "write_joined", "write_lines",
+    "tickets_from_scans", "resolve_campaigns_for", "campaign_profiles", "add_campaign",
+    "weekly_programme", "write_programme",
+    "weekly_report", "write_findings", "write_joined", "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
     "check_settings", "export_history", "HistoryMoved", "import_history", "database_label",
     "describe_verification", "evidence_keygen", "evidence_period", "inspect_scans",

@@ -23,6 +23,7 @@ import io
 import ipaddress
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -310,11 +311,43 @@ def _read_csv(path: Path, notes: list[DataQualityIssue]) -> list[list[str]]:
         raise InventoryError("not a CSV text file (it holds binary data)", path=path.name,
                              hint="give a CSV or XLSX export of the inventory")
     text = _decode(data, path.name, notes)
+    delimiter = _sniff_delimiter(text)
     try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text)))
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise InventoryError(f"not a readable CSV file: {exc}", path=path.name,
                              hint="export it again as CSV") from None
+    if '"' in text:
+        opened = _unclosed_quote_line(text, delimiter)
+        if opened is not None:      # the rest of the file would be one cell
+            raise InventoryError("a quoted cell opened here is never closed", path=path.name,
+                                 line=opened, hint="close the quote (or double a quote inside "
+                                                   "a cell: \"\"), or export the file again")
+    return rows
+
+
+_QUOTE_OR_LINE = re.compile(r'["\n]')
+
+
+def _unclosed_quote_line(text: str, delimiter: str) -> int | None:
+    """The line where a quoted cell opens that the file never closes (as the csv module reads
+    quotes: only at the start of a cell; ``""`` inside is one quote), or None. Visits only
+    quotes and line ends."""
+    line, opened, quoted, skip = 1, 0, False, -1
+    for m in _QUOTE_OR_LINE.finditer(text):
+        i = m.start()
+        if m.group() == "\n":
+            line += 1
+        elif i == skip:
+            continue
+        elif quoted:
+            if text.startswith('"', i + 1):
+                skip = i + 1                       # "" inside a quoted cell
+            else:
+                quoted = False
+        elif i == 0 or text[i - 1] in (delimiter, "\n", "\r"):
+            quoted, opened = True, line
+    return opened if quoted else None
 
 
 def _cell_text(value: Any) -> str:
@@ -332,18 +365,31 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
+#: What openpyxl raises for a damaged workbook: a bad zip, a missing part, malformed XML in a
+#: part (ElementTree's and lxml's syntax errors are SyntaxErrors), corrupt compressed data.
+_XLSX_DAMAGE = (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, EOFError,
+                SyntaxError, zlib.error, IndexError, AttributeError)
+
+
 def _read_xlsx(path: Path, sheet: str | None) -> tuple[list[list[str]], list]:
+    try:
+        return _read_xlsx_rows(path, sheet)
+    except _XLSX_DAMAGE as exc:
+        what = type(exc).__name__
+        if isinstance(exc, SyntaxError):
+            what = f"malformed XML in a part: {str(exc.msg if exc.msg else exc).splitlines()[0]}"
+        raise InventoryError(f"not a readable XLSX workbook ({what})", path=path.name,
+                             hint="open it in Excel and save it as .xlsx again, or export "
+                                  "CSV") from None
+
+
+def _read_xlsx_rows(path: Path, sheet: str | None) -> tuple[list[list[str]], list]:
     from openpyxl import load_workbook
 
     name = path.name
 
     def open_book(data_only: bool):
-        try:
-            return load_workbook(path, read_only=True, data_only=data_only)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
-            raise InventoryError(f"not a readable XLSX workbook ({type(exc).__name__})",
-                                 path=name, hint="open it in Excel and save it as .xlsx "
-                                                 "again, or export CSV") from None
+        return load_workbook(path, read_only=True, data_only=data_only)
 
     book = open_book(False)
     try:

@@ -84,9 +84,14 @@ def check_priority(value: Any, where: str) -> str:
     return value.upper()
 
 
+#: The longest SLA a rule may give: ten years (a due date must stay a calendar date).
+MAX_SLA_DAYS = 3650
+
+
 def check_sla(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _fail(where, f"must be a whole number of days (0 or more), not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SLA_DAYS:
+        raise _fail(where, f"must be a whole number of days from 0 to {MAX_SLA_DAYS}, "
+                           f"not {value!r}")
     return value
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 from lxml import etree
 
@@ -44,8 +44,8 @@ class ParseStats:
     reports: int = 0
     hosts: int = 0
     items: int = 0
-    severity: Counter = field(default_factory=Counter)   # '0'..'4', 'other'
-    plugin_counts: Counter = field(default_factory=Counter)  # only the watched plugins
+    severity: Counter[str] = field(default_factory=Counter)   # '0'..'4', 'other'
+    plugin_counts: Counter[int] = field(default_factory=Counter)  # only the watched plugins
     port_1701: int = 0
     compliance_items: int = 0          # among the selected findings
     selected: int = 0
@@ -142,7 +142,7 @@ def make_host(name: str, props: dict[str, str], report: Report,
     )
 
 
-def finding_from_element(item, host: Host, pid: int | None, port: int | None, role: str,
+def finding_from_element(item: etree._Element, host: Host, pid: int | None, port: int | None, role: str,
                          keep_raw: bool = False) -> Finding:
     """One finding from a parsed ``ReportItem`` element (``keep_raw``: with its XML)."""
     tags, texts, directs = [], [], []
@@ -157,7 +157,8 @@ def finding_from_element(item, host: Host, pid: int | None, port: int | None, ro
     return build_finding(item.attrib, tags, texts, directs, host, pid, port, role, raw)
 
 
-def build_finding(attrib, tags, texts, directs, host: Host, pid: int | None, port: int | None,
+def build_finding(attrib: Mapping[str, str], tags: Sequence[str], texts: Sequence[str | None],
+                  directs: Sequence[str | None] | None, host: Host, pid: int | None, port: int | None,
                   role: str, raw_xml: bytes | None = None) -> Finding:
     """One finding from a ReportItem's attributes (a mapping) and its child elements, given
     as parallel sequences in document order: ``tags`` (``{uri}local`` for namespaced ones),
@@ -211,14 +212,14 @@ def build_finding(attrib, tags, texts, directs, host: Host, pid: int | None, por
         port=port,
         protocol=get("protocol"),
         svc_name=get("svc_name"),
-        risk_factor=vget("risk_factor"),  # type: ignore[arg-type]
-        plugin_type=vget("plugin_type"),  # type: ignore[arg-type]
-        synopsis=vget("synopsis"),  # type: ignore[arg-type]
-        description=vget("description"),  # type: ignore[arg-type]
-        solution=vget("solution"),  # type: ignore[arg-type]
-        plugin_output=vget("plugin_output"),  # type: ignore[arg-type]
-        cvss3_base_score=vget("cvss3_base_score"),  # type: ignore[arg-type]
-        cvss_base_score=vget("cvss_base_score"),  # type: ignore[arg-type]
+        risk_factor=vget("risk_factor"),
+        plugin_type=vget("plugin_type"),
+        synopsis=vget("synopsis"),
+        description=vget("description"),
+        solution=vget("solution"),
+        plugin_output=vget("plugin_output"),
+        cvss3_base_score=vget("cvss3_base_score"),
+        cvss_base_score=vget("cvss_base_score"),
         cve=tuple(lget("cve", ())),
         xref=tuple(lget("xref", ())),
         see_also=tuple(lget("see_also", ())),

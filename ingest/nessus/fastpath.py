@@ -38,7 +38,8 @@ import stat
 import threading
 from collections import Counter
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable, Iterator
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol, cast
 
 from lxml import etree
 
@@ -52,7 +53,8 @@ from vulnpipe.ingest.nessus.build import (
     make_host,
     to_int,
 )
-from vulnpipe.ingest.records import Finding, Host
+from vulnpipe.ingest.nessus.children import die_with_parent
+from vulnpipe.ingest.records import Finding, Host, Report
 
 if TYPE_CHECKING:
     from vulnpipe.ingest.nessus.reader import NessusReader
@@ -171,7 +173,7 @@ def _attrs(raw: bytes) -> dict[str, str]:
 _NAMES: dict[bytes, str] = {}
 
 
-def _children(content: bytes, nsmap: dict[str, str]) -> tuple[list[str], list] | None:
+def _children(content: bytes, nsmap: dict[str, str]) -> tuple[list[str], list[str | None]] | None:
     """An element's children as ``(tags, texts)`` when all are simple text elements; None
     when something needs a real XML parser (nesting, namespace declarations...)."""
     if b"xmlns" in content:
@@ -182,7 +184,7 @@ def _children(content: bytes, nsmap: dict[str, str]) -> tuple[list[str], list] |
     tags, _attrs_, raw_texts, strays = zip(*found)
     if any(strays):
         return None
-    names = list(map(_NAMES.get, tags))
+    names: list[str | None] = list(map(_NAMES.get, tags))
     if None in names:
         for index, tag in enumerate(tags):
             if names[index] is None:
@@ -202,7 +204,7 @@ def _children(content: bytes, nsmap: dict[str, str]) -> tuple[list[str], list] |
     texts = _decoded(text).split("\x00")
     if len(texts) != len(names):
         return None
-    return names, [t or None for t in texts]
+    return cast(list[str], names), [t or None for t in texts]
 
 
 def _escape_attr(value: str) -> str:
@@ -303,7 +305,8 @@ def check_bytes(mm, size: int, progress: Callable[[int], None]) -> tuple[str, st
     return "ok", digest.hexdigest()
 
 
-def _check_child(mm, size: int, conn) -> None:
+def _check_child(mm, size: int, conn, parent: int) -> None:
+    die_with_parent(parent)
     try:
         status, sha = check_bytes(mm, size, conn.send)
         conn.send((status, sha))
@@ -313,6 +316,16 @@ def _check_child(mm, size: int, conn) -> None:
         conn.close()
 
 
+class _Check(Protocol):
+    """What the fast path waits on: how far the file is checked, and its SHA-256."""
+
+    sha256: str | None
+
+    def wait(self, offset: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class _Gate:
     """Knows how far the file has been checked; blocks until a given offset is."""
 
@@ -320,13 +333,14 @@ class _Gate:
         self.size = size
         self.checked = 0
         self.sha256: str | None = None
-        self._proc = None
-        self._conn = None
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        self._conn: Connection | None = None
         if (not in_process and size >= ASYNC_CHECK_BYTES
                 and "fork" in multiprocessing.get_all_start_methods()):
             ctx = multiprocessing.get_context("fork")
             parent, child = ctx.Pipe(duplex=False)
-            self._proc = ctx.Process(target=_check_child, args=(mm, size, child), daemon=True)
+            self._proc = ctx.Process(target=_check_child, args=(mm, size, child, os.getpid()),
+                                     daemon=True)
             self._proc.start()
             child.close()
             self._conn = parent
@@ -343,6 +357,7 @@ class _Gate:
     def wait(self, offset: int) -> None:
         while self.checked < offset:
             try:
+                assert self._conn is not None, "wait() after close()"
                 msg = self._conn.recv()
             except (EOFError, OSError):
                 raise FastPathUnsupported("check process ended") from None
@@ -356,7 +371,8 @@ class _Gate:
             if self._proc.is_alive():
                 self._proc.terminate()
             self._proc.join()
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
             self._proc = None
 
 
@@ -411,7 +427,7 @@ class FileDigest:
 class _NoCheck:
     """Neither a check nor a digest (pieces of a file read by worker processes)."""
 
-    sha256 = None
+    sha256: str | None = None
 
     def wait(self, offset: int) -> None:
         return None
@@ -431,8 +447,8 @@ class _Skeleton:
             events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
             huge_tree=True, remove_comments=True, remove_pis=True)
         self.stack: list = []
-        self.root = None
-        self.report = None
+        self.root: etree._Element | None = None
+        self.report: Report | None = None
 
     def feed(self, data: bytes) -> None:
         self.parser.feed(data)
@@ -542,7 +558,7 @@ class FastFile:
         self.mm = mm
         self.size = size
         self.body_start = body_start
-        self.gate: _Gate | None = None
+        self.gate: _Check | None = None
         # per distinct ReportItem attribute text: (severity key, plugin id, port, raw plugin
         # id, plugin name, role, attributes)
         self._info: dict[bytes, tuple]
@@ -572,12 +588,14 @@ class FastFile:
     def _hosts(self) -> Iterator[tuple[Host, list[Finding]]]:
         mm, size = self.mm, self.size
         reader = self.reader
+        gate: _Check
         if self.strict:
-            self.gate = _Gate(mm, size, self.in_process_check)
+            gate = _Gate(mm, size, self.in_process_check)
         elif self.digest and self.piece is None:
-            self.gate = FileDigest(mm, self.raw.fileno() if self.raw is not None else None, size)
+            gate = FileDigest(mm, self.raw.fileno() if self.raw is not None else None, size)
         else:
-            self.gate = _NoCheck()
+            gate = _NoCheck()
+        self.gate = gate
         # without libxml2's check, comments, CDATA, DOCTYPEs and PIs are found here
         declarations = not self.strict
         skeleton = _Skeleton(reader)
@@ -605,7 +623,7 @@ class FastFile:
             if declarations and _unusual_markup(mm, max(pos, self.body_start), end):
                 raise FastPathUnsupported("comment, CDATA, DOCTYPE or processing instruction")
             pos = end
-            self.gate.wait(pos)
+            gate.wait(pos)
             yield host, findings
             if pos - self._released >= _RELEASE_BYTES:
                 self._release(pos)
@@ -620,7 +638,7 @@ class FastFile:
             raise FastPathUnsupported("comment, CDATA, DOCTYPE or processing instruction")
         skeleton.feed(mm[pos:size])
         skeleton.close()
-        self.gate.wait(size + 1)       # the end of the check, with the file's SHA-256
+        gate.wait(size + 1)       # the end of the check, with the file's SHA-256
         self._finish_stats()
 
     def _next_host(self, pos: int, stop: int) -> int:
@@ -821,7 +839,7 @@ class FastFile:
                 stats.plugin_counts[pid] += n
             if port == 1701:
                 stats.port_1701 += n
-        stats.sha256 = self.gate.sha256
+        stats.sha256 = self.gate.sha256 if self.gate is not None else None
         stats.size = self.size
 
 

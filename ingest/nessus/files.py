@@ -8,9 +8,10 @@ after the other makes.
 """
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
+import functools
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.ingest.nessus import parallel
@@ -74,7 +75,7 @@ def iter_files_encoded(sources: list[Source], profile: Profile, encode: Encoder,
     global _FILES
     _FILES = list(sources)
     pool: ProcessPoolExecutor | None = None
-    pending: dict[int, object] = {}
+    pending: dict[int, Future[Any]] = {}
     try:
         for index, source in enumerate(sources):
             if pooled and small[index]:
@@ -93,7 +94,8 @@ def iter_files_encoded(sources: list[Source], profile: Profile, encode: Encoder,
                                                          encode)
                         except (BrokenProcessPool, OSError, RuntimeError):
                             pooled = False           # no more workers: the rest in here
-                            pool = parallel.stop_pool(pool, pending)
+                            parallel.stop_pool(pool, pending)
+                            pool = None
                             break
                 future = pending.pop(index, None)
                 try:
@@ -102,18 +104,20 @@ def iter_files_encoded(sources: list[Source], profile: Profile, encode: Encoder,
                     result, error, stats, path_used = future.result()
                 except BrokenProcessPool:           # a worker died: the rest in here
                     pooled = False
-                    pool = parallel.stop_pool(pool, pending)
+                    parallel.stop_pool(pool, pending)
+                    pool = None
                 else:
-                    outcome = FileOutcome(lambda r=result, e=error: _replay(r, e))
+                    outcome = FileOutcome(functools.partial(_replay, result, error))
                     outcome.stats, outcome.path_used = stats, path_used
                     yield source, outcome
                     continue
             if not pending:
                 # no pool's threads may run while a reader forks its own workers
-                pool = parallel.stop_pool(pool)
+                parallel.stop_pool(pool)
+                pool = None
             reader = open_reader(source, profile, strict=strict, keep_raw=keep_raw,
                                  digest=False, encoded=True)
-            yield source, FileOutcome(lambda r=reader: iter_encoded(r, encode), reader)
+            yield source, FileOutcome(functools.partial(iter_encoded, reader, encode), reader)
     finally:
         parallel.stop_pool(pool)
         _FILES = []

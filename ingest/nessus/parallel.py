@@ -18,22 +18,26 @@ one core, ``fork`` available); :mod:`.files` reads many small files at once.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import mmap
 import multiprocessing
 import os
 import re
+import sys
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 
 from lxml import etree
 
 from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.ingest.nessus.build import CLOSING_TAGS, ParseStats
+from vulnpipe.ingest.nessus.children import die_with_parent
 from vulnpipe.ingest.nessus.fastpath import FastFile, FastPathUnsupported, FileDigest, body_start
 from vulnpipe.ingest.nessus.reader import NessusReader
 from vulnpipe.ingest.nessus.sources import Source
@@ -123,7 +127,7 @@ def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool
             body = body_start(doc)
             if body is None:
                 return None
-            source = Source(name=name, path=path, opener=lambda: io.BytesIO(doc))
+            source = Source(name=name, path=Path(path), opener=lambda: io.BytesIO(doc))
             reader = NessusReader(source, profile, strict=strict, keep_raw=keep_raw,
                                   fast=False, digest=False)
             if not strict:
@@ -135,7 +139,7 @@ def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool
             if body is None:
                 return None
             # (several reports: markup between hosts, which a piece refuses)
-            reader = NessusReader(Source(name=name, path=path,
+            reader = NessusReader(Source(name=name, path=Path(path),
                                          opener=lambda: open(path, "rb")),
                                   profile, keep_raw=keep_raw)
             learned = _LEARNED.setdefault(token, ({}, set()))
@@ -246,7 +250,7 @@ class ParallelReader:
         bounds.append(end)
         return first, list(zip(bounds, bounds[1:])), end
 
-    def _parallel(self, encode: Encoder | None) -> Iterator[tuple[object, int]]:
+    def _parallel(self, encode: Encoder | None) -> Iterator[tuple[Any, int]]:
         """Each piece's result (a list of hosts, or ``encode``'s output) and its number of
         hosts, in file order."""
         path = str(self.source.path)
@@ -338,12 +342,17 @@ def _add(total: ParseStats, part: ParseStats) -> None:
         total.elsa_68453_name = part.elsa_68453_name
 
 
-def stop_pool(pool: ProcessPoolExecutor | None, pending: dict | None = None) -> None:
+def stop_pool(pool: ProcessPoolExecutor | None, pending: dict[int, Any] | None = None) -> None:
     """Shut ``pool`` down, cancelling the work not started (whose results, like those in
-    ``pending``, are then not used). Returns None, for ``pool = stop_pool(pool)``."""
+    ``pending``, are then not used). Interrupted (Ctrl-C, SIGTERM): the workers are ended
+    at once instead of finishing the pieces they are reading."""
     if pending is not None:
         pending.clear()
     if pool is not None:
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
     return None
 
@@ -356,4 +365,7 @@ def can_fork() -> bool:
 
 
 def new_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    """Worker processes that die with this process (see :func:`.children.die_with_parent`)."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
+

@@ -5,15 +5,18 @@ archive) never become paths.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
 import zipfile
+import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import IO, BinaryIO, Callable, Iterable, Iterator, cast
 
-from vulnpipe.ingest.errors import InputError
+from vulnpipe.ingest.errors import InputError, ParseError
 
 SCAN_SUFFIXES = (".nessus", ".xml")
 #: A zip member whose uncompressed size is over this many times its compressed size is
@@ -38,6 +41,8 @@ class HashingReader(io.RawIOBase):
     """A read-only stream that counts the bytes and lines read through it and hashes them
     (SHA-256; ``digest=False``: no hash, ``sha256`` is None)."""
 
+    name: str = "<stream>"      # libxml2 names its errors after the stream
+
     def __init__(self, raw: BinaryIO, digest: bool = True) -> None:
         self._raw = raw
         self.sha256 = hashlib.sha256() if digest else None
@@ -47,7 +52,7 @@ class HashingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self._raw.read(len(b))
         n = len(data)
         b[:n] = data
@@ -72,33 +77,124 @@ class HashingReader(io.RawIOBase):
             super().close()
 
 
+#: What reading a damaged compressed stream raises (zlib, gzip and zipfile say it each
+#: their own way; a gzip CRC error is an OSError that has nothing to do with the disk).
+_DAMAGED = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile, zipfile.LargeZipFile)
+_DAMAGED_HINT = "copy or download the file again"
+
+
+def damaged(exc: BaseException, name: str) -> ParseError:
+    """The one line for a compressed input (``.gz``, zip member) that cannot be decompressed."""
+    if isinstance(exc, EOFError):
+        what = "it ends early (truncated)"
+    elif isinstance(exc, zlib.error):
+        what = f"corrupt compressed data ({exc})"
+    else:
+        what = str(exc) or type(exc).__name__
+    return ParseError(f"damaged archive: {what}", path=name, hint=_DAMAGED_HINT)
+
+
+class ArchiveStream(io.RawIOBase):
+    """A decompressing stream (gzip file, zip member) whose damage is a :class:`ParseError`
+    naming the input, never a zlib, gzip or zipfile exception."""
+
+    def __init__(self, raw: IO[bytes], name: str) -> None:
+        self._raw = raw
+        self._name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._raw.read(size)
+        except _DAMAGED as exc:
+            raise damaged(exc, self._name) from None
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+#: Zip archives kept open (their central directory read once), most recently used last: the
+#: members of an archive are opened one after the other, and each open must not read the
+#: directory again (that made many-member archives quadratic).
+_ARCHIVES: OrderedDict[tuple[Path, int, int, int], zipfile.ZipFile] = OrderedDict()
+_ARCHIVES_OPEN = 4
+
+
+def _archive(path: Path) -> zipfile.ZipFile:
+    st = path.stat()             # (a file replaced since is read again)
+    key = (path.resolve(), st.st_ino, st.st_size, st.st_mtime_ns)
+    zf = _ARCHIVES.pop(key, None)
+    if zf is None or zf.fp is None:
+        zf = zipfile.ZipFile(path)
+    _ARCHIVES[key] = zf
+    while len(_ARCHIVES) > _ARCHIVES_OPEN:
+        # (a member still being read keeps its file open until it is closed)
+        _ARCHIVES.popitem(last=False)[1].close()
+    return zf
+
+
+def close_archives() -> None:
+    """Close the zip archives kept open for their members (their members stay readable)."""
+    while _ARCHIVES:
+        _ARCHIVES.popitem()[1].close()
+
+
+def _open_member(path: Path, member: zipfile.ZipInfo, name: str) -> BinaryIO:
+    try:
+        return cast(BinaryIO, ArchiveStream(_archive(path).open(member), name))
+    except _DAMAGED as exc:
+        raise damaged(exc, name) from None
+
+
 def _zip_sources(path: Path) -> Iterator[Source]:
     try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"not a readable zip archive: {exc}", path=path.name) from None
-    with zf:
+        zf = _archive(path)
         infos = sorted((i for i in zf.infolist() if not i.is_dir()), key=lambda i: i.filename)
+    except (*_DAMAGED, OSError, ValueError) as exc:
+        raise InputError(f"not a readable zip archive: {exc}", path=path.name,
+                         hint=_DAMAGED_HINT) from None
     found = False
     for info in infos:
         if not info.filename.lower().endswith(SCAN_SUFFIXES):
             continue
         found = True
         member = info.filename
+        name = f"{path.name}:{member}"
         if info.file_size > MAX_MEMBER_BYTES or (
                 info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO
                 and info.file_size > 100 * 1024**2):
-            raise InputError(f"archive member {member!r} expands {info.file_size} bytes from "
-                             f"{info.compress_size}: refusing a probable zip bomb",
-                             path=path.name, hint="unzip it yourself if you trust it")
-
-        def opener(member: str = member) -> BinaryIO:
-            zf = zipfile.ZipFile(path)
-            return zf.open(member)
-
-        yield Source(name=f"{path.name}:{member}", path=path, opener=opener)
+            # refused when it is read: the archive's other members are still read
+            bomb = InputError(f"expands {info.file_size} bytes from {info.compress_size}: "
+                              "refusing a probable zip bomb", path=name,
+                              hint="unzip it yourself if you trust it")
+            yield Source(name=name, path=path, opener=functools.partial(_refuse, bomb))
+            continue
+        yield Source(name=name, path=path,
+                     opener=functools.partial(_open_member, path, info, name))
     if not found:
         raise InputError("zip archive holds no .nessus file", path=path.name)
+
+
+def _refuse(error: InputError) -> BinaryIO:
+    raise error
+
+
+def _dir_files(path: Path) -> list[Path]:
+    files = sorted(p for p in path.rglob("*") if p.is_file() and
+                   p.name.lower().endswith((".nessus", ".nessus.gz", ".nessus.zip")))
+    if not files:
+        raise InputError("directory holds no .nessus file", path=path)
+    return files
 
 
 def expand_inputs(inputs: Iterable[str | Path]) -> Iterator[Source]:
@@ -107,31 +203,44 @@ def expand_inputs(inputs: Iterable[str | Path]) -> Iterator[Source]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and
-                           p.name.lower().endswith((".nessus", ".nessus.gz", ".nessus.zip")))
-            if not files:
-                raise InputError("directory holds no .nessus file", path=path)
-            yield from expand_inputs(files)
+            yield from expand_inputs(_dir_files(path))
             continue
         if not path.exists():
             raise InputError("no such file", path=path, hint="check the path")
         if path.suffix.lower() == ".zip":
             yield from _zip_sources(path)
         elif path.suffix.lower() == ".gz":
-            yield Source(name=path.name, path=path, opener=lambda p=path: gzip.open(p, "rb"))
+            yield Source(name=path.name, path=path, opener=functools.partial(_open_gzip, path))
         else:
-            yield Source(name=path.name, path=path, opener=lambda p=path: open(p, "rb"))
+            yield Source(name=path.name, path=path, opener=functools.partial(_open_plain, path))
+
+
+def _open_gzip(path: Path) -> BinaryIO:
+    return cast(BinaryIO, ArchiveStream(cast(IO[bytes], gzip.open(path, "rb")), path.name))
+
+
+def _open_plain(path: Path) -> BinaryIO:
+    return open(path, "rb")
 
 
 def iter_sources(inputs: Iterable[str | Path], errors: list) -> Iterator[Source]:
-    """Like :func:`expand_inputs`, but a bad input is appended to ``errors`` (as a
-    :class:`~ingest.errors.VulnpipeError`) and the other inputs go on."""
+    """Like :func:`expand_inputs`, but a bad input (a missing file, an unreadable archive,
+    also one inside a directory) is appended to ``errors`` (as a
+    :class:`~ingest.errors.VulnpipeError`) and the other inputs go on. (A damaged member or
+    ``.gz`` stream is found when it is read: a :class:`ParseError` naming it.)"""
     from vulnpipe.ingest.errors import VulnpipeError
 
     for item in inputs:
         try:
-            sources = list(expand_inputs([item]))
+            path = Path(item)
+            items = _dir_files(path) if path.is_dir() else [path]
         except VulnpipeError as exc:
             errors.append(exc)
             continue
-        yield from sources
+        for one in items:
+            try:
+                sources = list(expand_inputs([one]))
+            except VulnpipeError as exc:
+                errors.append(exc)
+                continue
+            yield from sources

@@ -19,12 +19,13 @@ class Decision:
     """A person's decision about a ticket (kept forever; the timeline replays it)."""
 
     ticket_key: str
-    kind: str                   # risk_accepted | false_positive | revoked
+    kind: str                   # risk_accepted | false_positive | revoked | risk_adjusted
     at: datetime
     reason: str
     approver: str | None = None
     until: datetime | None = None
     id: int = 0
+    rating: str | None = None   # risk_adjusted: LOW | MODERATE | HIGH
 
 
 def ticket_key(conn: Connection, key: str) -> str | None:
@@ -39,11 +40,12 @@ def ticket_key(conn: Connection, key: str) -> str | None:
 
 
 def add_decision(conn: Connection, *, ticket_key: str, kind: str, at: datetime, reason: str,
-                 approver: str | None = None, until: datetime | None = None) -> int:
+                 approver: str | None = None, until: datetime | None = None,
+                 rating: str | None = None) -> int:
     """Record a decision; returns its id."""
     result = conn.execute(insert(decisions).values(
         ticket_key=ticket_key, kind=kind, at=stored(at), reason=reason, approver=approver,
-        until=stored(until)))
+        until=stored(until), rating=rating))
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
@@ -56,4 +58,4 @@ def load_decisions(conn: Connection, keys: list[str] | None = None) -> list[Deci
         q = q.where(decisions.c.ticket_key.in_(keys))
     return [Decision(ticket_key=r["ticket_key"], kind=r["kind"], at=utc(r["at"]),
                      reason=r["reason"], approver=r["approver"], until=utc(r["until"]),
-                     id=r["id"]) for r in conn.execute(q).mappings()]
+                     id=r["id"], rating=r["rating"]) for r in conn.execute(q).mappings()]

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-from vulnpipe.ingest.errors import VulnpipeError
+from vulnpipe.ingest.errors import VulnpipeError, mask_secrets, remember_secret
 from vulnpipe.ingest.store.schema import HEAD as HEAD
 
 DEFAULT_DB = "vulnpipe.db"
@@ -55,11 +55,20 @@ def env_url() -> str | None:
 
 
 def display_url(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without any password (``user:PW@``, ``?password=PW``, ``sslpassword``, ...),
+    for messages and every output that names the database. The passwords are remembered, so
+    they are masked in any later message that quotes them (see
+    :func:`~vulnpipe.ingest.errors.mask_secrets`)."""
     try:
-        return make_url(url).render_as_string(hide_password=True).replace("+psycopg", "")
+        parsed = make_url(url)
     except ArgumentError:
-        return re.sub(r":[^:@/]*@", ":***@", url)
+        return mask_secrets(url)
+    remember_secret(parsed.password if isinstance(parsed.password, str) else None)
+    for key, value in parsed.query.items():
+        if re.search(r"passw(or)?d|pwd|passphrase", key, re.IGNORECASE):
+            for one in (value,) if isinstance(value, str) else value:
+                remember_secret(one)
+    return mask_secrets(parsed.render_as_string(hide_password=True).replace("+psycopg", ""))
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -81,6 +90,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 def make_engine(url: str | None = None) -> Engine:
     resolved = resolve_url(url)
+    display_url(resolved)                 # its passwords are masked in every message
     try:
         if resolved.startswith("sqlite"):
             db_path = make_url(resolved).database

@@ -18,9 +18,12 @@ from vulnpipe.ingest.records import Policy
 from vulnpipe.ingest.store.read import load_policy, stored, utc
 from vulnpipe.ingest.store.schema import (
     decisions,
+    finding_campaigns,
     findings,
     host_identities,
     hosts,
+    poam_items,
+    scan_campaigns,
     scan_coverage,
     scans,
     ticket_checkpoints,
@@ -46,19 +49,54 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 
 # -- scans as the replay reads them ------------------------------------------------------------
 
-def scan_rows(conn: Connection) -> list[dict[str, Any]]:
+def scan_rows(conn: Connection, campaign: str | None = None) -> list[dict[str, Any]]:
     """Every scan (no heavy columns), oldest scan time first; ``time`` is the first host
-    start, else the ingest time."""
+    start, else the ingest time. With ``campaign``, a scan read for several campaigns that
+    include it is shown as read for that one alone (see :func:`as_campaign`)."""
     rows = conn.execute(select(scans.c.id, scans.c.file_name, scans.c.sha256, scans.c.size,
                                scans.c.policy_name, scans.c.scanner_kind, scans.c.profile,
                                scans.c.profile_plugins, scans.c.hosts_count,
-                               scans.c.first_host_start, scans.c.ingested_at)).mappings().all()
+                               scans.c.findings_count, scans.c.first_host_start,
+                               scans.c.ingested_at)).mappings().all()
     out = []
-    for r in rows:
-        row = dict(r)
-        row["time"] = utc(r["first_host_start"] or r["ingested_at"])
-        out.append(row)
+    for r in as_campaign(conn, [dict(r) for r in rows], campaign):
+        r["time"] = utc(r["first_host_start"] or r["ingested_at"])
+        out.append(r)
     return sorted(out, key=lambda r: (r["time"], r["id"]))
+
+
+def as_campaign(conn: Connection, rows: list[dict[str, Any]], campaign: str | None
+                ) -> list[dict[str, Any]]:
+    """Scan rows as ``campaign`` reads them: a scan read for several campaigns, that one
+    among them, says ``profile`` = the campaign with its plugins and findings count, as a
+    scan ingested for it alone does; one read with ``all`` among them says ``all``."""
+    if campaign is None:
+        return rows
+    found: dict[int, dict[str, Any]] = {}
+    q = select(scan_campaigns).where(scan_campaigns.c.profile.in_([campaign, "all"]))
+    for m in conn.execute(q).mappings():
+        if m["profile"] == campaign or m["scan_id"] not in found:
+            found[m["scan_id"]] = dict(m)
+    for r in rows:
+        c = found.get(r["id"])
+        if c is not None:
+            r.update(profile=c["profile"], profile_plugins=c["profile_plugins"])
+            if c["profile"] == campaign:
+                r["findings_count"] = c["findings_count"]
+    return rows
+
+
+def tagged_scans(conn: Connection, campaign: str, scan_ids: Sequence[int] | None = None
+                 ) -> set[int]:
+    """Scans (of ``scan_ids``) read for several campaigns, ``campaign`` among them: only the
+    findings marked as its own are the campaign's."""
+    q = select(scan_campaigns.c.scan_id).where(scan_campaigns.c.profile == campaign)
+    if scan_ids is None:
+        return {r[0] for r in conn.execute(q)}
+    out: set[int] = set()
+    for part in _chunks(list(scan_ids)):
+        out.update(r[0] for r in conn.execute(q.where(scan_campaigns.c.scan_id.in_(part))))
+    return out
 
 
 def policies(conn: Connection, scan_ids: Iterable[int]) -> dict[int, Policy | None]:
@@ -86,24 +124,42 @@ def scan_hosts(conn: Connection, scan_ids: Sequence[int],
     return out
 
 
+def _own(q: Any, campaign: str) -> Any:
+    """``q`` (over findings) narrowed to the findings marked as ``campaign``'s."""
+    return q.join(finding_campaigns, and_(finding_campaigns.c.profile == campaign,
+                                          finding_campaigns.c.scan_id == findings.c.scan_id,
+                                          finding_campaigns.c.host_seq == findings.c.host_seq,
+                                          finding_campaigns.c.item_seq == findings.c.item_seq))
+
+
 def scan_findings(conn: Connection, scan_ids: Sequence[int], plugin_ids: Sequence[int] | None,
-                  identities: Sequence[str] | None = None) -> list[dict[str, Any]]:
+                  identities: Sequence[str] | None = None, campaign: str | None = None
+                  ) -> list[dict[str, Any]]:
     """The findings of ``scan_ids`` (of ``plugin_ids`` when given) that the replay reads, with
-    their host's identity, in scan, host and item order."""
+    their host's identity, in scan, host and item order. With ``campaign``, a scan read for
+    several campaigns that include it gives only the findings marked as the campaign's."""
     cols = (findings.c.scan_id, findings.c.host_seq, findings.c.item_seq, findings.c.plugin_id,
             findings.c.plugin_name, findings.c.plugin_family, findings.c.port,
             findings.c.protocol, findings.c.plugin_type, findings.c.severity,
             findings.c.plugin_output, hosts.c.identity)
+    tagged = tagged_scans(conn, campaign, scan_ids) if campaign is not None else set()
     out: list[dict[str, Any]] = []
     for part in _chunks(list(scan_ids)):
-        q = (select(*cols).join(hosts, and_(hosts.c.scan_id == findings.c.scan_id,
-                                            hosts.c.host_seq == findings.c.host_seq))
-             .where(findings.c.scan_id.in_(part)))
-        if plugin_ids is not None:
-            q = q.where(findings.c.plugin_id.in_(list(plugin_ids)))
-        if identities is not None:
-            q = q.where(hosts.c.identity.in_(list(identities)))
-        out.extend(dict(r) for r in conn.execute(q).mappings())
+        for own, ids in ((False, [s for s in part if s not in tagged]),
+                         (True, [s for s in part if s in tagged])):
+            if not ids:
+                continue
+            q = (select(*cols).join(hosts, and_(hosts.c.scan_id == findings.c.scan_id,
+                                                hosts.c.host_seq == findings.c.host_seq))
+                 .where(findings.c.scan_id.in_(ids)))
+            if own:
+                assert campaign is not None
+                q = _own(q, campaign)
+            if plugin_ids is not None:
+                q = q.where(findings.c.plugin_id.in_(list(plugin_ids)))
+            if identities is not None:
+                q = q.where(hosts.c.identity.in_(list(identities)))
+            out.extend(dict(r) for r in conn.execute(q).mappings())
     out.sort(key=lambda r: (r["scan_id"], r["host_seq"], r["item_seq"]))
     return out
 
@@ -130,14 +186,25 @@ def findings_of_hosts(conn: Connection, host_rows: Sequence[Mapping[str, Any]]
     return sorted(out, key=lambda r: (r["scan_id"], r["host_seq"], r["item_seq"]))
 
 
-def identities_with_findings(conn: Connection, plugin_ids: Sequence[int] | None) -> set[str]:
-    """Identities of hosts that ever had a stored finding (of ``plugin_ids`` when given)."""
-    q = (select(hosts.c.identity).distinct()
-         .join(findings, and_(hosts.c.scan_id == findings.c.scan_id,
-                              hosts.c.host_seq == findings.c.host_seq)))
-    if plugin_ids is not None:
-        q = q.where(findings.c.plugin_id.in_(list(plugin_ids)))
-    return {r[0] for r in conn.execute(q)}
+def identities_with_findings(conn: Connection, plugin_ids: Sequence[int] | None,
+                             campaign: str | None = None) -> set[str]:
+    """Identities of hosts that ever had a stored finding (of ``plugin_ids`` when given; with
+    ``campaign``, only its own findings in scans read for several campaigns)."""
+    def query(own: bool) -> Any:
+        q = (select(hosts.c.identity).distinct()
+             .join(findings, and_(hosts.c.scan_id == findings.c.scan_id,
+                                  hosts.c.host_seq == findings.c.host_seq)))
+        if plugin_ids is not None:
+            q = q.where(findings.c.plugin_id.in_(list(plugin_ids)))
+        if campaign is None:
+            return q
+        several = select(scan_campaigns.c.scan_id).where(scan_campaigns.c.profile == campaign)
+        return _own(q, campaign) if own else q.where(findings.c.scan_id.not_in(several))
+
+    found = {r[0] for r in conn.execute(query(False))}
+    if campaign is not None:
+        found.update(r[0] for r in conn.execute(query(True)))
+    return found
 
 
 def period_hosts(conn: Connection, scan_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
@@ -146,6 +213,16 @@ def period_hosts(conn: Connection, scan_ids: Sequence[int]) -> Iterator[tuple[An
     for scan_id in scan_ids:
         q = (select(hosts.c.scan_id, hosts.c.name, hosts.c.address, hosts.c.identity,
                     hosts.c.host_fqdn, hosts.c.netbios_name)
+             .where(hosts.c.scan_id == scan_id).order_by(hosts.c.host_seq))
+        for r in conn.execution_options(yield_per=5000).execute(q):
+            yield tuple(r)
+
+
+def scanned_hosts(conn: Connection, scan_ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
+    """(scan id, identity, address, credentialed) of every host of ``scan_ids``, scan by scan
+    in the order given (streamed): what the coverage figures read."""
+    for scan_id in scan_ids:
+        q = (select(hosts.c.scan_id, hosts.c.identity, hosts.c.address, hosts.c.credentialed)
              .where(hosts.c.scan_id == scan_id).order_by(hosts.c.host_seq))
         for r in conn.execution_options(yield_per=5000).execute(q):
             yield tuple(r)
@@ -176,9 +253,30 @@ def latest_time(conn: Connection) -> datetime | None:
     return utc(max(found)) if found else None
 
 
-def all_scan_rows(conn: Connection) -> dict[int, dict[str, Any]]:
-    """Every stored column of every scan, by id."""
-    return {r["id"]: dict(r) for r in conn.execute(select(scans)).mappings()}
+def frozen_completion_dates(conn: Connection, proposed: Mapping[str, datetime],
+                            written_at: datetime) -> dict[str, datetime]:
+    """Each POA&M item's Scheduled Completion Date: the one stored when a POA&M first carried
+    the item, else ``proposed`` (which is then stored, never to change)."""
+    out: dict[str, datetime] = {}
+    ids = sorted(proposed)
+    for part in _chunks(ids):
+        q = select(poam_items.c.item_id, poam_items.c.scheduled_completion).where(
+            poam_items.c.item_id.in_(list(part)))
+        out.update((r[0], utc(r[1])) for r in conn.execute(q))
+    fresh = [i for i in ids if i not in out]
+    new = [{"item_id": i, "scheduled_completion": stored(proposed[i]),
+            "written_at": stored(written_at)} for i in fresh]
+    for part in _chunks(new):
+        conn.execute(insert(poam_items), list(part))
+    out.update((i, proposed[i]) for i in fresh)
+    return out
+
+
+def all_scan_rows(conn: Connection, campaign: str | None = None) -> dict[int, dict[str, Any]]:
+    """Every stored column of every scan, by id (as ``campaign`` reads them: see
+    :func:`as_campaign`)."""
+    rows = as_campaign(conn, [dict(r) for r in conn.execute(select(scans)).mappings()], campaign)
+    return {r["id"]: r for r in rows}
 
 
 def coverage_row(conn: Connection, scan_id: int) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 #: The Alembic revision this code reads and writes.
-HEAD = "0003"
+HEAD = "0005"
 
 metadata = MetaData()
 
@@ -161,6 +161,8 @@ tickets = Table(
     Column("ever_fixed", Boolean, nullable=False, default=False),  # (0003) a fix was verified once
     Column("events_logged", Integer, nullable=False, default=0),   # (0003) ticket_events rows
     Column("checks_logged", Integer, nullable=False, default=0),   # (0003) ticket_checks rows
+    Column("adjustment", JSON),                # (0004) the risk adjustment in force
+    Column("acceptance_ended", DateTime),      # (0004) when its last acceptance expired
     Index("ix_tickets_profile", "profile"),
 )
 
@@ -213,6 +215,7 @@ decisions = Table(
     Column("reason", Text, nullable=False),
     Column("approver", Text),
     Column("until", DateTime),
+    Column("rating", String(16)),        # (0004) risk_adjusted: LOW | MODERATE | HIGH
     Index("ix_decisions_ticket", "ticket_key"),
 )
 
@@ -270,4 +273,39 @@ ticket_checkpoints = Table(
     Column("profile", String(128), primary_key=True),
     Column("cutoff", DateTime, primary_key=True),
     Column("data", LargeBinary, nullable=False),  # zlib-compressed JSON
+)
+
+
+# -- 0004: risk adjustments and POA&M dates ----------------------------------------------------
+
+poam_items = Table(
+    "poam_items", metadata,        # a POA&M item's Scheduled Completion Date, never recomputed
+    Column("item_id", String(96), primary_key=True),      # the POAM ID
+    Column("scheduled_completion", DateTime, nullable=False),
+    Column("written_at", DateTime, nullable=False),     # when a POA&M first carried it
+)
+
+
+# -- 0005: several campaigns in one store ------------------------------------------------------
+# A scan read for several campaigns at once (``[profiles] campaigns``, ``--profile`` given
+# more than once, ``ingest --add-campaign``) stores the union of their findings once, and
+# says here which campaigns it was read for and which of its findings belong to each. A scan
+# read for one campaign has no rows here: ``scans.profile`` says it all, as before.
+
+scan_campaigns = Table(
+    "scan_campaigns", metadata,    # each campaign a multi-campaign scan was read for
+    Column("scan_id", Integer, ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True),
+    Column("profile", String(128), primary_key=True),
+    Column("profile_plugins", JSON, nullable=False),   # plugin IDs the profile names
+    Column("findings_count", Integer, nullable=False),  # its findings in the scan
+)
+
+finding_campaigns = Table(
+    "finding_campaigns", metadata,  # which campaigns each finding of such a scan belongs to
+    Column("profile", String(128), primary_key=True),
+    Column("scan_id", Integer, ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True,
+           autoincrement=False),
+    Column("host_seq", Integer, primary_key=True, autoincrement=False),
+    Column("item_seq", Integer, primary_key=True, autoincrement=False),
+    Column("role", String(16)),                        # its role in that campaign
 )

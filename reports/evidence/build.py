@@ -12,11 +12,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy.engine import Connection
 
-from vulnpipe.ingest.errors import InputError
+from vulnpipe.ingest.errors import InputError, VulnpipeError, mask_secrets
 from vulnpipe.ingest.profiles import Profile
 from vulnpipe.ingest.records import iso
 from vulnpipe.reports.evidence import names
@@ -24,6 +24,7 @@ from vulnpipe.reports.evidence.collect import Evidence, collect
 from vulnpipe.reports.evidence.manifest import FileEntry, manifest_bytes
 from vulnpipe.reports.evidence.packzip import Content, stream_sha256, write_zip
 from vulnpipe.reports.evidence.period import Period
+from vulnpipe.reports.evidence.poam import PoamHeader
 from vulnpipe.reports.evidence.render import json_bytes, render_index, render_readme, render_ticket_md
 from vulnpipe.reports.tickets.build import TicketSettings
 from vulnpipe.reports.tickets.model import priority_rank
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class PackOptions:
     """What to put in a pack. ``raw_dir`` set means: include the original scan files found
-    there (matched by SHA-256). ``database`` is recorded as given: pass it without password."""
+    there (matched by SHA-256). ``database`` is recorded with every password masked."""
 
     profile: Profile
     period: Period = Period()
@@ -49,6 +50,9 @@ class PackOptions:
     knowledge_dirs: tuple[Path, ...] = ()
     database: str = ""
     version: str = ""
+    #: ``notify(level, line)``: what was skipped on the way (a damaged file in ``raw_dir``)
+    notify: Callable[[str, str], None] | None = None
+    poam: PoamHeader = PoamHeader()
 
 
 @dataclass(frozen=True)
@@ -66,27 +70,40 @@ class PackSummary:
     manifest_sha256: str = ""          # the pack's fingerprint, for the auditor to record
 
 
-def find_originals(raw_dir: Path, wanted: dict[int, tuple[str, int, str]]) -> dict[int, Content]:
+def find_originals(raw_dir: Path, wanted: dict[int, tuple[str, int, str]],
+                   notify: Callable[[str, str], None] | None = None) -> dict[int, Content]:
     """The original file of each wanted scan (id -> (sha256, size, file name)) found under
     ``raw_dir`` (``.nessus``, ``.nessus.gz``, ``.zip`` members), matched by SHA-256 of the
-    document. Refuses, naming every scan, when one is missing."""
-    from vulnpipe.ingest.nessus.sources import expand_inputs
+    document. A file there that cannot be read (a damaged archive) is skipped and reported
+    through ``notify`` (``("note", line)``). Refuses, naming every scan, when one is missing."""
+    from vulnpipe.ingest.nessus.sources import iter_sources
 
     by_sha = {sha: sid for sid, (sha, _size, _name) in wanted.items()}
     sizes = {size for _sha, size, _name in wanted.values()}
     found: dict[int, Content] = {}
-    for source in expand_inputs([raw_dir]):
+    errors: list[VulnpipeError] = []
+    if not raw_dir.exists():
+        raise InputError("--raw-dir: no such folder", path=raw_dir, hint="check the path")
+    for source in iter_sources([raw_dir], errors):
         plain = source.name == source.path.name and not source.path.name.lower().endswith(".gz")
         if plain and source.path.stat().st_size not in sizes:
             continue
-        sha, _size = stream_sha256(source)
+        try:
+            sha, _size = stream_sha256(source)
+        except VulnpipeError as exc:        # a damaged archive: the other files are searched
+            errors.append(exc)
+            continue
         sid = by_sha.get(sha)
         if sid is not None and sid not in found:
             found[sid] = source
+    for skipped in errors:
+        if notify is not None:
+            notify("note", f"skipped in --raw-dir: {skipped}")
     missing = sorted(set(wanted) - set(found))
     if missing:
         listed = ", ".join(f"scan {sid} ({wanted[sid][2]}, sha256 {wanted[sid][0][:12]}…)" for sid in missing)
-        raise InputError(f"--raw-dir holds no original for {listed}", path=raw_dir,
+        unread = f"; {len(errors)} file(s) there could not be read" if errors else ""
+        raise InputError(f"--raw-dir holds no original for {listed}{unread}", path=raw_dir,
                          hint="put the original .nessus files there, or build without --include-raw")
     return found
 
@@ -117,7 +134,7 @@ def _pack_context(ev: Evidence, opts: PackOptions, raw: dict[int, str]) -> dict[
     return {
         "profile": ev.profile, "period": _period_text(ev.period), "bounded": ev.period.bounded,
         "as_of": iso(ev.as_of), "requested_tickets": list(ev.requested_tickets),
-        "database": opts.database, "version": opts.version,
+        "database": mask_secrets(opts.database), "version": opts.version,
         "generated_at": iso(opts.generated_at) if opts.generated_at else None,
         "states": sorted(states.items()),
         "tickets": sorted(ev.tickets.values(),       # what matters first: priority, then age
@@ -132,8 +149,18 @@ def _pack_context(ev: Evidence, opts: PackOptions, raw: dict[int, str]) -> dict[
     }
 
 
-def _workbooks(ev: Evidence, views: list[dict]) -> dict[str, bytes]:
-    from vulnpipe.reports.evidence.poam import poam_sheets
+def poam_workbook_sheets(conn: Connection, ev: Evidence, views: list[dict],
+                         header: PoamHeader) -> list[Any]:
+    """The POA&M's sheets, each item's Scheduled Completion Date frozen in the store the first
+    time a POA&M carries it."""
+    from vulnpipe.ingest.store.history import frozen_completion_dates
+    from vulnpipe.reports.evidence.poam import poam_items, poam_sheets
+
+    scheduled = frozen_completion_dates(conn, poam_items(ev.tickets, views), ev.as_of)
+    return poam_sheets(ev.tickets, views, header, scheduled, ev.as_of.date())
+
+
+def _workbooks(ev: Evidence, views: list[dict], poam: list[Any]) -> dict[str, bytes]:
     from vulnpipe.reports.reconcile import ReconcileResult, write_xlsx_result
     from vulnpipe.reports.tickets.export import write_xlsx_tickets
     from vulnpipe.reports.tickets.view import data_quality_rows
@@ -142,7 +169,7 @@ def _workbooks(ev: Evidence, views: list[dict]) -> dict[str, bytes]:
     out = {}
     with tempfile.TemporaryDirectory(prefix="vulnpipe-evidence-") as tmp:
         d = Path(tmp)
-        write_xlsx(d / names.POAM, poam_sheets(ev.tickets, views))
+        write_xlsx(d / names.POAM, poam)
         write_xlsx_tickets(views, d / names.TICKETS_XLSX, data_quality_rows(ev.built))
         write_xlsx_result(ReconcileResult(list(ev.reconcile_rows)), d / names.RECONCILIATION_XLSX)
         for name in (names.POAM, names.TICKETS_XLSX, names.RECONCILIATION_XLSX):
@@ -163,7 +190,8 @@ def pack_entries(conn: Connection, opts: PackOptions) -> tuple[dict[str, Content
     originals: dict[int, Content] = {}
     if opts.raw_dir is not None:
         originals = find_originals(Path(opts.raw_dir), {sid: (s.sha256, s.size, s.file_name)
-                                                        for sid, s in ev.scans.items()})
+                                                        for sid, s in ev.scans.items()},
+                                   opts.notify)
     raw_names = {sid: names.scan_entry(sid, "nessus") for sid in originals}
     for sid, s in ev.scans.items():
         doc = dict(s.doc, original_file=raw_names.get(sid))
@@ -173,7 +201,7 @@ def pack_entries(conn: Connection, opts: PackOptions) -> tuple[dict[str, Content
     for key, doc in ev.tickets.items():
         entries[names.ticket_entry(key, "json")] = json_bytes(doc)
         entries[names.ticket_entry(key, "md")] = render_ticket_md(doc)
-    entries.update(_workbooks(ev, views))
+    entries.update(_workbooks(ev, views, poam_workbook_sheets(conn, ev, views, opts.poam)))
     context = _pack_context(ev, opts, raw_names)
     entries[names.INDEX] = render_index(context)
     entries[names.README] = render_readme(context)
@@ -188,7 +216,7 @@ def pack_entries(conn: Connection, opts: PackOptions) -> tuple[dict[str, Content
     if opts.generated_at is not None:
         about["generated_at"] = iso(opts.generated_at)
     about.update({
-        "database": opts.database, "profile": ev.profile,
+        "database": mask_secrets(opts.database), "profile": ev.profile,
         "scope": {"period": ev.period.label,
                   "from": iso(ev.period.start) if ev.period.start else None,
                   "to": iso(ev.period.end) if ev.period.end else None,

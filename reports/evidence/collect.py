@@ -106,9 +106,9 @@ def _active(t: Ticket, period: Period) -> bool:
 class _Store:
     """Cached reads of scans, policies and hosts for one collection."""
 
-    def __init__(self, conn: Connection, matching: Matching) -> None:
+    def __init__(self, conn: Connection, matching: Matching, campaign: str) -> None:
         self.conn = conn
-        self.scans = all_scan_rows(conn)
+        self.scans = all_scan_rows(conn, campaign)
         self.identities: dict[str, list[str]] = {}
         for r in all_identities(conn):
             key = matching.asset_key(r["identity"], r["address"])
@@ -367,7 +367,7 @@ def collect(conn: Connection, profile: Profile, *, period: Period = Period(),
     scope = dict(sorted(scope.items()))
     built = replace(built, tickets=scope)
     views = ticket_views(built, load_knowledge(knowledge_dirs), as_of=as_of)
-    store = _Store(conn, matching)
+    store = _Store(conn, matching, profile.name)
     store.prefetch(scope.values())
     decided = _decisions(conn, list(scope), as_of)
     docs: dict[str, dict] = {}

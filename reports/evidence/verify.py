@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,9 @@ MISSING, EXTRA, ALTERED, UNSAFE, DUPLICATE, BAD_MANIFEST, BAD_SIGNATURE = (
     "missing", "extra", "altered", "unsafe", "duplicate", "bad manifest", "bad signature")
 MAX_MANIFEST = 64 * 1024 * 1024
 CHUNK = 1 << 20
+#: What reading a damaged member raises (a bad header, corrupt deflate data, a wrong CRC, a
+#: compression method zipfile does not know): the member is altered, the pack not intact.
+UNREADABLE = (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError)
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,10 @@ def _check_signature(zf: zipfile.ZipFile, sig_info: zipfile.ZipInfo | None, mani
         return
     from vulnpipe.reports.evidence.signing import signature_valid
 
-    sig = zf.read(sig_info) if sig_info.file_size <= 4096 else b""
+    try:
+        sig = zf.read(sig_info) if sig_info.file_size <= 4096 else b""
+    except UNREADABLE:
+        sig = b""
     if signature_valid(manifest, sig, pub_key):
         result.signature = "valid"
     else:
@@ -128,7 +135,11 @@ def verify_pack(path: str | os.PathLike, pub_key: str | os.PathLike | None = Non
         if members[MANIFEST].file_size > MAX_MANIFEST:
             result.problems.append(Problem(BAD_MANIFEST, MANIFEST, "too large"))
             return result
-        manifest = zf.read(members[MANIFEST])
+        try:
+            manifest = zf.read(members[MANIFEST])
+        except UNREADABLE as exc:
+            result.problems.append(Problem(BAD_MANIFEST, MANIFEST, f"unreadable: {exc}"))
+            return result
         result.fingerprint = hashlib.sha256(manifest).hexdigest()
         if fingerprint is not None:
             result.fingerprint_checked = True
@@ -160,7 +171,7 @@ def verify_pack(path: str | os.PathLike, pub_key: str | os.PathLike | None = Non
                 continue
             try:
                 sha, size = _digest(zf, member, entry.size)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            except UNREADABLE as exc:
                 result.problems.append(Problem(ALTERED, entry.path, f"unreadable: {exc}"))
                 continue
             if size != entry.size or sha != entry.sha256:

@@ -37,12 +37,21 @@ __all__ = ["AssetInfo", "BuiltTickets", "Change", "TicketReader", "TicketSetting
            "reference_tickets", "tickets_as_of", "update_tickets"]
 
 
+#: An adjusted risk rating's priority and SLA days (FedRAMP's remediation time frames:
+#: High 30 days, Moderate 90, Low 180).
+RATING_PRIORITY: dict[str, tuple[str, int]] = {"HIGH": ("P2", 30), "MODERATE": ("P3", 90),
+                                               "LOW": ("P4", 180)}
+
+
 @dataclass(frozen=True)
 class TicketSettings:
     rules: Sequence[Rule] = DEFAULT_RULES
     fallback: tuple[str, int] = DEFAULT_FALLBACK
     default_owner: str | None = None
     default_owner_email: str | None = None
+    #: ``[priority] restart_sla_after_acceptance``: when an acceptance expires, the SLA
+    #: clock starts again at its end (due = end + SLA days) instead of at the first report.
+    restart_sla_after_acceptance: bool = False
 
 
 @dataclass
@@ -83,6 +92,7 @@ class BuiltTickets:
     #: Tickets some scan of the week being reported checked (``present`` or ``fixed``), when
     #: read from the store without their checks; None: judge from each ticket's checks.
     verified: set[str] | None = None
+    label: str = ""                             # the campaign as reports name it ("L2TP")
 
 
 # -- assets and priorities ------------------------------------------------------------------------
@@ -144,7 +154,10 @@ def _asset_infos(reps: dict[str, dict[str, Any]], matching: Matching,
 def priorities(tickets: dict[str, Ticket], info: dict[str, AssetInfo], settings: TicketSettings,
                rules_cache: dict | None = None) -> dict[str, tuple[str, int, datetime | None]]:
     """Per ticket: the most urgent (priority, SLA days) over its findings, and the earliest
-    due date (first seen, at midnight, plus the SLA). The rule table is evaluated once per
+    due date (first seen, at midnight, plus the SLA). A risk adjustment in force gives its
+    rating's priority and SLA (:data:`RATING_PRIORITY`); with
+    ``restart_sla_after_acceptance`` the clock of a ticket whose acceptance expired starts at
+    that expiry instead of the first report. The rule table is evaluated once per
     distinct (criticality, internet-facing, role, severity), vectorised; ``rules_cache``
     keeps those answers between calls."""
     cache = rules_cache if rules_cache is not None else {}
@@ -169,9 +182,16 @@ def priorities(tickets: dict[str, Ticket], info: dict[str, AssetInfo], settings:
     for key, rows in combos.items():
         if not rows:
             continue
-        best = min(cache[c] for c, _ in rows)
-        due = min(first.replace(hour=0, minute=0, second=0, microsecond=0) +
-                  timedelta(days=cache[c][1]) for c, first in rows)
+        t = tickets[key]
+        restart = t.acceptance_ended if settings.restart_sla_after_acceptance else None
+        adjusted = RATING_PRIORITY.get((t.adjustment or {}).get("rating") or "")
+        if adjusted is not None:      # a risk adjustment replaces the rule table's answer
+            rows = [((), first) for _c, first in rows]
+            best = adjusted
+        else:
+            best = min(cache[c] for c, _ in rows)
+        due = min((restart or first).replace(hour=0, minute=0, second=0, microsecond=0) +
+                  timedelta(days=(adjusted or cache[c])[1]) for c, first in rows)
         out[key] = (best[0], best[1], due)
     return out
 
@@ -195,8 +215,8 @@ def host_issues(identities: Sequence[dict[str, Any]], matching: Matching) -> tup
 def _built(profile: Profile, tickets: dict[str, Ticket], matching: Matching,
            identities: Sequence[dict[str, Any]], settings: TicketSettings) -> BuiltTickets:
     info = asset_infos(identities, matching, {t.asset_key for t in tickets.values()}, settings)
-    return BuiltTickets(profile=profile.name, tickets=tickets, asset_info=info,
-                        priority=priorities(tickets, info, settings),
+    return BuiltTickets(profile=profile.name, label=profile.campaign, tickets=tickets,
+                        asset_info=info, priority=priorities(tickets, info, settings),
                         inventory=matching.inventory,
                         host_issues=host_issues(identities, matching))
 
@@ -255,7 +275,8 @@ class TicketReader:
         tickets = self.state.tickets_at(as_of or datetime.now(timezone.utc), logs=logs)
         keys = {t.asset_key for t in tickets.values()}
         info = {k: v for k, v in self.info.items() if k in keys}
-        return BuiltTickets(profile=self.profile.name, tickets=tickets, asset_info=info,
+        return BuiltTickets(profile=self.profile.name, label=self.profile.campaign,
+                            tickets=tickets, asset_info=info,
                             priority=priorities(tickets, info, self.settings, self._rules),
                             inventory=self.matching.inventory, host_issues=self.host_issues)
 
@@ -289,6 +310,6 @@ def reference_tickets(conn: Connection, profile: Profile, inventory: "Inventory 
     matching = prepare_matching(conn, inventory)
     identities = matching.identities(conn)
     as_of = as_of or datetime.now(timezone.utc)
-    tickets = build_tickets(profile.name, scan_facts(conn, profile, store.scan_rows(conn), matching),
-                            load_decisions(conn), as_of=as_of)
+    facts = scan_facts(conn, profile, store.scan_rows(conn, profile.name), matching)
+    tickets = build_tickets(profile.name, facts, load_decisions(conn), as_of=as_of)
     return _built(profile, tickets, matching, identities, settings)

@@ -34,6 +34,21 @@ def md(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 
+#: An e-mail address plain enough to be a ``mailto:`` link (anything else stays text).
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+
+
+def md_email(text: object) -> str:
+    """An inventory e-mail address in Markdown: a ``<mailto:...>`` link when it is a plain
+    address, else inert text. The only links a ticket holds are ``mailto:`` and ``https:``
+    ones vulnpipe makes itself: ``javascript:`` or any other scheme is never a link."""
+    s = str(text if text is not None else "").strip()
+    if _EMAIL.fullmatch(s):
+        return f"<mailto:{s}>"
+    return md(s)
+
+
 def fence(text: object) -> str:
     """A fenced code block longer than any backtick run inside ``text``."""
     s = str(text or "")
@@ -81,6 +96,7 @@ def _env():
                              trim_blocks=False, lstrip_blocks=False,
                              undefined=jinja2.StrictUndefined)
     env.filters["md"] = md
+    env.filters["md_email"] = md_email
     env.filters["fence"] = fence
     return env
 

@@ -28,7 +28,15 @@ from vulnpipe.ingest.store import history as store
 from vulnpipe.ingest.store.decisions import Decision, load_decisions
 from vulnpipe.ingest.store.identities import all_identities, get_meta, matches, replace_matches, set_meta
 from vulnpipe.ingest.store.read import host_from_row
-from vulnpipe.reports.tickets.model import ACCEPT, Check, FindingKey, Observation, Ticket, asset_key_for
+from vulnpipe.reports.tickets.model import (
+    ACCEPT,
+    ADJUST,
+    Check,
+    FindingKey,
+    Observation,
+    Ticket,
+    asset_key_for,
+)
 from vulnpipe.reports.tickets.state import (
     check_row,
     dump_checkpoint,
@@ -171,7 +179,7 @@ def scan_facts(conn: Connection, profile: "Profile", scan_rows: Sequence[dict[st
         fact = ScanFacts(scan_id=sid, name=s["file_name"], time=s["time"],
                          policy=store.policies(conn, [sid])[sid], hosts={},
                          complete_for_profile=_complete(s, profile), stored_profile=s["profile"])
-        rows = store.scan_findings(conn, [sid], plugin_ids)
+        rows = store.scan_findings(conn, [sid], plugin_ids, campaign=profile.name)
         kept = []
         for r in rows:
             role = profile.role(r["plugin_id"], r["plugin_name"], r["plugin_family"], r["port"],
@@ -238,7 +246,7 @@ def _steps(decisions: Iterable[Decision], expiries: Iterable[Decision] = ()) -> 
 def _expiries(decisions: Iterable[Decision], after: tuple | None, upto: datetime | None
               ) -> list[Decision]:
     """Acceptances whose expiry step comes after ``after`` and at or before ``upto``."""
-    return [d for d in decisions if d.kind == ACCEPT and d.until is not None
+    return [d for d in decisions if d.kind in (ACCEPT, ADJUST) and d.until is not None
             and (after is None or (d.until, 2, d.id) > after)
             and (upto is None or d.until <= upto)]
 
@@ -302,7 +310,7 @@ def bring_up_to_date(conn: Connection, profile: "Profile", inventory: "Inventory
     priority columns written beside each ticket's state (by key)."""
     matching = matching or prepare_matching(conn, inventory)
     state = store.load_state(conn, profile.name)
-    rows = store.scan_rows(conn)
+    rows = store.scan_rows(conn, profile.name)
     decisions = load_decisions(conn)
     full = state is None or state.matches != matching.version
     new_rows: list[dict[str, Any]] = []
@@ -344,7 +352,7 @@ def _expiries_due(decisions: Sequence[Decision], state: store.ReplayState | None
 def _relevant(conn: Connection, profile: "Profile", matching: Matching) -> set[str]:
     """Asset keys that ever had a finding the profile could select (the only hosts a
     replay needs)."""
-    found = store.identities_with_findings(conn, _plugin_filter(profile))
+    found = store.identities_with_findings(conn, _plugin_filter(profile), profile.name)
     return {matching.asset_key(r["identity"], r["address"]) for r in matching.identities(conn)
             if r["identity"] in found}
 
@@ -394,7 +402,8 @@ def _new_keys(conn: Connection, profile: "Profile", rows: Sequence[dict[str, Any
     """Asset keys with a finding in ``rows``' scans (new tickets may open for them)."""
     if not rows:
         return set()
-    found = store.scan_findings(conn, [r["id"] for r in rows], _plugin_filter(profile))
+    found = store.scan_findings(conn, [r["id"] for r in rows], _plugin_filter(profile),
+                                campaign=profile.name)
     idents = {f["identity"] for f in found}
     by_id = {r["identity"]: r["address"] for r in matching.identities(conn)
              if r["identity"] in idents}
@@ -460,7 +469,7 @@ class StateReader:
         self.matching = matching
         self.state = store.load_state(conn, profile.name)
         self.decisions = load_decisions(conn)
-        self.scan_rows = store.scan_rows(conn)
+        self.scan_rows = store.scan_rows(conn, profile.name)
         self.scan_names = {r["id"]: r["file_name"] for r in self.scan_rows}
         self._events: list[dict[str, Any]] | None = None
 

@@ -26,6 +26,8 @@ def priority_rank(priority: str | None) -> int:
 ACCEPT = "risk_accepted"
 FALSE_POS = "false_positive"
 REVOKE = "revoked"
+ADJUST = "risk_adjusted"          # `vulnpipe adjust`: an adjusted risk rating (FedRAMP T–U)
+RATINGS = ("LOW", "MODERATE", "HIGH")
 
 # check results: what a scan that held the asset said about one finding
 PRESENT = "present"
@@ -138,6 +140,8 @@ class Ticket:
     acceptance: dict | None = None          # the decision in force (reason, approver, until)
     false_positive: dict | None = None
     ever_fixed: bool = False                # a covering rescan proved it fixed at least once
+    adjustment: dict | None = None          # the risk adjustment in force (rating, reason, ...)
+    acceptance_ended: datetime | None = None  # when its last acceptance expired
 
     def reported_by(self, key: FindingKey) -> list[str]:
         """The names of the scans that reported finding ``key``, first report first."""

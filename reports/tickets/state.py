@@ -30,7 +30,8 @@ def ticket_row(t: Ticket) -> dict[str, Any]:
             "acceptance": t.acceptance,
             "false_positive": t.false_positive, "ever_fixed": t.ever_fixed,
             "fixed_at": fixed[-1].at if fixed else None,
-            "fixed_scan_id": fixed[-1].scan_id if fixed else None}
+            "fixed_scan_id": fixed[-1].scan_id if fixed else None,
+            "adjustment": t.adjustment, "acceptance_ended": t.acceptance_ended}
 
 
 def finding_row(key: str, tf: TicketFinding) -> dict[str, Any]:
@@ -49,7 +50,8 @@ def ticket_from_rows(row: Mapping[str, Any], findings: Iterable[Mapping[str, Any
                host_name=row["host"], address=row["address"], os=row["os"],
                first_seen=row["first_seen"], last_seen=row["last_seen"], state=row["state"],
                fqdn=row["fqdn"], netbios=row["netbios"], acceptance=row["acceptance"],
-               false_positive=row["false_positive"], ever_fixed=bool(row["ever_fixed"]))
+               false_positive=row["false_positive"], ever_fixed=bool(row["ever_fixed"]),
+               adjustment=row.get("adjustment"), acceptance_ended=row.get("acceptance_ended"))
     for f in findings:
         tf = TicketFinding(key=FindingKey(f["plugin_id"], f["port"], f["protocol"]),
                            plugin_name=f["plugin_name"], family=f["family"],
@@ -105,18 +107,22 @@ def dump_checkpoint(tickets: Iterable[Ticket]) -> bytes:
                     [[f.key.plugin_id, f.key.port, f.key.protocol, f.plugin_name, f.family,
                       f.plugin_type, f.role, f.severity, _us(f.first_seen), _us(f.last_seen),
                       f.first_scan_id, f.last_scan_id, f.plugin_output, _us(f.fixed_at),
-                      f.fixed_scan_id] for f in sorted(t.findings.values(), key=lambda x: x.key)]])
+                      f.fixed_scan_id] for f in sorted(t.findings.values(), key=lambda x: x.key)],
+                    t.adjustment, _us(t.acceptance_ended)])
     return zlib.compress(orjson.dumps(out), 6)
 
 
 def load_checkpoint(data: bytes, profile: str) -> dict[str, Ticket]:
     tickets: dict[str, Ticket] = {}
-    for (key, asset_key, host, address, os_, first, last, state, fqdn, netbios, acceptance,
-         fp, ever_fixed, findings) in orjson.loads(zlib.decompress(data)):
+    for item in orjson.loads(zlib.decompress(data)):
+        (key, asset_key, host, address, os_, first, last, state, fqdn, netbios, acceptance,
+         fp, ever_fixed, findings) = item[:14]
+        adjustment, ended = item[14:16] if len(item) > 14 else (None, None)   # (0004)
         t = Ticket(key=key, profile=profile, asset_key=asset_key, host_name=host,
                    address=address, os=os_, first_seen=_dt(first), last_seen=_dt(last),
                    state=state, fqdn=fqdn, netbios=netbios, acceptance=acceptance,
-                   false_positive=fp, ever_fixed=ever_fixed)
+                   false_positive=fp, ever_fixed=ever_fixed, adjustment=adjustment,
+                   acceptance_ended=_dt(ended))
         for (pid, port, proto, name, family, ptype, role, sev, f_first, f_last, first_id,
              last_id, output, fixed_at, fixed_id) in findings:
             tf = TicketFinding(key=FindingKey(pid, port, proto), plugin_name=name, family=family,

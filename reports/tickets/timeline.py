@@ -15,6 +15,7 @@ from vulnpipe.ingest.records import Host, Policy
 from vulnpipe.reports.tickets.model import (
     ABSENT_COVERED,
     ACCEPT,
+    ADJUST,
     FALSE_POS,
     FALSE_POSITIVE,
     FIXED,
@@ -180,6 +181,9 @@ class Timeline:
             ticket.false_positive = info
             ticket.acceptance = None
             _set_state(ticket, d.at, d.at, FALSE_POSITIVE, "false_positive", **info)
+        elif d.kind == ADJUST:
+            ticket.adjustment = {**info, "rating": d.rating, "at": d.at.isoformat()}
+            _set_state(ticket, d.at, d.at, ticket.state, "risk_adjusted", rating=d.rating, **info)
         elif d.kind == REVOKE:
             if ticket.state in (RISK_ACCEPTED, FALSE_POSITIVE):
                 ticket.acceptance = ticket.false_positive = None
@@ -187,12 +191,19 @@ class Timeline:
 
     def expire(self, d: Decision) -> None:
         ticket = self.tickets.get(d.ticket_key)
+        assert d.until is not None
+        if d.kind == ADJUST:
+            if ticket is not None and (ticket.adjustment or {}).get("decision") == d.id:
+                ticket.adjustment = None
+                _set_state(ticket, d.until, d.until, ticket.state, "adjustment_expired",
+                           decision=d.id, until=last_day(d.until))
+            return
         if ticket is None or ticket.state != RISK_ACCEPTED or not ticket.acceptance:
             return
         if ticket.acceptance.get("decision") != d.id:
             return
         ticket.acceptance = None
-        assert d.until is not None
+        ticket.acceptance_ended = d.until
         _set_state(ticket, d.until, d.until, self._open_state(ticket), "acceptance_expired",
                    decision=d.id, until=last_day(d.until))
 
@@ -215,7 +226,7 @@ def replay_steps(scans: Iterable[ScanFacts], decisions: Iterable[Decision] = ())
         steps.append((scan.time, 0, scan.scan_id, "scan", scan))
     for d in decisions:
         steps.append((d.at, 1, d.id, "decision", d))
-        if d.kind == ACCEPT and d.until is not None:
+        if d.kind in (ACCEPT, ADJUST) and d.until is not None:
             steps.append((d.until, 2, d.id, "expiry", d))
     steps.sort(key=lambda s: s[:3])
     return steps

@@ -22,7 +22,7 @@ TICKET_FIELDS = (
     "owner", "owner_email", "team", "business_unit", "environment", "criticality",
     "internet_facing", "asset_id", "match_method", "host", "address", "host_name", "host_label",
     "os", "platform", "first_seen", "last_seen", "fixed_at", "findings", "why", "remediation",
-    "history", "acceptance", "false_positive",
+    "history", "acceptance", "false_positive", "risk_adjustment",
 )
 
 
@@ -43,17 +43,26 @@ def ticket_host_label(t: Ticket) -> str:
     return host_label(t.fqdn, t.netbios, t.host_name, t.address)
 
 
-def ticket_title(t: Ticket) -> str:
-    """What and where, at a glance: the primary exposure first, then the host."""
+#: How titles word a campaign's tickets: (primary exposure, related findings, exposure
+#: without a primary finding). The built-in l2tp profile's own; others say their label.
+_TITLE_WORDS = {"l2tp": ("L2TP VPN endpoint exposed", "related VPN finding", "VPN service exposure")}
+
+
+def ticket_title(t: Ticket, label: str = "") -> str:
+    """What and where, at a glance: the primary exposure first, then the host. The words
+    follow the ticket's campaign (``label``: how reports name it, e.g. ``PPTP``)."""
+    label = label or t.profile
+    exposed, related, exposure = _TITLE_WORDS.get(
+        t.profile, (f"{label} exposed", "related finding", f"{label} exposure"))
     roles = {tf.role for tf in t.findings.values()}
     where = ticket_host_label(t)
     if "primary" in roles:
         port = next((tf.key for tf in t.findings.values() if tf.role == "primary"))
         extra = len(t.findings) - 1
-        more = f" + {extra} related VPN finding{'s' if extra > 1 else ''}" if extra > 0 else ""
-        return f"L2TP VPN endpoint exposed on {where}, {port.port}/{port.protocol}{more}"
+        more = f" + {extra} {related}{'s' if extra > 1 else ''}" if extra > 0 else ""
+        return f"{exposed} on {where}, {port.port}/{port.protocol}{more}"
     names = sorted({tf.plugin_name for tf in t.findings.values()})
-    return f"VPN service exposure on {where}: {', '.join(names)}"
+    return f"{exposure} on {where}: {', '.join(names)}"
 
 
 def ticket_views(built: BuiltTickets, kb: KnowledgeBase, *, as_of: datetime) -> list[dict[str, Any]]:
@@ -85,7 +94,7 @@ def ticket_views(built: BuiltTickets, kb: KnowledgeBase, *, as_of: datetime) -> 
         fixed = [e for e in t.events if e.kind == "fixed"]
         is_open = t.state in OPEN_STATES
         out.append({
-            "key": key, "title": ticket_title(t), "state": t.state, "profile": t.profile,
+            "key": key, "title": ticket_title(t, built.label), "state": t.state, "profile": t.profile,
             "priority": prio, "sla_days": sla, "due_date": _day(due),
             "overdue": bool(is_open and due is not None and due < as_of),
             "owner": a.owner, "owner_email": a.owner_email, "team": a.team,
@@ -102,6 +111,7 @@ def ticket_views(built: BuiltTickets, kb: KnowledgeBase, *, as_of: datetime) -> 
             "history": [{"at": _iso(e.at), "state": e.state, "event": e.kind,
                          "detail": e.detail} for e in t.events],
             "acceptance": t.acceptance, "false_positive": t.false_positive,
+            "risk_adjustment": t.adjustment,
         })
     return out
 

@@ -21,11 +21,31 @@ as of ``C``:
   applies to this week: those open at ``C`` (met when not overdue) and those fixed in ``W``
   and still fixed at ``C`` (met when the fix came on or before the due date). Risk-accepted
   and false-positive tickets are not judged. ``None`` when nothing is judged.
+
+The remediation metrics (docs/weekly-report.md, "Remediation metrics"):
+
+* ``mttr_days`` (time to verified fix): over the tickets with a ``fixed`` event in ``W``
+  (the ``fixed_verified`` tickets; the last such event when there are several), the days
+  from the ticket's first report, or its last resurfacing before that fix, to the fix:
+  ``median``, ``mean``, ``p90`` (nearest rank: the smallest value at least 90% of the values
+  do not exceed), one decimal, and ``n``. ``None`` values when ``n`` is 0.
+* ``overdue_by_days``: the ``overdue`` tickets by days past due at ``C`` (part days count as
+  a day: due 11-02 00:00 is 1 day past due all of 11-02): 1–30, 31–60, 61–90, over 90;
+  ``max_days_overdue`` the largest (0 when nothing is overdue).
+* ``coverage_pct``: ``100 × (open − not_verifiable) / open``: the share of the open tickets
+  a covering scan checked in ``W``. ``None`` when nothing is open.
+* ``credentialed_pct``: of the hosts (one per ticket asset identity) any scan in ``W`` held,
+  the share some scan in ``W`` logged in to (``credentialed`` true). ``None`` when no host
+  was scanned.
+* ``unscanned_30d``: inventory assets no scan held in the 30 days up to ``C`` (an asset that
+  was a candidate of an ambiguous match counts as seen). ``None`` without an inventory.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable
 
 from vulnpipe.reports.hosts import host_label, host_name
 from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
@@ -37,6 +57,53 @@ FIGURE_FIELDS = ("exposed_hosts", "open_tickets", "new", "fixed_verified", "resu
                  "overdue", "risk_accepted", "expiring_30d", "not_verifiable",
                  "sla_compliance_pct")
 EXPIRY_HORIZON = timedelta(days=30)
+#: How long an inventory asset may go without a scan before ``unscanned_30d`` counts it.
+UNSCANNED_WINDOW = timedelta(days=30)
+#: Days past due, as ``overdue_by_days`` groups them: (JSON key, label, first day, last day).
+OVERDUE_BUCKETS: tuple[tuple[str, str, int, int | None], ...] = (
+    ("days_1_30", "1–30 days", 1, 30), ("days_31_60", "31–60 days", 31, 60),
+    ("days_61_90", "61–90 days", 61, 90), ("days_over_90", "over 90 days", 91, None))
+#: The remediation metrics, in the order the report and the JSON show them.
+METRIC_FIELDS = ("mttr_days", "overdue_by_days", "max_days_overdue", "coverage_pct",
+                 "credentialed_pct", "unscanned_30d")
+
+
+@dataclass(frozen=True)
+class Mttr:
+    """Time to verified fix, in days (one decimal); ``None`` values when ``n`` is 0."""
+
+    median: float | None = None
+    mean: float | None = None
+    p90: float | None = None
+    n: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"median": self.median, "mean": self.mean, "p90": self.p90, "n": self.n}
+
+
+def mttr(days: list[float]) -> Mttr:
+    """:class:`Mttr` of ``days`` (median, mean, nearest-rank 90th percentile)."""
+    if not days:
+        return Mttr()
+    values = sorted(days)
+    n = len(values)
+    mid = n // 2
+    median = values[mid] if n % 2 else (values[mid - 1] + values[mid]) / 2
+    p90 = values[math.ceil(0.9 * n) - 1]
+    return Mttr(round(median, 1), round(sum(values) / n, 1), round(p90, 1), n)
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the scans of one week (and the 30 days before its cut-off) say about hosts.
+
+    ``scanned``: asset key -> whether some scan of the week logged in to it (every host a
+    scan of the week held); ``unseen``: the asset keys (``asset:ID``) of inventory assets no
+    scan held in the 30 days up to the cut-off (None: no inventory).
+    """
+
+    scanned: dict[str, bool] = field(default_factory=dict)
+    unseen: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,9 +120,34 @@ class Figures:
     sla_compliance_pct: float | None
     sla_met: int
     sla_judged: int
+    mttr_days: Mttr = Mttr()
+    overdue_by_days: tuple[int, ...] = (0, 0, 0, 0)    # as OVERDUE_BUCKETS
+    max_days_overdue: int = 0
+    coverage_pct: float | None = None
+    credentialed_pct: float | None = None
+    hosts_scanned: int = 0
+    hosts_credentialed: int = 0
+    unscanned_30d: int | None = None
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in FIGURE_FIELDS}
+        """The figures and the remediation metrics, as the JSON shows them."""
+        return {**{k: getattr(self, k) for k in FIGURE_FIELDS}, **self.metrics_dict()}
+
+    def metrics_dict(self) -> dict[str, Any]:
+        return {"mttr_days": self.mttr_days.as_dict(),
+                "overdue_by_days": dict(zip((b[0] for b in OVERDUE_BUCKETS), self.overdue_by_days)),
+                "max_days_overdue": self.max_days_overdue, "coverage_pct": self.coverage_pct,
+                "credentialed_pct": self.credentialed_pct,
+                "hosts": {"scanned": self.hosts_scanned, "credentialed": self.hosts_credentialed},
+                "unscanned_30d": self.unscanned_30d}
+
+
+def empty_metrics() -> dict[str, Any]:
+    """:meth:`Figures.metrics_dict` of a week without data (a gap): every value null."""
+    return {"mttr_days": Mttr().as_dict() | {"n": None},
+            "overdue_by_days": dict.fromkeys(b[0] for b in OVERDUE_BUCKETS),
+            "max_days_overdue": None, "coverage_pct": None, "credentialed_pct": None,
+            "hosts": {"scanned": None, "credentialed": None}, "unscanned_30d": None}
 
 
 @dataclass(frozen=True)
@@ -172,8 +264,57 @@ def _fix_in_time(built: BuiltTickets, row: TicketRow, week: Week) -> bool:
     return due is None or fixed_at is None or fixed_at <= due
 
 
-def figures(built: BuiltTickets, week: Week, keys: set[str] | None = None) -> Figures:
-    """The week's figures (see the module docstring for each definition)."""
+def _share(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def _days_to_fix(t: Ticket, week: Week) -> float | None:
+    """Days from the ticket's first report (or its last resurfacing before the fix) to its
+    last verified fix in ``week`` (None: not fixed in ``week``)."""
+    start = fixed = None
+    for e in t.events:
+        if e.at > week.cutoff:
+            continue
+        if e.kind in ("opened", "resurfaced"):
+            start = e.at
+        elif e.kind == "fixed" and week.contains(e.at) and start is not None:
+            fixed = (start, e.at)
+    if fixed is None:
+        return None
+    return (fixed[1] - fixed[0]).total_seconds() / 86400
+
+
+def days_overdue(due: datetime, cutoff: datetime) -> int:
+    """Whole days past ``due`` at ``cutoff``, a part day counting as one (0: not overdue)."""
+    return max(0, math.ceil((cutoff - due).total_seconds() / 86400))
+
+
+def _metrics(built: BuiltTickets, week: Week, rows: list[TicketRow], hosts: HostFacts | None,
+             member: Callable[[str], bool] | None) -> dict[str, Any]:
+    open_rows = [r for r in rows if r.is_open]
+    late = [days_overdue(built.priority[r.key][2], week.cutoff)  # type: ignore[arg-type]
+            for r in open_rows if r.overdue]
+    buckets = tuple(sum(1 for d in late if d >= lo and (hi is None or d <= hi))
+                    for _k, _label, lo, hi in OVERDUE_BUCKETS)
+    fixes = [d for r in rows if r.fixed_this_week
+             for d in [_days_to_fix(built.tickets[r.key], week)] if d is not None]
+    scanned = {k: v for k, v in (hosts.scanned if hosts else {}).items()
+               if member is None or member(k)}
+    unseen = None
+    if hosts is not None and hosts.unseen is not None:
+        unseen = sum(1 for k in hosts.unseen if member is None or member(k))
+    verified = sum(1 for r in open_rows if r.verified)
+    credentialed = sum(scanned.values())
+    return dict(mttr_days=mttr(fixes), overdue_by_days=buckets, max_days_overdue=max(late, default=0),
+                coverage_pct=_share(verified, len(open_rows)),
+                credentialed_pct=_share(credentialed, len(scanned)), hosts_scanned=len(scanned),
+                hosts_credentialed=credentialed, unscanned_30d=unseen)
+
+
+def figures(built: BuiltTickets, week: Week, keys: set[str] | None = None,
+            hosts: HostFacts | None = None, member: Callable[[str], bool] | None = None) -> Figures:
+    """The week's figures (see the module docstring for each definition): over the tickets
+    ``keys`` (None: all), and the hosts and assets whose asset key ``member`` accepts."""
     rows = ticket_rows(built, week, keys)
     open_rows = [r for r in rows if r.is_open]
     accepted = [r for r in rows if r.state == RISK_ACCEPTED]
@@ -194,7 +335,7 @@ def figures(built: BuiltTickets, week: Week, keys: set[str] | None = None) -> Fi
                          if r.acceptance_ends is not None and r.acceptance_ends <= horizon),
         not_verifiable=sum(1 for r in open_rows if not r.verified),
         sla_compliance_pct=round(100.0 * met / judged, 1) if judged else None,
-        sla_met=met, sla_judged=judged)
+        sla_met=met, sla_judged=judged, **_metrics(built, week, rows, hosts, member))
 
 
 #: One-line meaning of each figure (shown beside it in the HTML, the workbook and the docs).
@@ -210,4 +351,20 @@ FIGURE_LABELS: dict[str, tuple[str, str]] = {
     "not_verifiable": ("Not verifiable", "open, and no scan this week could check the host"),
     "sla_compliance_pct": ("SLA compliance", "open tickets within SLA plus this week's fixes made "
                                              "in time, as a share of both"),
+}
+
+#: One-line meaning of each remediation metric.
+METRIC_LABELS: dict[str, tuple[str, str]] = {
+    "mttr_days": ("Time to verified fix (days)",
+                  "first report, or last resurfacing, to the covering scan that proved the fix, "
+                  "over this week's verified fixes: median, mean, 90th percentile, count"),
+    "overdue_by_days": ("Overdue by days past due",
+                        "open tickets past their due date: 1–30, 31–60, 61–90, over 90 days"),
+    "max_days_overdue": ("Most days overdue", "the open ticket longest past its due date"),
+    "coverage_pct": ("Coverage", "open tickets a covering scan checked this week, as a share "
+                                 "of the open tickets"),
+    "credentialed_pct": ("Credentialed", "hosts scanned this week that a scan logged in to, as "
+                                         "a share of the hosts scanned"),
+    "unscanned_30d": ("Unscanned 30 days", "inventory assets no scan held in the 30 days up to "
+                                           "the end of the week"),
 }

@@ -6,7 +6,7 @@ earlier week's figures. Weeks without any scan are not computed at all: they are
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,9 @@ from vulnpipe.ingest.coverage import detectability
 from vulnpipe.ingest.errors import InputError
 from vulnpipe.ingest.store import history as store
 from vulnpipe.reports.tickets.build import BuiltTickets, TicketReader, TicketSettings, update_tickets
+from vulnpipe.reports.tickets.history import Matching
 from vulnpipe.reports.tickets.model import ABSENT_COVERED, PRESENT
+from vulnpipe.reports.weekly.figures import UNSCANNED_WINDOW, HostFacts
 from vulnpipe.reports.weekly.weeks import Week, week_of, window
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ def load_scans(conn: Connection, profile: "Profile", start: datetime | None = No
                end: datetime | None = None) -> list[ScanRow]:
     """Stored scans (those whose time is in ``[start, end]`` when given), oldest first (scan
     time, then id), with whether each could detect ``profile``'s campaign."""
-    rows = [r for r in store.scan_rows(conn)
+    rows = [r for r in store.scan_rows(conn, profile.name)
             if (start is None or r["time"] >= start) and (end is None or r["time"] <= end)]
     policies = store.policies(conn, [r["id"] for r in rows])
     out = []
@@ -93,6 +95,11 @@ class History:
     period_latest: dict[str, tuple] | None = None
     period_identities: frozenset[str] = frozenset()
     matches: dict | None = None             # identity -> its inventory match
+    #: Per computed week (label): the hosts its scans held and the assets unseen for 30 days.
+    hosts: dict[str, HostFacts] = field(default_factory=dict)
+
+    def host_facts(self, week: Week) -> HostFacts | None:
+        return self.hosts.get(week.label)
 
     def scans_in(self, week: Week) -> list[ScanRow]:
         return [s for s in self.scans if week.contains(s.time)]
@@ -171,4 +178,44 @@ def load_history(conn: Connection, profile: "Profile", week: Week, *, weeks: int
     return History(profile=profile.name, week=week, weeks=tuple(span), scans=known,
                    builds=builds, period_latest=latest, period_identities=frozenset(identities),
                    matches=matching.by_identity,
-                   wording=Wording.of(profile))
+                   wording=Wording.of(profile),
+                   hosts=host_facts(conn, matching, [w for w in span if w.label in builds]))
+
+
+def host_facts(conn: Connection, matching: Matching, weeks: list[Week]) -> dict[str, HostFacts]:
+    """Per week of ``weeks`` (oldest first): every host its scans held, with whether one of
+    them logged in, and the inventory assets no scan held in the 30 days up to its cut-off.
+    Reads the host rows of the scans from 30 days before the first week to the last cut-off
+    (what the weeks cover, whatever the length of the history)."""
+    if not weeks:
+        return {}
+    start, end = weeks[0].start - UNSCANNED_WINDOW, weeks[-1].cutoff
+    times = {r["id"]: r["time"] for r in store.scan_rows(conn) if start <= r["time"] <= end}
+    scanned: dict[str, dict[str, bool]] = {w.label: {} for w in weeks}
+    week_of_scan = {sid: next((w.label for w in weeks if w.contains(t)), None)
+                    for sid, t in times.items()}
+    seen: dict[str, list[datetime]] = {}
+    for scan_id, identity, address, credentialed in store.scanned_hosts(conn, list(times)):
+        m = matching.by_identity.get(identity) or {}
+        if matching.inventory is not None:
+            ids = {str(m["asset_id"])} if m.get("asset_id") is not None else set()
+            ids.update(c for c in str(m.get("match_candidates") or "").split(";") if c)
+            for asset_id in ids:
+                seen.setdefault(asset_id, []).append(times[scan_id])
+        label = week_of_scan[scan_id]
+        if label is not None:
+            hosts = scanned[label]
+            key = matching.asset_key(identity, address)
+            hosts[key] = hosts.get(key, False) or bool(credentialed)
+    assets: list[str] = []
+    if matching.inventory is not None:
+        assets = sorted({str(a) for a in matching.inventory.assets["asset_id"].tolist()})
+    out = {}
+    for w in weeks:
+        unseen = None
+        if matching.inventory is not None:
+            since = w.cutoff - UNSCANNED_WINDOW
+            unseen = frozenset(f"asset:{a}" for a in assets
+                               if not any(since < t <= w.cutoff for t in seen.get(a, ())))
+        out[w.label] = HostFacts(scanned[w.label], unseen)
+    return out

@@ -10,11 +10,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from vulnpipe.reports.weekly.charts import aging_chart, trend_chart
-from vulnpipe.reports.weekly.figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
+from vulnpipe.reports.weekly.figures import (
+    EXPIRY_HORIZON,
+    FIGURE_FIELDS,
+    FIGURE_LABELS,
+    METRIC_FIELDS,
+    METRIC_LABELS,
+)
 from vulnpipe.reports.weekly.history import ScanRow
-from vulnpipe.reports.weekly.report import WeeklyReport
+from vulnpipe.reports.weekly.report import (
+    METRIC_COLUMNS,
+    PERCENT_COLUMNS,
+    WeeklyReport,
+    metric_lines,
+    metric_values,
+)
 from vulnpipe.reports.writers.output import atomic_path
 
 TREND_FIELDS = ("open_tickets", "new", "fixed_verified", "resurfaced", "overdue",
@@ -115,9 +128,25 @@ def _cards(r: WeeklyReport) -> list[Card]:
     return cards
 
 
+def metric_text(values: list) -> list[str]:
+    """A line of metrics as text: ``–`` for none, shares with ``%``."""
+    return [("–" if v is None else f"{v:.1f}%") if col in PERCENT_COLUMNS else num(v)
+            for col, v in zip(METRIC_COLUMNS, values)]
+
+
+def metric_trend(r: WeeklyReport) -> list[tuple[str, list[str] | None]]:
+    """Per trend week: the report's assets' metrics as text (None: a gap)."""
+    return [(p.week.label, None if p.figures is None else metric_text(metric_values(p.figures)))
+            for p in r.trend]
+
+
 def render_html(r: WeeklyReport) -> str:
     """The page as text (same report, same bytes)."""
-    env = template_env(html=True)
+    return template_env(html=True).get_template("weekly.html.j2").render(**body_args(r))
+
+
+def body_args(r: WeeklyReport) -> dict[str, Any]:
+    """What the report's body (``weekly_body.j2``) is rendered from."""
     trend_fields = [Card(k, FIGURE_LABELS[k][0], "", "", "", "") for k in TREND_FIELDS]
     changes = [("New this week", r.new_tickets), ("Fixed and verified this week", r.fixed_tickets),
                ("Resurfaced this week", r.resurfaced_tickets)]
@@ -126,11 +155,14 @@ def render_html(r: WeeklyReport) -> str:
                   ("By team and owner", ("Team", "Owner"), r.by_team_owner, True)]
     definitions = [Card(k, FIGURE_LABELS[k][0], "", FIGURE_LABELS[k][1], "", "")
                    for k in FIGURE_FIELDS]
-    return env.get_template("weekly.html.j2").render(
-        r=r, as_of=as_of_text(r), cards=_cards(r), trend_chart=trend_chart(r.trend),
-        aging_chart=aging_chart(r.aging), trend_fields=trend_fields,
-        breakdowns=breakdowns, changes=changes, definitions=definitions,
-        horizon=r.week.cutoff + EXPIRY_HORIZON)
+    metric_definitions = [Card(k, METRIC_LABELS[k][0], "", METRIC_LABELS[k][1], "", "")
+                          for k in METRIC_FIELDS]
+    return dict(r=r, as_of=as_of_text(r), cards=_cards(r), trend_chart=trend_chart(r.trend),
+                aging_chart=aging_chart(r.aging), trend_fields=trend_fields,
+                breakdowns=breakdowns, changes=changes, definitions=definitions,
+                metric_lines=[(label, metric_text(values)) for label, values in metric_lines(r)],
+                metric_trend=metric_trend(r), metric_definitions=metric_definitions,
+                horizon=r.week.cutoff + EXPIRY_HORIZON)
 
 
 def write_html(r: WeeklyReport, out: str | Path) -> None:

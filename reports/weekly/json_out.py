@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from vulnpipe.ingest.records import iso  # UTC to the second (a 23:59:59.999999 cut-off shows as 23:59:59Z)
-from vulnpipe.reports.weekly.figures import FIGURE_FIELDS
+from vulnpipe.reports.weekly.figures import FIGURE_FIELDS, empty_metrics
 from vulnpipe.reports.weekly.history import ScanRow
-from vulnpipe.reports.weekly.report import WeeklyReport
+from vulnpipe.reports.weekly.report import MetricGroup, WeeklyReport
 from vulnpipe.reports.writers.output import open_output
 
 
@@ -30,12 +30,22 @@ def report_json(r: WeeklyReport) -> dict[str, Any]:
     }
     out.update(r.figures.as_dict())
     out["sla"] = {"met": r.figures.sla_met, "judged": r.figures.sla_judged}
+    out.update(groups_json(r.groups))
     out["scans"] = [scan_json(s) for s in r.scans]
     out["trend"] = [
         {"week": p.week.label, "week_start": p.week.start.date().isoformat(), "scans": p.scans,
-         **({k: None for k in FIGURE_FIELDS} if p.figures is None else p.figures.as_dict())}
+         **({k: None for k in FIGURE_FIELDS} | empty_metrics() if p.figures is None
+            else p.figures.as_dict()),
+         **groups_json(p.groups)}
         for p in r.trend]
     return out
+
+
+def groups_json(groups: tuple[MetricGroup, ...]) -> dict[str, Any]:
+    """``by_priority`` and ``by_team``: one entry per priority (P1 first) and per team (as
+    the report sorts them; ``team`` null: assets with no team), each with every figure."""
+    return {f"by_{by}": [{by: g.value, **g.figures.as_dict()} for g in groups if g.by == by]
+            for by in ("priority", "team")}
 
 
 def render_json(r: WeeklyReport) -> str:

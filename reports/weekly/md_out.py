@@ -10,8 +10,8 @@ from pathlib import Path
 
 from vulnpipe.reports.tickets.export import md
 from vulnpipe.reports.weekly.figures import EXPIRY_HORIZON, FIGURE_FIELDS, FIGURE_LABELS
-from vulnpipe.reports.weekly.html_out import as_of_text, shown, template_env
-from vulnpipe.reports.weekly.report import WeeklyReport
+from vulnpipe.reports.weekly.html_out import as_of_text, metric_text, shown, template_env
+from vulnpipe.reports.weekly.report import WeeklyReport, metric_lines
 from vulnpipe.reports.writers.output import atomic_path
 
 TOP_ITEMS = 10
@@ -49,8 +49,13 @@ def render_markdown(r: WeeklyReport) -> str:
     if r.open_tickets:
         lists.append((f"Oldest open tickets ({min(OLDEST, len(r.oldest))} of {len(r.open_tickets)})",
                       r.oldest[:OLDEST], 0))
+    metrics = []
+    for label, v in metric_lines(r):
+        t = metric_text(v)
+        metrics.append((label, f"{t[0]} / {t[1]} / {t[2]} ({t[3]})",
+                        f"{t[4]} / {t[5]} / {t[6]} / {t[7]} ({t[8]})", t[9], t[10], t[11]))
     return env.get_template("weekly_summary.md.j2").render(
-        r=r, as_of=as_of_text(r), previous=previous, rows=rows, lists=lists)
+        r=r, as_of=as_of_text(r), previous=previous, rows=rows, lists=lists, metrics=metrics)
 
 
 def write_markdown(r: WeeklyReport, out: str | Path) -> None:

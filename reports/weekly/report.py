@@ -10,7 +10,7 @@ the same thing. Rows are sorted; nothing depends on the clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from vulnpipe.ingest.errors import InputError
 from vulnpipe.reports.hosts import host_label, host_name
@@ -72,10 +72,21 @@ ALL = Slice()
 
 
 @dataclass(frozen=True)
+class MetricGroup:
+    """The figures of one priority (``by`` "priority") or team (``by`` "team"; ``value``
+    None: no team) of the report's assets."""
+
+    by: str
+    value: str | None
+    figures: Figures
+
+
+@dataclass(frozen=True)
 class TrendPoint:
     week: Week
     scans: int
     figures: Figures | None        # None: no scan ran that week (a gap, not zeros)
+    groups: tuple[MetricGroup, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,7 @@ class WeeklyReport:
     resurfaced_tickets: tuple[TicketRow, ...]
     acceptances: tuple[TicketRow, ...]
     quality: DataQuality
+    groups: tuple[MetricGroup, ...] = ()     # the week's figures per priority, then per team
 
     @property
     def title(self) -> str:
@@ -288,22 +300,83 @@ def _truthy(value) -> bool:
 
 # -- the report -------------------------------------------------------------------------------
 
+Member = Callable[[str], bool]
+
+
+def _attribute(built: BuiltTickets, attrs: dict[str, dict], by: str) -> Callable[[str], object]:
+    """An asset key's ``by`` value (team, business unit): from its ticket's asset facts, else
+    the inventory asset it names, else none."""
+    def value(asset_key: str) -> object:
+        info = built.asset_info.get(asset_key)
+        if info is not None:
+            return getattr(info, by)
+        if asset_key.startswith("asset:"):
+            return attrs.get(asset_key[len("asset:"):], {}).get(by)
+        return None
+    return value
+
+
+def _member(built: BuiltTickets, attrs: dict[str, dict], sl: Slice) -> Member | None:
+    """Whether a host or asset (by asset key) is in ``sl`` (None: every one)."""
+    if sl.by is None:
+        return None
+    value = _attribute(built, attrs, sl.by)
+    return lambda asset_key: sl.matches(value(asset_key))
+
+
+def _both(a: Member | None, b: Member) -> Member:
+    return b if a is None else (lambda k: a(k) and b(k))
+
+
+def _groups_of(built: BuiltTickets, week: Week, hosts, sl: Slice, teams: Sequence[Slice],
+               attrs: dict[str, dict]) -> tuple[MetricGroup, ...]:
+    """The week's figures per priority (the priorities of the slice's tickets) and per team
+    (``teams``), within ``sl``; a team with nothing to count is left out."""
+    keys = sl.keys(built)
+    scope = set(built.tickets) if keys is None else keys
+    member = _member(built, attrs, sl)
+    out = []
+    prio_of = {k: built.priority.get(k, (None, None, None))[0] for k in scope}
+    for p in sorted({p for p in prio_of.values() if p}, key=lambda p: (priority_rank(p), p)):
+        def in_priority(asset_key: str, p: str = p) -> bool:
+            return built.priority.get(ticket_key(built.profile, asset_key), (None,))[0] == p
+        out.append(MetricGroup("priority", p, figures(
+            built, week, {k for k, v in prio_of.items() if v == p}, hosts,
+            _both(member, in_priority))))
+    for team in teams:
+        team_keys = team.keys(built) or set()
+        team_member = _both(member, _member(built, attrs, team) or (lambda k: True))
+        f = figures(built, week, scope & team_keys, hosts, team_member)
+        if scope & team_keys or f.hosts_scanned or f.unscanned_30d:
+            out.append(MetricGroup("team", team.value, f))
+    return tuple(out)
+
+
 def build_report(history: History, sl: Slice = ALL) -> WeeklyReport:
     """The report on ``history``'s week, narrowed to ``sl``."""
     week = history.week
     built = history.current
     rows = ticket_rows(built, week, sl.keys(built))
     open_rows = sorted((r for r in rows if r.is_open), key=_open_order)
+    attrs = _asset_attributes(built)
+    teams = [sl] if sl.by == "team" else slices(history, "team")
     trend = []
     for w in history.weeks:
         count = len(history.scans_in(w))
         b = history.builds.get(w.label)
-        trend.append(TrendPoint(w, count, figures(b, w, sl.keys(b)) if count and b else None))
+        if count and b:
+            hosts = history.host_facts(w)
+            trend.append(TrendPoint(w, count, figures(b, w, sl.keys(b), hosts, _member(b, attrs, sl)),
+                                    _groups_of(b, w, hosts, sl, teams, attrs)))
+        else:
+            trend.append(TrendPoint(w, count, None))
     none = "(none)"
+    hosts = history.host_facts(week)
     return WeeklyReport(
         profile=history.profile, wording=history.wording, week=week, weeks=history.weeks,
         slice=sl,
-        figures=figures(built, week, sl.keys(built)),
+        figures=figures(built, week, sl.keys(built), hosts, _member(built, attrs, sl)),
+        groups=_groups_of(built, week, hosts, sl, teams, attrs),
         scans=tuple(history.scans_in(week)), trend=tuple(trend),
         period_scans=tuple(_period(history)),
         aging=_aging(open_rows),
@@ -318,6 +391,30 @@ def build_report(history: History, sl: Slice = ALL) -> WeeklyReport:
         acceptances=tuple(sorted((r for r in rows if r.state == RISK_ACCEPTED),
                                  key=lambda r: (r.acceptance_ends is None, r.acceptance_ends, r.key))),
         quality=_quality(history, sl))
+
+
+#: The remediation metrics as the page, the workbook and the Markdown tabulate them.
+METRIC_COLUMNS = ("Time to verified fix: median (days)", "Mean (days)", "90th percentile (days)",
+                  "Verified fixes", "Overdue 1–30 days", "Overdue 31–60 days",
+                  "Overdue 61–90 days", "Overdue over 90 days", "Most days overdue",
+                  "Coverage", "Credentialed", "Unscanned 30 days")
+PERCENT_COLUMNS = frozenset({"Coverage", "Credentialed"})
+
+
+def metric_values(f: Figures) -> list[float | int | None]:
+    """One line of :data:`METRIC_COLUMNS`."""
+    m = f.mttr_days
+    return [m.median, m.mean, m.p90, m.n, *f.overdue_by_days, f.max_days_overdue,
+            f.coverage_pct, f.credentialed_pct, f.unscanned_30d]
+
+
+def metric_lines(r: "WeeklyReport") -> list[tuple[str, list[float | int | None]]]:
+    """The week's metrics: the report's assets, then each priority, then each team."""
+    lines = [(r.slice.label[0].upper() + r.slice.label[1:], metric_values(r.figures))]
+    for g in r.groups:
+        label = (g.value or "") if g.by == "priority" else f"team {g.value}" if g.value else "no team"
+        lines.append((label, metric_values(g.figures)))
+    return lines
 
 
 def slices(history: History, by: str) -> list[Slice]:

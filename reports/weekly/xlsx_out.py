@@ -13,7 +13,14 @@ from typing import Any, Sequence
 from vulnpipe.reports.weekly.charts import FIXED_COLOUR, NEW_COLOUR, OPEN_COLOUR, nice_max
 from vulnpipe.reports.weekly.figures import FIGURE_FIELDS, FIGURE_LABELS, TicketRow
 from vulnpipe.reports.weekly.html_out import detect
-from vulnpipe.reports.weekly.report import GroupRow, WeeklyReport
+from vulnpipe.reports.weekly.report import (
+    METRIC_COLUMNS,
+    PERCENT_COLUMNS,
+    GroupRow,
+    WeeklyReport,
+    metric_lines,
+    metric_values,
+)
 from vulnpipe.reports.weekly.weeks import week_of
 from vulnpipe.reports.writers.xlsx import Sheet, build_workbook, change, percent, save_workbook
 
@@ -43,7 +50,11 @@ def _figure(key: str, value):
     return percent(value) if key == "sla_compliance_pct" else value
 
 
-def _summary(r: WeeklyReport) -> Sheet:
+def _metric_cells(values: list) -> list:
+    return [percent(v) if col in PERCENT_COLUMNS else v for col, v in zip(METRIC_COLUMNS, values)]
+
+
+def summary_sheet(r: WeeklyReport) -> Sheet:
     """Label | value | change against the previous week | meaning."""
     f = r.figures
     previous = r.trend[-2] if len(r.trend) > 1 else None
@@ -107,9 +118,15 @@ def sheets(r: WeeklyReport) -> list[Sheet]:
                            None, None])
     scans = [[week_of(s.time).label, s.file_name, s.time, s.policy_name, s.hosts,
               _yes_no(s.detectable), s.reason] for s in r.period_scans]
+    metrics = [[label, *_metric_cells(values)] for label, values in metric_lines(r)]
+    metric_trend = [[p.week.label, *(_metric_cells(metric_values(p.figures)) if p.figures
+                                     else [None] * len(METRIC_COLUMNS)),
+                     GAP_NOTE if p.figures is None else None] for p in r.trend]
     return [
-        _summary(r),
+        summary_sheet(r),
         Sheet(TREND_SHEET, trend_cols, trend),
+        Sheet("Metrics", ("Assets", *METRIC_COLUMNS), metrics),
+        Sheet("Metrics trend", ("Week", *METRIC_COLUMNS, "Note"), metric_trend),
         Sheet("Aging", ("Days open", "Open tickets"), [list(a) for a in r.aging]),
         Sheet("By business unit", ("Business unit", *GROUP_COUNTS), _group_rows(r.by_business_unit)),
         Sheet("By team and owner", ("Team", "Owner", *GROUP_COUNTS), _group_rows(r.by_team_owner)),

@@ -137,6 +137,9 @@ class Sheet:
     choices: dict[str, Sequence[str]] = field(default_factory=dict)  # column -> allowed values
     align: dict[str, str] = field(default_factory=dict)      # column -> left | center | right
     wrap_width: float = WRAP_WIDTH       # the width of wrapped columns (narrower for many)
+    #: Rows written above the header row (a form's header block: each row a label, in bold,
+    #: then its values); the header row follows them, frozen and filterable as always.
+    preamble: Sequence[Sequence[Any]] = ()
 
 
 _DATE_WIDTH = text_width("2026-12-31")
@@ -295,7 +298,7 @@ def _alignment(wrap: bool, horizontal: str | None) -> Alignment:
     return Alignment(vertical="top", wrap_text=wrap or None, horizontal=horizontal)
 
 
-def _page_setup(ws, columns: int) -> None:
+def _page_setup(ws, columns: int, header_row: int = 1) -> None:
     """Landscape A4, one page wide, the header row on every page, a footer naming the sheet."""
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
@@ -305,7 +308,7 @@ def _page_setup(ws, columns: int) -> None:
     ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.6, header=0.25,
                                   footer=0.3)
     if columns:
-        ws.print_title_rows = "1:1"
+        ws.print_title_rows = f"{header_row}:{header_row}"
     ws.oddFooter.left.text = "&A"
     ws.oddFooter.right.text = "Page &P of &N"
 
@@ -321,18 +324,25 @@ def _write_sheet(wb: Workbook, sheet: Sheet, extra: Callable[[Any], None] | None
     # what the sheet's XML holds before its rows: sizes, the frozen header, page fitting
     for c, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(c)].width = width
-    ws.freeze_panes = "A2"
-    _page_setup(ws, len(cols))
-    last = len(rows) + 1
+    top = len(sheet.preamble) + 1            # the header row
+    ws.freeze_panes = f"A{top + 1}"
+    _page_setup(ws, len(cols), top)
+    last = len(rows) + top
     if cols:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{last}"
+        ws.auto_filter.ref = f"A{top}:{get_column_letter(len(cols))}{last}"
     for name, values in sheet.choices.items():
-        if name in cols and last > 1:
+        if name in cols and last > top:
             letter = get_column_letter(cols.index(name) + 1)
             dv = DataValidation(type="list", formula1='"' + ",".join(values) + '"',
                                 allow_blank=True)
-            dv.add(f"{letter}2:{letter}{last}")
+            dv.add(f"{letter}{top + 1}:{letter}{last}")
             ws.data_validations.append(dv)
+    styles: dict[Any, Any] = {}
+    for pre in sheet.preamble:
+        cells = [_cell(ws, raw, False, None, styles) for raw in pre]
+        if cells:                            # the label, in bold
+            cells[0].font = Font(name=FONT_NAME, size=FONT_SIZE, bold=True)
+        ws.append(cells)
     header = []
     for name in cols:
         cell = WriteOnlyCell(ws, name)
@@ -343,11 +353,10 @@ def _write_sheet(wb: Workbook, sheet: Sheet, extra: Callable[[Any], None] | None
         cell.alignment = _alignment(tall_header, sheet.align.get(name))
         header.append(cell)
     if tall_header:
-        ws.row_dimensions[1].height = 2 * LINE_HEIGHT + 2
+        ws.row_dimensions[top].height = 2 * LINE_HEIGHT + 2
     ws.append(header)
-    styles: dict[Any, Any] = {}
     aligns = [sheet.align.get(name) for name in cols]
-    for n, row in enumerate(rows, start=2):
+    for n, row in enumerate(rows, start=top + 1):
         lines = 1
         cells = []
         for c, raw in enumerate(row):
@@ -361,7 +370,7 @@ def _write_sheet(wb: Workbook, sheet: Sheet, extra: Callable[[Any], None] | None
         ws.append(cells)
     if extra is not None:
         extra(ws)
-    return last - 1
+    return last - top
 
 
 def _default_font(wb: Workbook) -> None:

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 ProfileOpt = typer.Option(None, "--profile", "-p", metavar="NAME",
                           help="Which findings to keep: l2tp (default), all, or a profile "
                                "from --profiles-file.")
+CampaignsOpt = typer.Option(None, "--profile", "-p", metavar="NAME",
+                            help="Which findings to keep: l2tp (default), all, or a profile "
+                                 "from --profiles-file. Repeat it for several campaigns (their "
+                                 "findings are stored once, each marked with its campaigns). "
+                                 "Default: [profiles] campaigns in vulnpipe.toml, else "
+                                 "[profiles] default.")
 PluginOpt = typer.Option(None, "--plugin", metavar="ID",
                          help="Also keep this plugin ID (repeatable). Alone, keeps only these.")
 ProfilesFileOpt = typer.Option(None, "--profiles-file", metavar="PATH",
@@ -57,6 +63,12 @@ def pick_profile(name: Optional[str], plugins: Optional[List[int]],
     return workflows.resolve_profile_for(cfg, name, plugins or (), files or ())
 
 
+def pick_campaigns(names: Optional[List[str]], plugins: Optional[List[int]],
+                   files: Optional[List[Path]], cfg: Config | None = None) -> "Profile":
+    """The campaigns the options ask for (see :func:`vulnpipe.workflows.resolve_campaigns_for`)."""
+    return workflows.resolve_campaigns_for(cfg, names or (), plugins or (), files or ())
+
+
 def pick_db(db: Optional[str], cfg: Config | None = None) -> Optional[str]:
     """--db (or VULNPIPE_DB), else [store] url from ``cfg`` (by default ./vulnpipe.toml),
     else None (vulnpipe.db)."""
@@ -88,6 +100,6 @@ def notify(level: str, text: str) -> None:
      "verbose": console.verbose}[level](text)
 
 
-__all__ = ["AsOfOpt", "ConfigOpt", "DbOpt", "InventoryOpt", "PluginOpt", "ProfileOpt",
+__all__ = ["AsOfOpt", "CampaignsOpt", "ConfigOpt", "DbOpt", "InventoryOpt", "PluginOpt", "ProfileOpt",
            "ProfilesFileOpt", "SheetOpt", "StrictOpt", "load_config", "notify", "parse_when",
-           "pick_db", "pick_profile", "pick_strict"]
+           "pick_campaigns", "pick_db", "pick_profile", "pick_strict"]

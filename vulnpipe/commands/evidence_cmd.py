@@ -83,7 +83,8 @@ def build(
             engine, out, profile=prof, period=period, tickets=ticket or (),
             generated_at=parse_when(generated_at, what="--generated-at"), raw_dir=raw_dir,
             sign_key=sign_key, inventory=inv, settings=workflows.ticket_settings(cfg),
-            knowledge_dirs=(*cfg.tickets.knowledge_dirs, *(knowledge or ())))
+            knowledge_dirs=(*cfg.tickets.knowledge_dirs, *(knowledge or ())), notify=notify,
+            cfg=cfg)
     finally:
         engine.dispose()
     states = workflows.states_text(summary.states)
@@ -94,6 +95,46 @@ def build(
                  + (", signed" if summary.signed else "")
                  + "; the manifest's SHA-256 above is the pack's fingerprint: record it "
                    "(`vulnpipe evidence verify PACK --manifest-sha256 HEX` checks it)")
+
+
+@evidence_app.command("poam")
+def poam(
+    out: Path = typer.Option(..., "--out", "-o", help="The POA&M workbook to write (FILE.xlsx)."),
+    db: Optional[str] = DbOpt,
+    profile: Optional[str] = ProfileOpt,
+    profiles_file: Optional[List[Path]] = ProfilesFileOpt,
+    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE",
+                                            help="First day of the period (YYYY-MM-DD)."),
+    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE",
+                                          help="Last day of the period (inclusive)."),
+    quarter: Optional[str] = typer.Option(None, "--quarter", metavar="QUARTER",
+                                          help="A calendar quarter, e.g. 2026-Q4."),
+    inventory: Optional[Path] = InventoryOpt,
+    sheet: Optional[str] = SheetOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Write the FedRAMP POA&M workbook alone (the evidence pack's poam.xlsx): the template's
+    31 columns in its order, the header block from [poam] in vulnpipe.toml. Each new item's
+    Scheduled Completion Date is stored the first time and never changes.
+
+
+    Example: vulnpipe evidence poam --quarter 2026-Q4 --out poam-2026-Q4.xlsx
+    """
+    if out.suffix.lower() != ".xlsx":
+        raise InputError(f"--out {out.name!r} is not an .xlsx file", hint="e.g. --out poam.xlsx")
+    period = _period(date_from, date_to, quarter)
+    cfg = load_config(config)
+    prof = pick_profile(profile, None, profiles_file, cfg)
+    inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
+    engine = workflows.open_store(pick_db(db, cfg), create=False)
+    try:
+        opened, closed = workflows.write_poam(
+            engine, out, profile=prof, period=period, inventory=inv,
+            settings=workflows.ticket_settings(cfg), knowledge_dirs=cfg.tickets.knowledge_dirs,
+            cfg=cfg)
+    finally:
+        engine.dispose()
+    console.info(f"wrote {out}: {opened} open and {closed} closed POA&M item(s)")
 
 
 @evidence_app.command("verify")

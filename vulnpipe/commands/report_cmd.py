@@ -65,8 +65,10 @@ def weekly(
         None, "--mail-to", metavar="ADDRESS",
         help="Recipient of the report on every asset (repeatable; default: [mail] to)."),
 ) -> None:
-    """The weekly L2TP exposure report: headline figures, a trend (weeks without scans are
-    gaps), aging, breakdowns, oldest tickets, data quality and the open tickets per host.
+    """The weekly exposure report of a campaign: headline figures, a trend (weeks without scans
+    are gaps), aging, breakdowns, oldest tickets, data quality and the open tickets per host.
+    Without --profile, when [profiles] campaigns names several, the programme report: one
+    headline row per campaign, then each campaign's report.
 
 
     Example: vulnpipe report weekly --week 2026-W48 --html weekly.html --xlsx weekly.xlsx
@@ -87,12 +89,19 @@ def weekly(
         raise BadValue(f"--split-by {split_by[0]!r} is not team or business_unit",
                        hint="e.g. --split-by team out/teams")
     cfg = load_config(config)
+    programme = profile is None and not plugin and len(set(cfg.profiles.campaigns)) > 1
+    if programme and (team is not None or split_by or mail or mail_dry_run):
+        raise InputError("the programme report covers every campaign; --team, --split-by and "
+                         "--mail report on one", hint="give --profile NAME with them")
     prof = pick_profile(profile, plugin, profiles_file, cfg)
     inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     day = as_of is not None and len(as_of.strip()) == 10
     when = parse_when(as_of.strip() if as_of else None, end_of_day=day, what="--as-of")
     wanted = workflows.parse_week(week) if week else None
     engine = workflows.open_store(pick_db(db, cfg), create=False)
+    if programme:
+        _programme(engine, cfg, profiles_file, inv, wanted, when, day, weeks, outputs)
+        return
     try:
         chosen = workflows.choose_week(engine, wanted, when, as_of_is_day=day)
         built = workflows.weekly_report(engine, prof, chosen, weeks=weeks or cfg.report.weeks,
@@ -102,10 +111,8 @@ def weekly(
         engine.dispose()
     written = workflows.write_weekly(built, outputs, split_by)
     report = built.report
-    f = report.figures
-    console.info(f"{report.week.label} ({report.slice.label}): {f.open_tickets} open, {f.new} new, "
-                 f"{f.fixed_verified} fixed, {f.resurfaced} resurfaced, {f.overdue} overdue, "
-                 f"{len(report.scans)} scan(s) this week; wrote {', '.join(written) or 'no file'}")
+    console.info(f"{report.week.label} ({report.slice.label}): {_figures_text(report)}; wrote "
+                 f"{', '.join(written) or 'no file'}")
     if mail or mail_dry_run:
         from vulnpipe import delivery
 
@@ -116,3 +123,26 @@ def weekly(
         console.info(sent.summary())
         if not sent.ok:
             raise typer.Exit(1)
+
+
+def _figures_text(report) -> str:
+    f = report.figures
+    return (f"{f.open_tickets} open, {f.new} new, {f.fixed_verified} fixed, {f.resurfaced} "
+            f"resurfaced, {f.overdue} overdue, {len(report.scans)} scan(s) this week")
+
+
+def _programme(engine, cfg, profiles_file, inv, wanted, when, day, weeks, outputs) -> None:
+    """The programme report: every campaign of ``[profiles] campaigns``, one row each."""
+    several = workflows.resolve_campaigns_for(cfg, (), (), profiles_file or ())
+    try:
+        chosen = workflows.choose_week(engine, wanted, when, as_of_is_day=day)
+        programme = workflows.weekly_programme(
+            engine, workflows.campaign_profiles(several), chosen, weeks=weeks or cfg.report.weeks,
+            inventory=inv, settings=workflows.ticket_settings(cfg))
+    finally:
+        engine.dispose()
+    written = workflows.write_programme(programme, outputs)
+    for name, report in zip(programme.names, programme.reports):
+        console.info(f"{report.week.label} {name}: {_figures_text(report)}")
+    console.info(f"programme of {len(programme.names)} campaigns; wrote "
+                 f"{', '.join(written) or 'no file'}")

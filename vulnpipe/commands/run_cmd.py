@@ -9,16 +9,16 @@ import typer
 
 from vulnpipe import console, workflows
 from vulnpipe.commands.common import (
+    CampaignsOpt,
     ConfigOpt,
     DbOpt,
     InventoryOpt,
-    ProfileOpt,
     SheetOpt,
     StrictOpt,
     load_config,
     notify,
     parse_when,
-    pick_profile,
+    pick_campaigns,
     pick_strict,
 )
 from vulnpipe.ingest.errors import InputError
@@ -30,7 +30,7 @@ def run(
     db: Optional[str] = DbOpt,
     inventory: Optional[Path] = InventoryOpt,
     sheet: Optional[str] = SheetOpt,
-    profile: Optional[str] = ProfileOpt,
+    profile: Optional[List[str]] = CampaignsOpt,
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="Output folder (default: [run] out_dir, else out/)."),
     summary_json: Optional[str] = typer.Option(
@@ -51,14 +51,19 @@ def run(
         None, "--quarantine", metavar="DIR",
         help="Move each refused scan file into this folder (so later runs over the same export "
              "folder do not meet it again); the run still exits 1 that once."),
+    fail_on: List[str] = typer.Option(
+        [], "--fail-on", metavar="overdue|new|resurfaced",
+        help="Exit 3 (after doing everything) when tickets became overdue in the last 7 days "
+             "(overdue), were opened (new) or resurfaced by this run; repeat for several."),
 ) -> None:
     """Ingest the scans, update ticket states from every rescan, export the tickets and write
     the weekly report, for cron or CI. Exits non-zero only when something really failed (a
     scan refused, the database unreachable); everything else still runs. The summary says
-    "ok": false whenever the exit status is not 0.
+    "ok": false whenever the run failed. With --fail-on, exit 3 when one of those lists is
+    not empty (and nothing failed), so cron or CI can alert.
 
 
-    Example: vulnpipe run --config vulnpipe.toml exports/ --summary-json run.json
+    Example: vulnpipe run --config vulnpipe.toml exports/ --summary-json run.json --fail-on overdue
     """
     try:
         if week and as_of:
@@ -68,18 +73,19 @@ def run(
         when = parse_when(as_of.strip() if as_of else None, end_of_day=day, what="--as-of")
         wanted = workflows.parse_week(week) if week else None
         cfg = load_config(config)
-        prof = pick_profile(profile, None, None, cfg)
+        prof = pick_campaigns(profile, None, None, cfg)
         inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
         with console.progress() as bar:
             summary = workflows.run_week(cfg, scans, db=db, profile=prof, inventory=inv,
                                          out_dir=out, strict=pick_strict(strict, cfg),
                                          week=wanted, as_of=when, as_of_is_day=day,
                                          exclude=exclude or (), quarantine=quarantine,
-                                         notify=notify, progress=bar)
+                                         notify=notify, progress=bar, fail_on=fail_on)
     except (Exception, KeyboardInterrupt) as exc:
         if summary_json:   # never leave last week's "ok": true behind
-            _write_summary(workflows.RunSummary(database=None, profile=profile,
-                                                error=console.error_text(exc)), summary_json)
+            _write_summary(workflows.RunSummary(
+                database=None, profile="+".join(profile) if profile else None,
+                error=console.error_text(exc)), summary_json)
         raise
     changes = summary.tickets.changes if summary.tickets else ()
     for c in changes:
@@ -92,6 +98,10 @@ def run(
                  f"changed; wrote {', '.join(summary.outputs)}")
     if not summary.ok:
         raise typer.Exit(1)
+    if summary.triggered:
+        console.info("alert: " + "; ".join(
+            f"{len(summary.alerts[workflows.FAIL_ON[c]])} {c}" for c in summary.triggered))
+        raise typer.Exit(workflows.ALERT_EXIT)
 
 
 def _write_summary(summary: workflows.RunSummary, path: str) -> None:

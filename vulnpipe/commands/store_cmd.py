@@ -10,18 +10,21 @@ import typer
 
 from vulnpipe import console, workflows
 from vulnpipe.commands.common import (
+    CampaignsOpt,
     ConfigOpt,
     DbOpt,
     PluginOpt,
-    ProfileOpt,
     ProfilesFileOpt,
     StrictOpt,
     load_config,
     notify,
+    pick_campaigns,
     pick_db,
     pick_profile,
     pick_strict,
 )
+from vulnpipe.config import Config
+from vulnpipe.ingest.errors import BadValue
 
 db_app = typer.Typer(help="Manage the history database (schema upgrades).", no_args_is_help=True)
 
@@ -29,13 +32,20 @@ db_app = typer.Typer(help="Manage the history database (schema upgrades).", no_a
 def ingest(
     inputs: List[Path] = typer.Argument(..., metavar="SCAN", help=".nessus files, directories, .zip or .gz."),
     db: Optional[str] = DbOpt,
-    profile: Optional[str] = ProfileOpt,
+    profile: Optional[List[str]] = CampaignsOpt,
     plugin: Optional[List[int]] = PluginOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
     config: Optional[Path] = ConfigOpt,
     strict: Optional[bool] = StrictOpt,
+    add: Optional[str] = typer.Option(
+        None, "--add-campaign", metavar="NAME",
+        help="Add this campaign to scans already stored: each file is matched to its stored "
+             "scan by SHA-256 (a file that matches none is refused) and read again, and the "
+             "campaign's findings are added to that scan, so its tickets have their history "
+             "from the first scan."),
 ) -> None:
-    """Store scans in the history database: every host, and the profile's findings.
+    """Store scans in the history database: every host, and the findings of the profile (or
+    of every campaign: --profile repeated, or [profiles] campaigns in vulnpipe.toml).
 
     One transaction per file; a file already stored (same SHA-256) is skipped; a bad file is
     refused while the good ones are kept.
@@ -44,7 +54,10 @@ def ingest(
     Example: vulnpipe ingest sample_data/scans/ --db vulnpipe.db
     """
     cfg = load_config(config)
-    prof = pick_profile(profile, plugin, profiles_file, cfg)
+    if add is not None:
+        _add_campaign(add, inputs, db, profile, plugin, profiles_file, cfg)
+        return
+    prof = pick_campaigns(profile, plugin, profiles_file, cfg)
     with console.progress() as bar:
         done = workflows.ingest_scans(pick_db(db, cfg), inputs, prof,
                                       strict=pick_strict(strict, cfg), notify=notify, progress=bar)
@@ -56,6 +69,26 @@ def ingest(
         f"{done.database or 'no database opened (no input found)'}")
     if done.note:
         console.advice(done.note)
+    if done.refused:
+        raise typer.Exit(1)
+
+
+def _add_campaign(name: str, inputs: List[Path], db: Optional[str], profile: Optional[List[str]],
+                  plugin: Optional[List[int]], profiles_file: Optional[List[Path]],
+                  cfg: Config) -> None:
+    """``ingest --add-campaign NAME FILES...``."""
+    if profile or plugin:
+        raise BadValue("--add-campaign names the campaign to add: give no --profile or --plugin",
+                       hint="vulnpipe ingest --add-campaign pptp SCAN...")
+    prof = pick_profile(name, None, profiles_file, cfg)
+    with console.progress() as bar:
+        done = workflows.add_campaign(pick_db(db, cfg), inputs, prof, notify=notify,
+                                      progress=bar)
+    added = done.by_status("stored")
+    console.info(f"campaign '{prof.name}' added to {len(added)} stored scan(s) "
+                 f"({sum(r.findings for r in added)} findings), "
+                 f"{len(done.by_status('skipped'))} skipped, {done.refused} refused -> "
+                 f"{done.database or 'no database opened (no input found)'}")
     if done.refused:
         raise typer.Exit(1)
 

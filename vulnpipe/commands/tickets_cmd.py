@@ -79,12 +79,12 @@ def tickets(
 
 
 def _decide(db: Optional[str], config: Optional[Path], key: str, kind: str, reason: str,
-            approver: Optional[str],
-            until: Optional[datetime], at: Optional[datetime]) -> None:
+            approver: Optional[str], until: Optional[datetime], at: Optional[datetime],
+            rating: Optional[str] = None) -> None:
     engine = workflows.open_store(pick_db(db, load_config(config)), create=False)
     try:
         key, _at = workflows.record_decision(engine, key, kind, reason, approver=approver,
-                                             until=until, at=at)
+                                             until=until, at=at, rating=rating)
     finally:
         engine.dispose()
     console.info(f"{key}: {kind.replace('_', ' ')} recorded; run `vulnpipe tickets` or "
@@ -110,6 +110,34 @@ def accept(
     _decide(db, config, key, "risk_accepted", reason, approver,
             parse_when(until, end_of_day=True, what="--until"),
             parse_when(at, what="--at"))
+
+
+def adjust(
+    key: str = typer.Argument(..., help="Ticket key, e.g. VP-3F9A1C27B0 (any case)."),
+    rating: str = typer.Option(..., "--rating", metavar="LOW|MODERATE|HIGH",
+                               help="The adjusted risk rating: its priority and SLA apply from "
+                                    "now on (HIGH P2 30 days, MODERATE P3 90, LOW P4 180)."),
+    reason: str = typer.Option(..., "--reason", help="Why the risk is rated so (the POA&M's "
+                                                     "Risk Adjustment justification)."),
+    approver: str = typer.Option(..., "--approver", help="Who approved it."),
+    until: Optional[str] = typer.Option(None, "--until", metavar="DATE",
+                                        help="Last day the adjustment holds (default: until "
+                                             "another adjustment)."),
+    db: Optional[str] = DbOpt,
+    config: Optional[Path] = ConfigOpt,
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATE",
+                                     help="When it was decided (default: now)."),
+) -> None:
+    """Record a risk adjustment (an adjusted risk rating): the ticket keeps its state, and
+    from then on takes the rating's priority and SLA; the POA&M shows it in Adjusted Risk
+    Rating and Risk Adjustment.
+
+
+    Example: vulnpipe adjust VP-3F9A1C27B0 --rating LOW --reason "port closed at the edge" --approver CISO
+    """
+    _decide(db, config, key, "risk_adjusted", reason, approver,
+            parse_when(until, end_of_day=True, what="--until") if until else None,
+            parse_when(at, what="--at"), rating=rating)
 
 
 def false_positive(

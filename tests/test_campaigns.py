@@ -1,0 +1,372 @@
+"""Many campaigns, one store (#26).
+
+A store read for several campaigns at once (``[profiles] campaigns``, ``--profile`` given
+more than once) holds the union of their findings once, each marked with its campaigns; a
+reading command with ``--profile NAME`` then gives, byte for byte, what a store ingested for
+that campaign alone gives.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PG_URL, ROOT, _drop_pg_database, _new_pg_database, run_cli
+
+SAMPLE = ROOT / "sample_data"
+AS_OF = "2026-11-27"
+
+#: A third campaign for the generated history (the how-to's IKE example).
+IKE_PROFILE = """
+[profiles.ike]
+description = "IPsec IKE exposure"
+label = "IKE"
+primary_plugins = [11935]
+related_plugins = [62695]
+related_ports = ["500/udp"]
+
+[[profiles.ike.detect]]
+plugin = 11935
+name = "IPSEC Internet Key Exchange (IKE) Version 1 Detection"
+family = "Service detection"
+ports = ["500/udp"]
+"""
+
+
+def _ok(result) -> bytes:
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout + result.stderr
+
+
+def reading_outputs(db: str, cwd: Path, profile: str, inventory: Path, week: str, *,
+                    config: Path | None = None, evidence: bool = True) -> dict[str, bytes]:
+    """What every reading command gives for ``profile`` (files and messages), by name.
+    Commands run in ``cwd`` and write under ``cwd/PROFILE`` by relative names, the same
+    whatever the store; ``db`` is named as given (a relative SQLite name: the evidence pack
+    records it)."""
+    folder = cwd / profile
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = ("--config", str(config)) if config else ()
+    common = ("--db", db, "--profile", profile, "--inventory", str(inventory), *cfg)
+    out: dict[str, bytes] = {}
+
+    def run(*args: str) -> bytes:
+        return _ok(run_cli(*args, cwd=cwd))
+
+    p = profile
+    out["tickets"] = run("tickets", *common, "--as-of", AS_OF, "--jsonl", f"{p}/t.jsonl",
+                         "--jira-csv", f"{p}/t.csv", "--xlsx", f"{p}/t.xlsx", "--markdown", f"{p}/md")
+    out["reconcile"] = run("reconcile", *common, "--as-of", AS_OF)
+    out["report"] = run("report", "weekly", *common, "--week", week, "--json", f"{p}/w.json",
+                        "--html", f"{p}/w.html", "--xlsx", f"{p}/w.xlsx", "--markdown", f"{p}/w.md")
+    if evidence:
+        out["evidence"] = run("evidence", "build", *common, "--generated-at",
+                              "2026-12-01T00:00:00Z", "--out", f"{p}/pack.zip")
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            out[str(path.relative_to(folder))] = path.read_bytes()
+    return out
+
+
+def assert_same(a: dict[str, bytes], b: dict[str, bytes]) -> None:
+    assert sorted(a) == sorted(b)
+    for name in a:
+        assert a[name] == b[name], name
+
+
+def _stores(kind: str, tmp_path: Path, names: list[str]):
+    """Fresh stores, one per name: SQLite files ``NAME/h.db`` (given to commands as the
+    relative ``h.db``), or new PostgreSQL databases."""
+    if kind == "sqlite":
+        return {n: "h.db" for n in names}, []
+    if not PG_URL:
+        pytest.skip("VULNPIPE_TEST_PG_URL is not set (CI sets it): PostgreSQL tests skipped")
+    made = {n: f"vp_camp_{uuid.uuid4().hex[:10]}" for n in names}
+    return {n: _new_pg_database(db) for n, db in made.items()}, list(made.values())
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_one_ingest_for_two_campaigns_reads_as_two_single_campaign_stores(tmp_path, kind):
+    """`ingest --profile l2tp --profile pptp` stores the union once; tickets, reconcile, the
+    weekly report (and, on SQLite, the evidence pack) of each campaign are byte for byte what
+    a store ingested with that campaign alone gives."""
+    scans = sorted((SAMPLE / "scans").glob("*.nessus"))
+    urls, pg = _stores(kind, tmp_path, ["both", "l2tp", "pptp"])
+    try:
+        for name, profiles in (("both", ["l2tp", "pptp"]), ("l2tp", ["l2tp"]),
+                               ("pptp", ["pptp"])):
+            (tmp_path / name).mkdir()
+            opts = [x for p in profiles for x in ("--profile", p)]
+            r = run_cli("ingest", *scans, "--db", urls[name], *opts, cwd=tmp_path / name)
+            assert r.returncode == 0, r.stderr.decode()
+        scans_out = run_cli("scans", "--db", urls["both"], cwd=tmp_path / "both").stdout.decode()
+        assert "l2tp+pptp" in scans_out
+        for campaign in ("l2tp", "pptp"):
+            got = reading_outputs(urls["both"], tmp_path / "both", campaign,
+                                  SAMPLE / "inventory.csv", "2026-W48", evidence=kind == "sqlite")
+            alone = reading_outputs(urls[campaign], tmp_path / campaign, campaign,
+                                    SAMPLE / "inventory.csv", "2026-W48",
+                                    evidence=kind == "sqlite")
+            assert_same(got, alone)
+        assert b"PPTP" in got["w.html"]
+    finally:
+        for name in pg:
+            _drop_pg_database(name)
+
+
+def _finding_rows(db: Path) -> tuple[int, int]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return (conn.execute("SELECT count(*) FROM findings").fetchone()[0],
+                conn.execute("SELECT count(*) FROM finding_campaigns").fetchone()[0])
+
+
+def test_storage_grows_with_the_kept_findings_only(tmp_path):
+    """pptp's findings are all related findings of l2tp: adding the campaign stores no
+    finding twice (only the marks saying which campaigns each belongs to)."""
+    scans = sorted((SAMPLE / "scans").glob("*.nessus"))
+    for name, opts in (("both", ["--profile", "l2tp", "--profile", "pptp"]),
+                       ("l2tp", ["--profile", "l2tp"]), ("pptp", ["--profile", "pptp"])):
+        assert run_cli("ingest", *scans, "--db", tmp_path / f"{name}.db", *opts).returncode == 0
+    both, marks = _finding_rows(tmp_path / "both.db")
+    l2tp, _ = _finding_rows(tmp_path / "l2tp.db")
+    pptp, _ = _finding_rows(tmp_path / "pptp.db")
+    assert both == l2tp and marks == l2tp + pptp
+    assert _finding_rows(tmp_path / "l2tp.db")[1] == 0      # one campaign: nothing more stored
+
+
+@pytest.fixture(scope="module")
+def small_history(tmp_path_factory, shared):
+    out = tmp_path_factory.mktemp("campaign-history")
+    subprocess.run([sys.executable, str(shared / "bench" / "gen_history.py"), "--hosts", "300",
+                    "--weeks", "3", "--seed", "5", "--exposed", "0.15", "--out", str(out)],
+                   check=True)
+    return out
+
+
+@pytest.mark.slow
+def test_three_campaigns_from_the_config_read_as_three_single_campaign_stores(
+        tmp_path, small_history):
+    """`[profiles] campaigns = ["l2tp", "pptp", "ike"]`: one ingest, and each campaign's
+    reading commands equal those of a store ingested with it alone (a generated history)."""
+    scans = sorted((small_history / "scans").glob("*.nessus"))
+    inventory = small_history / "inventory.csv"
+    config = tmp_path / "vulnpipe.toml"
+    config.write_text('[profiles]\ncampaigns = ["l2tp", "pptp", "ike"]\n' + IKE_PROFILE)
+    names = ["all3", "l2tp", "pptp", "ike"]
+    for name in names:
+        (tmp_path / name).mkdir()
+        opts = () if name == "all3" else ("--profile", name)
+        r = run_cli("ingest", *scans, "--db", "h.db", "--config", config, *opts,
+                    cwd=tmp_path / name)
+        assert r.returncode == 0, r.stderr.decode()
+    assert b"l2tp+pptp+ike" in run_cli("scans", "--db", tmp_path / "all3" / "h.db").stdout
+    week = scans[-1].name[:8]
+    for campaign in ("l2tp", "pptp", "ike"):
+        got = reading_outputs("h.db", tmp_path / "all3", campaign, inventory, week,
+                              config=config)
+        alone = reading_outputs("h.db", tmp_path / campaign, campaign, inventory, week,
+                                config=config)
+        assert_same(got, alone)
+        assert got["t.jsonl"], f"no {campaign} tickets: the comparison would prove nothing"
+
+
+def test_several_campaigns_and_plugin_is_refused_in_one_line(tmp_path):
+    r = run_cli("ingest", SAMPLE / "scans" / "2026-W44-weekly.nessus", "--db", tmp_path / "h.db",
+                "--profile", "l2tp", "--profile", "pptp", "--plugin", "12345")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and err.count("\n") == 1 and "--plugin" in err
+    assert not (tmp_path / "h.db").exists()
+
+
+def _rows(db: Path, query: str) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return conn.execute(query).fetchall()
+
+
+STORED = ("SELECT * FROM findings ORDER BY scan_id, host_seq, item_seq",
+          "SELECT * FROM finding_campaigns ORDER BY scan_id, host_seq, item_seq, profile",
+          "SELECT * FROM scan_campaigns ORDER BY scan_id, profile",
+          "SELECT id, sha256, profile, profile_plugins, hosts_count, findings_count FROM scans "
+          "ORDER BY id")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_campaign_added_later_has_its_history_from_the_first_scan(tmp_path, kind):
+    """A store ingested for pptp alone, read (tickets built) for both campaigns, then given
+    `ingest --add-campaign l2tp` with the stored files: the same scans now hold l2tp's
+    findings (in file order, beside pptp's), and every reading command of both campaigns
+    gives what a store that had both campaigns from the start gives."""
+    scans = sorted((SAMPLE / "scans").glob("*.nessus"))
+    inv = SAMPLE / "inventory.csv"
+    urls, pg = _stores(kind, tmp_path, ["later", "start"])
+    try:
+        (tmp_path / "later").mkdir()
+        (tmp_path / "start").mkdir()
+        later = dict(cwd=tmp_path / "later")
+        assert run_cli("ingest", *scans, "--db", urls["later"], "--profile", "pptp",
+                       **later).returncode == 0
+        for campaign in ("pptp", "l2tp"):       # derived state of both, before the adding
+            assert run_cli("tickets", "--db", urls["later"], "--profile", campaign,
+                           "--inventory", inv, "--jsonl", "-", **later).returncode == 0
+        r = run_cli("ingest", "--add-campaign", "l2tp", SAMPLE / "scans", "--db", urls["later"],
+                    **later)
+        assert r.returncode == 0, r.stderr.decode()
+        assert b"campaign 'l2tp' added to 9 stored scan(s) (161 findings)" in r.stderr
+        assert run_cli("ingest", *scans, "--db", urls["start"], "--profile", "pptp",
+                       "--profile", "l2tp", cwd=tmp_path / "start").returncode == 0
+        if kind == "sqlite":
+            for query in STORED:
+                assert _rows(tmp_path / "later" / "h.db", query) == \
+                    _rows(tmp_path / "start" / "h.db", query), query
+        for campaign in ("l2tp", "pptp"):
+            assert_same(reading_outputs(urls["later"], tmp_path / "later", campaign, inv,
+                                        "2026-W48", evidence=kind == "sqlite"),
+                        reading_outputs(urls["start"], tmp_path / "start", campaign, inv,
+                                        "2026-W48", evidence=kind == "sqlite"))
+        again = run_cli("ingest", "--add-campaign", "l2tp", scans[0], "--db", urls["later"],
+                        **later)
+        assert again.returncode == 0 and b"already holds campaign 'l2tp'" in again.stderr
+    finally:
+        for name in pg:
+            _drop_pg_database(name)
+
+
+def test_adding_a_campaign_refuses_a_changed_or_unknown_file_in_one_line(tmp_path):
+    scans = sorted((SAMPLE / "scans").glob("*.nessus"))
+    db = tmp_path / "h.db"
+    assert run_cli("ingest", *scans[:2], "--db", db, "--profile", "l2tp").returncode == 0
+    before = [_rows(db, q) for q in STORED]
+    changed = tmp_path / scans[0].name
+    changed.write_bytes(scans[0].read_bytes().replace(b"</NessusClientData_v2>",
+                                                      b"</NessusClientData_v2>\n"))
+    r = run_cli("ingest", "--add-campaign", "pptp", changed, scans[1], "--db", db)
+    err = r.stderr.decode().splitlines()
+    assert r.returncode == 1
+    assert err[0] == (f"error: {scans[0].name}: changed since it was stored as scan 1: its "
+                      "SHA-256 differs, so it is not the file those findings came from (give "
+                      "the file exactly as it was ingested)")
+    assert "added to 1 stored scan(s)" in err[-1] and "1 refused" in err[-1]   # the other file
+    unknown = run_cli("ingest", "--add-campaign", "pptp", scans[2], "--db", db)
+    assert unknown.returncode == 1 and b"matches no stored scan" in unknown.stderr
+    assert b"Traceback" not in unknown.stderr + r.stderr
+    after = [_rows(db, q) for q in STORED]
+    assert after[3][0] == before[3][0]                     # the changed file's scan: untouched
+    assert after[3][1][2] == "l2tp+pptp"
+
+
+@pytest.fixture(scope="module")
+def two_campaign_store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("programme")
+    scans = sorted((SAMPLE / "scans").glob("*.nessus"))
+    (folder / "vulnpipe.toml").write_text('[profiles]\ncampaigns = ["l2tp", "pptp"]\n')
+    r = run_cli("ingest", *scans, "--db", "h.db", cwd=folder)
+    assert r.returncode == 0 and b"profile 'l2tp+pptp'" in r.stderr, r.stderr.decode()
+    return folder
+
+
+def test_without_profile_several_campaigns_give_a_programme_report(two_campaign_store):
+    """`report weekly` with [profiles] campaigns and no --profile: one headline row per
+    campaign linking to its section (HTML), an overview sheet and a sheet per campaign
+    (workbook), `campaigns: {name: figures}` (JSON); each campaign's figures are those of
+    its own report."""
+    import json
+
+    from openpyxl import load_workbook
+
+    folder = two_campaign_store
+    inv = SAMPLE / "inventory.csv"
+    r = run_cli("report", "weekly", "--db", "h.db", "--inventory", inv, "--week", "2026-W48",
+                "--html", "p.html", "--xlsx", "p.xlsx", "--json", "p.json", "--markdown", "p.md",
+                cwd=folder)
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"programme of 2 campaigns" in r.stderr
+    doc = json.loads((folder / "p.json").read_text())
+    assert list(doc["campaigns"]) == ["l2tp", "pptp"] and doc["week"] == "2026-W48"
+    for name in ("l2tp", "pptp"):
+        alone = run_cli("report", "weekly", "--db", "h.db", "--inventory", inv, "--week",
+                        "2026-W48", "--profile", name, "--json", "-", cwd=folder)
+        own = json.loads(alone.stdout)
+        median = own["mttr_days"]["median"]
+        assert doc["campaigns"][name] == {**own, "time_to_verified_fix": median}
+    assert doc["campaigns"]["l2tp"]["open_tickets"] == 19
+    assert doc["campaigns"]["pptp"]["open_tickets"] == 2
+    page = (folder / "p.html").read_text()
+    for name, label in (("l2tp", "L2TP exposure"), ("pptp", "PPTP exposure")):
+        assert f'<a href="#campaign-{name}">{label}</a>' in page
+        assert f'<section id="campaign-{name}" class="campaign">' in page
+        assert f'id="campaign-{name}-open-tickets"' in page
+    assert "Time to verified fix" in page
+    wb = load_workbook(folder / "p.xlsx")
+    assert wb.sheetnames == ["Overview", "L2TP", "PPTP"]
+    rows = list(wb["Overview"].iter_rows(values_only=True))
+    assert rows[0][:4] == ("Campaign (sheet)", "Profile", "Report", "Open tickets")
+    assert rows[1][:4] == ("L2TP", "l2tp", "L2TP exposure", 19)
+    assert rows[2][:4] == ("PPTP", "pptp", "PPTP exposure", 2)
+    assert "| L2TP exposure | 19 |" in (folder / "p.md").read_text()
+
+
+def test_a_pptp_section_says_nothing_of_l2tp(two_campaign_store):
+    """Each campaign's section follows its profile: the PPTP part of the programme page
+    speaks of PPTP, its detector and coverage, never of L2TP."""
+    folder = two_campaign_store
+    assert run_cli("report", "weekly", "--db", "h.db", "--inventory", SAMPLE / "inventory.csv",
+                   "--week", "2026-W48", "--html", "p4.html", cwd=folder).returncode == 0
+    page = (folder / "p4.html").read_text()
+    pptp = page[page.index('<section id="campaign-pptp"'):]
+    assert "L2TP" not in pptp and "1701" not in pptp and "11387" not in pptp
+    assert "Can detect PPTP" in pptp and "plugin 10622 (tcp/1723)" in pptp
+
+
+def test_one_campaign_keeps_todays_report_byte_for_byte(tmp_path):
+    """`campaigns = ["l2tp"]` (one campaign) writes the report a store without the setting
+    writes, byte for byte, in every format."""
+    scans = sorted((SAMPLE / "scans").glob("*.nessus"))
+    outputs = {}
+    for name, toml in (("plain", ""), ("one", '[profiles]\ncampaigns = ["l2tp"]\n')):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "vulnpipe.toml").write_text(toml)
+        assert run_cli("ingest", *scans, "--db", "h.db", cwd=folder).returncode == 0
+        r = run_cli("report", "weekly", "--db", "h.db", "--inventory", SAMPLE / "inventory.csv",
+                    "--week", "2026-W48", "--html", "w.html", "--xlsx", "w.xlsx", "--json",
+                    "w.json", "--markdown", "w.md", cwd=folder)
+        assert r.returncode == 0, r.stderr.decode()
+        outputs[name] = {f: (folder / f).read_bytes() for f in ("w.html", "w.xlsx", "w.json", "w.md")}
+        outputs[name]["stderr"] = r.stderr
+    assert outputs["plain"] == outputs["one"]
+
+
+def test_the_programme_report_refuses_per_team_options_in_one_line(two_campaign_store):
+    r = run_cli("report", "weekly", "--db", "h.db", "--team", "Network", "--html", "x.html",
+                cwd=two_campaign_store)
+    err = r.stderr.decode()
+    assert r.returncode == 1 and err.count("\n") == 1 and "give --profile NAME" in err
+    assert not (two_campaign_store / "x.html").exists()
+
+
+def test_pptp_tickets_say_pptp_never_l2tp(two_campaign_store):
+    """A campaign's tickets follow its profile: title, why and remediation of a PPTP ticket
+    speak of PPTP, with nothing of L2TP's wording."""
+    import json
+
+    r = run_cli("tickets", "--db", "h.db", "--profile", "pptp", "--inventory",
+                SAMPLE / "inventory.csv", "--as-of", AS_OF, "--jsonl", "-", cwd=two_campaign_store)
+    views = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(views) == 2
+    for v in views:
+        assert v["title"].startswith("PPTP exposed on ") and v["title"].endswith(", 1723/tcp")
+        assert "L2TP" not in json.dumps(v) and "1701" not in json.dumps(v)
+        assert v["remediation"][0]["title"] == "PPTP VPN server reachable on TCP port 1723"
+    l2tp = run_cli("tickets", "--db", "h.db", "--profile", "l2tp", "--inventory",
+                   SAMPLE / "inventory.csv", "--as-of", AS_OF, "--jsonl", "-",
+                   cwd=two_campaign_store)
+    assert all(json.loads(line)["title"].startswith(("L2TP VPN endpoint exposed on ",
+                                                     "VPN service exposure on "))
+               for line in l2tp.stdout.splitlines())
