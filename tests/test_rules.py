@@ -828,3 +828,15 @@ def test_profile_errors_name_the_file_or_table_they_come_from(tmp_path):
     assert str(err.value) == "[profiles.web]: profile 'web': primary_plugins must be a list of plugin IDs (integers)"
     assert _parse_port("1701/udp/x", "f") == (1701, "udp/x")       # the protocol is all after the first /
     assert _parse_port(" 1701 / UDP ", "f") == (1701, "udp")
+
+
+def test_a_ticket_row_names_the_host_by_netbios_or_report_name_without_a_dns_name():
+    from vulnpipe.reports.weekly.figures import ticket_rows
+
+    netbios = replace(scan(1, T0, L2TP), hosts={ASSET: replace(host(T0), netbios_name="VPN")})
+    named = scan(1, T0, L2TP)
+    named.observations[ASSET] = [replace(o, host_name="gw.example") for o in named.observations[ASSET]]
+    week = week_of(T0)
+    for facts, name in ((netbios, "VPN"), (named, "gw.example")):
+        (row,) = ticket_rows(built(ticket([facts])), week)
+        assert (row.name, row.label) == (name, f"{name} (10.0.0.1)")
