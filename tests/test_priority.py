@@ -125,3 +125,33 @@ def test_join_findings_keeps_a_given_first_seen():
     out = join_findings(frame, inv, DEFAULT_RULES, "secops")
     assert out["match_method"].iloc[0] == "unmatched" and out["owner"].iloc[0] == "secops"
     assert out["due_date"].iloc[0] == pd.Timestamp("2024-01-15")      # P2, 14 days
+
+
+def test_rule_errors_are_whole_lines_naming_the_key_and_the_docs():
+    import pytest
+
+    from vulnpipe.ingest.assets.priority import Rule, rule_from_mapping
+    from vulnpipe.ingest.errors import InputError
+
+    docs = " (see docs/config.md, section [priority])"
+    where = "[[priority.rules]] #1"
+    for data, message in [
+        ({"priority": "P1", "sla_days": 1, "criticality": []},
+         ".criticality: must be a list of critical, high, low, medium, unknown"),
+        ({"priority": "P1", "sla_days": 1, "criticality": ["high", 2]},
+         ".criticality: must be a list of critical, high, low, medium, unknown"),
+        ({"priority": "P1", "sla_days": 1, "criticality": ["bogus", "zany", "high"]},
+         ".criticality: unknown value(s) bogus, zany (use critical, high, low, medium, unknown)"),
+        ({"priority": "P1", "sla_days": 1, "profile_role": ["x", "primary"]},
+         ".profile_role: unknown value(s) x (use none, primary, related)"),
+        ("x", ": must be a table"),
+        ({"priority": "P9", "sla_days": 1}, ".priority: must be one of P1, P2, P3, P4, not 'P9'"),
+    ]:
+        with pytest.raises(InputError) as err:
+            rule_from_mapping(data, where)
+        assert str(err.value) == where + message + docs, data
+    assert rule_from_mapping({"priority": "p1", "sla_days": 0, "criticality": " High ", "name": "n",
+                              "profile_role": ["Primary"], "internet_facing": " Unknown ",
+                              "min_severity": 0}, where) == Rule(
+        priority="P1", sla_days=0, name="n", criticality=frozenset({"high"}), internet_facing="unknown",
+        profile_role=frozenset({"primary"}), min_severity=0)

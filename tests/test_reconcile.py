@@ -182,3 +182,58 @@ def test_an_excluded_plugin_stays_out_even_where_another_rule_would_select_it(tm
     assert r.returncode == 0, r.stderr.decode()
     rows = [json.loads(line) for line in r.stdout.decode().splitlines()]
     assert [(f["plugin_id"], f["profile_role"]) for f in rows] == [(11387, "related")]
+
+
+def test_every_row_field_and_every_output_byte_for_each_status(tmp_path):
+    base = write(tmp_path, "b.nessus", [
+        {"ip": "10.0.0.1", "name": "gw", "items": [nb.l2tp()]},
+        {"ip": "10.0.0.2", "fqdn": "vpn.example", "items": [nb.l2tp()]},
+        {"ip": "10.0.0.3", "items": [nb.l2tp()]},
+        {"ip": "10.0.0.4", "items": [nb.l2tp()]}])
+    again = write(tmp_path, "r.nessus", [{"ip": "10.0.0.1", "items": [nb.l2tp()]}, {"ip": "10.0.0.2"},
+                                         {"ip": "10.0.0.9", "items": [nb.l2tp()]}], day=1)
+    blind = write(tmp_path, "r2.nessus", [{"ip": "10.0.0.4"}], day=2, plugin_set=[19506])
+    result = reconcile(load_scans([base]), load_scans([blind, again]))
+    common = dict(plugin_id=11387, plugin_name="L2TP Network Server Detection", port=1701, protocol="udp",
+                  asset_id=None)
+    b0, r1 = "2026-11-23T01:0{}:00Z", "2026-11-24T01:0{}:00Z"
+    assert [(r.as_dict(), r.name) for r in result.rows] == [
+        ({**common, "host": "gw", "host_ip": "10.0.0.1", "status": "still_open",
+          "reason": "reported again by the rescan", "baseline_scan": "b.nessus", "rescan_scan": "r.nessus",
+          "baseline_seen": b0.format(0), "rescan_seen": r1.format(0)}, "gw"),
+        ({**common, "host": "10.0.0.2", "host_ip": "10.0.0.2", "status": "fixed",
+          "reason": "absent from a rescan that covered it (plugin enabled, port in range, host scanned)",
+          "baseline_scan": "b.nessus", "rescan_scan": "r.nessus", "baseline_seen": b0.format(1),
+          "rescan_seen": r1.format(1)}, "vpn.example"),
+        ({**common, "host": "10.0.0.3", "host_ip": "10.0.0.3", "status": "not_rescanned",
+          "reason": "host in no rescan", "baseline_scan": "b.nessus", "rescan_scan": None,
+          "baseline_seen": b0.format(2), "rescan_seen": None}, None),
+        ({**common, "host": "10.0.0.4", "host_ip": "10.0.0.4", "status": "not_covered",
+          "reason": "plugin not enabled (r2.nessus)", "baseline_scan": "b.nessus", "rescan_scan": None,
+          "baseline_seen": b0.format(3), "rescan_seen": None}, None),
+        ({**common, "host": "10.0.0.9", "host_ip": "10.0.0.9", "status": "new",
+          "reason": "absent from the baseline", "baseline_scan": None, "rescan_scan": "r.nessus",
+          "baseline_seen": None, "rescan_seen": r1.format(2)}, None),
+    ]
+    assert result.summary == {"still_open": 1, "fixed": 1, "not_rescanned": 1, "not_covered": 1, "new": 1}
+    assert result.targets() == ["10.0.0.1", "10.0.0.3", "10.0.0.4"]
+    # the rescans are read oldest first, whatever the order given
+    assert [s.start for s in load_scans([blind, again])] == [T0 + timedelta(days=2), T0 + timedelta(days=1)]
+    result.write("json", tmp_path / "r.json")
+    text = (tmp_path / "r.json").read_text("utf-8")
+    assert text == json.dumps(result.as_json(), indent=1, ensure_ascii=False) + "\n"
+    result.write("csv", tmp_path / "r.csv")
+    lines = (tmp_path / "r.csv").read_bytes().decode("utf-8").split("\r\n")
+    assert lines[0] == ("host,host_ip,asset_id,plugin_id,plugin_name,port,protocol,status,reason,"
+                        "baseline_scan,rescan_scan,baseline_seen,rescan_seen")
+    assert lines[3] == ("10.0.0.3,10.0.0.3,,11387,L2TP Network Server Detection,1701,udp,not_rescanned,"
+                        "host in no rescan,b.nessus,,2026-11-23T01:02:00Z,") and lines[-1] == ""
+
+
+def test_addresses_sort_as_numbers_and_names_after_them():
+    from vulnpipe.reports.reconcile import address_order
+
+    texts = ["b.example", "10.0.0.10", "::1", "10.0.0.9", "a.example", "10.0.0.9x"]
+    assert sorted(texts, key=address_order) == ["10.0.0.9", "10.0.0.10", "::1", "10.0.0.9x", "a.example",
+                                                "b.example"]
+    assert address_order("10.0.0.1") == (0, 4, 167772161, "") and address_order("x") == (1, 0, 0, "x")

@@ -829,3 +829,48 @@ def test_profile_errors_name_the_file_or_table_they_come_from(tmp_path):
     assert str(err.value) == "[profiles.web]: profile 'web': primary_plugins must be a list of plugin IDs (integers)"
     assert _parse_port("1701/udp/x", "f") == (1701, "udp/x")       # the protocol is all after the first /
     assert _parse_port(" 1701 / UDP ", "f") == (1701, "udp")
+
+
+def test_a_ticket_row_names_the_host_by_netbios_or_report_name_without_a_dns_name():
+    from vulnpipe.reports.weekly.figures import ticket_rows
+
+    netbios = replace(scan(1, T0, L2TP), hosts={ASSET: replace(host(T0), netbios_name="VPN")})
+    named = scan(1, T0, L2TP)
+    named.observations[ASSET] = [replace(o, host_name="gw.example") for o in named.observations[ASSET]]
+    week = week_of(T0)
+    for facts, name in ((netbios, "VPN"), (named, "gw.example")):
+        (row,) = ticket_rows(built(ticket([facts])), week)
+        assert (row.name, row.label) == (name, f"{name} (10.0.0.1)")
+
+
+def test_coming_back_new_findings_and_scans_that_share_an_instant():
+    d7 = T0 + timedelta(days=7)
+    # a finding first reported by a later scan is a finding_added event, in the ticket's state
+    t = ticket([scan(1, T0, L2TP), scan(2, d7, L2TP, PPTP)])
+    assert [(e.at, e.state, e.kind, e.scan_id, e.detail, e.step) for e in t.events][1:] == [
+        (d7, OPEN, "finding_added", 2, {"finding": PPTP.label}, d7)]
+    # reported again at the very instant it was proved fixed: it came back
+    again = ticket([scan(1, T0, L2TP), scan(2, d7), scan(3, d7, L2TP)])
+    assert again.state == RESURFACED and again.events[-1].detail["findings"] == [L2TP.label]
+    # a fixed ticket with a new finding resurfaces, though nothing came back
+    new = ticket([scan(1, T0, L2TP), scan(2, d7), scan(3, d7 + timedelta(days=7), PPTP)])
+    assert new.state == RESURFACED and new.events[-1].detail["findings"] == []
+    # a report older than the fix (a scan whose host was scanned before it) reopens nothing
+    old = scan(3, d7 + timedelta(hours=1), L2TP)
+    old.observations[ASSET] = [replace(o, seen_at=d7 - timedelta(hours=1)) for o in old.observations[ASSET]]
+    stale = ticket([scan(1, T0, L2TP), scan(2, d7), old])
+    assert stale.state == FIXED and [e.kind for e in stale.events] == ["opened", "fixed"]
+    # two scans at one instant: the one replayed last names the host
+    second = replace(scan(2, T0, L2TP), hosts={ASSET: replace(host(T0), os="Windows", host_fqdn="w.example")})
+    both = ticket([scan(1, T0, L2TP), second])
+    assert (both.os, both.fqdn) == ("Windows", "w.example")
+
+
+def test_a_scan_older_than_one_findings_last_report_still_judges_the_others():
+    d7 = T0 + timedelta(days=7)
+    pptp_only = replace(COVERS, plugin_set=frozenset({10622}))      # cannot see L2TP
+    late = scan(3, d7 + timedelta(days=1))
+    late.hosts[ASSET] = host(T0 + timedelta(days=3))               # its host scanned before d7
+    t = ticket([scan(1, T0, L2TP, PPTP), scan(2, d7, PPTP, policy=pptp_only), late])
+    assert t.findings[L2TP].is_fixed and t.findings[L2TP].fixed_scan_id == 3
+    assert not t.findings[PPTP].is_fixed                           # reported at d7, after that host scan
