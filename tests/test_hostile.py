@@ -300,6 +300,9 @@ def test_sigterm_cleans_up_like_ctrl_c_and_exits_143(big_scan, tmp_path):
         assert out.read_text() == "previous\n"
         assert _wait_for(lambda: not any(_alive(w) for w in workers), 30)
     finally:
+        if proc.poll() is None:            # (hung: end the process this test started)
+            proc.kill()
+            proc.communicate()
         _end(workers)
 
 

@@ -18,14 +18,12 @@ one core, ``fork`` available); :mod:`.files` reads many small files at once.
 """
 from __future__ import annotations
 
-import contextlib
 import gc
 import io
 import mmap
 import multiprocessing
 import os
 import re
-import sys
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -345,15 +343,13 @@ def _add(total: ParseStats, part: ParseStats) -> None:
 
 def stop_pool(pool: ProcessPoolExecutor | None, pending: dict[int, Any] | None = None) -> None:
     """Shut ``pool`` down, cancelling the work not started (whose results, like those in
-    ``pending``, are then not used). Interrupted (Ctrl-C, SIGTERM): the workers are ended
-    at once instead of finishing the pieces they are reading."""
+    ``pending``, are then not used). Interrupted (Ctrl-C, SIGTERM) too, the workers finish
+    the pieces they are reading (a few MB each): a worker ended while it sends its result
+    leaves half a message in the pool's pipe, and the pool's thread waits for the rest for
+    ever (seen: one SIGTERM in six hung)."""
     if pending is not None:
         pending.clear()
     if pool is not None:
-        if isinstance(sys.exc_info()[1], KeyboardInterrupt):
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                with contextlib.suppress(OSError, ValueError, AttributeError):
-                    process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
     return None
 
