@@ -102,21 +102,8 @@ def quarter_of(label: str) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
-#: The how-to's IKE profile (docs/howto/write-a-profile.md), the benchmark's third campaign.
-IKE_PROFILE = """
-[profiles.ike]
-description = "IPsec IKE exposure"
-label = "IKE"
-primary_plugins = [11935]
-related_plugins = [62695]
-related_ports = ["500/udp"]
-
-[[profiles.ike.detect]]
-plugin = 11935
-name = "IPSEC Internet Key Exchange (IKE) Version 1 Detection"
-family = "Service detection"
-ports = ["500/udp"]
-"""
+#: The how-to's IKE profile, the benchmark's third campaign.
+IKE_PROFILE = "\n" + (ROOT / "examples" / "profiles" / "ike.toml").read_text()
 
 
 def campaign_config(work: Path, campaigns: list[str]) -> list[str]:

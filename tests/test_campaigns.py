@@ -20,20 +20,7 @@ SAMPLE = ROOT / "sample_data"
 AS_OF = "2026-11-27"
 
 #: A third campaign for the generated history (the how-to's IKE example).
-IKE_PROFILE = """
-[profiles.ike]
-description = "IPsec IKE exposure"
-label = "IKE"
-primary_plugins = [11935]
-related_plugins = [62695]
-related_ports = ["500/udp"]
-
-[[profiles.ike.detect]]
-plugin = 11935
-name = "IPSEC Internet Key Exchange (IKE) Version 1 Detection"
-family = "Service detection"
-ports = ["500/udp"]
-"""
+IKE_PROFILE = "\n" + (Path(__file__).resolve().parents[1] / "examples" / "profiles" / "ike.toml").read_text()
 
 
 def _ok(result) -> bytes:

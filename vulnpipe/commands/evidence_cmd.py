@@ -25,6 +25,12 @@ from vulnpipe.ingest.errors import InputError
 evidence_app = typer.Typer(help="Auditor evidence packs: build, verify, sign.", no_args_is_help=True)
 
 
+#: The period a pack or POA&M covers: --from/--to, or --quarter.
+FromOpt = typer.Option(None, "--from", metavar="DATE", help="First day of the period (YYYY-MM-DD).")
+ToOpt = typer.Option(None, "--to", metavar="DATE", help="Last day of the period (inclusive).")
+QuarterOpt = typer.Option(None, "--quarter", metavar="QUARTER", help="A calendar quarter, e.g. 2026-Q4.")
+
+
 def _period(date_from: Optional[str], date_to: Optional[str], quarter: Optional[str]):
     return workflows.evidence_period(parse_when(date_from, what="--from"),
                                      parse_when(date_to, end_of_day=True, what="--to"), quarter,
@@ -37,12 +43,9 @@ def build(
     db: Optional[str] = DbOpt,
     profile: Optional[str] = ProfileOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
-    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE",
-                                            help="First day of the period (YYYY-MM-DD)."),
-    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE",
-                                          help="Last day of the period (inclusive)."),
-    quarter: Optional[str] = typer.Option(None, "--quarter", metavar="QUARTER",
-                                          help="A calendar quarter, e.g. 2026-Q4."),
+    date_from: Optional[str] = FromOpt,
+    date_to: Optional[str] = ToOpt,
+    quarter: Optional[str] = QuarterOpt,
     ticket: Optional[List[str]] = typer.Option(None, "--ticket", metavar="KEY",
                                                help="Only this ticket (repeatable)."),
     include_raw: bool = typer.Option(False, "--include-raw", help="Include the original .nessus files "
@@ -103,12 +106,9 @@ def poam(
     db: Optional[str] = DbOpt,
     profile: Optional[str] = ProfileOpt,
     profiles_file: Optional[List[Path]] = ProfilesFileOpt,
-    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE",
-                                            help="First day of the period (YYYY-MM-DD)."),
-    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE",
-                                          help="Last day of the period (inclusive)."),
-    quarter: Optional[str] = typer.Option(None, "--quarter", metavar="QUARTER",
-                                          help="A calendar quarter, e.g. 2026-Q4."),
+    date_from: Optional[str] = FromOpt,
+    date_to: Optional[str] = ToOpt,
+    quarter: Optional[str] = QuarterOpt,
     inventory: Optional[Path] = InventoryOpt,
     sheet: Optional[str] = SheetOpt,
     config: Optional[Path] = ConfigOpt,
