@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from vulnpipe.reports.hosts import host_label, host_name
 from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
@@ -313,10 +313,16 @@ def _metrics(built: BuiltTickets, week: Week, rows: list[TicketRow], hosts: Host
 
 
 def figures(built: BuiltTickets, week: Week, keys: set[str] | None = None,
-            hosts: HostFacts | None = None, member: Callable[[str], bool] | None = None) -> Figures:
+            hosts: HostFacts | None = None, member: Callable[[str], bool] | None = None,
+            all_rows: Sequence[TicketRow] | None = None) -> Figures:
     """The week's figures (see the module docstring for each definition): over the tickets
-    ``keys`` (None: all), and the hosts and assets whose asset key ``member`` accepts."""
-    rows = ticket_rows(built, week, keys)
+    ``keys`` (None: all), and the hosts and assets whose asset key ``member`` accepts.
+    ``all_rows``: :func:`ticket_rows` of every ticket of ``built`` for ``week``, when the
+    caller has them (several figures of one week share them)."""
+    if all_rows is None:
+        rows = ticket_rows(built, week, keys)
+    else:
+        rows = [r for r in all_rows if keys is None or r.key in keys]
     open_rows = [r for r in rows if r.is_open]
     accepted = [r for r in rows if r.state == RISK_ACCEPTED]
     horizon = week.cutoff + EXPIRY_HORIZON

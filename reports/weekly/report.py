@@ -16,7 +16,7 @@ from vulnpipe.ingest.errors import InputError
 from vulnpipe.reports.hosts import host_label, host_name
 from vulnpipe.reports.tickets.build import AssetInfo, BuiltTickets
 from vulnpipe.reports.tickets.model import RISK_ACCEPTED, asset_key_for, priority_rank, ticket_key
-from vulnpipe.reports.weekly.figures import Figures, TicketRow, figures, ticket_rows
+from vulnpipe.reports.weekly.figures import Figures, HostFacts, TicketRow, figures, ticket_rows
 from vulnpipe.reports.weekly.history import History, ScanRow, Wording
 from vulnpipe.reports.weekly.weeks import Week
 
@@ -270,14 +270,23 @@ def _quality(history: History, sl: Slice) -> DataQuality:
     return DataQuality(True, tuple(unowned), tuple(ambiguous), tuple(gaps), blind)
 
 
+#: The last inventory :func:`_asset_attributes` read, and what it gave (a report reads the
+#: same inventory for every slice and table).
+_attributes_of: list[tuple[object, dict[str, dict]]] = []
+
+
 def _asset_attributes(built: BuiltTickets) -> dict[str, dict]:
-    """The inventory's assets by id, as text (missing values None)."""
+    """The inventory's assets by id, as text (missing values None). Callers must not
+    change what it returns (it is shared)."""
     out: dict[str, dict] = {}
     if built.inventory is None:
         return out
+    if _attributes_of and _attributes_of[0][0] is built.inventory:
+        return _attributes_of[0][1]
     for rec in built.inventory.assets.to_dict("records"):
         out[str(rec["asset_id"])] = {k: _text(rec.get(k)) for k in
                                      ("name", "fqdn", "owner", "team", "business_unit")}
+    _attributes_of[:] = [(built.inventory, out)]
     return out
 
 
@@ -324,30 +333,58 @@ def _member(built: BuiltTickets, attrs: dict[str, dict], sl: Slice) -> Member | 
     return lambda asset_key: sl.matches(value(asset_key))
 
 
-def _both(a: Member | None, b: Member) -> Member:
-    return b if a is None else (lambda k: a(k) and b(k))
+Label = Callable[[str], object]
 
 
-def _groups_of(built: BuiltTickets, week: Week, hosts, sl: Slice, teams: Sequence[Slice],
-               attrs: dict[str, dict]) -> tuple[MetricGroup, ...]:
+def _split_hosts(hosts: HostFacts | None, member: Member | None, label_of: Label
+                 ) -> Callable[[object], HostFacts | None]:
+    """``hosts`` within ``member``, split by ``label_of(asset key)`` in one pass: gives the
+    part of one label (what ``figures(hosts=..., member=...)`` would count for the members
+    with that label)."""
+    if hosts is None:
+        return lambda label: None
+    scanned: dict[object, dict[str, bool]] = {}
+    unseen: dict[object, set[str]] = {}
+    for k, v in hosts.scanned.items():
+        if member is None or member(k):
+            scanned.setdefault(label_of(k), {})[k] = v
+    for k in hosts.unseen or ():
+        if member is None or member(k):
+            unseen.setdefault(label_of(k), set()).add(k)
+    return lambda label: HostFacts(scanned.get(label, {}), None if hosts.unseen is None
+                                   else frozenset(unseen.get(label, ())))
+
+
+def _groups_of(built: BuiltTickets, week: Week, hosts: HostFacts | None, sl: Slice,
+               teams: Sequence[Slice], attrs: dict[str, dict],
+               rows: Sequence[TicketRow] | None = None) -> tuple[MetricGroup, ...]:
     """The week's figures per priority (the priorities of the slice's tickets) and per team
-    (``teams``), within ``sl``; a team with nothing to count is left out."""
+    (``teams``), within ``sl``; a team with nothing to count is left out. ``rows``: the
+    week's :func:`ticket_rows` of every ticket, when the caller has them.
+
+    Tickets and hosts are sorted into groups once (by priority, and by team as
+    :meth:`Slice.matches` compares teams), not asked about once per group."""
     keys = sl.keys(built)
     scope = set(built.tickets) if keys is None else keys
     member = _member(built, attrs, sl)
+    rows = ticket_rows(built, week) if rows is None else rows
     out = []
     prio_of = {k: built.priority.get(k, (None, None, None))[0] for k in scope}
+    by_priority = _split_hosts(hosts, member, lambda asset_key: built.priority.get(
+        ticket_key(built.profile, asset_key), (None,))[0])
     for p in sorted({p for p in prio_of.values() if p}, key=lambda p: (priority_rank(p), p)):
-        def in_priority(asset_key: str, p: str = p) -> bool:
-            return built.priority.get(ticket_key(built.profile, asset_key), (None,))[0] == p
         out.append(MetricGroup("priority", p, figures(
-            built, week, {k for k, v in prio_of.items() if v == p}, hosts,
-            _both(member, in_priority))))
+            built, week, {k for k, v in prio_of.items() if v == p}, by_priority(p), None, rows)))
+    team_of = _attribute(built, attrs, "team")
+    by_team = _split_hosts(hosts, member, lambda asset_key: _norm(team_of(asset_key)))
+    team_keys: dict[str, set[str]] = {}
+    for k, t in built.tickets.items():
+        team_keys.setdefault(_norm(built.asset_info.get(t.asset_key, AssetInfo()).team), set()).add(k)
     for team in teams:
-        team_keys = team.keys(built) or set()
-        team_member = _both(member, _member(built, attrs, team) or (lambda k: True))
-        f = figures(built, week, scope & team_keys, hosts, team_member)
-        if scope & team_keys or f.hosts_scanned or f.unscanned_30d:
+        label = _norm(team.value)
+        in_team = scope & team_keys.get(label, set())
+        f = figures(built, week, in_team, by_team(label), None, rows)
+        if in_team or f.hosts_scanned or f.unscanned_30d:
             out.append(MetricGroup("team", team.value, f))
     return tuple(out)
 
@@ -356,7 +393,9 @@ def build_report(history: History, sl: Slice = ALL) -> WeeklyReport:
     """The report on ``history``'s week, narrowed to ``sl``."""
     week = history.week
     built = history.current
-    rows = ticket_rows(built, week, sl.keys(built))
+    every_row = ticket_rows(built, week)
+    keys = sl.keys(built)
+    rows = every_row if keys is None else [r for r in every_row if r.key in keys]
     open_rows = sorted((r for r in rows if r.is_open), key=_open_order)
     attrs = _asset_attributes(built)
     teams = [sl] if sl.by == "team" else slices(history, "team")
@@ -366,17 +405,22 @@ def build_report(history: History, sl: Slice = ALL) -> WeeklyReport:
         b = history.builds.get(w.label)
         if count and b:
             hosts = history.host_facts(w)
-            trend.append(TrendPoint(w, count, figures(b, w, sl.keys(b), hosts, _member(b, attrs, sl)),
-                                    _groups_of(b, w, hosts, sl, teams, attrs)))
+            week_rows = every_row if b is built and w == week else ticket_rows(b, w)
+            member = _member(b, attrs, sl)
+            trend.append(TrendPoint(w, count, figures(b, w, sl.keys(b), hosts, member, week_rows),
+                                    _groups_of(b, w, hosts, sl, teams, attrs, week_rows)))
         else:
             trend.append(TrendPoint(w, count, None))
     none = "(none)"
     hosts = history.host_facts(week)
+    this_week = trend[-1] if trend and trend[-1].week == week and trend[-1].figures else None
     return WeeklyReport(
         profile=history.profile, wording=history.wording, week=week, weeks=history.weeks,
         slice=sl,
-        figures=figures(built, week, sl.keys(built), hosts, _member(built, attrs, sl)),
-        groups=_groups_of(built, week, hosts, sl, teams, attrs),
+        figures=(this_week.figures if this_week else
+                 figures(built, week, keys, hosts, _member(built, attrs, sl), every_row)),
+        groups=(this_week.groups if this_week else
+                _groups_of(built, week, hosts, sl, teams, attrs, every_row)),
         scans=tuple(history.scans_in(week)), trend=tuple(trend),
         period_scans=tuple(_period(history)),
         aging=_aging(open_rows),
