@@ -413,14 +413,15 @@ def build_report(history: History, sl: Slice = ALL) -> WeeklyReport:
             trend.append(TrendPoint(w, count, None))
     none = "(none)"
     hosts = history.host_facts(week)
-    this_week = trend[-1] if trend and trend[-1].week == week and trend[-1].figures else None
+    last = trend[-1] if trend and trend[-1].week == week else None
+    if last is not None and last.figures is not None:     # the trend's last point is this week
+        week_figures, week_groups = last.figures, last.groups
+    else:
+        week_figures = figures(built, week, keys, hosts, _member(built, attrs, sl), every_row)
+        week_groups = _groups_of(built, week, hosts, sl, teams, attrs, every_row)
     return WeeklyReport(
         profile=history.profile, wording=history.wording, week=week, weeks=history.weeks,
-        slice=sl,
-        figures=(this_week.figures if this_week else
-                 figures(built, week, keys, hosts, _member(built, attrs, sl), every_row)),
-        groups=(this_week.groups if this_week else
-                _groups_of(built, week, hosts, sl, teams, attrs, every_row)),
+        slice=sl, figures=week_figures, groups=week_groups,
         scans=tuple(history.scans_in(week)), trend=tuple(trend),
         period_scans=tuple(_period(history)),
         aging=_aging(open_rows),
