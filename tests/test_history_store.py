@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -180,3 +181,83 @@ def test_a_late_scan_replays_from_the_start_and_reads_stay_right(tmp_path):
         assert bring_up_to_date(conn, L2TP).replayed_from_start
     _assert_same_everywhere(engine)
     engine.dispose()
+
+
+def _newest_step(engine, when: datetime) -> datetime:
+    """The newest scan or decision at or before ``when``, read straight from the store."""
+    from vulnpipe.ingest.store.decisions import load_decisions
+    from vulnpipe.ingest.store.history import scan_rows
+
+    with engine.connect() as conn:
+        times = [r["time"] for r in scan_rows(conn) if r["time"] <= when]
+        times += [d.at for d in load_decisions(conn) if d.at <= when]
+    return max(times)
+
+
+def test_exports_leave_out_tickets_fixed_before_the_window_as_a_filtered_replay_would(tmp_path):
+    """`tickets --fixed-within DAYS` (the export default): at every moment, the stored path
+    gives exactly the full replay's tickets less those whose last verified fix came more
+    than DAYS before the newest scan or decision; false positives and risk acceptances stay."""
+    from vulnpipe.reports.tickets.history import is_fixed_before
+
+    engine = open_store(str(tmp_path / "w.db"))
+    inventory = load_inventory(SAMPLE / "inventory.csv")
+    for path in sorted((SAMPLE / "scans").glob("*.nessus")):
+        ingest_source(engine, next(expand_inputs([path])), L2TP)
+    keys = sorted(_stored(engine, None, inventory).tickets)
+    t = datetime(2026, 11, 4, 12, tzinfo=timezone.utc)
+    record_decision(engine, keys[1], "false_positive", "test responder", at=t)
+    record_decision(engine, keys[2], "risk_accepted", "vendor", approver="CISO",
+                    until=t + timedelta(days=9), at=t + timedelta(days=1))
+    left_out_somewhere = False
+    for days in (0, 6, 13):
+        window = timedelta(days=days)
+        for when in _moments(engine):
+            with engine.begin() as conn:
+                matching, _changes = update_tickets(conn, L2TP, inventory, SETTINGS)
+                built = tickets_as_of(conn, L2TP, matching, SETTINGS, when, fixed_within=window)
+            full = _reference(engine, when, inventory)
+            cut = _newest_step(engine, when) - window
+            kept = {k: tk for k, tk in full.tickets.items() if not is_fixed_before(tk, cut)}
+            assert built.tickets == kept, f"window {days} days, as of {when}"
+            assert built.fixed_left_out == len(full.tickets) - len(kept)
+            assert built.fixed_before == cut
+            assert {k: full.priority[k] for k in kept} == built.priority
+            left_out_somewhere |= built.fixed_left_out > 0
+            assert keys[1] not in full.tickets or keys[1] in built.tickets   # false positive stays
+    assert left_out_somewhere       # the sample history has fixes older than the windows
+    engine.dispose()
+
+
+def test_tickets_command_window_option_and_config(tmp_path):
+    """The exports hold live tickets and the last 30 days' fixes by default; --fixed-within
+    and [tickets] fixed_within_days choose, 'all' exports every ticket; a bad value is a
+    usage error."""
+    db = str(tmp_path / "t.db")
+    inv = SAMPLE / "inventory.csv"
+    assert run_cli("ingest", *sorted((SAMPLE / "scans").glob("*.nessus")), "--db", db).returncode == 0
+
+    def exported(*args: object) -> tuple[list[dict], str]:
+        r = run_cli("tickets", "--db", db, "--inventory", inv, "--jsonl", "-", *args)
+        assert r.returncode == 0, r.stderr.decode()
+        return [json.loads(line) for line in r.stdout.decode().splitlines()], r.stderr.decode()
+
+    every, _ = exported("--fixed-within", "all")
+    fixed = sorted(v["fixed_at"] for v in every if v["state"] == "fixed")
+    assert len(fixed) >= 2 and fixed[0][:10] < "2026-11-20"
+    recent, note = exported("--fixed-within", "5")
+    cut = re.search(r"(\d+) fixed before (\d{4}-\d\d-\d\d) left out: --fixed-within all", note)
+    assert cut, note
+    left = [v for v in every if v["state"] == "fixed" and v["fixed_at"][:10] < cut[2]]
+    assert left and int(cut[1]) == len(left)
+    assert {v["key"] for v in recent} == {v["key"] for v in every} - {v["key"] for v in left}
+    assert [v for v in every if v["key"] in {r["key"] for r in recent}] == recent
+    default, _ = exported()
+    assert default == every           # the sample's fixes all came in the last 30 days
+    (tmp_path / "vulnpipe.toml").write_text("[tickets]\nfixed_within_days = 5\n")
+    assert exported("--config", tmp_path / "vulnpipe.toml")[0] == recent
+    (tmp_path / "bad.toml").write_text('[tickets]\nfixed_within_days = "soon"\n')
+    r = run_cli("tickets", "--db", db, "--jsonl", "-", "--config", tmp_path / "bad.toml")
+    assert r.returncode == 1 and b"fixed_within_days" in r.stderr
+    r = run_cli("tickets", "--db", db, "--jsonl", "-", "--fixed-within", "-3")
+    assert r.returncode == 2 and b"--fixed-within" in r.stderr

@@ -74,9 +74,17 @@ class ProfileSettings:
     inline: Mapping[str, Mapping] = field(default_factory=lambda: MappingProxyType({}))
 
 
+#: Days a fixed ticket stays in the ticket exports after its verified fix, counted back from
+#: the newest scan (``[tickets] fixed_within_days``, ``vulnpipe tickets --fixed-within``).
+FIXED_WITHIN_DAYS = 30
+#: The longest ``fixed_within_days`` a config may give (a century; "all" keeps every one).
+MAX_FIXED_WITHIN_DAYS = 36_500
+
+
 @dataclass(frozen=True)
 class TicketSettingsConfig:
     knowledge_dirs: tuple[Path, ...] = ()
+    fixed_within_days: int | None = FIXED_WITHIN_DAYS     # None: every fixed ticket
 
 
 @dataclass(frozen=True)
@@ -211,6 +219,17 @@ def _number(low: float, high: float, *, whole: bool = False) -> Checker:
     return check
 
 
+def _days_or_all(value: Any, key: str, base: Path) -> int | None:
+    """A number of days from 0, or "all" (None)."""
+    if isinstance(value, str) and value.strip().lower() == "all":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or \
+            not 0 <= value <= MAX_FIXED_WITHIN_DAYS:
+        raise ConfigError(f'{key} must be a whole number of days from 0 to '
+                          f'{MAX_FIXED_WITHIN_DAYS} or "all", not {value!r}')
+    return value
+
+
 def _url(value: Any, key: str, base: Path) -> str:
     text = _text(value, key, base).rstrip("/")
     if not text.startswith(("https://", "http://")):
@@ -271,7 +290,8 @@ SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
                                     "restart_sla_after_acceptance": _bool}),
     "store": (StoreSettings, {"url": _db_url}),
     "profiles": (ProfileSettings, {"default": _text, "files": _paths, "campaigns": _texts}),
-    "tickets": (TicketSettingsConfig, {"knowledge_dirs": _paths}),
+    "tickets": (TicketSettingsConfig, {"knowledge_dirs": _paths,
+                                        "fixed_within_days": _days_or_all}),
     "report": (ReportSettings, {"weeks": _weeks}),
     "run": (RunSettings, {"out_dir": _path}),
     "parse": (ParseSettings, {"strict": _bool}),

@@ -16,11 +16,11 @@ inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
-from vulnpipe.config import Config, load_config
+from vulnpipe.config import FIXED_WITHIN_DAYS, Config, load_config
 from vulnpipe.ingest.errors import BadValue, InputError, VulnpipeError
 
 if TYPE_CHECKING:
@@ -521,14 +521,37 @@ class TicketsExported:
         """``18 open, 1 resurfaced, 4 fixed`` (see :func:`states_text`)."""
         return states_text({s: self.count(s) for s in {v["state"] for v in self.views}})
 
+    def left_out_text(self) -> str:
+        """What ``fixed_within`` left out, e.g. ``1,212 fixed before 2026-07-27 left out``
+        (empty when nothing was)."""
+        if not self.built.fixed_left_out or self.built.fixed_before is None:
+            return ""
+        return (f"{self.built.fixed_left_out:,} fixed before "
+                f"{self.built.fixed_before.date().isoformat()} left out")
+
+
+#: Days a fixed ticket stays in the exports after its verified fix (see export_tickets).
+FIXED_WITHIN = timedelta(days=FIXED_WITHIN_DAYS)
+
+
+def fixed_within_of(cfg: Config, days: int | None | str = "config") -> timedelta | None:
+    """How long fixed tickets stay in the exports: ``days`` (None: every one), else the
+    config's ``[tickets] fixed_within_days``."""
+    chosen = cfg.tickets.fixed_within_days if days == "config" else days
+    return None if chosen is None else timedelta(days=int(chosen))
+
 
 def export_tickets(engine: "Engine", profile: "Profile", outputs: TicketOutputs, *,
                    inventory: "Inventory | None" = None,
                    settings: "TicketSettings | None" = None, as_of: datetime | None = None,
-                   knowledge_dirs: Sequence[Path] = ()) -> TicketsExported:
+                   knowledge_dirs: Sequence[Path] = (),
+                   fixed_within: timedelta | None = FIXED_WITHIN) -> TicketsExported:
     """Bring the profile's tickets up to date with everything stored, and write ``outputs``.
     ``as_of`` (default: now) is the moment states are judged at (overdue, expired
-    acceptances)."""
+    acceptances). A ticket fixed longer than ``fixed_within`` before the newest scan or
+    decision (up to ``as_of``) is left out (None: every ticket): the exports hold what is
+    live and what was fixed lately, not every ticket of the history (it stays in the store,
+    the weekly report's figures and the evidence packs)."""
     from vulnpipe.reports.remediation.knowledge import load_knowledge
     from vulnpipe.reports.tickets.build import TicketSettings, rebuild_tickets
     from vulnpipe.reports.tickets.export import (
@@ -542,7 +565,7 @@ def export_tickets(engine: "Engine", profile: "Profile", outputs: TicketOutputs,
     as_of = as_of or datetime.now(timezone.utc)
     built, changes = rebuild_tickets(engine, profile, inventory=inventory,
                                      settings=settings or TicketSettings(), as_of=as_of,
-                                     logs="present")
+                                     logs="present", fixed_within=fixed_within)
     views = ticket_views(built, load_knowledge(knowledge_dirs), as_of=as_of)
     written: list[str] = []
     if outputs.jsonl:
@@ -563,8 +586,8 @@ def export_tickets(engine: "Engine", profile: "Profile", outputs: TicketOutputs,
 def tickets_from_scans(scans: Inputs, profile: "Profile", outputs: TicketOutputs, *,
                        inventory: "Inventory | None" = None,
                        settings: "TicketSettings | None" = None, as_of: datetime | None = None,
-                       knowledge_dirs: Sequence[Path] = (), notify: Notify = _quiet
-                       ) -> TicketsExported:
+                       knowledge_dirs: Sequence[Path] = (), notify: Notify = _quiet,
+                       fixed_within: timedelta | None = FIXED_WITHIN) -> TicketsExported:
     """:func:`export_tickets` from scan files alone, through a temporary store (nothing is
     kept). Any refused input is an error: tickets from part of the scans would mislead."""
     import tempfile
@@ -583,7 +606,8 @@ def tickets_from_scans(scans: Inputs, profile: "Profile", outputs: TicketOutputs
             if done.refused:
                 raise ScansRefused(done.refused)
             return export_tickets(engine, profile, outputs, inventory=inventory,
-                                  settings=settings, as_of=as_of, knowledge_dirs=knowledge_dirs)
+                                  settings=settings, as_of=as_of, knowledge_dirs=knowledge_dirs,
+                                  fixed_within=fixed_within)
         finally:
             engine.dispose()
 
@@ -1048,7 +1072,7 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
                                            jsonl=folder / "tickets.jsonl",
                                            markdown=folder / "tickets"),
             inventory=inventory, settings=settings, as_of=summary.as_of,
-            knowledge_dirs=cfg.tickets.knowledge_dirs)
+            knowledge_dirs=cfg.tickets.knowledge_dirs, fixed_within=fixed_within_of(cfg))
         summary.alerts = run_alerts(summary.tickets.views, summary.tickets.changes,
                                     summary.as_of or now)
         summary.fail_on = tuple(dict.fromkeys(fail_on))

@@ -93,6 +93,9 @@ class BuiltTickets:
     #: read from the store without their checks; None: judge from each ticket's checks.
     verified: set[str] | None = None
     label: str = ""                             # the campaign as reports name it ("L2TP")
+    #: Read with ``fixed_within``: tickets fixed before this moment were left out, and how many.
+    fixed_before: datetime | None = None
+    fixed_left_out: int = 0
 
 
 # -- assets and priorities ------------------------------------------------------------------------
@@ -271,34 +274,44 @@ class TicketReader:
         self.host_issues = host_issues(identities, matching)
         self._rules: dict = {}
 
-    def at(self, as_of: datetime | None, *, logs: str = "all") -> BuiltTickets:
-        tickets = self.state.tickets_at(as_of or datetime.now(timezone.utc), logs=logs)
+    def at(self, as_of: datetime | None, *, logs: str = "all",
+           fixed_within: timedelta | None = None) -> BuiltTickets:
+        """The tickets at ``as_of`` (default: now); ``fixed_within``: without those whose
+        verified fix came longer than that before the newest scan or decision."""
+        tickets = self.state.tickets_at(as_of or datetime.now(timezone.utc), logs=logs,
+                                        fixed_within=fixed_within)
         keys = {t.asset_key for t in tickets.values()}
         info = {k: v for k, v in self.info.items() if k in keys}
         return BuiltTickets(profile=self.profile.name, label=self.profile.campaign,
                             tickets=tickets, asset_info=info,
                             priority=priorities(tickets, info, self.settings, self._rules),
-                            inventory=self.matching.inventory, host_issues=self.host_issues)
+                            inventory=self.matching.inventory, host_issues=self.host_issues,
+                            fixed_before=self.state.fixed_before,
+                            fixed_left_out=self.state.fixed_left_out)
 
 
 def tickets_as_of(conn: Connection, profile: Profile, matching: Matching,
                   settings: TicketSettings = TicketSettings(), as_of: datetime | None = None,
-                  *, logs: str = "all") -> BuiltTickets:
-    """The tickets as they stood at ``as_of`` (default: now), from the stored state."""
-    return TicketReader(conn, profile, matching, settings).at(as_of, logs=logs)
+                  *, logs: str = "all", fixed_within: timedelta | None = None) -> BuiltTickets:
+    """The tickets as they stood at ``as_of`` (default: now), from the stored state (see
+    :meth:`TicketReader.at`)."""
+    return TicketReader(conn, profile, matching, settings).at(as_of, logs=logs,
+                                                              fixed_within=fixed_within)
 
 
 
 def rebuild_tickets(engine: Engine, profile: Profile, *, inventory: "Inventory | None" = None,
                     settings: TicketSettings = TicketSettings(), as_of: datetime | None = None,
-                    logs: str = "all") -> tuple[BuiltTickets, list[Change]]:
+                    logs: str = "all", fixed_within: timedelta | None = None
+                    ) -> tuple[BuiltTickets, list[Change]]:
     """Apply every scan and decision stored since the last update to the profile's tickets
-    (one transaction), and read them as of ``as_of`` (default: now; ``logs`` as for
-    :meth:`StateReader.tickets_at`). The changes are the state changes this update made to
-    the stored tickets."""
+    (one transaction), and read them as of ``as_of`` (default: now; ``logs`` and
+    ``fixed_within`` as for :meth:`StateReader.tickets_at`). The changes are the state
+    changes this update made to the stored tickets."""
     with engine.begin() as conn:
         matching, changes = update_tickets(conn, profile, inventory, settings)
-        built = tickets_as_of(conn, profile, matching, settings, as_of, logs=logs)
+        built = tickets_as_of(conn, profile, matching, settings, as_of, logs=logs,
+                              fixed_within=fixed_within)
     return built, changes
 
 

@@ -31,6 +31,7 @@ from vulnpipe.ingest.store.read import host_from_row
 from vulnpipe.reports.tickets.model import (
     ACCEPT,
     ADJUST,
+    FIXED,
     Check,
     FindingKey,
     Observation,
@@ -459,6 +460,17 @@ def _refresh_extra(conn: Connection, profile: "Profile", matching: Matching,
 
 # -- reading tickets as of a moment ---------------------------------------------------------------
 
+def is_fixed_before(t: Ticket, moment: datetime) -> bool:
+    """Whether ``t`` is fixed, its (last) verified fix before ``moment``: such tickets leave
+    the exports once ``fixed_within`` has passed (``vulnpipe tickets --fixed-within``)."""
+    if t.state != FIXED:
+        return False
+    fixes = [e.at for e in t.events if e.kind == "fixed"]
+    at = fixes[-1] if fixes else max((tf.fixed_at for tf in t.findings.values()
+                                      if tf.fixed_at is not None), default=None)
+    return at is not None and at < moment
+
+
 class StateReader:
     """Reads the profile's tickets as of any moment from the stored state, sharing between
     moments what does not depend on them (scans, decisions, the replay state, event rows)."""
@@ -471,20 +483,49 @@ class StateReader:
         self.decisions = load_decisions(conn)
         self.scan_rows = store.scan_rows(conn, profile.name)
         self.scan_names = {r["id"]: r["file_name"] for r in self.scan_rows}
-        self._events: list[dict[str, Any]] | None = None
+        self._events: dict[datetime | None, list[dict[str, Any]]] = {}
+        #: Set by :meth:`tickets_at` with ``fixed_within``: the moment before which fixed
+        #: tickets were left out, and how many.
+        self.fixed_before: datetime | None = None
+        self.fixed_left_out = 0
 
-    def tickets_at(self, as_of: datetime | None, *, logs: str = "all") -> dict[str, Ticket]:
+    def newest_step(self, as_of: datetime | None) -> datetime | None:
+        """The time of the newest scan or decision applied, up to ``as_of``."""
+        if self.state is None or self.state.step is None:
+            return None
+        if as_of is None or as_of >= self.state.step[0]:
+            return self.state.step[0]
+        times = [r["time"] for r in self.scan_rows if r["time"] <= as_of]
+        times += [d.at for d in self.decisions if d.at <= as_of]
+        return max(times, default=None)
+
+    def tickets_at(self, as_of: datetime | None, *, logs: str = "all",
+                   fixed_within: timedelta | None = None) -> dict[str, Ticket]:
         """The tickets as a full replay up to ``as_of`` (None: every step) gives them: the
         live tickets when ``as_of`` is at or after the last step applied (plus acceptances
         expiring by then), else the checkpoint before ``as_of`` plus the steps after it.
         ``logs``: ``all`` (events and checks), ``present`` (events, and only the checks
-        that found a finding: enough to say which scans reported it), ``events``, ``none``."""
+        that found a finding: enough to say which scans reported it), ``events``, ``none``.
+        ``fixed_within``: leave out the tickets whose verified fix came more than that
+        before the newest scan or decision (see :func:`is_fixed_before`), neither read nor
+        replayed when ``as_of`` is at or after the last step."""
         state, conn, profile = self.state, self.conn, self.profile
+        newest = self.newest_step(as_of) if fixed_within is not None else None
+        cut = self.fixed_before = newest - fixed_within if newest and fixed_within is not None else None
+        self.fixed_left_out = 0
         if state is None or state.step is None or as_of is None or as_of >= state.step[0]:
-            trows, frows = store.load_tickets(conn, profile.name)
+            if cut is not None:
+                self.fixed_left_out = store.count_fixed_before(conn, profile.name, cut)
+            trows, frows = store.load_tickets(conn, profile.name, fixed_before=cut)
             tickets = _restore(trows, frows)
             since = None
             pending = _steps((), _expiries_due(self.decisions, state, as_of)) if as_of else []
+            if logs != "none":
+                self._attach(tickets, since, logs, cut)
+            timeline = Timeline(profile.name, tickets)
+            for step in _materialised(pending):
+                apply_step(timeline, step)
+            return timeline.tickets
         else:
             cp = store.checkpoint_before(conn, profile.name, as_of)
             since = cp[0] if cp else None
@@ -505,14 +546,20 @@ class StateReader:
         timeline = Timeline(profile.name, tickets)
         for step in _materialised(pending):
             apply_step(timeline, step)
-        return timeline.tickets
+        if cut is None:
+            return timeline.tickets
+        kept = {k: t for k, t in timeline.tickets.items() if not is_fixed_before(t, cut)}
+        self.fixed_left_out = len(timeline.tickets) - len(kept)
+        return kept
 
-    def _attach(self, tickets: dict[str, Ticket], upto: datetime | None, logs: str) -> None:
+    def _attach(self, tickets: dict[str, Ticket], upto: datetime | None, logs: str,
+                fixed_before: datetime | None = None) -> None:
         """Put each ticket's logged events (and checks) made by steps up to ``upto`` (None:
-        all) on it, in order."""
-        if self._events is None:
-            self._events = store.read_log(self.conn, "events", self.profile.name)
-        for r in self._events:
+        all) on it, in order (reading none of the tickets fixed before ``fixed_before``)."""
+        if fixed_before not in self._events:
+            self._events[fixed_before] = store.read_log(self.conn, "events", self.profile.name,
+                                                        fixed_before=fixed_before)
+        for r in self._events[fixed_before]:
             if upto is not None and r["step_at"] > upto:
                 continue
             t = tickets.get(r["ticket_key"])
@@ -523,7 +570,7 @@ class StateReader:
             results = ("present",) if logs == "present" else None
             current, key_of = None, None
             for key, at, sid, pid, port, proto, result, reason, step in store.check_tuples(
-                    self.conn, self.profile.name, upto, results):
+                    self.conn, self.profile.name, upto, results, fixed_before):
                 if key != key_of:
                     current, key_of = tickets.get(key), key
                 if current is not None:

@@ -94,6 +94,19 @@ def parse_when(text: str | None, *, end_of_day: bool = False, what: str = "date"
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def parse_days_or_all(text: str, what: str) -> int | None:
+    """A whole number of days from 0, or ``all`` (None)."""
+    from vulnpipe.config import MAX_FIXED_WITHIN_DAYS
+
+    value = text.strip().lower()
+    if value == "all":
+        return None
+    if not value.isdigit() or int(value) > MAX_FIXED_WITHIN_DAYS:
+        raise BadValue(f"{what} {text!r} is not a number of days",
+                       hint=f"give whole days from 0 to {MAX_FIXED_WITHIN_DAYS}, or all")
+    return int(value)
+
+
 def notify(level: str, text: str) -> None:
     """The workflows' ``notify`` hook: messages on stderr as :mod:`vulnpipe.console` prints them."""
     {"error": console.error, "note": console.note, "info": console.info,
@@ -101,5 +114,6 @@ def notify(level: str, text: str) -> None:
 
 
 __all__ = ["AsOfOpt", "CampaignsOpt", "ConfigOpt", "DbOpt", "InventoryOpt", "PluginOpt", "ProfileOpt",
-           "ProfilesFileOpt", "SheetOpt", "StrictOpt", "load_config", "notify", "parse_when",
+           "ProfilesFileOpt", "SheetOpt", "StrictOpt", "load_config", "notify", "parse_days_or_all",
+           "parse_when",
            "pick_campaigns", "pick_db", "pick_profile", "pick_strict"]

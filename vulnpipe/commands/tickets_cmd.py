@@ -19,6 +19,7 @@ from vulnpipe.commands.common import (
     SheetOpt,
     load_config,
     notify,
+    parse_days_or_all,
     parse_when,
     pick_db,
     pick_profile,
@@ -44,9 +45,15 @@ def tickets(
     knowledge: Optional[List[Path]] = typer.Option(
         None, "--knowledge", help="Folder of extra/overriding remediation TOML files (repeatable)."),
     as_of: Optional[str] = AsOfOpt,
+    fixed_within: Optional[str] = typer.Option(
+        None, "--fixed-within", metavar="DAYS|all",
+        help="Keep fixed tickets in the exports for DAYS days after their verified fix, "
+             "counted back from the newest scan (default: [tickets] fixed_within_days, 30); "
+             "'all' exports every ticket ever raised."),
 ) -> None:
     """Build one ticket per exposed host (grouping the L2TP finding and related VPN
-    findings), keyed stably week over week, and export them.
+    findings), keyed stably week over week, and export them: every live ticket (open,
+    resurfaced, risk-accepted, false positive) and those fixed in the last 30 days.
 
 
     Example: vulnpipe tickets --inventory assets.csv --xlsx tickets.xlsx --jira-csv jira.csv
@@ -59,23 +66,29 @@ def tickets(
     inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     settings = workflows.ticket_settings(cfg)
     when = parse_when(as_of, what="--as-of")
+    window = workflows.fixed_within_of(cfg, parse_days_or_all(fixed_within, "--fixed-within")
+                                       if fixed_within is not None else "config")
     dirs = [*cfg.tickets.knowledge_dirs, *(knowledge or ())]
     if scan:
         try:
             done = workflows.tickets_from_scans(scan, prof, outputs, inventory=inv,
                                                 settings=settings, as_of=when,
-                                                knowledge_dirs=dirs, notify=notify)
+                                                knowledge_dirs=dirs, notify=notify,
+                                                fixed_within=window)
         except workflows.ScansRefused:
             raise typer.Exit(1) from None
     else:
         engine = workflows.open_store(pick_db(db, cfg), create=False)
         try:
             done = workflows.export_tickets(engine, prof, outputs, inventory=inv,
-                                            settings=settings, as_of=when, knowledge_dirs=dirs)
+                                            settings=settings, as_of=when, knowledge_dirs=dirs,
+                                            fixed_within=window)
         finally:
             engine.dispose()
-    console.info(f"{len(done.views)} ticket(s): {done.states_text()}; profile '{prof.name}'; "
-                 f"wrote {', '.join(done.written)}")
+    left_out = done.left_out_text()
+    console.info(f"{len(done.views)} ticket(s): {done.states_text()}"
+                 f"{f' ({left_out}: --fixed-within all exports them)' if left_out else ''}; "
+                 f"profile '{prof.name}'; wrote {', '.join(done.written)}")
 
 
 def _decide(db: Optional[str], config: Optional[Path], key: str, kind: str, reason: str,
