@@ -201,6 +201,42 @@ def test_every_export_is_byte_identical_on_rerun(tmp_path):
     assert outs[0] == outs[1] and len(outs[0]) == 5
 
 
+def test_markdown_tickets_are_all_replaced_or_none_on_a_full_disk(tmp_path, monkeypatch):
+    """A disk that fills up halfway through the Markdown files leaves the folder exactly as
+    it was (no ticket half-written, no mix of this run and the last, no staging left)."""
+    import errno
+    from pathlib import Path
+
+    import pytest
+
+    from vulnpipe.ingest.errors import VulnpipeError
+    from vulnpipe.reports.tickets.export import write_markdown
+
+    db = str(tmp_path / "s.db")
+    ingest(db, scan(tmp_path, "w1.nessus", week(0), [(f"10.0.0.{i}", [nb.l2tp()]) for i in (1, 2, 3)]))
+    views = sorted(tickets_jsonl(db).values(), key=lambda v: v["key"])
+    md = tmp_path / "md"
+    write_markdown(views, md)
+    before = {p.name: p.read_bytes() for p in md.iterdir()}
+    assert len(before) == 3
+    changed = [{**v, "title": v["title"] + " (changed)"} for v in views]
+    real_write, calls = Path.write_text, []
+
+    def filling(self, *args, **kwargs):
+        calls.append(self)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", filling)
+    with pytest.raises(VulnpipeError, match="disk space|No space"):
+        write_markdown(changed, md)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in md.iterdir()} == before
+    write_markdown(changed, md)
+    assert all(b"(changed)" in p.read_bytes() for p in md.iterdir()) and len(list(md.iterdir())) == 3
+
+
 def test_windows_ticket_has_rras_remediation_expecting_stopped_and_disabled(tmp_path):
     db = str(tmp_path / "s.db")
     ingest(db, scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp()])]))

@@ -8,14 +8,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.reports.tickets.model import OPEN_STATES, STATES, priority_rank
 from vulnpipe.reports.tickets.view import TICKET_FIELDS, summary_rows
 from vulnpipe.reports.writers.cells import csv_text
-from vulnpipe.reports.writers.output import atomic_path, open_output
+from vulnpipe.reports.writers.output import open_output
 from vulnpipe.reports.writers.xlsx import Sheet, write_xlsx
 
 JIRA_PRIORITY = {"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"}
@@ -106,18 +110,31 @@ def render_markdown(view: dict) -> str:
 
 
 def write_markdown(views: Sequence[dict], directory: str | Path) -> list[Path]:
-    """One ``KEY.md`` per ticket (named by ticket key, never by scanner text)."""
+    """One ``KEY.md`` per ticket (named by ticket key, never by scanner text). Every file is
+    written into a hidden folder inside ``directory`` first and moved into place only when
+    all are written: a failure (a full disk) leaves the folder as it was."""
     d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    env = _env()
-    template = env.get_template("ticket.md.j2")
-    written = []
-    for v in views:
-        path = d / f"{v['key']}.md"
-        with atomic_path(path) as tmp:
-            tmp.write_text(template.render(t=v), encoding="utf-8")
-        written.append(path)
-    return written
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".vulnpipe-", dir=d))
+    except OSError as exc:
+        raise VulnpipeError(f"cannot write here: {exc.strerror or exc}", path=d,
+                            hint="choose a writable folder for --markdown") from None
+    template = _env().get_template("ticket.md.j2")
+    try:
+        names = []
+        for v in views:
+            name = f"{v['key']}.md"
+            (staging / name).write_text(template.render(t=v), encoding="utf-8")
+            names.append(name)
+        for name in names:
+            os.replace(staging / name, d / name)
+    except OSError as exc:
+        raise VulnpipeError(f"cannot write the tickets' Markdown: {exc.strerror or exc}", path=d,
+                            hint="check free disk space and permissions") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [d / name for name in names]
 
 
 def jira_description(v: dict) -> str:
