@@ -34,6 +34,8 @@ PY = sys.executable
 SHARED = Path(os.environ.get("VULNPIPE_SHARED", ROOT.parent / "shared"))
 PG = os.environ.get("VULNPIPE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
+#: Seconds per file an ingest of many files may take: 1.2 x the 0.46 s of issue #17's table.
+INGEST_PER_FILE = 0.55
 TARGETS = {   # what the issue asks, for the table's last column
     "reconcile after one new weekly scan": "<= 2 s + parse",
     "tickets (jsonl, xlsx, jira-csv)": "<= 5 s, 300 MB",
@@ -139,14 +141,12 @@ def bench_engine(engine: str, data: Path, targets: list[int], work: Path,
         for n in targets:
             wanted = set(weeks[done:n - 1])
             before = [p for p in scans if "-".join(p.name.split("-")[:2]) in wanted]
-            start, cpu_before = time.perf_counter(), os.times()
-            for p in before:
-                measure(vp("ingest", str(p), "--db", db, *cfg))
-            per_file = (time.perf_counter() - start) / max(1, len(before))
-            cpu_after = os.times()
-            per_file_cpu = (cpu_after.children_user + cpu_after.children_system
-                            - cpu_before.children_user - cpu_before.children_system) / max(1, len(before))
-            per_file_cpu = max(0.0, per_file_cpu)
+            # the weeks so far in one command, as a team back-fills a history (the issue's
+            # "ingest all scans"); per file = the command's time / the number of files
+            ingested = measure(vp("ingest", *map(str, before), "--db", db, *cfg)) if before \
+                else (0.0, 0.0, 0.0, 0)
+            per_file = ingested[0] / max(1, len(before))
+            per_file_cpu = ingested[2] / max(1, len(before))
             done = n - 1
             label = weeks[n - 1]
             full, rescan = data / "scans" / f"{label}-full.nessus", data / "scans" / f"{label}-rescan.nessus"
@@ -173,7 +173,9 @@ def bench_engine(engine: str, data: Path, targets: list[int], work: Path,
                              "--out", str(out / "run"), *cfg))
             done = n
             rows += [
-                (engine, n, "ingest, per file (weeks so far)", per_file, None, per_file_cpu, ""),
+                (engine, n, f"ingest of {len(before)} files in one command, per file", per_file,
+                 ingested[1] or None, per_file_cpu,
+                 f"{'met' if per_file <= INGEST_PER_FILE else 'NOT met'} (<= {INGEST_PER_FILE} s)"),
                 (engine, n, "first read after that ingest (tickets --jsonl)", *catch_up[:3], ""),
                 (engine, n, "parse of week N's full scan", *parse[:3], ""),
                 (engine, n, "ingest of week N's full scan", *ingest[:3], ""),
