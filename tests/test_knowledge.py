@@ -24,6 +24,8 @@ from vulnpipe.reports.remediation.platform import PLATFORMS
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPOGRAPHIC = "\u201c\u201d\u2018\u2019"
+#: The built-in campaign profiles ("all" selects every finding: no campaign, no guidance).
+CAMPAIGNS = sorted(set(builtin_profiles()) - {"all"})
 SECTION_LISTS = ("confirm", "steps", "verify_local", "verify_rescan", "rollback", "if_needed")
 
 
@@ -58,14 +60,25 @@ def test_every_builtin_file_loads_on_its_own(tmp_path):
     files = _builtin_files()
     # one file per plugin of the l2tp profile (named after it) and the profile's own file
     names = [f.name for f in files]
-    assert "profile_l2tp.toml" in names
-    assert sorted(int(n.split("_", 1)[0]) for n in names if n != "profile_l2tp.toml") == sorted(
+    assert {f"profile_{p}.toml" for p in CAMPAIGNS} <= set(names)
+    assert sorted(int(n.split("_", 1)[0]) for n in names if not n.startswith("profile_")) == sorted(
         builtin_profiles()["l2tp"].plugin_ids)
     for f in files:
         d = tmp_path / f.name.removesuffix(".toml")
         d.mkdir()
         (d / f.name).write_text(f.read_text("utf-8"), "utf-8")
         load_knowledge([d])   # validated like a user file, without a KnowledgeError
+
+
+@pytest.mark.parametrize("platform", list(PLATFORMS))
+def test_every_builtin_profile_has_guidance_for_a_finding_it_selected_by_port(kb, platform):
+    """A finding a profile selected only by its port (a plugin with no entry of its own,
+    e.g. a service detection on tcp/1723 for pptp) still gets remediation, the profile's."""
+    for name in CAMPAIGNS:
+        rem = kb.find(99999, platform, name)
+        assert rem is not None and rem.matched == MATCH_PROFILE, name
+        assert rem.steps and rem.verify_rescan and rem.why.strip()
+    assert "1723" in kb.find(99999, platform, "pptp").title
 
 
 def test_every_l2tp_profile_plugin_has_its_own_entry(kb):
