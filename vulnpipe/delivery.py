@@ -126,16 +126,17 @@ def mail_report(cfg: Config, built: "WeeklyBuilt", *, per_team: bool = False,
     return outcome
 
 
-def run_deliveries(cfg: Config, views: Sequence[dict], built: "WeeklyBuilt | None",
-                   notify: Notify = _quiet) -> dict[str, Any]:
+def run_deliveries(cfg: Config, views: Sequence[dict] | Callable[[], Sequence[dict]],
+                   built: "WeeklyBuilt | None", notify: Notify = _quiet) -> dict[str, Any]:
     """The optional last steps of ``vulnpipe run``: ``[jira] sync = true`` and ``[mail]
-    send = true``. Each failure is reported through ``notify`` and in the returned dict
+    send = true`` (``views``: the tickets Jira is synced with, or what gives them, asked
+    only when it is). Each failure is reported through ``notify`` and in the returned dict
     (``{"jira": {..., "ok": ...}, "mail": {...}}``); nothing is raised."""
     done: dict[str, Any] = {}
     if cfg.jira.sync:
         try:
-            result = sync_jira(cfg, views, line=lambda text: notify("info", "jira: " + text),
-                               notify=notify)
+            result = sync_jira(cfg, views() if callable(views) else views,
+                               line=lambda text: notify("info", "jira: " + text), notify=notify)
             done["jira"] = result.as_dict()
             notify("info", "jira: " + result.summary())
         except VulnpipeError as exc:

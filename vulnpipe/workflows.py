@@ -1082,7 +1082,18 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
                                      summary.outputs, built)
         from vulnpipe.delivery import run_deliveries
 
-        summary.delivery = run_deliveries(cfg, summary.tickets.views, built[0] if built else None,
+        exported = summary.tickets
+
+        def every_ticket() -> Sequence[dict[str, Any]]:
+            """Jira hears of every fix, also of tickets the exports' window left out."""
+            if not exported.built.fixed_left_out:
+                return exported.views
+            return export_tickets(engine, profile, TicketOutputs(), inventory=inventory,
+                                  settings=settings, as_of=summary.as_of,
+                                  knowledge_dirs=cfg.tickets.knowledge_dirs,
+                                  fixed_within=None).views
+
+        summary.delivery = run_deliveries(cfg, every_ticket, built[0] if built else None,
                                           notify=notify)
     finally:
         engine.dispose()

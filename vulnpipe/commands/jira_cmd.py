@@ -62,10 +62,13 @@ def sync(
     inv = workflows.load_inventory_for(cfg, inventory, sheet)
     engine = workflows.open_store(pick_db(db, cfg), create=False)
     try:
+        # every ticket, however long ago it was fixed: an issue left open while syncs were
+        # paused must still learn of its fix ([tickets] fixed_within_days is for the files)
         done = workflows.export_tickets(engine, prof, workflows.TicketOutputs(), inventory=inv,
                                         settings=workflows.ticket_settings(cfg),
                                         as_of=parse_when(as_of),
-                                        knowledge_dirs=[*cfg.tickets.knowledge_dirs, *(knowledge or ())])
+                                        knowledge_dirs=[*cfg.tickets.knowledge_dirs, *(knowledge or ())],
+                                        fixed_within=None)
     finally:
         engine.dispose()
     result = delivery.sync_jira(cfg, done.views, apply=not plan, offline=offline,
