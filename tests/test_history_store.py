@@ -261,3 +261,35 @@ def test_tickets_command_window_option_and_config(tmp_path):
     assert r.returncode == 1 and b"fixed_within_days" in r.stderr
     r = run_cli("tickets", "--db", db, "--jsonl", "-", "--fixed-within", "-3")
     assert r.returncode == 2 and b"--fixed-within" in r.stderr
+
+
+def test_an_evidence_period_reads_no_fix_before_it_yet_misses_no_ticket_it_needs(tmp_path):
+    """An evidence pack of a period skips reading the tickets fixed before the period began
+    and untouched since; every ticket it needs (active in the period, `_active`) is read,
+    exactly as a full replay has it, also a fixed ticket whose risk adjustment came later."""
+    from vulnpipe.reports.evidence.collect import _active
+    from vulnpipe.reports.evidence.period import Period
+
+    engine = open_store(str(tmp_path / "e.db"))
+    inventory = load_inventory(SAMPLE / "inventory.csv")
+    for path in sorted((SAMPLE / "scans").glob("*.nessus")):
+        ingest_source(engine, next(expand_inputs([path])), L2TP)
+    fixed = sorted(k for k, t in _stored(engine, None, inventory).tickets.items()
+                   if t.state == "fixed")
+    assert len(fixed) >= 2
+    record_decision(engine, fixed[0], "risk_adjusted", "compensating control",
+                    approver="CISO", rating="LOW", at=datetime(2026, 11, 26, tzinfo=timezone.utc))
+    skipped_somewhere = False
+    for start in (datetime(2026, 11, d, tzinfo=timezone.utc) for d in (1, 10, 17, 24, 26)):
+        period = Period(start, None, "test")
+        with engine.begin() as conn:
+            matching, _changes = update_tickets(conn, L2TP, inventory, SETTINGS)
+            read = tickets_as_of(conn, L2TP, matching, SETTINGS, None, may_skip_fixed_before=start)
+        full = _reference(engine, None, inventory)
+        needed = {k for k, t in full.tickets.items() if _active(t, period)}
+        assert needed <= set(read.tickets), f"period from {start}: a needed ticket was skipped"
+        assert all(read.tickets[k] == full.tickets[k] for k in read.tickets)
+        assert fixed[0] in read.tickets            # adjusted after its fix: kept
+        skipped_somewhere |= len(read.tickets) < len(full.tickets)
+    assert skipped_somewhere
+    engine.dispose()

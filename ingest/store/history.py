@@ -348,28 +348,37 @@ def forget_profile(conn: Connection, profile: str) -> None:
 
 # -- live tickets -------------------------------------------------------------------------------
 
-def _not_fixed_before(fixed_before: datetime | None) -> Any:
-    """Tickets not fixed before ``fixed_before`` (their state ``fixed``, the verified fix
-    earlier): every ticket when it is None."""
-    if fixed_before is None:
+@dataclass(frozen=True)
+class LeaveOut:
+    """Tickets a read leaves out: those whose state is ``fixed`` with the verified fix
+    before ``fixed_before``, except the ``keep`` keys."""
+
+    fixed_before: datetime
+    keep: frozenset[str] = frozenset()
+
+
+def _shown(leave_out: LeaveOut | None) -> Any:
+    """The tickets ``leave_out`` does not leave out (every ticket when it is None)."""
+    if leave_out is None:
         return true()
     return or_(tickets.c.state != "fixed", tickets.c.fixed_at.is_(None),
-               tickets.c.fixed_at >= stored(fixed_before))
+               tickets.c.fixed_at >= stored(leave_out.fixed_before),
+               tickets.c.key.in_(sorted(leave_out.keep)))
 
 
-def count_fixed_before(conn: Connection, profile: str, fixed_before: datetime) -> int:
-    """How many of the profile's live tickets were fixed (and still are) before ``fixed_before``."""
+def count_left_out(conn: Connection, profile: str, leave_out: LeaveOut) -> int:
+    """How many of the profile's live tickets ``leave_out`` leaves out."""
     q = select(func.count()).select_from(tickets).where(
-        tickets.c.profile == profile, ~_not_fixed_before(fixed_before))
+        tickets.c.profile == profile, ~_shown(leave_out))
     return int(conn.execute(q).scalar_one())
 
 
 def load_tickets(conn: Connection, profile: str, keys: Sequence[str] | None = None,
-                 fixed_before: datetime | None = None
+                 leave_out: LeaveOut | None = None
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(ticket rows, finding rows) of the profile's live tickets (or only ``keys``; without
-    those fixed before ``fixed_before``), times as aware UTC datetimes, in key order."""
-    shown = _not_fixed_before(fixed_before)
+    those ``leave_out`` names), times as aware UTC datetimes, in key order."""
+    shown = _shown(leave_out)
     tq = select(tickets).where(tickets.c.profile == profile, shown).order_by(tickets.c.key)
     fq = (select(ticket_findings).join(tickets, tickets.c.key == ticket_findings.c.ticket_key)
           .where(tickets.c.profile == profile, shown)
@@ -444,9 +453,9 @@ def append_log(conn: Connection, events: Sequence[Mapping[str, Any]],
 
 
 def _log_query(table: Any, profile: str, keys: Sequence[str] | None, upto: datetime | None,
-               since: datetime | None, fixed_before: datetime | None = None) -> Any:
+               since: datetime | None, leave_out: LeaveOut | None = None) -> Any:
     q = select(table).join(tickets, tickets.c.key == table.c.ticket_key).where(
-        tickets.c.profile == profile, _not_fixed_before(fixed_before))
+        tickets.c.profile == profile, _shown(leave_out))
     if upto is not None:
         q = q.where(table.c.step_at <= stored(upto))
     if since is not None:
@@ -456,13 +465,13 @@ def _log_query(table: Any, profile: str, keys: Sequence[str] | None, upto: datet
 
 def read_log(conn: Connection, table_name: str, profile: str, keys: Sequence[str] | None = None,
              upto: datetime | None = None, since: datetime | None = None,
-             results: Sequence[str] | None = None, fixed_before: datetime | None = None
+             results: Sequence[str] | None = None, leave_out: LeaveOut | None = None
              ) -> list[dict[str, Any]]:
     """Event (``events``) or check (``checks``) rows of the profile's tickets (or ``keys``;
-    without those fixed before ``fixed_before``) made by steps up to ``upto``, at or after
+    without those ``leave_out`` names) made by steps up to ``upto``, at or after
     ``since`` (checks: only ``results``), in ticket and sequence order."""
     table = ticket_events if table_name == "events" else ticket_checks
-    q = _log_query(table, profile, keys, upto, since, fixed_before)
+    q = _log_query(table, profile, keys, upto, since, leave_out)
     if results is not None:
         q = q.where(ticket_checks.c.result.in_(list(results)))
     if keys is None:
@@ -478,14 +487,14 @@ CHECK_COLUMNS = ("ticket_key", "at", "scan_id", "plugin_id", "port", "protocol",
 
 
 def check_tuples(conn: Connection, profile: str, upto: datetime | None = None,
-                 results: Sequence[str] | None = None, fixed_before: datetime | None = None
+                 results: Sequence[str] | None = None, leave_out: LeaveOut | None = None
                  ) -> list[tuple[Any, ...]]:
     """Check rows as tuples of :data:`CHECK_COLUMNS` (times naive UTC, as stored) made by
-    steps up to ``upto`` (of tickets not fixed before ``fixed_before``), in ticket and
+    steps up to ``upto`` (of the tickets ``leave_out`` does not name), in ticket and
     sequence order: the fast way to read many."""
     q = (select(*[ticket_checks.c[c] for c in CHECK_COLUMNS])
          .join(tickets, tickets.c.key == ticket_checks.c.ticket_key)
-         .where(tickets.c.profile == profile, _not_fixed_before(fixed_before)))
+         .where(tickets.c.profile == profile, _shown(leave_out)))
     if upto is not None:
         q = q.where(ticket_checks.c.step_at <= stored(upto))
     if results is not None:

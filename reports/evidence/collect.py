@@ -350,7 +350,9 @@ def collect(conn: Connection, profile: Profile, *, period: Period = Period(),
         raise InputError("the store holds no scans", hint="run `vulnpipe ingest SCAN...` first")
     as_of = judged_as_of(latest, period, generated_at)
     matching, _changes = update_tickets(conn, profile, inventory, settings)
-    built = tickets_as_of(conn, profile, matching, settings, as_of)
+    # a bounded period needs no ticket fixed before it began and untouched since (see _active)
+    built = tickets_as_of(conn, profile, matching, settings, as_of, may_skip_fixed_before=(
+        period.start if period.bounded and not ticket_keys else None))
     if ticket_keys:
         scope = {}
         for key in ticket_keys:

@@ -275,11 +275,13 @@ class TicketReader:
         self._rules: dict = {}
 
     def at(self, as_of: datetime | None, *, logs: str = "all",
-           fixed_within: timedelta | None = None) -> BuiltTickets:
-        """The tickets at ``as_of`` (default: now); ``fixed_within``: without those whose
-        verified fix came longer than that before the newest scan or decision."""
+           fixed_within: timedelta | None = None,
+           may_skip_fixed_before: datetime | None = None) -> BuiltTickets:
+        """The tickets at ``as_of`` (default: now); ``fixed_within``, ``may_skip_fixed_before``:
+        as :meth:`StateReader.tickets_at` takes them."""
         tickets = self.state.tickets_at(as_of or datetime.now(timezone.utc), logs=logs,
-                                        fixed_within=fixed_within)
+                                        fixed_within=fixed_within,
+                                        may_skip_fixed_before=may_skip_fixed_before)
         keys = {t.asset_key for t in tickets.values()}
         info = {k: v for k, v in self.info.items() if k in keys}
         return BuiltTickets(profile=self.profile.name, label=self.profile.campaign,
@@ -292,11 +294,12 @@ class TicketReader:
 
 def tickets_as_of(conn: Connection, profile: Profile, matching: Matching,
                   settings: TicketSettings = TicketSettings(), as_of: datetime | None = None,
-                  *, logs: str = "all", fixed_within: timedelta | None = None) -> BuiltTickets:
+                  *, logs: str = "all", fixed_within: timedelta | None = None,
+                  may_skip_fixed_before: datetime | None = None) -> BuiltTickets:
     """The tickets as they stood at ``as_of`` (default: now), from the stored state (see
     :meth:`TicketReader.at`)."""
-    return TicketReader(conn, profile, matching, settings).at(as_of, logs=logs,
-                                                              fixed_within=fixed_within)
+    return TicketReader(conn, profile, matching, settings).at(
+        as_of, logs=logs, fixed_within=fixed_within, may_skip_fixed_before=may_skip_fixed_before)
 
 
 

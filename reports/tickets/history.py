@@ -483,7 +483,7 @@ class StateReader:
         self.decisions = load_decisions(conn)
         self.scan_rows = store.scan_rows(conn, profile.name)
         self.scan_names = {r["id"]: r["file_name"] for r in self.scan_rows}
-        self._events: dict[datetime | None, list[dict[str, Any]]] = {}
+        self._events: dict[store.LeaveOut | None, list[dict[str, Any]]] = {}
         #: Set by :meth:`tickets_at` with ``fixed_within``: the moment before which fixed
         #: tickets were left out, and how many.
         self.fixed_before: datetime | None = None
@@ -500,7 +500,8 @@ class StateReader:
         return max(times, default=None)
 
     def tickets_at(self, as_of: datetime | None, *, logs: str = "all",
-                   fixed_within: timedelta | None = None) -> dict[str, Ticket]:
+                   fixed_within: timedelta | None = None,
+                   may_skip_fixed_before: datetime | None = None) -> dict[str, Ticket]:
         """The tickets as a full replay up to ``as_of`` (None: every step) gives them: the
         live tickets when ``as_of`` is at or after the last step applied (plus acceptances
         expiring by then), else the checkpoint before ``as_of`` plus the steps after it.
@@ -508,20 +509,30 @@ class StateReader:
         that found a finding: enough to say which scans reported it), ``events``, ``none``.
         ``fixed_within``: leave out the tickets whose verified fix came more than that
         before the newest scan or decision (see :func:`is_fixed_before`), neither read nor
-        replayed when ``as_of`` is at or after the last step."""
+        replayed when ``as_of`` is at or after the last step.
+        ``may_skip_fixed_before``: a reader that needs no ticket fixed before that moment
+        and not touched since by any decision (an evidence pack of a period) lets such
+        tickets go unread; some may still be returned (the caller selects what it needs)."""
         state, conn, profile = self.state, self.conn, self.profile
         newest = self.newest_step(as_of) if fixed_within is not None else None
         cut = self.fixed_before = newest - fixed_within if newest and fixed_within is not None else None
         self.fixed_left_out = 0
         if state is None or state.step is None or as_of is None or as_of >= state.step[0]:
+            leave_out = None
             if cut is not None:
-                self.fixed_left_out = store.count_fixed_before(conn, profile.name, cut)
-            trows, frows = store.load_tickets(conn, profile.name, fixed_before=cut)
+                leave_out = store.LeaveOut(cut)
+                self.fixed_left_out = store.count_left_out(conn, profile.name, leave_out)
+            elif may_skip_fixed_before is not None:
+                moment = may_skip_fixed_before
+                leave_out = store.LeaveOut(moment, frozenset(
+                    d.ticket_key for d in self.decisions
+                    if d.at >= moment or (d.until is not None and d.until >= moment)))
+            trows, frows = store.load_tickets(conn, profile.name, leave_out=leave_out)
             tickets = _restore(trows, frows)
             since = None
             pending = _steps((), _expiries_due(self.decisions, state, as_of)) if as_of else []
             if logs != "none":
-                self._attach(tickets, since, logs, cut)
+                self._attach(tickets, since, logs, leave_out)
             timeline = Timeline(profile.name, tickets)
             for step in _materialised(pending):
                 apply_step(timeline, step)
@@ -553,13 +564,13 @@ class StateReader:
         return kept
 
     def _attach(self, tickets: dict[str, Ticket], upto: datetime | None, logs: str,
-                fixed_before: datetime | None = None) -> None:
+                leave_out: store.LeaveOut | None = None) -> None:
         """Put each ticket's logged events (and checks) made by steps up to ``upto`` (None:
-        all) on it, in order (reading none of the tickets fixed before ``fixed_before``)."""
-        if fixed_before not in self._events:
-            self._events[fixed_before] = store.read_log(self.conn, "events", self.profile.name,
-                                                        fixed_before=fixed_before)
-        for r in self._events[fixed_before]:
+        all) on it, in order (reading none of the tickets ``leave_out`` names)."""
+        if leave_out not in self._events:
+            self._events[leave_out] = store.read_log(self.conn, "events", self.profile.name,
+                                                     leave_out=leave_out)
+        for r in self._events[leave_out]:
             if upto is not None and r["step_at"] > upto:
                 continue
             t = tickets.get(r["ticket_key"])
@@ -570,7 +581,7 @@ class StateReader:
             results = ("present",) if logs == "present" else None
             current, key_of = None, None
             for key, at, sid, pid, port, proto, result, reason, step in store.check_tuples(
-                    self.conn, self.profile.name, upto, results, fixed_before):
+                    self.conn, self.profile.name, upto, results, leave_out):
                 if key != key_of:
                     current, key_of = tickets.get(key), key
                 if current is not None:
