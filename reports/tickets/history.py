@@ -33,6 +33,7 @@ from vulnpipe.reports.tickets.model import (
     ADJUST,
     FIXED,
     Check,
+    Event,
     FindingKey,
     Observation,
     Ticket,
@@ -483,7 +484,7 @@ class StateReader:
         self.decisions = load_decisions(conn)
         self.scan_rows = store.scan_rows(conn, profile.name)
         self.scan_names = {r["id"]: r["file_name"] for r in self.scan_rows}
-        self._events: dict[store.LeaveOut | None, list[dict[str, Any]]] = {}
+        self._events: dict[store.LeaveOut | None, list[tuple[str, datetime, Event]]] = {}
         #: Set by :meth:`tickets_at` with ``fixed_within``: the moment before which fixed
         #: tickets were left out, and how many.
         self.fixed_before: datetime | None = None
@@ -567,15 +568,17 @@ class StateReader:
                 leave_out: store.LeaveOut | None = None) -> None:
         """Put each ticket's logged events (and checks) made by steps up to ``upto`` (None:
         all) on it, in order (reading none of the tickets ``leave_out`` names)."""
-        if leave_out not in self._events:
-            self._events[leave_out] = store.read_log(self.conn, "events", self.profile.name,
-                                                     leave_out=leave_out)
-        for r in self._events[leave_out]:
-            if upto is not None and r["step_at"] > upto:
+        if leave_out not in self._events:     # (events are never changed once made: shared)
+            self._events[leave_out] = [
+                (r["ticket_key"], r["step_at"], event_from_row(r))
+                for r in store.read_log(self.conn, "events", self.profile.name,
+                                        leave_out=leave_out)]
+        for key, step_at, event in self._events[leave_out]:
+            if upto is not None and step_at > upto:
                 continue
-            t = tickets.get(r["ticket_key"])
+            t = tickets.get(key)
             if t is not None:
-                t.events.append(event_from_row(r))
+                t.events.append(event)
         if logs in ("all", "present"):
             names = self.scan_names
             results = ("present",) if logs == "present" else None
