@@ -6,6 +6,8 @@ build/mutate/vulnpipe/ (ingest/ as vulnpipe/ingest/, ...), with a pyproject.toml
 configures mutmut; mutmut copies it to build/mutate/mutants/, which comes first on sys.path,
 so ``import vulnpipe`` there is the mutated copy. Tests run in-process (mutmut forks one
 child per mutant); PYTHONPATH points any `python -m vulnpipe` the tests start at it too.
+The property tests (hypothesis) are left out of mutation runs (see STAGED_CONFTEST): the
+example tests judge the mutants, so a full run stays within about half an hour on 2 cores.
 
 Modules are run one at a time (``python tests/mutate.py coverage timeline``), so partial
 results count; results are kept in build/mutate/mutants/ between runs (mutmut only tests
