@@ -6,6 +6,8 @@ build/mutate/vulnpipe/ (ingest/ as vulnpipe/ingest/, ...), with a pyproject.toml
 configures mutmut; mutmut copies it to build/mutate/mutants/, which comes first on sys.path,
 so ``import vulnpipe`` there is the mutated copy. Tests run in-process (mutmut forks one
 child per mutant); PYTHONPATH points any `python -m vulnpipe` the tests start at it too.
+The property tests (hypothesis) are left out of mutation runs (see STAGED_CONFTEST): the
+example tests judge the mutants, so a full run stays within about half an hour on 2 cores.
 
 Modules are run one at a time (``python tests/mutate.py coverage timeline``), so partial
 results count; results are kept in build/mutate/mutants/ between runs (mutmut only tests
@@ -51,6 +53,26 @@ LAYOUT = {"vulnpipe": "vulnpipe", "ingest": "vulnpipe/ingest", "reports": "vulnp
           "templates": "vulnpipe/templates"}
 
 
+#: build/mutate/conftest.py. pytest imports tests.conftest as `tests.*`, so the folder holding
+#: tests/ must be on sys.path. The property tests (hypothesis) are left out of mutation runs:
+#: mutmut runs the selected tests once per mutant, and a property test costs seconds per run
+#: (more when a failing example is shrunk) where an example test costs milliseconds; the
+#: example tests of each module are what judge its mutants. `make test` runs them all.
+STAGED_CONFTEST = '''\
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def pytest_collection_modifyitems(config, items):
+    fast = [i for i in items if not getattr(getattr(i, "obj", None), "is_hypothesis_test", False)]
+    if len(fast) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in fast])
+        items[:] = fast
+'''
+
+
 def stage() -> None:
     """build/mutate/: the package as installed, the tests, and mutmut's configuration."""
     STAGE.mkdir(parents=True, exist_ok=True)
@@ -62,16 +84,14 @@ def stage() -> None:
                         dirs_exist_ok=True)
     shutil.rmtree(STAGE / "vulnpipe", ignore_errors=True)
     fresh.rename(STAGE / "vulnpipe")
-    for folder in ["tests", *ALSO_COPY]:
-        shutil.rmtree(STAGE / folder, ignore_errors=True)
-        shutil.copytree(ROOT / folder, STAGE / folder, ignore=ignore)
-        # mutmut copies these into mutants/ only once: refresh them there too
-        if (STAGE / "mutants").exists():
-            shutil.rmtree(STAGE / "mutants" / folder, ignore_errors=True)
-            shutil.copytree(ROOT / folder, STAGE / "mutants" / folder, ignore=ignore)
-    # pytest imports tests.conftest as `tests.*`: the folder holding tests/ must be on sys.path
-    (STAGE / "conftest.py").write_text("import sys\nfrom pathlib import Path\n\n"
-                                       "sys.path.insert(0, str(Path(__file__).parent))\n")
+    # mutmut copies these into mutants/ only once, and on a fresh build/mutate/ its first run
+    # misses a mutants/conftest.py it copied itself: put them in both places before it starts
+    for where in (STAGE, STAGE / "mutants"):
+        where.mkdir(exist_ok=True)
+        for folder in ["tests", *ALSO_COPY]:
+            shutil.rmtree(where / folder, ignore_errors=True)
+            shutil.copytree(ROOT / folder, where / folder, ignore=ignore)
+        (where / "conftest.py").write_text(STAGED_CONFTEST)
     pytest_ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     config = {
         "source_paths": ["vulnpipe/"],

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vulnpipe.ingest.assets.inventory import inventory_from_frame, load_inventory
-from vulnpipe.ingest.assets.matching import MATCH_COLUMNS, match_hosts, match_summary
+from vulnpipe.ingest.assets.matching import MATCH_COLUMNS, join_findings, match_hosts, match_summary
 from vulnpipe.ingest.nessus.frames import hosts_frame
 from vulnpipe.ingest.records import Host
 
@@ -273,3 +273,143 @@ def test_property_vectorised_matcher_agrees_with_a_host_by_host_reference(assets
             assert row["match_candidates"] == ";".join(found)
         elif method != "unmatched":
             assert (row["asset_id"],) == found
+
+
+# -- what the mutation run (tests/MUTATION.md) found unpinned ---------------------------
+
+def test_narrowest_cidr_over_ipv6_and_ipv4_in_one_frame():
+    inv = inventory_from_frame(pd.DataFrame({
+        "asset_id": ["V6-48", "V6-64", "V6-120", "V4-8", "V4-31", "V4-16"],
+        "ip": ["2001:db8::/48", "2001:db8:0:1::/64", "2001:db8:0:1::100/120", "10.0.0.0/8",
+               "10.9.9.10/31", "172.16.0.0/16"]}))
+    scanned = ["2001:db8:0:1::105", "2001:db8:0:1::5", "2001:db8:0:2::1", "2001:db9::1",
+               "10.9.9.11", "10.9.9.9", "11.0.0.1", "172.16.255.255"]
+    out = match_hosts(hosts(*({"host": h} for h in scanned)), inv)
+    assert list(out["asset_id"].fillna("-")) == ["V6-120", "V6-64", "V6-48", "-", "V4-31", "V4-8",
+                                                 "-", "V4-16"]
+    assert list(out["match_method"]) == ["cidr"] * 3 + ["unmatched"] + ["cidr"] * 2 + \
+        ["unmatched", "cidr"]
+    # only IPv6 hosts, with IPv4 ranges listed first: the IPv6 ranges are still tried
+    out = match_hosts(hosts({"host": "2001:db8:0:1::105"}, {"host": "2001:db8:0:2::1"}), inv)
+    assert list(out["asset_id"]) == ["V6-120", "V6-48"]
+
+
+def test_two_assets_with_the_same_range_make_a_host_ambiguous():
+    inv = inventory_from_frame(pd.DataFrame({"asset_id": ["N-1", "N-2"],
+                                             "ip": ["10.5.0.0/16", "10.5.0.0/16"]}))
+    m = one(inv, host_ip="10.5.1.1")
+    assert (m["match_method"], m["match_candidates"]) == ("ambiguous", "N-1;N-2")
+    assert pd.isna(m["asset_id"]) and m["owner"] == "secops"
+
+
+def test_hosts_that_reach_the_cidr_level_without_any_range_or_any_address(basic):
+    no_ranges = inventory_from_frame(pd.DataFrame({"asset_id": ["A"], "ip": ["10.0.0.1"]}))
+    m = one(no_ranges, host_ip="10.0.0.2")
+    assert (m["match_method"], m["owner"]) == ("unmatched", "secops")
+    # names only (no address anywhere in the frame), nothing matching
+    out = match_hosts(hosts({"host": "nowhere"}, {"host": "elsewhere", "netbios_name": "ELSE"}),
+                      basic)
+    assert list(out["match_method"]) == ["unmatched", "unmatched"]
+
+
+def test_the_scanned_address_matches_when_the_report_name_is_a_name(basic):
+    m = one(basic, host="gateway-7", host_ip="198.51.100.10")
+    assert (m["asset_id"], m["match_method"]) == ("SRV-001", "ip")
+    # a report name is one name: never matched word by word
+    assert one(basic, host="db01 old")["match_method"] == "unmatched"
+
+
+def test_an_fqdn_cell_without_a_dot_is_a_short_name_not_an_fqdn():
+    inv = inventory_from_frame(pd.DataFrame({"asset_id": ["L"], "fqdn": ["legacy"]}))
+    m = one(inv, host_ip="10.0.0.9", hostname="legacy")
+    assert (m["asset_id"], m["match_method"]) == ("L", "hostname")
+
+
+def test_a_frame_with_only_some_identity_columns_keeps_its_index():
+    inv = inventory_from_frame(pd.DataFrame({"asset_id": ["W"], "fqdn": ["web01.corp.example"],
+                                             "owner": ["Bob"]}))
+    frame = pd.DataFrame({"host_fqdn": ["web01.corp.example", None]}, index=[4, 2])
+    out = match_hosts(frame, inv)
+    assert list(out.index) == [4, 2]
+    assert list(out["asset_id"].fillna("-")) == ["W", "-"]
+    assert list(out["match_method"]) == ["fqdn", "unmatched"]
+
+
+def test_match_columns_are_typed(basic):
+    out = match_hosts(hosts({"host": "198.51.100.10"}, {"host": "10.1.0.50"}, {"host": "x"}), basic)
+    assert {c: str(out[c].dtype) for c in ("asset_id", "owner", "owner_email", "criticality",
+                                           "match_method", "match_candidates", "internet_facing",
+                                           "unowned")} == {
+        "asset_id": "string", "owner": "string", "owner_email": "string", "criticality": "string",
+        "match_method": "string", "match_candidates": "string", "internet_facing": "boolean",
+        "unowned": "boolean"}
+
+
+def test_summary_counts_each_host_once_whatever_its_findings():
+    inv = inventory_from_frame(pd.DataFrame({"asset_id": ["A"], "ip": ["10.0.0.1"],
+                                             "owner": ["Ann"]}))
+    frame = pd.DataFrame([_finding(host="10.0.0.1", host_ip="10.0.0.1", plugin_id=p)
+                          for p in (11387, 10622)]
+                         + [_finding(host="10.0.0.2", host_ip="10.0.0.2")])
+    s = match_summary(join_findings(frame, inv, default_owner="secops"))
+    assert (s["hosts"], s["matched"], s["ip"], s["unmatched"], s["unowned"]) == (2, 1, 1, 1, 1)
+    matched = match_hosts(hosts({"host": "a"}, {"host": "b"}), inv)
+    matched["unowned"] = pd.array([pd.NA, False], dtype="boolean")     # unknown counts as unowned
+    assert match_summary(matched)["unowned"] == 1
+
+
+def _finding(**over) -> dict:
+    base = {"host": "10.0.0.1", "host_ip": "10.0.0.1", "host_fqdn": None, "hostname": None,
+            "netbios_name": None, "mac_address": None, "plugin_id": 11387, "port": 1701,
+            "protocol": "udp", "severity": 0, "profile_role": "primary",
+            "host_start": datetime(2024, 3, 10, tzinfo=timezone.utc)}
+    return {**base, **over}
+
+
+def _day(d: int) -> datetime:
+    return datetime(2024, 3, d, tzinfo=timezone.utc)
+
+
+def test_join_findings_first_seen_per_host_address_else_report_name():
+    from vulnpipe.ingest.assets.matching import join_findings
+
+    inv = inventory_from_frame(pd.DataFrame({"asset_id": ["A", "B"], "ip": ["10.0.0.1", "10.0.0.2"],
+                                             "owner": ["Ann", "Ben"], "criticality": ["low", "low"],
+                                             "internet_facing": ["no", "no"]}))
+    frame = pd.DataFrame([
+        _finding(host="10.0.0.1", host_start=_day(3)),
+        _finding(host="vpn01", host_start=_day(10)),                  # renamed: same address
+        _finding(host="10.0.0.2", host_ip="10.0.0.2", host_start=_day(5)),
+        _finding(host="GW-A", host_ip=None, host_start=_day(4)),
+        _finding(host="gw-a", host_ip=None, host_start=_day(9)),        # same name, other case
+        _finding(host="gw-b", host_ip=None, host_start=_day(8)),
+        _finding(host="gw-b", host_ip=None, port=None, host_start=_day(7)),
+    ], index=[70, 60, 50, 40, 30, 20, 10])
+    out = join_findings(frame, inv, default_owner="secops", default_owner_email="sec@corp.example")
+    assert list(out.index) == [70, 60, 50, 40, 30, 20, 10]
+    assert [t.day for t in out["first_seen"]] == [3, 3, 5, 4, 4, 8, 7]
+    assert list(out["asset_id"].fillna("-")) == ["A", "A", "B", "-", "-", "-", "-"]
+    assert list(out["owner"]) == ["Ann", "Ann", "Ben"] + ["secops"] * 4
+    assert list(out["owner_email"].fillna("-")) == ["-"] * 3 + ["sec@corp.example"] * 4
+    assert list(out["priority"]) == ["P4", "P4", "P4", "P2", "P2", "P2", "P2"]   # default rules
+
+
+def test_join_findings_uses_the_rules_and_fallback_given_and_works_without_identities():
+    from vulnpipe.ingest.assets.matching import join_findings
+    from vulnpipe.ingest.assets.priority import Rule
+
+    inv = inventory_from_frame(pd.DataFrame({"asset_id": ["A"], "ip": ["10.0.0.1"]}))
+    frame = pd.DataFrame([_finding(), _finding(host="10.0.0.9", host_ip="10.0.0.9")])
+    out = join_findings(frame, inv, (Rule("P1", 2, criticality=frozenset({"unknown"}),
+                                          internet_facing=True),), fallback=("P3", 60))
+    assert list(out["priority"]) == ["P3", "P3"] and list(out["sla_days"]) == [60, 60]
+    bare = pd.DataFrame({"plugin_id": [11387, 11387], "port": [1701, 1701],
+                         "protocol": ["udp", "udp"], "severity": [0, 0],
+                         "host_start": [_day(1), _day(2)]})
+    out = join_findings(bare, inv, default_owner="secops")
+    assert list(out["match_method"]) == ["unmatched", "unmatched"]
+    assert list(out["owner"]) == ["secops", "secops"]
+    empty = pd.DataFrame([_finding()]).iloc[0:0]
+    out = join_findings(empty, inv)
+    assert len(out) == 0 and set(MATCH_COLUMNS) <= set(out.columns)
+    assert out["first_seen"].dtype == empty["host_start"].dtype

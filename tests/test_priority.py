@@ -155,3 +155,84 @@ def test_rule_errors_are_whole_lines_naming_the_key_and_the_docs():
                               "min_severity": 0}, where) == Rule(
         priority="P1", sla_days=0, name="n", criticality=frozenset({"high"}), internet_facing="unknown",
         profile_role=frozenset({"primary"}), min_severity=0)
+
+
+# -- what the mutation run (tests/MUTATION.md) found unpinned ---------------------------
+
+def test_a_frame_without_inventory_columns_is_unknown_criticality_unknown_exposure_role_none():
+    # findings joined to nothing (no criticality, internet_facing, profile_role or severity
+    # columns): a rule on severity never fires, rules on "unknown"/"none" do
+    rules = rules_from_config([
+        {"min_severity": 0, "priority": "P1", "sla_days": 1},
+        {"internet_facing": True, "priority": "P1", "sla_days": 2},
+        {"internet_facing": False, "priority": "P1", "sla_days": 3},
+        {"criticality": ["unknown"], "internet_facing": "unknown", "profile_role": ["none"],
+         "priority": "P2", "sla_days": 5}])
+    frame = pd.DataFrame({"host": ["a", "b"]}, index=[7, 3])
+    p, s = assign_priority(frame, rules)
+    assert list(p.items()) == [(7, "P2"), (3, "P2")] and list(s.items()) == [(7, 5), (3, 5)]
+    assert (str(p.dtype), str(s.dtype)) == ("string", "Int64")
+    # no rule at all: the fallback, on the same rows
+    p, s = assign_priority(frame, rules[:3], ("P3", 60))
+    assert list(p.items()) == [(7, "P3"), (3, "P3")] and list(s.items()) == [(7, 60), (3, 60)]
+
+
+def test_exposure_true_false_and_unknown_each_match_their_own_rule():
+    rules = rules_from_config([
+        {"internet_facing": False, "priority": "P3", "sla_days": 30},
+        {"internet_facing": True, "priority": "P1", "sla_days": 7},
+        {"internet_facing": "unknown", "priority": "P2", "sla_days": 14}])
+    frame = rows({"internet_facing": True}, {"internet_facing": False}, {})
+    frame.index = [10, 20, 30]
+    p, s = assign_priority(frame, rules)
+    assert list(p.items()) == [(10, "P1"), (20, "P3"), (30, "P2")]
+    assert list(s.items()) == [(10, 7), (20, 30), (30, 14)]
+    assert (str(p.dtype), str(s.dtype)) == ("string", "Int64")
+
+
+def test_an_empty_criticality_is_unknown_and_criticality_is_read_case_blind():
+    p, _ = assign_priority(rows({"criticality": "", "profile_role": "primary"},
+                                {"criticality": "CRITICAL", "internet_facing": True,
+                                 "profile_role": "Primary"}), DEFAULT_RULES)
+    assert list(p) == ["P2", "P1"]
+
+
+def test_due_date_of_a_naive_first_seen_is_read_as_utc():
+    seen = pd.Series([datetime(2024, 2, 28, 23, 30), datetime(2024, 12, 31, 0, 0)])
+    due = due_dates(seen, pd.Series([1, 0], dtype="Int64"))
+    assert list(due) == [pd.Timestamp("2024-02-29"), pd.Timestamp("2024-12-31")]
+
+
+@pytest.mark.parametrize("rule, message", [
+    ({"priority": "P1", "sla_days": 3651},
+     "#1.sla_days: must be a whole number of days from 0 to 3650, not 3651"),
+    ({"priority": "P1", "sla_days": 7, "min_severity": 5}, "#1.min_severity: must be 0-4, not 5"),
+    ({"priority": "P1", "sla_days": 7, "min_severity": True},
+     "#1.min_severity: must be 0-4, not True"),
+    ({"priority": "P1", "sla_days": 7, "name": 3}, "#1.name: must be text"),
+    ({"priority": "P1", "sla_days": 7, "internet_facing": "maybe"},
+     "#1.internet_facing: must be true, false or \"unknown\", not 'maybe'"),
+    ({"priority": "P1", "sla_days": 7, "owner": "x"},
+     "#1: unknown key 'owner' (keys: name, priority, sla_days, criticality, internet_facing, "
+     "profile_role, min_severity)"),
+])
+def test_rule_errors_word_for_word(rule, message):
+    with pytest.raises(VulnpipeError) as info:
+        rules_from_config([rule])
+    assert str(info.value) == "[[priority.rules]] " + message + \
+        " (see docs/config.md, section [priority])"
+
+
+def test_rules_must_be_an_array_and_the_limits_themselves_are_accepted():
+    with pytest.raises(VulnpipeError) as info:
+        rules_from_config({"priority": "P1"})
+    assert str(info.value) == ("[[priority.rules]]: must be an array of tables ([[priority.rules]]) "
+                               "(see docs/config.md, section [priority])")
+    rules = rules_from_config([{"priority": "P4", "sla_days": 3650, "min_severity": 4}])
+    assert (rules[0].sla_days, rules[0].min_severity) == (3650, 4)
+
+
+def test_a_finding_of_unknown_severity_meets_no_severity_rule():
+    rules = rules_from_config([{"min_severity": 1, "priority": "P1", "sla_days": 1}])
+    p, _ = assign_priority(rows({"severity": None}, {"severity": 1}), rules)
+    assert list(p) == ["P4", "P1"]

@@ -18,9 +18,10 @@ FULL = dict(plugin_set=[11387, 10622, 11935, 68453, 19506])
 
 def write(tmp_path, name, hosts, day=0, **policy):
     specs = [nb.HostSpec(h.get("name", h["ip"]), ip=h["ip"], fqdn=h.get("fqdn"),
-                         mac=h.get("mac"), credentialed=h.get("cred"),
-                         start=T0 + timedelta(days=day, minutes=i),
-                         end=T0 + timedelta(days=day, minutes=i + 3), items=h.get("items", []))
+                         netbios=h.get("netbios"), mac=h.get("mac"), credentialed=h.get("cred"),
+                         start=None if day is None else T0 + timedelta(days=day, minutes=i),
+                         end=None if day is None else T0 + timedelta(days=day, minutes=i + 3),
+                         items=h.get("items", []))
              for i, h in enumerate(hosts)]
     kw = {}
     if policy.get("no_policy"):
@@ -237,3 +238,109 @@ def test_addresses_sort_as_numbers_and_names_after_them():
     assert sorted(texts, key=address_order) == ["10.0.0.9", "10.0.0.10", "::1", "10.0.0.9x", "a.example",
                                                 "b.example"]
     assert address_order("10.0.0.1") == (0, 4, 167772161, "") and address_order("x") == (1, 0, 0, "x")
+
+
+# -- what the mutation run (tests/MUTATION.md) found unpinned ---------------------------
+
+def test_the_reconcile_workbook_cell_by_cell(tmp_path):
+    base = write(tmp_path, "b.nessus", [
+        {"ip": "10.0.0.1", "name": "gw", "fqdn": "gw.corp.example", "items": [nb.l2tp()]},
+        {"ip": "10.0.0.2", "netbios": "VPN2", "items": [nb.l2tp()]}])
+    again = write(tmp_path, "r.nessus", [{"ip": "10.0.0.1"}], day=1)
+    result = reconcile(load_scans([base]), load_scans([again]))
+    result.write("xlsx", tmp_path / "r.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    ws = wb["Reconciliation"]
+    values = [tuple(c.value for c in row) for row in ws.iter_rows()]
+    name = "L2TP Network Server Detection"
+    assert values == [
+        ("Host", "Address", "Asset ID", "Plugin ID", "Plugin name", "Port", "Protocol", "Status",
+         "Reason", "Baseline scan", "Baseline seen", "Rescan scan", "Rescan seen"),
+        ("gw.corp.example", "10.0.0.1", None, 11387, name, 1701, "udp", "fixed",
+         "absent from a rescan that covered it (plugin enabled, port in range, host scanned)",
+         "b.nessus", datetime(2026, 11, 23, 1, 0), "r.nessus", datetime(2026, 11, 24, 1, 0)),
+        ("VPN2", "10.0.0.2", None, 11387, name, 1701, "udp", "not_rescanned", "host in no rescan",
+         "b.nessus", datetime(2026, 11, 23, 1, 1), None, None)]
+    # the status column offers the five statuses
+    rules = [(str(v.sqref), v.formula1) for v in ws.data_validations.dataValidation]
+    assert [f for ref, f in rules if ref.startswith("H2:")] == \
+        ['"still_open,fixed,not_rescanned,not_covered,new"']
+    assert [tuple(c.value for c in row) for row in wb["Summary"].iter_rows()] == [
+        ("Status", "Findings"), ("still_open", 0), ("fixed", 1), ("not_rescanned", 1),
+        ("not_covered", 0), ("new", 0)]
+
+
+def test_json_keeps_accents_as_written(tmp_path):
+    base = write(tmp_path, "b.nessus", [{"ip": "10.0.0.1", "name": "serveur-é",
+                                          "items": [nb.l2tp()]}])
+    result = reconcile(load_scans([base]), [])
+    result.write("json", tmp_path / "r.json")
+    text = (tmp_path / "r.json").read_bytes().decode("utf-8")
+    assert '"host": "serveur-é"' in text
+
+
+def test_rows_and_targets_are_in_address_order_and_new_rows_carry_name_and_asset(tmp_path):
+    base = write(tmp_path, "b.nessus", [{"ip": "10.0.0.10", "items": [nb.l2tp()]},
+                                        {"ip": "10.0.0.9", "items": [nb.l2tp()]},
+                                        {"ip": "10.0.0.100", "items": [nb.l2tp()]}])
+    again = write(tmp_path, "r.nessus", [{"ip": "10.0.0.8", "fqdn": "new.corp.example",
+                                          "items": [nb.l2tp()]}], day=1)
+    result = reconcile(load_scans([base]), load_scans([again]))
+    assert [(r.host_ip, r.status, r.name) for r in result.rows] == [
+        ("10.0.0.8", "new", "new.corp.example"), ("10.0.0.9", "not_rescanned", None),
+        ("10.0.0.10", "not_rescanned", None), ("10.0.0.100", "not_rescanned", None)]
+    assert result.targets() == ["10.0.0.9", "10.0.0.10", "10.0.0.100"]
+
+
+def test_every_reason_is_listed_when_no_rescan_covers_and_families_decide_without_a_plugin_set(tmp_path):
+    base = write(tmp_path, "b.nessus", [{"ip": "10.0.0.1", "items": [nb.l2tp()]},
+                                        {"ip": "10.0.0.2", "items": [nb.l2tp()]}])
+    off = write(tmp_path, "r1.nessus", [{"ip": "10.0.0.1"}], day=1, plugin_set=[19506])
+    narrow = write(tmp_path, "r2.nessus", [{"ip": "10.0.0.1"}], day=2, port_range="1-1024")
+    by_family = write(tmp_path, "r3.nessus", [{"ip": "10.0.0.2"}], day=3, plugin_set=None,
+                      families={"Firewalls": "enabled"})
+    got = statuses(reconcile(load_scans([base]), load_scans([off, narrow, by_family])))
+    assert got[("10.0.0.1", 11387, 1701, "udp")] == (
+        "not_covered", "plugin not enabled (r1.nessus); port outside the scan's port range (r2.nessus)",
+        None)
+    assert got[("10.0.0.2", 11387, 1701, "udp")][:2] == (
+        "fixed", "absent from a rescan that covered it (plugin enabled, port in range, host scanned)")
+
+
+def test_the_earliest_covering_rescan_proves_the_fix_and_undated_rescans_come_last(tmp_path):
+    base = write(tmp_path, "b.nessus", [{"ip": "10.0.0.1", "items": [nb.l2tp()]}])
+    undated = write(tmp_path, "a-undated.nessus", [{"ip": "10.0.0.1"}], day=None)
+    later = write(tmp_path, "b-later.nessus", [{"ip": "10.0.0.1"}], day=5)
+    earlier = write(tmp_path, "c-earlier.nessus", [{"ip": "10.0.0.1"}], day=2)
+    scans = load_scans([undated, later, earlier])
+    assert [s.start for s in scans] == [None, T0 + timedelta(days=5), T0 + timedelta(days=2)]
+    got = statuses(reconcile(load_scans([base]), scans))
+    assert got[("10.0.0.1", 11387, 1701, "udp")][2] == "c-earlier.nessus"
+    got = statuses(reconcile(load_scans([base]), load_scans([undated, later])))
+    assert got[("10.0.0.1", 11387, 1701, "udp")][2] == "b-later.nessus"
+
+
+def test_with_an_inventory_unmatched_hosts_keep_their_own_address(tmp_path):
+    import pandas as pd
+
+    from vulnpipe.ingest.assets.inventory import inventory_from_frame
+    from vulnpipe.reports.reconcile import inventory_asset_of
+
+    base = write(tmp_path, "b.nessus", [{"ip": "10.0.0.1", "items": [nb.l2tp()]},
+                                        {"ip": "10.0.0.2", "items": [nb.l2tp()]},
+                                        {"ip": "10.0.0.3", "items": [nb.l2tp()]}])
+    again = write(tmp_path, "r.nessus", [{"ip": "10.0.0.2"},
+                                         {"ip": "10.0.0.7", "items": [nb.l2tp(port=1702)]}], day=1)
+    inv = inventory_from_frame(pd.DataFrame({"asset_id": ["AST-7"], "ip": ["10.0.0.7"]}))
+    b, r = load_scans([base]), load_scans([again])
+    asset_of = inventory_asset_of([h for s in [*b, *r] for h in s.hosts], inv)
+    result = reconcile(b, r, asset_of)
+    assert [(r.host_ip, r.status, r.asset_id) for r in result.rows] == [
+        ("10.0.0.1", "not_rescanned", None), ("10.0.0.2", "fixed", None),
+        ("10.0.0.3", "not_rescanned", None), ("10.0.0.7", "new", "AST-7")]
+
+
+def test_a_finding_without_a_protocol_reports_none_made_up(tmp_path):
+    base = write(tmp_path, "b.nessus", [{"ip": "10.0.0.1", "items": [nb.l2tp(protocol="")]}])
+    result = reconcile(load_scans([base]), [])
+    assert [(r.port, r.protocol) for r in result.rows] == [(1701, "")]
