@@ -183,33 +183,31 @@ def test_a_late_scan_replays_from_the_start_and_reads_stay_right(tmp_path):
     engine.dispose()
 
 
-def _newest_step(engine, when: datetime) -> datetime:
-    """The newest scan or decision at or before ``when``, read straight from the store."""
-    from vulnpipe.ingest.store.decisions import load_decisions
+def _newest_scan(engine, when: datetime) -> datetime:
+    """The newest scan at or before ``when``, read straight from the store."""
     from vulnpipe.ingest.store.history import scan_rows
 
     with engine.connect() as conn:
-        times = [r["time"] for r in scan_rows(conn) if r["time"] <= when]
-        times += [d.at for d in load_decisions(conn) if d.at <= when]
-    return max(times)
+        return max(r["time"] for r in scan_rows(conn) if r["time"] <= when)
 
 
-def test_exports_leave_out_tickets_fixed_before_the_window_as_a_filtered_replay_would(tmp_path):
-    """`tickets --fixed-within DAYS` (the export default): at every moment, the stored path
-    gives exactly the full replay's tickets less those whose last verified fix came more
-    than DAYS before the newest scan or decision; false positives and risk acceptances stay."""
-    from vulnpipe.reports.tickets.history import is_fixed_before
+def _became_fixed(ticket) -> datetime | None:
+    """When a fully replayed ticket entered the fixed state it is in (None: not fixed)."""
+    if ticket.state != "fixed":
+        return None
+    entered, before = None, None
+    for e in ticket.events:
+        if e.state == "fixed" and before != "fixed":
+            entered = e.at
+        before = e.state
+    return entered
 
-    engine = open_store(str(tmp_path / "w.db"))
-    inventory = load_inventory(SAMPLE / "inventory.csv")
-    for path in sorted((SAMPLE / "scans").glob("*.nessus")):
-        ingest_source(engine, next(expand_inputs([path])), L2TP)
-    keys = sorted(_stored(engine, None, inventory).tickets)
-    t = datetime(2026, 11, 4, 12, tzinfo=timezone.utc)
-    record_decision(engine, keys[1], "false_positive", "test responder", at=t)
-    record_decision(engine, keys[2], "risk_accepted", "vendor", approver="CISO",
-                    until=t + timedelta(days=9), at=t + timedelta(days=1))
-    left_out_somewhere = False
+
+def _assert_window_as_a_filtered_replay(engine, inventory) -> int:
+    """At every moment and for windows of 0, 6 and 13 days: the stored path's tickets are
+    the full replay's less those that became fixed before the window; returns how many
+    reads left something out."""
+    left_out = 0
     for days in (0, 6, 13):
         window = timedelta(days=days)
         for when in _moments(engine):
@@ -217,15 +215,86 @@ def test_exports_leave_out_tickets_fixed_before_the_window_as_a_filtered_replay_
                 matching, _changes = update_tickets(conn, L2TP, inventory, SETTINGS)
                 built = tickets_as_of(conn, L2TP, matching, SETTINGS, when, fixed_within=window)
             full = _reference(engine, when, inventory)
-            cut = _newest_step(engine, when) - window
-            kept = {k: tk for k, tk in full.tickets.items() if not is_fixed_before(tk, cut)}
+            cut = _newest_scan(engine, when) - window
+            kept = {k: tk for k, tk in full.tickets.items()
+                    if (_became_fixed(tk) or cut) >= cut}
             assert built.tickets == kept, f"window {days} days, as of {when}"
             assert built.fixed_left_out == len(full.tickets) - len(kept)
             assert built.fixed_before == cut
             assert {k: full.priority[k] for k in kept} == built.priority
-            left_out_somewhere |= built.fixed_left_out > 0
-            assert keys[1] not in full.tickets or keys[1] in built.tickets   # false positive stays
-    assert left_out_somewhere       # the sample history has fixes older than the windows
+            left_out += built.fixed_left_out > 0
+    return left_out
+
+
+SCANS_BY_TIME = sorted((SAMPLE / "scans").glob("*.nessus"))
+MID = datetime(2026, 11, 16, tzinfo=timezone.utc)     # after W46's scans, before W47's
+
+
+def test_exports_leave_out_tickets_fixed_before_the_window_as_a_filtered_replay_would(tmp_path):
+    """`tickets --fixed-within DAYS` (the export default): at every moment, the stored path
+    gives exactly the full replay's tickets less those that became fixed more than DAYS
+    before the newest scan; false positives and risk acceptances stay, and decisions do not
+    move the window."""
+    engine = open_store(str(tmp_path / "w.db"))
+    inventory = load_inventory(SAMPLE / "inventory.csv")
+    for path in SCANS_BY_TIME:
+        ingest_source(engine, next(expand_inputs([path])), L2TP)
+    keys = sorted(_stored(engine, None, inventory).tickets)
+    t = datetime(2026, 11, 4, 12, tzinfo=timezone.utc)
+    record_decision(engine, keys[1], "false_positive", "test responder", at=t)
+    record_decision(engine, keys[2], "risk_accepted", "vendor", approver="CISO",
+                    until=t + timedelta(days=9), at=t + timedelta(days=1))
+    record_decision(engine, keys[3], "false_positive", "a decision today", approver="CISO")
+    assert _assert_window_as_a_filtered_replay(engine, inventory)
+    with engine.begin() as conn:
+        matching, _changes = update_tickets(conn, L2TP, inventory, SETTINGS)
+        assert keys[1] in tickets_as_of(conn, L2TP, matching, SETTINGS, None,
+                                        fixed_within=timedelta(0)).tickets   # stays
+    engine.dispose()
+
+
+def _early_fix(tmp_path, inventory) -> str:
+    """A ticket of the sample fixed before MID and still fixed at the end."""
+    engine = open_store(str(tmp_path / "probe.db"))
+    for path in SCANS_BY_TIME:
+        ingest_source(engine, next(expand_inputs([path])), L2TP)
+    full = _reference(engine, None, inventory)
+    engine.dispose()
+    early = sorted(k for k, t in full.tickets.items()
+                   if t.state == "fixed" and (_became_fixed(t) or MID) < MID)
+    assert early
+    return early[0]
+
+
+@pytest.mark.parametrize("how", ["step by step", "replayed from the start"])
+def test_a_false_positive_reopened_as_fixed_leaves_the_window_from_its_reopening(tmp_path, how):
+    """A fixed ticket marked a false positive and reopened (fixed again, by the reopening),
+    and a ticket marked a false positive before its fix (no fix event while the decision
+    holds) then reopened: each counts from its reopening, whether the store took the steps
+    one by one with reads between or replayed them from the start."""
+    inventory = load_inventory(SAMPLE / "inventory.csv")
+    key = _early_fix(tmp_path, inventory)
+    engine = open_store(str(tmp_path / "w.db"))
+    early = [p for p in SCANS_BY_TIME if p.name < "2026-W47"]
+    for path in early:
+        ingest_source(engine, next(expand_inputs([path])), L2TP)
+    _stored(engine, None, inventory)
+    if how == "step by step":   # decisions after the last scan: forward steps, reads between
+        record_decision(engine, key, "false_positive", "scanner glitch", at=MID)
+        _stored(engine, None, inventory)
+        record_decision(engine, key, "revoked", "it was real", at=MID + timedelta(hours=1))
+        _stored(engine, None, inventory)
+    else:                       # the false positive before the fix: a replay from the start
+        opened = _stored(engine, None, inventory).tickets[key].events[0].at
+        record_decision(engine, key, "false_positive", "lab host", at=opened + timedelta(hours=1))
+        record_decision(engine, key, "revoked", "not a lab host", at=MID + timedelta(hours=1))
+    for path in SCANS_BY_TIME:
+        if path not in early:
+            ingest_source(engine, next(expand_inputs([path])), L2TP)
+    full = _reference(engine, None, inventory)
+    assert full.tickets[key].state == "fixed"
+    assert _became_fixed(full.tickets[key]) == MID + timedelta(hours=1)
+    assert _assert_window_as_a_filtered_replay(engine, inventory)
     engine.dispose()
 
 
@@ -246,9 +315,10 @@ def test_tickets_command_window_option_and_config(tmp_path, db_url):
     fixed = sorted(v["fixed_at"] for v in every if v["state"] == "fixed")
     assert len(fixed) >= 2 and fixed[0][:10] < "2026-11-20"
     recent, note = exported("--fixed-within", "5")
-    cut = re.search(r"(\d+) fixed before (\d{4}-\d\d-\d\d) left out: --fixed-within all", note)
+    cut = re.search(r"(\d+) fixed before (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) left out: "
+                    r"--fixed-within all", note)
     assert cut, note
-    left = [v for v in every if v["state"] == "fixed" and v["fixed_at"][:10] < cut[2]]
+    left = [v for v in every if v["state"] == "fixed" and v["fixed_at"] < cut[2]]
     assert left and int(cut[1]) == len(left)
     assert {v["key"] for v in recent} == {v["key"] for v in every} - {v["key"] for v in left}
     assert [v for v in every if v["key"] in {r["key"] for r in recent}] == recent
@@ -292,4 +362,29 @@ def test_an_evidence_period_reads_no_fix_before_it_yet_misses_no_ticket_it_needs
         assert fixed[0] in read.tickets            # adjusted after its fix: kept
         skipped_somewhere |= len(read.tickets) < len(full.tickets)
     assert skipped_somewhere
+    engine.dispose()
+
+
+def test_ticket_rows_an_older_vulnpipe_wrote_are_replayed_from_the_start_once(tmp_path):
+    """Stored ticket rows carry how they were derived: a store whose rows an older version
+    wrote (no `ticket_rows` mark) is replayed from the start once, then read forward."""
+    from sqlalchemy import delete
+
+    from vulnpipe.ingest.store.schema import store_meta
+    from vulnpipe.reports.tickets.history import ROWS_KEY, bring_up_to_date
+
+    engine = open_store(str(tmp_path / "old.db"))
+    files = SCANS_BY_TIME
+    for path in files[:-1]:
+        ingest_source(engine, next(expand_inputs([path])), L2TP)
+    with engine.begin() as conn:
+        assert bring_up_to_date(conn, L2TP).replayed_from_start           # the first build
+        conn.execute(delete(store_meta).where(store_meta.c.key == f"{ROWS_KEY}:l2tp"))
+    ingest_source(engine, next(expand_inputs([files[-1]])), L2TP)
+    with engine.begin() as conn:
+        assert bring_up_to_date(conn, L2TP).replayed_from_start           # rows of old
+    record_decision(engine, sorted(_stored(engine, None).tickets)[0], "false_positive", "x")
+    with engine.begin() as conn:
+        assert not bring_up_to_date(conn, L2TP).replayed_from_start       # forward again
+    _assert_same_everywhere(engine)
     engine.dispose()

@@ -479,10 +479,12 @@ def test_a_fix_older_than_the_exports_window_still_reaches_jira(tmp_path, jira, 
     _ingest(tmp_path, 46)
     _ingest(tmp_path, 48)
     later = AS_OF[48]
-    if how == "jira sync":
-        later = "2027-02-01"   # a decision two months on: the newest step of the history
-        assert run_cli("false-positive", BRANCH, "--reason", "lab router", "--at", later,
-                       cwd=tmp_path).returncode == 0
+    if how == "jira sync":     # a scan two months on (of one other host): the newest scan
+        when = datetime(2027, 1, 28, 9, tzinfo=timezone.utc)
+        path = nb.write(tmp_path / "2027-W05.nessus", [nb.HostSpec(
+            "10.99.0.1", ip="10.99.0.1", start=when, end=when + timedelta(minutes=5))])
+        assert run_cli("ingest", path, "--db", tmp_path / "store.db").returncode == 0
+        later = "2027-02-01"
     files = run_cli("tickets", "--jsonl", "-", "--as-of", later, cwd=tmp_path)
     every = run_cli("tickets", "--jsonl", "-", "--as-of", later, "--fixed-within", "all",
                     cwd=tmp_path)

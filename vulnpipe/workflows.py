@@ -522,12 +522,13 @@ class TicketsExported:
         return states_text({s: self.count(s) for s in {v["state"] for v in self.views}})
 
     def left_out_text(self) -> str:
-        """What ``fixed_within`` left out, e.g. ``1,212 fixed before 2026-07-27 left out``
-        (empty when nothing was)."""
+        """What ``fixed_within`` left out, e.g. ``1,212 fixed before 2026-07-27T09:12:40Z
+        left out`` (empty when nothing was)."""
+        from vulnpipe.ingest.records import iso
+
         if not self.built.fixed_left_out or self.built.fixed_before is None:
             return ""
-        return (f"{self.built.fixed_left_out:,} fixed before "
-                f"{self.built.fixed_before.date().isoformat()} left out")
+        return f"{self.built.fixed_left_out:,} fixed before {iso(self.built.fixed_before)} left out"
 
 
 #: Days a fixed ticket stays in the exports after its verified fix (see export_tickets).
@@ -548,10 +549,11 @@ def export_tickets(engine: "Engine", profile: "Profile", outputs: TicketOutputs,
                    fixed_within: timedelta | None = FIXED_WITHIN) -> TicketsExported:
     """Bring the profile's tickets up to date with everything stored, and write ``outputs``.
     ``as_of`` (default: now) is the moment states are judged at (overdue, expired
-    acceptances). A ticket fixed longer than ``fixed_within`` before the newest scan or
-    decision (up to ``as_of``) is left out (None: every ticket): the exports hold what is
-    live and what was fixed lately, not every ticket of the history (it stays in the store,
-    the weekly report's figures and the evidence packs)."""
+    acceptances). A ticket that became fixed longer than ``fixed_within`` before the
+    profile's newest scan (up to ``as_of``) is left out (None: every ticket; the default is
+    the CLI's, 30 days): the exports hold what is live and what was fixed
+    lately, not every ticket of the history (it stays in the store, the weekly report's
+    figures and the evidence packs)."""
     from vulnpipe.reports.remediation.knowledge import load_knowledge
     from vulnpipe.reports.tickets.build import TicketSettings, rebuild_tickets
     from vulnpipe.reports.tickets.export import (
@@ -1004,7 +1006,8 @@ class RunSummary:
             "scans": {"stored": self.stored, "skipped": self.skipped, "refused": self.refused,
                       "excluded": self.excluded, "quarantined": self.quarantined},
             "tickets": {"as_of": iso(self.as_of) if self.tickets and self.as_of else None,
-                        "total": len(views), **dict(sorted(states.items()))},
+                        "total": len(views), **dict(sorted(states.items())),
+                        "left_out": self.tickets.built.fixed_left_out if self.tickets else 0},
             "changes": [{"key": c.key, "host": c.host, "before": c.before, "after": c.after}
                         for c in changes],
             "report": self.report,

@@ -45,6 +45,7 @@ from vulnpipe.reports.tickets.state import (
     event_from_row,
     event_row,
     finding_row,
+    fixed_since,
     load_checkpoint,
     ticket_from_rows,
     ticket_row,
@@ -59,6 +60,10 @@ OUTPUT_EXCERPT = 2000
 #: store_meta keys: digest of the stored inventory, and the version of the host -> asset
 #: mapping (bumped whenever a known host identity maps to another asset).
 INVENTORY_KEY, MAPPING_KEY = "inventory", "mapping"
+#: store_meta key (per profile) and value: how the stored ticket rows are derived from the
+#: replay. A store whose rows an older vulnpipe wrote is replayed from the start once
+#: (version 2: ``fixed_at`` is when the ticket became fixed, see ``state.fixed_since``).
+ROWS_KEY, ROWS_VERSION = "ticket_rows", "2"
 NO_INVENTORY = "none"
 
 
@@ -314,7 +319,11 @@ def bring_up_to_date(conn: Connection, profile: "Profile", inventory: "Inventory
     state = store.load_state(conn, profile.name)
     rows = store.scan_rows(conn, profile.name)
     decisions = load_decisions(conn)
-    full = state is None or state.matches != matching.version
+    rows_key = f"{ROWS_KEY}:{profile.name}"
+    full = (state is None or state.matches != matching.version
+            or get_meta(conn, rows_key) != ROWS_VERSION)
+    if full:
+        set_meta(conn, rows_key, ROWS_VERSION)
     new_rows: list[dict[str, Any]] = []
     new_decisions: list[Decision] = []
     if state is not None and not full:
@@ -437,8 +446,9 @@ def _save(conn: Connection, profile: "Profile", run: _Run, stored: dict[str, dic
         events.extend(event_row(t.key, n_events + i, e) for i, e in enumerate(t.events))
         checks.extend(check_row(t.key, n_checks + i, c) for i, c in enumerate(t.checks))
         row = ticket_row(t)
-        if before is not None and t.state == "fixed" and row["fixed_at"] is None:
-            row["fixed_at"], row["fixed_scan_id"] = before["fixed_at"], before["fixed_scan_id"]
+        if before is not None:      # this run's events continue the stored row's state
+            row["fixed_at"], row["fixed_scan_id"] = fixed_since(
+                t.events, before["state"], before["fixed_at"], before["fixed_scan_id"])
         row.update(extra.get(t.key, {}))
         row["events_logged"] = n_events + len(t.events)
         row["checks_logged"] = n_checks + len(t.checks)
@@ -461,15 +471,16 @@ def _refresh_extra(conn: Connection, profile: "Profile", matching: Matching,
 
 # -- reading tickets as of a moment ---------------------------------------------------------------
 
+#: The most tickets a read that skips old fixes names as kept (decided on since).
+MAX_KEPT = 1000
+
+
 def is_fixed_before(t: Ticket, moment: datetime) -> bool:
-    """Whether ``t`` is fixed, its (last) verified fix before ``moment``: such tickets leave
-    the exports once ``fixed_within`` has passed (``vulnpipe tickets --fixed-within``)."""
-    if t.state != FIXED:
-        return False
-    fixes = [e.at for e in t.events if e.kind == "fixed"]
-    at = fixes[-1] if fixes else max((tf.fixed_at for tf in t.findings.values()
-                                      if tf.fixed_at is not None), default=None)
-    return at is not None and at < moment
+    """Whether ``t`` (with every event) is fixed and became so before ``moment``
+    (:func:`fixed_since`, the stored ``fixed_at``): such tickets leave the exports once
+    ``fixed_within`` has passed (``vulnpipe tickets --fixed-within``)."""
+    since = fixed_since(t.events)[0] if t.state == FIXED else None
+    return since is not None and since < moment
 
 
 class StateReader:
@@ -490,15 +501,10 @@ class StateReader:
         self.fixed_before: datetime | None = None
         self.fixed_left_out = 0
 
-    def newest_step(self, as_of: datetime | None) -> datetime | None:
-        """The time of the newest scan or decision applied, up to ``as_of``."""
-        if self.state is None or self.state.step is None:
-            return None
-        if as_of is None or as_of >= self.state.step[0]:
-            return self.state.step[0]
-        times = [r["time"] for r in self.scan_rows if r["time"] <= as_of]
-        times += [d.at for d in self.decisions if d.at <= as_of]
-        return max(times, default=None)
+    def newest_scan(self, as_of: datetime | None) -> datetime | None:
+        """The time of the profile's newest stored scan, up to ``as_of``."""
+        return max((r["time"] for r in self.scan_rows if as_of is None or r["time"] <= as_of),
+                   default=None)
 
     def tickets_at(self, as_of: datetime | None, *, logs: str = "all",
                    fixed_within: timedelta | None = None,
@@ -508,14 +514,14 @@ class StateReader:
         expiring by then), else the checkpoint before ``as_of`` plus the steps after it.
         ``logs``: ``all`` (events and checks), ``present`` (events, and only the checks
         that found a finding: enough to say which scans reported it), ``events``, ``none``.
-        ``fixed_within``: leave out the tickets whose verified fix came more than that
-        before the newest scan or decision (see :func:`is_fixed_before`), neither read nor
-        replayed when ``as_of`` is at or after the last step.
+        ``fixed_within``: leave out the tickets that became fixed more than that before
+        the profile's newest scan up to ``as_of`` (see :func:`is_fixed_before`), neither
+        read nor replayed when ``as_of`` is at or after the last step.
         ``may_skip_fixed_before``: a reader that needs no ticket fixed before that moment
         and not touched since by any decision (an evidence pack of a period) lets such
         tickets go unread; some may still be returned (the caller selects what it needs)."""
         state, conn, profile = self.state, self.conn, self.profile
-        newest = self.newest_step(as_of) if fixed_within is not None else None
+        newest = self.newest_scan(as_of) if fixed_within is not None else None
         cut = self.fixed_before = newest - fixed_within if newest and fixed_within is not None else None
         self.fixed_left_out = 0
         if state is None or state.step is None or as_of is None or as_of >= state.step[0]:
@@ -525,9 +531,10 @@ class StateReader:
                 self.fixed_left_out = store.count_left_out(conn, profile.name, leave_out)
             elif may_skip_fixed_before is not None:
                 moment = may_skip_fixed_before
-                leave_out = store.LeaveOut(moment, frozenset(
-                    d.ticket_key for d in self.decisions
-                    if d.at >= moment or (d.until is not None and d.until >= moment)))
+                keep = frozenset(d.ticket_key for d in self.decisions
+                                 if d.at >= moment or (d.until is not None and d.until >= moment))
+                if len(keep) <= MAX_KEPT:    # (else read every ticket: a query's bound values are few)
+                    leave_out = store.LeaveOut(moment, keep)
             trows, frows = store.load_tickets(conn, profile.name, leave_out=leave_out)
             tickets = _restore(trows, frows)
             since = None

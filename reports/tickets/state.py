@@ -20,17 +20,33 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # -- live tables ----------------------------------------------------------------------------------
 
+def fixed_since(events: Iterable[Event], state: str | None = None,
+                since: datetime | None = None, scan_id: int | None = None
+                ) -> tuple[datetime | None, int | None]:
+    """When (and by which scan) the ticket entered the ``fixed`` state it is in after
+    ``events``, starting from ``state`` entered at ``since`` (``scan_id``): the event that
+    made it fixed (a covering rescan, or a reopen of a false positive whose findings had
+    gone meanwhile), kept while later events leave it fixed. (None, None) when not fixed."""
+    for e in events:
+        if e.state != "fixed":
+            since = scan_id = None
+        elif state != "fixed":
+            since, scan_id = e.at, e.scan_id
+        state = e.state
+    return (since, scan_id) if state == "fixed" else (None, None)
+
+
 def ticket_row(t: Ticket) -> dict[str, Any]:
     """The timeline's part of a ``tickets`` row (asset facts and priority are added by the
-    caller)."""
-    fixed = [e for e in t.events if e.kind == "fixed"] if t.state == "fixed" else []
+    caller). ``fixed_at``: when the ticket became fixed (:func:`fixed_since` over its
+    events: the caller carries it from the stored row when the events are only the newest)."""
+    since, scan_id = fixed_since(t.events) if t.state == "fixed" else (None, None)
     return {"key": t.key, "profile": t.profile, "asset_key": t.asset_key, "host": t.host_name,
             "address": t.address, "os": t.os, "state": t.state, "first_seen": t.first_seen,
             "last_seen": t.last_seen, "fqdn": t.fqdn, "netbios": t.netbios,
             "acceptance": t.acceptance,
             "false_positive": t.false_positive, "ever_fixed": t.ever_fixed,
-            "fixed_at": fixed[-1].at if fixed else None,
-            "fixed_scan_id": fixed[-1].scan_id if fixed else None,
+            "fixed_at": since, "fixed_scan_id": scan_id,
             "adjustment": t.adjustment, "acceptance_ended": t.acceptance_ended}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy.engine import Connection
 
@@ -97,6 +97,8 @@ class History:
     matches: dict | None = None             # identity -> its inventory match
     #: Per computed week (label): the hosts its scans held and the assets unseen for 30 days.
     hosts: dict[str, HostFacts] = field(default_factory=dict)
+    #: What reports derive from the history once and share (see ``report._asset_attributes``).
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def host_facts(self, week: Week) -> HostFacts | None:
         return self.hosts.get(week.label)

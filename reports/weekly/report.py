@@ -232,7 +232,7 @@ def _quality(history: History, sl: Slice) -> DataQuality:
     names = {s.scan_id: s.file_name for s in period}
     matches = history.matches or {}
     latest = history.period_latest or {}
-    attrs = _asset_attributes(built)
+    attrs = _asset_attributes(history)
     unowned: list[HostIssue] = []
     ambiguous: list[HostIssue] = []
     for addr in sorted(latest):
@@ -270,23 +270,19 @@ def _quality(history: History, sl: Slice) -> DataQuality:
     return DataQuality(True, tuple(unowned), tuple(ambiguous), tuple(gaps), blind)
 
 
-#: The last inventory :func:`_asset_attributes` read, and what it gave (a report reads the
-#: same inventory for every slice and table).
-_attributes_of: list[tuple[object, dict[str, dict]]] = []
-
-
-def _asset_attributes(built: BuiltTickets) -> dict[str, dict]:
-    """The inventory's assets by id, as text (missing values None). Callers must not
-    change what it returns (it is shared)."""
+def _asset_attributes(history: History) -> dict[str, dict]:
+    """The inventory's assets by id, as text (missing values None): read once per history
+    (every slice and table of a report asks). Callers must not change what it returns."""
+    cached = history.cache.get("asset_attributes")
+    if cached is not None:
+        return cached
+    built = history.current
     out: dict[str, dict] = {}
-    if built.inventory is None:
-        return out
-    if _attributes_of and _attributes_of[0][0] is built.inventory:
-        return _attributes_of[0][1]
-    for rec in built.inventory.assets.to_dict("records"):
-        out[str(rec["asset_id"])] = {k: _text(rec.get(k)) for k in
-                                     ("name", "fqdn", "owner", "team", "business_unit")}
-    _attributes_of[:] = [(built.inventory, out)]
+    if built.inventory is not None:
+        for rec in built.inventory.assets.to_dict("records"):
+            out[str(rec["asset_id"])] = {k: _text(rec.get(k)) for k in
+                                         ("name", "fqdn", "owner", "team", "business_unit")}
+    history.cache["asset_attributes"] = out
     return out
 
 
@@ -397,7 +393,7 @@ def build_report(history: History, sl: Slice = ALL) -> WeeklyReport:
     keys = sl.keys(built)
     rows = every_row if keys is None else [r for r in every_row if r.key in keys]
     open_rows = sorted((r for r in rows if r.is_open), key=_open_order)
-    attrs = _asset_attributes(built)
+    attrs = _asset_attributes(history)
     teams = [sl] if sl.by == "team" else slices(history, "team")
     trend = []
     for w in history.weeks:

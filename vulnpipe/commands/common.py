@@ -101,7 +101,7 @@ def parse_days_or_all(text: str, what: str) -> int | None:
     value = text.strip().lower()
     if value == "all":
         return None
-    if not value.isdigit() or int(value) > MAX_FIXED_WITHIN_DAYS:
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_FIXED_WITHIN_DAYS:
         raise BadValue(f"{what} {text!r} is not a number of days",
                        hint=f"give whole days from 0 to {MAX_FIXED_WITHIN_DAYS}, or all")
     return int(value)

@@ -94,8 +94,10 @@ def run(
     if summary_json:
         _write_summary(summary, summary_json)
     views = summary.tickets.views if summary.tickets else ()
+    left_out = summary.tickets.left_out_text() if summary.tickets else ""
     console.info(f"{len(summary.stored)} scan(s) stored, {len(summary.skipped)} skipped, "
-                 f"{len(summary.refused)} refused; {len(views)} ticket(s), {len(changes)} "
+                 f"{len(summary.refused)} refused; {len(views)} ticket(s)"
+                 f"{f' ({left_out})' if left_out else ''}, {len(changes)} "
                  f"changed; wrote {', '.join(summary.outputs)}")
     if not summary.ok:
         raise typer.Exit(1)

@@ -47,13 +47,13 @@ def tickets(
     as_of: Optional[str] = AsOfOpt,
     fixed_within: Optional[str] = typer.Option(
         None, "--fixed-within", metavar="DAYS|all",
-        help="Keep fixed tickets in the exports for DAYS days after their verified fix, "
-             "counted back from the newest scan (default: [tickets] fixed_within_days, 30); "
-             "'all' exports every ticket ever raised."),
+        help="Keep fixed tickets in the exports for DAYS days after they became fixed, "
+             "counted back from the profile's newest scan, not the clock (default: [tickets] "
+             "fixed_within_days, else 30); 'all' exports every ticket ever raised."),
 ) -> None:
     """Build one ticket per exposed host (grouping the L2TP finding and related VPN
     findings), keyed stably week over week, and export them: every live ticket (open,
-    resurfaced, risk-accepted, false positive) and those fixed in the last 30 days.
+    resurfaced, risk-accepted, false positive) and those fixed lately (--fixed-within).
 
 
     Example: vulnpipe tickets --inventory assets.csv --xlsx tickets.xlsx --jira-csv jira.csv
