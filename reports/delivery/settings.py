@@ -17,10 +17,11 @@ DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 LABEL = "label"
 
 
-def _jira_priorities() -> Mapping[str, str]:
-    """The Jira CSV's priority names (imported when needed: that module is not light)."""
-    from vulnpipe.reports.tickets.export import JIRA_PRIORITY
+#: Jira's priority names for vulnpipe's priorities (the Jira CSV and the sync's default).
+JIRA_PRIORITY = MappingProxyType({"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"})
 
+
+def _jira_priorities() -> Mapping[str, str]:
     return MappingProxyType(dict(JIRA_PRIORITY))
 
 

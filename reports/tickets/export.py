@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Sequence
 
 from vulnpipe.ingest.errors import VulnpipeError
+from vulnpipe.reports.delivery.settings import JIRA_PRIORITY
 from vulnpipe.reports.tickets.model import OPEN_STATES, STATES, priority_rank
 from vulnpipe.reports.tickets.view import TICKET_FIELDS, summary_rows
 from vulnpipe.reports.writers.cells import csv_text
 from vulnpipe.reports.writers.output import open_output
 from vulnpipe.reports.writers.xlsx import Sheet, write_xlsx
 
-JIRA_PRIORITY = {"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"}
 JIRA_COLUMNS = ("Summary", "Description", "Issue Type", "Priority", "Labels", "Assignee",
                 "Due Date", "External ID")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
