@@ -496,6 +496,7 @@ class StateReader:
         self.scan_rows = store.scan_rows(conn, profile.name)
         self.scan_names = {r["id"]: r["file_name"] for r in self.scan_rows}
         self._events: dict[store.LeaveOut | None, list[tuple[str, datetime, Event]]] = {}
+        self._strings: dict[str, str] = {}      # text the checkpoints read share
         #: Set by :meth:`tickets_at` with ``fixed_within``: the moment before which fixed
         #: tickets were left out, and how many.
         self.fixed_before: datetime | None = None
@@ -548,7 +549,7 @@ class StateReader:
         else:
             cp = store.checkpoint_before(conn, profile.name, as_of)
             since = cp[0] if cp else None
-            tickets = load_checkpoint(cp[1], profile.name) if cp else {}
+            tickets = load_checkpoint(cp[1], profile.name, self._strings) if cp else {}
             rows = [r for r in self.scan_rows
                     if (since is None or r["time"] > since) and r["time"] <= as_of]
             relevant = ({t.asset_key for t in tickets.values()} |

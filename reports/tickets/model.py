@@ -49,7 +49,7 @@ def asset_key_for(asset_id: str | None, address: str) -> str:
     return f"asset:{asset_id}" if asset_id else f"host:{address}"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class FindingKey:
     plugin_id: int
     port: int
@@ -60,7 +60,7 @@ class FindingKey:
         return f"{self.plugin_id} on {self.port}/{self.protocol}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observation:
     """One selected finding as one scan reported it on one asset."""
 
@@ -76,7 +76,7 @@ class Observation:
     address: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Check:
     """What one scan said about one finding of a ticket."""
 
@@ -89,7 +89,7 @@ class Check:
     step: datetime | None = None   # the time of the scan that made it (its replay step)
 
 
-@dataclass
+@dataclass(slots=True)
 class TicketFinding:
     key: FindingKey
     plugin_name: str
@@ -111,7 +111,7 @@ class TicketFinding:
         return self.fixed_at is not None
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     at: datetime
     state: str                 # the ticket's state after the event
@@ -121,7 +121,7 @@ class Event:
     step: datetime | None = None   # the time of the scan or decision that made it
 
 
-@dataclass
+@dataclass(slots=True)
 class Ticket:
     key: str
     profile: str

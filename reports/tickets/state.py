@@ -128,11 +128,20 @@ def dump_checkpoint(tickets: Iterable[Ticket]) -> bytes:
     return zlib.compress(orjson.dumps(out), 6)
 
 
-def load_checkpoint(data: bytes, profile: str) -> dict[str, Ticket]:
+def load_checkpoint(data: bytes, profile: str,
+                    strings: dict[str, str] | None = None) -> dict[str, Ticket]:
+    """The tickets of a checkpoint. ``strings``: text already held by other tickets, by
+    value (a report reads a checkpoint per week: they share one copy of each key, name and
+    plugin output instead of one per week)."""
+    seen: dict[str, str] = {} if strings is None else strings
+
+    def one(text: Any) -> Any:
+        return seen.setdefault(text, text) if isinstance(text, str) else text
+
     tickets: dict[str, Ticket] = {}
     for item in orjson.loads(zlib.decompress(data)):
         (key, asset_key, host, address, os_, first, last, state, fqdn, netbios, acceptance,
-         fp, ever_fixed, findings) = item[:14]
+         fp, ever_fixed, findings) = map(one, item[:14])
         adjustment, ended = item[14:16] if len(item) > 14 else (None, None)   # (0004)
         t = Ticket(key=key, profile=profile, asset_key=asset_key, host_name=host,
                    address=address, os=os_, first_seen=_dt(first), last_seen=_dt(last),
@@ -140,7 +149,7 @@ def load_checkpoint(data: bytes, profile: str) -> dict[str, Ticket]:
                    false_positive=fp, ever_fixed=ever_fixed, adjustment=adjustment,
                    acceptance_ended=_dt(ended))
         for (pid, port, proto, name, family, ptype, role, sev, f_first, f_last, first_id,
-             last_id, output, fixed_at, fixed_id) in findings:
+             last_id, output, fixed_at, fixed_id) in (map(one, f) for f in findings):
             tf = TicketFinding(key=FindingKey(pid, port, proto), plugin_name=name, family=family,
                                plugin_type=ptype, role=role, severity=sev,
                                first_seen=_dt(f_first), last_seen=_dt(f_last),
