@@ -55,11 +55,12 @@ class _Captured(__import__("io").BytesIO):
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
             input: bytes | None = None) -> subprocess.CompletedProcess:
-    """Run the ``vulnpipe`` program in this process, as ``python -m vulnpipe ARGS`` would:
-    the same ``main()`` (exit codes, one-line errors), with its own argv, working folder,
-    environment, stdin, and captured stdout/stderr bytes. ``VULNPIPE_DB`` is unset unless
-    ``env`` sets it. Tests of what only a real process shows (signals, memory, concurrent
-    writers) start ``python -m vulnpipe`` themselves (:func:`run_cli_process`)."""
+    """Run the ``vulnpipe`` program in this process, as the installed ``vulnpipe ARGS`` would:
+    the same ``main()`` (exit codes, one-line errors), with its own argv (help texts name the
+    program ``vulnpipe``, however pytest was started), working folder, environment, stdin,
+    and captured stdout/stderr bytes. ``VULNPIPE_DB`` is unset unless ``env`` sets it. Tests
+    of what only a real process shows (signals, memory, concurrent writers) start
+    ``python -m vulnpipe`` themselves (:func:`run_cli_process`)."""
     import io
     import signal
 
@@ -74,6 +75,11 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
     streams = (sys.stdin, sys.stdout, sys.stderr, sys.argv)
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     here = os.getcwd()
+    # click names the program after argv[0] unless __main__ is a package's (`python -m
+    # pytest` would make it "python -m pytest.vulnpipe")
+    main_module = sys.modules["__main__"]
+    main_package = getattr(main_module, "__package__", None)
+    main_module.__package__ = None
     sys.stdin = io.TextIOWrapper(io.BytesIO(input or b""), encoding="utf-8")
     sys.stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
     sys.stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
@@ -89,6 +95,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
         sys.stdout.flush()
         sys.stderr.flush()
         os.chdir(here)
+        main_module.__package__ = main_package
         sys.stdin, sys.stdout, sys.stderr, sys.argv = streams
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
@@ -111,15 +118,42 @@ def run_cli_process(*args: str, cwd: Path | None = None, env: dict | None = None
                           env=full_env, input=input, capture_output=True, timeout=600)
 
 
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """The folder ``name``, filled by ``make(folder)`` once per test session and shared by
+    every xdist worker: the first worker to ask makes it under a lock, the others wait and
+    read it. What it holds is read-only: a test that writes copies it first (a pre-ingested
+    store is copied, see :func:`copy_store`). Without xdist it is a plain session folder."""
+    import fcntl
+    import shutil
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name, numbered=False)
+        make(folder)
+        return folder
+    root = tmp_path_factory.getbasetemp().parent / "made-once"     # this session's, shared
+    root.mkdir(exist_ok=True)
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)      # a failed attempt's leftovers
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory, shared):
     """A generated export (~300 hosts) and its ground truth, made once per session."""
-    d = tmp_path_factory.mktemp("gen")
-    out, truth = d / "gen.nessus", d / "gen.truth.json"
-    subprocess.run([sys.executable, str(shared / "bench" / "gen_nessus.py"), "--hosts", "300",
-                    "--seed", "7", "--l2tp-fraction", "0.1", "--related-fraction", "0.08",
-                    "--out", str(out), "--truth", str(truth)], check=True)
-    return out, json.loads(truth.read_text())
+    def make(d: Path) -> None:
+        subprocess.run([sys.executable, str(shared / "bench" / "gen_nessus.py"), "--hosts",
+                        "300", "--seed", "7", "--l2tp-fraction", "0.1", "--related-fraction",
+                        "0.08", "--out", str(d / "gen.nessus"), "--truth",
+                        str(d / "gen.truth.json")], check=True)
+
+    d = made_once(tmp_path_factory, "gen", make)
+    return d / "gen.nessus", json.loads((d / "gen.truth.json").read_text())
 
 
 PG_URL = os.environ.get("VULNPIPE_TEST_PG_URL")
@@ -205,8 +239,9 @@ def _reflect(conn, name: str):
 def sample_run(tmp_path_factory) -> Path:
     """Every output of ``make demo`` on sample_data/ (written by ``python -m vulnpipe.demo
     --out DIR``), made once per session: what a new user opens first."""
-    out = tmp_path_factory.mktemp("sample-run") / "out"
-    r = subprocess.run([sys.executable, "-m", "vulnpipe.demo", "--out", str(out)], cwd=ROOT,
-                       capture_output=True, timeout=900)
-    assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")[-3000:]
-    return out
+    def make(d: Path) -> None:
+        r = subprocess.run([sys.executable, "-m", "vulnpipe.demo", "--out", str(d / "out")],
+                           cwd=ROOT, capture_output=True, timeout=900)
+        assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")[-3000:]
+
+    return made_once(tmp_path_factory, "sample-run", make) / "out"
