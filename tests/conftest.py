@@ -143,14 +143,31 @@ def made_once(tmp_path_factory, name: str, make) -> Path:
     return folder
 
 
+#: coverage's variables that make every Python process a test starts measure itself
+_COVERAGE_VARS = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
+
+
+def unmeasured_env(env: dict | None = None) -> dict:
+    """``os.environ`` (updated with ``env``) for a Python process that coverage should leave
+    alone under ``make test``: the data generators of ../shared (no vulnpipe code to
+    measure), and processes that read their own peak memory (under coverage's tracer they
+    would measure the tracer as well, and run several times slower)."""
+    return {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in _COVERAGE_VARS}
+
+
+def generate(shared: Path, script: str, *args) -> None:
+    """Run ../shared/bench/SCRIPT (gen_nessus.py, gen_history.py) with ``args``."""
+    subprocess.run([sys.executable, str(shared / "bench" / script), *map(str, args)],
+                   check=True, env=unmeasured_env())
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory, shared):
     """A generated export (~300 hosts) and its ground truth, made once per session."""
     def make(d: Path) -> None:
-        subprocess.run([sys.executable, str(shared / "bench" / "gen_nessus.py"), "--hosts",
-                        "300", "--seed", "7", "--l2tp-fraction", "0.1", "--related-fraction",
-                        "0.08", "--out", str(d / "gen.nessus"), "--truth",
-                        str(d / "gen.truth.json")], check=True)
+        generate(shared, "gen_nessus.py", "--hosts", "300", "--seed", "7", "--l2tp-fraction",
+                 "0.1", "--related-fraction", "0.08", "--out", d / "gen.nessus", "--truth",
+                 d / "gen.truth.json")
 
     d = made_once(tmp_path_factory, "gen", make)
     return d / "gen.nessus", json.loads((d / "gen.truth.json").read_text())
@@ -245,3 +262,46 @@ def sample_run(tmp_path_factory) -> Path:
         assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")[-3000:]
 
     return made_once(tmp_path_factory, "sample-run", make) / "out"
+
+
+SAMPLE_SCANS = ROOT / "sample_data" / "scans"
+
+
+def ingested_store(tmp_path_factory, *profiles: str) -> Path:
+    """Every sample scan ingested by ``vulnpipe ingest sample_data/scans [--profile P]...``
+    into a SQLite store, once per session for each list of profiles (none: the default
+    ``l2tp``). Read-only: tests take a copy (:func:`copy_store`)."""
+    def make(d: Path) -> None:
+        options = [x for p in profiles for x in ("--profile", p)]
+        r = run_cli("ingest", SAMPLE_SCANS, "--db", "store.db", *options, cwd=d)
+        assert r.returncode == 0, r.stderr.decode()
+        import sqlite3
+
+        # no write-ahead log: workers that read or copy it at once then never write to it
+        # (the store sets WAL again on the copies it opens)
+        with sqlite3.connect(d / "store.db") as conn:
+            assert conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+        conn.close()
+
+    return made_once(tmp_path_factory, "store-" + ("+".join(profiles) or "default"),
+                     make) / "store.db"
+
+
+def copy_store(source: Path, dest: Path) -> Path:
+    """A copy of the SQLite store ``source`` at ``dest`` (through SQLite's backup, so a
+    write-ahead log is included); returns ``dest``."""
+    import sqlite3
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, sqlite3.connect(dest) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return dest
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory) -> Path:
+    """``vulnpipe ingest sample_data/scans`` (profile l2tp) in a SQLite store, made once per
+    session; copy it (:func:`copy_store`) before using it."""
+    return ingested_store(tmp_path_factory)

@@ -16,7 +16,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 import pytest
 
 from tests import nessus_builder as nb
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, copy_store, run_cli
 from tests.jira_server import FakeJira, User
 
 aiosmtpd = pytest.importorskip("aiosmtpd")
@@ -80,10 +80,8 @@ def smtp():
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    d = tmp_path_factory.mktemp("mail-store")
-    assert run_cli("ingest", SCANS, "--db", d / "store.db").returncode == 0
-    return d / "store.db"
+def store(tmp_path_factory, sample_store):
+    return copy_store(sample_store, tmp_path_factory.mktemp("mail-store") / "store.db")
 
 
 def _config(tmp_path, port: int, store_db, extra: str = "", security: str = "none") -> None:
