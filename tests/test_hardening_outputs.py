@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 
 from tests import nessus_builder as nb
-from tests.conftest import run_cli
+from tests.conftest import run_cli, unmeasured_env
 from tests.test_browser import chromium, render_page  # noqa: F401  (fixture)
 
 PAYLOAD = "<img src=x onerror=\"document.title='pwned'\">"
@@ -125,7 +125,8 @@ def test_million_row_inventory_loads_in_bounded_memory(tmp_path):
     code = ("import resource,sys\nfrom vulnpipe.ingest.assets.inventory import load_inventory\n"
             "inv=load_inventory(sys.argv[1])\n"
             "print(len(inv.assets), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, timeout=600)
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, timeout=600,
+                         env=unmeasured_env())
     assert out.returncode == 0, out.stderr.decode()[-2000:]
     rows, rss_kb = map(int, out.stdout.split())
     assert rows == 1_000_000

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, copy_store, run_cli
 
 SCANS = ROOT / "sample_data" / "scans"
 INVENTORY = ROOT / "sample_data" / "inventory.csv"
@@ -432,8 +432,8 @@ def test_sample_history_moves_from_sqlite_to_postgresql_unchanged(tmp_path):
         _drop_pg_database(name)
 
 
-def test_import_is_all_or_nothing(tmp_path):
-    assert run_cli("ingest", SCANS, "--db", "a.db", cwd=tmp_path).returncode == 0
+def test_import_is_all_or_nothing(tmp_path, sample_store):
+    copy_store(sample_store, tmp_path / "a.db")             # `vulnpipe ingest` of the sample
     assert run_cli("export", "h.jsonl", "--db", "a.db", cwd=tmp_path).returncode == 0
     lines = (tmp_path / "h.jsonl").read_bytes().splitlines(keepends=True)
     (tmp_path / "cut.jsonl").write_bytes(b"".join(lines[: len(lines) // 2]))
