@@ -83,6 +83,7 @@ def _stores(kind: str, tmp_path: Path, names: list[str]):
     return {n: _new_pg_database(db) for n, db in made.items()}, list(made.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_one_ingest_for_two_campaigns_reads_as_two_single_campaign_stores(tmp_path, kind,
                                                                          tmp_path_factory):
@@ -191,6 +192,7 @@ STORED = ("SELECT * FROM findings ORDER BY scan_id, host_seq, item_seq",
           "ORDER BY id")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_campaign_added_later_has_its_history_from_the_first_scan(tmp_path, kind):
     """A store ingested for pptp alone, read (tickets built) for both campaigns, then given

@@ -53,6 +53,7 @@ def test_ten_thousand_deep_nesting_is_refused_or_read_without_recursion(tmp_path
         assert findings[0].plugin_output.count("x") == 1 + 50
 
 
+@pytest.mark.slow
 def test_hundred_megabyte_plugin_output_parses_in_bounded_memory(tmp_path):
     path = tmp_path / "big.nessus"
     head, tail = DOC.split(b"x" * 50, 1)
@@ -163,6 +164,7 @@ def test_disk_full_leaves_no_half_written_output(tmp_path):
         subprocess.run(["umount", str(mnt)], capture_output=True)
 
 
+@pytest.mark.slow
 def test_postgres_connection_lost_mid_ingest_then_next_run_succeeds(tmp_path):
     url = os.environ.get("VULNPIPE_TEST_PG_URL")
     if not url:

@@ -44,6 +44,7 @@ def hostile_store(tmp_path_factory):
     return d, db
 
 
+@pytest.mark.slow
 def test_evidence_pack_index_in_chromium_keeps_its_title_and_runs_nothing(chromium, hostile_store, tmp_path):  # noqa: F811
     d, db = hostile_store
     pack = tmp_path / "pack.zip"
@@ -97,6 +98,7 @@ def test_ticket_markdown_and_weekly_report_keep_inventory_formulas_as_text(hosti
     assert all(c.data_type != "f" for ws in wb.worksheets for row in ws.iter_rows() for c in row)
 
 
+@pytest.mark.slow
 def test_sigkill_during_evidence_build_leaves_no_pack_or_the_old_one(hostile_store, tmp_path):
     d, db = hostile_store
     out = tmp_path / "pack.zip"

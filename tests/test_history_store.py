@@ -68,6 +68,7 @@ def _assert_same_everywhere(engine, inventory=None) -> None:
         assert stored == expected, f"stored history differs from a full replay as of {when}"
 
 
+@pytest.mark.slow
 def test_sample_history_in_any_ingest_order_equals_a_full_replay(tmp_path):
     files = sorted((SAMPLE / "scans").glob("*.nessus"))
     inventory = load_inventory(SAMPLE / "inventory.csv")
@@ -83,6 +84,7 @@ def test_sample_history_in_any_ingest_order_equals_a_full_replay(tmp_path):
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_decisions_and_expiries_at_any_moment_equal_a_full_replay(tmp_path, sample_store):
     engine = open_store(str(copy_store(sample_store, tmp_path / "d.db")))    # every sample scan
     inventory = load_inventory(SAMPLE / "inventory.csv")
@@ -127,6 +129,7 @@ def test_generated_history_shuffled_with_reads_in_between_equals_a_full_replay(
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_weekly_reports_and_evidence_from_a_store_built_step_by_step_equal_a_fresh_one(
         tmp_path, sample_store):
     """Two stores with the same content: one updated week by week by the commands a team

@@ -331,6 +331,7 @@ def test_sample_data_periods_equal_a_full_replay(db_url, tmp_path, period, start
         assert data["change"]["new"] == data["new"] - data["trend"][0]["new"]
 
 
+@pytest.mark.slow
 def test_the_sample_month_page_reads_in_chromium_without_sideways_scrolling(tmp_path, sample_store):
     from tests.test_browser import chromium_binary, page_width, render_page
 
@@ -348,6 +349,7 @@ def test_the_sample_month_page_reads_in_chromium_without_sideways_scrolling(tmp_
     assert scroll <= client, f"{scroll} > {client}"
 
 
+@pytest.mark.slow
 def test_the_sample_month_workbook_prints_one_page_wide_in_libreoffice(tmp_path, sample_store):
     """Printed to PDF as a manager would: no ``###``, every sheet landscape, one page wide,
     its headers in full (the Change line included)."""

@@ -40,7 +40,7 @@ def _scan_row(conn) -> dict:
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["one-process", "split"])
-@pytest.mark.parametrize("profile", ["all", "l2tp"])
+@pytest.mark.parametrize("profile", [pytest.param("all", marks=pytest.mark.slow), "l2tp"])
 def test_stored_findings_read_back_exactly_as_parsed(db_url, generated, profile, split,
                                                      monkeypatch):
     """Also when a big file is split between worker processes (filtering profiles)."""
@@ -163,6 +163,7 @@ def test_unknown_schema_revision_is_refused_clearly(db_url):
     assert b"newer vulnpipe" in result.stderr
 
 
+@pytest.mark.slow
 def test_sigkill_during_ingest_leaves_the_store_as_before(db_url, generated, tmp_path):
     small, _ = generated
     assert run_cli("ingest", small, "--db", db_url).returncode == 0
@@ -205,6 +206,7 @@ def two_exports(tmp_path_factory, shared) -> list:
     return [d / "c11.nessus", d / "c12.nessus"]
 
 
+@pytest.mark.slow
 def test_two_concurrent_ingests_both_succeed(db_url, two_exports):
     files = two_exports
     open_store(db_url).dispose()   # create the schema first, as a team's DBA would
