@@ -53,6 +53,16 @@ class _Captured(__import__("io").BytesIO):
         self.flush()
 
 
+_COMMANDS: dict[int, object] = {}
+
+
+def _click_command(app, build):
+    """The click command Typer builds for ``app``, built once per session."""
+    if id(app) not in _COMMANDS:
+        _COMMANDS[id(app)] = (app, build(app))
+    return _COMMANDS[id(app)][1]
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
             input: bytes | None = None) -> subprocess.CompletedProcess:
     """Run the ``vulnpipe`` program in this process, as the installed ``vulnpipe ARGS`` would:
@@ -63,6 +73,8 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
     ``python -m vulnpipe`` themselves (:func:`run_cli_process`)."""
     import io
     import signal
+
+    import typer.main
 
     from vulnpipe import cli
 
@@ -80,6 +92,10 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
     main_module = sys.modules["__main__"]
     main_package = getattr(main_module, "__package__", None)
     main_module.__package__ = None
+    # Typer turns the app into a click command on every call (about 20 ms); a process does
+    # that once, and so does this one
+    build = typer.main.get_command
+    typer.main.get_command = lambda app: _click_command(app, build)
     sys.stdin = io.TextIOWrapper(io.BytesIO(input or b""), encoding="utf-8")
     sys.stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
     sys.stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
@@ -96,6 +112,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
         sys.stderr.flush()
         os.chdir(here)
         main_module.__package__ = main_package
+        typer.main.get_command = build
         sys.stdin, sys.stdout, sys.stderr, sys.argv = streams
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
