@@ -53,15 +53,28 @@ class _Captured(__import__("io").BytesIO):
         self.flush()
 
 
+_COMMANDS: dict[int, object] = {}
+
+
+def _click_command(app, build):
+    """The click command Typer builds for ``app``, built once per session."""
+    if id(app) not in _COMMANDS:
+        _COMMANDS[id(app)] = (app, build(app))
+    return _COMMANDS[id(app)][1]
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
             input: bytes | None = None) -> subprocess.CompletedProcess:
-    """Run the ``vulnpipe`` program in this process, as ``python -m vulnpipe ARGS`` would:
-    the same ``main()`` (exit codes, one-line errors), with its own argv, working folder,
-    environment, stdin, and captured stdout/stderr bytes. ``VULNPIPE_DB`` is unset unless
-    ``env`` sets it. Tests of what only a real process shows (signals, memory, concurrent
-    writers) start ``python -m vulnpipe`` themselves (:func:`run_cli_process`)."""
+    """Run the ``vulnpipe`` program in this process, as the installed ``vulnpipe ARGS`` would:
+    the same ``main()`` (exit codes, one-line errors), with its own argv (help texts name the
+    program ``vulnpipe``, however pytest was started), working folder, environment, stdin,
+    and captured stdout/stderr bytes. ``VULNPIPE_DB`` is unset unless ``env`` sets it. Tests
+    of what only a real process shows (signals, memory, concurrent writers) start
+    ``python -m vulnpipe`` themselves (:func:`run_cli_process`)."""
     import io
     import signal
+
+    import typer.main
 
     from vulnpipe import cli
 
@@ -74,6 +87,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
     streams = (sys.stdin, sys.stdout, sys.stderr, sys.argv)
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     here = os.getcwd()
+    # click names the program after argv[0] unless __main__ is a package's (`python -m
+    # pytest` would make it "python -m pytest.vulnpipe")
+    main_module = sys.modules["__main__"]
+    main_package = getattr(main_module, "__package__", None)
+    main_module.__package__ = None
+    # Typer turns the app into a click command on every call (about 20 ms); a process does
+    # that once, and so does this one
+    build = typer.main.get_command
+    typer.main.get_command = lambda app: _click_command(app, build)
     sys.stdin = io.TextIOWrapper(io.BytesIO(input or b""), encoding="utf-8")
     sys.stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
     sys.stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
@@ -89,6 +111,8 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
         sys.stdout.flush()
         sys.stderr.flush()
         os.chdir(here)
+        main_module.__package__ = main_package
+        typer.main.get_command = build
         sys.stdin, sys.stdout, sys.stderr, sys.argv = streams
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
@@ -111,15 +135,59 @@ def run_cli_process(*args: str, cwd: Path | None = None, env: dict | None = None
                           env=full_env, input=input, capture_output=True, timeout=600)
 
 
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """The folder ``name``, filled by ``make(folder)`` once per test session and shared by
+    every xdist worker: the first worker to ask makes it under a lock, the others wait and
+    read it. What it holds is read-only: a test that writes copies it first (a pre-ingested
+    store is copied, see :func:`copy_store`). Without xdist it is a plain session folder."""
+    import fcntl
+    import shutil
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name, numbered=False)
+        make(folder)
+        return folder
+    root = tmp_path_factory.getbasetemp().parent / "made-once"     # this session's, shared
+    root.mkdir(exist_ok=True)
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)      # a failed attempt's leftovers
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
+
+
+#: coverage's variables that make every Python process a test starts measure itself
+_COVERAGE_VARS = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
+
+
+def unmeasured_env(env: dict | None = None) -> dict:
+    """``os.environ`` (updated with ``env``) for a Python process that coverage should leave
+    alone under ``make test``: the data generators of ../shared (no vulnpipe code to
+    measure), and processes that read their own peak memory (under coverage's tracer they
+    would measure the tracer as well, and run several times slower)."""
+    return {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in _COVERAGE_VARS}
+
+
+def generate(shared: Path, script: str, *args) -> None:
+    """Run ../shared/bench/SCRIPT (gen_nessus.py, gen_history.py) with ``args``."""
+    subprocess.run([sys.executable, str(shared / "bench" / script), *map(str, args)],
+                   check=True, env=unmeasured_env())
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory, shared):
     """A generated export (~300 hosts) and its ground truth, made once per session."""
-    d = tmp_path_factory.mktemp("gen")
-    out, truth = d / "gen.nessus", d / "gen.truth.json"
-    subprocess.run([sys.executable, str(shared / "bench" / "gen_nessus.py"), "--hosts", "300",
-                    "--seed", "7", "--l2tp-fraction", "0.1", "--related-fraction", "0.08",
-                    "--out", str(out), "--truth", str(truth)], check=True)
-    return out, json.loads(truth.read_text())
+    def make(d: Path) -> None:
+        generate(shared, "gen_nessus.py", "--hosts", "300", "--seed", "7", "--l2tp-fraction",
+                 "0.1", "--related-fraction", "0.08", "--out", d / "gen.nessus", "--truth",
+                 d / "gen.truth.json")
+
+    d = made_once(tmp_path_factory, "gen", make)
+    return d / "gen.nessus", json.loads((d / "gen.truth.json").read_text())
 
 
 PG_URL = os.environ.get("VULNPIPE_TEST_PG_URL")
@@ -205,8 +273,52 @@ def _reflect(conn, name: str):
 def sample_run(tmp_path_factory) -> Path:
     """Every output of ``make demo`` on sample_data/ (written by ``python -m vulnpipe.demo
     --out DIR``), made once per session: what a new user opens first."""
-    out = tmp_path_factory.mktemp("sample-run") / "out"
-    r = subprocess.run([sys.executable, "-m", "vulnpipe.demo", "--out", str(out)], cwd=ROOT,
-                       capture_output=True, timeout=900)
-    assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")[-3000:]
-    return out
+    def make(d: Path) -> None:
+        r = subprocess.run([sys.executable, "-m", "vulnpipe.demo", "--out", str(d / "out")],
+                           cwd=ROOT, capture_output=True, timeout=900)
+        assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")[-3000:]
+
+    return made_once(tmp_path_factory, "sample-run", make) / "out"
+
+
+SAMPLE_SCANS = ROOT / "sample_data" / "scans"
+
+
+def ingested_store(tmp_path_factory, *profiles: str) -> Path:
+    """Every sample scan ingested by ``vulnpipe ingest sample_data/scans [--profile P]...``
+    into a SQLite store, once per session for each list of profiles (none: the default
+    ``l2tp``). Read-only: tests take a copy (:func:`copy_store`)."""
+    def make(d: Path) -> None:
+        options = [x for p in profiles for x in ("--profile", p)]
+        r = run_cli("ingest", SAMPLE_SCANS, "--db", "store.db", *options, cwd=d)
+        assert r.returncode == 0, r.stderr.decode()
+        import sqlite3
+
+        # no write-ahead log: workers that read or copy it at once then never write to it
+        # (the store sets WAL again on the copies it opens)
+        with sqlite3.connect(d / "store.db") as conn:
+            assert conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+        conn.close()
+
+    return made_once(tmp_path_factory, "store-" + ("+".join(profiles) or "default"),
+                     make) / "store.db"
+
+
+def copy_store(source: Path, dest: Path) -> Path:
+    """A copy of the SQLite store ``source`` at ``dest`` (through SQLite's backup, so a
+    write-ahead log is included); returns ``dest``."""
+    import sqlite3
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, sqlite3.connect(dest) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return dest
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory) -> Path:
+    """``vulnpipe ingest sample_data/scans`` (profile l2tp) in a SQLite store, made once per
+    session; copy it (:func:`copy_store`) before using it."""
+    return ingested_store(tmp_path_factory)

@@ -23,6 +23,9 @@ import pytest
 from tests import nessus_builder as nb
 from tests.conftest import run_cli
 
+#: every test here starts Chromium (a few seconds each on 2 cores)
+pytestmark = pytest.mark.slow
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run",

@@ -7,14 +7,22 @@ that campaign alone gives.
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_URL, ROOT, _drop_pg_database, _new_pg_database, run_cli
+from tests.conftest import (
+    PG_URL,
+    ROOT,
+    _drop_pg_database,
+    _new_pg_database,
+    copy_store,
+    generate,
+    ingested_store,
+    made_once,
+    run_cli,
+)
 
 SAMPLE = ROOT / "sample_data"
 AS_OF = "2026-11-27"
@@ -75,8 +83,10 @@ def _stores(kind: str, tmp_path: Path, names: list[str]):
     return {n: _new_pg_database(db) for n, db in made.items()}, list(made.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_one_ingest_for_two_campaigns_reads_as_two_single_campaign_stores(tmp_path, kind):
+def test_one_ingest_for_two_campaigns_reads_as_two_single_campaign_stores(tmp_path, kind,
+                                                                         tmp_path_factory):
     """`ingest --profile l2tp --profile pptp` stores the union once; tickets, reconcile, the
     weekly report (and, on SQLite, the evidence pack) of each campaign are byte for byte what
     a store ingested with that campaign alone gives."""
@@ -86,6 +96,9 @@ def test_one_ingest_for_two_campaigns_reads_as_two_single_campaign_stores(tmp_pa
         for name, profiles in (("both", ["l2tp", "pptp"]), ("l2tp", ["l2tp"]),
                                ("pptp", ["pptp"])):
             (tmp_path / name).mkdir()
+            if kind == "sqlite":        # the same ingest, made once per session
+                copy_store(ingested_store(tmp_path_factory, *profiles), tmp_path / name / "h.db")
+                continue
             opts = [x for p in profiles for x in ("--profile", p)]
             r = run_cli("ingest", *scans, "--db", urls[name], *opts, cwd=tmp_path / name)
             assert r.returncode == 0, r.stderr.decode()
@@ -112,27 +125,22 @@ def _finding_rows(db: Path) -> tuple[int, int]:
                 conn.execute("SELECT count(*) FROM finding_campaigns").fetchone()[0])
 
 
-def test_storage_grows_with_the_kept_findings_only(tmp_path):
+def test_storage_grows_with_the_kept_findings_only(tmp_path_factory):
     """pptp's findings are all related findings of l2tp: adding the campaign stores no
-    finding twice (only the marks saying which campaigns each belongs to)."""
-    scans = sorted((SAMPLE / "scans").glob("*.nessus"))
-    for name, opts in (("both", ["--profile", "l2tp", "--profile", "pptp"]),
-                       ("l2tp", ["--profile", "l2tp"]), ("pptp", ["--profile", "pptp"])):
-        assert run_cli("ingest", *scans, "--db", tmp_path / f"{name}.db", *opts).returncode == 0
-    both, marks = _finding_rows(tmp_path / "both.db")
-    l2tp, _ = _finding_rows(tmp_path / "l2tp.db")
-    pptp, _ = _finding_rows(tmp_path / "pptp.db")
+    finding twice (only the marks saying which campaigns each belongs to). (The stores:
+    `vulnpipe ingest sample_data/scans` with those --profile options, made once.)"""
+    both, marks = _finding_rows(ingested_store(tmp_path_factory, "l2tp", "pptp"))
+    l2tp, l2tp_marks = _finding_rows(ingested_store(tmp_path_factory, "l2tp"))
+    pptp, _ = _finding_rows(ingested_store(tmp_path_factory, "pptp"))
     assert both == l2tp and marks == l2tp + pptp
-    assert _finding_rows(tmp_path / "l2tp.db")[1] == 0      # one campaign: nothing more stored
+    assert l2tp_marks == 0      # one campaign: nothing more stored
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def small_history(tmp_path_factory, shared):
-    out = tmp_path_factory.mktemp("campaign-history")
-    subprocess.run([sys.executable, str(shared / "bench" / "gen_history.py"), "--hosts", "300",
-                    "--weeks", "3", "--seed", "5", "--exposed", "0.15", "--out", str(out)],
-                   check=True)
-    return out
+    return made_once(tmp_path_factory, "history-300x3", lambda out: generate(
+        shared, "gen_history.py", "--hosts", "300", "--weeks", "3", "--seed", "5", "--exposed",
+        "0.15", "--out", out))
 
 
 @pytest.mark.slow
@@ -184,6 +192,7 @@ STORED = ("SELECT * FROM findings ORDER BY scan_id, host_seq, item_seq",
           "ORDER BY id")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_campaign_added_later_has_its_history_from_the_first_scan(tmp_path, kind):
     """A store ingested for pptp alone, read (tickets built) for both campaigns, then given

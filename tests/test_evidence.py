@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import insert
 
 from tests import nessus_builder as nb
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, copy_store, run_cli
 from vulnpipe.ingest.assets.inventory import load_inventory
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from vulnpipe.ingest.profiles import resolve_profile
@@ -85,10 +85,10 @@ def sheet_rows(data: bytes, title: str) -> list[tuple]:
 # -- fixtures ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> str:
+def sample_db(tmp_path_factory, sample_store) -> str:
     """Every sample scan in one SQLite store, with the sample inventory stored (as
     `vulnpipe tickets --inventory` leaves it), so ticket keys follow inventory assets."""
-    db = ingest_all(tmp_path_factory.mktemp("evidence-db") / "sample.db", [SAMPLE / "scans"])
+    db = str(copy_store(sample_store, tmp_path_factory.mktemp("evidence-db") / "sample.db"))
     engine = open_store(db, create=False)
     with engine.begin() as conn:
         save_inventory(conn, load_inventory(SAMPLE / "inventory.csv"))

@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 
 from tests import nessus_builder as nb
-from tests.conftest import run_cli
+from tests.conftest import run_cli, unmeasured_env
 from tests.test_browser import chromium, render_page  # noqa: F401  (fixture)
 
 PAYLOAD = "<img src=x onerror=\"document.title='pwned'\">"
@@ -44,6 +44,7 @@ def hostile_store(tmp_path_factory):
     return d, db
 
 
+@pytest.mark.slow
 def test_evidence_pack_index_in_chromium_keeps_its_title_and_runs_nothing(chromium, hostile_store, tmp_path):  # noqa: F811
     d, db = hostile_store
     pack = tmp_path / "pack.zip"
@@ -97,6 +98,7 @@ def test_ticket_markdown_and_weekly_report_keep_inventory_formulas_as_text(hosti
     assert all(c.data_type != "f" for ws in wb.worksheets for row in ws.iter_rows() for c in row)
 
 
+@pytest.mark.slow
 def test_sigkill_during_evidence_build_leaves_no_pack_or_the_old_one(hostile_store, tmp_path):
     d, db = hostile_store
     out = tmp_path / "pack.zip"
@@ -125,7 +127,8 @@ def test_million_row_inventory_loads_in_bounded_memory(tmp_path):
     code = ("import resource,sys\nfrom vulnpipe.ingest.assets.inventory import load_inventory\n"
             "inv=load_inventory(sys.argv[1])\n"
             "print(len(inv.assets), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, timeout=600)
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, timeout=600,
+                         env=unmeasured_env())
     assert out.returncode == 0, out.stderr.decode()[-2000:]
     rows, rss_kb = map(int, out.stdout.split())
     assert rows == 1_000_000

@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 import random
 import re
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, copy_store, generate, made_once, run_cli
 from vulnpipe.ingest.assets.inventory import load_inventory
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from vulnpipe.ingest.profiles import resolve_profile
@@ -71,6 +69,7 @@ def _assert_same_everywhere(engine, inventory=None) -> None:
         assert stored == expected, f"stored history differs from a full replay as of {when}"
 
 
+@pytest.mark.slow
 def test_sample_history_in_any_ingest_order_equals_a_full_replay(tmp_path):
     files = sorted((SAMPLE / "scans").glob("*.nessus"))
     inventory = load_inventory(SAMPLE / "inventory.csv")
@@ -86,11 +85,10 @@ def test_sample_history_in_any_ingest_order_equals_a_full_replay(tmp_path):
         engine.dispose()
 
 
-def test_decisions_and_expiries_at_any_moment_equal_a_full_replay(tmp_path):
-    engine = open_store(str(tmp_path / "d.db"))
+@pytest.mark.slow
+def test_decisions_and_expiries_at_any_moment_equal_a_full_replay(tmp_path, sample_store):
+    engine = open_store(str(copy_store(sample_store, tmp_path / "d.db")))    # every sample scan
     inventory = load_inventory(SAMPLE / "inventory.csv")
-    for path in sorted((SAMPLE / "scans").glob("*.nessus")):
-        ingest_source(engine, next(expand_inputs([path])), L2TP)
     keys = sorted(_stored(engine, None, inventory).tickets)
     t = datetime(2026, 11, 4, 12, tzinfo=timezone.utc)
     # an acceptance that expires mid-history, one recorded late (--at before the last scan),
@@ -109,13 +107,11 @@ def test_decisions_and_expiries_at_any_moment_equal_a_full_replay(tmp_path):
     engine.dispose()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def generated_history(tmp_path_factory, shared):
-    out = tmp_path_factory.mktemp("history")
-    subprocess.run([sys.executable, str(shared / "bench" / "gen_history.py"), "--hosts", "300",
-                    "--weeks", "8", "--seed", "3", "--exposed", "0.1", "--out", str(out)],
-                   check=True)
-    return out
+    return made_once(tmp_path_factory, "history-300x8", lambda out: generate(
+        shared, "gen_history.py", "--hosts", "300", "--weeks", "8", "--seed", "3", "--exposed",
+        "0.1", "--out", out))
 
 
 @pytest.mark.slow
@@ -134,7 +130,9 @@ def test_generated_history_shuffled_with_reads_in_between_equals_a_full_replay(
     engine.dispose()
 
 
-def test_weekly_reports_and_evidence_from_a_store_built_step_by_step_equal_a_fresh_one(tmp_path):
+@pytest.mark.slow
+def test_weekly_reports_and_evidence_from_a_store_built_step_by_step_equal_a_fresh_one(
+        tmp_path, sample_store):
     """Two stores with the same content: one updated week by week by the commands a team
     runs, one filled at once and read once (a replay from the start). Every output agrees."""
     inv = SAMPLE / "inventory.csv"
@@ -147,7 +145,7 @@ def test_weekly_reports_and_evidence_from_a_store_built_step_by_step_equal_a_fre
         assert run_cli("reconcile", "--db", step, "--inventory", inv).returncode == 0
         assert run_cli("report", "weekly", "--db", step, "--inventory", inv,
                        "--json", tmp_path / "x.json").returncode == 0
-    assert run_cli("ingest", *files, "--db", fresh).returncode == 0
+    copy_store(sample_store, Path(fresh))       # `vulnpipe ingest` of every file at once
     for week in ("2026-W44", "2026-W46", "2026-W48", "2026-W49"):
         a, b = (run_cli("report", "weekly", "--db", db, "--inventory", inv, "--week", week,
                         "--json", "-") for db in (step, fresh))

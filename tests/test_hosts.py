@@ -81,6 +81,7 @@ def _twice(text: str) -> bool:
     return len(found) != len(set(found))
 
 
+@pytest.mark.slow
 def test_sample_ticket_titles_name_the_host_once_without_doubled_parentheses(sample_run):
     views = [json.loads(line) for line in (sample_run / "tickets.jsonl").open()]
     assert len(views) == 23
@@ -92,6 +93,7 @@ def test_sample_ticket_titles_name_the_host_once_without_doubled_parentheses(sam
                                     "1701/udp")
 
 
+@pytest.mark.slow
 def test_sample_workbooks_show_the_name_beside_the_address(sample_run):
     wb = openpyxl.load_workbook(sample_run / "weekly-2026-W48.xlsx")
     ws = wb["Open tickets"]
@@ -107,6 +109,7 @@ def test_sample_workbooks_show_the_name_beside_the_address(sample_run):
                                                                                   values_only=True)}
 
 
+@pytest.mark.slow
 def test_sample_markdown_and_evidence_show_each_host_once(sample_run):
     summary = (sample_run / "weekly-2026-W48.md").read_text()
     items = [line for line in summary.splitlines() if line.startswith("- VP-")]

@@ -25,6 +25,9 @@ from tests import nessus_builder as nb
 from tests.conftest import run_cli
 from vulnpipe.reports.writers.xlsx import LINE_HEIGHT
 
+#: every test here starts LibreOffice (a few seconds each on 2 cores)
+pytestmark = pytest.mark.slow
+
 HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "@SUM(1+1)"]
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
 

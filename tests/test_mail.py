@@ -16,7 +16,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 import pytest
 
 from tests import nessus_builder as nb
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, copy_store, run_cli
 from tests.jira_server import FakeJira, User
 
 aiosmtpd = pytest.importorskip("aiosmtpd")
@@ -80,10 +80,8 @@ def smtp():
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    d = tmp_path_factory.mktemp("mail-store")
-    assert run_cli("ingest", SCANS, "--db", d / "store.db").returncode == 0
-    return d / "store.db"
+def store(tmp_path_factory, sample_store):
+    return copy_store(sample_store, tmp_path_factory.mktemp("mail-store") / "store.db")
 
 
 def _config(tmp_path, port: int, store_db, extra: str = "", security: str = "none") -> None:
@@ -109,6 +107,7 @@ def _parts(msg):
             [(a.get_filename(), a.get_content()) for a in attachments])
 
 
+@pytest.mark.slow
 def test_report_goes_to_each_team_and_the_overview_list_with_all_parts(tmp_path, smtp, store):
     controller, inbox = smtp
     _config(tmp_path, controller.port, store)
@@ -225,6 +224,7 @@ def test_a_relay_with_an_untrusted_certificate_is_refused_clearly(tmp_path, stor
         controller.stop()
 
 
+@pytest.mark.slow
 def test_unreachable_or_refusing_server_is_one_line_and_the_files_are_still_written(tmp_path, store):
     port = _free_port()
     _config(tmp_path, port, store)
@@ -284,6 +284,7 @@ def test_hostile_inventory_and_scanner_text_stays_text(tmp_path, smtp):
         assert "<img src=x" not in text, "the Markdown summary escapes it too"
 
 
+@pytest.mark.slow
 def test_dry_run_writes_eml_files_and_sends_nothing(tmp_path, store):
     (tmp_path / "vulnpipe.toml").write_text(f'[store]\nurl = "{store}"\n[inventory]\npath = "{INVENTORY}"\n')
     r = run_cli("report", "weekly", "--week", "2026-W48", "--split-by", "team", "teams",
@@ -304,6 +305,7 @@ def test_dry_run_writes_eml_files_and_sends_nothing(tmp_path, store):
     assert bad.returncode == 1 and "not both" in bad.stderr.decode()
 
 
+@pytest.mark.slow
 def test_run_syncs_jira_and_mails_the_report_and_reports_a_failure(tmp_path, smtp):
     controller, inbox = smtp
     jira = FakeJira(token="tok", users=[User("acc-t", "tomasz.wojcik@corp.example", "T")]).start()

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, copy_store, run_cli
 from tests.test_metrics import buckets, ingest_history, metrics
 from tests.test_weekly import FIGURES
 
@@ -304,10 +304,15 @@ def _replayed(db: str, start: datetime, cutoff: datetime) -> dict:
     (("--quarter", "2026-Q4"), datetime(2026, 10, 1, tzinfo=timezone.utc),
      datetime(2027, 1, 1, tzinfo=timezone.utc)),
 ])
-def test_sample_data_periods_equal_a_full_replay(db_url, tmp_path, period, start, end):
+def test_sample_data_periods_equal_a_full_replay(db_url, tmp_path, period, start, end,
+                                                sample_store):
     from datetime import timedelta
+    from pathlib import Path
 
-    ok("ingest", *sorted((SAMPLE / "scans").glob("*.nessus")), "--db", db_url)
+    if "://" in db_url:
+        ok("ingest", *sorted((SAMPLE / "scans").glob("*.nessus")), "--db", db_url)
+    else:                   # the same `vulnpipe ingest` of the sample, made once per session
+        copy_store(sample_store, Path(db_url))
     r = ok("report", "monthly", "--db", db_url, "--inventory", SAMPLE / "inventory.csv", *period,
            "--json", "-")
     data = json.loads(r.stdout)
@@ -326,14 +331,14 @@ def test_sample_data_periods_equal_a_full_replay(db_url, tmp_path, period, start
         assert data["change"]["new"] == data["new"] - data["trend"][0]["new"]
 
 
-def test_the_sample_month_page_reads_in_chromium_without_sideways_scrolling(tmp_path):
+@pytest.mark.slow
+def test_the_sample_month_page_reads_in_chromium_without_sideways_scrolling(tmp_path, sample_store):
     from tests.test_browser import chromium_binary, page_width, render_page
 
     binary = chromium_binary()
     if binary is None:
         pytest.skip("no Chromium found (apt-get install chromium, or set VULNPIPE_CHROMIUM)")
-    db = tmp_path / "s.db"
-    ok("ingest", *sorted((SAMPLE / "scans").glob("*.nessus")), "--db", db)
+    db = copy_store(sample_store, tmp_path / "s.db")
     page = tmp_path / "m.html"
     ok("report", "monthly", "--db", db, "--inventory", SAMPLE / "inventory.csv", "--month", "2026-11",
        "--html", page)
@@ -344,7 +349,8 @@ def test_the_sample_month_page_reads_in_chromium_without_sideways_scrolling(tmp_
     assert scroll <= client, f"{scroll} > {client}"
 
 
-def test_the_sample_month_workbook_prints_one_page_wide_in_libreoffice(tmp_path):
+@pytest.mark.slow
+def test_the_sample_month_workbook_prints_one_page_wide_in_libreoffice(tmp_path, sample_store):
     """Printed to PDF as a manager would: no ``###``, every sheet landscape, one page wide,
     its headers in full (the Change line included)."""
     import shutil
@@ -354,8 +360,7 @@ def test_the_sample_month_workbook_prints_one_page_wide_in_libreoffice(tmp_path)
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None or shutil.which("pdftotext") is None or shutil.which("pdfinfo") is None:
         pytest.skip("no LibreOffice or poppler-utils found: the printed month was NOT checked")
-    db = tmp_path / "s.db"
-    ok("ingest", *sorted((SAMPLE / "scans").glob("*.nessus")), "--db", db)
+    db = copy_store(sample_store, tmp_path / "s.db")
     book = tmp_path / "month-2026-11.xlsx"
     ok("report", "monthly", "--db", db, "--inventory", SAMPLE / "inventory.csv", "--month", "2026-11",
        "--xlsx", book)

@@ -115,6 +115,7 @@ def test_the_scheduled_completion_date_never_changes_and_adjustments_fill_t_and_
     assert "the SLA due date is now 2027-04-24 (the scheduled date stays 2026-11-02)" in changes
 
 
+@pytest.mark.slow
 def test_libreoffice_opens_the_poam(store, tmp_path):
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from tests import nessus_builder as nb
-from tests.conftest import old_database, run_cli
+from tests.conftest import generate, made_once, old_database, run_cli
 from vulnpipe.ingest import NessusReader, resolve_profile
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from vulnpipe.ingest.store import ingest_source, open_store
@@ -40,7 +40,7 @@ def _scan_row(conn) -> dict:
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["one-process", "split"])
-@pytest.mark.parametrize("profile", ["all", "l2tp"])
+@pytest.mark.parametrize("profile", [pytest.param("all", marks=pytest.mark.slow), "l2tp"])
 def test_stored_findings_read_back_exactly_as_parsed(db_url, generated, profile, split,
                                                      monkeypatch):
     """Also when a big file is split between worker processes (filtering profiles)."""
@@ -163,6 +163,7 @@ def test_unknown_schema_revision_is_refused_clearly(db_url):
     assert b"newer vulnpipe" in result.stderr
 
 
+@pytest.mark.slow
 def test_sigkill_during_ingest_leaves_the_store_as_before(db_url, generated, tmp_path):
     small, _ = generated
     assert run_cli("ingest", small, "--db", db_url).returncode == 0
@@ -193,13 +194,21 @@ def test_sigkill_during_ingest_leaves_the_store_as_before(db_url, generated, tmp
     assert _counts(db_url) == (before[0] + 1, before[1] + 3000, before[2] + 6000)
 
 
-def test_two_concurrent_ingests_both_succeed(db_url, tmp_path, shared):
-    files = []
-    for seed in (11, 12):
-        out = tmp_path / f"c{seed}.nessus"
-        subprocess.run([sys.executable, str(shared / "bench" / "gen_nessus.py"), "--hosts", "250",
-                        "--seed", str(seed), "--out", str(out)], check=True)
-        files.append(out)
+@pytest.fixture(scope="session")
+def two_exports(tmp_path_factory, shared) -> list:
+    """Two generated exports of 250 hosts each, made once per session."""
+    def make(d):
+        for seed in (11, 12):
+            generate(shared, "gen_nessus.py", "--hosts", "250", "--seed", seed, "--out",
+                     d / f"c{seed}.nessus")
+
+    d = made_once(tmp_path_factory, "two-exports", make)
+    return [d / "c11.nessus", d / "c12.nessus"]
+
+
+@pytest.mark.slow
+def test_two_concurrent_ingests_both_succeed(db_url, two_exports):
+    files = two_exports
     open_store(db_url).dispose()   # create the schema first, as a team's DBA would
     procs = [subprocess.Popen([sys.executable, "-m", "vulnpipe", "ingest", str(f), str(files[0]),
                                "--db", db_url, "--profile", "all"],
@@ -217,9 +226,7 @@ def test_two_concurrent_ingests_both_succeed(db_url, tmp_path, shared):
 
 def test_default_store_is_vulnpipe_db_in_working_directory(tmp_path, generated):
     path, truth = generated
-    env = {k: v for k, v in os.environ.items() if k != "VULNPIPE_DB"}
-    result = subprocess.run([sys.executable, "-m", "vulnpipe", "ingest", str(path)], cwd=tmp_path,
-                            env=env, capture_output=True)
+    result = run_cli("ingest", path, cwd=tmp_path)        # (VULNPIPE_DB unset)
     assert result.returncode == 0, result.stderr.decode()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vulnpipe.db"]
     engine = open_store(str(tmp_path / "vulnpipe.db"))

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, run_cli
+import pytest
+
+from tests.conftest import ROOT, copy_store, run_cli
 
 SCANS = ROOT / "sample_data" / "scans"
 INVENTORY = ROOT / "sample_data" / "inventory.csv"
@@ -30,6 +32,7 @@ def _finish(proc: subprocess.Popen) -> tuple[int, str]:
 
 # -- 1. two writers at once: the second waits, then does its work ------------------------------
 
+@pytest.mark.slow
 def test_two_runs_and_a_reconcile_at_once_all_succeed(tmp_path, db_url):
     """Two weekly jobs started together on one store (and an analyst's reconcile in between):
     each waits for the other's ticket rebuild and inventory save, then writes the same
@@ -292,6 +295,7 @@ def test_reopen_without_a_decision_in_force_is_refused(tmp_path):
 
 # -- 8. the first writers into an empty database create its tables one at a time -------------
 
+@pytest.mark.slow
 def test_parallel_first_ingests_into_an_empty_database_all_succeed(db_url, tmp_path):
     """Three workers start on an empty database at once: one creates the schema, the others
     wait for it and then store their files."""
@@ -385,9 +389,8 @@ def test_decisions_after_the_weeks_end_are_in_both_views_or_neither(tmp_path):
 
 # -- 10. moving a history: SQLite -> PostgreSQL gives the same tickets and reports ------------
 
+@pytest.mark.slow
 def test_sample_history_moves_from_sqlite_to_postgresql_unchanged(tmp_path):
-    import pytest
-
     from tests.conftest import PG_URL, _drop_pg_database, _new_pg_database
 
     if not PG_URL:
@@ -432,8 +435,8 @@ def test_sample_history_moves_from_sqlite_to_postgresql_unchanged(tmp_path):
         _drop_pg_database(name)
 
 
-def test_import_is_all_or_nothing(tmp_path):
-    assert run_cli("ingest", SCANS, "--db", "a.db", cwd=tmp_path).returncode == 0
+def test_import_is_all_or_nothing(tmp_path, sample_store):
+    copy_store(sample_store, tmp_path / "a.db")             # `vulnpipe ingest` of the sample
     assert run_cli("export", "h.jsonl", "--db", "a.db", cwd=tmp_path).returncode == 0
     lines = (tmp_path / "h.jsonl").read_bytes().splitlines(keepends=True)
     (tmp_path / "cut.jsonl").write_bytes(b"".join(lines[: len(lines) // 2]))
@@ -505,6 +508,7 @@ def _comments(page: Path, command: str) -> list[str]:
             for line in block.splitlines() if line.startswith(command + " ") and "  #" in line]
 
 
+@pytest.mark.slow
 def test_the_postgresql_howto_works_as_written(tmp_path):
     """docs/howto/postgresql.md: its SQL, its ~/.pgpass and VULNPIPE_DB lines, the schema
     steps with the output it shows, parallel ingest workers and the checks, run as written
@@ -512,7 +516,6 @@ def test_the_postgresql_howto_works_as_written(tmp_path):
     import uuid
 
     import psycopg
-    import pytest
 
     from tests.conftest import PG_URL
 
@@ -562,6 +565,7 @@ def test_the_postgresql_howto_works_as_written(tmp_path):
             conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
+@pytest.mark.slow
 def test_the_cron_ci_howto_works_as_written(tmp_path, db_url):
     """docs/howto/cron-ci.md: its config file (the optional [jira]/[mail] deliveries left
     out), `config check`, the cron line week after week, the CI job's command with its

@@ -280,6 +280,7 @@ def test_bad_options_are_one_clear_line(history, tmp_path):
 
 # -- the sample run: what a new user sees ------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_sample_report_lists_by_priority_then_age_names_hosts_and_explains_itself(sample_run):
     page = (sample_run / "weekly-2026-W48.html").read_text("utf-8")
     oldest = page.split('<section id="oldest">', 1)[1].split("</section>", 1)[0]
@@ -298,6 +299,7 @@ def test_the_sample_report_lists_by_priority_then_age_names_hosts_and_explains_i
     assert '<td class="n">42.9%</td>' in trend                     # a share reads as one
 
 
+@pytest.mark.slow
 def test_the_sample_workbooks_list_by_priority_then_age(sample_run):
     ws = openpyxl.load_workbook(sample_run / "weekly-2026-W48.xlsx")["Oldest open"]
     header = [c.value for c in ws[1]]

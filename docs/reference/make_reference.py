@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -80,15 +81,14 @@ def subcommands(text: str) -> list[str]:
     return names
 
 
-def walk(words: list[str], pool: ThreadPoolExecutor, text: str | None = None
-         ) -> list[tuple[list[str], str]]:
+def walk(words: list[str], fetch_all: Callable[[list[list[str]]], Iterable[str]],
+         text: str) -> list[tuple[list[str], str]]:
     """``(words, help text)`` for this command and everything below it, depth first (the
-    sub-commands' help texts are fetched in parallel)."""
-    text = help_text(words) if text is None else text
+    sub-commands' help texts fetched together by ``fetch_all``)."""
     found = [(words, text)]
     children = [[*words, name] for name in subcommands(text)]
-    for child, child_text in zip(children, pool.map(help_text, children)):
-        found.extend(walk(child, pool, child_text))
+    for child, child_text in zip(children, fetch_all(children)):
+        found.extend(walk(child, fetch_all, child_text))
     return found
 
 
@@ -96,10 +96,15 @@ def anchor(words: list[str]) -> str:
     return "-".join(["vulnpipe", *words])
 
 
-def render() -> str:
-    """The whole of commands.md."""
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        pages = walk([], pool)
+def render(fetch: Callable[[list[str]], str] | None = None) -> str:
+    """The whole of commands.md: the help texts from ``vulnpipe ... --help`` processes (four
+    at a time), or from ``fetch(words)`` one after the other (tests/test_docs.py runs the
+    program in its own process that way, which is much cheaper)."""
+    if fetch is None:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            pages = walk([], lambda many: pool.map(help_text, many), help_text([]))
+    else:
+        pages = walk([], lambda many: [fetch(words) for words in many], fetch([]))
     parts = [HEADER, "## Contents\n"]
     for words, _text in pages:
         title = " ".join(["vulnpipe", *words])
