@@ -6,6 +6,7 @@ same filters as the ticket exports.
 """
 from __future__ import annotations
 
+import functools
 import json
 from functools import lru_cache
 from typing import Any
@@ -16,6 +17,7 @@ TICKET_TEMPLATE = "evidence_ticket.md.j2"
 
 
 @lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=None)     # one per process: templates compile once
 def environment():
     """The Jinja2 environment: templates from the ``templates`` package, HTML autoescaped."""
     from importlib import resources

@@ -6,6 +6,7 @@ atomically; rows are sorted by ticket key; nothing depends on the clock.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -89,6 +90,7 @@ def write_jsonl(views: Sequence[dict], out: str | Path) -> None:
                                  sort_keys=False) + "\n").encode("utf-8"))
 
 
+@functools.lru_cache(maxsize=None)     # one per process: templates compile once
 def _env():
     from importlib import resources
 

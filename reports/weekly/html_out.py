@@ -7,6 +7,7 @@ SVG from :mod:`reports.weekly.charts`.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -36,6 +37,7 @@ TREND_FIELDS = ("open_tickets", "new", "fixed_verified", "resurfaced", "overdue"
                 "risk_accepted", "not_verifiable", "sla_compliance_pct")
 
 
+@functools.lru_cache(maxsize=None)     # one per process: templates compile once
 def template_env(*, html: bool):
     """The Jinja2 environment for the report templates (autoescape on for HTML)."""
     from importlib import resources
