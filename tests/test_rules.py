@@ -874,3 +874,262 @@ def test_a_scan_older_than_one_findings_last_report_still_judges_the_others():
     t = ticket([scan(1, T0, L2TP, PPTP), scan(2, d7, PPTP, policy=pptp_only), late])
     assert t.findings[L2TP].is_fixed and t.findings[L2TP].fixed_scan_id == 3
     assert not t.findings[PPTP].is_fixed                           # reported at d7, after that host scan
+
+
+# -- remediation metrics (docs/weekly-report.md, "Remediation metrics") --------------------------
+
+def test_time_to_fix_is_median_mean_and_nearest_rank_p90_to_one_decimal():
+    from vulnpipe.reports.weekly.figures import Mttr, mttr
+
+    assert mttr([]) == Mttr(None, None, None, 0)
+    assert mttr([]).as_dict() == {"median": None, "mean": None, "p90": None, "n": 0}
+    # odd count: the middle value; every value rounded to one decimal
+    assert mttr([3.17, 1.04, 2.37]).as_dict() == {"median": 2.4, "mean": 2.2, "p90": 3.2, "n": 3}
+    # even count: the mean of the middle two; p90 of four values is the largest
+    assert mttr([10.0, 1.0, 4.0, 2.0]) == Mttr(3.0, 4.2, 10.0, 4)
+    # nearest rank: of ten values, the ninth (the smallest that 90% do not exceed)
+    assert mttr([float(d) for d in range(10, 0, -1)]) == Mttr(5.5, 5.5, 9.0, 10)
+    assert mttr([float(d) for d in range(1, 12)]).p90 == 10.0        # ceil(9.9) = 10th of 11
+
+
+def metrics_history():
+    """Hosts a-g reported on Monday of W44 (T0, 08:00); what W45 (11-02 .. 11-08) sees:
+
+    b fixed on day 2.5 (W44), back on day 5; day 7.3 (11-02): a and b gone, e still there;
+    day 8.5: c gone (adjusted to LOW on day 9.5, after its fix); day 9: a back; day 10.7: a and
+    d gone. f and g are not scanned in W45. Times to fix in W45: a 1.7 days (from its last
+    resurfacing), b 2.3, c 8.5, d 10.7.
+    """
+    day = {n: T0 + timedelta(days=n) for n in (0, 2.5, 5, 7.3, 8.5, 9, 9.5, 10.7)}
+    scans = [estate_scan(1, day[0], dict.fromkeys("abcdefg", True)),
+             estate_scan(2, day[2.5], {"b": False}), estate_scan(3, day[5], {"b": True}),
+             estate_scan(4, day[7.3], {"a": False, "b": False, "e": True}),
+             estate_scan(5, day[8.5], {"c": False}), estate_scan(6, day[9], {"a": True}),
+             estate_scan(7, day[10.7], {"a": False, "d": False})]
+    k = {n: ticket_key(PROFILE, f"host:{n}") for n in "abcdefg"}
+    adjust = Decision(k["c"], "risk_adjusted", day[9.5], "port closed", "CISO", id=1, rating="LOW")
+    return scans, [adjust], k, day
+
+
+def test_remediation_metrics_of_a_week_by_hand():
+    from vulnpipe.reports.weekly.figures import HostFacts, Mttr, ticket_rows
+
+    scans, decisions, k, day = metrics_history()
+    week = week_of(day[7.3])
+    tickets = build_tickets(PROFILE, scans, decisions, as_of=week.cutoff)
+    built = BuiltTickets(profile=PROFILE, tickets=tickets, asset_info={}, priority={
+        key: ("P2", 14, day[0] + timedelta(days=30)) for key in tickets})
+    hosts = HostFacts(scanned={"host:a": True, "host:b": False, "host:c": True, "host:x": False},
+                      unseen=frozenset({"asset:1", "asset:2", "asset:3"}))
+    f = figures(built, week, hosts=hosts)
+    assert (f.fixed_verified, f.open_tickets, f.not_verifiable) == (4, 3, 2)    # open: e f g
+    assert f.as_dict() == {
+        "exposed_hosts": 3, "open_tickets": 3, "new": 0, "fixed_verified": 4, "resurfaced": 1,
+        "overdue": 0, "risk_accepted": 0, "expiring_30d": 0, "not_verifiable": 2,
+        "sla_compliance_pct": 100.0,
+        # sorted 1.7 2.3 8.5 10.7: median (2.3 + 8.5) / 2, mean 23.2 / 4, p90 the 4th
+        "mttr_days": {"median": 5.4, "mean": 5.8, "p90": 10.7, "n": 4},
+        "overdue_by_days": {"days_1_30": 0, "days_31_60": 0, "days_61_90": 0, "days_over_90": 0},
+        "max_days_overdue": 0,
+        "coverage_pct": 33.3,                                  # e of e f g checked this week
+        "credentialed_pct": 50.0, "hosts": {"scanned": 4, "credentialed": 2},
+        "unscanned_30d": 3}
+    # a slice: only the hosts and assets its member test accepts
+    member = {"host:a", "host:b", "host:c", "asset:1", "asset:2"}.__contains__
+    part = figures(built, week, hosts=hosts, member=member)
+    assert (part.credentialed_pct, part.hosts_scanned, part.hosts_credentialed,
+            part.unscanned_30d) == (66.7, 3, 2, 2)
+    # without host facts: nothing scanned is known, no inventory
+    bare = figures(built, week)
+    assert (bare.credentialed_pct, bare.hosts_scanned, bare.hosts_credentialed,
+            bare.unscanned_30d) == (None, 0, 0, None)
+    assert figures(built, week, hosts=HostFacts(scanned={"host:a": False})).unscanned_30d is None
+    # some tickets only, from rows computed once for the week: the same figures
+    rows = ticket_rows(built, week)
+    some = {k["a"], k["e"], k["f"]}
+    assert figures(built, week, some, hosts, member, rows) == figures(built, week, some, hosts, member)
+    assert figures(built, week, some, all_rows=rows).as_dict()["mttr_days"] == Mttr(1.7, 1.7, 1.7, 1).as_dict()
+    assert figures(built, week, some, all_rows=rows).coverage_pct == 50.0            # e of e f
+    # a report cut off at the instant d was proved fixed still counts that fix
+    cut = cut_week(day[10.7])
+    at_cut = BuiltTickets(profile=PROFILE, tickets=build_tickets(PROFILE, scans, decisions, as_of=cut.cutoff),
+                          asset_info={})
+    assert figures(at_cut, cut).mttr_days == Mttr(5.4, 5.8, 10.7, 4)
+    # the week before: b's first fix, from its first report
+    w44 = week_of(day[0])
+    early = BuiltTickets(profile=PROFILE, tickets=build_tickets(PROFILE, scans, as_of=w44.cutoff),
+                         asset_info={})
+    assert figures(early, w44).mttr_days == Mttr(2.5, 2.5, 2.5, 1)
+
+
+def test_days_overdue_buckets_and_their_edges():
+    from vulnpipe.reports.weekly.figures import days_overdue
+
+    week = cut_week(T0 + timedelta(days=3))
+    c = week.cutoff
+    second = timedelta(seconds=1)
+    late = {"a": timedelta(hours=1), "b": timedelta(days=30), "c": timedelta(days=30) + second,
+            "d": timedelta(days=60), "e": timedelta(days=60) + second, "f": timedelta(days=90),
+            "g": timedelta(days=90) + second, "h": timedelta(0)}
+    tickets = build_tickets(PROFILE, [estate_scan(1, T0, dict.fromkeys(late, True))], as_of=c)
+    built = BuiltTickets(profile=PROFILE, tickets=tickets, asset_info={}, priority={
+        ticket_key(PROFILE, f"host:{n}"): ("P2", 14, c - d) for n, d in late.items()})
+    f = figures(built, week)
+    # 1 and 30 days; 31 (a second past 30 days is a part day) and 60; 61 and 90; 91.
+    # h is due at the cut-off instant: not overdue
+    assert (f.overdue, f.overdue_by_days, f.max_days_overdue) == (7, (2, 2, 2, 1), 91)
+    assert f.as_dict()["overdue_by_days"] == {"days_1_30": 2, "days_31_60": 2, "days_61_90": 2,
+                                              "days_over_90": 1}
+    # the docs' example: due 11-02 00:00 is 1 day past due all of 11-02, 2 days on 11-03
+    due = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    assert days_overdue(due, due + timedelta(days=1) - TICK) == 1
+    assert days_overdue(due, due + timedelta(days=1)) == 1
+    assert days_overdue(due, due + timedelta(days=2, seconds=1)) == 3
+
+
+def test_a_trend_gap_has_every_metric_null_and_months_say_month():
+    from vulnpipe.reports.weekly.figures import (
+        FIGURE_LABELS,
+        METRIC_LABELS,
+        empty_metrics,
+        ticket_rows,
+        worded,
+    )
+    from vulnpipe.reports.weekly.periods import parse_month
+
+    t = ticket([scan(1, T0, L2TP)])
+    shown = figures(built(t), week_of(T0)).metrics_dict()
+    gap = empty_metrics()
+    assert gap == {"mttr_days": {"median": None, "mean": None, "p90": None, "n": None},
+                   "overdue_by_days": {"days_1_30": None, "days_31_60": None, "days_61_90": None,
+                                       "days_over_90": None},
+                   "max_days_overdue": None, "coverage_pct": None, "credentialed_pct": None,
+                   "hosts": {"scanned": None, "credentialed": None}, "unscanned_30d": None}
+    assert gap.keys() == shown.keys()
+    # a monthly report says "this month" wherever the weekly one says "this week"
+    assert worded(FIGURE_LABELS, "week") == FIGURE_LABELS
+    month = worded(FIGURE_LABELS, "month")
+    assert month["fixed_verified"] == ("Fixed (verified)", "proved fixed by a covering scan that ran this month")
+    assert month["open_tickets"] == ("Open tickets", "open or resurfaced at the end of the month")
+    assert worded(METRIC_LABELS, "quarter")["coverage_pct"] == (
+        "Coverage", "open tickets a covering scan checked this quarter, as a share of the open tickets")
+    assert [m for m in month.values() if "week" in m[1]] == []
+    (row,) = ticket_rows(built(t), parse_month("2026-12"))       # not scanned in December
+    assert row.status == "open, not verified this month"
+
+
+def test_time_to_fix_in_fractions_of_days_and_with_a_scan_that_crossed_the_cut_off():
+    from vulnpipe.reports.weekly.figures import Mttr
+
+    # fixed 3 days 3:36:01 after the report: 3.15001 days, 3.2 to one decimal
+    t = ticket([scan(1, T0, L2TP), scan(2, T0 + timedelta(days=3, hours=3, minutes=36, seconds=1))])
+    assert figures(built(t), week_of(T0)).mttr_days == Mttr(3.2, 3.2, 3.2, 1)
+    # a scan that began before the cut-off reached the host after it (its fix is after the
+    # cut-off); later scans of the week saw a new finding and then proved it gone: that fix,
+    # 30 minutes after the resurfacing, is the week's
+    week = week_of(T0)
+    c = week.cutoff
+    crossed = scan(2, c - timedelta(hours=2))
+    crossed.hosts[ASSET] = host(c + timedelta(hours=1))
+    t = ticket([scan(1, T0, L2TP), crossed, scan(3, c - timedelta(hours=1), PPTP),
+                scan(4, c - timedelta(minutes=30))], as_of=c)
+    assert [(e.kind, e.at > c) for e in t.events] == [
+        ("opened", False), ("fixed", True), ("finding_added", False), ("resurfaced", False),
+        ("fixed", False)]
+    f = figures(built(t), week)
+    assert (f.fixed_verified, f.mttr_days) == (1, Mttr(0.0, 0.0, 0.0, 1))
+
+
+# -- several campaigns in one ingest -------------------------------------------------------------
+
+def test_several_campaigns_select_what_any_of_them_selects_and_exclude_what_all_exclude():
+    import pytest
+
+    from vulnpipe.ingest.errors import InputError
+    from vulnpipe.ingest.profiles import ALL, PRIMARY, Campaigns, campaigns
+
+    l2tp, pptp = resolve_profile("l2tp"), resolve_profile("pptp")
+    assert campaigns([l2tp]) is l2tp and campaigns([l2tp, l2tp]) is l2tp     # one campaign: itself
+    vpn = profile_from_mapping("vpn", {
+        "label": "VPN", "primary_plugins": [1], "primary_names": ["Main"], "related_plugins": [2],
+        "related_names": ["Side"], "related_families": ["Fam"], "related_ports": ["500/udp"],
+        "exclude_plugins": [9, 68453]}, "f")
+    web = profile_from_mapping("web", {
+        "primary_plugins": [11], "primary_names": ["Web"], "related_plugins": [12],
+        "related_names": ["Proxy"], "related_families": ["CGI"], "related_ports": ["443/tcp"],
+        "exclude_plugins": [68453, 19]}, "f")
+    both = campaigns([vpn, web, vpn])
+    assert both == Campaigns(
+        name="vpn+web", description="campaigns vpn, web", label="VPN, web",
+        primary_plugins=frozenset({1, 11}), primary_names=frozenset({"main", "web"}),
+        related_plugins=frozenset({2, 12}), related_names=frozenset({"side", "proxy"}),
+        related_families=frozenset({"Fam", "CGI"}),
+        related_ports=frozenset({(500, "udp"), (443, "tcp")}),
+        exclude_plugins=frozenset({68453}),          # left out only when every campaign leaves it out
+        select_all=False, members=(vpn, web))
+    assert both.plugin_ids == {1, 2, 11, 12}
+    # a finding's role is the first campaign's that selects it; roles gives every campaign's
+    assert both.role(2, None, None, None, None) == RELATED
+    assert both.role(11, None, None, None, None) == PRIMARY
+    assert both.role(7, None, "CGI", None, None) == RELATED
+    assert both.role(7, "other", None, 1, "tcp") is None
+    assert both.role(7, " side ", None, None, None) == RELATED             # by name
+    assert both.role(7, None, None, 443, "TCP") == RELATED                 # by port
+    assert both.roles(7, None, None, 500, "udp") == [("vpn", RELATED)]
+    assert both.roles(7, "web", "Fam", None, None) == [("vpn", RELATED), ("web", PRIMARY)]
+    assert both.roles(9, "web", None, None, None) == [("web", PRIMARY)]     # vpn excludes 9
+    assert both.roles(7, "x", None, None, None) == []
+    everything = campaigns([l2tp, ALL])
+    assert (everything.name, everything.select_all, everything.label) == ("l2tp+all", True, "L2TP, all")
+    assert everything.role(7, "x", None, None, None) == ""                 # l2tp says no; all keeps it
+    assert everything.roles(11387, None, None, 1701, "udp") == [("l2tp", PRIMARY), ("all", None)]
+    assert campaigns([pptp, l2tp]).role(10622, "PPTP Detection", None, 1723, "tcp") == PRIMARY
+    for given, message in (
+            ([], "no campaign given (give --profile NAME)"),
+            ([l2tp, profile_from_mapping("a+b", {}, "f")],
+             "profile name 'a+b' cannot be one of several campaigns (name it without '+')"),
+            ([both, l2tp], "profile name 'vpn+web' cannot be one of several campaigns (name it without '+')")):
+        with pytest.raises(InputError) as err:
+            campaigns(given)
+        assert str(err.value) == message
+
+
+# -- risk adjustments in the timeline ------------------------------------------------------------
+
+def test_a_risk_adjustment_is_kept_until_it_ends_and_a_newer_one_replaces_it():
+    from vulnpipe.reports.tickets.model import ADJUST
+
+    day = {n: T0 + timedelta(days=n) for n in range(10)}
+    low = Decision(KEY, ADJUST, day[1], "closed at the edge", "CISO", until=day[5], id=1, rating="LOW")
+    t = ticket([scan(1, T0, L2TP)], [low], as_of=day[2])
+    # in force: the ticket carries it (priority and SLA read it) and the state is unchanged
+    assert t.state == OPEN and t.adjustment == {
+        "reason": "closed at the edge", "approver": "CISO", "until": "2026-10-31", "decision": 1,
+        "rating": "LOW", "at": day[1].isoformat()}
+    assert [(e.at, e.state, e.kind, e.scan_id, e.detail, e.step) for e in t.events[1:]] == [
+        (day[1], OPEN, "risk_adjusted", None, {"rating": "LOW", "reason": "closed at the edge",
+                                               "approver": "CISO", "until": "2026-10-31",
+                                               "decision": 1}, day[1])]
+    # ended at its until: gone, and the history says when
+    t = ticket([scan(1, T0, L2TP)], [low])
+    assert t.adjustment is None
+    assert [(e.at, e.state, e.kind, e.scan_id, e.detail, e.step) for e in t.events[2:]] == [
+        (day[5], OPEN, "adjustment_expired", None, {"decision": 1, "until": "2026-10-31"}, day[5])]
+    # a fixed ticket can be adjusted too, and stays fixed
+    fixed = ticket([scan(1, T0, L2TP), scan(2, day[1])], [replace(low, at=day[2])], as_of=day[3])
+    assert fixed.state == FIXED and fixed.events[-1].state == FIXED and fixed.adjustment["rating"] == "LOW"
+    # a newer adjustment replaces the first: the first one's end does nothing
+    moderate = Decision(KEY, ADJUST, day[2], "partly closed", "CISO", until=day[9], id=2, rating="MODERATE")
+    t = ticket([scan(1, T0, L2TP)], [low, moderate], as_of=day[6])
+    assert t.adjustment["decision"] == 2 and t.adjustment["rating"] == "MODERATE"
+    assert [e.kind for e in t.events] == ["opened", "risk_adjusted", "risk_adjusted"]
+    # the end of an adjustment of a ticket that does not exist (yet) changes nothing
+    assert [e.kind for e in ticket([scan(1, T0, L2TP)], [replace(low, ticket_key="VP-0")]).events] == ["opened"]
+
+
+def test_an_acceptance_that_ended_says_when():
+    until = T0 + timedelta(days=5)
+    accept = Decision(KEY, ACCEPT, T0 + timedelta(days=1), "partner", "CISO", until=until, id=1)
+    assert ticket([scan(1, T0, L2TP)], [accept], as_of=until - TICK).acceptance_ended is None
+    ended = ticket([scan(1, T0, L2TP)], [accept])
+    assert (ended.state, ended.acceptance_ended) == (OPEN, until)  # the SLA can restart from it
