@@ -49,8 +49,9 @@ _PASS, _COUNT, _DROP = 0, 1, 2
 # -- sentinels ---------------------------------------------------------------------------------
 _NONCE = int.from_bytes(os.urandom(8), "big")
 _BITS = 64 + 48 + 48            # nonce, characters dropped, white space at their end
-#: In text: white space only (a run outside the root element may only be white space).
-_RX_TEXT_SENTINEL = re.compile(f"\n([ \t]{{{_BITS}}})\n?")
+#: In text: white space only (a run outside the root element may only be white space); it
+#: begins with a tab, so a CR kept before it never makes a CR LF with it.
+_RX_TEXT_SENTINEL = re.compile(f"\t\n([ \t]{{{_BITS}}})\n?")
 #: In attribute values (libxml2 turns white space there into spaces).
 _RX_ATTR_SENTINEL = re.compile("\ufdd0([0-9a-f]{16}):([0-9]+)\ufdd1 ?")
 
@@ -58,7 +59,7 @@ _RX_ATTR_SENTINEL = re.compile("\ufdd0([0-9a-f]{16}):([0-9]+)\ufdd1 ?")
 def _text_sentinel(dropped: int, trailing: int) -> bytes:
     value = (_NONCE << 96) | (dropped << 48) | trailing
     bits = format(value, f"0{_BITS}b").translate(str.maketrans("01", " \t"))
-    return ("\n" + bits + "\n").encode("ascii")
+    return ("\t\n" + bits + "\n").encode("ascii")
 
 
 def _attr_sentinel(dropped: int) -> bytes:
