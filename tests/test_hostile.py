@@ -746,6 +746,44 @@ def test_over_long_texts_give_the_same_records_and_notes_as_before_on_every_read
         f"the export holds {megabytes << 20:,} characters here, the first 65,536 are kept]")
 
 
+@pytest.mark.parametrize("defect", ["control character", "unknown entity", "truncated"])
+def test_a_defect_in_the_part_the_stream_drops_is_refused_as_before(tmp_path, monkeypatch, defect):
+    """Past the cut the stream drops text, but checks it first: a defect there is refused
+    with the same one line (message, line number, hint) as when libxml2 reads every byte."""
+    from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
+    from vulnpipe.ingest.nessus import fastpath, textcap
+    from vulnpipe.ingest.nessus.sources import expand_inputs
+
+    lines = "a line of plugin output\n" * (8 * (1 << 20) // 24)
+    bad = {"control character": "\x01", "unknown entity": "&bogus;", "truncated": ""}[defect]
+    doc = nb.document([nb.HostSpec(f"10.0.0.{i}", ip=f"10.0.0.{i}",
+                                   items=[nb.l2tp(output="OUT" if i == 2 else "small")])
+                       for i in range(1, 4)])
+    doc = doc.replace(b"OUT", (lines + bad + lines[:1000]).encode(), 1)
+    if defect == "truncated":
+        doc = doc[:len(doc) // 2 + 4_000_000]
+    path = tmp_path / "bad.nessus"
+    path.write_bytes(doc)
+
+    def error(fast: bool) -> str:
+        reader = NessusReader(next(expand_inputs([path])), resolve_profile("all"), fast=fast)
+        with pytest.raises(ParseError) as exc:
+            reader.read_all()
+        return str(exc.value)
+
+    now = {fast: error(fast) for fast in (False, True)}
+    with monkeypatch.context() as m:
+        m.setattr(textcap.TextCap.__init__, "__defaults__", (1 << 60, 1 << 60))
+        m.setattr(fastpath, "CUT_BYTES", 1 << 60)
+        before = error(False)
+    assert now[False] == now[True] == before
+    if bad:
+        line = doc[:doc.index(bad.encode())].count(b"\n") + 1
+        assert f"bad.nessus:{line}:" in before, before
+    else:
+        assert "the file is truncated" in before, before
+
+
 def test_long_attributes_are_capped_alike_by_every_reader(tmp_path):
     from vulnpipe.ingest import NessusReader, resolve_profile
     from vulnpipe.ingest.nessus.build import MAX_TEXT_CHARS

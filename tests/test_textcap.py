@@ -25,7 +25,7 @@ def _filter(doc: bytes, sizes: list[int], **kw) -> tuple[bytes, TextCap]:
     out, pos, k = [], 0, 0
     while pos < len(doc):
         n = sizes[k % len(sizes)] if sizes else len(doc)
-        out.append(cap.feed(doc[pos:pos + n]))
+        out.append(cap.feed(doc[pos:pos + n], doc.count(b"\n", 0, pos)))
         pos += n
         k += 1
     out.append(cap.close())

@@ -193,7 +193,7 @@ class TextCap:
         self.cut_bytes = cut_bytes
         self.keep_chars = keep_chars
         #: Per cut: (the filtered stream's line after it, lines it removed).
-        self.cuts: list[tuple[int, int]] = []
+        self.cuts: list[tuple[int | None, int]] = []
         self._carry = b""
         self._started = False        # the encoding was looked at
         self._off = False            # passing everything on as it is
@@ -216,27 +216,45 @@ class TextCap:
         self._dt_quote = b""         # DOCTYPE: the quote it is inside, b"" if none
         self._dt_in = b""            # DOCTYPE: inside the subset (b"["), a comment, a PI
         self._dt_subset = False
-        self._lines = 0              # newlines passed on
+        self._nl_base: int | None = 0   # newlines in the input before the buffer (None: unknown)
+        self._net = 0                # newlines the cuts so far added (sentinels) less removed
+        self._nl_carry: int | None = None
         self._out: list[bytes] = []
         self._emit = 0               # where passing on resumes in the buffer; -1: dropping
 
     # -- public ----------------------------------------------------------------------------------
-    def feed(self, data: bytes) -> bytes:
+    def feed(self, data: bytes, newlines: int | None = None) -> bytes:
+        """The bytes to pass on for ``data``. ``newlines``: how many newlines the input held
+        before ``data`` (what :meth:`original_line` needs; without it, lines are not mapped)."""
         if self._off:
             data, self._carry = self._carry + data, b""
             return data
         if not self._started:
             if len(self._carry) + len(data) < 256:
+                if newlines is not None and not self._carry:
+                    self._nl_base = newlines
                 self._carry += data
                 return b""
             data, self._carry = self._carry + data, b""
+            newlines = self._nl_base if newlines is not None else None
             self._started = True
             if not _utf8(data[:256]):
                 self._off = True
                 return data
         if len(data) > CHUNK:
-            return b"".join([self.feed(data[i:i + CHUNK]) for i in range(0, len(data), CHUNK)])
-        buf = self._carry + data if self._carry else data
+            out = []
+            for i in range(0, len(data), CHUNK):
+                out.append(self.feed(data[i:i + CHUNK], newlines))
+                if newlines is not None:
+                    newlines += data.count(b"\n", i, i + CHUNK)
+            return b"".join(out)
+        if self._carry:
+            buf = self._carry + data
+            if newlines is not None:
+                newlines -= self._carry.count(b"\n")
+        else:
+            buf = data
+        self._nl_base = newlines
         self._carry = b""
         self._buffer(buf)
         pieces = self._out
@@ -248,6 +266,7 @@ class TextCap:
         dropping began: libxml2 finds it truncated.)"""
         buf, self._carry = self._carry, b""
         if self._started and not self._off and self._emit < 0:
+            self._nl_base = self._nl_carry
             self._stop(buf, 0)
         else:
             self._pass(buf)
@@ -258,23 +277,27 @@ class TextCap:
 
     def original_line(self, line: int) -> int:
         """The document's line for a line libxml2 reported in the filtered stream."""
-        return line + sum(removed for after, removed in self.cuts if line > after)
+        return line + sum(removed for after, removed in self.cuts
+                          if after is not None and line > after)
 
     # -- passing on ------------------------------------------------------------------------------
     def _pass(self, piece: bytes) -> None:
         if piece:
             self._out.append(piece)
-            self._lines += piece.count(b"\n")
 
     def _drop_from(self, buf: bytes, at: int) -> None:
         if self._emit >= 0:
             self._pass(buf[self._emit:at])
         self._emit = -1
 
-    def _resume(self, at: int, sentinel: bytes, lines_dropped: int) -> None:
-        """Pass on again from ``at``, after ``sentinel`` for what was dropped."""
+    def _resume(self, buf: bytes, at: int, sentinel: bytes, lines_dropped: int) -> None:
+        """Pass on again from ``buf[at]``, after ``sentinel`` for what was dropped."""
         self._pass(sentinel)
-        self.cuts.append((self._lines, lines_dropped - sentinel.count(b"\n")))
+        self._net += sentinel.count(b"\n") - lines_dropped
+        # the line the filtered stream is on after it (None: the input's lines are unknown)
+        after = None if self._nl_base is None else \
+            self._nl_base + buf.count(b"\n", 0, at) + self._net
+        self.cuts.append((after, lines_dropped - sentinel.count(b"\n")))
         self._emit = at
 
     def _stop(self, buf: bytes, at: int) -> None:
@@ -285,11 +308,11 @@ class TextCap:
         else:
             if self._iphase == _DROP:
                 if self._state in (_DQ, _SQ):
-                    self._resume(at, _attr_sentinel(self._icount), self._ilines_dropped)
+                    self._resume(buf, at, _attr_sentinel(self._icount), self._ilines_dropped)
                 else:
-                    self._resume(at, b"\n", self._ilines_dropped)
+                    self._resume(buf, at, b"\n", self._ilines_dropped)
             if self._phase == _DROP and self._state in (_TEXT, _CDATA):
-                self._resume(at, _text_sentinel(self._count, self._trailing),
+                self._resume(buf, at, _text_sentinel(self._count, self._trailing),
                              self._lines_dropped)
                 if self._state == _CDATA and not self._cdata_open:
                     self._pass(b"<![CDATA[")
@@ -328,6 +351,8 @@ class TextCap:
         if self._emit >= 0:
             self._pass(buf[self._emit:p])
             self._emit = 0
+        elif self._nl_base is not None:      # (dropping: the lines before what is held)
+            self._nl_carry = self._nl_base + buf.count(b"\n", 0, p)
 
     def _text(self, buf: bytes, p: int) -> int:
         """Text (or CDATA content) from ``p``; returns where to go on."""
@@ -379,13 +404,13 @@ class TextCap:
             return j + 2
         # an element's tag: the run ends
         if self._phase == _DROP:
-            self._resume(j, _text_sentinel(self._count, self._trailing), self._lines_dropped)
+            self._resume(buf, j, _text_sentinel(self._count, self._trailing), self._lines_dropped)
         self._phase, self._run, self._count = _PASS, 0, 0
         self._state = _TAG
         # no comment, CDATA, DOCTYPE or PI before the last '<' of the buffer: every '<' up to
         # it starts a tag, and every run in between is shorter than the buffer
         last = buf.rfind(b"<")
-        if last > j and buf.find(b"<!", j, last) < 0 and buf.find(b"<?", j, last) < 0:
+        if last > j and not _declaration(buf, j, last):
             self._state = _TEXT
             return last
         return j + 1
@@ -439,7 +464,7 @@ class TextCap:
             if kind == _K_COMMENT and j > p and buf[j - 1] == 0x2D:   # '--->'
                 self._stop(buf, p)
                 raise Defect("comment ending in '-'")
-            self._resume(j, _attr_sentinel(self._icount) if kind == _K_ATTR else b"\n",
+            self._resume(buf, j, _attr_sentinel(self._icount) if kind == _K_ATTR else b"\n",
                          self._ilines_dropped)
         self._iphase = _PASS
         if kind == _K_ATTR:
@@ -503,6 +528,18 @@ class TextCap:
         return p
 
 
+def _declaration(buf: bytes, a: int, b: int) -> bool:
+    """Whether ``<!`` or ``<?`` starts in ``buf[a:b]``. (``!`` and ``?`` are rare in exports:
+    searching for them runs at memory speed, ``<`` is everywhere.)"""
+    for mark in (b"!", b"?"):
+        i = buf.find(mark, a + 1, b + 1)
+        while i >= 0:
+            if buf[i - 1] == 0x3C:
+                return True
+            i = buf.find(mark, i + 1, b + 1)
+    return False
+
+
 _RX_DOCTYPE = re.compile(rb"[\"'\[\]>]|<!--|<\?")
 _RX_PI_TARGET_END = re.compile(rb"[ \t\r\n]|\?>")
 
@@ -541,12 +578,13 @@ class CappedStream(io.RawIOBase):
     def readinto(self, b) -> int:
         want = len(b)
         while not self._pending and not self._eof:
+            lines = getattr(self._raw, "lines", None)      # (HashingReader counts them)
             data = self._raw.read(CHUNK)
             if not data:
                 self._eof = True
                 self._pending = self.cap.close()
             else:
-                self._pending = self.cap.feed(data)
+                self._pending = self.cap.feed(data, None if lines is None else lines - 1)
         n = min(want, len(self._pending))
         b[:n] = self._pending[:n]
         self._pending = self._pending[n:]
