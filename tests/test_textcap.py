@@ -124,7 +124,11 @@ def _same_values(original, cut) -> None:
                 continue
             clean, length = restore(now)
             assert length == len(was), (was, now)
-            assert was.startswith(clean), (was, now)
+            found = textcap._sentinels(now)
+            # what is kept is the text's beginning (after a cut, only a defect that libxml2
+            # does not see as one can make the filter pass on the rest, past the caps)
+            kept = now[:found[0][0]] if found else now
+            assert was.startswith(kept) and (not found or len(kept) >= 3), (was, now)
 
 
 @settings(max_examples=300)
@@ -219,3 +223,11 @@ def test_other_encodings_pass_as_they_are():
     assert _filter(doc, [5], cut_bytes=12, keep_chars=3)[0] == doc
     utf16 = ("<r>" + "x" * 300 + "</r>").encode("utf-16")
     assert _filter(utf16, [5], cut_bytes=12, keep_chars=3)[0] == utf16
+
+
+def test_a_processing_instruction_that_is_not_cut_leaves_later_runs_cut():
+    # (the target of this one spans buffers: it is never cut, and nothing after it is spared)
+    doc = b'<r><?' + b"t" * 30 + b' x?><e a="' + b"v" * 100 + b'">' + b"w" * 100 + b"</e></r>"
+    out, cap = _filter(doc, [5], cut_bytes=12, keep_chars=3)
+    assert len(cap.cuts) == 2
+    _same_values(_parse(doc)[0], _parse(out)[0])

@@ -206,6 +206,8 @@ class TextCap:
         self._trailing = 0           # white space at the end of what was dropped
         self._lines_dropped = 0
         self._cdata_open = False     # a CDATA section passed on whose end was dropped
+        self._tail = b""             # the last two bytes dropped (of the run; of the inner one)
+        self._itail = b""
         # the attribute value, comment or processing instruction being read
         self._inner = 0
         self._iphase = _PASS
@@ -214,11 +216,14 @@ class TextCap:
         self._can_cut = True         # (a processing instruction: once its target has ended)
         self._quote = b'"'
         self._dt_quote = b""         # DOCTYPE: the quote it is inside, b"" if none
-        self._dt_in = b""            # DOCTYPE: inside the subset (b"["), a comment, a PI
+        self._dt_in = b""            # DOCTYPE: the end of the comment or PI it is inside
         self._dt_subset = False
         self._nl_base: int | None = 0   # newlines in the input before the buffer (None: unknown)
         self._net = 0                # newlines the cuts so far added (sentinels) less removed
         self._nl_carry: int | None = None
+        self._rooted = False         # the root element has started
+        self._root_end = b"</"       # its end tag's beginning
+        self._after_root = False     # it (may have) ended
         self._out: list[bytes] = []
         self._emit = 0               # where passing on resumes in the buffer; -1: dropping
 
@@ -230,15 +235,17 @@ class TextCap:
             data, self._carry = self._carry + data, b""
             return data
         if not self._started:
-            if len(self._carry) + len(data) < 256:
-                if newlines is not None and not self._carry:
-                    self._nl_base = newlines
-                self._carry += data
+            if newlines is not None and not self._carry:
+                self._nl_base = newlines
+            head = self._carry + data
+            utf8 = _utf8(head)
+            if utf8 is None:                # the XML declaration is not complete yet
+                self._carry = head
                 return b""
-            data, self._carry = self._carry + data, b""
+            data, self._carry = head, b""
             newlines = self._nl_base if newlines is not None else None
             self._started = True
-            if not _utf8(data[:256]):
+            if not utf8:
                 self._off = True
                 return data
         if len(data) > CHUNK:
@@ -300,9 +307,10 @@ class TextCap:
         self.cuts.append((after, lines_dropped - sentinel.count(b"\n")))
         self._emit = at
 
-    def _stop(self, buf: bytes, at: int) -> None:
-        """Something libxml2 refuses in ``buf[at:]``: what was dropped is accounted for and
-        everything from there on is passed on as it is (libxml2 then says what is wrong)."""
+    def _stop(self, buf: bytes, at: int, prefix: bytes = b"") -> None:
+        """Something libxml2 refuses in ``buf[at:]`` (``prefix``: the bytes dropped just
+        before that it needs to see it): what was dropped is accounted for and everything
+        from there on is passed on as it is (libxml2 then says what is wrong)."""
         if self._emit >= 0:
             self._pass(buf[self._emit:])
         else:
@@ -316,6 +324,7 @@ class TextCap:
                              self._lines_dropped)
                 if self._state == _CDATA and not self._cdata_open:
                     self._pass(b"<![CDATA[")
+            self._pass(prefix)
             self._pass(buf[at:])
         self._emit = len(buf)
         self._off = True
@@ -341,6 +350,7 @@ class TextCap:
                         self._state = _DQ if buf[m.start()] == 0x22 else _SQ
                         self._quote = buf[m.start():m.end()]
                         self._inner, self._iphase, p = 0, _PASS, m.end()
+                        self._can_cut = True
                 elif st == _DOCTYPE:
                     p = self._doctype(buf, p)
                 else:
@@ -369,12 +379,14 @@ class TextCap:
                 self._phase, self._count, self._trailing = _DROP, 0, 0
                 self._lines_dropped = 0
                 self._cdata_open = cdata
+                self._tail = b"" if cdata else buf[max(0, s - 2):s]
                 self._drop_from(buf, s)
             self._hold = True
             return s
         self._segment(buf, p, j, cdata)
         if cdata:
             self._state = _TEXT
+            self._tail = b""                        # (']]>' ended the section: not text)
             if self._phase == _DROP and self._cdata_open:
                 self._pass(b"]]>")                  # the section passed on ends
                 self._cdata_open = False
@@ -389,6 +401,9 @@ class TextCap:
                 self._open_inner(j, _COMMENT)
                 return j + 4
             if buf.startswith(b"<![CDATA[", j):
+                if self._phase == _DROP and self._outside():
+                    self._stop(buf, j)              # CDATA outside the root: refused
+                    raise Defect("CDATA outside the root element")
                 self._state = _CDATA
                 return j + 9
             if buf.startswith(b"<!DOCTYPE", j) and self._phase != _DROP:
@@ -403,17 +418,49 @@ class TextCap:
             self._can_cut = m is not None
             return j + 2
         # an element's tag: the run ends
+        if not self._after_root:            # (its name may go on in the next buffer)
+            m = None if self._rooted else _RX_NAME.match(buf, j + 1)
+            if n - j <= len(self._root_end) or m is not None and m.end() == n:
+                self._hold = True
+                return j
         if self._phase == _DROP:
             self._resume(buf, j, _text_sentinel(self._count, self._trailing), self._lines_dropped)
         self._phase, self._run, self._count = _PASS, 0, 0
         self._state = _TAG
+        self._root_tag(buf, j)
         # no comment, CDATA, DOCTYPE or PI before the last '<' of the buffer: every '<' up to
         # it starts a tag, and every run in between is shorter than the buffer
         last = buf.rfind(b"<")
         if last > j and not _declaration(buf, j, last):
+            if not self._after_root and buf.find(self._root_end, j, last) >= 0:
+                self._after_root = True
             self._state = _TEXT
             return last
         return j + 1
+
+    def _root_tag(self, buf: bytes, j: int) -> None:
+        """Follow whether text runs are outside the root element (where only white space may
+        be: nothing else is dropped there). Errs on the side of outside: the first tag that
+        may end an element named like the root counts as its end."""
+        if self._after_root:
+            return
+        if not self._rooted:
+            if buf[j + 1:j + 2] != b"/":
+                m = _RX_NAME.match(buf, j + 1)
+                if m is None:                   # (not well-formed: libxml2 says so)
+                    self._after_root = True
+                else:
+                    self._rooted = True
+                    self._root_end = b"</" + m.group()
+            return
+        end = self._root_end
+        nxt = buf[j + len(end):j + len(end) + 1]
+        if buf.startswith(end[:len(buf) - j], j) and (not nxt or nxt[0] not in _NAME_BYTES):
+            self._after_root = True
+
+    def _outside(self) -> bool:
+        """Whether the text run is (or may be) outside the root element."""
+        return not self._rooted or self._after_root
 
     def _segment(self, buf: bytes, a: int, b: int, cdata: bool) -> None:
         """Bytes ``buf[a:b]`` of the text run (ending on a character boundary)."""
@@ -421,8 +468,17 @@ class TextCap:
         phase = self._phase
         if phase == _PASS or b <= a:
             return
+        data = buf[a:b]
+        if phase == _DROP and not cdata:
+            # what libxml2 refuses may straddle two pieces: ']]>' in text
+            if b"]]>" in self._tail + data[:2]:
+                self._stop(buf, a, self._tail)
+                raise Defect("']]>' in text")
+            self._tail = (self._tail + data[-2:])[-2:]
         try:
-            chars = _characters(buf[a:b], _K_CDATA if cdata else _K_TEXT)
+            if phase == _DROP and not cdata and self._outside() and data.strip(b" \t\r\n"):
+                raise Defect("text outside the root element")
+            chars = _characters(data, _K_CDATA if cdata else _K_TEXT)
         except Defect:
             self._stop(buf, a)
             raise
@@ -461,7 +517,8 @@ class TextCap:
             return s
         self._inner_segment(buf, p, j, kind)
         if self._iphase == _DROP:
-            if kind == _K_COMMENT and j > p and buf[j - 1] == 0x2D:   # '--->'
+            if kind == _K_COMMENT and (buf[j - 1] == 0x2D if j > p else
+                                       self._itail.endswith(b"-")):     # '--->'
                 self._stop(buf, p)
                 raise Defect("comment ending in '-'")
             self._resume(buf, j, _attr_sentinel(self._icount) if kind == _K_ATTR else b"\n",
@@ -478,14 +535,22 @@ class TextCap:
 
     def _start_inner_drop(self, buf: bytes, at: int) -> None:
         self._iphase, self._icount, self._ilines_dropped = _DROP, 0, 0
+        self._itail = buf[max(0, at - 2):at]
         self._drop_from(buf, at)
 
     def _inner_segment(self, buf: bytes, a: int, b: int, kind: int) -> None:
         self._inner += b - a
         if self._iphase == _PASS or b <= a:
             return
+        data = buf[a:b]
+        if self._iphase == _DROP:
+            # what libxml2 refuses may straddle two pieces: '--' in a comment
+            if kind == _K_COMMENT and self._itail.endswith(b"-") and data[:1] == b"-":
+                self._stop(buf, a, b"-")
+                raise Defect("'--' in a comment")
+            self._itail = (self._itail + data[-2:])[-2:]
         try:
-            chars = _characters(buf[a:b], kind)
+            chars = _characters(data, kind)
         except Defect:
             self._stop(buf, a)
             raise
@@ -528,6 +593,11 @@ class TextCap:
         return p
 
 
+_RX_NAME = re.compile(rb"[^ \t\r\n/>]+")
+#: Bytes that may go on an element name (anything but what ends one).
+_NAME_BYTES = frozenset(range(256)) - frozenset(b" \t\r\n/>")
+
+
 def _declaration(buf: bytes, a: int, b: int) -> bool:
     """Whether ``<!`` or ``<?`` starts in ``buf[a:b]``. (``!`` and ``?`` are rare in exports:
     searching for them runs at memory speed, ``<`` is everywhere.)"""
@@ -547,18 +617,21 @@ _RX_PI_TARGET_END = re.compile(rb"[ \t\r\n]|\?>")
 _RX_TAGSTOP = re.compile(rb"[\"'>]")
 
 
-def _utf8(head: bytes) -> bool:
+def _utf8(head: bytes) -> bool | None:
     """Whether a document beginning with ``head`` is UTF-8 (or ASCII) as far as its first
-    bytes and XML declaration say."""
+    bytes and XML declaration say; None when more bytes are needed to tell."""
+    if len(head) < 4:
+        return None
     if head.startswith((b"\xfe\xff", b"\xff\xfe", b"\x00", b"\x4c\x6f\xa7\x94")) or \
             head[1:2] == b"\x00":
         return False
     head = head.removeprefix(b"\xef\xbb\xbf")
-    if not head.startswith(b"<?xml"):
+    if not head.startswith(b"<?xml"[:len(head)]):
         return True
     end = head.find(b"?>")
-    m = re.search(rb"encoding[ \t\r\n]*=[ \t\r\n]*[\"']([A-Za-z0-9._-]*)[\"']",
-                  head[:end if end > 0 else len(head)])
+    if end < 0:
+        return None if len(head) < 512 else False
+    m = re.search(rb"encoding[ \t\r\n]*=[ \t\r\n]*[\"']([A-Za-z0-9._-]*)[\"']", head[:end])
     return m is None or m.group(1).lower() in (b"utf-8", b"utf8", b"us-ascii", b"ascii")
 
 
