@@ -921,9 +921,7 @@ def _long_run(mm, start: int, stop: int) -> bool:
     while True:
         i = mm.find(b"<", pos + 1, min(stop, pos + CUT_BYTES + 2))
         if i < 0:
-            if stop - pos > CUT_BYTES:
-                return True
-            return False
+            return stop - pos > CUT_BYTES
         pos = i
 
 

@@ -432,8 +432,8 @@ class TextCap:
         # it starts a tag, and every run in between is shorter than the buffer
         last = buf.rfind(b"<")
         if last > j and not _declaration(buf, j, last):
-            if not self._after_root and buf.find(self._root_end, j, last) >= 0:
-                self._after_root = True
+            # (the root's end tag can only be the last tag here: after it, only comments, PIs
+            # and white space may come; an element after it is refused by libxml2 anyway)
             self._state = _TEXT
             return last
         return j + 1
