@@ -574,9 +574,10 @@ print(code, max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss), f
 """
 
 
-def _peak(*args) -> tuple[int, int, str]:
-    """Exit status, peak RSS (kB) and stderr of ``vulnpipe ARGS`` in a process of its own."""
-    env = {k: v for k, v in os.environ.items() if k != "VULNPIPE_DB"}
+def _peak(*args, env: dict | None = None) -> tuple[int, int, str]:
+    """Exit status, peak RSS (kB) and stderr of ``vulnpipe ARGS`` in a process of its own
+    (``env``: variables to set for it)."""
+    env = {**{k: v for k, v in os.environ.items() if k != "VULNPIPE_DB"}, **(env or {})}
     out = subprocess.run([sys.executable, "-c", _PEAK, *map(str, args)], capture_output=True,
                          timeout=600, env=env)
     *lines, last = out.stderr.decode().strip().splitlines()
@@ -633,6 +634,154 @@ def test_a_200_megabyte_plugin_output_is_capped_with_a_marker_and_a_note(tmp_pat
     r = run_cli("tickets", "--db", db, "--jira-csv", tmp_path / "j.csv", "--jsonl", tmp_path / "t.jsonl")
     assert r.returncode == 0, r.stderr.decode()
     assert (tmp_path / "j.csv").stat().st_size < 10 * MAX_OUTPUT_CHARS     # it was 629 MB
+
+
+#: Every reading path: (name, vulnpipe arguments, environment). "one process" keeps the file
+#: in one process (the full parser for profile all, the fast path for l2tp); else a file this
+#: big is split and read by worker processes.
+_ONE_PROCESS = {"VULNPIPE_PARALLEL_MIN_BYTES": str(1 << 50)}
+_PATHS = [
+    ("full parser", ["parse", "{f}", "--profile", "all", "--out", "{d}/o.jsonl"], _ONE_PROCESS),
+    ("fast path", ["parse", "{f}", "--profile", "l2tp", "--out", "{d}/o.jsonl"], _ONE_PROCESS),
+    ("fast path --strict", ["parse", "{f}", "--strict", "--out", "{d}/o.jsonl"], _ONE_PROCESS),
+    ("parallel, all", ["parse", "{f}", "--profile", "all", "--out", "{d}/o.jsonl"], {}),
+    ("parallel, l2tp", ["parse", "{f}", "--profile", "l2tp", "--out", "{d}/o.jsonl"], {}),
+    ("ingest", ["ingest", "{f}", "--db", "{d}/s.db"], {}),
+    ("tickets from scans", ["tickets", "--scan", "{f}", "--jira-csv", "{d}/j.csv"], {}),
+]
+
+
+@pytest.mark.parametrize("where", ["plugin_output", "attribute"])
+def test_one_200_megabyte_text_costs_no_more_than_the_cap_on_every_reading_path(tmp_path, where):
+    """libxml2 used to hold the whole text while reading it (0.5 to 1.1 GB for this file, and
+    as much again in each worker); now it is cut in the byte stream first: every path's peak
+    is the same command's on a small file plus the cap's worth."""
+    chunk = b"A" * (1 << 20)
+    if where == "plugin_output":
+        path = _one_l2tp_item_holding(tmp_path / "huge.nessus",
+                                      lambda fh: [fh.write(chunk) for _ in range(200)])
+    else:
+        doc = DOC.replace(b'pluginName="L2TP Network Server Detection"', b'pluginName="OUT"', 1)
+        head, tail = doc.split(b"OUT", 1)
+        path = tmp_path / "huge.nessus"
+        with open(path, "wb") as fh:
+            fh.write(head + b"L2TP Network Server Detection ")
+            for _ in range(200):
+                fh.write(chunk)
+            fh.write(tail)
+    small = tmp_path / "small.nessus"
+    small.write_bytes(DOC)
+    flat: dict[str, int] = {}
+    for name, args, env in _PATHS if where == "plugin_output" else _PATHS[:2] + _PATHS[4:5]:
+        if args[0] not in flat:
+            code, flat[args[0]], err = _peak(*[a.format(f=small, d=tmp_path) for a in args],
+                                             env=env)
+            assert code == 0, err
+        code, rss_kb, err = _peak(*[a.format(f=path, d=tmp_path) for a in args], env=env)
+        assert code == 0, (name, err)
+        if args[0] != "tickets":           # (tickets --scan prints no notes about the scans)
+            assert "1 value(s) over the size caps were truncated" in err, (name, err)
+        assert rss_kb < flat[args[0]] + 48_000, \
+            f"{name}: peak RSS {rss_kb} kB, {flat[args[0]]} kB on a small file"
+        (tmp_path / "s.db").unlink(missing_ok=True)
+
+
+def _records(path: Path, profile: str, how: str) -> tuple:
+    from vulnpipe.ingest import NessusReader, resolve_profile
+    from vulnpipe.ingest.nessus.parallel import ParallelReader
+    from vulnpipe.ingest.nessus.sources import expand_inputs
+
+    source = next(expand_inputs([path]))
+    prof = resolve_profile(profile)
+    if how == "parallel":
+        reader = ParallelReader(source, prof, workers=2)
+    else:
+        reader = NessusReader(source, prof, fast=how == "fast")
+    hosts, findings = reader.read_all()
+    return hosts, findings, reader.reports, reader.policy, reader.stats.truncated
+
+
+@pytest.mark.parametrize("megabytes", [3, 8])
+def test_over_long_texts_give_the_same_records_and_notes_as_before_on_every_reader(
+        tmp_path, monkeypatch, megabytes):
+    """A plugin_output, an attribute, a policy value and a host property over the caps (3 MB:
+    over the cap, under the stream's cut; 8 MB: over the cut too): every reader gives the
+    records libxml2 gives when it reads every byte (the stream filter turned off), with the
+    same markers and the same count for the note."""
+    from vulnpipe.ingest.nessus import fastpath, textcap
+
+    text = ("line of output é€ &amp; &#x41;\r\n" * (megabytes * (1 << 20) // 38))
+    doc = nb.document([nb.HostSpec(f"10.0.0.{i}", ip=f"10.0.0.{i}",
+                                   items=[nb.l2tp(output="OUT" if i == 2 else "small")])
+                       for i in range(1, 6)])
+    doc = doc.replace(b"OUT", text.encode(), 1)
+    doc = doc.replace(b'pluginName="L2TP Network Server Detection"',
+                      b'pluginName="L2TP Network Server Detection ' + b"N" * (megabytes << 20)
+                      + b'"', 1)
+    doc = doc.replace(b'<tag name="host-ip">10.0.0.3</tag>',
+                      b'<tag name="host-ip">10.0.0.3</tag><tag name="long">  '
+                      + b"p" * (megabytes << 20) + b"  </tag>", 1)
+    assert b'<tag name="long">' in doc
+    path = tmp_path / "long.nessus"
+    path.write_bytes(doc)
+    cap = textcap.TextCap()
+    for i in range(0, len(doc), 1 << 20):
+        cap.feed(doc[i:i + (1 << 20)])
+    assert len(cap.cuts) == (3 if megabytes > 5 else 0)
+    got = {(profile, how): _records(path, profile, how)
+           for profile in ("l2tp", "all") for how in ("full", "fast", "parallel")}
+    with monkeypatch.context() as m:          # libxml2 reads every byte, as before
+        m.setattr(textcap.TextCap.__init__, "__defaults__", (1 << 60, 1 << 60))
+        m.setattr(fastpath, "CUT_BYTES", 1 << 60)
+        before = {profile: _records(path, profile, "full") for profile in ("l2tp", "all")}
+    for (profile, how), records in got.items():
+        assert records == before[profile], (profile, how)
+    hosts, findings, _reports, _policy, truncated = before["all"]
+    assert truncated == 3
+    output = findings[1].plugin_output
+    chars = len(text.replace("\r\n", "\n").replace("&amp;", "&").replace("&#x41;", "A"))
+    assert output.endswith(f"the export holds {chars:,} characters here, the first 1,000,000 "
+                           "are kept]")
+    assert dict(hosts[2].properties)["long"].endswith(
+        f"the export holds {megabytes << 20:,} characters here, the first 65,536 are kept]")
+
+
+@pytest.mark.parametrize("defect", ["control character", "unknown entity", "truncated"])
+def test_a_defect_in_the_part_the_stream_drops_is_refused_as_before(tmp_path, monkeypatch, defect):
+    """Past the cut the stream drops text, but checks it first: a defect there is refused
+    with the same one line (message, line number, hint) as when libxml2 reads every byte."""
+    from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
+    from vulnpipe.ingest.nessus import fastpath, textcap
+    from vulnpipe.ingest.nessus.sources import expand_inputs
+
+    lines = "a line of plugin output\n" * (8 * (1 << 20) // 24)
+    bad = {"control character": "\x01", "unknown entity": "&bogus;", "truncated": ""}[defect]
+    doc = nb.document([nb.HostSpec(f"10.0.0.{i}", ip=f"10.0.0.{i}",
+                                   items=[nb.l2tp(output="OUT" if i == 2 else "small")])
+                       for i in range(1, 4)])
+    doc = doc.replace(b"OUT", (lines + bad + lines[:1000]).encode(), 1)
+    if defect == "truncated":
+        doc = doc[:len(doc) // 2 + 4_000_000]
+    path = tmp_path / "bad.nessus"
+    path.write_bytes(doc)
+
+    def error(fast: bool) -> str:
+        reader = NessusReader(next(expand_inputs([path])), resolve_profile("all"), fast=fast)
+        with pytest.raises(ParseError) as exc:
+            reader.read_all()
+        return str(exc.value)
+
+    now = {fast: error(fast) for fast in (False, True)}
+    with monkeypatch.context() as m:
+        m.setattr(textcap.TextCap.__init__, "__defaults__", (1 << 60, 1 << 60))
+        m.setattr(fastpath, "CUT_BYTES", 1 << 60)
+        before = error(False)
+    assert now[False] == now[True] == before
+    if bad:
+        line = doc[:doc.index(bad.encode())].count(b"\n") + 1
+        assert f"bad.nessus:{line}:" in before, before
+    else:
+        assert "the file is truncated" in before, before
 
 
 def test_long_attributes_are_capped_alike_by_every_reader(tmp_path):

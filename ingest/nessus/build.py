@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 from lxml import etree
 
 from vulnpipe.ingest.addresses import normalize_hostname, normalize_ip, normalize_macs
+from vulnpipe.ingest.nessus.textcap import restore, was_cut
 from vulnpipe.ingest.records import Compliance, Finding, Host, Report, make_finding
 
 if TYPE_CHECKING:
@@ -53,13 +54,25 @@ MAX_ITEM_MARKUP = 100_000
 
 
 def capped(text: str | None, limit: int, stats: "ParseStats | None" = None) -> str | None:
-    """``text`` cut to ``limit`` characters, with a marker saying how long it was."""
+    """``text`` cut to ``limit`` characters, with a marker saying how long it was (as the
+    export holds it: what :mod:`.textcap` dropped before libxml2 read it is counted)."""
     if text is None or len(text) <= limit:
+        return text
+    text, length = restore(text)
+    if length <= limit:
         return text
     if stats is not None:
         stats.truncated += 1
-    return (text[:limit] + f"\n[truncated by vulnpipe: the export holds {len(text):,} "
+    return (text[:limit] + f"\n[truncated by vulnpipe: the export holds {length:,} "
             f"characters here, the first {limit:,} are kept]")
+
+
+def uncut(text: str | None, stats: "ParseStats | None" = None) -> str | None:
+    """A value without a cap of its own (a report name, policy values): as it is, unless
+    :mod:`.textcap` cut it in the stream; then capped at :data:`MAX_OUTPUT_CHARS`."""
+    if text is None or not was_cut(text):
+        return text
+    return capped(text, MAX_OUTPUT_CHARS, stats)
 
 
 def absurd_item(line: int | None, name: str) -> "ParseError":

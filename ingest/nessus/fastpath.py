@@ -56,6 +56,7 @@ from vulnpipe.ingest.nessus.build import (
     to_int,
 )
 from vulnpipe.ingest.nessus.children import die_with_parent
+from vulnpipe.ingest.nessus.textcap import CHUNK, CUT_BYTES, TextCap
 from vulnpipe.ingest.records import Finding, Host, Report
 
 if TYPE_CHECKING:
@@ -290,6 +291,7 @@ def check_bytes(mm, size: int, progress: Callable[[int], None]) -> tuple[str, st
     watch = _Watch()
     parser = etree.XMLParser(target=watch, resolve_entities=False, no_network=True,
                              load_dtd=False, huge_tree=True)
+    cap = TextCap()       # libxml2 holds a text run whole: over-long ones are cut first
     digest = hashlib.sha256()
     pos = 0
     while pos < size:
@@ -303,7 +305,7 @@ def check_bytes(mm, size: int, progress: Callable[[int], None]) -> tuple[str, st
         if _RX_PREFIXED.search(mm, max(0, pos - 256), end):
             return "odd", None
         try:
-            parser.feed(chunk)
+            parser.feed(cap.feed(chunk))
         except etree.XMLSyntaxError:
             return "bad", None
         if watch.odd:
@@ -316,6 +318,7 @@ def check_bytes(mm, size: int, progress: Callable[[int], None]) -> tuple[str, st
                 pass
         pos = end
     try:
+        parser.feed(cap.close())
         parser.close()
     except etree.XMLSyntaxError:
         return "bad", None
@@ -465,15 +468,25 @@ class _Skeleton:
         self.parser = etree.XMLPullParser(
             events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False,
             huge_tree=True, remove_comments=True, remove_pis=True)
+        self.cap = TextCap()
         self.stack: list = []
         self.root: etree._Element | None = None
         self.report: Report | None = None
 
-    def feed(self, data: bytes) -> None:
-        self.parser.feed(data)
-        self._events()
+    def feed(self, data) -> None:
+        """Bytes (or a map's slice) of the document, through :class:`.textcap.TextCap` (an
+        over-long policy value is cut before libxml2 builds it)."""
+        for i in range(0, len(data), CHUNK):
+            self.parser.feed(self.cap.feed(data[i:i + CHUNK]))
+            self._events()
+
+    def feed_range(self, mm, start: int, end: int) -> None:
+        """Bytes ``[start, end)`` of ``mm``, a megabyte at a time."""
+        for i in range(start, end, CHUNK):
+            self.feed(mm[i:min(i + CHUNK, end)])
 
     def close(self) -> None:
+        self.parser.feed(self.cap.close())
         self.parser.close()
         self._events()
 
@@ -624,16 +637,16 @@ class FastFile:
             head, pos, stop = self.piece
             if _unusual_markup(mm, self.body_start, head):
                 raise FastPathUnsupported("comment, CDATA, DOCTYPE or processing instruction")
-            skeleton.feed(mm[:head])
+            skeleton.feed_range(mm, 0, head)
         while True:
             start = self._next_host(pos, stop)
             if start < 0:
                 break
-            between = mm[pos:start]
-            if between.strip(_XML_SPACE):      # libxml2 need not see the usual newline
+            if start - pos > CHUNK or mm[pos:start].strip(_XML_SPACE):
+                # (libxml2 need not see the usual newline)
                 if self.piece is not None and pos > self.piece[1]:
                     raise FastPathUnsupported("markup between hosts of a piece")
-                skeleton.feed(between)
+                skeleton.feed_range(mm, pos, start)
             report = skeleton.report
             if report is None:
                 raise FastPathUnsupported("host outside a report")
@@ -655,7 +668,7 @@ class FastFile:
             return
         if declarations and _unusual_markup(mm, max(pos, self.body_start), size):
             raise FastPathUnsupported("comment, CDATA, DOCTYPE or processing instruction")
-        skeleton.feed(mm[pos:size])
+        skeleton.feed_range(mm, pos, size)
         skeleton.close()
         gate.wait(size + 1)       # the end of the check, with the file's SHA-256
         self._finish_stats()
@@ -681,6 +694,8 @@ class FastFile:
               ) -> tuple[Host, list[Finding], int]:
         mm = self.mm
         reader = self.reader
+        if mm.find(b">", start, start + CUT_BYTES) < 0:
+            raise FastPathUnsupported("a host start tag over CUT_BYTES")
         m = _RX_HOST_START.match(mm, start)
         if m is None or b"xmlns" in m.group(1):
             raise FastPathUnsupported("host start tag")
@@ -689,11 +704,18 @@ class FastFile:
         if m.group(2):                                  # <ReportHost .../>
             host = make_host(name, {}, report, lambda: None, reader.stats)
             return host, [], m.end()
-        end_tag = _find_tag(mm, b"</ReportH", b"ost", m.end())
+        end_tag = _find_tag(mm, b"</ReportH", b"ost", m.end(), min(self.size, m.end() + CUT_BYTES))
+        if end_tag < 0 and self.size - m.end() > CUT_BYTES:     # a big host: pages read leave
+            end_tag = find_far(mm, b"</ReportH", b"ost", m.end(), self.size)
         e = _RX_HOST_END.match(mm, end_tag) if end_tag >= 0 else None
         if e is None:
             raise FastPathUnsupported("host not closed")
         body = m.end()
+        if end_tag - body > CUT_BYTES and _long_run(mm, body, end_tag):
+            # a text or attribute value too long to build here: the full parser cuts it in
+            # the stream (textcap) before libxml2 builds it (the pages read leave memory)
+            self._release(end_tag)
+            raise FastPathUnsupported("a text or attribute value over CUT_BYTES")
         if end_tag - body > 3 * MAX_ITEM_MARKUP and _markup(mm, body, end_tag) > MAX_ITEM_MARKUP:
             # an item may hold more than the full parser accepts: it decides (and refuses
             # before building such an item)
@@ -889,6 +911,41 @@ _RX_INNER = re.compile(rb'<ReportItem' + _ATTRS + rb'[ \t\r\n]*(?:/>|>(' + _CONT
                        + rb')</ReportItem[ \t\r\n]*>)')
 _FRAGMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                                    huge_tree=True, remove_comments=True, remove_pis=True)
+
+
+def _long_run(mm, start: int, stop: int) -> bool:
+    """Whether ``[start, stop)`` holds more than :data:`.textcap.CUT_BYTES` without markup: a
+    text or attribute value over the cut. (Looked at only in a host that big: a search per
+    element.)"""
+    pos = start
+    while True:
+        i = mm.find(b"<", pos + 1, min(stop, pos + CUT_BYTES + 2))
+        if i < 0:
+            return stop - pos > CUT_BYTES
+        pos = i
+
+
+def find_far(mm, needle: bytes, tail: bytes, pos: int, end: int) -> int:
+    """:func:`_find_tag` over a long stretch of a map, handing the pages it has read back to
+    the OS as it goes (they would count in this process's memory: a host of 200 MB)."""
+    window = 16 << 20
+    while pos < end:
+        stop = min(end, pos + window + len(needle) + len(tail))
+        i = _find_tag(mm, needle, tail, pos, stop)
+        if i >= 0:
+            return i
+        drop_pages(mm, pos, min(end, pos + window))
+        pos += window
+    return -1
+
+
+def drop_pages(mm, start: int, end: int) -> None:
+    start -= start % mmap.PAGESIZE
+    if end > start and hasattr(mm, "madvise"):
+        try:
+            mm.madvise(mmap.MADV_DONTNEED, start, end - start - (end - start) % mmap.PAGESIZE)
+        except (OSError, ValueError):
+            pass
 
 
 def _markup(mm, start: int, end: int) -> int:

@@ -29,14 +29,21 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, cast
 
 from lxml import etree
 
 from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.ingest.nessus.build import CLOSING_TAGS, ParseStats
 from vulnpipe.ingest.nessus.children import die_with_parent
-from vulnpipe.ingest.nessus.fastpath import FastFile, FastPathUnsupported, FileDigest, body_start
+from vulnpipe.ingest.nessus.fastpath import (
+    FastFile,
+    FastPathUnsupported,
+    FileDigest,
+    body_start,
+    drop_pages,
+    find_far,
+)
 from vulnpipe.ingest.nessus.reader import NessusReader
 from vulnpipe.ingest.nessus.sources import Source
 from vulnpipe.ingest.profiles import ALL, Profile
@@ -52,7 +59,6 @@ PIECE_BYTES = (8 << 20, 64 << 20)
 #: With profile ``all`` (every item kept, encoded output held until written) pieces are
 #: smaller, so the pieces in flight stay small.
 PIECE_BYTES_ALL = (2 << 20, 8 << 20)
-_RX_REPORT = re.compile(rb"<Report[ \t\r\n>/]|</Report[ \t\r\n]*>")
 _RX_TAIL = re.compile(rb"[ \t\r\n]*</Report[ \t\r\n]*>[ \t\r\n]*"
                       rb"</NessusClientData_v2[ \t\r\n]*>[ \t\r\n]*")
 
@@ -119,8 +125,19 @@ def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool
         if strict or profile.select_all:
             # libxml2 reads the piece as a document of its own (strict: it checks every
             # byte; 'all': the streaming parser is the faster reader when every item is kept)
-            if _RX_REPORT.search(mm, start, end):
+            if _several_reports(mm, start, end):
                 return None                               # several reports: not split
+            if not strict:
+                # the piece as a stream (never a copy: a piece may hold a 200 MB text, which
+                # the reader cuts before libxml2 builds it)
+                if body_start(mm) is None:
+                    return None
+                source = Source(name=name, path=Path(path),
+                                opener=lambda: cast(BinaryIO, _Joined(
+                                    mm, ((0, head), (start, end)), CLOSING_TAGS)))
+                reader = NessusReader(source, profile, keep_raw=keep_raw, fast=False,
+                                      digest=False)
+                return _collect(reader, reader.hosts(), encode)
             doc = mm[:head] + mm[start:end] + CLOSING_TAGS
             body = body_start(doc)
             if body is None:
@@ -128,8 +145,6 @@ def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool
             source = Source(name=name, path=Path(path), opener=lambda: io.BytesIO(doc))
             reader = NessusReader(source, profile, strict=strict, keep_raw=keep_raw,
                                   fast=False, digest=False)
-            if not strict:
-                return _collect(reader, reader.hosts(), encode)
             fast = FastFile(reader, None, doc, len(doc), body, strict=True,
                             in_process_check=True)
         else:
@@ -145,6 +160,52 @@ def _read_range(token: str, path: str, name: str, profile: Profile, strict: bool
                             piece=(head, start, end), learned=learned)
         with fast:
             return _collect(reader, fast.hosts(), encode)
+
+
+#: What may begin a Report's start or end tag.
+_RX_REPORT_START = re.compile(rb"</?Report[ \t\r\n>/]")
+
+
+def _several_reports(mm, start: int, end: int) -> bool:
+    """Whether a ``Report`` may start or end in ``[start, end)`` (searched 16 MB at a time,
+    the pages read handed back)."""
+    window = 16 << 20
+    for a in range(start, end, window):
+        b = min(end, a + window)
+        if _RX_REPORT_START.search(mm, a, min(end, b + 9)):
+            return True
+        if end - start > window:
+            drop_pages(mm, a, b)
+    return False
+
+
+class _Joined(io.RawIOBase):
+    """Byte ranges of a map, then ``tail``, read as one stream (a piece of a file read as a
+    document of its own: the file's head, the piece's hosts, closing tags)."""
+
+    def __init__(self, mm, ranges, tail: bytes) -> None:
+        self._mm = mm
+        self._ranges = list(ranges)
+        self._tail = tail
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while self._ranges and self._ranges[0][0] >= self._ranges[0][1]:
+            self._ranges.pop(0)
+        if self._ranges:
+            a, z = self._ranges[0]
+            n = min(len(b), z - a)
+            b[:n] = self._mm[a:a + n]
+            self._ranges[0] = (a + n, z)
+            if len(self._ranges) == 1:        # the piece's pages read leave memory
+                drop_pages(self._mm, a, a + n)
+            return n
+        n = min(len(b), len(self._tail))
+        b[:n] = self._tail[:n]
+        self._tail = self._tail[n:]
+        return n
 
 
 def _collect(reader: NessusReader, pairs, encode: Encoder | None):
@@ -240,8 +301,9 @@ class ParallelReader:
         count = max(self.workers, (end - first) // piece)
         bounds = [first]
         for k in range(1, count):
-            at = mm.find(b"<ReportHost", max(bounds[-1] + 1, first + (end - first) * k // count),
-                         end)
+            # (pages read leave memory as it goes: one host may be hundreds of MB)
+            at = find_far(mm, b"<ReportHost", b"", max(bounds[-1] + 1,
+                                                         first + (end - first) * k // count), end)
             if at < 0:
                 break
             bounds.append(at)

@@ -25,9 +25,11 @@ from vulnpipe.ingest.nessus.build import (
     finding_from_element,
     make_host,
     to_int,
+    uncut,
 )
 from vulnpipe.ingest.nessus.fastpath import FastPathUnsupported, open_fast
 from vulnpipe.ingest.nessus.sources import HashingReader, Source
+from vulnpipe.ingest.nessus.textcap import CappedStream, TextCap, stripped
 from vulnpipe.ingest.profiles import ALL, Profile
 from vulnpipe.ingest.records import SCANNER_NESSUS, SCANNER_SC, SCANNER_TVM, Finding, Host, Policy, Report
 
@@ -68,6 +70,11 @@ def parse_plugin_set(text: str | None) -> frozenset[int] | None:
 
 
 def _policy(el) -> Policy:
+    """The scan's policy. (Values are as the export holds them unless :mod:`.textcap` cut
+    one before libxml2 read it: then capped like a finding's text.)"""
+    def value(text: str | None) -> str:
+        return uncut(stripped(text or "")) or ""
+
     name = None
     prefs: list[tuple[str, str]] = []
     families: list[tuple[str, str]] = []
@@ -75,24 +82,24 @@ def _policy(el) -> Policy:
     for child in el:
         tag = child.tag
         if tag == "policyName":
-            name = (child.text or "").strip() or None
+            name = value(child.text) or None
         elif tag == "Preferences":
             server = child.find("ServerPreferences")
             if server is not None:
                 for pref in server.iterfind("preference"):
                     key = pref.findtext("name")
                     if key is not None:
-                        prefs.append((key.strip(), (pref.findtext("value") or "").strip()))
+                        prefs.append((value(key), value(pref.findtext("value"))))
         elif tag == "FamilySelection":
             for item in child.iterfind("FamilyItem"):
-                families.append(((item.findtext("FamilyName") or "").strip(),
-                                 (item.findtext("Status") or "").strip().lower()))
+                families.append((value(item.findtext("FamilyName")),
+                                 value(item.findtext("Status")).lower()))
         elif tag == "IndividualPluginSelection":
             for item in child.iterfind("PluginItem"):
                 pid = to_int(item.findtext("PluginId"))
                 if pid is not None:
-                    plugins.append((pid, (item.findtext("Family") or "").strip(),
-                                    (item.findtext("Status") or "").strip().lower()))
+                    plugins.append((pid, value(item.findtext("Family")),
+                                    value(item.findtext("Status")).lower()))
     pref_map = dict(prefs)
     return Policy(
         name=name,
@@ -155,14 +162,14 @@ def _sniff(head: bytes, name: str) -> None:
                          hint="give a Nessus v2 export (.nessus)")
 
 
-def _check_doctype(root, name: str) -> None:
+def _check_doctype(root, name: str, line=lambda n: n) -> None:
     """Refuse a document whose DOCTYPE declares entities, as libxml2 read it (whatever the
     encoding, however far into the file): checked when the root element starts, before any
     element is used. Entities are never resolved anyway; this also stops internal ones being
     expanded in attribute values."""
     dtd = root.getroottree().docinfo.internalDTD
     if dtd is not None and next(iter(dtd.entities()), None) is not None:
-        raise _entities_error(name, root.sourceline)
+        raise _entities_error(name, line(root.sourceline))
 
 
 def _entities_error(name: str, line: int | None) -> ParseError:
@@ -221,6 +228,7 @@ class NessusReader:
         self.policy: Policy | None = None
         self.stats = ParseStats()
         self._hasher: HashingReader | None = None
+        self._cap: TextCap | None = None
         self._log_name = f"vulnpipe-document-{id(self)}-{next(_DOCUMENTS)}"
 
     # -- public -------------------------------------------------------------------------
@@ -272,7 +280,10 @@ class NessusReader:
         self._hasher = HashingReader(raw, digest=self.digest, item_markup=MAX_ITEM_MARKUP,
                                      name=name)
         self._hasher.name = self._log_name     # libxml2 names its errors after the stream
-        stream = io.BufferedReader(self._hasher, buffer_size=1 << 20)
+        # over-long text is cut before libxml2 builds it (memory stays flat; records and
+        # notes are the same: see textcap)
+        self._cap = TextCap()
+        stream = io.BufferedReader(CappedStream(self._hasher, self._cap), buffer_size=1 << 20)
         try:
             _sniff(stream.peek(_PROLOG_BYTES), name)
             yield from self._iterate(stream)
@@ -306,7 +317,7 @@ class NessusReader:
             for event, el in context:
                 if root is None:
                     root = el.getroottree().getroot()
-                    _check_doctype(root, name)
+                    _check_doctype(root, name, self._line)
                     self._check_root(root, name)
                 tag = el.tag
                 if event == "start":
@@ -319,7 +330,8 @@ class NessusReader:
                 elif tag == "ReportHost":
                     if report is None:
                         raise ParseError("<ReportHost> outside a <Report>", path=name,
-                                         line=el.sourceline, hint="the export is damaged")
+                                         line=self._line(el.sourceline),
+                                         hint="the export is damaged")
                     yield self._host(el, report)
                     self._release(el)
             if root is None:
@@ -331,7 +343,7 @@ class NessusReader:
         """A ``Report`` start event: a new report when it is a child of the root."""
         if el.getparent() is not root:
             return None
-        report = Report(scan_file=self.source.name, name=el.get("name"),
+        report = Report(scan_file=self.source.name, name=uncut(el.get("name")),
                         index=len(self.reports), policy=self.policy)
         self.reports.append(report)
         self.stats.reports += 1
@@ -357,6 +369,12 @@ class NessusReader:
         if tag != ROOT_V2:
             raise _root_error(etree.QName(root).localname if tag else "?", name)
 
+    def _line(self, line: int | None) -> int | None:
+        """The file's line for a line libxml2 reported (text cut before it removed lines)."""
+        if line and self._cap is not None and self._cap.cuts:
+            return self._cap.original_line(line)
+        return line
+
     def _syntax_error(self, exc: etree.XMLSyntaxError, stream) -> ParseError:
         msg = (exc.msg or str(exc)).split(", line ")[0].strip()
         line = exc.lineno
@@ -372,6 +390,7 @@ class NessusReader:
                              etree.ErrorTypes.ERR_DOCUMENT_END) or
                 "no element found" in msg.lower()):
             msg, line = first.message.strip(), first.line
+        line = self._line(line)
         low = msg.lower()
         if "entity amplification" in low or "entity reference loop" in low:
             return _entities_error(self.source.name, line or None)   # (libxml2 stopped it)
@@ -379,7 +398,7 @@ class NessusReader:
         try:
             while stream.read(1 << 20):
                 pass
-            at_end = bool(line) and self._hasher is not None and \
+            at_end = line is not None and line > 0 and self._hasher is not None and \
                 line >= self._hasher.lines - 1
         except OSError:
             pass
@@ -404,7 +423,7 @@ class NessusReader:
                     if t.tag == "tag":
                         key = t.get("name")
                         if key is not None:
-                            props[key] = (t.text or "").strip()
+                            props[key] = stripped(t.text or "")
             elif tag == "ReportItem":
                 items.append(child)
         host = make_host(el.get("name") or "", props, report, lambda: _scan_info_output(items),
