@@ -12,6 +12,7 @@ import copy
 import gc
 import signal
 import sys
+import traceback
 from pathlib import PurePath
 from typing import Any, get_args
 
@@ -173,6 +174,19 @@ _terminated: list[bool] = []
 BATCH_GC_THRESHOLD = (100_000, 20, 10)
 
 
+def _let_go(exc: BaseException | None) -> None:
+    """Finish now what the interrupted work left suspended: clearing the frames of ``exc``'s
+    traceback (and of the exceptions it arose from) closes the generators they held, which
+    runs their clean-up (a worker pool's shutdown, a temporary file's removal) before the
+    process exits, not during the interpreter's own exit (where a pool still running was
+    seen to hang it)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__context__ or exc.__cause__
+
+
 def _on_sigterm(_signum: int, _frame: Any) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)     # a second one must not stop the clean-up
     _terminated.append(True)
@@ -206,10 +220,12 @@ def main() -> None:
     except VulnpipeError as exc:
         console.error(console.error_text(exc))
         sys.exit(1)
-    except Terminated:
+    except Terminated as exc:
+        _let_go(exc)
         console.error("terminated (SIGTERM): nothing was half-written")
         sys.exit(143)
     except KeyboardInterrupt as exc:
+        _let_go(exc)
         console.error(console.error_text(exc))
         sys.exit(130)
     except BrokenPipeError:
