@@ -413,3 +413,21 @@ def test_join_findings_uses_the_rules_and_fallback_given_and_works_without_ident
     out = join_findings(empty, inv)
     assert len(out) == 0 and set(MATCH_COLUMNS) <= set(out.columns)
     assert out["first_seen"].dtype == empty["host_start"].dtype
+
+
+def test_an_ipv6_range_with_its_top_bit_set_holds_its_addresses():
+    # unique-local fd00::/8 (first bit 1): the range's mask must cover the top bits exactly
+    inv = inventory_from_frame(pd.DataFrame({"asset_id": ["ULA", "ALL6"],
+                                             "ip": ["fd00::/8", "::/0"]}))
+    out = match_hosts(hosts({"host": "fd12:3456::1"}, {"host": "7d00::1"},
+                            {"host": "fc00::1"}), inv)
+    assert list(out["asset_id"]) == ["ULA", "ALL6", "ALL6"]
+    assert list(out["match_method"]) == ["cidr"] * 3
+
+
+def test_match_summary_of_a_frame_without_host_columns_counts_every_row():
+    frame = pd.DataFrame({"match_method": ["ip", "ip", "unmatched"],
+                          "unowned": [False, False, True]})
+    summary = match_summary(frame)
+    assert (summary["hosts"], summary["ip"], summary["unmatched"], summary["matched"],
+            summary["unowned"]) == (3, 2, 1, 2, 1)

@@ -344,3 +344,48 @@ def test_a_finding_without_a_protocol_reports_none_made_up(tmp_path):
     base = write(tmp_path, "b.nessus", [{"ip": "10.0.0.1", "items": [nb.l2tp(protocol="")]}])
     result = reconcile(load_scans([base]), [])
     assert [(r.port, r.protocol) for r in result.rows] == [(1701, "")]
+
+
+def test_a_finding_without_a_plugin_id_reports_plugin_id_0_never_a_made_up_one(tmp_path):
+    # the parser keeps a ReportItem whose pluginID is empty (plugin_id None); both the
+    # baseline row and the rescan's new row must show 0, not some real-looking plugin ID
+    nameless = nb.item(plugin_id="", name="Nameless check", port=443)
+    base = write(tmp_path, "b.nessus", [{"ip": "10.0.0.1", "items": [nameless]}])
+    again = write(tmp_path, "r.nessus", [{"ip": "10.0.0.2", "items": [nameless]}], day=1)
+    result = reconcile(load_scans([base], profile="all"), load_scans([again], profile="all"))
+    assert [(r.host_ip, r.plugin_id, r.plugin_name, r.port, r.status) for r in result.rows] == [
+        ("10.0.0.1", 0, "Nameless check", 443, "not_rescanned"),
+        ("10.0.0.2", 0, "Nameless check", 443, "new")]
+
+
+def test_plugin_name_and_reason_are_shown_whole_in_the_workbook(tmp_path):
+    # A plugin name or reason just under the cap of an unwrapped column (MAX_WIDTH) still
+    # gets a column wide enough for it and its margins: the two long-text columns may grow to
+    # the wrapped width, so the text is never cut at the column edge.
+    from dataclasses import replace
+
+    from vulnpipe.reports.writers import xlsx
+
+    def just_under_the_cap(sentence):
+        # the longest start of ``sentence`` that an unwrapped column could still hold
+        text = ""
+        for ch in sentence:
+            if xlsx._longest([text + ch]) > xlsx.MAX_WIDTH:
+                break
+            text += ch
+        assert xlsx._longest([text]) + xlsx.PADDING > xlsx.MAX_WIDTH
+        return text
+
+    name = just_under_the_cap("Microsoft Windows Remote Desktop Protocol Server Detection")
+    reason = just_under_the_cap("plugin family disabled by the policy (weekly-rescan.nessus)")
+    base = write(tmp_path, "b.nessus", [{"ip": "10.0.0.1", "items": [nb.l2tp()]}])
+    result = reconcile(load_scans([base]), [])
+    result.rows[:] = [replace(r, plugin_name=name, reason=reason) for r in result.rows]
+    result.write("xlsx", tmp_path / "r.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["Reconciliation"]
+    header = [c.value for c in ws[1]]
+    for column, text in (("Plugin name", name), ("Reason", reason)):
+        letter = openpyxl.utils.get_column_letter(header.index(column) + 1)
+        assert ws[f"{letter}2"].value == text
+        assert ws.column_dimensions[letter].width >= \
+            xlsx._longest([text]) + xlsx.PADDING, column

@@ -199,6 +199,15 @@ def test_iso_weeks_labels_bounds_and_the_year_boundary():
     assert cut_week(week.cutoff + TICK).label == "2026-W49"
 
 
+
+def test_a_week_finds_the_whole_week_of_another_instant():
+    # the weekly history walks from the first scan's week to the newest through same_kind
+    week = week_of(datetime(2026, 11, 25, 15, 30, tzinfo=timezone.utc))
+    later = week.same_kind(datetime(2026, 12, 9, 8, 0, tzinfo=timezone.utc))
+    assert (later.label, later.start) == ("2026-W50", datetime(2026, 12, 7, tzinfo=timezone.utc))
+    assert cut_week(datetime(2026, 11, 25, 15, 30, tzinfo=timezone.utc)).same_kind(
+        week.cutoff) == week                              # a cut week's kind is the whole week
+
 def test_parse_week_and_window():
     import pytest
 
