@@ -505,13 +505,21 @@ def check_tuples(conn: Connection, profile: str, upto: datetime | None = None,
 
 def checked_in(conn: Connection, profile: str, start: datetime, end: datetime,
                upto: datetime, results: Sequence[str]) -> set[str]:
-    """Tickets with a check of ``results`` at ``[start, end]`` made by a step up to ``upto``."""
+    """Tickets with a check of ``results`` at ``[start, end]`` made by a step up to ``upto``.
+
+    The checks of the period are read by their time alone and kept for the profile's keys
+    in Python: joined with ``tickets`` in SQL, PostgreSQL without fresh statistics (a store
+    just filled) chose a nested loop that read the period's checks once per ticket (0.1 s a
+    week, 1.3 s a report on 10,000 hosts)."""
     q = (select(ticket_checks.c.ticket_key).distinct()
-         .join(tickets, tickets.c.key == ticket_checks.c.ticket_key)
-         .where(tickets.c.profile == profile, ticket_checks.c.at >= stored(start),
-                ticket_checks.c.at <= stored(end), ticket_checks.c.step_at <= stored(upto),
+         .where(ticket_checks.c.at >= stored(start), ticket_checks.c.at <= stored(end),
+                ticket_checks.c.step_at <= stored(upto),
                 ticket_checks.c.result.in_(list(results))))
-    return {r[0] for r in conn.execute(q)}
+    found = {r[0] for r in conn.execute(q)}
+    if not found:
+        return found
+    mine = {r[0] for r in conn.execute(select(tickets.c.key).where(tickets.c.profile == profile))}
+    return found & mine
 
 
 # -- weekly checkpoints -------------------------------------------------------------------------
