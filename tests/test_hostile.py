@@ -183,6 +183,50 @@ def _flip_deflate(pack: Path, member: str) -> None:
     pack.write_bytes(bytes(data))
 
 
+def _set_method(archive: Path, member: str, method: int = 9) -> None:
+    """Mark ``member`` as compressed with ``method`` (9: Deflate64, which zipfile cannot
+    read) in the archive's central directory and local header."""
+    data = bytearray(archive.read_bytes())
+    name = member.encode()
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        name_len = int.from_bytes(data[at + 28:at + 30], "little")
+        if bytes(data[at + 46:at + 46 + name_len]) == name:
+            data[at + 10:at + 12] = method.to_bytes(2, "little")
+            local = int.from_bytes(data[at + 42:at + 46], "little")
+            data[local + 8:local + 10] = method.to_bytes(2, "little")
+            break
+        at = data.find(b"PK\x01\x02", at + 4)
+    else:
+        raise AssertionError(f"{member} not in {archive}")
+    archive.write_bytes(bytes(data))
+
+
+def test_a_member_compressed_with_a_method_zipfile_cannot_read_is_one_line(tmp_path):
+    """Scans in a zip: a member compressed with Deflate64 is named as damaged in one line, and
+    the good member beside it is read; in an evidence pack the same member is altered."""
+    bad = tmp_path / "scans.zip"
+    with zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(W44, "a-deflate64.nessus")
+        zf.write(W44, "b-good.nessus")
+    _set_method(bad, "a-deflate64.nessus")
+    r = run_cli("parse", bad, "--out", tmp_path / "o.jsonl")
+    err = r.stderr.decode()
+    assert r.returncode == 1 and "Traceback" not in err and "internal error" not in err
+    assert "scans.zip:a-deflate64.nessus" in err and "compression method 9 is not supported" in err
+    assert (tmp_path / "o.jsonl").read_text().strip()          # the good member was read
+
+
+def test_verify_reports_a_member_with_an_unreadable_method_as_altered(small_pack, tmp_path):
+    pack = tmp_path / "p.zip"
+    shutil.copy(small_pack, pack)
+    _set_method(pack, "poam.xlsx")
+    r = run_cli("evidence", "verify", pack)
+    assert r.returncode == 1 and "internal error" not in r.stderr.decode()
+    assert any(ln.startswith("altered: poam.xlsx (unreadable") and "compression method 9" in ln
+               for ln in r.stdout.decode().splitlines()), r.stdout.decode()
+
+
 @pytest.fixture(scope="module")
 def small_pack(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("pack")

@@ -125,7 +125,19 @@ class HashingReader(io.RawIOBase):
 #: What reading a damaged compressed stream raises (zlib, gzip and zipfile say it each
 #: their own way; a gzip CRC error is an OSError that has nothing to do with the disk).
 _DAMAGED = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile, zipfile.LargeZipFile,
-            NotImplementedError, UnicodeDecodeError)
+            UnicodeDecodeError)
+#: The compression methods zipfile reads (another, e.g. Deflate64 or PPMd, is refused by
+#: :func:`open_zip_member` as a damaged member before zipfile is asked to open it).
+ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
+                         zipfile.ZIP_LZMA})
+
+
+def open_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+    """``zf.open(info)``, a compression method zipfile cannot read being a
+    :class:`zipfile.BadZipFile` like any other member that cannot be read."""
+    if info.compress_type not in ZIP_METHODS:
+        raise zipfile.BadZipFile(f"compression method {info.compress_type} is not supported")
+    return zf.open(info)
 _DAMAGED_HINT = "copy or download the file again"
 
 
@@ -197,7 +209,7 @@ def close_archives() -> None:
 
 def _open_member(path: Path, member: zipfile.ZipInfo, name: str) -> BinaryIO:
     try:
-        return cast(BinaryIO, ArchiveStream(_archive(path).open(member), name))
+        return cast(BinaryIO, ArchiveStream(open_zip_member(_archive(path), member), name))
     except _DAMAGED as exc:
         raise damaged(exc, name) from None
     except RuntimeError as exc:         # zipfile: "File ... is encrypted, password required"

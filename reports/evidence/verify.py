@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vulnpipe.ingest.errors import BadValue, InputError
+from vulnpipe.ingest.nessus.sources import open_zip_member
 from vulnpipe.reports.evidence.manifest import ManifestError, read_manifest
 from vulnpipe.reports.evidence.names import MANIFEST, SIGNATURE, unsafe_reason
 
@@ -22,7 +23,7 @@ MAX_MANIFEST = 64 * 1024 * 1024
 CHUNK = 1 << 20
 #: What reading a damaged member raises (a bad header, corrupt deflate data, a wrong CRC, a
 #: compression method zipfile does not know): the member is altered, the pack not intact.
-UNREADABLE = (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError)
+UNREADABLE = (zipfile.BadZipFile, OSError, EOFError, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class VerifyResult:
 def _digest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> tuple[str, int]:
     """SHA-256 and size of a member, reading at most ``limit + 1`` bytes."""
     digest, size = hashlib.sha256(), 0
-    with zf.open(info) as fh:
+    with open_zip_member(zf, info) as fh:
         while size <= limit:
             chunk = fh.read(min(CHUNK, limit + 1 - size))
             if not chunk:
