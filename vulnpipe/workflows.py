@@ -535,11 +535,10 @@ class TicketsExported:
 FIXED_WITHIN = timedelta(days=FIXED_WITHIN_DAYS)
 
 
-def fixed_within_of(cfg: Config, days: int | None | str = "config") -> timedelta | None:
-    """How long fixed tickets stay in the exports: ``days`` (None: every one), else the
-    config's ``[tickets] fixed_within_days``."""
-    chosen = cfg.tickets.fixed_within_days if days == "config" else days
-    return None if chosen is None else timedelta(days=int(chosen))
+def fixed_within_of(days: int | None) -> timedelta | None:
+    """How long fixed tickets stay in the exports, from a number of days (``[tickets]
+    fixed_within_days``, ``--fixed-within``; None: every one)."""
+    return None if days is None else timedelta(days=days)
 
 
 def export_tickets(engine: "Engine", profile: "Profile", outputs: TicketOutputs, *,
@@ -1075,7 +1074,8 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
                                            jsonl=folder / "tickets.jsonl",
                                            markdown=folder / "tickets"),
             inventory=inventory, settings=settings, as_of=summary.as_of,
-            knowledge_dirs=cfg.tickets.knowledge_dirs, fixed_within=fixed_within_of(cfg))
+            knowledge_dirs=cfg.tickets.knowledge_dirs,
+            fixed_within=fixed_within_of(cfg.tickets.fixed_within_days))
         summary.alerts = run_alerts(summary.tickets.views, summary.tickets.changes,
                                     summary.as_of or now)
         summary.fail_on = tuple(dict.fromkeys(fail_on))

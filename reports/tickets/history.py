@@ -446,9 +446,9 @@ def _save(conn: Connection, profile: "Profile", run: _Run, stored: dict[str, dic
         events.extend(event_row(t.key, n_events + i, e) for i, e in enumerate(t.events))
         checks.extend(check_row(t.key, n_checks + i, c) for i, c in enumerate(t.checks))
         row = ticket_row(t)
-        if before is not None:      # this run's events continue the stored row's state
-            row["fixed_at"], row["fixed_scan_id"] = fixed_since(
-                t.events, before["state"], before["fixed_at"], before["fixed_scan_id"])
+        # when it became fixed: this run's events continue the stored row's state
+        start = (before["state"], before["fixed_at"], before["fixed_scan_id"]) if before else ()
+        row["fixed_at"], row["fixed_scan_id"] = fixed_since(t.events, *start)
         row.update(extra.get(t.key, {}))
         row["events_logged"] = n_events + len(t.events)
         row["checks_logged"] = n_checks + len(t.checks)
@@ -525,8 +525,9 @@ class StateReader:
         newest = self.newest_scan(as_of) if fixed_within is not None else None
         cut = self.fixed_before = newest - fixed_within if newest and fixed_within is not None else None
         self.fixed_left_out = 0
-        if state is None or state.step is None or as_of is None or as_of >= state.step[0]:
-            leave_out = None
+        leave_out = None        # what the live path's queries leave unread
+        live = state is None or state.step is None or as_of is None or as_of >= state.step[0]
+        if live:
             if cut is not None:
                 leave_out = store.LeaveOut(cut)
                 self.fixed_left_out = store.count_left_out(conn, profile.name, leave_out)
@@ -540,13 +541,8 @@ class StateReader:
             tickets = _restore(trows, frows)
             since = None
             pending = _steps((), _expiries_due(self.decisions, state, as_of)) if as_of else []
-            if logs != "none":
-                self._attach(tickets, since, logs, leave_out)
-            timeline = Timeline(profile.name, tickets)
-            for step in _materialised(pending):
-                apply_step(timeline, step)
-            return timeline.tickets
         else:
+            assert state is not None and as_of is not None      # (not live)
             cp = store.checkpoint_before(conn, profile.name, as_of)
             since = cp[0] if cp else None
             tickets = load_checkpoint(cp[1], profile.name, self._strings) if cp else {}
@@ -562,11 +558,11 @@ class StateReader:
             if cp is None:
                 logs = "none"           # nothing logged before the first checkpoint is needed
         if logs != "none":
-            self._attach(tickets, since, logs)
+            self._attach(tickets, since, logs, leave_out)
         timeline = Timeline(profile.name, tickets)
         for step in _materialised(pending):
             apply_step(timeline, step)
-        if cut is None:
+        if live or cut is None:         # (live: the queries already left them out)
             return timeline.tickets
         kept = {k: t for k, t in timeline.tickets.items() if not is_fixed_before(t, cut)}
         self.fixed_left_out = len(timeline.tickets) - len(kept)

@@ -37,16 +37,13 @@ def fixed_since(events: Iterable[Event], state: str | None = None,
 
 
 def ticket_row(t: Ticket) -> dict[str, Any]:
-    """The timeline's part of a ``tickets`` row (asset facts and priority are added by the
-    caller). ``fixed_at``: when the ticket became fixed (:func:`fixed_since` over its
-    events: the caller carries it from the stored row when the events are only the newest)."""
-    since, scan_id = fixed_since(t.events) if t.state == "fixed" else (None, None)
+    """The timeline's part of a ``tickets`` row (asset facts, priority and ``fixed_at``,
+    when it became fixed (:func:`fixed_since`), are added by the caller)."""
     return {"key": t.key, "profile": t.profile, "asset_key": t.asset_key, "host": t.host_name,
             "address": t.address, "os": t.os, "state": t.state, "first_seen": t.first_seen,
             "last_seen": t.last_seen, "fqdn": t.fqdn, "netbios": t.netbios,
             "acceptance": t.acceptance,
             "false_positive": t.false_positive, "ever_fixed": t.ever_fixed,
-            "fixed_at": since, "fixed_scan_id": scan_id,
             "adjustment": t.adjustment, "acceptance_ended": t.acceptance_ended}
 
 

@@ -66,8 +66,9 @@ def tickets(
     inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     settings = workflows.ticket_settings(cfg)
     when = parse_when(as_of, what="--as-of")
-    window = workflows.fixed_within_of(cfg, parse_days_or_all(fixed_within, "--fixed-within")
-                                       if fixed_within is not None else "config")
+    window = workflows.fixed_within_of(parse_days_or_all(fixed_within, "--fixed-within")
+                                       if fixed_within is not None
+                                       else cfg.tickets.fixed_within_days)
     dirs = [*cfg.tickets.knowledge_dirs, *(knowledge or ())]
     if scan:
         try:
