@@ -61,10 +61,14 @@ def _imports(name: str, path: Path) -> set[str]:
     return {m for m in out if m in MODULES}
 
 
-GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    """Module -> the vulnpipe modules it imports (read when the first test asks, not while
+    every xdist worker collects the suite)."""
+    return {name: _imports(name, path) for name, path in MODULES.items()}
 
 
-def test_no_module_imports_one_that_imports_it_back():
+def test_no_module_imports_one_that_imports_it_back(graph):
     """No import circle, direct or through other modules (package __init__ files that only
     describe their package are not part of the chain)."""
     index, low, stack, on_stack, circles = {}, {}, [], set(), []
@@ -73,7 +77,7 @@ def test_no_module_imports_one_that_imports_it_back():
         index[v] = low[v] = len(index)
         stack.append(v)
         on_stack.add(v)
-        for w in GRAPH[v]:
+        for w in graph[v]:
             if w not in index:
                 strong(w)
                 low[v] = min(low[v], low[w])
@@ -91,28 +95,28 @@ def test_no_module_imports_one_that_imports_it_back():
                 circles.append(sorted(group))
 
     sys.setrecursionlimit(10_000)
-    for v in sorted(GRAPH):
+    for v in sorted(graph):
         if v not in index:
             strong(v)
     assert circles == []
 
 
-def test_ingest_never_imports_reports_or_the_command_line():
-    for name, deps in GRAPH.items():
+def test_ingest_never_imports_reports_or_the_command_line(graph):
+    for name, deps in graph.items():
         if name.startswith("vulnpipe.ingest"):
             bad = {d for d in deps if d.startswith("vulnpipe.reports") or
                    (d.startswith("vulnpipe.") and not d.startswith("vulnpipe.ingest"))}
             assert not bad, f"{name} imports {sorted(bad)}"
 
 
-def test_only_the_store_imports_the_schema():
-    for name, deps in GRAPH.items():
+def test_only_the_store_imports_the_schema(graph):
+    for name, deps in graph.items():
         if "vulnpipe.ingest.store.schema" in deps:
             assert name.startswith("vulnpipe.ingest.store"), f"{name} imports the schema"
 
 
-def test_commands_use_only_the_public_library():
-    for name, deps in GRAPH.items():
+def test_commands_use_only_the_public_library(graph):
+    for name, deps in graph.items():
         if name.startswith("vulnpipe.commands"):
             bad = {d for d in deps if d not in PUBLIC and not d.startswith("vulnpipe.commands")}
             assert not bad, f"{name} imports {sorted(bad)}"
