@@ -189,6 +189,29 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                          hint="it may have been written by a newer vulnpipe: upgrade vulnpipe") from None
 
 
+def create_schema(engine: Engine) -> None:
+    """Create the newest schema in an empty database: the tables as :mod:`schema` describes
+    them and Alembic's version table stamped at :data:`HEAD`, in one transaction. What the
+    migrations would build, without replaying each of them (a new store in a few
+    milliseconds instead of a tenth of a second, Alembic not even imported). A database that
+    another process filled meanwhile is left as it is."""
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, insert
+
+    from vulnpipe.ingest.store.schema import metadata
+
+    version = Table("alembic_version", MetaData(),       # Alembic's own table, as it makes it
+                    Column("version_num", String(32), nullable=False),
+                    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+        if inspect(conn).has_table("alembic_version") or inspect(conn).has_table("scans"):
+            return                          # made by another process while this one waited
+        metadata.create_all(conn)
+        version.create(conn)
+        conn.execute(insert(version).values(version_num=HEAD))
+
+
 def known_revisions() -> list[str]:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -210,7 +233,7 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> None:
             return
         if current is None:
             if create:
-                upgrade(engine)
+                create_schema(engine)
                 return
             raise no_scans_error(url)
     except StoreError:

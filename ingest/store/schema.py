@@ -5,7 +5,8 @@ position in it (``scan_id, host_seq[, item_seq]``), so bulk paths (executemany, 
 need no round trip for generated keys and the same file always gives the same rows.
 
 Schema changes go through Alembic migrations in ``ingest/store/migrations``; this module
-always describes the newest revision (:data:`HEAD`).
+always describes the newest revision (:data:`HEAD`), exactly as the migrations leave a
+database (a new database is created from it directly; tests/test_schema.py compares the two).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
                         String,
                         Table,
                         Text,
+                        false,
 )
 
 #: The Alembic revision this code reads and writes.
@@ -158,9 +160,10 @@ tickets = Table(
     Column("acceptance", JSON), Column("false_positive", JSON),
     Column("fqdn", Text),                                          # (0003)
     Column("netbios", Text),                                       # (0003)
-    Column("ever_fixed", Boolean, nullable=False, default=False),  # (0003) a fix was verified once
-    Column("events_logged", Integer, nullable=False, default=0),   # (0003) ticket_events rows
-    Column("checks_logged", Integer, nullable=False, default=0),   # (0003) ticket_checks rows
+    # (0003) a fix was verified once; how many ticket_events / ticket_checks rows it has
+    Column("ever_fixed", Boolean, nullable=False, default=False, server_default=false()),
+    Column("events_logged", Integer, nullable=False, default=0, server_default="0"),
+    Column("checks_logged", Integer, nullable=False, default=0, server_default="0"),
     Column("adjustment", JSON),                # (0004) the risk adjustment in force
     Column("acceptance_ended", DateTime),      # (0004) when its last acceptance expired
     Index("ix_tickets_profile", "profile"),
