@@ -23,28 +23,14 @@ RESCANS = sorted(SCANS.glob("2026-W48-rescan-*.nessus"))
 AS_OF = "2026-11-27"   # the sample company's "today": Friday of 2026-W48
 
 
-def step(title: str, *args: str, stdout: Path | None = None, optional: bool = False) -> bool:
-    """Run ``vulnpipe ARGS``; print its title and output. Returns whether it succeeded."""
+def step(title: str, *args: str) -> None:
+    """Run ``vulnpipe ARGS`` and print its title and output; stop the demo if it fails."""
     if title:
         print(f"\n== {title}")
-    print(f"$ vulnpipe {' '.join(args)}" + (f" > {stdout.relative_to(ROOT)}" if stdout else ""),
-          flush=True)
-    result = subprocess.run([sys.executable, "-m", "vulnpipe", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE if stdout else None)
-    if stdout is not None:
-        stdout.write_bytes(result.stdout or b"")
+    print(f"$ vulnpipe {' '.join(args)}", flush=True)
+    result = subprocess.run([sys.executable, "-m", "vulnpipe", *args], cwd=ROOT)
     if result.returncode != 0:
-        if optional:
-            print(f"(skipped: exit {result.returncode})")
-            return False
         sys.exit(f"demo step failed: {title} (exit {result.returncode})")
-    return True
-
-
-def has_command(*words: str) -> bool:
-    result = subprocess.run([sys.executable, "-m", "vulnpipe", *words, "--help"],
-                            capture_output=True, cwd=ROOT)
-    return result.returncode == 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,19 +66,17 @@ def main(argv: list[str] | None = None) -> None:
     written = ["l2tp-findings.jsonl", "l2tp-findings.xlsx", "joined.xlsx", "vulnpipe.db",
                "tickets.xlsx", "tickets-jira.csv", "tickets.jsonl", "tickets/",
                "reconcile.xlsx", "reconcile.json", "rescan-targets.txt"]
-    if has_command("report", "weekly"):
-        step("The weekly report for 2026-W48", "report", "weekly", "--db", f"{o}/vulnpipe.db",
-             "--week", "2026-W48", "--html", f"{o}/weekly-2026-W48.html",
-             "--xlsx", f"{o}/weekly-2026-W48.xlsx", "--markdown", f"{o}/weekly-2026-W48.md",
-             "--json", f"{o}/weekly-2026-W48.json")
-        written += ["weekly-2026-W48.html", "weekly-2026-W48.xlsx", "weekly-2026-W48.md",
-                    "weekly-2026-W48.json"]
-    if has_command("evidence", "build"):
-        step("An auditor evidence pack for 2026-Q4, then its verification", "evidence", "build",
-             "--db", f"{o}/vulnpipe.db", "--quarter", "2026-Q4", "--include-raw",
-             "--raw-dir", rel(SCANS), "--out", f"{o}/evidence-2026-Q4.zip")
-        step("", "evidence", "verify", f"{o}/evidence-2026-Q4.zip")
-        written.append("evidence-2026-Q4.zip")
+    step("The weekly report for 2026-W48", "report", "weekly", "--db", f"{o}/vulnpipe.db",
+         "--week", "2026-W48", "--html", f"{o}/weekly-2026-W48.html",
+         "--xlsx", f"{o}/weekly-2026-W48.xlsx", "--markdown", f"{o}/weekly-2026-W48.md",
+         "--json", f"{o}/weekly-2026-W48.json")
+    written += ["weekly-2026-W48.html", "weekly-2026-W48.xlsx", "weekly-2026-W48.md",
+                "weekly-2026-W48.json"]
+    step("An auditor evidence pack for 2026-Q4, then its verification", "evidence", "build",
+         "--db", f"{o}/vulnpipe.db", "--quarter", "2026-Q4", "--include-raw",
+         "--raw-dir", rel(SCANS), "--out", f"{o}/evidence-2026-Q4.zip")
+    step("", "evidence", "verify", f"{o}/evidence-2026-Q4.zip")
+    written.append("evidence-2026-Q4.zip")
     print(f"\n== Written to {o}/")
     for name in written:
         path = out_dir / name
