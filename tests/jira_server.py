@@ -148,6 +148,9 @@ class FakeJira:
         jira = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"      # keep-alive, as Jira: one connection per client
+            disable_nagle_algorithm = True     # headers and body go out at once
+
             def log_message(self, *args: Any) -> None:
                 return None
 
