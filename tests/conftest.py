@@ -322,3 +322,18 @@ def sample_store(tmp_path_factory) -> Path:
     """``vulnpipe ingest sample_data/scans`` (profile l2tp) in a SQLite store, made once per
     session; copy it (:func:`copy_store`) before using it."""
     return ingested_store(tmp_path_factory)
+
+
+# --- fastrender ---
+@pytest.fixture(scope="session")
+def chromium_browser(tmp_path_factory):
+    """One headless Chromium for the session (tests/chromium.py; started once, each page in
+    a window of its own); skipped with a message when no Chromium is found."""
+    from tests.chromium import Chromium, chromium_binary
+
+    binary = chromium_binary()
+    if binary is None:
+        pytest.skip("no Chromium found (apt-get install chromium, or set VULNPIPE_CHROMIUM): "
+                    "the live-DOM checks of the HTML pages were NOT run")
+    with Chromium(binary, tmp_path_factory.mktemp("chromium")) as browser:
+        yield browser

@@ -148,6 +148,9 @@ class FakeJira:
         jira = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"      # keep-alive, as Jira: one connection per client
+            disable_nagle_algorithm = True     # headers and body go out at once
+
             def log_message(self, *args: Any) -> None:
                 return None
 
@@ -161,7 +164,9 @@ class FakeJira:
                 jira._handle(self, "PUT")
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # stop() waits for the serving loop to look at its flag: every 20 ms, not 0.5 s
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                         daemon=True).start()
         return self
 
     def stop(self) -> None:

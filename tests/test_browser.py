@@ -1,8 +1,10 @@
 """HTML pages in a real headless Chromium: hostile scanner text stays inert, no console errors.
 
 :func:`render_page` is the reusable helper for any HTML page vulnpipe writes: it loads the
-file with networking off, returns the live DOM after the page ran (``--dump-dom``), the
-page's ``<title>`` in that DOM, the console/CSP messages, and a screenshot.
+file with networking off, returns the live DOM after the page ran, the page's ``<title>``
+in that DOM, the console/CSP messages, and a screenshot. :func:`page_width` measures whether
+a page scrolls sideways. Both use the session's one Chromium (the ``chromium_browser`` fixture
+of tests/conftest.py, driven as tests/chromium.py describes): each page in a window of its own.
 
 CI (``.ci/run``) installs Debian's ``chromium``; elsewhere these tests skip with a clear
 message when no Chromium is found (set ``VULNPIPE_CHROMIUM`` to a binary to use another).
@@ -10,10 +12,7 @@ message when no Chromium is found (set ``VULNPIPE_CHROMIUM`` to a binary to use 
 from __future__ import annotations
 
 import html as htmllib
-import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,16 +20,12 @@ from pathlib import Path
 import pytest
 
 from tests import nessus_builder as nb
+from tests.chromium import Chromium, chromium_binary  # noqa: F401  (used by other tests)
 from tests.conftest import run_cli
 
-#: every test here starts Chromium (a few seconds each on 2 cores)
+#: every test here uses Chromium
 pytestmark = pytest.mark.slow
 
-CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--disable-default-apps", "--disable-extensions", "--hide-scrollbars",
-         "--enable-logging=stderr", "--v=0")
 #: Log lines that mean the page misbehaved: a script error, a CSP violation, a blocked load.
 PROBLEMS = re.compile(r"Uncaught|Content Security Policy|Refused to|Failed to load resource"
                       r"|net::ERR_", re.I)
@@ -38,22 +33,10 @@ PAYLOAD_TITLE = "pwned"
 HOSTILE_HOST = f"<img src=x onerror=document.title='{PAYLOAD_TITLE}'>.evil.example"
 
 
-def chromium_binary() -> str | None:
-    explicit = os.environ.get("VULNPIPE_CHROMIUM")
-    if explicit:
-        return explicit if Path(explicit).exists() else None
-    if Path("/usr/bin/chromium").exists():
-        return "/usr/bin/chromium"
-    return next((p for p in map(shutil.which, CANDIDATES) if p), None)
-
-
 @pytest.fixture(scope="session")
-def chromium() -> str:
-    binary = chromium_binary()
-    if binary is None:
-        pytest.skip("no Chromium found (apt-get install chromium, or set VULNPIPE_CHROMIUM): "
-                    "the live-DOM checks of the HTML report were NOT run")
-    return binary
+def chromium(chromium_browser) -> Chromium:
+    """The session's Chromium (skipped with a message when there is none)."""
+    return chromium_browser
 
 
 @dataclass(frozen=True)
@@ -64,52 +47,30 @@ class Page:
     screenshot: Path
 
 
-def _run(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([binary, *FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, timeout=180)
-
-
-def render_page(binary: str, page: Path, workdir: Path, *, width: int = 1366,
+def render_page(browser: Chromium, page: Path, workdir: Path, *, width: int = 1366,
                 height: int = 2400) -> Page:
     """Load ``page`` in headless Chromium; return its live DOM, title, problems, screenshot."""
-    url = page.resolve().as_uri()
     workdir.mkdir(parents=True, exist_ok=True)
-    dom_run = _run(binary, workdir / "profile-dom", "--virtual-time-budget=2000", "--dump-dom", url)
     shot = workdir / (page.stem + ".png")
-    shot_run = _run(binary, workdir / "profile-shot", "--virtual-time-budget=2000",
-                    f"--window-size={width},{height}",
-                    f"--screenshot={shot}", url)
-    assert dom_run.returncode == 0, dom_run.stderr.decode(errors="replace")[-2000:]
-    assert shot_run.returncode == 0 and shot.exists(), shot_run.stderr.decode(errors="replace")[-2000:]
-    dom = dom_run.stdout.decode("utf-8", errors="replace")
+    with browser.open(page.resolve().as_uri(), width=width, height=height,
+                      scrollbars=False) as tab:
+        dom = tab.evaluate("(document.doctype ? new XMLSerializer().serializeToString("
+                           "document.doctype) + '\\n' : '') + document.documentElement.outerHTML")
+        shot.write_bytes(tab.screenshot())
     m = re.search(r"<title>(.*?)</title>", dom, re.S)
-    logs = (dom_run.stderr + shot_run.stderr).decode("utf-8", errors="replace").splitlines()
     return Page(dom=dom, title=htmllib.unescape(m.group(1)) if m else "",
-                console=[line for line in logs if PROBLEMS.search(line)], screenshot=shot)
+                console=[line for line in tab.logs if PROBLEMS.search(line)], screenshot=shot)
 
 
-def page_width(binary: str, page: Path, workdir: Path, *, width: int = 1024) -> tuple[int, int]:
+def page_width(browser: Chromium, page: Path, *, width: int = 1024) -> tuple[int, int]:
     """(``document.scrollingElement.scrollWidth``, its ``clientWidth``) of ``page`` in a
     ``width`` px window with a classic scrollbar, as on a desktop: the page scrolls sideways
-    when the first is larger. Measured on a copy that differs only by a script writing the
-    two numbers into the DOM and by the missing CSP meta tag that would block that script;
-    neither changes the layout."""
-    html = page.read_text("utf-8")
-    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html)
-    probe = ("<script>addEventListener('load', function () { var e = document.scrollingElement;"
-             " document.documentElement.setAttribute('data-widths', e.scrollWidth + ' ' +"
-             " e.clientWidth); });</script>")
-    workdir.mkdir(parents=True, exist_ok=True)
-    copy = page.with_name(page.stem + ".measured.html")     # same folder: same relative links
-    copy.write_text(html.replace("</body>", probe + "</body>"), "utf-8")
-    flags = [f for f in FLAGS if f != "--hide-scrollbars"]
-    run = subprocess.run([binary, *flags, f"--user-data-dir={workdir / 'profile-width'}",
-                          f"--window-size={width},900", "--virtual-time-budget=2000",
-                          "--dump-dom", copy.as_uri()], capture_output=True, timeout=180)
-    copy.unlink()
-    m = re.search(r'data-widths="(\d+) (\d+)"', run.stdout.decode("utf-8", errors="replace"))
-    assert m, run.stderr.decode(errors="replace")[-2000:]
-    return int(m.group(1)), int(m.group(2))
+    when the first is larger. Read after the page loaded and ran, from outside the page (its
+    CSP does not apply)."""
+    with browser.open(page.resolve().as_uri(), width=width, height=900, scrollbars=True) as tab:
+        scroll, client = tab.evaluate("[document.scrollingElement.scrollWidth,"
+                                      " document.scrollingElement.clientWidth]")
+    return int(scroll), int(client)
 
 
 # -- the checks work: an unescaped payload is caught ------------------------------------------
@@ -130,7 +91,7 @@ def test_the_width_check_catches_a_page_that_scrolls_sideways(chromium, tmp_path
     page.write_text("<!DOCTYPE html><html><body><table><tr>"
                     + "<td style=\"white-space: nowrap\">VP-049C5C7277 2026-11-23 01:00</td>" * 6
                     + "</tr></table></body></html>")
-    scroll, client = page_width(chromium, page, tmp_path / "wide")
+    scroll, client = page_width(chromium, page)
     assert scroll > client and client <= 1024
 
 
@@ -226,11 +187,11 @@ def test_the_sample_pages_do_not_scroll_sideways_at_1024_px(chromium, sample_run
     with zipfile.ZipFile(sample_run / "evidence-2026-Q4.zip") as z:
         z.extract("index.html", tmp_path)
     for page in (sample_run / "weekly-2026-W48.html", tmp_path / "index.html"):
-        scroll, client = page_width(chromium, page, tmp_path / page.stem)
+        scroll, client = page_width(chromium, page)
         assert scroll <= client, f"{page.name} scrolls sideways at 1024 px: {scroll} > {client}"
 
 
 def test_the_hostile_report_does_not_scroll_sideways_at_1024_px(chromium, hostile_report):
-    scroll, client = page_width(chromium, hostile_report / "r.html", hostile_report / "width")
+    scroll, client = page_width(chromium, hostile_report / "r.html")
     assert scroll <= client, f"{scroll} > {client}"
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+from copy import deepcopy
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from tests import nessus_builder as nb
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, copy_store, made_once, run_cli
 from tests.jira_server import FakeJira, User, check_adf
 from vulnpipe.reports.delivery import adf
 
@@ -51,6 +54,60 @@ def _ingest(tmp_path, week: int) -> None:
     assert r.returncode == 0, r.stderr.decode()
 
 
+@pytest.fixture(scope="session")
+def w44(tmp_path_factory) -> Path:
+    """``vulnpipe ingest`` of week 44's scans into a new store, made once per session
+    (read-only: :func:`_first_week` copies it)."""
+    def make(d: Path) -> None:
+        _ingest(d, 44)
+        with sqlite3.connect(d / "store.db") as conn:     # no write-ahead log: copied as is
+            assert conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+        conn.close()
+
+    return made_once(tmp_path_factory, "jira-store-w44", make) / "store.db"
+
+
+def _first_week(tmp_path, w44: Path) -> None:
+    """``_ingest(tmp_path, 44)`` into a new store: the same store, copied."""
+    assert not (tmp_path / "store.db").exists()
+    copy_store(w44, tmp_path / "store.db")
+
+
+@pytest.fixture(scope="session")
+def synced44(tmp_path_factory, w44):
+    """``restore(tmp_path, server)``: the store and the Jira issues as the first sync of week
+    44 leaves them (``_config``, ``_first_week``, ``jira sync --as-of 2026-10-27``), made once
+    per deployment per session and copied into ``tmp_path`` and ``server``."""
+    made: dict[bool, tuple] = {}
+
+    def restore(tmp_path, server: FakeJira) -> None:
+        if server.cloud not in made:
+            d = tmp_path_factory.mktemp("synced44")
+            first = FakeJira(cloud=server.cloud, token=TOKEN, users=list(USERS)).start()
+            try:
+                _config(d, first)
+                _first_week(d, w44)
+                code, _out, err = _sync(d, as_of=AS_OF[44])
+                assert code == 0, err
+            finally:
+                first.stop()
+            made[server.cloud] = (d / "store.db", deepcopy(first.issues), first._next,
+                                  deepcopy(first.requests))
+        store, issues, number, requests = made[server.cloud]
+        copy_store(store, tmp_path / "store.db")
+        server.issues, server._next, server.requests = deepcopy(issues), number, deepcopy(requests)
+
+    return restore
+
+
+def _first_sync(tmp_path, server: FakeJira, synced44, extra: str = "") -> None:
+    """Week 44 ingested into a new store and synced to ``server`` (a copy of what that
+    leaves, see ``synced44``); then the config for what follows (``extra`` added)."""
+    assert not server.issues and not server.requests
+    synced44(tmp_path, server)
+    _config(tmp_path, server, extra)
+
+
 def _sync(tmp_path, *args: str, as_of: str, env: dict | None = None):
     r = run_cli("jira", "sync", "--as-of", as_of, *args, cwd=tmp_path,
                 env={"VULNPIPE_JIRA_TOKEN": TOKEN, **(env or {})})
@@ -76,9 +133,9 @@ def _one(server: FakeJira, ticket: str) -> dict:
     return found[0]
 
 
-def test_first_sync_creates_one_issue_per_open_ticket_and_the_second_does_nothing(tmp_path, jira):
+def test_first_sync_creates_one_issue_per_open_ticket_and_the_second_does_nothing(tmp_path, jira, w44):
     _config(tmp_path, jira)
-    _ingest(tmp_path, 44)
+    _first_week(tmp_path, w44)
     code, out, err = _sync(tmp_path, "--plan", as_of=AS_OF[44])
     assert code == 0, err
     planned = [line.split()[0] for line in out.splitlines() if " create " in line]
@@ -112,10 +169,8 @@ def test_first_sync_creates_one_issue_per_open_ticket_and_the_second_does_nothin
     assert "0 issue(s) with changes" in err
 
 
-def test_fix_goes_to_done_with_the_rescan_and_resurface_reopens(tmp_path, jira):
-    _config(tmp_path, jira)
-    _ingest(tmp_path, 44)
-    assert _sync(tmp_path, as_of=AS_OF[44])[0] == 0
+def test_fix_goes_to_done_with_the_rescan_and_resurface_reopens(tmp_path, jira, synced44):
+    _first_sync(tmp_path, jira, synced44)
     _ingest(tmp_path, 46)
     code, out, err = _sync(tmp_path, as_of=AS_OF[46])
     assert code == 0, err
@@ -148,10 +203,8 @@ def test_fix_goes_to_done_with_the_rescan_and_resurface_reopens(tmp_path, jira):
     assert _sync(tmp_path, as_of=AS_OF[48])[0] == 0 and len(jira.mutations()) == n
 
 
-def test_risk_acceptance_false_positive_and_withdrawal_are_commented_once(tmp_path, jira):
-    _config(tmp_path, jira, 'false_positive_transition = "Done"\n')
-    _ingest(tmp_path, 44)
-    assert _sync(tmp_path, as_of=AS_OF[44])[0] == 0
+def test_risk_acceptance_false_positive_and_withdrawal_are_commented_once(tmp_path, jira, synced44):
+    _first_sync(tmp_path, jira, synced44, 'false_positive_transition = "Done"\n')
     db = tmp_path / "store.db"
     assert run_cli("accept", BRANCH, "--until", "2026-12-31", "--reason", "partner cutover in Q1",
                    "--approver", "CISO", "--at", "2026-10-27T10:00:00Z", "--db", db).returncode == 0
@@ -178,9 +231,9 @@ def test_risk_acceptance_false_positive_and_withdrawal_are_commented_once(tmp_pa
     assert "vulnpipe-risk-accepted" not in branch["fields"]["labels"]
 
 
-def test_a_ticket_accepted_before_its_first_sync_is_created_then_commented(tmp_path, jira):
+def test_a_ticket_accepted_before_its_first_sync_is_created_then_commented(tmp_path, jira, w44):
     _config(tmp_path, jira)
-    _ingest(tmp_path, 44)
+    _first_week(tmp_path, w44)
     assert run_cli("tickets", "--jsonl", tmp_path / "t.jsonl", "--as-of", AS_OF[44],
                    cwd=tmp_path).returncode == 0
     assert run_cli("accept", BRANCH, "--until", "2026-12-31", "--reason", "cutover",
@@ -193,10 +246,8 @@ def test_a_ticket_accepted_before_its_first_sync_is_created_then_commented(tmp_p
     assert _sync(tmp_path, as_of="2026-10-28")[0] == 0 and len(jira.mutations()) == n
 
 
-def test_changed_fields_and_labels_are_updated_and_other_labels_kept(tmp_path, jira):
-    _config(tmp_path, jira)
-    _ingest(tmp_path, 44)
-    assert _sync(tmp_path, as_of=AS_OF[44])[0] == 0
+def test_changed_fields_and_labels_are_updated_and_other_labels_kept(tmp_path, jira, synced44):
+    _first_sync(tmp_path, jira, synced44)
     issue = _one(jira, BRANCH)
     issue["fields"]["summary"] = "edited by someone"
     issue["fields"]["priority"] = {"name": "Lowest", "id": "5"}
@@ -210,9 +261,9 @@ def test_changed_fields_and_labels_are_updated_and_other_labels_kept(tmp_path, j
     assert "p2" in f["labels"] and "p4" not in f["labels"] and "customer-visible" in f["labels"]
 
 
-def test_rate_limit_and_server_errors_are_retried_and_create_is_never_duplicated(tmp_path, jira):
+def test_rate_limit_and_server_errors_are_retried_and_create_is_never_duplicated(tmp_path, jira, w44):
     _config(tmp_path, jira)
-    _ingest(tmp_path, 44)
+    _first_week(tmp_path, w44)
     search = "/search/jql$" if jira.cloud else "/search$"
     jira.fail("POST", search, 429, headers={"Retry-After": "0"})
     jira.fail("POST", r"/issue$", 500)              # the first create: retried after a check
@@ -231,10 +282,8 @@ def test_rate_limit_and_server_errors_are_retried_and_create_is_never_duplicated
     assert _one(jira, BRANCH)["fields"]["summary"].startswith(f"[{BRANCH}]")
 
 
-def test_a_failing_issue_is_reported_and_the_others_go_on(tmp_path, jira):
-    _config(tmp_path, jira, "max_attempts = 2\n")
-    _ingest(tmp_path, 44)
-    assert _sync(tmp_path, as_of=AS_OF[44])[0] == 0
+def test_a_failing_issue_is_reported_and_the_others_go_on(tmp_path, jira, synced44):
+    _first_sync(tmp_path, jira, synced44, "max_attempts = 2\n")
     _ingest(tmp_path, 46)
     lab = _one(jira, LAB)
     jira.fail("POST", rf"/issue/{lab['key']}/transitions$", 500, times=2)   # = max_attempts
@@ -248,19 +297,17 @@ def test_a_failing_issue_is_reported_and_the_others_go_on(tmp_path, jira):
     assert _one(jira, LAB)["status"] == "Done"
 
 
-def test_a_transition_missing_from_the_workflow_names_what_is_available(tmp_path, jira):
-    _config(tmp_path, jira, 'done_transition = "Resolve Issue"\n')
-    _ingest(tmp_path, 44)
-    assert _sync(tmp_path, as_of=AS_OF[44])[0] == 0
+def test_a_transition_missing_from_the_workflow_names_what_is_available(tmp_path, jira, synced44):
+    _first_sync(tmp_path, jira, synced44, 'done_transition = "Resolve Issue"\n')
     _ingest(tmp_path, 46)
     code, out, err = _sync(tmp_path, as_of=AS_OF[46])
     assert code == 1
     assert "transition 'Resolve Issue' is not available from status 'To Do' (available: 'Start', 'Done')" in err
 
 
-def test_unreachable_jira_bad_token_and_missing_token_are_one_line_each(tmp_path, jira):
+def test_unreachable_jira_bad_token_and_missing_token_are_one_line_each(tmp_path, jira, w44):
     _config(tmp_path, jira)
-    _ingest(tmp_path, 44)
+    _first_week(tmp_path, w44)
     code, out, err = _sync(tmp_path, as_of=AS_OF[44], env={"VULNPIPE_JIRA_TOKEN": "wrong"})
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "refused the credentials" in err and "wrong" not in err
@@ -278,11 +325,11 @@ def test_unreachable_jira_bad_token_and_missing_token_are_one_line_each(tmp_path
     assert err.startswith("error: cannot search Jira") and "no answer from" in err
 
 
-def test_custom_field_holds_the_key_and_finds_the_issue_again(tmp_path):
+def test_custom_field_holds_the_key_and_finds_the_issue_again(tmp_path, w44):
     server = FakeJira(cloud=True, token=TOKEN, users=list(USERS)).start()
     try:
         _config(tmp_path, server, 'key_field = "customfield_10050"\n')
-        _ingest(tmp_path, 44)
+        _first_week(tmp_path, w44)
         assert _sync(tmp_path, as_of=AS_OF[44])[0] == 0
         issue = _one(server, BRANCH)
         assert issue["fields"]["customfield_10050"] == BRANCH
@@ -296,10 +343,8 @@ def test_custom_field_holds_the_key_and_finds_the_issue_again(tmp_path):
         server.stop()
 
 
-def test_duplicate_issues_for_one_key_are_named_and_the_oldest_kept(tmp_path, jira):
-    _config(tmp_path, jira)
-    _ingest(tmp_path, 44)
-    assert _sync(tmp_path, as_of=AS_OF[44])[0] == 0
+def test_duplicate_issues_for_one_key_are_named_and_the_oldest_kept(tmp_path, jira, synced44):
+    _first_sync(tmp_path, jira, synced44)
     original = _one(jira, BRANCH)
     copy = jira.add_issue({**original["fields"], "labels": list(original["fields"]["labels"])})
     code, out, err = _sync(tmp_path, as_of=AS_OF[44])
@@ -384,9 +429,9 @@ def _keys(tmp_path) -> list[str]:
     return [json.loads(line)["key"] for line in r.stdout.decode().splitlines()]
 
 
-def test_offline_plan_needs_no_server_and_plain_sync_needs_a_url(tmp_path):
+def test_offline_plan_needs_no_server_and_plain_sync_needs_a_url(tmp_path, w44):
     (tmp_path / "vulnpipe.toml").write_text('[store]\nurl = "store.db"\n[jira]\nproject = "SEC"\n')
-    _ingest(tmp_path, 44)
+    _first_week(tmp_path, w44)
     r = run_cli("jira", "sync", "--plan", "--offline", "--as-of", AS_OF[44], cwd=tmp_path)
     assert r.returncode == 0, r.stderr.decode()
     lines = r.stdout.decode().splitlines()
@@ -465,17 +510,12 @@ def test_config_check_says_whether_the_token_is_there_without_showing_it(tmp_pat
 
 
 @pytest.mark.parametrize("how", ["jira sync", "run"])
-def test_a_fix_older_than_the_exports_window_still_reaches_jira(tmp_path, jira, how):
+def test_a_fix_older_than_the_exports_window_still_reaches_jira(tmp_path, jira, how, synced44):
     """Syncs paused while tickets were fixed: the next sync moves every such issue to Done,
     though the ticket exports leave those tickets out: `jira sync` two months on (the
     exports keep 30 days of fixes), `run` with `[jira] sync = true` and a window of 0 days."""
-    if how == "run":
-        _config(tmp_path, jira, extra='sync = true\n[run]\nout_dir = "out"\n'
-                                      "[tickets]\nfixed_within_days = 0\n")
-    else:
-        _config(tmp_path, jira)
-    _ingest(tmp_path, 44)
-    assert _sync(tmp_path, as_of=AS_OF[44])[0] == 0
+    _first_sync(tmp_path, jira, synced44, 'sync = true\n[run]\nout_dir = "out"\n'
+                "[tickets]\nfixed_within_days = 0\n" if how == "run" else "")
     _ingest(tmp_path, 46)
     _ingest(tmp_path, 48)
     later = AS_OF[48]

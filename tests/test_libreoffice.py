@@ -52,37 +52,37 @@ def _convert(soffice, books, outdir, target):
     return r
 
 
-def _sheets_as_csv(soffice, book, outdir):
-    """Every sheet of ``book`` as rows, as LibreOffice reads it (formulas would be computed)."""
-    r = _convert(soffice, [book], outdir,
-                 "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1")
-    sheets = {}
-    for path in outdir.glob(f"{book.stem}-*.csv"):
-        with open(path, newline="", encoding="utf-8") as fh:
-            sheets[path.stem[len(book.stem) + 1:]] = list(csv.reader(fh))
-    assert sheets, r.stdout.decode(errors="replace")
-    return sheets
+CSV = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
 
 
-def test_tickets_workbook_opens_in_libreoffice_with_hostile_text_as_text(soffice, tmp_path):
+def _sheets_as_csv(soffice, books, outdir):
+    """Every sheet of each of ``books`` as rows, as LibreOffice reads it (formulas would be
+    computed): book name -> sheet name -> rows. One LibreOffice run converts them all."""
+    r = _convert(soffice, books, outdir, CSV)
+    out = {}
+    for book in books:
+        sheets = {}
+        for path in outdir.glob(f"{book.stem}-*.csv"):
+            with open(path, newline="", encoding="utf-8") as fh:
+                sheets[path.stem[len(book.stem) + 1:]] = list(csv.reader(fh))
+        assert sheets, r.stdout.decode(errors="replace")
+        out[book.name] = sheets
+    return out
+
+
+@pytest.fixture(scope="module")
+def opened(soffice, tmp_path_factory):
+    """The workbooks of the two tests below, written by vulnpipe and read back by
+    LibreOffice in one run (starting it takes seconds): book name -> sheet name -> rows."""
+    tmp_path = tmp_path_factory.mktemp("opened")
+    # a tickets workbook of hostile host names and plugin output
     hosts = [nb.HostSpec(text, ip=f"10.0.0.{i + 1}", start=T0, end=T0 + timedelta(minutes=2),
                          items=[nb.l2tp(output=text)]) for i, text in enumerate(HOSTILE)]
     scan = nb.write(tmp_path / "s.nessus", hosts)
-    book = tmp_path / "tickets.xlsx"
-    r = run_cli("tickets", "--scan", scan, "--xlsx", book, "--as-of", "2026-11-27")
+    r = run_cli("tickets", "--scan", scan, "--xlsx", tmp_path / "tickets.xlsx", "--as-of",
+                "2026-11-27")
     assert r.returncode == 0, r.stderr.decode()
-    sheets = _sheets_as_csv(soffice, book, tmp_path / "csv")
-    assert set(sheets) == {"Tickets", "Assets", "Findings", "Summary", "Data quality"}
-    header, *rows = sheets["Assets"]
-    hosts_seen = {row[header.index("Host")] for row in rows}
-    assert hosts_seen == set(HOSTILE)                          # shown as typed, never computed
-    header, *rows = sheets["Tickets"]
-    assert all(row[header.index("First seen")].startswith("2026-11-02") for row in rows)
-    f_header, *f_rows = sheets["Findings"]
-    assert {row[f_header.index("Plugin output")] for row in f_rows} == set(HOSTILE)
-
-
-def test_weekly_and_reconcile_workbooks_open_in_libreoffice(soffice, tmp_path):
+    # a weekly and a reconcile workbook: one host opened and proved fixed in W45
     base = nb.write(tmp_path / "b.nessus", [nb.HostSpec("10.0.0.1", ip="10.0.0.1", start=T0,
                                                         end=T0 + timedelta(minutes=2), items=[nb.l2tp()])])
     again = nb.write(tmp_path / "r.nessus", [nb.HostSpec("10.0.0.1", ip="10.0.0.1",
@@ -95,7 +95,24 @@ def test_weekly_and_reconcile_workbooks_open_in_libreoffice(soffice, tmp_path):
                    "--xlsx", tmp_path / "weekly.xlsx").returncode == 0
     assert run_cli("reconcile", "--baseline", base, "--rescan", again, "--format", "xlsx",
                    "--out", tmp_path / "reconcile.xlsx").returncode == 0
-    weekly = _sheets_as_csv(soffice, tmp_path / "weekly.xlsx", tmp_path / "w")
+    return _sheets_as_csv(soffice, [tmp_path / n for n in ("tickets.xlsx", "weekly.xlsx",
+                                                           "reconcile.xlsx")], tmp_path / "csv")
+
+
+def test_tickets_workbook_opens_in_libreoffice_with_hostile_text_as_text(opened):
+    sheets = opened["tickets.xlsx"]
+    assert set(sheets) == {"Tickets", "Assets", "Findings", "Summary", "Data quality"}
+    header, *rows = sheets["Assets"]
+    hosts_seen = {row[header.index("Host")] for row in rows}
+    assert hosts_seen == set(HOSTILE)                          # shown as typed, never computed
+    header, *rows = sheets["Tickets"]
+    assert all(row[header.index("First seen")].startswith("2026-11-02") for row in rows)
+    f_header, *f_rows = sheets["Findings"]
+    assert {row[f_header.index("Plugin output")] for row in f_rows} == set(HOSTILE)
+
+
+def test_weekly_and_reconcile_workbooks_open_in_libreoffice(opened):
+    weekly = opened["weekly.xlsx"]
     assert set(weekly) == {"Summary", "Trend", "Aging", "By business unit", "By team and owner",
                            "By priority", "Oldest open", "Open tickets", "Changes this week",
                            "Risk acceptances", "Data quality", "Scans", "Metrics", "Metrics trend"}
@@ -112,7 +129,7 @@ def test_weekly_and_reconcile_workbooks_open_in_libreoffice(soffice, tmp_path):
     assert [(r[header.index("Scan file")], r[header.index("Can detect L2TP")]) for r in rows] == [
         ("b.nessus", "unknown"), ("r.nessus", "yes")]
     assert weekly["Trend"][1][:7] == ["2026-W45", "2026-11-02", "2", "0", "0", "1", "1"]
-    rec = _sheets_as_csv(soffice, tmp_path / "reconcile.xlsx", tmp_path / "r")
+    rec = opened["reconcile.xlsx"]
     header, *rows = rec["Reconciliation"]
     assert [row[header.index("Status")] for row in rows] == ["fixed"]
 

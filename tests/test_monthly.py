@@ -332,20 +332,18 @@ def test_sample_data_periods_equal_a_full_replay(db_url, tmp_path, period, start
 
 
 @pytest.mark.slow
-def test_the_sample_month_page_reads_in_chromium_without_sideways_scrolling(tmp_path, sample_store):
-    from tests.test_browser import chromium_binary, page_width, render_page
+def test_the_sample_month_page_reads_in_chromium_without_sideways_scrolling(tmp_path, sample_store,
+                                                                            chromium_browser):
+    from tests.test_browser import page_width, render_page
 
-    binary = chromium_binary()
-    if binary is None:
-        pytest.skip("no Chromium found (apt-get install chromium, or set VULNPIPE_CHROMIUM)")
     db = copy_store(sample_store, tmp_path / "s.db")
     page = tmp_path / "m.html"
     ok("report", "monthly", "--db", db, "--inventory", SAMPLE / "inventory.csv", "--month", "2026-11",
        "--html", page)
-    shown = render_page(binary, page, tmp_path / "render")
+    shown = render_page(chromium_browser, page, tmp_path / "render")
     assert shown.title == "L2TP exposure: monthly report 2026-11"
     assert shown.console == []
-    scroll, client = page_width(binary, page, tmp_path / "width")
+    scroll, client = page_width(chromium_browser, page)
     assert scroll <= client, f"{scroll} > {client}"
 
 

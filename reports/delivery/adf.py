@@ -47,6 +47,10 @@ def code_block(text: str) -> Node:
     return {"type": "codeBlock", "content": [text_node(text)] if text else []}
 
 
+#: what is not itself in wiki text: ``\\X`` (a literal X), ``&#92;`` (a backslash), ``*``
+_SPECIAL = re.compile(r"\\(.)|&#92;|\*", re.S)
+
+
 def inline(line: str) -> list[Node]:
     """One line of wiki text as text nodes: ``\\X`` is a literal X, ``&#92;`` a backslash,
     ``*…*`` bold; every other character is itself."""
@@ -55,31 +59,23 @@ def inline(line: str) -> list[Node]:
     bold = False
     opened_at = -1                        # index in runs where the open bold run starts
     i = 0
-
-    def flush() -> None:
-        if buf:
-            runs.append(("".join(buf), bold))
-            buf.clear()
-
-    while i < len(line):
-        ch = line[i]
-        if ch == "\\" and i + 1 < len(line):
-            buf.append(line[i + 1])
-            i += 2
-            continue
-        if line.startswith(BACKSLASH, i):
-            buf.append("\\")
-            i += len(BACKSLASH)
-            continue
-        if ch == "*":
-            flush()
+    for m in _SPECIAL.finditer(line):
+        if m.start() > i:
+            buf.append(line[i:m.start()])
+        i = m.end()
+        token = m.group()
+        if token == "*":
+            if buf:
+                runs.append(("".join(buf), bold))
+                buf.clear()
             bold = not bold
             opened_at = len(runs) if bold else -1
-            i += 1
-            continue
-        buf.append(ch)
-        i += 1
-    flush()
+        else:
+            buf.append(m.group(1) if token[0] == "\\" else "\\")
+    if i < len(line):
+        buf.append(line[i:])
+    if buf:
+        runs.append(("".join(buf), bold))
     if bold:      # an unpaired '*' is a literal star, as Jira shows it
         runs[opened_at:] = [("*" + "".join(t for t, _ in runs[opened_at:]), False)]
     merged: list[tuple[str, bool]] = []

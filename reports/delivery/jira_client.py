@@ -12,6 +12,8 @@ Cloud (REST v3) and Jira Data Center (REST v2).
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -84,6 +86,19 @@ def retry_after(response: httpx.Response, now: Callable[[], datetime]) -> float 
     return max(0.0, (when - now()).total_seconds())
 
 
+_TLS: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+
+
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi's CA bundle, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``),
+    made once per process for each value of those variables (loading the bundle takes about
+    40 ms each time; a library user who syncs again need not pay it again)."""
+    where = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    if where not in _TLS:
+        _TLS[where] = httpx.create_ssl_context()
+    return _TLS[where]
+
+
 @dataclass(frozen=True)
 class Transition:
     id: str
@@ -112,7 +127,8 @@ class JiraClient:
         self._http = httpx.Client(base_url=settings.url.rstrip("/"), auth=auth, transport=transport,
                                   headers={**headers, "Accept": "application/json",
                                            "User-Agent": "vulnpipe"},
-                                  timeout=settings.timeout, follow_redirects=False)
+                                  timeout=settings.timeout, follow_redirects=False,
+                                  verify=_tls_context())
         self.requests = 0           # requests sent, retries included
 
     def close(self) -> None:

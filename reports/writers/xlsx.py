@@ -344,13 +344,19 @@ def _write_sheet(wb: Workbook, sheet: Sheet, extra: Callable[[Any], None] | None
             cells[0].font = Font(name=FONT_NAME, size=FONT_SIZE, bold=True)
         ws.append(cells)
     header = []
+    looks: dict[str | None, Any] = {}      # a header's style record, by its alignment
     for name in cols:
         cell = WriteOnlyCell(ws, name)
         cell.data_type = "s"
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.border = BORDER
-        cell.alignment = _alignment(tall_header, sheet.align.get(name))
+        align = sheet.align.get(name)
+        if align in looks:
+            cell._style = copy(looks[align])
+        else:
+            cell.font = HEADER_FONT
+            cell.fill = HEADER_FILL
+            cell.border = BORDER
+            cell.alignment = _alignment(tall_header, align)
+            looks[align] = copy(cell._style)
         header.append(cell)
     if tall_header:
         ws.row_dimensions[top].height = 2 * LINE_HEIGHT + 2
