@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from vulnpipe.ingest.assets.inventory import Inventory
 
 __all__ = ["AssetInfo", "BuiltTickets", "Change", "TicketReader", "TicketSettings", "rebuild_tickets",
-           "reference_tickets", "tickets_as_of", "update_tickets"]
+           "reference_tickets", "reference_tickets_at", "tickets_as_of", "update_tickets"]
 
 
 #: An adjusted risk rating's priority and SLA days (FedRAMP's remediation time frames:
@@ -323,9 +323,21 @@ def reference_tickets(conn: Connection, profile: Profile, inventory: "Inventory 
                       as_of: datetime | None = None) -> BuiltTickets:
     """The tickets as a replay of every stored scan and decision from the start gives them,
     in memory (nothing stored is read but the scans, decisions and host matches)."""
+    return reference_tickets_at(conn, profile, [as_of], inventory, settings)[0]
+
+
+def reference_tickets_at(conn: Connection, profile: Profile, moments: Sequence[datetime | None],
+                         inventory: "Inventory | None" = None,
+                         settings: TicketSettings = TicketSettings()) -> list[BuiltTickets]:
+    """:func:`reference_tickets` as of each of ``moments`` (None: now): the scans, decisions
+    and host matches are read once, and each moment is its own replay from the start."""
     matching = prepare_matching(conn, inventory)
     identities = matching.identities(conn)
-    as_of = as_of or datetime.now(timezone.utc)
-    facts = scan_facts(conn, profile, store.scan_rows(conn, profile.name), matching)
-    tickets = build_tickets(profile.name, facts, load_decisions(conn), as_of=as_of)
-    return _built(profile, tickets, matching, identities, settings)
+    facts = list(scan_facts(conn, profile, store.scan_rows(conn, profile.name), matching))
+    decisions = load_decisions(conn)
+    out = []
+    for as_of in moments:
+        tickets = build_tickets(profile.name, facts, decisions,
+                                as_of=as_of or datetime.now(timezone.utc))
+        out.append(_built(profile, tickets, matching, identities, settings))
+    return out
