@@ -22,7 +22,13 @@ from vulnpipe.ingest.assets.inventory import load_inventory
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from vulnpipe.ingest.profiles import resolve_profile
 from vulnpipe.ingest.store import ingest_source, open_store
-from vulnpipe.reports.tickets.build import TicketSettings, reference_tickets, tickets_as_of, update_tickets
+from vulnpipe.reports.tickets.build import (
+    TicketSettings,
+    reference_tickets,
+    reference_tickets_at,
+    tickets_as_of,
+    update_tickets,
+)
 from vulnpipe.reports.weekly.weeks import week_of
 from vulnpipe.workflows import record_decision
 
@@ -62,11 +68,22 @@ def _moments(engine) -> list[datetime]:
     return out + [datetime.now(timezone.utc)]
 
 
+def _references(engine, moments, inventory=None) -> dict:
+    """The full replay from the start as of each moment (one replay per moment; the store's
+    scans, decisions and host matches read once)."""
+    with engine.connect() as conn:
+        return dict(zip(moments, reference_tickets_at(conn, L2TP, moments, inventory, SETTINGS)))
+
+
 def _assert_same_everywhere(engine, inventory=None) -> None:
-    for when in _moments(engine):
-        stored = _snapshot(_stored(engine, when, inventory))
-        expected = _snapshot(_reference(engine, when, inventory))
-        assert stored == expected, f"stored history differs from a full replay as of {when}"
+    moments = _moments(engine)
+    expected = _references(engine, moments, inventory)
+    with engine.begin() as conn:
+        matching, _changes = update_tickets(conn, L2TP, inventory, SETTINGS)
+        for when in moments:
+            stored = _snapshot(tickets_as_of(conn, L2TP, matching, SETTINGS, when))
+            assert stored == _snapshot(expected[when]), \
+                f"stored history differs from a full replay as of {when}"
 
 
 @pytest.mark.slow
@@ -206,13 +223,16 @@ def _assert_window_as_a_filtered_replay(engine, inventory) -> int:
     the full replay's less those that became fixed before the window; returns how many
     reads left something out."""
     left_out = 0
+    moments = _moments(engine)
+    references = _references(engine, moments, inventory)
+    with engine.begin() as conn:
+        matching, _changes = update_tickets(conn, L2TP, inventory, SETTINGS)
     for days in (0, 6, 13):
         window = timedelta(days=days)
-        for when in _moments(engine):
+        for when in moments:
             with engine.begin() as conn:
-                matching, _changes = update_tickets(conn, L2TP, inventory, SETTINGS)
                 built = tickets_as_of(conn, L2TP, matching, SETTINGS, when, fixed_within=window)
-            full = _reference(engine, when, inventory)
+            full = references[when]
             cut = _newest_scan(engine, when) - window
             kept = {k: tk for k, tk in full.tickets.items()
                     if (_became_fixed(tk) or cut) >= cut}
@@ -228,15 +248,14 @@ SCANS_BY_TIME = sorted((SAMPLE / "scans").glob("*.nessus"))
 MID = datetime(2026, 11, 16, tzinfo=timezone.utc)     # after W46's scans, before W47's
 
 
-def test_exports_leave_out_tickets_fixed_before_the_window_as_a_filtered_replay_would(tmp_path):
+def test_exports_leave_out_tickets_fixed_before_the_window_as_a_filtered_replay_would(
+        tmp_path, sample_store):
     """`tickets --fixed-within DAYS` (the export default): at every moment, the stored path
     gives exactly the full replay's tickets less those that became fixed more than DAYS
     before the newest scan; false positives and risk acceptances stay, and decisions do not
     move the window."""
-    engine = open_store(str(tmp_path / "w.db"))
+    engine = open_store(str(copy_store(sample_store, tmp_path / "w.db")))   # every sample scan
     inventory = load_inventory(SAMPLE / "inventory.csv")
-    for path in SCANS_BY_TIME:
-        ingest_source(engine, next(expand_inputs([path])), L2TP)
     keys = sorted(_stored(engine, None, inventory).tickets)
     t = datetime(2026, 11, 4, 12, tzinfo=timezone.utc)
     record_decision(engine, keys[1], "false_positive", "test responder", at=t)
@@ -251,11 +270,9 @@ def test_exports_leave_out_tickets_fixed_before_the_window_as_a_filtered_replay_
     engine.dispose()
 
 
-def _early_fix(tmp_path, inventory) -> str:
+def _early_fix(tmp_path, inventory, sample_store) -> str:
     """A ticket of the sample fixed before MID and still fixed at the end."""
-    engine = open_store(str(tmp_path / "probe.db"))
-    for path in SCANS_BY_TIME:
-        ingest_source(engine, next(expand_inputs([path])), L2TP)
+    engine = open_store(str(copy_store(sample_store, tmp_path / "probe.db")))
     full = _reference(engine, None, inventory)
     engine.dispose()
     early = sorted(k for k, t in full.tickets.items()
@@ -265,13 +282,14 @@ def _early_fix(tmp_path, inventory) -> str:
 
 
 @pytest.mark.parametrize("how", ["step by step", "replayed from the start"])
-def test_a_false_positive_reopened_as_fixed_leaves_the_window_from_its_reopening(tmp_path, how):
+def test_a_false_positive_reopened_as_fixed_leaves_the_window_from_its_reopening(tmp_path, how,
+                                                                                 sample_store):
     """A fixed ticket marked a false positive and reopened (fixed again, by the reopening),
     and a ticket marked a false positive before its fix (no fix event while the decision
     holds) then reopened: each counts from its reopening, whether the store took the steps
     one by one with reads between or replayed them from the start."""
     inventory = load_inventory(SAMPLE / "inventory.csv")
-    key = _early_fix(tmp_path, inventory)
+    key = _early_fix(tmp_path, inventory, sample_store)
     engine = open_store(str(tmp_path / "w.db"))
     early = [p for p in SCANS_BY_TIME if p.name < "2026-W47"]
     for path in early:
@@ -296,13 +314,16 @@ def test_a_false_positive_reopened_as_fixed_leaves_the_window_from_its_reopening
     engine.dispose()
 
 
-def test_tickets_command_window_option_and_config(tmp_path, db_url):
+def test_tickets_command_window_option_and_config(tmp_path, db_url, sample_store):
     """The exports hold live tickets and the last 30 days' fixes by default; --fixed-within
     and [tickets] fixed_within_days choose, 'all' exports every ticket; a bad value is a
     usage error. (SQLite and PostgreSQL: the window is a query.)"""
     db = db_url
     inv = SAMPLE / "inventory.csv"
-    assert run_cli("ingest", *sorted((SAMPLE / "scans").glob("*.nessus")), "--db", db).returncode == 0
+    if "://" in db:
+        assert run_cli("ingest", *sorted((SAMPLE / "scans").glob("*.nessus")), "--db", db).returncode == 0
+    else:                               # the same ingest, made once per session
+        copy_store(sample_store, Path(db))
 
     def exported(*args: object) -> tuple[list[dict], str]:
         r = run_cli("tickets", "--db", db, "--inventory", inv, "--jsonl", "-", *args)
@@ -331,29 +352,29 @@ def test_tickets_command_window_option_and_config(tmp_path, db_url):
     assert r.returncode == 2 and b"--fixed-within" in r.stderr
 
 
-def test_an_evidence_period_reads_no_fix_before_it_yet_misses_no_ticket_it_needs(tmp_path):
+def test_an_evidence_period_reads_no_fix_before_it_yet_misses_no_ticket_it_needs(tmp_path,
+                                                                                 sample_store):
     """An evidence pack of a period skips reading the tickets fixed before the period began
     and untouched since; every ticket it needs (active in the period, `_active`) is read,
     exactly as a full replay has it, also a fixed ticket whose risk adjustment came later."""
     from vulnpipe.reports.evidence.collect import _active
     from vulnpipe.reports.evidence.period import Period
 
-    engine = open_store(str(tmp_path / "e.db"))
+    engine = open_store(str(copy_store(sample_store, tmp_path / "e.db")))   # every sample scan
     inventory = load_inventory(SAMPLE / "inventory.csv")
-    for path in sorted((SAMPLE / "scans").glob("*.nessus")):
-        ingest_source(engine, next(expand_inputs([path])), L2TP)
     fixed = sorted(k for k, t in _stored(engine, None, inventory).tickets.items()
                    if t.state == "fixed")
     assert len(fixed) >= 2
     record_decision(engine, fixed[0], "risk_adjusted", "compensating control",
                     approver="CISO", rating="LOW", at=datetime(2026, 11, 26, tzinfo=timezone.utc))
     skipped_somewhere = False
+    full = _reference(engine, None, inventory)
+    with engine.begin() as conn:
+        matching, _changes = update_tickets(conn, L2TP, inventory, SETTINGS)
     for start in (datetime(2026, 11, d, tzinfo=timezone.utc) for d in (1, 10, 17, 24, 26)):
         period = Period(start, None, "test")
         with engine.begin() as conn:
-            matching, _changes = update_tickets(conn, L2TP, inventory, SETTINGS)
             read = tickets_as_of(conn, L2TP, matching, SETTINGS, None, may_skip_fixed_before=start)
-        full = _reference(engine, None, inventory)
         needed = {k for k, t in full.tickets.items() if _active(t, period)}
         assert needed <= set(read.tickets), f"period from {start}: a needed ticket was skipped"
         assert all(read.tickets[k] == full.tickets[k] for k in read.tickets)

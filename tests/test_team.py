@@ -162,16 +162,20 @@ def test_config_check_names_every_missing_file(tmp_path):
 
 # -- 5. one config for every command; only ingest makes a database; no silent fallback --------
 
-def _store_with_tickets(tmp_path: Path) -> tuple[Path, str]:
+def _store_with_tickets(tmp_path: Path, sample_store: Path | None = None) -> tuple[Path, str]:
     """A project folder whose vulnpipe.toml names a store (elsewhere) with the sample
-    history; returns (config, a ticket key)."""
+    history: `vulnpipe ingest sample_data/scans --config vulnpipe.toml`, or a copy of
+    ``sample_store`` (the same ingest, made once); returns (config, a ticket key)."""
     project = tmp_path / "project"
     project.mkdir()
     cfg = project / "vulnpipe.toml"
     cfg.write_text(f'[store]\nurl = "{tmp_path / "shared" / "history.db"}"\n'
                    f'[inventory]\npath = "{INVENTORY}"\n')
     (tmp_path / "shared").mkdir()
-    assert run_cli("ingest", SCANS, "--config", cfg, cwd=project).returncode == 0
+    if sample_store is not None:
+        copy_store(sample_store, tmp_path / "shared" / "history.db")
+    else:
+        assert run_cli("ingest", SCANS, "--config", cfg, cwd=project).returncode == 0
     r = run_cli("tickets", "--config", cfg, "--jsonl", "-", cwd=project)
     key = json.loads(r.stdout.splitlines()[0])["key"]
     return cfg, key
@@ -200,7 +204,8 @@ def test_every_store_command_takes_config_and_vulnpipe_config(tmp_path):
     assert f"sqlite:///{tmp_path / 'shared' / 'history.db'}: schema ".encode() in status.stdout
 
 
-def test_no_command_but_ingest_creates_a_database_and_empty_settings_are_errors(tmp_path):
+def test_no_command_but_ingest_creates_a_database_and_empty_settings_are_errors(tmp_path,
+                                                                              sample_store):
     """`db status`/`db upgrade` in a folder without a store say so (exit 1, no file made);
     an empty VULNPIPE_DB or VULNPIPE_CONFIG (a missing CI secret) is an error, never the
     local default or [store] url."""
@@ -209,7 +214,7 @@ def test_no_command_but_ingest_creates_a_database_and_empty_settings_are_errors(
         r = run_cli(*args, cwd=tmp_path)
         assert r.returncode == 1 and b"no database at vulnpipe.db" in r.stderr, (args, r.stderr)
     assert list(tmp_path.iterdir()) == []
-    cfg, _key = _store_with_tickets(tmp_path)
+    cfg, _key = _store_with_tickets(tmp_path, sample_store)
     for env in ({"VULNPIPE_DB": ""}, {"VULNPIPE_DB": "  "}):
         for args in (("scans",), ("db", "status"), ("tickets", "--jsonl", "-"),
                      ("run", SCANS), ("ingest", SCANS)):
@@ -270,8 +275,8 @@ def test_migrations_spell_out_their_own_tables():
 
 # -- 9. reopen needs a decision to withdraw --------------------------------------------------
 
-def test_reopen_without_a_decision_in_force_is_refused(tmp_path):
-    cfg, key = _store_with_tickets(tmp_path)
+def test_reopen_without_a_decision_in_force_is_refused(tmp_path, sample_store):
+    cfg, key = _store_with_tickets(tmp_path, sample_store)
     project = cfg.parent
 
     def decisions() -> int:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from vulnpipe.ingest.assets.inventory import Inventory
 
 __all__ = ["AssetInfo", "BuiltTickets", "Change", "TicketReader", "TicketSettings", "rebuild_tickets",
-           "reference_tickets", "tickets_as_of", "update_tickets"]
+           "reference_tickets", "reference_tickets_at", "tickets_as_of", "update_tickets"]
 
 
 #: An adjusted risk rating's priority and SLA days (FedRAMP's remediation time frames:
@@ -112,11 +112,14 @@ def _text(value: Any) -> Any:
 
 
 def asset_infos(identities: Sequence[dict[str, Any]], matching: Matching, keys: set[str],
-                settings: TicketSettings) -> dict[str, AssetInfo]:
+                settings: TicketSettings, *, rematch: bool = False) -> dict[str, AssetInfo]:
     """Each asset key's facts, from the first identity (in the order hosts were first seen)
-    that maps to it, matched against the inventory in force (kept in ``matching.cache``)."""
+    that maps to it: the asset its stored match names (``matching.by_identity``, matched
+    against the inventory in force), with that asset's attributes from the inventory; with
+    ``rematch`` (or an identity without a stored match), matched again here. Kept in
+    ``matching.cache``."""
     known: dict[str, AssetInfo] = matching.cache.setdefault(
-        ("assets", settings.default_owner, settings.default_owner_email), {})
+        ("assets", settings.default_owner, settings.default_owner_email, rematch), {})
     reps: dict[str, dict[str, Any]] = {}
     wanted = {k for k in keys if k not in known}
     if wanted:
@@ -124,12 +127,17 @@ def asset_infos(identities: Sequence[dict[str, Any]], matching: Matching, keys: 
             key = matching.asset_key(r["identity"], r["address"])
             if key in wanted and key not in reps:
                 reps[key] = r
-    known.update(_asset_infos(reps, matching, settings))
+    known.update(_asset_infos(reps, matching, settings, rematch))
     return {k: known[k] for k in keys if k in known}
 
 
+#: The asset attributes an AssetInfo takes from the inventory (as ``match_hosts`` adds them).
+_ATTRIBUTES = ("owner", "owner_email", "team", "business_unit", "environment", "criticality",
+               "internet_facing")
+
+
 def _asset_infos(reps: dict[str, dict[str, Any]], matching: Matching,
-                 settings: TicketSettings) -> dict[str, AssetInfo]:
+                 settings: TicketSettings, rematch: bool = False) -> dict[str, AssetInfo]:
     if matching.inventory is None:
         return {k: AssetInfo(owner=settings.default_owner, owner_email=settings.default_owner_email)
                 for k in reps}
@@ -137,11 +145,28 @@ def _asset_infos(reps: dict[str, dict[str, Any]], matching: Matching,
         return {}
     import pandas as pd
 
-    from vulnpipe.ingest.assets.matching import match_hosts
+    stored = [matching.by_identity.get(r["identity"]) for r in reps.values()]
+    if rematch or any(m is None for m in stored):
+        from vulnpipe.ingest.assets.matching import match_hosts
 
-    frame = pd.DataFrame(list(reps.values())).rename(columns={"name": "host"})
-    matched = match_hosts(frame, matching.inventory, default_owner=settings.default_owner,
-                          default_owner_email=settings.default_owner_email)
+        frame = pd.DataFrame(list(reps.values())).rename(columns={"name": "host"})
+        matched = match_hosts(frame, matching.inventory, default_owner=settings.default_owner,
+                              default_owner_email=settings.default_owner_email)
+    else:       # the stored match's asset, its attributes as match_hosts gives them
+        asset = [m["asset_id"] if m else None for m in stored]
+        ids = pd.Series(asset, dtype="string")
+        attrs = matching.inventory.assets.set_index("asset_id")[list(_ATTRIBUTES)]
+        picked = attrs.reindex(ids.fillna("\x00__none__").to_numpy())
+        matched = pd.DataFrame({"asset_id": pd.array(asset, dtype="string")})
+        for col in _ATTRIBUTES:
+            matched[col] = picked[col].to_numpy()
+            matched[col] = matched[col].astype("boolean" if col == "internet_facing" else "string")
+        unowned = matched["owner"].isna().to_numpy()
+        matched["owner"] = matched["owner"].mask(unowned, settings.default_owner).astype("string")
+        matched["owner_email"] = matched["owner_email"].mask(
+            unowned, settings.default_owner_email).astype("string")
+        matched["match_method"] = pd.array([m["match_method"] if m else None for m in stored],
+                                           dtype="string")
     info = {}
     for key, rec in zip(reps, matched.to_dict("records")):
         fac = _text(rec["internet_facing"])
@@ -217,7 +242,9 @@ def host_issues(identities: Sequence[dict[str, Any]], matching: Matching) -> tup
 
 def _built(profile: Profile, tickets: dict[str, Ticket], matching: Matching,
            identities: Sequence[dict[str, Any]], settings: TicketSettings) -> BuiltTickets:
-    info = asset_infos(identities, matching, {t.asset_key for t in tickets.values()}, settings)
+    """(The reference's tickets: their assets matched here, not read from the stored matches.)"""
+    info = asset_infos(identities, matching, {t.asset_key for t in tickets.values()}, settings,
+                       rematch=True)
     return BuiltTickets(profile=profile.name, label=profile.campaign, tickets=tickets,
                         asset_info=info, priority=priorities(tickets, info, settings),
                         inventory=matching.inventory,
@@ -323,9 +350,21 @@ def reference_tickets(conn: Connection, profile: Profile, inventory: "Inventory 
                       as_of: datetime | None = None) -> BuiltTickets:
     """The tickets as a replay of every stored scan and decision from the start gives them,
     in memory (nothing stored is read but the scans, decisions and host matches)."""
+    return reference_tickets_at(conn, profile, [as_of], inventory, settings)[0]
+
+
+def reference_tickets_at(conn: Connection, profile: Profile, moments: Sequence[datetime | None],
+                         inventory: "Inventory | None" = None,
+                         settings: TicketSettings = TicketSettings()) -> list[BuiltTickets]:
+    """:func:`reference_tickets` as of each of ``moments`` (None: now): the scans, decisions
+    and host matches are read once, and each moment is its own replay from the start."""
     matching = prepare_matching(conn, inventory)
     identities = matching.identities(conn)
-    as_of = as_of or datetime.now(timezone.utc)
-    facts = scan_facts(conn, profile, store.scan_rows(conn, profile.name), matching)
-    tickets = build_tickets(profile.name, facts, load_decisions(conn), as_of=as_of)
-    return _built(profile, tickets, matching, identities, settings)
+    facts = list(scan_facts(conn, profile, store.scan_rows(conn, profile.name), matching))
+    decisions = load_decisions(conn)
+    out = []
+    for as_of in moments:
+        tickets = build_tickets(profile.name, facts, decisions,
+                                as_of=as_of or datetime.now(timezone.utc))
+        out.append(_built(profile, tickets, matching, identities, settings))
+    return out
