@@ -135,6 +135,9 @@ def run_cli_process(*args: str, cwd: Path | None = None, env: dict | None = None
                           env=full_env, input=input, capture_output=True, timeout=600)
 
 
+_MADE: dict[str, Path] = {}      # without xdist: what made_once made in this session
+
+
 def made_once(tmp_path_factory, name: str, make) -> Path:
     """The folder ``name``, filled by ``make(folder)`` once per test session and shared by
     every xdist worker: the first worker to ask makes it under a lock, the others wait and
@@ -144,9 +147,11 @@ def made_once(tmp_path_factory, name: str, make) -> Path:
     import shutil
 
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        folder = tmp_path_factory.mktemp(name, numbered=False)
-        make(folder)
-        return folder
+        if name not in _MADE:
+            folder = tmp_path_factory.mktemp(name, numbered=False)
+            make(folder)
+            _MADE[name] = folder
+        return _MADE[name]
     root = tmp_path_factory.getbasetemp().parent / "made-once"     # this session's, shared
     root.mkdir(exist_ok=True)
     folder, done = root / name, root / f"{name}.done"

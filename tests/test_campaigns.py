@@ -72,19 +72,6 @@ def assert_same(a: dict[str, bytes], b: dict[str, bytes]) -> None:
         assert a[name] == b[name], name
 
 
-@pytest.fixture(scope="session")
-def sample_stores(tmp_path_factory):
-    """``ingested_store`` for a list of profiles, asked for any number of times (a session
-    without xdist makes each folder once too)."""
-    made: dict[tuple[str, ...], Path] = {}
-
-    def get(*profiles: str) -> Path:
-        if profiles not in made:
-            made[profiles] = ingested_store(tmp_path_factory, *profiles)
-        return made[profiles]
-    return get
-
-
 def _stores(kind: str, tmp_path: Path, names: list[str]):
     """Fresh stores, one per name: SQLite files ``NAME/h.db`` (given to commands as the
     relative ``h.db``), or new PostgreSQL databases."""
@@ -99,7 +86,7 @@ def _stores(kind: str, tmp_path: Path, names: list[str]):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_one_ingest_for_two_campaigns_reads_as_two_single_campaign_stores(tmp_path, kind,
-                                                                         sample_stores):
+                                                                         tmp_path_factory):
     """`ingest --profile l2tp --profile pptp` stores the union once; tickets, reconcile, the
     weekly report (and, on SQLite, the evidence pack) of each campaign are byte for byte what
     a store ingested with that campaign alone gives."""
@@ -110,7 +97,7 @@ def test_one_ingest_for_two_campaigns_reads_as_two_single_campaign_stores(tmp_pa
                                ("pptp", ["pptp"])):
             (tmp_path / name).mkdir()
             if kind == "sqlite":        # the same ingest, made once per session
-                copy_store(sample_stores(*profiles), tmp_path / name / "h.db")
+                copy_store(ingested_store(tmp_path_factory, *profiles), tmp_path / name / "h.db")
                 continue
             opts = [x for p in profiles for x in ("--profile", p)]
             r = run_cli("ingest", *scans, "--db", urls[name], *opts, cwd=tmp_path / name)
@@ -138,13 +125,13 @@ def _finding_rows(db: Path) -> tuple[int, int]:
                 conn.execute("SELECT count(*) FROM finding_campaigns").fetchone()[0])
 
 
-def test_storage_grows_with_the_kept_findings_only(sample_stores):
+def test_storage_grows_with_the_kept_findings_only(tmp_path_factory):
     """pptp's findings are all related findings of l2tp: adding the campaign stores no
     finding twice (only the marks saying which campaigns each belongs to). (The stores:
     `vulnpipe ingest sample_data/scans` with those --profile options, made once.)"""
-    both, marks = _finding_rows(sample_stores("l2tp", "pptp"))
-    l2tp, l2tp_marks = _finding_rows(sample_stores("l2tp"))
-    pptp, _ = _finding_rows(sample_stores("pptp"))
+    both, marks = _finding_rows(ingested_store(tmp_path_factory, "l2tp", "pptp"))
+    l2tp, l2tp_marks = _finding_rows(ingested_store(tmp_path_factory, "l2tp"))
+    pptp, _ = _finding_rows(ingested_store(tmp_path_factory, "pptp"))
     assert both == l2tp and marks == l2tp + pptp
     assert l2tp_marks == 0      # one campaign: nothing more stored
 
@@ -208,7 +195,7 @@ STORED = ("SELECT * FROM findings ORDER BY scan_id, host_seq, item_seq",
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_campaign_added_later_has_its_history_from_the_first_scan(tmp_path, kind,
-                                                                    sample_stores):
+                                                                    tmp_path_factory):
     """A store ingested for pptp alone, read (tickets built) for both campaigns, then given
     `ingest --add-campaign l2tp` with the stored files: the same scans now hold l2tp's
     findings (in file order, beside pptp's), and every reading command of both campaigns
@@ -221,7 +208,7 @@ def test_a_campaign_added_later_has_its_history_from_the_first_scan(tmp_path, ki
         (tmp_path / "start").mkdir()
         later = dict(cwd=tmp_path / "later")
         if kind == "sqlite":            # the same ingest, made once per session
-            copy_store(sample_stores("pptp"), tmp_path / "later" / "h.db")
+            copy_store(ingested_store(tmp_path_factory, "pptp"), tmp_path / "later" / "h.db")
         else:
             assert run_cli("ingest", *scans, "--db", urls["later"], "--profile", "pptp",
                            **later).returncode == 0
