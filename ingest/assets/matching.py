@@ -207,21 +207,33 @@ def match_hosts(hosts: pd.DataFrame, inventory: Inventory, *, default_owner: str
                 methods, cands)
 
     out = hosts.copy()
-    ids = pd.Series(asset, dtype="string")
+    attributes = asset_attributes(asset.tolist(), inventory, default_owner=default_owner,
+                                  default_owner_email=default_owner_email)
+    for col in ("asset_id", *_ASSET_FIELDS):
+        out[col] = attributes[col].array          # (an array: no alignment on the index)
+    out["match_method"] = pd.array(methods, dtype="string")
+    out["match_candidates"] = pd.array(cands, dtype="string")
+    out["unowned"] = pd.array(attributes["unowned"].to_numpy(), dtype="boolean")
+    return out
+
+
+def asset_attributes(asset_ids: Sequence[str | None], inventory: Inventory, *,
+                     default_owner: str | None = None,
+                     default_owner_email: str | None = None) -> pd.DataFrame:
+    """For each of ``asset_ids`` (None: no asset), ``asset_id`` and the asset's attributes
+    from ``inventory`` (:data:`_ASSET_FIELDS`), as :func:`match_hosts` adds them: an asset
+    without an owner, or no asset, gets the default owner and e-mail (``unowned`` says so)."""
+    ids = pd.Series(list(asset_ids), dtype="string")
     attrs = inventory.assets.set_index("asset_id")[list(_ASSET_FIELDS)]
     picked = attrs.reindex(ids.fillna("\x00__none__").to_numpy())
-    out["asset_id"] = pd.array(asset, dtype="string")
+    out = pd.DataFrame({"asset_id": pd.array(list(asset_ids), dtype="string")})
     for col in _ASSET_FIELDS:
         out[col] = picked[col].to_numpy()
         out[col] = out[col].astype("boolean" if col == "internet_facing" else "string")
     unowned = out["owner"].isna().to_numpy()
-    out["owner"] = out["owner"].mask(unowned, default_owner)
-    out["owner_email"] = out["owner_email"].mask(unowned, default_owner_email)
-    out["owner"] = out["owner"].astype("string")
-    out["owner_email"] = out["owner_email"].astype("string")
-    out["match_method"] = pd.array(methods, dtype="string")
-    out["match_candidates"] = pd.array(cands, dtype="string")
-    out["unowned"] = pd.array(unowned, dtype="boolean")
+    out["owner"] = out["owner"].mask(unowned, default_owner).astype("string")
+    out["owner_email"] = out["owner_email"].mask(unowned, default_owner_email).astype("string")
+    out["unowned"] = unowned
     return out
 
 

@@ -131,11 +131,6 @@ def asset_infos(identities: Sequence[dict[str, Any]], matching: Matching, keys: 
     return {k: known[k] for k in keys if k in known}
 
 
-#: The asset attributes an AssetInfo takes from the inventory (as ``match_hosts`` adds them).
-_ATTRIBUTES = ("owner", "owner_email", "team", "business_unit", "environment", "criticality",
-               "internet_facing")
-
-
 def _asset_infos(reps: dict[str, dict[str, Any]], matching: Matching,
                  settings: TicketSettings, rematch: bool = False) -> dict[str, AssetInfo]:
     if matching.inventory is None:
@@ -145,28 +140,21 @@ def _asset_infos(reps: dict[str, dict[str, Any]], matching: Matching,
         return {}
     import pandas as pd
 
-    stored = [matching.by_identity.get(r["identity"]) for r in reps.values()]
-    if rematch or any(m is None for m in stored):
+    found = [matching.by_identity.get(r["identity"]) for r in reps.values()]
+    stored = [m for m in found if m is not None]
+    if rematch or len(stored) < len(found):
         from vulnpipe.ingest.assets.matching import match_hosts
 
         frame = pd.DataFrame(list(reps.values())).rename(columns={"name": "host"})
         matched = match_hosts(frame, matching.inventory, default_owner=settings.default_owner,
                               default_owner_email=settings.default_owner_email)
     else:       # the stored match's asset, its attributes as match_hosts gives them
-        asset = [m["asset_id"] if m else None for m in stored]
-        ids = pd.Series(asset, dtype="string")
-        attrs = matching.inventory.assets.set_index("asset_id")[list(_ATTRIBUTES)]
-        picked = attrs.reindex(ids.fillna("\x00__none__").to_numpy())
-        matched = pd.DataFrame({"asset_id": pd.array(asset, dtype="string")})
-        for col in _ATTRIBUTES:
-            matched[col] = picked[col].to_numpy()
-            matched[col] = matched[col].astype("boolean" if col == "internet_facing" else "string")
-        unowned = matched["owner"].isna().to_numpy()
-        matched["owner"] = matched["owner"].mask(unowned, settings.default_owner).astype("string")
-        matched["owner_email"] = matched["owner_email"].mask(
-            unowned, settings.default_owner_email).astype("string")
-        matched["match_method"] = pd.array([m["match_method"] if m else None for m in stored],
-                                           dtype="string")
+        from vulnpipe.ingest.assets.matching import asset_attributes
+
+        matched = asset_attributes([m["asset_id"] for m in stored], matching.inventory,
+                                   default_owner=settings.default_owner,
+                                   default_owner_email=settings.default_owner_email)
+        matched["match_method"] = pd.array([m["match_method"] for m in stored], dtype="string")
     info = {}
     for key, rec in zip(reps, matched.to_dict("records")):
         fac = _text(rec["internet_facing"])
