@@ -125,7 +125,9 @@ class Defect(Exception):
 
 
 _RX_REF = re.compile(r"&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(lt|gt|amp|quot|apos));")
-_RX_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: Every byte but the control characters XML forbids (deleting these from valid UTF-8 leaves
+#: exactly the forbidden ones: a byte under 0x80 is always a character of its own).
+_ALLOWED_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in (0x09, 0x0A, 0x0D))
 _K_TEXT, _K_ATTR, _K_CDATA, _K_COMMENT, _K_PI = range(5)
 
 
@@ -143,14 +145,17 @@ def _ref_char(m: re.Match) -> str:
 def _characters(data: bytes, kind: int) -> str:
     """The characters libxml2 reads from ``data`` (which begins and ends on a character
     boundary) in a context of ``kind``; :class:`Defect` where it would refuse them."""
-    if kind == _K_TEXT and b"]]>" in data or kind == _K_ATTR and b"<" in data or \
-            kind == _K_COMMENT and b"--" in data:
+    # (a one-byte search first: memchr is a hundred times faster than a substring search)
+    if kind == _K_TEXT and b"]" in data and b"]]>" in data or kind == _K_ATTR and b"<" in data \
+            or kind == _K_COMMENT and b"-" in data and b"--" in data:
         raise Defect("markup libxml2 refuses here")
     try:
         s = data.decode("utf-8")
     except UnicodeDecodeError:
         raise Defect("not UTF-8") from None
-    if _RX_FORBIDDEN.search(s):
+    # (the characters XML forbids, looked for in the bytes: ten times faster than a regex)
+    if data.translate(None, _ALLOWED_BYTES) or \
+            not data.isascii() and ("\ufffe" in s or "\uffff" in s):
         raise Defect("a character XML forbids")
     if "\r" in s:
         s = s.replace("\r\n", "\n").replace("\r", "\n")
