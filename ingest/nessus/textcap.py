@@ -160,10 +160,33 @@ def _characters(data: bytes, kind: int) -> str:
     if "\r" in s:
         s = s.replace("\r\n", "\n").replace("\r", "\n")
     if kind in (_K_TEXT, _K_ATTR) and "&" in s:
-        amps = s.count("&")
-        s, n = _RX_REF.subn(_ref_char, s)
-        if n != amps:
-            raise Defect("a reference libxml2 refuses or does not know")
+        s = _references(s)
+    return s
+
+
+_RX_NUMERIC_REF = re.compile(r"&#(?:x[0-9a-fA-F]+|[0-9]+);")
+_NAMED_REFS = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"))
+
+
+def _references(s: str) -> str:
+    """``s`` with its references replaced, as ``_RX_REF.sub(_ref_char, s)``; :class:`Defect`
+    when an ``&`` begins none that libxml2 accepts. Replaced a kind at a time (no call per
+    reference), ``&amp;`` last: a reference holds one ``&``, its first character, so none
+    overlap, and no replacement before the last makes an ``&``."""
+    numeric = _RX_NUMERIC_REF.findall(s) if "&#" in s else []
+    if len(numeric) + sum(s.count(ref) for ref, _c in (*_NAMED_REFS, ("&amp;", "&"))) \
+            != s.count("&"):
+        raise Defect("a reference libxml2 refuses or does not know")
+    chars = {}
+    for ref in set(numeric):
+        m = _RX_REF.fullmatch(ref)
+        assert m is not None
+        chars[ref] = _ref_char(m)               # (Defect: a character XML forbids)
+    if "&" in chars.values():                   # (it might make a reference with what follows)
+        return _RX_REF.sub(_ref_char, s)
+    for ref, char in (*chars.items(), *_NAMED_REFS, ("&amp;", "&")):
+        if ref in s:
+            s = s.replace(ref, char)
     return s
 
 
