@@ -322,3 +322,29 @@ def sample_store(tmp_path_factory) -> Path:
     """``vulnpipe ingest sample_data/scans`` (profile l2tp) in a SQLite store, made once per
     session; copy it (:func:`copy_store`) before using it."""
     return ingested_store(tmp_path_factory)
+
+
+# --- fastparse ---
+
+def wait_until_it_waits_for_input(pid: int, timeout: float = 120) -> None:
+    """Until process ``pid`` has handled what it was given through a pipe: its main thread
+    waits to read more and none of its threads (a PostgreSQL copier too) has used the CPU for
+    a few tenths of a second. (Instead of sleeping "long enough" before a kill.)"""
+    import time
+
+    def cpu() -> int:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])          # utime + stime, every thread
+
+    deadline = time.monotonic() + timeout
+    seen: tuple[str, int] = ("", -1)
+    quiet = 0
+    while time.monotonic() < deadline:
+        now = (Path(f"/proc/{pid}/wchan").read_text(), cpu())
+        reading = "pipe_read" in now[0] or now[0] == "pipe_wait"     # (as kernels name it)
+        quiet = quiet + 1 if now == seen and reading else 0
+        if quiet >= 3:
+            return
+        seen = now
+        time.sleep(0.1)
+    raise AssertionError(f"process {pid} did not come to wait for input: {seen}")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests import nessus_builder as nb
-from tests.conftest import ROOT, made_once, run_cli, unmeasured_env
+from tests.conftest import ROOT, made_once, run_cli, unmeasured_env, wait_until_it_waits_for_input
 
 SAMPLE = ROOT / "sample_data"
 SCANS = SAMPLE / "scans"
@@ -940,7 +940,7 @@ def test_a_lost_postgres_connection_is_explained_in_one_line(tmp_path):
                         "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = "
                         "'idle in transaction' AND pid <> pg_backend_pid()", (name,)).fetchone()[0]:
                     time.sleep(0.2)
-                time.sleep(1)
+                wait_until_it_waits_for_input(proc.pid)     # (mid-transaction, all read)
                 admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                               "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
             try:

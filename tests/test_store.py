@@ -7,13 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 
 from tests import nessus_builder as nb
-from tests.conftest import generate, made_once, old_database, run_cli
+from tests.conftest import generate, made_once, old_database, run_cli, wait_until_it_waits_for_input
 from vulnpipe.ingest import NessusReader, resolve_profile
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from vulnpipe.ingest.store import ingest_source, open_store
@@ -193,28 +192,6 @@ main()
 """
 
 
-def _wait_until_it_waits_for_more(pid: int, timeout: float = 120) -> None:
-    """Until process ``pid`` has handled what it was given: its main thread waits to read more
-    from the pipe and none of its threads (the PostgreSQL copier too) has used the CPU for a
-    few tenths of a second."""
-    def cpu() -> int:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])          # utime + stime, every thread
-
-    deadline = time.monotonic() + timeout
-    seen: tuple[str, int] = ("", -1)
-    quiet = 0
-    while time.monotonic() < deadline:
-        now = (Path(f"/proc/{pid}/wchan").read_text(), cpu())
-        reading = "pipe_read" in now[0] or now[0] == "pipe_wait"     # (as kernels name it)
-        quiet = quiet + 1 if now == seen and reading else 0
-        if quiet >= 3:
-            return
-        seen = now
-        time.sleep(0.1)
-    raise AssertionError(f"the ingest did not come to wait for more input: {seen}")
-
-
 @pytest.mark.slow
 def test_sigkill_during_ingest_leaves_the_store_as_before(db_url, generated, tmp_path):
     small, _ = generated
@@ -235,7 +212,7 @@ def test_sigkill_during_ingest_leaves_the_store_as_before(db_url, generated, tmp
     with open(fifo, "wb") as pipe:
         pipe.write(data[:len(data) - 100_000])
         pipe.flush()
-        _wait_until_it_waits_for_more(proc.pid)
+        wait_until_it_waits_for_input(proc.pid)
         assert proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait()
