@@ -587,7 +587,7 @@ def _column_texts(rows, header_at: int, mapping: dict[str, list[int]], headers: 
             values = [_cell_text(v) for v in values]
         return pd.Series(list(map(str.strip, values)), dtype=object)
 
-    if body and used and all(len(r) > used[-1] for r in body):    # (every row is wide enough)
+    if body and used and min(map(len, body)) > used[-1]:     # (every row is wide enough)
         picked = zip(*map(itemgetter(*used, used[0]), body))   # (a tuple even for one)
         source = {c: column(values) for c, values in zip(used, picked)}
     else:
