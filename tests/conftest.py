@@ -329,7 +329,7 @@ def sample_store(tmp_path_factory) -> Path:
     return ingested_store(tmp_path_factory)
 
 
-# --- fastrender ---
+# -- one headless Chromium for the session --
 @pytest.fixture(scope="session")
 def chromium_browser(tmp_path_factory):
     """One headless Chromium for the session (tests/chromium.py; started once, each page in
@@ -342,3 +342,29 @@ def chromium_browser(tmp_path_factory):
                     "the live-DOM checks of the HTML pages were NOT run")
     with Chromium(binary, tmp_path_factory.mktemp("chromium")) as browser:
         yield browser
+
+
+# -- a process fed through a pipe, stopped when it has read what it was given --
+
+def wait_until_it_waits_for_input(pid: int, timeout: float = 120) -> None:
+    """Until process ``pid`` has handled what it was given through a pipe: its main thread
+    waits to read more and none of its threads (a PostgreSQL copier too) has used the CPU for
+    a few tenths of a second. (Instead of sleeping "long enough" before a kill.)"""
+    import time
+
+    def cpu() -> int:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])          # utime + stime, every thread
+
+    deadline = time.monotonic() + timeout
+    seen: tuple[str, int] = ("", -1)
+    quiet = 0
+    while time.monotonic() < deadline:
+        now = (Path(f"/proc/{pid}/wchan").read_text(), cpu())
+        reading = "pipe_read" in now[0] or now[0] == "pipe_wait"     # (as kernels name it)
+        quiet = quiet + 1 if now == seen and reading else 0
+        if quiet >= 3:
+            return
+        seen = now
+        time.sleep(0.1)
+    raise AssertionError(f"process {pid} did not come to wait for input: {seen}")

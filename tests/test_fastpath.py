@@ -17,10 +17,11 @@ from vulnpipe.ingest.nessus.sources import expand_inputs
 ENTRIES = json.loads((SHARED / "corpus" / "INDEX.json").read_text()) if SHARED else []
 
 
-def read_both(path, profile="all", strict=False):
-    """``(full, fast)`` outcomes: each ``(reader, hosts, findings)`` or the ParseError text."""
-    out = []
-    for fast in (False, True):
+def read_both(path, profile="all", strict=False, full=None):
+    """``(full, fast)`` outcomes: each ``(reader, hosts, findings)`` or the ParseError text
+    (``full``: the full parser's, already read)."""
+    out = [] if full is None else [full]
+    for fast in (False, True)[len(out):]:
         source = next(expand_inputs([path]))
         reader = NessusReader(source, resolve_profile(profile), fast=fast, strict=strict)
         try:
@@ -32,10 +33,11 @@ def read_both(path, profile="all", strict=False):
     return out
 
 
-def assert_same(path, profile="all", strict=False, refused=False):
+def assert_same(path, profile="all", strict=False, refused=False, full=None):
     """Both paths read ``path`` to the same records (the full parser's reader), or, with
-    ``refused``, both refuse it with the same error (None)."""
-    full, fast = read_both(path, profile, strict)
+    ``refused``, both refuse it with the same error (None). ``full``: the full parser's
+    ``(reader, hosts, findings)``, already read."""
+    full, fast = read_both(path, profile, strict, full)
     if refused:
         assert full[0] == "error", "the full parser read a file expected to be refused"
         assert fast == full
@@ -64,10 +66,41 @@ def test_fast_path_matches_full_parser_on_corpus_file(entry, profile):
         assert reader.path_used == "fast"
 
 
+@pytest.fixture(scope="module")
+def ordinary(generated):
+    """``ordinary(profile)``: the full parser's reading of the generated export in this
+    process (the ordinary reader every other way is compared with) as ``(reader, hosts,
+    findings)``; ``ordinary(profile, fmt)``: what ``parse --format fmt`` writes for it and how
+    many records. Read once per profile."""
+    from vulnpipe.ingest.nessus.parallel import encode_in_batches
+    from vulnpipe.reports.writers.findings import make_writer
+
+    path, _truth = generated
+    read: dict[str, tuple] = {}
+    encoded: dict[tuple[str, str], tuple[bytes, int]] = {}
+
+    def of(profile: str, fmt: str | None = None):
+        if profile not in read:
+            reader = NessusReader(next(expand_inputs([path])), resolve_profile(profile),
+                                  fast=False)
+            pairs = list(reader.hosts())
+            read[profile] = (reader, pairs)
+        reader, pairs = read[profile]
+        if fmt is None:
+            return reader, [h for h, _f in pairs], [f for _h, fs in pairs for f in fs]
+        if (profile, fmt) not in encoded:
+            encode = make_writer(fmt, os.devnull).encoder()
+            pieces = list(encode_in_batches(iter(pairs), encode))  # (as iter_encoded does)
+            encoded[profile, fmt] = (b"".join(p[0] for p in pieces), sum(p[1] for p in pieces))
+        return encoded[profile, fmt]
+
+    return of
+
+
 @pytest.mark.parametrize("profile", ["all", "l2tp"])
-def test_fast_path_matches_full_parser_on_generated_export(generated, profile):
+def test_fast_path_matches_full_parser_on_generated_export(generated, ordinary, profile):
     path, truth = generated
-    reader = assert_same(path, profile)
+    reader = assert_same(path, profile, full=ordinary(profile))
     assert reader.path_used == "fast"
     assert reader.stats.items == truth["report_items"]
 
@@ -411,7 +444,8 @@ def _encoded(reader, fmt="jsonl"):
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 @pytest.mark.parametrize("profile", ["all", "l2tp"])
-def test_parallel_encoded_output_equals_the_ordinary_reader(generated, monkeypatch, profile, fmt):
+def test_parallel_encoded_output_equals_the_ordinary_reader(generated, ordinary, monkeypatch,
+                                                           profile, fmt):
     from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "PIECE_BYTES", (256 << 10, 256 << 10))
@@ -421,8 +455,8 @@ def test_parallel_encoded_output_equals_the_ordinary_reader(generated, monkeypat
     reader = parallel.ParallelReader(source, resolve_profile(profile), workers=2)
     data, count = _encoded(reader, fmt)
     assert reader.path_used == "parallel"
-    full = NessusReader(source, resolve_profile(profile), fast=False)
-    assert (data, count) == _encoded(full, fmt)
+    full = ordinary(profile)[0]
+    assert (data, count) == ordinary(profile, fmt)
     assert reader.stats == full.stats and reader.reports == full.reports
     assert reader.policy == full.policy
     if profile == "all":
@@ -464,15 +498,16 @@ def test_parallel_encoded_output_of_unusual_files_equals_the_ordinary_reader(tmp
     assert reader.stats == full.stats and reader.reports == full.reports
 
 
-def test_a_dying_worker_leaves_encoded_output_to_the_ordinary_reader(generated, monkeypatch):
+def test_a_dying_worker_leaves_encoded_output_to_the_ordinary_reader(generated, ordinary,
+                                                                    monkeypatch):
     from vulnpipe.ingest.nessus import parallel
 
     monkeypatch.setattr(parallel, "_piece", _die)
     path, _truth = generated
     source = next(expand_inputs([path]))
     reader = parallel.ParallelReader(source, resolve_profile("all"), workers=2)
-    full = NessusReader(source, resolve_profile("all"), fast=False)
-    assert _encoded(reader) == _encoded(full)
+    full = ordinary("all")[0]
+    assert _encoded(reader) == ordinary("all", "jsonl")
     assert reader.path_used.startswith("parallel+") and reader.stats == full.stats
 
 
@@ -623,7 +658,7 @@ def test_library_api_and_inspect_read_big_files_on_every_core_with_the_same_resu
 
 
 def test_a_worker_dying_between_two_submissions_leaves_the_rest_to_this_process(
-        tmp_path, generated, monkeypatch):
+        tmp_path, generated, ordinary, monkeypatch):
     """The pool may break after a result came back and before the next submission."""
     from concurrent.futures.process import BrokenProcessPool
 
@@ -650,7 +685,7 @@ def test_a_worker_dying_between_two_submissions_leaves_the_rest_to_this_process(
     path, _truth = generated
     source = next(expand_inputs([path]))
     reader = parallel.ParallelReader(source, resolve_profile("all"), workers=2)
-    assert _encoded(reader) == _encoded(NessusReader(source, resolve_profile("all")))
+    assert _encoded(reader) == ordinary("all", "jsonl")
     assert reader.path_used == "parallel+full"
 
 

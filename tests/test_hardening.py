@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from tests import nessus_builder as nb
-from tests.conftest import run_cli, run_cli_process, unmeasured_env
+from tests.conftest import run_cli, run_cli_process, unmeasured_env, wait_until_it_waits_for_input
 from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
 from vulnpipe.ingest.nessus.readers import open_reader
 from vulnpipe.ingest.nessus.sources import expand_inputs
@@ -198,7 +198,7 @@ def test_postgres_connection_lost_mid_ingest_then_next_run_succeeds(tmp_path):
                     if busy:
                         break
                     time.sleep(0.2)
-                time.sleep(1)
+                wait_until_it_waits_for_input(proc.pid)     # (mid-transaction, all read)
                 admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                               "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
             try:

@@ -122,8 +122,8 @@ def test_million_row_inventory_loads_in_bounded_memory(tmp_path):
     path = tmp_path / "cmdb.csv"
     with open(path, "w") as fh:
         fh.write("Asset ID,Hostname,IP Address,Owner,Criticality\n")
-        for i in range(1_000_000):
-            fh.write(f"A{i},h{i},10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255},Owner {i % 50},high\n")
+        fh.writelines(f"A{i},h{i},10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255},Owner {i % 50},high\n"
+                      for i in range(1_000_000))
     code = ("import resource,sys\nfrom vulnpipe.ingest.assets.inventory import load_inventory\n"
             "inv=load_inventory(sys.argv[1])\n"
             "print(len(inv.assets), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")

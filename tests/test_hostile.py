@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests import nessus_builder as nb
-from tests.conftest import ROOT, run_cli, unmeasured_env
+from tests.conftest import ROOT, made_once, run_cli, unmeasured_env, wait_until_it_waits_for_input
 
 SAMPLE = ROOT / "sample_data"
 SCANS = SAMPLE / "scans"
@@ -659,12 +659,23 @@ def test_an_item_with_absurd_markup_is_refused_before_it_is_built(tmp_path, kind
     assert rss_kb < 300_000, f"peak RSS {rss_kb} kB (it was 1.3 to 4 GB)"
 
 
+@pytest.fixture(scope="session")
+def huge_plugin_output(tmp_path_factory) -> Path:
+    """``huge.nessus``: four l2tp items, the first with a plugin_output of 200 MB (``A``),
+    written once per session (read-only: tests write their outputs elsewhere)."""
+    def make(folder: Path) -> None:
+        _one_l2tp_item_holding(folder / "huge.nessus",
+                               lambda fh: [fh.write(b"A" * (1 << 20)) for _ in range(200)])
+
+    return made_once(tmp_path_factory, "huge-plugin-output", make) / "huge.nessus"
+
+
 @pytest.mark.slow
-def test_a_200_megabyte_plugin_output_is_capped_with_a_marker_and_a_note(tmp_path):
+def test_a_200_megabyte_plugin_output_is_capped_with_a_marker_and_a_note(tmp_path,
+                                                                         huge_plugin_output):
     from vulnpipe.ingest.nessus.build import MAX_OUTPUT_CHARS
 
-    path = _one_l2tp_item_holding(tmp_path / "huge.nessus",
-                                  lambda fh: [fh.write(b"A" * (1 << 20)) for _ in range(200)])
+    path = huge_plugin_output
     for profile in ("l2tp", "all"):
         code, rss_kb, err = _peak("parse", path, "--profile", profile, "--out", tmp_path / "o.jsonl")
         assert code == 0, err
@@ -700,14 +711,14 @@ _PATHS = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("where", ["plugin_output", "attribute"])
-def test_one_200_megabyte_text_costs_no_more_than_the_cap_on_every_reading_path(tmp_path, where):
+def test_one_200_megabyte_text_costs_no_more_than_the_cap_on_every_reading_path(tmp_path, where,
+                                                                                 request):
     """libxml2 used to hold the whole text while reading it (0.5 to 1.1 GB for this file, and
     as much again in each worker); now it is cut in the byte stream first: every path's peak
     is the same command's on a small file plus the cap's worth."""
     chunk = b"A" * (1 << 20)
     if where == "plugin_output":
-        path = _one_l2tp_item_holding(tmp_path / "huge.nessus",
-                                      lambda fh: [fh.write(chunk) for _ in range(200)])
+        path = request.getfixturevalue("huge_plugin_output")
     else:
         doc = DOC.replace(b'pluginName="L2TP Network Server Detection"', b'pluginName="OUT"', 1)
         head, tail = doc.split(b"OUT", 1)
@@ -929,7 +940,7 @@ def test_a_lost_postgres_connection_is_explained_in_one_line(tmp_path):
                         "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = "
                         "'idle in transaction' AND pid <> pg_backend_pid()", (name,)).fetchone()[0]:
                     time.sleep(0.2)
-                time.sleep(1)
+                wait_until_it_waits_for_input(proc.pid)     # (mid-transaction, all read)
                 admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                               "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
             try:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from tests import nessus_builder as nb
-from tests.conftest import generate, made_once, old_database, run_cli
+from tests.conftest import generate, made_once, old_database, run_cli, wait_until_it_waits_for_input
 from vulnpipe.ingest import NessusReader, resolve_profile
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from vulnpipe.ingest.store import ingest_source, open_store
@@ -39,10 +39,28 @@ def _scan_row(conn) -> dict:
     return {k: v for k, v in row.items() if k not in ("id", "ingested_at")}
 
 
+@pytest.fixture(scope="module")
+def parsed_generated(generated):
+    """What the full parser reads from the generated export for a profile: its finding
+    records, hosts and statistics (read once per profile: every store and way of reading is
+    compared with the same)."""
+    path, _truth = generated
+    done: dict[str, tuple] = {}
+
+    def parse(profile: str) -> tuple:
+        if profile not in done:
+            full = NessusReader(next(expand_inputs([path])), resolve_profile(profile))
+            found_hosts, found = full.read_all()
+            done[profile] = ([f.record() for f in found], found_hosts, found, full.stats)
+        return done[profile]
+
+    return parse
+
+
 @pytest.mark.parametrize("split", [False, True], ids=["one-process", "split"])
 @pytest.mark.parametrize("profile", [pytest.param("all", marks=pytest.mark.slow), "l2tp"])
-def test_stored_findings_read_back_exactly_as_parsed(db_url, generated, profile, split,
-                                                     monkeypatch):
+def test_stored_findings_read_back_exactly_as_parsed(db_url, generated, parsed_generated,
+                                                     profile, split, monkeypatch):
     """Also when a big file is split between worker processes (filtering profiles)."""
     from vulnpipe.ingest.nessus import parallel
     from vulnpipe.ingest.nessus import readers as nessus_readers
@@ -75,13 +93,12 @@ def test_stored_findings_read_back_exactly_as_parsed(db_url, generated, profile,
                                     else "fast")
     assert n_hosts == truth["hosts"], "every host is stored, with or without findings"
     assert seqs == list(range(truth["hosts"]))
-    assert stored == _parse_records(path, profile)
-    full = NessusReader(next(expand_inputs([path])), resolve_profile(profile))
-    found = full.read_all()[1]
+    records, found_hosts, found, stats = parsed_generated(profile)
+    assert stored == records
     assert (scan["hosts_count"], scan["items_count"], scan["findings_count"]) == \
         (truth["hosts"], truth["report_items"], len(found))
-    assert scan["sha256"] == full.stats.sha256 and scan["size"] == full.stats.size
-    starts = [h.host_start for h, _f in full.hosts() if h.host_start]
+    assert scan["sha256"] == stats.sha256 and scan["size"] == stats.size
+    starts = [h.host_start for h in found_hosts if h.host_start]
     assert (scan["first_host_start"], scan["last_host_start"]) == \
         tuple(s.replace(tzinfo=None) for s in (min(starts), max(starts)))
 
@@ -163,25 +180,39 @@ def test_unknown_schema_revision_is_refused_clearly(db_url):
     assert b"newer vulnpipe" in result.stderr
 
 
+#: ``vulnpipe ARGS`` in a process of its own that writes hosts in batches of 500 (not 2,000):
+#: the reader runs up to 2 MB (about 1,800 hosts) behind what it was given.
+_SMALL_BATCHES = """
+import sys
+from vulnpipe.ingest.store import writer
+writer.BATCH_HOSTS = 500
+from vulnpipe.cli import main
+sys.argv = ["vulnpipe", *sys.argv[1:]]
+main()
+"""
+
+
 @pytest.mark.slow
 def test_sigkill_during_ingest_leaves_the_store_as_before(db_url, generated, tmp_path):
     small, _ = generated
     assert run_cli("ingest", small, "--db", db_url).returncode == 0
     before = _counts(db_url)
-    # feed the scan through a named pipe and stop half-way: the ingest is then certainly in
-    # the middle of its transaction (hosts and findings written, file not finished)
+    # feed the scan through a named pipe, all but its last 100 kB, and wait until the ingest
+    # has read what it was given: it is then certainly in the middle of its transaction (more
+    # than 1,500 of the 3,000 hosts read: batches of 500 written, the file not finished)
     hosts = [nb.HostSpec(f"10.9.{i // 250}.{i % 250}", ip=f"10.9.{i // 250}.{i % 250}",
                          items=[nb.l2tp(), nb.item(plugin_id=19506, output="x" * 200)])
              for i in range(3000)]
     data = nb.document(hosts)
     fifo = tmp_path / "scan.nessus"
     os.mkfifo(fifo)
-    proc = subprocess.Popen([sys.executable, "-m", "vulnpipe", "ingest", str(fifo), "--db", db_url,
-                             "--profile", "all"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", _SMALL_BATCHES, "ingest", str(fifo), "--db",
+                             db_url, "--profile", "all"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     with open(fifo, "wb") as pipe:
-        pipe.write(data[: len(data) * 3 // 4])
+        pipe.write(data[:len(data) - 100_000])
         pipe.flush()
-        time.sleep(3)
+        wait_until_it_waits_for_input(proc.pid)
         assert proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -915,11 +915,12 @@ _FRAGMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load
 
 def _long_run(mm, start: int, stop: int) -> bool:
     """Whether ``[start, stop)`` holds more than :data:`.textcap.CUT_BYTES` without markup: a
-    text or attribute value over the cut. (Looked at only in a host that big: a search per
-    element.)"""
+    text or attribute value over the cut. (Looked at only in a host that big: one backward
+    search per CUT_BYTES, to the last ``<`` in reach: no run between it and where the search
+    began can be over the cut.)"""
     pos = start
     while True:
-        i = mm.find(b"<", pos + 1, min(stop, pos + CUT_BYTES + 2))
+        i = mm.rfind(b"<", pos + 1, min(stop, pos + CUT_BYTES + 2))
         if i < 0:
             return stop - pos > CUT_BYTES
         pos = i

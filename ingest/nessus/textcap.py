@@ -125,7 +125,9 @@ class Defect(Exception):
 
 
 _RX_REF = re.compile(r"&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(lt|gt|amp|quot|apos));")
-_RX_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: Every byte but the control characters XML forbids (deleting these from valid UTF-8 leaves
+#: exactly the forbidden ones: a byte under 0x80 is always a character of its own).
+_ALLOWED_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in (0x09, 0x0A, 0x0D))
 _K_TEXT, _K_ATTR, _K_CDATA, _K_COMMENT, _K_PI = range(5)
 
 
@@ -143,22 +145,48 @@ def _ref_char(m: re.Match) -> str:
 def _characters(data: bytes, kind: int) -> str:
     """The characters libxml2 reads from ``data`` (which begins and ends on a character
     boundary) in a context of ``kind``; :class:`Defect` where it would refuse them."""
-    if kind == _K_TEXT and b"]]>" in data or kind == _K_ATTR and b"<" in data or \
-            kind == _K_COMMENT and b"--" in data:
+    # (a one-byte search first: memchr is a hundred times faster than a substring search)
+    if kind == _K_TEXT and b"]" in data and b"]]>" in data or kind == _K_ATTR and b"<" in data \
+            or kind == _K_COMMENT and b"-" in data and b"--" in data:
         raise Defect("markup libxml2 refuses here")
     try:
         s = data.decode("utf-8")
     except UnicodeDecodeError:
         raise Defect("not UTF-8") from None
-    if _RX_FORBIDDEN.search(s):
+    # (the characters XML forbids, looked for in the bytes: ten times faster than a regex)
+    if data.translate(None, _ALLOWED_BYTES) or \
+            not data.isascii() and ("\ufffe" in s or "\uffff" in s):
         raise Defect("a character XML forbids")
     if "\r" in s:
         s = s.replace("\r\n", "\n").replace("\r", "\n")
     if kind in (_K_TEXT, _K_ATTR) and "&" in s:
-        amps = s.count("&")
-        s, n = _RX_REF.subn(_ref_char, s)
-        if n != amps:
-            raise Defect("a reference libxml2 refuses or does not know")
+        s = _references(s)
+    return s
+
+
+_RX_NUMERIC_REF = re.compile(r"&#(?:x[0-9a-fA-F]+|[0-9]+);")
+_NAMED_REFS = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"))
+
+
+def _references(s: str) -> str:
+    """``s`` with its references replaced, as ``_RX_REF.sub(_ref_char, s)``; :class:`Defect`
+    when an ``&`` begins none that libxml2 accepts. Replaced a kind at a time (no call per
+    reference), ``&amp;`` last: a reference holds one ``&``, its first character, so none
+    overlap, and no replacement before the last makes an ``&``."""
+    numeric = _RX_NUMERIC_REF.findall(s) if "&#" in s else []
+    if len(numeric) + sum(s.count(ref) for ref, _c in (*_NAMED_REFS, ("&amp;", "&"))) \
+            != s.count("&"):
+        raise Defect("a reference libxml2 refuses or does not know")
+    chars = {}
+    for ref in set(numeric):
+        m = _RX_REF.fullmatch(ref)
+        assert m is not None
+        chars[ref] = _ref_char(m)               # (Defect: a character XML forbids)
+    if "&" in chars.values():                   # (it might make a reference with what follows)
+        return _RX_REF.sub(_ref_char, s)
+    for ref, char in (*chars.items(), *_NAMED_REFS, ("&amp;", "&")):
+        if ref in s:
+            s = s.replace(ref, char)
     return s
 
 
