@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData, inspect, text
 
+from tests.conftest import SAMPLE_SCANS, run_cli
 from vulnpipe.ingest.store import make_engine, open_store
 from vulnpipe.ingest.store.engine import HEAD, create_schema, schema_revision, upgrade
 from vulnpipe.ingest.store.schema import metadata
@@ -83,3 +84,36 @@ def test_creating_the_schema_twice_keeps_the_first(db_url):
             assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_a_table_of_another_application_is_refused_not_taken_over(tmp_path, db_url):
+    """A database that already has a table of one of vulnpipe's names (another tool's
+    `tickets`): the first ingest stops with one line naming it, stamps nothing and leaves
+    that table as it was."""
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE tickets (id INTEGER, title TEXT)"))
+        conn.execute(text("INSERT INTO tickets VALUES (1, 'theirs')"))
+    r = run_cli("ingest", SAMPLE_SCANS / "2026-W44-weekly.nessus", "--db", db_url, cwd=tmp_path)
+    err = r.stderr.decode()
+    assert r.returncode == 1 and err.count("\n") == 1 and "tickets" in err, err
+    assert "Traceback" not in err
+    with engine.connect() as conn:
+        assert sorted(inspect(conn).get_table_names()) == ["tickets"]
+        assert conn.execute(text("SELECT title FROM tickets")).scalars().all() == ["theirs"]
+    engine.dispose()
+
+
+def test_an_empty_version_table_gets_the_schema(tmp_path, db_url):
+    """An Alembic version table without a row (`alembic stamp base`) is an empty database:
+    the first ingest creates the schema and stores the scan."""
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                          "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"))
+    r = run_cli("ingest", SAMPLE_SCANS / "2026-W44-weekly.nessus", "--db", db_url, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    assert schema_revision(engine) == HEAD
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM scans")).scalar() == 1
+    engine.dispose()

@@ -157,9 +157,15 @@ def no_scans_error(url: str) -> StoreError:
 def schema_revision(engine: Engine) -> str | None:
     """The Alembic revision stamped in the database, or None for an empty database."""
     with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return "unversioned" if inspect(conn).has_table("scans") else None
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return _revision(conn)
+
+
+def _revision(conn: Any) -> str | None:
+    db = inspect(conn)
+    if not db.has_table("alembic_version"):
+        return "unversioned" if db.has_table("scans") else None
+    found: str | None = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return found
 
 
 def _alembic_config(connection: Any) -> Any:
@@ -189,12 +195,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                          hint="it may have been written by a newer vulnpipe: upgrade vulnpipe") from None
 
 
-def create_schema(engine: Engine) -> None:
+def create_schema(engine: Engine) -> str | None:
     """Create the newest schema in an empty database: the tables as :mod:`schema` describes
     them and Alembic's version table stamped at :data:`HEAD`, in one transaction. What the
     migrations would build, without replaying each of them (a new store in a few
-    milliseconds instead of a tenth of a second, Alembic not even imported). A database that
-    another process filled meanwhile is left as it is."""
+    milliseconds instead of a tenth of a second, Alembic not even imported). Returns None,
+    or the revision another process stamped while this one waited (nothing is changed then).
+    A table of the same name that another application made is an error, as it was for the
+    first migration, never taken over."""
     from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, insert
 
     from vulnpipe.ingest.store.schema import metadata
@@ -205,11 +213,14 @@ def create_schema(engine: Engine) -> None:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
-        if inspect(conn).has_table("alembic_version") or inspect(conn).has_table("scans"):
-            return                          # made by another process while this one waited
-        metadata.create_all(conn)
-        version.create(conn)
+        found = _revision(conn)
+        if found is not None:
+            return found
+        metadata.create_all(conn, checkfirst=False)
+        if not inspect(conn).has_table("alembic_version"):   # (kept when there, but empty)
+            version.create(conn)
         conn.execute(insert(version).values(version_num=HEAD))
+    return None
 
 
 def known_revisions() -> list[str]:
@@ -232,10 +243,11 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> None:
         if current == HEAD:
             return
         if current is None:
-            if create:
-                create_schema(engine)
+            if not create:
+                raise no_scans_error(url)
+            current = create_schema(engine)
+            if current is None or current == HEAD:
                 return
-            raise no_scans_error(url)
     except StoreError:
         raise
     except (OperationalError, SQLAlchemyError, OSError) as exc:
