@@ -304,3 +304,30 @@ def test_a_resurfaced_ticket_is_still_resurfaced_when_its_acceptance_ends(tmp_pa
     assert after["state"] == "resurfaced"
     assert [h["event"] for h in after["history"]] == ["opened", "fixed", "resurfaced",
                                                       "risk_accepted", "acceptance_expired"]
+
+
+def test_a_later_run_without_inventory_reports_each_ticket_as_the_inventory_given_did(tmp_path,
+                                                                                    sample_store):
+    """The stored inventory keeps each asset's first host name only; a ticket matched through a
+    second name in its cell (`eng-ws-OLD;eng-ws-114`) keeps that asset's owner, team and match
+    when a later command gives no inventory, as its key already does."""
+    from tests.conftest import ROOT, copy_store
+
+    lines = (ROOT / "sample_data" / "inventory.csv").read_text("utf-8").splitlines()
+    changed = [ln.replace("AST-1196,eng-ws-114,,,0A:C4:6A:30:14:F3,",
+                          'AST-1196,"eng-ws-OLD;eng-ws-114",,,,') for ln in lines]
+    assert changed != lines
+    inventory = tmp_path / "inventory.csv"
+    inventory.write_text("\n".join(changed) + "\n", "utf-8")
+    db = copy_store(sample_store, tmp_path / "h.db")
+
+    def tickets(*extra: object) -> dict[str, dict]:
+        r = run_cli("tickets", "--db", db, "--as-of", "2026-11-27", "--jsonl", "-", *extra)
+        assert r.returncode == 0, r.stderr.decode()
+        return {t["key"]: t for t in map(json.loads, r.stdout.decode().splitlines())}
+
+    given = tickets("--inventory", inventory)
+    later = tickets()
+    ours = [t for t in given.values() if t.get("asset_id") == "AST-1196"]
+    assert ours and all(t["owner"] == "Ewan MacLeod" for t in ours)
+    assert later == given
