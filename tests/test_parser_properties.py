@@ -14,9 +14,11 @@ from vulnpipe.ingest import NessusReader, ParseError, resolve_profile
 from vulnpipe.ingest.nessus.sources import expand_inputs
 
 CM = "http://www.nessus.org/cm"
-# XML 1.0 characters only (no controls but tab/newline/CR, no surrogates), plus specials
-_chars = st.characters(blacklist_categories=("Cs", "Cc"), max_codepoint=0x2FFFF) | \
-    st.sampled_from(list("<>&\"'\t\n\r ;#"))
+# XML 1.0 characters only (no controls but tab/newline/CR, no surrogates, not U+FFFE/U+FFFF),
+# plus specials
+_XML_CHARS = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff",
+                           max_codepoint=0x2FFFF)
+_chars = _XML_CHARS | st.sampled_from(list("<>&\"'\t\n\r ;#"))
 _pieces = st.text(_chars, max_size=6) | st.sampled_from(
     ["&amp;", "]]>", "--", "\r\n", "</ReportItem>", "<ReportHost name='x'>", "&#x41;", "caf\u00e9"])
 texts = st.lists(_pieces, max_size=6).map("".join)
@@ -41,7 +43,7 @@ def items(draw):
         "svc_name": draw(st.none() | names),
         "output": draw(st.none() | texts),
         "cdata_output": draw(st.booleans()),
-        "comment": draw(st.none() | st.text(st.characters(blacklist_categories=("Cs", "Cc")),
+        "comment": draw(st.none() | st.text(_XML_CHARS,
                                              max_size=10).filter(lambda s: "--" not in s
                                                                  and not s.endswith("-"))),
         "synopsis": draw(texts),
