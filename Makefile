@@ -32,10 +32,14 @@ demo: $(STAMP)
 COV_FLOOR ?= 93
 COVERAGE ?= --cov --cov-report=term --cov-fail-under=$(COV_FLOOR)
 
+# Two workers (the machine's 2 cores; a third made the suite twice as slow); each starts with
+# its half of the suite and takes over tests the other has not begun (worksteal): no worker
+# waits at the end, nor for the same shared data at the start (about 10% less time than
+# handing out tests in turn).
 test: $(DEVSTAMP)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python tools/typecheck.py
-	$(BIN)/python -m pytest -n 2 -q $(COVERAGE)
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q $(COVERAGE)
 
 # Mutation testing (mutmut) of the rules that decide "fixed": coverage, reconcile, the ticket
 # timeline, weekly figures and weeks, cells, matching, profiles, priority. Writes
