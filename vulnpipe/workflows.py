@@ -594,16 +594,16 @@ def tickets_from_scans(scans: Inputs, profile: "Profile", outputs: TicketOutputs
     import tempfile
 
     from vulnpipe.ingest.store import open_store
-    from vulnpipe.ingest.store.writer import FAILED
 
     with tempfile.TemporaryDirectory(prefix="vulnpipe-") as tmp:
         engine = open_store(str(Path(tmp) / "stateless.db"))
         try:
-            done = ingest_scans(engine, scans, profile)
-            for exc in done.errors:
-                notify("error", str(exc))
-            for result in done.by_status(FAILED):
-                notify("error", result.detail)
+            def told(kind: str, text: str) -> None:
+                # refusals and values cut at the size caps (a store's "skipped" is not news)
+                if kind != "info":
+                    notify(kind, text)
+
+            done = ingest_scans(engine, scans, profile, notify=told)
             if done.refused:
                 raise ScansRefused(done.refused)
             return export_tickets(engine, profile, outputs, inventory=inventory,
