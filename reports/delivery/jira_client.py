@@ -128,7 +128,8 @@ class JiraClient:
                                   headers={**headers, "Accept": "application/json",
                                            "User-Agent": "vulnpipe"},
                                   timeout=settings.timeout, follow_redirects=False,
-                                  verify=_tls_context())
+                                  # (a transport given brings its own TLS, if any)
+                                  verify=True if transport is not None else _tls_context())
         self.requests = 0           # requests sent, retries included
 
     def close(self) -> None:
