@@ -370,6 +370,33 @@ def test_a_broken_file_is_quarantined_once_or_excluded(tmp_path):
     assert after.returncode == 0 and json.loads(after.stdout)["scans"]["refused"] == []
 
 
+def test_ingest_excludes_and_quarantines_as_run_does(tmp_path):
+    """`ingest --exclude GLOB` leaves matching inputs out with a note each (and says how many
+    in its closing line); `--quarantine DIR` moves a refused file out once, the command exits
+    1 that once and the next ingest over the folder succeeds; neither goes with
+    --add-campaign."""
+    import shutil
+
+    exports = tmp_path / "exports"
+    shutil.copytree(SCANS, exports)
+    broken = exports / "2026-W49-weekly.nessus"
+    broken.write_bytes((SCANS / "2026-W48-weekly.nessus").read_bytes()[:5000])
+    skip = run_cli("ingest", exports, "--db", "h.db", "--exclude", "*W49*", cwd=tmp_path)
+    err = skip.stderr.decode()
+    assert skip.returncode == 0 and broken.exists(), err
+    assert "2026-W49-weekly.nessus: left out (--exclude)" in err
+    assert "9 file(s) stored" in err and "0 refused, 1 left out (--exclude)" in err
+    caught = run_cli("ingest", exports, "--db", "h.db", "--quarantine", "q", cwd=tmp_path)
+    assert caught.returncode == 1 and b"moved to" in caught.stderr
+    assert not broken.exists() and (tmp_path / "q" / broken.name).exists()
+    again = run_cli("ingest", exports, "--db", "h.db", "--quarantine", "q", cwd=tmp_path)
+    assert again.returncode == 0 and b"9 skipped, 0 refused" in again.stderr
+    both = run_cli("ingest", exports, "--db", "h.db", "--add-campaign", "pptp", "--exclude", "x",
+                   cwd=tmp_path)
+    assert both.returncode == 2 and both.stderr.count(b"\n") == 1
+    assert b"--add-campaign" in both.stderr
+
+
 # -- 7. the summary's two views agree, and say their moment ----------------------------------
 
 def test_decisions_after_the_weeks_end_are_in_both_views_or_neither(tmp_path):

@@ -48,6 +48,13 @@ ConfigOpt = typer.Option(None, "--config", "-c", metavar="PATH",
                               "when present).")
 AsOfOpt = typer.Option(None, "--as-of", metavar="DATE", help="Judge states as of this date/time (ISO 8601, "
                                              "UTC). Default: now.")
+ExcludeOpt = typer.Option(
+    None, "--exclude", metavar="GLOB",
+    help="Leave out inputs whose name or path matches (repeatable), e.g. '*-partial.nessus'.")
+QuarantineOpt = typer.Option(
+    None, "--quarantine", metavar="DIR",
+    help="Move each refused scan file into this folder (so later runs over the same export "
+         "folder do not meet it again); the command still exits 1 that once.")
 
 
 def pick_strict(strict: Optional[bool], cfg: Config | None = None) -> bool:

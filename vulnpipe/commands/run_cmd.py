@@ -12,7 +12,9 @@ from vulnpipe.commands.common import (
     CampaignsOpt,
     ConfigOpt,
     DbOpt,
+    ExcludeOpt,
     InventoryOpt,
+    QuarantineOpt,
     SheetOpt,
     StrictOpt,
     load_config,
@@ -49,13 +51,8 @@ def run(
         None, "--as-of", metavar="DATE",
         help="Report on the week holding this date (ISO 8601, UTC) and judge tickets then, "
              "counting nothing after it (a bare date counts that whole day)."),
-    exclude: Optional[List[str]] = typer.Option(
-        None, "--exclude", metavar="GLOB",
-        help="Leave out inputs whose name or path matches (repeatable), e.g. '*-partial.nessus'."),
-    quarantine: Optional[Path] = typer.Option(
-        None, "--quarantine", metavar="DIR",
-        help="Move each refused scan file into this folder (so later runs over the same export "
-             "folder do not meet it again); the run still exits 1 that once."),
+    exclude: Optional[List[str]] = ExcludeOpt,
+    quarantine: Optional[Path] = QuarantineOpt,
 ) -> None:
     """Ingest the scans, update ticket states from every rescan, export the tickets and write
     the weekly report, for cron or CI. Exits non-zero only when something really failed (a

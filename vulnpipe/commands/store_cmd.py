@@ -13,8 +13,10 @@ from vulnpipe.commands.common import (
     CampaignsOpt,
     ConfigOpt,
     DbOpt,
+    ExcludeOpt,
     PluginOpt,
     ProfilesFileOpt,
+    QuarantineOpt,
     StrictOpt,
     load_config,
     notify,
@@ -43,6 +45,8 @@ def ingest(
              "scan by SHA-256 (a file that matches none is refused) and read again, and the "
              "campaign's findings are added to that scan, so its tickets have their history "
              "from the first scan."),
+    exclude: Optional[List[str]] = ExcludeOpt,
+    quarantine: Optional[Path] = QuarantineOpt,
 ) -> None:
     """Store scans in the history database: every host, and the findings of the profile (or
     of every campaign: --profile repeated, or [profiles] campaigns in vulnpipe.toml).
@@ -55,17 +59,22 @@ def ingest(
     """
     cfg = load_config(config)
     if add is not None:
+        if exclude or quarantine is not None:
+            raise BadValue("--add-campaign reads scans already stored: give no --exclude or "
+                           "--quarantine", hint="vulnpipe ingest --add-campaign pptp SCAN...")
         _add_campaign(add, inputs, db, profile, plugin, profiles_file, cfg)
         return
     prof = pick_campaigns(profile, plugin, profiles_file, cfg)
     with console.progress() as bar:
         done = workflows.ingest_scans(pick_db(db, cfg), inputs, prof,
-                                      strict=pick_strict(strict, cfg), notify=notify, progress=bar)
+                                      strict=pick_strict(strict, cfg), exclude=exclude or (),
+                                      quarantine=quarantine, notify=notify, progress=bar)
     stored = done.by_status("stored")
     console.info(
         f"{len(stored)} file(s) stored ({sum(r.hosts for r in stored)} hosts, "
         f"{sum(r.findings for r in stored)} findings, profile '{prof.name}'), "
-        f"{len(done.by_status('skipped'))} skipped, {done.refused} refused -> "
+        f"{len(done.by_status('skipped'))} skipped, {done.refused} refused"
+        f"{f', {len(done.excluded)} left out (--exclude)' if done.excluded else ''} -> "
         f"{done.database or 'no database opened (no input found)'}")
     if done.note:
         console.advice(done.note)
