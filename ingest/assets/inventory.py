@@ -154,16 +154,12 @@ def load_inventory(path: str | Path, *, sheet: str | None = None,
     name = path.name
     kind = _file_kind(path)
     notes: list[DataQualityIssue] = []
-    with _no_cycle_collection():
-        if kind == "xlsx":
-            rows, merges = _read_xlsx(path, sheet)
-        else:
-            if sheet is not None:
-                raise InventoryError(f"--sheet {sheet!r} only applies to XLSX workbooks",
-                                     path=name, hint="drop --sheet for a CSV inventory")
-            rows, merges = _read_csv(path, notes), []
-        return inventory_from_rows(rows, source=name, columns=columns, merges=merges,
-                                   notes=notes)
+    if kind != "xlsx" and sheet is not None:
+        raise InventoryError(f"--sheet {sheet!r} only applies to XLSX workbooks",
+                             path=name, hint="drop --sheet for a CSV inventory")
+    with _no_cycle_collection():                 # (building the inventory pauses it too)
+        rows, merges = _read_xlsx(path, sheet) if kind == "xlsx" else (_read_csv(path, notes), [])
+    return inventory_from_rows(rows, source=name, columns=columns, merges=merges, notes=notes)
 
 
 @contextmanager
