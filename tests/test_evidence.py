@@ -319,6 +319,17 @@ def test_keygen_never_overwrites_a_key(keys):
     assert keys[0].stat().st_mode & 0o077 == 0
 
 
+def test_verify_and_keygen_read_no_config(sample_pack, tmp_path):
+    """verify and keygen read no setting, so they take no --config: a broken vulnpipe.toml in
+    the folder or in VULNPIPE_CONFIG (set for a script's other commands) never stops them."""
+    (tmp_path / "vulnpipe.toml").write_text("not = [valid\n")
+    for env in (None, {"VULNPIPE_CONFIG": str(tmp_path / "vulnpipe.toml")}):
+        assert run_cli("evidence", "verify", sample_pack, cwd=tmp_path, env=env).returncode == 0
+        r = run_cli("evidence", "keygen", "--out", tmp_path / str(bool(env)), cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stderr.decode()
+    assert b"not valid TOML" in run_cli("scans", cwd=tmp_path).stderr   # one that reads settings
+
+
 # -- what the evidence says --------------------------------------------------------------------
 
 def test_fixed_ticket_names_the_verifying_rescan_and_holds_the_report_item_xml(sample_pack):

@@ -140,6 +140,24 @@ def test_unparseable_ip_and_mac_are_reported_and_skipped(tmp_path):
     assert sorted(i.kind for i in inv.issues) == ["bad_ip", "bad_mac"]
 
 
+def test_a_trailing_dot_is_dns_absolute_form_for_addresses_as_for_names(tmp_path):
+    """`10.0.0.5.` is the address 10.0.0.5 in an IP or a name cell (not a bad value, not an
+    FQDN "10.0.0.5"), as `host.example.com.` is host.example.com; a malformed address with a
+    dot is still reported and skipped."""
+    path = tmp_path / "inv.csv"
+    path.write_text("Asset ID,Hostname,FQDN,IP Address\n"
+                    "T-1,,,10.0.0.5.\nT-2,10.0.0.6.,,\nT-3,,Host.Example.com.,2001:DB8::7.\n"
+                    "T-4,,,10.0.0.300.\n,,,10.0.0.8.\n")
+    inv = load_inventory(path)
+    assert [_asset(inv, a)["ips"] for a in ("T-1", "T-2", "T-3", "T-4")] == [
+        ["10.0.0.5"], ["10.0.0.6"], ["2001:db8::7"], []]
+    assert _asset(inv, "T-3")["fqdn"] == "host.example.com"
+    assert inv.lookups["fqdn"]["key"].tolist() == ["host.example.com"]
+    assert _asset(inv, "10.0.0.8")["ips"] == ["10.0.0.8"]          # the id made from it too
+    assert [(i.kind, i.asset_id) for i in inv.issues] == [("no_identity", "T-4"), ("bad_ip", "T-4"),
+                                                          ("missing_asset_id", None)]
+
+
 def test_xlsx_first_sheet_by_default_and_sheet_by_name(tmp_path):
     path = _xlsx(tmp_path / "inv.xlsx", {
         "Servers": [["Asset ID", "IP Address", "Owner"], ["S-1", "10.0.0.1", "Sam"]],

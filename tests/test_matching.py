@@ -60,6 +60,17 @@ def test_match_by_fqdn_case_and_trailing_dot_ignored(basic):
     assert (m["asset_id"], m["match_method"]) == ("SRV-002", "fqdn")
 
 
+def test_an_inventory_address_with_a_trailing_dot_matches_by_ip_and_its_fqdn_by_fqdn():
+    inv = inventory_from_frame(pd.DataFrame({"asset_id": ["D-1", "D-2", "D-3"],
+                                             "ip": ["10.0.0.5.", "", ""],
+                                             "hostname": ["", "10.0.0.6.", ""],
+                                             "fqdn": ["", "", "vpn.corp.example."]}))
+    got = [(m["asset_id"], m["match_method"]) for m in (
+        one(inv, host_ip="10.0.0.5"), one(inv, host_ip="10.0.0.6"),
+        one(inv, host_ip="10.0.0.7", host_fqdn="vpn.corp.example"))]
+    assert got == [("D-1", "ip"), ("D-2", "ip"), ("D-3", "fqdn")]
+
+
 def test_match_by_netbios_name(basic):
     m = one(basic, host_ip="172.16.0.9", netbios_name="FILESRV")
     assert (m["asset_id"], m["match_method"]) == ("SRV-003", "hostname")
@@ -169,7 +180,8 @@ def test_property_an_ip_written_in_any_equivalent_form_matches_the_same_asset(ad
     written, scanned = [], []
     for addr in addrs:
         forms = _ip_forms(addr)
-        written.append(data.draw(st.sampled_from(forms), label="inventory form"))
+        # an inventory may also write it with a trailing dot (DNS's absolute form)
+        written.append(data.draw(st.sampled_from([*forms, f"{addr}."]), label="inventory form"))
         scanned.append(data.draw(st.sampled_from(forms), label="scanned form").strip(" []"))
     ids = [f"A{i}" for i in range(len(addrs))]
     inv = inventory_from_frame(pd.DataFrame({"asset_id": ids, "ip": written}))

@@ -230,11 +230,31 @@ def test_markdown_tickets_are_all_replaced_or_none_on_a_full_disk(tmp_path, monk
 
     monkeypatch.setattr(Path, "write_text", filling)
     with pytest.raises(VulnpipeError, match="disk space|No space"):
-        write_markdown(changed, md)
+        write_markdown(changed[:2], md)       # the third ticket's file would go, but not yet
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in md.iterdir()} == before
-    write_markdown(changed, md)
-    assert all(b"(changed)" in p.read_bytes() for p in md.iterdir()) and len(list(md.iterdir())) == 3
+    write_markdown(changed[:2], md)
+    assert all(b"(changed)" in p.read_bytes() for p in md.iterdir()) and len(list(md.iterdir())) == 2
+
+
+def test_a_markdown_folder_holds_exactly_the_tickets_of_the_export(tmp_path):
+    """A ticket that leaves the exports' window has its KEY.md removed from the --markdown
+    folder (no stale ticket read as current); files that are not vulnpipe's KEY.md stay."""
+    db, md = str(tmp_path / "s.db"), tmp_path / "md"
+    ingest(db, scan(tmp_path, "w1.nessus", week(0), [("10.0.0.1", [nb.l2tp()]), ("10.0.0.2", [nb.l2tp()])]),
+           scan(tmp_path, "w2.nessus", week(1), [("10.0.0.1", [nb.l2tp()]), ("10.0.0.2", [])]))
+    assert run_cli("tickets", "--db", db, "--markdown", md).returncode == 0
+    fixed, live = ticket_key("l2tp", "host:10.0.0.2"), ticket_key("l2tp", "host:10.0.0.1")
+    assert sorted(p.name for p in md.iterdir()) == [f"{live}.md", f"{fixed}.md"]
+    mine = {"notes.md": b"mine", "vp-0123456789.md": b"mine", "VP-0123456789.md.bak": b"mine",
+            "VP-01234567.md": b"mine", "VP-0123456789.txt": b"mine"}
+    for name, body in mine.items():
+        (md / name).write_bytes(body)
+    ingest(db, scan(tmp_path, "w6.nessus", week(5), [("10.0.0.1", [nb.l2tp()])]))   # 4 weeks on
+    r = run_cli("tickets", "--db", db, "--markdown", md, "--fixed-within", "14")
+    assert r.returncode == 0 and b"1 fixed before" in r.stderr, r.stderr.decode()
+    assert {p.name: p.read_bytes() for p in md.iterdir() if p.name != f"{live}.md"} == mine
+    assert (md / f"{live}.md").is_file()
 
 
 def test_windows_ticket_has_rras_remediation_expecting_stopped_and_disabled(tmp_path):

@@ -224,6 +224,17 @@ def test_workbook_has_the_tables_and_a_native_trend_chart_with_gaps(history):
     assert sorted(r[0] for r in open_rows) == sorted(key(k) for k in "ABCEI")
 
 
+def test_changes_sheet_counts_a_fixed_tickets_days_open_to_its_fix(history):
+    """A ticket fixed this week was open from first seen to its fix, in whole days (D: 11-02
+    08:03 to 11-23 08:02, 20 days), not to the cut-off (27); a new ticket still open counts to
+    the cut-off (I: 11-23 08:05 to 11-29 23:59:59, 6)."""
+    ws = openpyxl.load_workbook(history["out"] / "w.xlsx")["Changes this week"]
+    header, *rows = ws.iter_rows(values_only=True)
+    days = {(r[header.index("Change")], r[header.index("Key")]): r[header.index("Days open")]
+            for r in rows}
+    assert days == {("fixed (verified)", key("D")): 20, ("new", key("I")): 6}
+
+
 def test_outputs_are_byte_identical_on_rerun(history):
     out2 = history["dir"] / "again"
     ok("report", "weekly", "--db", history["db"], "--weeks", "6", "--html", out2 / "w.html",

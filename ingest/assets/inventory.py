@@ -260,6 +260,25 @@ def normalize_ips(values: pd.Series) -> pd.Series:
     return _apply(values, _RX_CANONICAL_V4, _maybe_ip, normalize_ip)
 
 
+def _cell_ips(values: pd.Series) -> pd.Series:
+    """The IP address of each identity cell value of an inventory (None where it is not one):
+    :func:`normalize_ips`, and a value with a trailing dot (``10.0.0.5.``, DNS's absolute
+    form, which a name drops as well: :func:`normalize_hostnames`) is the address it spells,
+    never a name or a bad value."""
+    ips = normalize_ips(values)
+    missing = np.flatnonzero(ips.isna().to_numpy(dtype=bool))
+    if not len(missing):
+        return ips
+    texts = _texts(values)
+    dotted = [i for i in missing.tolist() if texts[i].rstrip().endswith(".")]
+    if dotted:
+        out = ips.to_numpy(dtype=object).copy()
+        for i in dotted:
+            out[i] = normalize_ip(texts[i].strip().rstrip("."))
+        ips = pd.Series(out, index=values.index, dtype=object)
+    return ips
+
+
 def normalize_macs_column(values: pd.Series) -> pd.Series:
     """:func:`~ingest.addresses.normalize_mac` of every value (None where not one MAC)."""
     return _apply(values, _RX_CANONICAL_MAC, None, normalize_mac)
@@ -725,7 +744,7 @@ def _stable_ids(table: pd.DataFrame, ids: pd.Series, rows: pd.Series, has_column
         return ids
     levels = [_first_tokens(table["fqdn"], _SPLIT_NAMES, normalize_hostnames),
               _first_tokens(table["name"], _SPLIT_NAMES, normalize_hostnames),
-              _first_tokens(table["ip"], _SPLIT_ADDRESSES, normalize_ips),
+              _first_tokens(table["ip"], _SPLIT_ADDRESSES, _cell_ips),
               _first_tokens(table["mac"], _SPLIT_ADDRESSES, normalize_macs_column)]
     candidates = [list(dict.fromkeys(v for v in values if isinstance(v, str)))
                   for values in zip(*(level.tolist() for level in levels))]
@@ -783,7 +802,7 @@ def _build(table: pd.DataFrame, header_at: int, mapping: dict[str, list[int]],
 
     # host names that are really addresses count as IPs
     hostish = pd.concat([name_tokens, fqdn_tokens], ignore_index=True)
-    hostish["ip"] = normalize_ips(hostish["token"]).to_numpy()
+    hostish["ip"] = _cell_ips(hostish["token"]).to_numpy()
     as_ip = hostish[hostish["ip"].notna()]
     hostish = hostish[hostish["ip"].isna()].copy()
     hostish["key"] = normalize_hostnames(hostish["token"]).to_numpy()
@@ -795,7 +814,7 @@ def _build(table: pd.DataFrame, header_at: int, mapping: dict[str, list[int]],
                                 "value": short_names(hostish["key"]).to_numpy()})
     short_pairs = short_pairs[short_pairs["value"].notna() & (short_pairs["value"] != "")]
 
-    ip_norm = normalize_ips(ip_tokens["token"])
+    ip_norm = _cell_ips(ip_tokens["token"])
     other = ip_tokens[ip_norm.isna().to_numpy()]
     classified = {t: _classify_address(t) for t in pd.unique(other["token"])}
     kinds = pd.Series("ip", index=ip_tokens.index, dtype=object)

@@ -5,6 +5,7 @@ atomically; rows are sorted by ticket key; nothing depends on the clock.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
@@ -27,6 +28,9 @@ from vulnpipe.reports.writers.xlsx import Sheet, write_xlsx
 JIRA_COLUMNS = ("Summary", "Description", "Issue Type", "Priority", "Labels", "Assignee",
                 "Due Date", "External ID")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+#: The name of a ticket's Markdown file (``ticket_key`` + ``.md``): the only files
+#: :func:`write_markdown` removes from its folder.
+MARKDOWN_NAME = re.compile(r"VP-[0-9A-F]{10}\.md")
 
 
 # -- escaping ----------------------------------------------------------------------------------
@@ -112,9 +116,12 @@ def render_markdown(view: dict) -> str:
 
 
 def write_markdown(views: Sequence[dict], directory: str | Path) -> list[Path]:
-    """One ``KEY.md`` per ticket (named by ticket key, never by scanner text). Every file is
-    written into a hidden folder inside ``directory`` first and moved into place only when
-    all are written: a failure (a full disk) leaves the folder as it was."""
+    """One ``KEY.md`` per ticket (named by ticket key, never by scanner text), and no other:
+    the folder holds exactly this export's tickets. Every file is written into a hidden folder
+    inside ``directory`` first and moved into place only when all are written: a failure (a
+    full disk) leaves the folder as it was. Only then is each ``KEY.md`` a ticket that left
+    the export (fixed before the window) removed: a file named like a ticket key
+    (:data:`MARKDOWN_NAME`, ``VP-`` and ten upper-case hex digits); any other file stays."""
     d = Path(directory)
     try:
         d.mkdir(parents=True, exist_ok=True)
@@ -131,6 +138,14 @@ def write_markdown(views: Sequence[dict], directory: str | Path) -> list[Path]:
             names.append(name)
         for name in names:
             os.replace(staging / name, d / name)
+        kept = set(names)
+        with os.scandir(d) as entries:
+            stale = sorted(e.path for e in entries
+                           if e.name not in kept and MARKDOWN_NAME.fullmatch(e.name)
+                           and e.is_file(follow_symlinks=False))
+        for path in stale:
+            with contextlib.suppress(FileNotFoundError):   # gone meanwhile: as wanted
+                os.unlink(path)
     except OSError as exc:
         raise VulnpipeError(f"cannot write the tickets' Markdown: {exc.strerror or exc}", path=d,
                             hint="check free disk space and permissions") from None

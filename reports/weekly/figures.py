@@ -163,7 +163,7 @@ class TicketRow:
     due: date | None
     first_seen: datetime
     last_seen: datetime
-    days_open: int
+    days_open: int              # whole days from first seen to the cut-off (fixed: to the fix)
     overdue: bool
     new: bool                   # opened this week
     fixed_this_week: bool       # fixed event this week
@@ -235,11 +235,12 @@ def ticket_rows(built: BuiltTickets, week: Week, keys: set[str] | None = None) -
         is_open = t.state in OPEN_STATES
         ends = _acceptance_end(t) if t.state == RISK_ACCEPTED else None
         fixed_events = [e.at for e in t.events if e.kind == "fixed"]
+        fixed_at = fixed_events[-1] if t.state == FIXED and fixed_events else None
         rows.append(TicketRow(
             key=key, host=t.host_name, address=t.address, state=t.state, priority=prio,
             sla_days=sla, due=due.date() if due is not None else None,
             first_seen=t.first_seen, last_seen=t.last_seen,
-            days_open=max(0, (week.cutoff - t.first_seen).days),
+            days_open=max(0, ((fixed_at or week.cutoff) - t.first_seen).days),
             overdue=bool(is_open and due is not None and due < week.cutoff),
             new=_event_in(t, week, "opened") is not None,
             fixed_this_week=_event_in(t, week, "fixed") is not None,
@@ -254,7 +255,7 @@ def ticket_rows(built: BuiltTickets, week: Week, keys: set[str] | None = None) -
             acceptance_ends=ends,
             approver=(t.acceptance or {}).get("approver") if t.state == RISK_ACCEPTED else None,
             acceptance_reason=(t.acceptance or {}).get("reason") if t.state == RISK_ACCEPTED else None,
-            fixed_at=fixed_events[-1] if t.state == FIXED and fixed_events else None,
+            fixed_at=fixed_at,
             name=host_name(t.fqdn, t.netbios, t.host_name, t.address), unit=week.unit))
     return rows
 

@@ -151,6 +151,7 @@ def verify(
 
     The hashes prove the files match manifest.json. That manifest.json is the one built
     needs the signature (--pub-key) or the fingerprint recorded at build (--manifest-sha256).
+    Reads nothing else: no database, no config (so no --config).
 
 
     Example: vulnpipe evidence verify q4.zip --pub-key keys/signing.pub
