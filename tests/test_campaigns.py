@@ -370,3 +370,60 @@ def test_pptp_tickets_say_pptp_never_l2tp(two_campaign_store):
     assert all(json.loads(line)["title"].startswith(("L2TP VPN endpoint exposed on ",
                                                      "VPN service exposure on "))
                for line in l2tp.stdout.splitlines())
+
+
+def test_a_run_on_two_campaigns_covers_both(tmp_path, tmp_path_factory):
+    """`vulnpipe run` with `campaigns = ["l2tp", "pptp"]`: each campaign's tickets in OUT/NAME/,
+    the programme report `report weekly` writes, a summary with both campaigns (totals, each
+    campaign's figures, alerts naming their campaign) and `--fail-on new` seeing pptp's."""
+    import json
+
+    copy_store(ingested_store(tmp_path_factory, "l2tp", "pptp"), tmp_path / "h.db")
+    (tmp_path / "vulnpipe.toml").write_text('[profiles]\ncampaigns = ["l2tp", "pptp"]\n'
+                                            '[run]\nout_dir = "out"\n')
+    inv = ("--inventory", str(SAMPLE / "inventory.csv"))
+    r = run_cli("run", SAMPLE / "scans", "--db", "h.db", *inv, "--summary-json", "s.json",
+                "--fail-on", "new", cwd=tmp_path)
+    assert r.returncode == 3, r.stderr.decode()        # the alert: every ticket is new here
+    out = tmp_path / "out"
+    files = ["tickets", "tickets-jira.csv", "tickets.jsonl", "tickets.xlsx"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "l2tp", "pptp", *(f"weekly-2026-W48.{x}" for x in ("html", "json", "md", "xlsx"))]
+    for name, count in (("l2tp", 23), ("pptp", 2)):
+        assert sorted(p.name for p in (out / name).iterdir()) == files
+        assert len((out / name / "tickets.jsonl").read_text().splitlines()) == count
+        assert len(list((out / name / "tickets").glob("VP-*.md"))) == count
+    assert all(json.loads(line)["title"].startswith("PPTP exposed on ")
+               for line in (out / "pptp" / "tickets.jsonl").read_text().splitlines())
+    programme = run_cli("report", "weekly", "--db", "h.db", *inv, "--week", "2026-W48",
+                        "--json", "-", cwd=tmp_path)
+    assert (out / "weekly-2026-W48.json").read_bytes() == programme.stdout
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["ok"] is True and s["profile"] == "l2tp+pptp"
+    assert s["tickets"]["total"] == 25 and s["fail_on"]["triggered"] == ["new"]
+    assert {n: c["tickets"]["total"] for n, c in s["campaigns"].items()} == {"l2tp": 23, "pptp": 2}
+    assert s["campaigns"]["pptp"]["report"]["open_tickets"] == 2
+    assert s["report"]["week"] == "2026-W48" and s["report"]["open_tickets"] == 19 + 2
+    pptp_new = sorted(i["key"] for i in s["new"] if i["campaign"] == "pptp")
+    assert len(pptp_new) == 2 and {c["campaign"] for c in s["changes"]} == {"l2tp", "pptp"}
+    assert b"25 ticket(s) (l2tp 23, pptp 2), 25 changed" in r.stderr
+
+
+def test_the_programme_report_is_mailed_as_one_message(two_campaign_store):
+    """`report weekly --mail-dry-run` without --profile on several campaigns (what `run` sends
+    with `[mail] send = true`): one message holding the programme report, its workbook
+    attached."""
+    import email
+    from email import policy
+
+    r = run_cli("report", "weekly", "--db", "h.db", "--week", "2026-W48", "--mail-dry-run",
+                "mail", "--mail-to", "secops@corp.example", cwd=two_campaign_store)
+    assert r.returncode == 0, r.stderr.decode()
+    (eml,) = (two_campaign_store / "mail").iterdir()
+    msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert eml.name == "weekly-2026-W48-programme.eml" and msg["To"] == "secops@corp.example"
+    assert msg["Subject"] == "Remediation programme: L2TP, PPTP: weekly report 2026-W48"
+    html = msg.get_body(("html",)).get_content()
+    assert 'id="campaign-l2tp"' in html and 'id="campaign-pptp"' in html
+    (xlsx,) = [p for p in msg.iter_attachments()]
+    assert xlsx.get_filename() == "weekly-2026-W48-programme.xlsx"

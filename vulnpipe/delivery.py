@@ -14,14 +14,14 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 from vulnpipe.config import Config
 from vulnpipe.ingest.errors import InputError, VulnpipeError
 
 if TYPE_CHECKING:
     from vulnpipe.reports.delivery.jira_sync import SyncResult
-    from vulnpipe.workflows import WeeklyBuilt
+    from vulnpipe.workflows import ProgrammeBuilt, WeeklyBuilt
 
 Notify = Callable[[str, str], None]
 
@@ -94,20 +94,36 @@ class MailOutcome:
                 "errors": self.errors, "ok": self.ok}
 
 
-def mail_report(cfg: Config, built: "WeeklyBuilt", *, per_team: bool = False,
+def mail_report(cfg: Config, built: "WeeklyBuilt | ProgrammeBuilt", *, per_team: bool = False,
                 to: Sequence[str] | None = None, dry_run: Path | None = None,
                 notify: Notify = _quiet, now: datetime | None = None) -> MailOutcome:
     """E-mail the weekly report ``built``: to ``to`` (default ``[mail] to``), and with
-    ``per_team`` each team its own. ``dry_run``: write ``.eml`` files there instead of
-    sending. A server that cannot be reached or refuses is an error in the outcome (the
-    report files are already written by then)."""
-    from vulnpipe.reports.delivery.mail import MailError, build_message, send, weekly_mails, write_eml
+    ``per_team`` each team its own. Given several campaigns' programme report, the
+    programme goes to ``to``, and with ``per_team`` each team gets each campaign's report
+    on its assets. ``dry_run``: write ``.eml`` files there instead of sending. A server that
+    cannot be reached or refuses is an error in the outcome (the report files are already
+    written by then)."""
+    from vulnpipe.reports.delivery.mail import (
+        MailError,
+        build_message,
+        programme_mails,
+        send,
+        weekly_mails,
+        write_eml,
+    )
 
     settings = cfg.mail
     outcome = MailOutcome()
-    mails = weekly_mails(built.history, built.report, per_team=per_team, settings=settings,
-                         overview=list(to) if to else list(settings.to),
-                         triage=cfg.owners.default_owner_email, notify=notify)
+    overview = list(to) if to else list(settings.to)
+    if hasattr(built, "programme"):     # (a ProgrammeBuilt; workflows is not imported here)
+        several = cast("ProgrammeBuilt", built)
+        mails = programme_mails(several.programme, [b.history for b in several.builts],
+                                per_team=per_team, settings=settings, overview=overview,
+                                triage=cfg.owners.default_owner_email, notify=notify)
+    else:
+        mails = weekly_mails(built.history, built.report, per_team=per_team, settings=settings,
+                             overview=overview, triage=cfg.owners.default_owner_email,
+                             notify=notify)
     if not mails:
         outcome.errors.append("no e-mail to send: no recipient (set [mail] to, [mail.teams], "
                               "or give --mail-to)")
@@ -127,11 +143,13 @@ def mail_report(cfg: Config, built: "WeeklyBuilt", *, per_team: bool = False,
 
 
 def run_deliveries(cfg: Config, views: Sequence[dict] | Callable[[], Sequence[dict]],
-                   built: "WeeklyBuilt | None", notify: Notify = _quiet) -> dict[str, Any]:
+                   built: "WeeklyBuilt | ProgrammeBuilt | None", notify: Notify = _quiet
+                   ) -> dict[str, Any]:
     """The optional last steps of ``vulnpipe run``: ``[jira] sync = true`` and ``[mail]
     send = true`` (``views``: the tickets Jira is synced with, or what gives them, asked
-    only when it is). Each failure is reported through ``notify`` and in the returned dict
-    (``{"jira": {..., "ok": ...}, "mail": {...}}``); nothing is raised."""
+    only when it is; ``built``: the report mailed, a campaign's or the programme's). Each
+    failure is reported through ``notify`` and in the returned dict (``{"jira": {...,
+    "ok": ...}, "mail": {...}}``); nothing is raised."""
     done: dict[str, Any] = {}
     if cfg.jira.sync:
         try:

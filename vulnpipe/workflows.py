@@ -841,17 +841,37 @@ def weekly_report(engine: "Engine", profile: "Profile", week: Any, *, weeks: int
     return WeeklyBuilt(history, build_report(history, sl))
 
 
+@dataclass(frozen=True)
+class ProgrammeBuilt:
+    """The programme report (:attr:`programme`) and each campaign's weekly report it is made
+    of, with its history (:attr:`builts`, in the same order: for the e-mails per team)."""
+
+    programme: Any                              # reports.weekly.programme.Programme
+    builts: tuple[WeeklyBuilt, ...]
+
+
+def build_programme(engine: "Engine", profiles: Sequence["Profile"], week: Any, *,
+                    weeks: int = 12, inventory: "Inventory | None" = None,
+                    settings: "TicketSettings | None" = None) -> ProgrammeBuilt:
+    """Every campaign's weekly report for ``week`` and the programme report made of them
+    (:func:`weekly_programme`, keeping each campaign's history)."""
+    from vulnpipe.reports.weekly.programme import Programme
+
+    built = tuple(weekly_report(engine, p, week, weeks=weeks, inventory=inventory,
+                                settings=settings) for p in profiles)
+    return ProgrammeBuilt(Programme(tuple(p.name for p in profiles),
+                                    tuple(b.report for b in built)), built)
+
+
 def weekly_programme(engine: "Engine", profiles: Sequence["Profile"], week: Any, *,
                      weeks: int = 12, inventory: "Inventory | None" = None,
                      settings: "TicketSettings | None" = None) -> Any:
     """Every campaign's weekly report for ``week``, as one programme report (a
     :class:`~vulnpipe.reports.weekly.programme.Programme`): ``report weekly`` without
-    ``--profile`` when ``[profiles] campaigns`` names several."""
-    from vulnpipe.reports.weekly.programme import Programme
-
-    built = [weekly_report(engine, p, week, weeks=weeks, inventory=inventory, settings=settings)
-             for p in profiles]
-    return Programme(tuple(p.name for p in profiles), tuple(b.report for b in built))
+    ``--profile`` when ``[profiles] campaigns`` names several, and ``vulnpipe run`` on
+    several campaigns."""
+    return build_programme(engine, profiles, week, weeks=weeks, inventory=inventory,
+                           settings=settings).programme
 
 
 def write_programme(programme: Any, outputs: ReportOutputs) -> list[str]:
@@ -951,9 +971,50 @@ def run_alerts(views: Sequence[dict[str, Any]], changes: Sequence["Change"], as_
     return out
 
 
+#: The report's ticket counts ``vulnpipe run --summary-json`` sums over several campaigns
+#: (each ticket belongs to one campaign, so each sum counts tickets exactly).
+SUMMED_FIGURES = ("open_tickets", "new", "fixed_verified", "resurfaced", "overdue",
+                  "risk_accepted", "expiring_30d", "not_verifiable")
+
+
+@dataclass
+class CampaignRun:
+    """One campaign of a run over several: its tickets (written into ``folder``) and its
+    weekly report's figures (None: the store holds no scan)."""
+
+    folder: Path
+    tickets: TicketsExported
+    report: dict[str, Any] | None = None
+
+
+def campaign_folders(names: Sequence[str]) -> list[str]:
+    """The sub-folder of the output folder that holds each campaign's tickets when a run
+    covers several: the profile's name when it is a plain lower-case name (letters, digits,
+    ``-``, ``_``, ``.``, not starting with a dot), else a slug of it and 8 hex digits of its
+    SHA-256 (``my-vpn-1a2b3c4d`` for ``My VPN``); never two alike."""
+    import hashlib
+    import re
+
+    from vulnpipe.reports.weekly.split import slug
+
+    out: list[str] = []
+    for name in names:
+        folder = name if re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name) else \
+            f"{slug(name)}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
+        base, n = folder, 1
+        while folder in out:
+            n += 1
+            folder = f"{base}-{n}"
+        out.append(folder)
+    return out
+
+
 @dataclass
 class RunSummary:
-    """What :func:`run_week` did, as ``vulnpipe run --summary-json`` writes it."""
+    """What :func:`run_week` did, as ``vulnpipe run --summary-json`` writes it. With one
+    campaign its tickets are :attr:`tickets`; with several, :attr:`campaigns` holds each
+    campaign's (and :attr:`tickets` is None): :attr:`exported`, :attr:`views` and
+    :attr:`changes` give every campaign's."""
 
     database: str | None                        # None: not known (the run failed before)
     profile: str | None
@@ -971,11 +1032,43 @@ class RunSummary:
     error: str | None = None                    # why the run stopped (then nothing more ran)
     alerts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # run_alerts
     fail_on: tuple[str, ...] = ()                              # --fail-on
+    campaigns: dict[str, CampaignRun] = field(default_factory=dict)   # several campaigns
 
     @property
     def ok(self) -> bool:
         return (self.error is None and not self.refused
                 and all(d.get("ok", True) for d in self.delivery.values()))
+
+    @property
+    def exported(self) -> list[TicketsExported]:
+        """Every campaign's tickets (one campaign: :attr:`tickets`)."""
+        if self.campaigns:
+            return [c.tickets for c in self.campaigns.values()]
+        return [self.tickets] if self.tickets else []
+
+    @property
+    def views(self) -> tuple[dict[str, Any], ...]:
+        return tuple(v for e in self.exported for v in e.views)
+
+    @property
+    def changes(self) -> tuple["Change", ...]:
+        return tuple(c for e in self.exported for c in e.changes)
+
+    def campaign_of(self) -> dict[str, str]:
+        """Ticket key -> campaign, with several campaigns (empty with one)."""
+        return {v["key"]: name for name, c in self.campaigns.items() for v in c.tickets.views} \
+            | {c.key: name for name, run in self.campaigns.items() for c in run.tickets.changes}
+
+    def tickets_text(self) -> str:
+        """``23 ticket(s)`` as the closing line says it, with what the exports left out, and
+        with several campaigns how many each has (``23 ticket(s) (l2tp 21, pptp 2)``)."""
+        if not self.campaigns:
+            left_out = self.tickets.left_out_text() if self.tickets else ""
+            return f"{len(self.views)} ticket(s){f' ({left_out})' if left_out else ''}"
+        parts = [f"{name} {len(c.tickets.views)}" for name, c in self.campaigns.items()]
+        parts += [f"{name}: {c.tickets.left_out_text()}" for name, c in self.campaigns.items()
+                  if c.tickets.left_out_text()]
+        return f"{len(self.views)} ticket(s) ({', '.join(parts)})"
 
     @property
     def triggered(self) -> list[str]:
@@ -990,26 +1083,29 @@ class RunSummary:
                          else f"{len(self.alerts[FAIL_ON[c]])} {c}" for c in self.triggered)
 
     def as_dict(self) -> dict[str, Any]:
-        views = self.tickets.views if self.tickets else ()
-        changes = self.tickets.changes if self.tickets else ()
-        states: dict[str, int] = {}
-        for v in views:
-            states[v["state"]] = states.get(v["state"], 0) + 1
         from vulnpipe.ingest.records import iso
 
-        return {
+        campaign = self.campaign_of()
+        out = {
             "database": self.database,
             "profile": self.profile,
             "as_of": iso(self.as_of) if self.as_of else None,
             "new_scans": len(self.stored),
             "scans": {"stored": self.stored, "skipped": self.skipped, "refused": self.refused,
                       "excluded": self.excluded, "quarantined": self.quarantined},
-            "tickets": {"as_of": iso(self.as_of) if self.tickets and self.as_of else None,
-                        "total": len(views), **dict(sorted(states.items())),
-                        "left_out": self.tickets.built.fixed_left_out if self.tickets else 0},
-            "changes": [{"key": c.key, "host": c.host, "before": c.before, "after": c.after}
-                        for c in changes],
+            "tickets": self._tickets_dict(self.exported),
+            "changes": [{"key": c.key, "host": c.host, "before": c.before, "after": c.after,
+                         **({"campaign": campaign[c.key]} if campaign else {})}
+                        for c in self.changes],
             "report": self.report,
+        }
+        if self.campaigns:
+            out["campaigns"] = {name: {"folder": str(c.folder),
+                                       "tickets": self._tickets_dict([c.tickets]),
+                                       "report": c.report}
+                                for name, c in self.campaigns.items()}
+        return {
+            **out,
             "outputs": self.outputs,
             "delivery": self.delivery,
             **self.alerts,
@@ -1018,6 +1114,17 @@ class RunSummary:
             "error": self.error,
             "ok": self.ok,
         }
+
+    def _tickets_dict(self, exported: Sequence[TicketsExported]) -> dict[str, Any]:
+        from vulnpipe.ingest.records import iso
+
+        states: dict[str, int] = {}
+        for e in exported:
+            for v in e.views:
+                states[v["state"]] = states.get(v["state"], 0) + 1
+        return {"as_of": iso(self.as_of) if exported and self.as_of else None,
+                "total": sum(states.values()), **dict(sorted(states.items())),
+                "left_out": sum(e.built.fixed_left_out for e in exported)}
 
 
 def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Profile",
@@ -1036,7 +1143,12 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
     end of that week, or ``as_of``, or now when that is earlier. A run that stores no new
     scan says so in its notes (the report is then the one of an earlier run again). The
     summary lists what to alert on at that moment (:func:`run_alerts`); ``fail_on`` (keys of
-    :data:`FAIL_ON`) names the lists that make :attr:`RunSummary.triggered` non-empty."""
+    :data:`FAIL_ON`) names the lists that make :attr:`RunSummary.triggered` non-empty.
+
+    ``profile`` may be several campaigns (:func:`resolve_campaigns_for`): then each
+    campaign's tickets go into a sub-folder of its own (:func:`campaign_folders`), the
+    report is the programme report (:func:`weekly_programme`), and the alerts, the summary,
+    Jira and the e-mail cover every campaign."""
     from vulnpipe.ingest.store.writer import SKIPPED, STORED
 
     unknown = [c for c in fail_on if c not in FAIL_CONDITIONS]
@@ -1067,40 +1179,58 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
                    if chosen and week is None and as_of is None else ""))
             notify("note", summary.notes[-1])
         settings = ticket_settings(cfg)
-        profile = campaign_profiles(profile)[0]      # (tickets and report: the first campaign)
-        summary.tickets = export_tickets(
-            engine, profile, TicketOutputs(xlsx=folder / "tickets.xlsx",
-                                           jira_csv=folder / "tickets-jira.csv",
-                                           jsonl=folder / "tickets.jsonl",
-                                           markdown=folder / "tickets"),
-            inventory=inventory, settings=settings, as_of=summary.as_of,
-            knowledge_dirs=cfg.tickets.knowledge_dirs,
-            fixed_within=fixed_within_of(cfg.tickets.fixed_within_days))
-        summary.alerts = run_alerts(summary.tickets.views, summary.tickets.changes,
-                                    summary.as_of or now)
+        members = campaign_profiles(profile)
+        fixed_within = fixed_within_of(cfg.tickets.fixed_within_days)
+
+        def tickets_of(member: "Profile", outputs: TicketOutputs,
+                       window: timedelta | None = fixed_within) -> TicketsExported:
+            return export_tickets(engine, member, outputs, inventory=inventory,
+                                  settings=settings, as_of=summary.as_of,
+                                  knowledge_dirs=cfg.tickets.knowledge_dirs, fixed_within=window)
+
+        if len(members) == 1:
+            summary.tickets = tickets_of(members[0], _run_ticket_outputs(folder))
+        else:
+            for member, sub in zip(members, campaign_folders([m.name for m in members])):
+                summary.campaigns[member.name] = CampaignRun(
+                    folder / sub, tickets_of(member, _run_ticket_outputs(folder / sub)))
+        summary.alerts = run_alerts(summary.views, summary.changes, summary.as_of or now)
+        if summary.campaigns:
+            campaign = summary.campaign_of()
+            summary.alerts = {name: [{**item, "campaign": campaign[item["key"]]}
+                                     for item in items]
+                              for name, items in summary.alerts.items()}
         summary.fail_on = tuple(dict.fromkeys(fail_on))
-        summary.outputs = list(summary.tickets.written)
-        built: list[WeeklyBuilt] = []
-        summary.report = _run_report(engine, profile, chosen, inventory, settings, cfg, folder,
-                                     summary.outputs, built)
+        summary.outputs = [w for e in summary.exported for w in e.written]
+        built: list[Any] = []
+        if len(members) == 1:
+            summary.report = _run_report(engine, members[0], chosen, inventory, settings, cfg,
+                                         folder, summary.outputs, built)
+        else:
+            summary.report = _run_programme(engine, members, chosen, inventory, settings, cfg,
+                                            folder, summary, built)
         from vulnpipe.delivery import run_deliveries
 
-        exported = summary.tickets
+        runs = list(zip(members, summary.exported))
 
         def every_ticket() -> Sequence[dict[str, Any]]:
-            """Jira hears of every fix, also of tickets the exports' window left out."""
-            if not exported.built.fixed_left_out:
-                return exported.views
-            return export_tickets(engine, profile, TicketOutputs(), inventory=inventory,
-                                  settings=settings, as_of=summary.as_of,
-                                  knowledge_dirs=cfg.tickets.knowledge_dirs,
-                                  fixed_within=None).views
+            """Jira hears of every fix, also of tickets the exports' window left out (every
+            campaign's tickets: their keys differ by profile)."""
+            return [v for member, exported in runs
+                    for v in (tickets_of(member, TicketOutputs(), None).views
+                              if exported.built.fixed_left_out else exported.views)]
 
         summary.delivery = run_deliveries(cfg, every_ticket, built[0] if built else None,
                                           notify=notify)
     finally:
         engine.dispose()
     return summary
+
+
+def _run_ticket_outputs(folder: Path) -> TicketOutputs:
+    """The ticket files ``vulnpipe run`` writes into ``folder``."""
+    return TicketOutputs(xlsx=folder / "tickets.xlsx", jira_csv=folder / "tickets-jira.csv",
+                         jsonl=folder / "tickets.jsonl", markdown=folder / "tickets")
 
 
 def _run_moment(engine: "Engine", week: Any, as_of: datetime | None,
@@ -1120,26 +1250,58 @@ def _run_moment(engine: "Engine", week: Any, as_of: datetime | None,
     return chosen
 
 
+def _report_figures(report: "WeeklyReport") -> dict[str, Any]:
+    """The summary's ``report``: the week, its cut-off and the figures."""
+    from vulnpipe.ingest.records import iso
+
+    return {"week": report.week.label, "as_of": iso(report.week.cutoff),
+            **report.figures.as_dict()}
+
+
+def _run_stem(folder: Path, week: Any) -> ReportOutputs:
+    stem = folder / f"weekly-{week.label}"
+    return ReportOutputs(html=stem.with_suffix(".html"), xlsx=stem.with_suffix(".xlsx"),
+                         markdown=stem.with_suffix(".md"), json=stem.with_suffix(".json"))
+
+
 def _run_report(engine: "Engine", profile: "Profile", week: Any,
                 inventory: "Inventory | None", settings: "TicketSettings", cfg: Config,
-                folder: Path, written: list[str], built_out: list[WeeklyBuilt] | None = None
+                folder: Path, written: list[str], built_out: list[Any] | None = None
                 ) -> dict[str, Any] | None:
     """The weekly report for ``week`` into ``folder`` (None: no week, the store holds no
     scan); the report built is appended to ``built_out`` (for the deliveries)."""
-    from vulnpipe.ingest.records import iso
-
     if week is None:
         return None
     built = weekly_report(engine, profile, week, weeks=cfg.report.weeks, inventory=inventory,
                           settings=settings)
-    stem = folder / f"weekly-{built.report.week.label}"
-    outputs = ReportOutputs(html=stem.with_suffix(".html"), xlsx=stem.with_suffix(".xlsx"),
-                            markdown=stem.with_suffix(".md"), json=stem.with_suffix(".json"))
-    written.extend(write_weekly(built, outputs))
+    written.extend(write_weekly(built, _run_stem(folder, built.report.week)))
     if built_out is not None:
         built_out.append(built)
-    return {"week": built.report.week.label, "as_of": iso(built.report.week.cutoff),
-            **built.report.figures.as_dict()}
+    return _report_figures(built.report)
+
+
+def _run_programme(engine: "Engine", members: Sequence["Profile"], week: Any,
+                   inventory: "Inventory | None", settings: "TicketSettings", cfg: Config,
+                   folder: Path, summary: RunSummary, built_out: list[Any]
+                   ) -> dict[str, Any] | None:
+    """The programme report of several campaigns for ``week`` into ``folder`` (what ``report
+    weekly`` without ``--profile`` writes); each campaign's figures go to its
+    :class:`CampaignRun`. Returns the summary's ``report``: the week, its cut-off and
+    :data:`SUMMED_FIGURES` over the campaigns (None: the store holds no scan)."""
+    if week is None:
+        return None
+    made = build_programme(engine, members, week, weeks=cfg.report.weeks,
+                           inventory=inventory, settings=settings)
+    summary.outputs.extend(write_programme(made.programme, _run_stem(folder, made.programme.week)))
+    built_out.append(made)
+    for name, report in zip(made.programme.names, made.programme.reports):
+        summary.campaigns[name].report = _report_figures(report)
+    from vulnpipe.ingest.records import iso
+
+    shown = made.programme.week
+    return {"week": shown.label, "as_of": iso(shown.cutoff),
+            **{k: sum(getattr(r.figures, k) for r in made.programme.reports)
+               for k in SUMMED_FIGURES}}
 
 
 # -- looking at scans and the store ---------------------------------------------------------------
@@ -1531,7 +1693,8 @@ __all__ = [
     "join_scans", "load_config", "load_inventory_for", "reconcile_scans", "reconcile_store",
     "record_decision", "resolve_profile_for", "run_week", "store_url", "ticket_settings",
     "tickets_from_scans", "resolve_campaigns_for", "campaign_profiles", "add_campaign",
-    "weekly_programme", "write_programme",
+    "weekly_programme", "write_programme", "build_programme", "ProgrammeBuilt", "CampaignRun",
+    "campaign_folders",
     "weekly_report", "write_findings", "write_joined", "write_lines",
     "write_weekly", "Inspected", "SchemaStatus", "build_evidence", "check_config",
     "check_settings", "export_history", "HistoryMoved", "import_history", "database_label",

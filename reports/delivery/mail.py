@@ -15,13 +15,15 @@ Who gets what: the report on every asset goes to ``[mail] to``. With one report 
 each team's goes to ``[mail.teams]``'s addresses for that team, else to the owners' e-mail
 addresses the inventory gives for the team's assets; the report on assets with no team goes
 to ``[owners] default_owner_email`` (the triage owner), else to ``[mail] to``.
+The programme report of several campaigns goes to ``[mail] to`` (its Markdown, page and
+workbook); one report per team is then one per team and campaign.
 """
 from __future__ import annotations
 
 import smtplib
 import ssl
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from email import policy
 from email.headerregistry import Address
@@ -36,6 +38,12 @@ from vulnpipe.reports.tickets.build import AssetInfo
 from vulnpipe.reports.weekly.history import History
 from vulnpipe.reports.weekly.html_out import render_html
 from vulnpipe.reports.weekly.md_out import render_markdown
+from vulnpipe.reports.weekly.programme import (
+    Programme,
+    render_programme_html,
+    render_programme_markdown,
+    write_programme_xlsx,
+)
 from vulnpipe.reports.weekly.report import Slice, WeeklyReport, build_report, slices
 from vulnpipe.reports.weekly.split import file_stem
 from vulnpipe.reports.weekly.xlsx_out import write_xlsx
@@ -143,7 +151,6 @@ def weekly_mails(history: History, report: WeeklyReport, *, per_team: bool,
                  triage: str | None = None, notify: Notify = _quiet) -> list[ReportMail]:
     """The messages for ``report`` (a whole or a one-team report), and with ``per_team`` one
     more per team. A group with no valid address is reported and left out."""
-    mails = []
     groups: list[tuple[WeeklyReport, list[str], str]] = []
     if report.slice.by is None:
         groups.append((report, list(overview), "[mail] to"))
@@ -151,21 +158,69 @@ def weekly_mails(history: History, report: WeeklyReport, *, per_team: bool,
         groups.append((report, team_addresses(history, report.slice, settings),
                        f"{report.slice.label}'s addresses"))
     if per_team:
-        for sl in slices(history, "team"):
-            where = f"{sl.label}'s addresses"
-            if sl.value is None:
-                addresses = [triage] if triage else list(overview)
-                where = "[owners] default_owner_email" if triage else "[mail] to"
-            else:
-                addresses = team_addresses(history, sl, settings)
-            groups.append((build_report(history, sl), addresses, where))
+        groups.extend(_team_groups(history, settings, overview, triage))
+    return _group_mails(groups, notify)
+
+
+def _team_groups(history: History, settings: MailSettings, overview: Sequence[str],
+                 triage: str | None) -> list[tuple[WeeklyReport, list[str], str]]:
+    """Each team's report with its addresses (the assets with no team: the triage owner,
+    else ``overview``)."""
+    groups = []
+    for sl in slices(history, "team"):
+        where = f"{sl.label}'s addresses"
+        if sl.value is None:
+            addresses = [triage] if triage else list(overview)
+            where = "[owners] default_owner_email" if triage else "[mail] to"
+        else:
+            addresses = team_addresses(history, sl, settings)
+        groups.append((build_report(history, sl), addresses, where))
+    return groups
+
+
+def _group_mails(groups: Iterable[tuple[WeeklyReport, list[str], str]], notify: Notify,
+                 campaign: str = "") -> list[ReportMail]:
+    mails = []
     for rep, texts, where in groups:
         to = _addresses(texts, where, notify)
         if not to:
-            notify("note", f"the report on {one_line(rep.slice.label)} has no recipient "
-                           f"({where}): not sent")
+            notify("note", f"the {campaign}report on {one_line(rep.slice.label)} has no "
+                           f"recipient ({where}): not sent")
             continue
         mails.append(report_mail(rep, to))
+    return mails
+
+
+def programme_mail(programme: Programme, to: Sequence[Address]) -> ReportMail:
+    """Render the programme report for ``to``: its Markdown, HTML page and workbook."""
+    with tempfile.TemporaryDirectory(prefix="vulnpipe-mail-") as tmp:
+        path = Path(tmp) / "report.xlsx"
+        write_programme_xlsx(programme, path)
+        xlsx = path.read_bytes()
+    week = programme.week
+    return ReportMail(name=f"weekly-{week.label}-programme", label="programme",
+                      subject=one_line(f"{programme.title}: {week.adjective} report {week.label}"),
+                      to=tuple(to), text=render_programme_markdown(programme),
+                      html=render_programme_html(programme), xlsx=xlsx)
+
+
+def programme_mails(programme: Programme, histories: Sequence[History], *, per_team: bool,
+                    settings: MailSettings, overview: Sequence[str], triage: str | None = None,
+                    notify: Notify = _quiet) -> list[ReportMail]:
+    """The programme report (every campaign) for ``overview``, and with ``per_team`` each
+    team each campaign's report on its assets (``histories``: the campaigns', in the
+    programme's order), named after the campaign (``campaign-pptp-weekly-...``)."""
+    mails = []
+    to = _addresses(overview, "[mail] to", notify)
+    if to:
+        mails.append(programme_mail(programme, to))
+    else:
+        notify("note", "the programme report has no recipient ([mail] to): not sent")
+    if per_team:
+        for name, anchor, history in zip(programme.names, programme.anchors(), histories):
+            for m in _group_mails(_team_groups(history, settings, overview, triage), notify,
+                                  campaign=f"{one_line(name)} "):
+                mails.append(replace(m, name=f"{anchor}-{m.name}", label=f"{name}: {m.label}"))
     return mails
 
 

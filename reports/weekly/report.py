@@ -386,7 +386,16 @@ def _groups_of(built: BuiltTickets, week: Week, hosts: HostFacts | None, sl: Sli
 
 
 def build_report(history: History, sl: Slice = ALL) -> WeeklyReport:
-    """The report on ``history``'s week, narrowed to ``sl``."""
+    """The report on ``history``'s week, narrowed to ``sl``: built once per history and
+    slice (``--split-by team`` and the e-mails per team share each team's)."""
+    key = f"report:{sl.by!r}:{sl.value!r}"
+    cached = history.cache.get(key)
+    if cached is None:
+        cached = history.cache[key] = _build_report(history, sl)
+    return cached
+
+
+def _build_report(history: History, sl: Slice) -> WeeklyReport:
     week = history.week
     built = history.current
     every_row = ticket_rows(built, week)

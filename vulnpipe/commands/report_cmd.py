@@ -57,8 +57,9 @@ def weekly(
     json_out: Optional[str] = typer.Option(None, "--json", metavar="PATH",
                                            help="JSON figures to write (- for stdout)."),
     mail: bool = typer.Option(False, "--mail",
-                              help="E-mail the report over SMTP ([mail] in vulnpipe.toml); with "
-                                   "--split-by team each team gets its own as well."),
+                              help="E-mail the report (or the programme report) over SMTP ([mail] "
+                                   "in vulnpipe.toml); with --split-by team each team gets its "
+                                   "own as well."),
     mail_dry_run: Optional[Path] = typer.Option(
         None, "--mail-dry-run", metavar="DIR",
         help="Write the e-mails as .eml files into DIR instead of sending them."),
@@ -69,7 +70,7 @@ def weekly(
     """The weekly exposure report of a campaign: headline figures, a trend (weeks without scans
     are gaps), aging, breakdowns, oldest tickets, data quality and the open tickets per host.
     Without --profile, when [profiles] campaigns names several, the programme report: one
-    headline row per campaign, then each campaign's report.
+    headline row per campaign, then each campaign's report (--mail sends it as one message).
 
 
     Example: vulnpipe report weekly --week 2026-W48 --html weekly.html --xlsx weekly.xlsx
@@ -91,16 +92,18 @@ def weekly(
                        hint="e.g. --split-by team out/teams")
     cfg = load_config(config)
     programme = profile is None and not plugin and len(set(cfg.profiles.campaigns)) > 1
-    if programme and (team is not None or split_by or mail or mail_dry_run):
-        raise InputError("the programme report covers every campaign; --team, --split-by and "
-                         "--mail report on one", hint="give --profile NAME with them")
+    if programme and (team is not None or split_by):
+        raise InputError("the programme report covers every campaign; --team and --split-by "
+                         "report on one", hint="give --profile NAME with them")
     prof = pick_profile(profile, plugin, profiles_file, cfg)
     inv = workflows.load_inventory_for(cfg, inventory, sheet, notify=notify)
     when, day = _as_of(as_of)
     wanted = workflows.parse_week(week) if week else None
     engine = workflows.open_store(pick_db(db, cfg), create=False)
     if programme:
-        _programme(engine, cfg, profiles_file, inv, wanted, when, day, weeks, outputs)
+        made = _programme(engine, cfg, profiles_file, inv, wanted, when, day, weeks, outputs)
+        if mail or mail_dry_run:
+            _mail(cfg, made, False, mail_to, mail_dry_run)
         return
     try:
         chosen = workflows.choose_week(engine, wanted, when, as_of_is_day=day)
@@ -114,15 +117,20 @@ def weekly(
     console.info(f"{report.week.label} ({report.slice.label}): {_figures_text(report)}; wrote "
                  f"{', '.join(written) or 'no file'}")
     if mail or mail_dry_run:
-        from vulnpipe import delivery
+        _mail(cfg, built, bool(split_by), mail_to, mail_dry_run)
 
-        sent = delivery.mail_report(cfg, built, per_team=bool(split_by), to=mail_to,
-                                    dry_run=mail_dry_run, notify=notify)
-        for text in sent.errors:
-            console.error(text)
-        console.info(sent.summary())
-        if not sent.ok:
-            raise typer.Exit(1)
+
+def _mail(cfg, built, per_team: bool, to, dry_run) -> None:
+    """E-mail the report built (a campaign's, or the programme), or write the messages."""
+    from vulnpipe import delivery
+
+    sent = delivery.mail_report(cfg, built, per_team=per_team, to=to, dry_run=dry_run,
+                                notify=notify)
+    for text in sent.errors:
+        console.error(text)
+    console.info(sent.summary())
+    if not sent.ok:
+        raise typer.Exit(1)
 
 
 @report_app.command("monthly")
@@ -192,18 +200,21 @@ def _figures_text(report) -> str:
             f"resurfaced, {f.overdue} overdue, {len(report.scans)} scan(s) this {report.week.unit}")
 
 
-def _programme(engine, cfg, profiles_file, inv, wanted, when, day, weeks, outputs) -> None:
-    """The programme report: every campaign of ``[profiles] campaigns``, one row each."""
+def _programme(engine, cfg, profiles_file, inv, wanted, when, day, weeks, outputs):
+    """The programme report: every campaign of ``[profiles] campaigns``, one row each;
+    returns it as built (for the e-mail)."""
     several = workflows.resolve_campaigns_for(cfg, (), (), profiles_file or ())
     try:
         chosen = workflows.choose_week(engine, wanted, when, as_of_is_day=day)
-        programme = workflows.weekly_programme(
+        made = workflows.build_programme(
             engine, workflows.campaign_profiles(several), chosen, weeks=weeks or cfg.report.weeks,
             inventory=inv, settings=workflows.ticket_settings(cfg))
     finally:
         engine.dispose()
+    programme = made.programme
     written = workflows.write_programme(programme, outputs)
     for name, report in zip(programme.names, programme.reports):
         console.info(f"{report.week.label} {name}: {_figures_text(report)}")
     console.info(f"programme of {len(programme.names)} campaigns; wrote "
                  f"{', '.join(written) or 'no file'}")
+    return made

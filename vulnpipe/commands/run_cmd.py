@@ -58,7 +58,9 @@ def run(
     the weekly report, for cron or CI. Exits non-zero only when something really failed (a
     scan refused, the database unreachable); everything else still runs. The summary says
     "ok": false whenever the run failed. With --fail-on, exit 3 when one of those lists is
-    not empty (and nothing failed), so cron or CI can alert.
+    not empty (and nothing failed), so cron or CI can alert. With several campaigns
+    ([profiles] campaigns, or --profile repeated) each campaign's tickets go into OUT/NAME/
+    and the report is the programme report; alerts, summary, Jira and e-mail cover them all.
 
 
     Example: vulnpipe run --config vulnpipe.toml exports/ --summary-json run.json --fail-on overdue
@@ -85,17 +87,15 @@ def run(
                 database=None, profile="+".join(profile) if profile else None,
                 error=console.error_text(exc)), summary_json)
         raise
-    changes = summary.tickets.changes if summary.tickets else ()
-    for c in changes:
-        console.info(f"{c.key}  {c.host}: {c.before or 'new'} -> {c.after}")
+    campaign = summary.campaign_of()
+    for c in summary.changes:
+        console.info(f"{c.key}  {c.host}: {c.before or 'new'} -> {c.after}"
+                     + (f" ({campaign[c.key]})" if campaign else ""))
     if summary_json:
         _write_summary(summary, summary_json)
-    views = summary.tickets.views if summary.tickets else ()
-    left_out = summary.tickets.left_out_text() if summary.tickets else ""
     console.info(f"{len(summary.stored)} scan(s) stored, {len(summary.skipped)} skipped, "
-                 f"{len(summary.refused)} refused; {len(views)} ticket(s)"
-                 f"{f' ({left_out})' if left_out else ''}, {len(changes)} "
-                 f"changed; wrote {', '.join(summary.outputs)}")
+                 f"{len(summary.refused)} refused; {summary.tickets_text()}, "
+                 f"{len(summary.changes)} changed; wrote {', '.join(summary.outputs)}")
     if not summary.ok:
         raise typer.Exit(1)
     if summary.triggered:
