@@ -1,5 +1,10 @@
 # vulnpipe: the two commands a new machine needs are `make demo` and `make test`.
 PYTHON ?= python3
+# Python caches compiled modules (and pytest its rewritten tests) in __pycache__/ (git ignores
+# them) even where the environment says PYTHONDONTWRITEBYTECODE: without the cache every
+# `python -m vulnpipe` a test or the demo starts compiles the package again, and every test
+# worker rewrites every test module.
+unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
