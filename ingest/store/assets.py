@@ -1,6 +1,8 @@
 """The inventory snapshot: the asset inventory the tickets were last built with.
 
-A command given ``--inventory`` stores it here; later commands without one use it.
+A command given ``--inventory`` stores it here; later commands without one use it. It keeps
+every identity the inventory matches hosts by (addresses, ranges, MACs, every FQDN and short
+host name), so the inventory rebuilt from it matches every host as the file did.
 """
 from __future__ import annotations
 
