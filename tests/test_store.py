@@ -428,7 +428,7 @@ def test_property_the_stored_inventory_matches_as_the_inventory_does(tmp_path):
 
     engine = open_store(str(tmp_path / "s.db"))         # (one store: each example replaces it)
 
-    @settings(max_examples=8, deadline=None)   # (few examples, many assets and hosts each)
+    @settings(max_examples=6, deadline=None)   # (few examples, many assets and hosts each)
     @given(assets=st.lists(st.tuples(st.lists(_NAME_TOKENS, max_size=3),
                                      st.lists(_NAME_TOKENS, max_size=3),
                                      st.lists(_ADDRESS_TOKENS, max_size=2),
