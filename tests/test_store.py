@@ -342,13 +342,14 @@ _SEVERAL_NAMES = [
     ["A4", "x4;shared", "x4.corp.example;shared.corp.example", "", "", "Dan", "", "T4",
      "critical", ""],
     ["A5", "y5;SHARED", "", "2001:db8::/64", "", "Eve", "", "T5", "medium", ""],
-    ["A6", "", "only-fqdn.corp.example;second.other.example;bare", "", "", "Fay", "", "", "", ""],
+    ["A6", "", "only-fqdn.corp.example;second.other.example;bare;spaced .;x. y .", "", "", "Fay",
+     "", "", "", ""],
 ]
 _SEVERAL_NAMES_HOSTS = [
     {"host": h} for h in ("web01-old", "www.corp.example", "WWW", "db-legacy", "legacy", "app03",
                           "10.0.1.7", "shared", "shared.corp.example", "x4", "y5", "10.0.0.9",
                           "db01", "second.other.example", "second", "bare", "2001:db8::5",
-                          "nowhere")
+                          "nowhere", "spaced .", "x. y")
 ] + [{"host": "zz", "mac_address": "aa:bb:cc:dd:ee:02"},
      {"host": "10.9.9.9", "host_ip": "10.9.9.9", "netbios_name": "WEB01-OLD"},
      {"host": "10.9.9.8", "host_fqdn": "www.elsewhere.example"}]

@@ -100,8 +100,15 @@ def _fqdn_cell(row: Any) -> str | None:
     fqdns = list(row["fqdns"] or [])
     labels = {f.split(".", 1)[0] for f in fqdns}
     values = [row["fqdn"], *fqdns, *(n for n in row["names"] or [] if n not in labels)]
-    cell = ";".join(dict.fromkeys(v for v in values if v))
+    cell = ";".join(dict.fromkeys(_as_written(v) for v in values if v))
     return cell or None
+
+
+def _as_written(key: str) -> str:
+    """A stored (normalised) name as a cell token that reads back as the same name: a name
+    ending in white space (``"a ."`` is ``"a "``) gets the trailing dot back, as the cell's
+    white space would be stripped."""
+    return key + "." if key != key.rstrip() else key
 
 
 #: Part of every digest; changed when the snapshot comes to store more of an inventory, so
