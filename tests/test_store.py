@@ -17,7 +17,7 @@ from vulnpipe.ingest import NessusReader, resolve_profile
 from vulnpipe.ingest.nessus.sources import expand_inputs
 from vulnpipe.ingest.store import ingest_source, open_store
 from vulnpipe.ingest.store.read import iter_finding_records, list_scans
-from vulnpipe.ingest.store.schema import findings, hosts, scans
+from vulnpipe.ingest.store.schema import HEAD, findings, hosts, scans
 
 
 def _counts(url):
@@ -278,7 +278,7 @@ def test_database_from_the_first_schema_is_refused_then_upgraded(db_url, generat
     assert b"older vulnpipe schema" in old.stderr and b"vulnpipe db upgrade" in old.stderr
     up = run_cli("db", "upgrade", "--db", db_url)
     assert up.returncode == 0, up.stderr.decode()
-    assert b"0001 -> 0005" in up.stderr
+    assert f"0001 -> {HEAD}".encode() in up.stderr
     scans_out = run_cli("scans", "--db", db_url, "--format", "jsonl")
     assert json.loads(scans_out.stdout)["hosts_count"] == truth["hosts"]
     tickets = run_cli("tickets", "--db", db_url, "--jsonl", "-", "--as-of", "2026-12-01")
@@ -322,3 +322,235 @@ def test_postgresql_copy_rows_hold_the_same_values_as_the_insert_rows(tmp_path):
         for col in ("cve", "xref", "see_also", "bid", "cwe", "compliance", "extra"):
             copied[col] = None if copied[col] is None else json.loads(copied[col])
         assert copied == as_dict
+
+
+# -- the stored inventory snapshot ---------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_INVENTORY_HEADER = ["Asset ID", "Hostname", "FQDN", "IP Address", "MAC Address", "Owner",
+                     "Owner Email", "Team", "Criticality", "Internet Facing"]
+#: Assets named several ways: second names and FQDNs, a dotted host name, an FQDN cell
+#: without a dot, an address in a name cell, a name two assets share, CIDRs, MACs.
+_SEVERAL_NAMES = [
+    ["A1", "web01;web01-old", "web01.corp.example;www.corp.example", "10.0.0.1",
+     "aa:bb:cc:dd:ee:01;AA-BB-CC-DD-EE-02", "Ann", "", "T1", "high", "yes"],
+    ["A2", "DB01.corp.example.;db-legacy", "legacy", "10.0.1.0/24;10.0.0.2", "", "", "bob@x",
+     "T2", "low", ""],
+    ["A3", "10.0.0.9;app03", "", "", "", "", "", "T3", "", "no"],
+    ["A4", "x4;shared", "x4.corp.example;shared.corp.example", "", "", "Dan", "", "T4",
+     "critical", ""],
+    ["A5", "y5;SHARED", "", "2001:db8::/64", "", "Eve", "", "T5", "medium", ""],
+    ["A6", "", "only-fqdn.corp.example;second.other.example;bare;spaced .;x. y .", "", "", "Fay",
+     "", "", "", ""],
+]
+_SEVERAL_NAMES_HOSTS = [
+    {"host": h} for h in ("web01-old", "www.corp.example", "WWW", "db-legacy", "legacy", "app03",
+                          "10.0.1.7", "shared", "shared.corp.example", "x4", "y5", "10.0.0.9",
+                          "db01", "second.other.example", "second", "bare", "2001:db8::5",
+                          "nowhere", "spaced .", "x. y")
+] + [{"host": "zz", "mac_address": "aa:bb:cc:dd:ee:02"},
+     {"host": "10.9.9.9", "host_ip": "10.9.9.9", "netbios_name": "WEB01-OLD"},
+     {"host": "10.9.9.8", "host_fqdn": "www.elsewhere.example"}]
+
+
+def _matched_as(inventory, frame):
+    from vulnpipe.ingest.assets.matching import MATCH_COLUMNS, match_hosts
+
+    out = match_hosts(frame, inventory, default_owner="secops")
+    return out[list(MATCH_COLUMNS)].astype(object).where(out[list(MATCH_COLUMNS)].notna(), None) \
+        .to_dict("records")
+
+
+def _stored_and_loaded(engine, inventory):
+    from vulnpipe.ingest.store.assets import load_inventory_snapshot, save_inventory
+
+    with engine.begin() as conn:
+        save_inventory(conn, inventory)
+    with engine.connect() as conn:
+        return load_inventory_snapshot(conn)
+
+
+def _assets_frame(inventory):
+    frame = inventory.assets.drop(columns=["source_row"]).sort_values("asset_id")
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def test_the_stored_inventory_matches_every_host_as_the_inventory_did(db_url):
+    """An inventory rebuilt from the stored snapshot (a run without --inventory) matches
+    every host exactly as the inventory itself: same asset, owner, team, criticality and
+    match method, also through an asset's second name or FQDN (it kept the first only)."""
+    import pandas as pd
+
+    from vulnpipe.ingest.assets.inventory import inventory_from_rows
+    from vulnpipe.ingest.store.schema import assets
+
+    inventory = inventory_from_rows([_INVENTORY_HEADER, *_SEVERAL_NAMES], source="inv.csv")
+    engine = open_store(db_url)
+    try:
+        loaded = _stored_and_loaded(engine, inventory)
+        with engine.connect() as conn:
+            stored = conn.execute(select(assets).order_by(assets.c.asset_id)).all()
+        again = _stored_and_loaded(engine, loaded)        # (what an import stores again)
+        with engine.connect() as conn:
+            assert conn.execute(select(assets).order_by(assets.c.asset_id)).all() == stored
+    finally:
+        engine.dispose()
+    frame = pd.DataFrame(_SEVERAL_NAMES_HOSTS)
+    assert _matched_as(again, frame) == _matched_as(inventory, frame)
+    assert _matched_as(loaded, frame) == _matched_as(inventory, frame)
+    assert _assets_frame(loaded) == _assets_frame(inventory)
+    for kind in ("ip", "fqdn", "short", "mac", "cidr"):
+        ours, theirs = (inv.lookups[kind].sort_values(list(inv.lookups[kind].columns))
+                        .reset_index(drop=True) for inv in (inventory, loaded))
+        pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+
+
+_NAME_TOKENS = st.one_of(
+    st.sampled_from(["web01", "WEB01.corp.example.", "web01-old", "db.corp.example", "db",
+                     "shared", "10.0.0.9", "10.0.0.9.", "::1.example", "1.2.3.4.example",
+                     "legacy", "x.y.z", "fe80::1", "2001:DB8::7", "..", "a b.example"]),
+    st.text(alphabet="abAB01.:-[]% ", min_size=1, max_size=8))
+_ADDRESS_TOKENS = st.sampled_from(["10.0.0.1", "10.0.0.9", "10.0.0.0/24", "10.0.0.0/16",
+                                   "2001:db8::1", "2001:db8::/64", "10.0.0.5/32", "junk"])
+_MAC_TOKENS = st.sampled_from(["aa:bb:cc:dd:ee:01", "AA-BB-CC-DD-EE-02", "aabb.ccdd.ee03"])
+_HOST_NAMES = st.none() | _NAME_TOKENS
+
+
+def test_property_the_stored_inventory_matches_as_the_inventory_does(tmp_path):
+    """Any inventory whose assets have several names, FQDNs, addresses and MACs: rebuilt from
+    the stored snapshot, it matches every host as it did (SQLite here; PostgreSQL keeps the
+    same lists: the test above)."""
+    import pandas as pd
+
+    from vulnpipe.ingest.assets.inventory import inventory_from_rows
+    from vulnpipe.ingest.store.assets import _rows
+
+    engine = open_store(str(tmp_path / "s.db"))         # (one store: each example replaces it)
+
+    @settings(max_examples=6, deadline=None)   # (few examples, many assets and hosts each)
+    @given(assets=st.lists(st.tuples(st.lists(_NAME_TOKENS, max_size=3),
+                                     st.lists(_NAME_TOKENS, max_size=3),
+                                     st.lists(_ADDRESS_TOKENS, max_size=2),
+                                     st.lists(_MAC_TOKENS, max_size=2),
+                                     st.sampled_from(["", "Ann", "Bob"]),
+                                     st.sampled_from(["", "high", "Tier 1"])),
+                           min_size=1, max_size=12),
+           scanned=st.lists(st.fixed_dictionaries({
+               "host": _NAME_TOKENS, "host_ip": st.none() | _ADDRESS_TOKENS,
+               "host_fqdn": _HOST_NAMES, "hostname": _HOST_NAMES, "netbios_name": _HOST_NAMES,
+               "mac_address": st.none() | _MAC_TOKENS}), min_size=1, max_size=24))
+    def check(assets, scanned):
+        rows = [[f"A{i}", ";".join(names), ";".join(fqdns), ";".join(ips), ";".join(macs),
+                 owner, "", f"T{i}", crit, ""]
+                for i, (names, fqdns, ips, macs, owner, crit) in enumerate(assets)]
+        inventory = inventory_from_rows([_INVENTORY_HEADER, *rows], source="inv.csv")
+        loaded = _stored_and_loaded(engine, inventory)
+        frame = pd.DataFrame(scanned)
+        assert _matched_as(loaded, frame) == _matched_as(inventory, frame)
+        assert _assets_frame(loaded) == _assets_frame(inventory)
+        assert sorted(_rows(loaded), key=str) == sorted(_rows(inventory), key=str)  # (stored again)
+
+    try:
+        check()
+    finally:
+        engine.dispose()
+
+
+def _several_names_inventory(tmp_path):
+    path = tmp_path / "inventory.csv"
+    path.write_text(
+        "Asset ID,Hostname,FQDN,IP Address,Owner,Team,Criticality\n"
+        'A1,"web01;web01-old","web01.corp.example;www.corp.example",,Ann,Web,high\n'
+        "A2,db01,db01.corp.example,10.0.0.2,Bob,Data,low\n", "utf-8")
+    return path
+
+
+def _week_scan(tmp_path, name, when, hosts):
+    from datetime import timedelta
+
+    specs = [nb.HostSpec(ip, ip=ip, items=[nb.l2tp()], start=when + timedelta(minutes=i),
+                         end=when + timedelta(minutes=i + 5), **names)
+             for i, (ip, names) in enumerate(hosts)]
+    return nb.write(tmp_path / name, specs, report_name=name)
+
+
+def _owners(db, *extra) -> dict:
+    r = run_cli("tickets", "--db", db, "--jsonl", "-", "--as-of", "2026-12-01", *extra)
+    assert r.returncode == 0, r.stderr.decode()
+    return {t["key"]: (t["asset_id"], t["owner"], t["team"], t["criticality"], t["match_method"])
+            for t in map(json.loads, r.stdout.decode().splitlines())}
+
+
+def test_a_run_without_inventory_matches_new_hosts_by_every_name_of_the_stored_one(tmp_path):
+    """`tickets --inventory X`, then a new scan whose hosts are named by an asset's second
+    host name or FQDN: `tickets` without --inventory gives them the owner --inventory gives
+    (the stored inventory kept each asset's first name only: they were unmatched)."""
+    from datetime import datetime, timezone
+
+    from tests.conftest import copy_store
+
+    inventory = _several_names_inventory(tmp_path)
+    monday = datetime(2026, 11, 2, 8, tzinfo=timezone.utc)
+    first = _week_scan(tmp_path, "w1.nessus", monday, [("10.0.0.1", {"netbios": "WEB01"})])
+    later = _week_scan(tmp_path, "w2.nessus", monday.replace(day=9),
+                       [("10.0.0.7", {"netbios": "WEB01-OLD"}),
+                        ("10.0.0.8", {"fqdn": "www.corp.example"}),
+                        ("10.0.0.9", {"fqdn": "db01.elsewhere.example"})])
+    db = tmp_path / "s.db"
+    assert run_cli("ingest", first, "--db", db).returncode == 0
+    _owners(db, "--inventory", inventory)                  # stores the inventory
+    assert run_cli("ingest", later, "--db", db).returncode == 0
+    given = _owners(copy_store(db, tmp_path / "given.db"), "--inventory", inventory)
+    assert sorted(given.values()) == [("A1", "Ann", "Web", "high", "hostname"),
+                                      ("A2", "Bob", "Data", "low", "hostname")]
+    assert _owners(db) == given                   # (one ticket per asset: all three hosts)
+
+
+def _digest_before_0006(inventory) -> str:
+    """The inventory digest as vulnpipe wrote it before schema 0006."""
+    import hashlib
+
+    import orjson
+
+    digest = hashlib.sha256(str(inventory.source).encode("utf-8"))
+    for col in sorted(inventory.assets.columns):
+        digest.update(orjson.dumps([col, inventory.assets[col].astype(object).tolist()],
+                                   default=str, option=orjson.OPT_SERIALIZE_NUMPY))
+    return digest.hexdigest()
+
+
+def test_a_snapshot_stored_before_0006_matches_as_before_until_the_inventory_is_given(tmp_path):
+    """A store upgraded from 0005 keeps its snapshot (first name and FQDN only): a run without
+    an inventory matches as before; the next run given the inventory, even the same file,
+    stores every name, and runs without it match like it from then on."""
+    from datetime import datetime, timezone
+
+    from vulnpipe.ingest.assets.inventory import load_inventory
+    from vulnpipe.ingest.store.schema import assets, store_meta
+
+    inventory = _several_names_inventory(tmp_path)
+    monday = datetime(2026, 11, 2, 8, tzinfo=timezone.utc)
+    first = _week_scan(tmp_path, "w1.nessus", monday, [("10.0.0.1", {"netbios": "WEB01"})])
+    later = _week_scan(tmp_path, "w2.nessus", monday.replace(day=9),
+                       [("10.0.0.7", {"netbios": "WEB01-OLD"})])
+    db = tmp_path / "s.db"
+    assert run_cli("ingest", first, "--db", db).returncode == 0
+    _owners(db, "--inventory", inventory)
+    engine = open_store(str(db))
+    with engine.begin() as conn:                          # as vulnpipe 0005 left it
+        conn.execute(assets.update().values(fqdns=None, names=None))
+        conn.execute(store_meta.update().where(store_meta.c.key == "inventory")
+                     .values(value=_digest_before_0006(load_inventory(inventory))))
+    assert run_cli("ingest", later, "--db", db).returncode == 0
+    before = _owners(db)
+    assert sorted(before.values(), key=str) == [("A1", "Ann", "Web", "high", "hostname"),
+                                                (None, None, None, None, "unmatched")]
+    given = _owners(db, "--inventory", inventory)
+    assert list(given.values()) == [("A1", "Ann", "Web", "high", "hostname")]
+    with engine.connect() as conn:
+        stored = dict(conn.execute(select(assets.c.asset_id, assets.c.names)).all())
+    engine.dispose()
+    assert stored == {"A1": ["web01", "web01-old", "www"], "A2": ["db01"]}
+    assert _owners(db) == given

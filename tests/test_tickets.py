@@ -328,9 +328,9 @@ def test_a_resurfaced_ticket_is_still_resurfaced_when_its_acceptance_ends(tmp_pa
 
 def test_a_later_run_without_inventory_reports_each_ticket_as_the_inventory_given_did(tmp_path,
                                                                                     sample_store):
-    """The stored inventory keeps each asset's first host name only; a ticket matched through a
-    second name in its cell (`eng-ws-OLD;eng-ws-114`) keeps that asset's owner, team and match
-    when a later command gives no inventory, as its key already does."""
+    """A ticket matched through a second name in its inventory cell (`eng-ws-OLD;eng-ws-114`)
+    keeps that asset's owner, team and match when a later command gives no inventory (the
+    stored one, schema 0006 on: every name), as its key already does."""
     from tests.conftest import ROOT, copy_store
 
     lines = (ROOT / "sample_data" / "inventory.csv").read_text("utf-8").splitlines()

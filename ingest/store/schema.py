@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 #: The Alembic revision this code reads and writes.
-HEAD = "0005"
+HEAD = "0006"
 
 metadata = MetaData()
 
@@ -136,6 +136,10 @@ assets = Table(
     Column("business_unit", Text), Column("environment", Text), Column("criticality", String(32)),
     Column("internet_facing", Boolean), Column("os", Text), Column("location", Text),
     Column("source", Text),
+    # (0006) every FQDN and every short host name the asset is matched by (normalised, as
+    # the inventory's lookups hold them): ``name`` and ``fqdn`` above are only the first.
+    # Null in a row stored before 0006: it matches by those first ones, as it did.
+    Column("fqdns", JSON), Column("names", JSON),
 )
 
 tickets = Table(
