@@ -382,13 +382,17 @@ def test_a_run_on_two_campaigns_covers_both(tmp_path, tmp_path_factory):
     (tmp_path / "vulnpipe.toml").write_text('[profiles]\ncampaigns = ["l2tp", "pptp"]\n'
                                             '[run]\nout_dir = "out"\n')
     inv = ("--inventory", str(SAMPLE / "inventory.csv"))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "tickets.jsonl").write_text("{}\n")       # left by an earlier run on one campaign
     r = run_cli("run", SAMPLE / "scans", "--db", "h.db", *inv, "--summary-json", "s.json",
                 "--fail-on", "new", cwd=tmp_path)
     assert r.returncode == 3, r.stderr.decode()        # the alert: every ticket is new here
-    out = tmp_path / "out"
+    assert f"note: tickets.jsonl in {out}: left by a run on one campaign".encode() in r.stderr
     files = ["tickets", "tickets-jira.csv", "tickets.jsonl", "tickets.xlsx"]
     assert sorted(p.name for p in out.iterdir()) == [
-        "l2tp", "pptp", *(f"weekly-2026-W48.{x}" for x in ("html", "json", "md", "xlsx"))]
+        "l2tp", "pptp", "tickets.jsonl", *(f"weekly-2026-W48.{x}" for x in ("html", "json", "md", "xlsx"))]
+    assert (out / "tickets.jsonl").read_text() == "{}\n"
     for name, count in (("l2tp", 23), ("pptp", 2)):
         assert sorted(p.name for p in (out / name).iterdir()) == files
         assert len((out / name / "tickets.jsonl").read_text().splitlines()) == count

@@ -78,7 +78,7 @@ def test_ticket_markdown_and_weekly_report_keep_inventory_formulas_as_text(hosti
     assert r.returncode == 0, r.stderr.decode()
     r = run_cli("tickets", "--db", db, "--markdown", tmp_path / "md", "--as-of", "2026-11-20")
     assert r.returncode == 0, r.stderr.decode()
-    pages = sorted((tmp_path / "md").iterdir())
+    pages = sorted(p for p in (tmp_path / "md").iterdir() if p.suffix != ".keys")
     assert [p.suffix for p in pages] == [".md"] and pages[0].stem.startswith("VP-")
     weekly, ticket = (tmp_path / "w.md").read_text("utf-8"), pages[0].read_text("utf-8")
     # the owner's formula is shown as the text it is (the pipe escaped for the table) ...

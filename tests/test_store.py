@@ -554,3 +554,22 @@ def test_a_snapshot_stored_before_0006_matches_as_before_until_the_inventory_is_
     engine.dispose()
     assert stored == {"A1": ["web01", "web01-old", "www"], "A2": ["db01"]}
     assert _owners(db) == given
+
+
+def test_an_inventory_whose_second_name_alone_changed_is_stored_again(tmp_path):
+    """The same file with only an asset's second host name changed is a new inventory: the
+    next run given it stores the new name, so runs without it match hosts by that name."""
+    from datetime import datetime, timezone
+
+    inventory = _several_names_inventory(tmp_path)
+    monday = datetime(2026, 11, 2, 8, tzinfo=timezone.utc)
+    first = _week_scan(tmp_path, "w1.nessus", monday, [("10.0.0.1", {"netbios": "WEB01"})])
+    later = _week_scan(tmp_path, "w2.nessus", monday.replace(day=9),
+                       [("10.0.0.7", {"netbios": "WEB02-NEW"})])
+    db = tmp_path / "s.db"
+    assert run_cli("ingest", first, "--db", db).returncode == 0
+    _owners(db, "--inventory", inventory)
+    inventory.write_text(inventory.read_text("utf-8").replace("web01-old", "web02-new"), "utf-8")
+    _owners(db, "--inventory", inventory)                  # the same path, one name changed
+    assert run_cli("ingest", later, "--db", db).returncode == 0
+    assert list(_owners(db).values()) == [("A1", "Ann", "Web", "high", "hostname")]

@@ -179,7 +179,7 @@ def test_exports_keep_hostile_scanner_text_as_plain_text(tmp_path):
         for value in row.values():
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
     assert any(r["Summary"].startswith("[VP-") for r in rows)
-    names = sorted(p.name for p in (out / "md").iterdir())
+    names = sorted(p.name for p in (out / "md").iterdir() if p.suffix != ".keys")   # (its list)
     assert all(n.startswith("VP-") and n.endswith(".md") for n in names) and len(names) == len(HOSTILE)
     md = "".join((out / "md" / n).read_text() for n in names)
     assert "&lt;img src=x onerror=alert(1)&gt;" in md          # shown, inert
@@ -198,7 +198,7 @@ def test_every_export_is_byte_identical_on_rerun(tmp_path):
                     "--jira-csv", d / "j.csv", "--jsonl", d / "t.jsonl", "--markdown", d / "md")
         assert r.returncode == 0, r.stderr.decode()
         outs.append({p.relative_to(d): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()})
-    assert outs[0] == outs[1] and len(outs[0]) == 5
+    assert outs[0] == outs[1] and len(outs[0]) == 6     # 4 exports, 1 ticket, its keys list
 
 
 def test_markdown_tickets_are_all_replaced_or_none_on_a_full_disk(tmp_path, monkeypatch):
@@ -216,9 +216,9 @@ def test_markdown_tickets_are_all_replaced_or_none_on_a_full_disk(tmp_path, monk
     ingest(db, scan(tmp_path, "w1.nessus", week(0), [(f"10.0.0.{i}", [nb.l2tp()]) for i in (1, 2, 3)]))
     views = sorted(tickets_jsonl(db).values(), key=lambda v: v["key"])
     md = tmp_path / "md"
-    write_markdown(views, md)
+    write_markdown(views, md, "l2tp")
     before = {p.name: p.read_bytes() for p in md.iterdir()}
-    assert len(before) == 3
+    assert len(before) == 4                                 # three tickets and the keys file
     changed = [{**v, "title": v["title"] + " (changed)"} for v in views]
     real_write, calls = Path.write_text, []
 
@@ -230,11 +230,12 @@ def test_markdown_tickets_are_all_replaced_or_none_on_a_full_disk(tmp_path, monk
 
     monkeypatch.setattr(Path, "write_text", filling)
     with pytest.raises(VulnpipeError, match="disk space|No space"):
-        write_markdown(changed[:2], md)       # the third ticket's file would go, but not yet
+        write_markdown(changed[:2], md, "l2tp")   # the third ticket's file would go, but not yet
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in md.iterdir()} == before
-    write_markdown(changed[:2], md)
-    assert all(b"(changed)" in p.read_bytes() for p in md.iterdir()) and len(list(md.iterdir())) == 2
+    write_markdown(changed[:2], md, "l2tp")
+    tickets = [p for p in md.iterdir() if p.suffix == ".md"]
+    assert all(b"(changed)" in p.read_bytes() for p in tickets) and len(tickets) == 2
 
 
 def test_a_markdown_folder_holds_exactly_the_tickets_of_the_export(tmp_path):
@@ -245,7 +246,7 @@ def test_a_markdown_folder_holds_exactly_the_tickets_of_the_export(tmp_path):
            scan(tmp_path, "w2.nessus", week(1), [("10.0.0.1", [nb.l2tp()]), ("10.0.0.2", [])]))
     assert run_cli("tickets", "--db", db, "--markdown", md).returncode == 0
     fixed, live = ticket_key("l2tp", "host:10.0.0.2"), ticket_key("l2tp", "host:10.0.0.1")
-    assert sorted(p.name for p in md.iterdir()) == [f"{live}.md", f"{fixed}.md"]
+    assert sorted(p.name for p in md.iterdir() if p.suffix == ".md") == [f"{live}.md", f"{fixed}.md"]
     mine = {"notes.md": b"mine", "vp-0123456789.md": b"mine", "VP-0123456789.md.bak": b"mine",
             "VP-01234567.md": b"mine", "VP-0123456789.txt": b"mine"}
     for name, body in mine.items():
@@ -253,8 +254,32 @@ def test_a_markdown_folder_holds_exactly_the_tickets_of_the_export(tmp_path):
     ingest(db, scan(tmp_path, "w6.nessus", week(5), [("10.0.0.1", [nb.l2tp()])]))   # 4 weeks on
     r = run_cli("tickets", "--db", db, "--markdown", md, "--fixed-within", "14")
     assert r.returncode == 0 and b"1 fixed before" in r.stderr, r.stderr.decode()
-    assert {p.name: p.read_bytes() for p in md.iterdir() if p.name != f"{live}.md"} == mine
+    assert {p.name: p.read_bytes() for p in md.iterdir()
+            if p.name != f"{live}.md" and p.suffix != ".keys"} == mine
     assert (md / f"{live}.md").is_file()
+
+
+def test_profiles_sharing_a_markdown_folder_remove_only_their_own_files(tmp_path):
+    """Ticket keys differ by profile, so two profiles may write one --markdown folder: each
+    export removes only the KEY.md files its own profile wrote before (not the other's, nor a
+    ticket file it did not write), and each keeps its list of them in the folder."""
+    from vulnpipe.reports.tickets.export import write_markdown
+
+    db = str(tmp_path / "s.db")
+    ingest(db, scan(tmp_path, "w1.nessus", week(0), [(f"10.0.0.{i}", [nb.l2tp()]) for i in (1, 2, 3, 4)]))
+    views = sorted(tickets_jsonl(db).values(), key=lambda v: v["key"])
+    md = tmp_path / "md"
+    md.mkdir()
+    (md / f"{views[3]['key']}.md").write_text("written before the lists existed")
+    write_markdown(views[:2], md, "l2tp")
+    write_markdown(views[2:3], md, "pptp")
+    mds = lambda: sorted(p.name for p in md.iterdir() if p.suffix == ".md")  # noqa: E731
+    assert mds() == sorted(f"{v['key']}.md" for v in views)
+    write_markdown(views[:1], md, "l2tp")                 # l2tp's second ticket left
+    assert mds() == sorted(f"{v['key']}.md" for v in (views[0], views[2], views[3]))
+    write_markdown([], md, "pptp")                        # and every pptp ticket
+    assert mds() == sorted(f"{v['key']}.md" for v in (views[0], views[3]))
+    assert len(list(md.glob(".vulnpipe-*.keys"))) == 2
 
 
 def test_windows_ticket_has_rras_remediation_expecting_stopped_and_disabled(tmp_path):

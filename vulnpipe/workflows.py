@@ -506,6 +506,11 @@ class TicketOutputs:
     def any(self) -> bool:
         return any((self.xlsx, self.jira_csv, self.jsonl, self.markdown))
 
+    def paths(self) -> list[Path]:
+        """The files and folder given (not standard output)."""
+        return [Path(p) for p in (self.xlsx, self.jira_csv, self.jsonl, self.markdown)
+                if p is not None and p != "-"]
+
 
 @dataclass(frozen=True)
 class TicketsExported:
@@ -579,7 +584,7 @@ def export_tickets(engine: "Engine", profile: "Profile", outputs: TicketOutputs,
         write_xlsx_tickets(views, outputs.xlsx, data_quality_rows(built))
         written.append(str(outputs.xlsx))
     if outputs.markdown:
-        write_markdown(views, outputs.markdown)
+        write_markdown(views, outputs.markdown, profile.name)
         written.append(f"{outputs.markdown}/ ({len(views)} files)")
     return TicketsExported(built, tuple(views), tuple(changes), tuple(written))
 
@@ -1191,6 +1196,13 @@ def run_week(cfg: Config, scans: Inputs, *, db: str | None = None, profile: "Pro
         if len(members) == 1:
             summary.tickets = tickets_of(members[0], _run_ticket_outputs(folder))
         else:
+            left = [p.name for p in _run_ticket_outputs(folder).paths() if p.exists()]
+            if left:
+                summary.notes.append(
+                    f"{', '.join(left)} in {folder}: left by a run on one campaign, no longer "
+                    "written (each campaign's tickets are in a folder of its own); delete "
+                    "them")
+                notify("note", summary.notes[-1])
             for member, sub in zip(members, campaign_folders([m.name for m in members])):
                 summary.campaigns[member.name] = CampaignRun(
                     folder / sub, tickets_of(member, _run_ticket_outputs(folder / sub)))

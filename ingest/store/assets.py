@@ -118,11 +118,16 @@ _DIGEST_FORM = b"snapshot 0006"
 
 
 def inventory_digest(inventory: "Inventory") -> str:
-    """A digest of the inventory's assets and source (same assets, same digest)."""
+    """A digest of the inventory's assets, every name and FQDN each is matched by (what the
+    snapshot stores: a changed second name is a changed inventory) and its source (same
+    assets and names, same digest)."""
     frame = inventory.assets
     digest = hashlib.sha256(_DIGEST_FORM + str(inventory.source).encode("utf-8"))
     for col in sorted(frame.columns):
         values = frame[col].astype(object).tolist()
         digest.update(orjson.dumps([col, values], default=str,
                                    option=orjson.OPT_SERIALIZE_NUMPY))
+    for lookup in ("fqdn", "short"):
+        keys = _keys_by_asset(inventory.lookups[lookup])
+        digest.update(orjson.dumps([lookup, sorted(keys.items())]))
     return digest.hexdigest()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
+import hashlib
 import io
 import json
 import os
@@ -29,7 +30,7 @@ JIRA_COLUMNS = ("Summary", "Description", "Issue Type", "Priority", "Labels", "A
                 "Due Date", "External ID")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 #: The name of a ticket's Markdown file (``ticket_key`` + ``.md``): the only files
-#: :func:`write_markdown` removes from its folder.
+#: :func:`write_markdown` removes from its folder (and only those it wrote).
 MARKDOWN_NAME = re.compile(r"VP-[0-9A-F]{10}\.md")
 
 
@@ -115,13 +116,31 @@ def render_markdown(view: dict) -> str:
     return _env().get_template("ticket.md.j2").render(t=view)
 
 
-def write_markdown(views: Sequence[dict], directory: str | Path) -> list[Path]:
-    """One ``KEY.md`` per ticket (named by ticket key, never by scanner text), and no other:
-    the folder holds exactly this export's tickets. Every file is written into a hidden folder
-    inside ``directory`` first and moved into place only when all are written: a failure (a
-    full disk) leaves the folder as it was. Only then is each ``KEY.md`` a ticket that left
-    the export (fixed before the window) removed: a file named like a ticket key
-    (:data:`MARKDOWN_NAME`, ``VP-`` and ten upper-case hex digits); any other file stays."""
+def _keys_file(directory: Path, profile: str) -> Path:
+    """The hidden list of the ``KEY.md`` files :func:`write_markdown` last wrote into
+    ``directory`` for ``profile`` (one list per profile: profiles may share a folder)."""
+    digest = hashlib.sha256(profile.encode("utf-8")).hexdigest()[:12]
+    return directory / f".vulnpipe-{digest}.keys"
+
+
+def _listed(path: Path) -> set[str]:
+    """The file names a keys file lists (none when there is no such file yet)."""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except FileNotFoundError:
+        return set()
+    return {ln for ln in lines if MARKDOWN_NAME.fullmatch(ln)}
+
+
+def write_markdown(views: Sequence[dict], directory: str | Path, profile: str) -> list[Path]:
+    """One ``KEY.md`` per ticket (named by ticket key, never by scanner text) of ``profile``.
+    Every file is written into a hidden folder inside ``directory`` first and moved into
+    place only when all are written: a failure (a full disk) leaves the folder as it was.
+    Only then is each ``KEY.md`` this profile's last export wrote and this one does not (a
+    ticket that left the exports, fixed before the window) removed: the folder holds exactly
+    the profile's exported tickets. A hidden ``.vulnpipe-*.keys`` file per profile lists
+    what was written, so another profile's files in the same folder and any file vulnpipe
+    did not write stay (also ``KEY.md`` files written before these lists existed)."""
     d = Path(directory)
     try:
         d.mkdir(parents=True, exist_ok=True)
@@ -130,22 +149,24 @@ def write_markdown(views: Sequence[dict], directory: str | Path) -> list[Path]:
         raise VulnpipeError(f"cannot write here: {exc.strerror or exc}", path=d,
                             hint="choose a writable folder for --markdown") from None
     template = _env().get_template("ticket.md.j2")
+    keys = _keys_file(d, profile)
     try:
         names = []
         for v in views:
             name = f"{v['key']}.md"
             (staging / name).write_text(template.render(t=v), encoding="utf-8")
             names.append(name)
+        listing = staging / keys.name
+        listing.write_text(f"# vulnpipe: the KEY.md files of profile {profile!r} in this folder "
+                           "(a ticket's file is removed when it leaves the exports)\n"
+                           + "".join(f"{n}\n" for n in sorted(names)), encoding="utf-8")
+        stale = sorted(_listed(keys) - set(names))
         for name in names:
             os.replace(staging / name, d / name)
-        kept = set(names)
-        with os.scandir(d) as entries:
-            stale = sorted(e.path for e in entries
-                           if e.name not in kept and MARKDOWN_NAME.fullmatch(e.name)
-                           and e.is_file(follow_symlinks=False))
-        for path in stale:
+        os.replace(listing, keys)
+        for name in stale:
             with contextlib.suppress(FileNotFoundError):   # gone meanwhile: as wanted
-                os.unlink(path)
+                (d / name).unlink()
     except OSError as exc:
         raise VulnpipeError(f"cannot write the tickets' Markdown: {exc.strerror or exc}", path=d,
                             hint="check free disk space and permissions") from None
