@@ -521,23 +521,30 @@ def _digest_before_0006(inventory) -> str:
     return digest.hexdigest()
 
 
-def test_a_snapshot_stored_before_0006_matches_as_before_until_the_inventory_is_given(tmp_path):
-    """A store upgraded from 0005 keeps its snapshot (first name and FQDN only): a run without
-    an inventory matches as before; the next run given the inventory, even the same file,
-    stores every name, and runs without it match like it from then on."""
+def _stored_with_inventory(tmp_path, later_netbios: str):
+    """A store of week 1's scan (host WEB01) built with :func:`_several_names_inventory`
+    given, and week 2's scan (one host named ``later_netbios``), not yet ingested."""
     from datetime import datetime, timezone
-
-    from vulnpipe.ingest.assets.inventory import load_inventory
-    from vulnpipe.ingest.store.schema import assets, store_meta
 
     inventory = _several_names_inventory(tmp_path)
     monday = datetime(2026, 11, 2, 8, tzinfo=timezone.utc)
     first = _week_scan(tmp_path, "w1.nessus", monday, [("10.0.0.1", {"netbios": "WEB01"})])
     later = _week_scan(tmp_path, "w2.nessus", monday.replace(day=9),
-                       [("10.0.0.7", {"netbios": "WEB01-OLD"})])
+                       [("10.0.0.7", {"netbios": later_netbios})])
     db = tmp_path / "s.db"
     assert run_cli("ingest", first, "--db", db).returncode == 0
     _owners(db, "--inventory", inventory)
+    return db, inventory, later
+
+
+def test_a_snapshot_stored_before_0006_matches_as_before_until_the_inventory_is_given(tmp_path):
+    """A store upgraded from 0005 keeps its snapshot (first name and FQDN only): a run without
+    an inventory matches as before; the next run given the inventory, even the same file,
+    stores every name, and runs without it match like it from then on."""
+    from vulnpipe.ingest.assets.inventory import load_inventory
+    from vulnpipe.ingest.store.schema import assets, store_meta
+
+    db, inventory, later = _stored_with_inventory(tmp_path, "WEB01-OLD")
     engine = open_store(str(db))
     with engine.begin() as conn:                          # as vulnpipe 0005 left it
         conn.execute(assets.update().values(fqdns=None, names=None))
@@ -559,16 +566,7 @@ def test_a_snapshot_stored_before_0006_matches_as_before_until_the_inventory_is_
 def test_an_inventory_whose_second_name_alone_changed_is_stored_again(tmp_path):
     """The same file with only an asset's second host name changed is a new inventory: the
     next run given it stores the new name, so runs without it match hosts by that name."""
-    from datetime import datetime, timezone
-
-    inventory = _several_names_inventory(tmp_path)
-    monday = datetime(2026, 11, 2, 8, tzinfo=timezone.utc)
-    first = _week_scan(tmp_path, "w1.nessus", monday, [("10.0.0.1", {"netbios": "WEB01"})])
-    later = _week_scan(tmp_path, "w2.nessus", monday.replace(day=9),
-                       [("10.0.0.7", {"netbios": "WEB02-NEW"})])
-    db = tmp_path / "s.db"
-    assert run_cli("ingest", first, "--db", db).returncode == 0
-    _owners(db, "--inventory", inventory)
+    db, inventory, later = _stored_with_inventory(tmp_path, "WEB02-NEW")
     inventory.write_text(inventory.read_text("utf-8").replace("web01-old", "web02-new"), "utf-8")
     _owners(db, "--inventory", inventory)                  # the same path, one name changed
     assert run_cli("ingest", later, "--db", db).returncode == 0

@@ -260,23 +260,19 @@ def normalize_ips(values: pd.Series) -> pd.Series:
     return _apply(values, _RX_CANONICAL_V4, _maybe_ip, normalize_ip)
 
 
+def _cell_ip(value: str) -> str | None:
+    """:func:`~ingest.addresses.normalize_ip` of an inventory identity cell's value, and a
+    value with a trailing dot (``10.0.0.5.``, DNS's absolute form, which a name drops as well:
+    :func:`normalize_hostnames`) is the address it spells, never a name or a bad value."""
+    ip = normalize_ip(value)
+    if ip is None and value.rstrip().endswith("."):
+        ip = normalize_ip(value.strip().rstrip("."))
+    return ip
+
+
 def _cell_ips(values: pd.Series) -> pd.Series:
-    """The IP address of each identity cell value of an inventory (None where it is not one):
-    :func:`normalize_ips`, and a value with a trailing dot (``10.0.0.5.``, DNS's absolute
-    form, which a name drops as well: :func:`normalize_hostnames`) is the address it spells,
-    never a name or a bad value."""
-    ips = normalize_ips(values)
-    missing = np.flatnonzero(ips.isna().to_numpy(dtype=bool))
-    if not len(missing):
-        return ips
-    texts = _texts(values)
-    dotted = [i for i in missing.tolist() if texts[i].rstrip().endswith(".")]
-    if dotted:
-        out = ips.to_numpy(dtype=object).copy()
-        for i in dotted:
-            out[i] = normalize_ip(texts[i].strip().rstrip("."))
-        ips = pd.Series(out, index=values.index, dtype=object)
-    return ips
+    """:func:`_cell_ip` of every value (None where not an IP)."""
+    return _apply(values, _RX_CANONICAL_V4, _maybe_ip, _cell_ip)
 
 
 def normalize_macs_column(values: pd.Series) -> pd.Series:

@@ -30,7 +30,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from vulnpipe.ingest.errors import VulnpipeError
 from vulnpipe.reports.delivery.settings import MailSettings
@@ -101,13 +101,18 @@ class ReportMail:
 def report_mail(report: WeeklyReport, to: Sequence[Address]) -> ReportMail:
     """Render ``report`` for ``to``: Markdown summary, HTML page, workbook bytes."""
     name = file_stem(report.slice, report.week.label)
-    with tempfile.TemporaryDirectory(prefix="vulnpipe-mail-") as tmp:
-        path = Path(tmp) / "report.xlsx"
-        write_xlsx(report, path)
-        xlsx = path.read_bytes()
     return ReportMail(name=name, label=report.slice.label, subject=one_line(report.title),
                       to=tuple(to), text=render_markdown(report), html=render_html(report),
-                      xlsx=xlsx)
+                      xlsx=_workbook(write_xlsx, report))
+
+
+def _workbook(write: Callable[[Any, Path], Any], report: Any) -> bytes:
+    """The bytes of the workbook ``write`` makes of ``report`` (written to a temporary file:
+    the writers write files, atomically)."""
+    with tempfile.TemporaryDirectory(prefix="vulnpipe-mail-") as tmp:
+        path = Path(tmp) / "report.xlsx"
+        write(report, path)
+        return path.read_bytes()
 
 
 def _addresses(texts: Iterable[str | None], where: str, notify: Notify) -> list[Address]:
@@ -193,15 +198,12 @@ def _group_mails(groups: Iterable[tuple[WeeklyReport, list[str], str]], notify: 
 
 def programme_mail(programme: Programme, to: Sequence[Address]) -> ReportMail:
     """Render the programme report for ``to``: its Markdown, HTML page and workbook."""
-    with tempfile.TemporaryDirectory(prefix="vulnpipe-mail-") as tmp:
-        path = Path(tmp) / "report.xlsx"
-        write_programme_xlsx(programme, path)
-        xlsx = path.read_bytes()
     week = programme.week
     return ReportMail(name=f"weekly-{week.label}-programme", label="programme",
                       subject=one_line(f"{programme.title}: {week.adjective} report {week.label}"),
                       to=tuple(to), text=render_programme_markdown(programme),
-                      html=render_programme_html(programme), xlsx=xlsx)
+                      html=render_programme_html(programme),
+                      xlsx=_workbook(write_programme_xlsx, programme))
 
 
 def programme_mails(programme: Programme, histories: Sequence[History], *, per_team: bool,
