@@ -127,7 +127,8 @@ def inventory_digest(inventory: "Inventory") -> str:
         values = frame[col].astype(object).tolist()
         digest.update(orjson.dumps([col, values], default=str,
                                    option=orjson.OPT_SERIALIZE_NUMPY))
-    for lookup in ("fqdn", "short"):
-        keys = _keys_by_asset(inventory.lookups[lookup])
-        digest.update(orjson.dumps([lookup, sorted(keys.items())]))
+    for lookup in ("fqdn", "short"):          # (in the file's order, as the assets are)
+        pairs = inventory.lookups[lookup]
+        digest.update(orjson.dumps([lookup, pairs["key"].astype(object).tolist(),
+                                    pairs["asset_id"].astype(object).tolist()], default=str))
     return digest.hexdigest()
